@@ -1,0 +1,26 @@
+"""The Chalice app: the one route and handler table (DESIGN.md section 2).
+
+`chalice local` serves it, `chalice.test.Client` drives it in tests, and every function in
+template.yaml points its Handler at it: `app.app` for routes, `functions.<module>.<handler>` for
+scheduled, queue and console-invoked handlers. tests/infra proves the template mirrors this table.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# The shared layer: on Lambda it is /opt/python (already on sys.path); locally it is ./layers.
+_LAYER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "layers")
+if os.path.isdir(_LAYER) and _LAYER not in sys.path:
+    sys.path.insert(0, _LAYER)
+
+from chalice import Chalice  # noqa: E402
+
+from functions import admin, dashboard, jobs, mj, suno, user, v1  # noqa: E402
+
+app = Chalice(app_name="task-center")
+app.api.binary_types.extend(["image/png", "image/jpeg", "image/webp", "image/gif"])
+
+for blueprint in (user.bp, dashboard.bp, suno.bp, mj.bp, v1.bp, jobs.bp, admin.bp):
+    app.register_blueprint(blueprint)

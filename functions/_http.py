@@ -1,0 +1,148 @@
+"""Request parsing and the four response envelopes (dashboard, Suno relay, Midjourney relay, Task API v1).
+
+Each surface answers errors in its own envelope, with a 4xx for bad input. `guarded(surface)` maps
+domain errors to that envelope, and turns anything unexpected into the surface's 500 envelope with a
+correlation id (never a bare stack trace).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any
+
+from chalice import Response
+from taskcenter.domain.errors import BadInput, DomainError
+from taskcenter.observability import logger
+
+# Chalice refuses unknown content types with its own 415 envelope; accept the usual ones and validate bodies ourselves.
+CONTENT_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data",
+                 "application/octet-stream"]
+
+MAX_BODY_BYTES = 256 * 1024
+
+V1_CODES = {400: 40001, 401: 40101, 403: 40300, 404: 40401, 409: 40901, 429: 42901, 502: 50201, 503: 50301}
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(body=json.dumps(body, ensure_ascii=False, separators=(",", ":")), status_code=status,
+                    headers={"Content-Type": "application/json", **(headers or {})})
+
+
+# ---------------------------------------------------------------- envelopes
+def dashboard_ok(data: Any) -> Response:
+    return json_response({"success": True, "message": "", "data": data})
+
+
+def dashboard_error(message: str, status: int) -> Response:
+    return json_response({"success": False, "message": message}, status)
+
+
+def suno_ok(data: Any) -> Response:
+    return json_response({"code": "success", "message": "", "data": data})
+
+
+def suno_error(code: str, message: str, status: int) -> Response:
+    return json_response({"code": code, "message": message, "data": None}, status)
+
+
+def mj_error(description: str, code: int, status: int, error_type: str = "upstream_error") -> Response:
+    return json_response({"description": description, "type": error_type, "code": code}, status)
+
+
+def v1_ok(data: Any) -> Response:
+    return json_response({"code": 0, "message": "success", "data": data})
+
+
+def v1_error(code: int, message: str, status: int) -> Response:
+    return json_response({"code": code, "message": message, "data": None}, status)
+
+
+def _error_for(surface: str, err: DomainError) -> Response:
+    status = err.http_status
+    if surface == "dashboard":
+        return dashboard_error(err.message, status)
+    if surface == "suno":
+        return suno_error(err.code, err.message, status)
+    if surface == "mj":
+        mj_code = getattr(err, "mj_code", None) or (4 if status < 500 else 23 if status == 503 else 5)
+        return mj_error(err.message, mj_code, status, "upstream_error" if status >= 500 else "invalid_request")
+    if surface == "v1":
+        code = getattr(err, "v1_code", None) or V1_CODES.get(status, 40001 if status < 500 else 50001)
+        return v1_error(code, err.message, status)
+    return json_response({"error": err.code, "message": err.message, "field": err.field}, status)
+
+
+def _internal(surface: str, request_id: str) -> Response:
+    message = f"internal error (request {request_id})"
+    if surface == "dashboard":
+        return dashboard_error(message, 500)
+    if surface == "suno":
+        return suno_error("internal_error", message, 500)
+    if surface == "mj":
+        return mj_error(message, 5, 500)
+    if surface == "v1":
+        return v1_error(50001, message, 500)
+    return json_response({"error": "internal_error", "message": message}, 500)
+
+
+def guarded(surface: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    def wrap(view: Callable[..., Response]) -> Callable[..., Response]:
+        @functools.wraps(view)
+        def run(*args: Any, **kwargs: Any) -> Response:
+            try:
+                return view(*args, **kwargs)
+            except DomainError as err:
+                logger.info("request refused", extra={"surface": surface, "reason": err.code, "detail": err.message})
+                return _error_for(surface, err)
+            except Exception:
+                request_id = _request_id()
+                logger.exception("unhandled error", extra={"surface": surface, "request_id": request_id})
+                return _internal(surface, request_id)
+
+        return run
+
+    return wrap
+
+
+def _request_id() -> str:
+    try:
+        from app import app
+
+        return str(app.current_request.context.get("requestId", "-"))
+    except Exception:
+        return "-"
+
+
+# ---------------------------------------------------------------- parsing
+def header(request: Any, name: str) -> str | None:
+    headers = request.headers or {}
+    value = headers.get(name)
+    if value is None:
+        value = headers.get(name.lower())
+    return value
+
+
+def query(request: Any) -> dict[str, str]:
+    """Query parameters as a plain dict (last value wins for duplicates)."""
+    params = request.query_params or {}
+    return {k: params.get(k) for k in params}
+
+
+def json_object(request: Any, *, required: bool = True) -> dict[str, Any]:
+    """The body as a JSON object. Empty body -> {} when not required; anything else malformed -> BadInput."""
+    raw = request.raw_body or b""
+    if len(raw) > MAX_BODY_BYTES:
+        raise BadInput(f"request body larger than {MAX_BODY_BYTES} bytes")
+    if not raw.strip():
+        if required:
+            raise BadInput("request body must be a JSON object")
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise BadInput("request body is not valid JSON") from error
+    if not isinstance(body, dict):
+        raise BadInput("request body must be a JSON object")
+    return body

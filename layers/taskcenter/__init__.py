@@ -1,0 +1,1 @@
+"""Task Center shared layer: domain rules, storage (PynamoDB) and upstream providers."""

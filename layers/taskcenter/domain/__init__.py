@@ -1,0 +1,1 @@
+"""Pure domain rules: no AWS SDK, no PynamoDB, no network."""

@@ -1,0 +1,66 @@
+"""Domain errors. Each surface maps them to its own envelope and HTTP status."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base class. `code` is a stable machine-readable reason; `field` names the bad input, if any."""
+
+    http_status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.field = field
+
+
+class BadInput(DomainError):
+    http_status = 400
+    code = "invalid_request"
+
+
+class Unauthorized(DomainError):
+    http_status = 401
+    code = "unauthorized"
+
+
+class Forbidden(DomainError):
+    http_status = 403
+    code = "forbidden"
+
+
+class NotFound(DomainError):
+    http_status = 404
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    http_status = 409
+    code = "conflict"
+
+
+class InsufficientQuota(DomainError):
+    http_status = 403
+    code = "insufficient_user_quota"
+
+
+class UpstreamUnavailable(DomainError):
+    """Every channel tried failed transiently (429/5xx/timeout/connection)."""
+
+    http_status = 502
+    code = "upstream_unavailable"
+
+
+class UpstreamRejected(DomainError):
+    """The upstream refused the request (4xx): not retried on another channel."""
+
+    http_status = 400
+    code = "upstream_rejected"
+
+
+class NoChannel(DomainError):
+    http_status = 503
+    code = "no_available_channel"

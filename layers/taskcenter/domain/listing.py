@@ -1,0 +1,241 @@
+"""Listing index design (DESIGN.md section 6): which index serves which query, and which counters give `total`.
+
+Every listable task carries composite GSI keys. A listing is one Query on one GSI with
+`Limit = page_size`, so a page reads about as many items as it returns whatever the table size.
+
+Hash keys (scope) -- each one exists in two GSIs, one sorted by time (`lt`) and one by
+status then time (`ls`), so every scope x {status filter or not} x {time range or not} is a key
+condition, never a filter expression:
+
+    attribute  value                         serves
+    lu         u#<uid>#<kind>                user listing, no dimension filter
+    lup        u#<uid>#<kind>#p#<platform>   user + platform
+    lua        u#<uid>#<kind>#a#<action>     user + action (action implies platform)
+    lud        u#<uid>#<kind>#d#<serial>     user + device serial (Task API v1)
+    lg         g#<kind>                      admin, all tasks
+    lgp        g#<kind>#p#<platform>         admin + platform
+    lga        g#<kind>#a#<action>           admin + action
+    lgc        g#<kind>#c#<channel>          admin + channel (channel implies platform)
+
+`kind` is the listing family: "task" (Suno, device scripts: /api/task, /api/v1/task) or
+"mj" (/api/mj). Range keys: `lt` = <submit_ms:013d>#<id:012d>; `ls` = <STATUS>#<lt>.
+
+Combinations not covered by one scope (admin channel + action, user serial + action) use the
+narrower scope with a post-filter on the implied dimension; the benchmark reports their reads.
+
+`total` comes from counters (counters table), kept in the same transactions that create tasks and
+change their status: one counter per scope for ALL and one per scope and status. Admin scopes are
+sharded (ADMIN_COUNTER_SHARDS items) so concurrent transactions rarely touch the same counter item.
+With a time range, counters cannot answer, and `total` is a COUNT query on the same key range
+(no items returned; see docs/listing.md for its cost).
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+
+ADMIN_COUNTER_SHARDS = 4
+
+# scope attribute -> (time-sorted GSI name, status-sorted GSI name)
+SCOPE_INDEXES: dict[str, tuple[str, str]] = {
+    "lu": ("user_time", "user_status"),
+    "lup": ("user_platform_time", "user_platform_status"),
+    "lua": ("user_action_time", "user_action_status"),
+    "lud": ("user_device_time", "user_device_status"),
+    "lg": ("all_time", "all_status"),
+    "lgp": ("all_platform_time", "all_platform_status"),
+    "lga": ("all_action_time", "all_action_status"),
+    "lgc": ("all_channel_time", "all_channel_status"),
+}
+ADMIN_SCOPES = frozenset({"lg", "lgp", "lga", "lgc"})
+
+
+def time_key(submit_ms: int, numeric_id: int) -> str:
+    return f"{submit_ms:013d}#{numeric_id:012d}"
+
+
+def status_key(status: str, submit_ms: int, numeric_id: int) -> str:
+    return f"{status}#{time_key(submit_ms, numeric_id)}"
+
+
+@dataclass(frozen=True)
+class ListingFacts:
+    """What a task contributes to listings."""
+
+    kind: str
+    user_id: int
+    platform: str
+    action: str
+    status: str
+    channel_id: int
+    submit_ms: int
+    numeric_id: int
+    serial: str = ""
+
+
+def scope_values(f: ListingFacts) -> dict[str, str]:
+    """The GSI hash-key attributes for a task (sparse: lud only where a serial exists)."""
+    u = f"u#{f.user_id}#{f.kind}"
+    g = f"g#{f.kind}"
+    values = {
+        "lu": u,
+        "lup": f"{u}#p#{f.platform}",
+        "lua": f"{u}#a#{f.action}",
+        "lg": g,
+        "lgp": f"{g}#p#{f.platform}",
+        "lga": f"{g}#a#{f.action}",
+        "lgc": f"{g}#c#{f.channel_id}",
+    }
+    if f.serial:
+        values["lud"] = f"{u}#d#{f.serial}"
+    return values
+
+
+def index_attributes(f: ListingFacts) -> dict[str, str]:
+    attrs = scope_values(f)
+    attrs["lt"] = time_key(f.submit_ms, f.numeric_id)
+    attrs["ls"] = status_key(f.status, f.submit_ms, f.numeric_id)
+    return attrs
+
+
+def counter_name(scope_attr: str, scope_value: str, status: str, numeric_id: int) -> str:
+    """Counter item name. Admin scopes are sharded by task id so a task always hits the same shard."""
+    if scope_attr in ADMIN_SCOPES:
+        shard = numeric_id % ADMIN_COUNTER_SHARDS
+        return f"n#{scope_value}#{status}#s{shard}"
+    return f"n#{scope_value}#{status}"
+
+
+def counter_names_for_read(scope_attr: str, scope_value: str, status: str) -> list[str]:
+    if scope_attr in ADMIN_SCOPES:
+        return [f"n#{scope_value}#{status}#s{k}" for k in range(ADMIN_COUNTER_SHARDS)]
+    return [f"n#{scope_value}#{status}"]
+
+
+def counter_deltas_for_create(f: ListingFacts) -> dict[str, int]:
+    deltas: dict[str, int] = {}
+    for attr, value in scope_values(f).items():
+        for status in ("ALL", f.status):
+            name = counter_name(attr, value, status, f.numeric_id)
+            deltas[name] = deltas.get(name, 0) + 1
+    return deltas
+
+
+def counter_deltas_for_transition(f: ListingFacts, old_status: str, new_status: str) -> dict[str, int]:
+    deltas: dict[str, int] = {}
+    if old_status == new_status:
+        return deltas
+    for attr, value in scope_values(f).items():
+        old = counter_name(attr, value, old_status, f.numeric_id)
+        new = counter_name(attr, value, new_status, f.numeric_id)
+        deltas[old] = deltas.get(old, 0) - 1
+        deltas[new] = deltas.get(new, 0) + 1
+    return deltas
+
+
+def merge_deltas(*many: dict[str, int]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for d in many:
+        for k, v in d.items():
+            out[k] = out.get(k, 0) + v
+    return {k: v for k, v in out.items() if v != 0}
+
+
+@dataclass(frozen=True)
+class ListingFilters:
+    kind: str
+    user_id: int | None = None  # None = admin (all users)
+    platform: str | None = None
+    action: str | None = None
+    status: str | None = None
+    channel_id: int | None = None
+    serial: str | None = None
+    start_ms: int | None = None
+    end_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class ListingPlan:
+    index_name: str
+    hash_attr: str
+    hash_value: str
+    range_attr: str  # "lt" or "ls"
+    range_low: str | None  # inclusive
+    range_high: str | None  # inclusive
+    range_prefix: str | None  # begins_with when there is no time range
+    post_filters: dict[str, object] = field(default_factory=dict)  # attribute -> required value
+    counter_scope: tuple[str, str] | None = None  # (scope_attr, scope_value) when counters can give total
+    counter_status: str = "ALL"
+
+
+def plan_listing(f: ListingFilters) -> ListingPlan:
+    """Choose the one index and key condition that serves these filters."""
+    post: dict[str, object] = {}
+    if f.user_id is not None:
+        base = f"u#{f.user_id}#{f.kind}"
+        if f.serial:
+            attr, value = "lud", f"{base}#d#{f.serial}"
+            if f.action:
+                post["action"] = f.action
+            if f.platform:
+                post["platform"] = f.platform
+        elif f.action:
+            attr, value = "lua", f"{base}#a#{f.action}"
+            if f.platform:
+                post["platform"] = f.platform  # implied by action: keeps all or nothing
+        elif f.platform:
+            attr, value = "lup", f"{base}#p#{f.platform}"
+        else:
+            attr, value = "lu", base
+        if f.channel_id is not None:
+            post["channel_id"] = f.channel_id
+    else:
+        base = f"g#{f.kind}"
+        if f.channel_id is not None:
+            attr, value = "lgc", f"{base}#c#{f.channel_id}"
+            if f.action:
+                post["action"] = f.action
+            if f.platform:
+                post["platform"] = f.platform  # implied by channel type: all or nothing
+        elif f.action:
+            attr, value = "lga", f"{base}#a#{f.action}"
+            if f.platform:
+                post["platform"] = f.platform
+        elif f.platform:
+            attr, value = "lgp", f"{base}#p#{f.platform}"
+        else:
+            attr, value = "lg", base
+        if f.serial:
+            post["serial"] = f.serial
+
+    time_index, status_index = SCOPE_INDEXES[attr]
+    low = f"{f.start_ms:013d}" if f.start_ms is not None else None
+    high = f"{f.end_ms:013d}#~" if f.end_ms is not None else None
+    if f.status:
+        index_name, range_attr = status_index, "ls"
+        prefix = f"{f.status}#"
+        if low is not None or high is not None:
+            low = prefix + (low or "")
+            high = prefix + (high or "~")
+            prefix = None
+    else:
+        index_name, range_attr, prefix = time_index, "lt", None
+    has_time = f.start_ms is not None or f.end_ms is not None
+    counter_scope = None if (post or has_time) else (attr, value)
+    return ListingPlan(
+        index_name=index_name,
+        hash_attr=attr,
+        hash_value=value,
+        range_attr=range_attr,
+        range_low=low,
+        range_high=high,
+        range_prefix=prefix,
+        post_filters=post,
+        counter_scope=counter_scope,
+        counter_status=f.status or "ALL",
+    )
+
+
+def shard_of(text: str, shards: int) -> int:
+    return zlib.crc32(text.encode()) % shards

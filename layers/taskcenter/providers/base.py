@@ -1,0 +1,107 @@
+"""The provider contract. Adapters translate between our task model and one upstream protocol.
+
+Errors: an adapter raises `TransientUpstreamError` for 429, 5xx, timeouts, connection failures and
+garbage responses (the caller fails over to another channel / retries later), and
+`PermanentUpstreamError` for 4xx-class refusals (never retried elsewhere; the task fails and is refunded).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class UpstreamError(Exception):
+    def __init__(self, message: str, *, status: int = 0, body: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.body = body
+
+
+class TransientUpstreamError(UpstreamError):
+    """429 / 5xx / timeout / connection error / unparseable reply: try another channel or later."""
+
+
+class PermanentUpstreamError(UpstreamError):
+    """The upstream refused the request itself (400-class): do not fail over."""
+
+
+@dataclass(frozen=True)
+class ChannelInfo:
+    id: int
+    type: str
+    base_url: str
+    secret: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class SubmitRequest:
+    task_id: str  # our public id
+    action: str
+    payload: dict[str, Any]  # surface-specific request body (already validated)
+    upstream_parent_id: str = ""  # MJ actions: the source task's upstream id
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    upstream_id: str
+    status: str = "SUBMITTED"
+    raw: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class UpstreamState:
+    """One task as the upstream reports it, mapped to our vocabulary."""
+
+    upstream_id: str
+    status: str  # one of taskcenter.domain.states
+    progress: str = ""
+    fail_reason: str = ""
+    start_ms: int = 0
+    finish_ms: int = 0
+    data: Any = None  # raw result to store in task.data
+    extra: dict[str, Any] = field(default_factory=dict)  # surface fields (image_url, buttons, ...)
+
+
+class Provider(Protocol):
+    """What the engine needs from a channel type."""
+
+    channel: ChannelInfo
+
+    def submit(self, request: SubmitRequest) -> SubmitResult: ...
+
+    def fetch(self, upstream_ids: list[str]) -> dict[str, UpstreamState]:
+        """Batch state. Ids the upstream does not know are absent from the result."""
+        ...
+
+    def cancel(self, upstream_id: str) -> bool:
+        """Ask the upstream to stop; False where it cannot."""
+        ...
+
+
+_REGISTRY: dict[str, type] = {}
+
+
+def register(channel_type: str):  # type: ignore[no-untyped-def]
+    def wrap(cls: type) -> type:
+        _REGISTRY[channel_type] = cls
+        return cls
+
+    return wrap
+
+
+def provider_for(channel: ChannelInfo) -> Provider:
+    """The adapter for a channel (imports the adapter modules on first use)."""
+    if channel.type not in _REGISTRY:
+        import importlib
+
+        module = {"suno": "suno", "midjourney": "midjourney", "tikmatrix": "tikmatrix"}.get(channel.type)
+        if module:
+            importlib.import_module(f"taskcenter.providers.{module}")
+    cls = _REGISTRY.get(channel.type)
+    if cls is None:
+        raise PermanentUpstreamError(f"no provider for channel type {channel.type!r}")
+    return cls(channel)

@@ -1,0 +1,1 @@
+"""Use cases: combine domain rules, storage and providers. Handlers call these."""

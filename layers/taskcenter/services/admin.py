@@ -1,0 +1,345 @@
+"""Admin operations: one module used by the admin Lambda (console Test events) and by the CLI.
+
+Every operation validates its input first and raises BadInput/NotFound/Conflict before writing,
+so bad input changes nothing.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from taskcenter import clock
+from taskcenter.domain import credentials as cred_rules
+from taskcenter.domain.errors import BadInput, Conflict, NotFound
+from taskcenter.store import counters, money
+from taskcenter.store.db import cancellation_codes, connection
+from taskcenter.store.models import Channel, Counter, Credential, User
+
+ROLES = {1, 10, 100}
+PLANS = {"Starter": 5, "Pro": 20, "Team": 50, "Business": 100}  # plan -> device_limit
+CHANNEL_TYPES = {"suno", "midjourney", "tikmatrix"}
+_USERNAME = re.compile(r"^[A-Za-z0-9_.\-]{3,40}$")
+
+
+def _int(value: Any, field: str, *, minimum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, str) and re.fullmatch(r"-?\d{1,18}", value.strip()):
+            value = int(value.strip())
+        else:
+            raise BadInput(f"{field} must be an integer", field=field)
+    if minimum is not None and value < minimum:
+        raise BadInput(f"{field} must be >= {minimum}", field=field)
+    return value
+
+
+def get_user(user_id: Any) -> User:
+    uid = _int(user_id, "user_id", minimum=1)
+    try:
+        return User.get(uid, consistent_read=True)
+    except DoesNotExist as error:
+        raise NotFound(f"user {uid} not found") from error
+
+
+def user_view(user: User) -> dict[str, Any]:
+    return {
+        "id": int(user.id), "username": user.username, "display_name": user.display_name,
+        "role": int(user.role), "status": int(user.status), "group": user.group, "plan": user.plan,
+        "timezone": user.timezone, "quota": int(user.quota), "used_quota": int(user.used_quota),
+        "request_count": int(user.request_count),
+    }
+
+
+def create_user(username: str, *, role: Any = 1, group: str = "default", plan: str = "Pro",
+                timezone: str = "UTC", quota: Any = 0, display_name: str = "") -> dict[str, Any]:
+    if not isinstance(username, str) or not _USERNAME.match(username):
+        raise BadInput("username must be 3-40 characters of letters, digits, '_', '.', '-'", field="username")
+    role = _int(role, "role")
+    if role not in ROLES:
+        raise BadInput("role must be 1 (user), 10 (admin) or 100 (root)", field="role")
+    _check_plan(plan)
+    _check_timezone(timezone)
+    quota = _int(quota, "quota", minimum=0)
+    if not isinstance(group, str) or not group or len(group) > 64:
+        raise BadInput("group must be a non-empty string", field="group")
+    user_id = counters.next_id("user")
+    now = clock.now_s()
+    user = User(id=user_id, username=username, display_name=display_name or username, role=role, group=group,
+                plan=plan, timezone=timezone, quota=0, created_at=now, updated_at=now)
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            tx.save(Counter(name=f"username#{username.lower()}", value=user_id),
+                    condition=Counter.name.does_not_exist())
+            tx.save(user, condition=User.id.does_not_exist())
+    except TransactWriteError as error:
+        if "ConditionalCheckFailed" in cancellation_codes(error):
+            raise Conflict(f"username {username!r} is taken", field="username") from error
+        raise
+    if quota:
+        money.credit_user(user_id, quota, note="initial quota")
+    return user_view(get_user(user_id))
+
+
+def _check_plan(plan: str) -> None:
+    if plan not in PLANS:
+        raise BadInput(f"plan must be one of {sorted(PLANS)}", field="plan")
+
+
+def _check_timezone(tz: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, TypeError) as error:
+        raise BadInput(f"unknown time zone {tz!r}", field="timezone") from error
+
+
+def issue_credential(user_id: Any, kind: str, *, name: str = "", unlimited: bool = True,
+                     remaining_quota: Any = 0, expires_at: Any = -1) -> dict[str, Any]:
+    """Create an access token (kind=access) or API key (kind=key). The plaintext is returned once, never stored."""
+    if kind not in {"access", "key"}:
+        raise BadInput("kind must be 'access' or 'key'", field="kind")
+    user = get_user(user_id)
+    remaining = _int(remaining_quota, "remaining_quota", minimum=0)
+    expires = _int(expires_at, "expires_at", minimum=-1)
+    if kind == "access":
+        # One dashboard access token per user (as new-api): issuing a new one revokes the old.
+        for old in Credential.by_user.query(int(user.id)):
+            full = Credential.get(old.token_hash, consistent_read=True)
+            if full.kind == "access" and full.status == cred_rules.ENABLED:
+                full.update(actions=[Credential.status.set(cred_rules.DISABLED)])
+    token = cred_rules.new_access_token() if kind == "access" else cred_rules.new_api_key()
+    cred = Credential(
+        token_hash=cred_rules.hash_token(token), kind=kind, user_id=int(user.id), name=name[:64],
+        preview=cred_rules.preview(token), unlimited=bool(unlimited), remaining_quota=remaining,
+        expires_at=expires, created_at=clock.now_s(),
+    )
+    _copy_snapshot(cred, user)
+    cred.save(condition=Credential.token_hash.does_not_exist())
+    return {"token": token, "kind": kind, "user_id": int(user.id), "preview": cred.preview,
+            "token_hash": cred.token_hash, "unlimited": cred.unlimited, "remaining_quota": remaining,
+            "expires_at": expires}
+
+
+def _copy_snapshot(cred: Credential, user: User) -> None:
+    cred.user_role = int(user.role)
+    cred.user_status = int(user.status)
+    cred.user_group = user.group
+    cred.user_plan = user.plan
+    cred.user_timezone = user.timezone
+    cred.username = user.username
+
+
+def revoke_credential(token_or_hash: str) -> dict[str, Any]:
+    if not isinstance(token_or_hash, str) or not token_or_hash:
+        raise BadInput("token (or token_hash) is required", field="token")
+    key = token_or_hash if re.fullmatch(r"[0-9a-f]{64}", token_or_hash) else cred_rules.hash_token(token_or_hash)
+    try:
+        cred = Credential.get(key, consistent_read=True)
+    except DoesNotExist as error:
+        raise NotFound("no such token") from error
+    cred.update(actions=[Credential.status.set(cred_rules.DISABLED)])
+    return {"token_hash": key, "status": "revoked"}
+
+
+def list_credentials(user_id: Any) -> list[dict[str, Any]]:
+    user = get_user(user_id)
+    out = []
+    for ref in Credential.by_user.query(int(user.id)):
+        c = Credential.get(ref.token_hash, consistent_read=True)
+        out.append({"token_hash": c.token_hash, "kind": c.kind, "name": c.name, "preview": c.preview,
+                    "status": int(c.status), "unlimited": c.unlimited, "remaining_quota": int(c.remaining_quota),
+                    "used_quota": int(c.used_quota), "expires_at": int(c.expires_at)})
+    return out
+
+
+def top_up(user_id: Any, amount: Any, note: str = "") -> dict[str, Any]:
+    user = get_user(user_id)
+    amount = _int(amount, "amount")
+    if amount <= 0:
+        raise BadInput("amount must be a positive integer", field="amount")
+    quota = money.credit_user(int(user.id), amount, note=note)
+    return {"user_id": int(user.id), "quota": quota}
+
+
+def update_user(user_id: Any, **changes: Any) -> dict[str, Any]:
+    """Change role, status, group, plan or timezone; the owner snapshot on every credential follows."""
+    allowed = {"role", "status", "group", "plan", "timezone", "display_name"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise BadInput(f"unknown fields: {sorted(unknown)}", field=sorted(unknown)[0])
+    user = get_user(user_id)
+    actions = []
+    if "role" in changes:
+        role = _int(changes["role"], "role")
+        if role not in ROLES:
+            raise BadInput("role must be 1, 10 or 100", field="role")
+        actions.append(User.role.set(role))
+    if "status" in changes:
+        status = _int(changes["status"], "status")
+        if status not in {1, 2}:
+            raise BadInput("status must be 1 (enabled) or 2 (disabled)", field="status")
+        actions.append(User.status.set(status))
+    if "group" in changes:
+        if not isinstance(changes["group"], str) or not changes["group"]:
+            raise BadInput("group must be a non-empty string", field="group")
+        actions.append(User.group.set(changes["group"]))
+    if "plan" in changes:
+        _check_plan(changes["plan"])
+        actions.append(User.plan.set(changes["plan"]))
+    if "timezone" in changes:
+        _check_timezone(changes["timezone"])
+        actions.append(User.timezone.set(changes["timezone"]))
+    if "display_name" in changes:
+        actions.append(User.display_name.set(str(changes["display_name"])[:64]))
+    if not actions:
+        raise BadInput("nothing to change")
+    actions.append(User.updated_at.set(clock.now_s()))
+    user.update(actions=actions, condition=User.id.exists())
+    for ref in Credential.by_user.query(int(user.id)):
+        cred = Credential.get(ref.token_hash, consistent_read=True)
+        cred.update(actions=[Credential.user_role.set(int(user.role)), Credential.user_status.set(int(user.status)),
+                             Credential.user_group.set(user.group), Credential.user_plan.set(user.plan),
+                             Credential.user_timezone.set(user.timezone)])
+    return user_view(user)
+
+
+# ---------------------------------------------------------------- channels
+def _check_base_url(url: Any, *, allow_private: bool) -> str:
+    if not isinstance(url, str) or not url:
+        raise BadInput("base_url is required", field="base_url")
+    parts = urlsplit(url.strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise BadInput("base_url must be an http(s) URL with a host", field="base_url")
+    if parts.query or parts.fragment or parts.username:
+        raise BadInput("base_url must not carry a query, fragment or credentials", field="base_url")
+    if not allow_private and not _allowlisted_url(parts):
+        try:
+            ip = ipaddress.ip_address(parts.hostname)
+        except ValueError:
+            ip = None
+        if ip is not None and not ip.is_global:
+            raise BadInput("base_url points to a private address", field="base_url")
+    return url.strip().rstrip("/")
+
+
+def _allow_private_upstreams() -> bool:
+    from taskcenter import config
+
+    return config.env_bool("ALLOW_PRIVATE_UPSTREAMS", False)
+
+
+def channel_view(ch: Channel) -> dict[str, Any]:
+    return {"id": int(ch.id), "type": ch.type, "name": ch.name, "base_url": ch.base_url, "status": int(ch.status),
+            "priority": int(ch.priority), "weight": int(ch.weight), "models": list(ch.models or []),
+            "devices": list(ch.devices or []), "accounts": list(ch.accounts or []),
+            "has_secret": bool(ch.secret)}
+
+
+def _str_list(value: Any, field: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise BadInput(f"{field} must be a list of strings", field=field)
+    return list(dict.fromkeys(value))
+
+
+def create_channel(type: str, base_url: str, *, name: str = "", secret: str = "", priority: Any = 0,
+                   weight: Any = 1, models: Any = None, devices: Any = None, accounts: Any = None,
+                   status: Any = 1) -> dict[str, Any]:
+    if type not in CHANNEL_TYPES:
+        raise BadInput(f"type must be one of {sorted(CHANNEL_TYPES)}", field="type")
+    url = _check_base_url(base_url, allow_private=_allow_private_upstreams())
+    priority = _int(priority, "priority")
+    weight = _int(weight, "weight", minimum=0)
+    status = _int(status, "status")
+    if status not in {1, 2}:
+        raise BadInput("status must be 1 or 2", field="status")
+    ch = Channel(id=counters.next_id("channel"), type=type, name=name or f"{type}-channel", base_url=url,
+                 secret=secret or "", priority=priority, weight=weight, models=_str_list(models, "models"),
+                 devices=_str_list(devices, "devices"), accounts=_str_list(accounts, "accounts"), status=status,
+                 created_at=clock.now_s(), updated_at=clock.now_s())
+    ch.save(condition=Channel.id.does_not_exist())
+    return channel_view(ch)
+
+
+def get_channel(channel_id: Any) -> Channel:
+    cid = _int(channel_id, "channel_id", minimum=1)
+    try:
+        return Channel.get(cid, consistent_read=True)
+    except DoesNotExist as error:
+        raise NotFound(f"channel {cid} not found") from error
+
+
+def update_channel(channel_id: Any, **changes: Any) -> dict[str, Any]:
+    allowed = {"name", "base_url", "secret", "priority", "weight", "models", "devices", "accounts", "status"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise BadInput(f"unknown fields: {sorted(unknown)}", field=sorted(unknown)[0])
+    ch = get_channel(channel_id)
+    actions = []
+    if "base_url" in changes:
+        actions.append(Channel.base_url.set(_check_base_url(changes["base_url"],
+                                                            allow_private=_allow_private_upstreams())))
+    if "name" in changes:
+        actions.append(Channel.name.set(str(changes["name"])[:64]))
+    if "secret" in changes:
+        actions.append(Channel.secret.set(str(changes["secret"])))
+    if "priority" in changes:
+        actions.append(Channel.priority.set(_int(changes["priority"], "priority")))
+    if "weight" in changes:
+        actions.append(Channel.weight.set(_int(changes["weight"], "weight", minimum=0)))
+    for field in ("models", "devices", "accounts"):
+        if field in changes:
+            actions.append(getattr(Channel, field).set(_str_list(changes[field], field)))
+    if "status" in changes:
+        status = _int(changes["status"], "status")
+        if status not in {1, 2, 3}:
+            raise BadInput("status must be 1 (enabled), 2 (disabled) or 3 (deleted)", field="status")
+        actions.append(Channel.status.set(status))
+    if not actions:
+        raise BadInput("nothing to change")
+    actions.append(Channel.updated_at.set(clock.now_s()))
+    ch.update(actions=actions, condition=Channel.id.exists())
+    return channel_view(ch)
+
+
+def disable_channel(channel_id: Any) -> dict[str, Any]:
+    return update_channel(channel_id, status=2)
+
+
+def delete_channel(channel_id: Any) -> dict[str, Any]:
+    """Channels are soft-deleted (status 3): their in-flight tasks still name them, and are failed and refunded."""
+    return update_channel(channel_id, status=3)
+
+
+def audit(user_id: Any = None) -> dict[str, Any]:
+    """Ledger audit: one user, or every user whose ledger moved in the last two days (by_day index)."""
+    if user_id is not None:
+        ids = [int(get_user(user_id).id)]
+    else:
+        now = clock.now_ms()
+        ids = sorted(money.users_with_ledger_activity([money.day_of(now - 86_400_000), money.day_of(now)]))
+    results = [money.audit_user(uid) for uid in ids]
+    bad = [r for r in results if not r.ok]
+    return {
+        "checked": len(results),
+        "ok": not bad,
+        "mismatches": [
+            {"user_id": r.user_id, "quota": r.quota, "expected_quota": r.expected_quota,
+             "used_quota": r.used_quota, "expected_used_quota": r.charges - r.refunds}
+            for r in bad
+        ],
+    }
+
+
+def _allowlisted_url(parts) -> bool:  # type: ignore[no-untyped-def]
+    from taskcenter.providers.http import allowlisted
+
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return allowlisted(parts.hostname or "", port)

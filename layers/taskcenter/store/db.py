@@ -1,0 +1,62 @@
+"""Transactions and error classification shared by the repositories."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError
+
+from taskcenter import config
+
+T = TypeVar("T")
+
+_connection: Connection | None = None
+_connection_key: tuple[str, str | None] | None = None
+
+
+def connection() -> Connection:
+    """One low-level connection for transactions, rebuilt if the region/endpoint changes (tests)."""
+    global _connection, _connection_key
+    key = (config.region(), config.dynamodb_endpoint())
+    if _connection is None or _connection_key != key:
+        _connection = Connection(region=key[0], host=key[1])
+        _connection_key = key
+    return _connection
+
+
+def cancellation_codes(error: TransactWriteError) -> list[str]:
+    """Per-item reasons of a cancelled transaction ('None', 'ConditionalCheckFailed', 'TransactionConflict', ...)."""
+    reasons = getattr(error, "cancellation_reasons", None) or []
+    return [(r.code if r is not None else "None") or "None" for r in reasons]
+
+
+def is_conflict(error: TransactWriteError) -> bool:
+    codes = cancellation_codes(error)
+    return "TransactionConflict" in codes or error.cause_response_code in {
+        "TransactionConflictException",
+        "TransactionInProgressException",
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+    }
+
+
+def with_conflict_retry(operation: Callable[[], T], attempts: int = 5) -> T:
+    """Re-run a transaction cancelled only by a concurrent transaction on the same items.
+
+    botocore retries throttling by itself, but a TransactionCanceled(TransactionConflict) is an
+    application-level outcome: the caller must rebuild and resend. Condition failures are final
+    and are raised at once. No sleeping in Lambda: the randomised attempt order is enough for the
+    few-item transactions here, and a persistent conflict surfaces as an error (SQS redelivers).
+    """
+    last: TransactWriteError | None = None
+    for _ in range(attempts):
+        try:
+            return operation()
+        except TransactWriteError as error:
+            if not is_conflict(error):
+                raise
+            last = error
+    assert last is not None
+    raise last

@@ -1,0 +1,292 @@
+"""PynamoDB models: the only way code touches DynamoDB (DESIGN.md section 2, 6).
+
+Table names and the endpoint are resolved lazily from the environment (see `_LazyMeta`), so the same
+models serve AWS, the local stack (moto server) and in-process moto. `tests/infra` proves these
+definitions equal the tables declared in template.yaml.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from taskcenter import config
+
+
+class _LazyMeta:
+    """A PynamoDB `Meta` whose table name, region and endpoint are read from the environment on use."""
+
+    billing_mode = "PAY_PER_REQUEST"
+
+    def __init__(self, logical: str) -> None:
+        self.logical = logical
+
+    @property
+    def table_name(self) -> str:
+        return config.table_name(self.logical)
+
+    @property
+    def region(self) -> str:
+        return config.region()
+
+    @property
+    def host(self) -> str | None:
+        return config.dynamodb_endpoint()
+
+
+def _index_meta(name: str, projection: object | None = None) -> type:
+    return type("Meta", (), {"index_name": name, "projection": projection or AllProjection()})
+
+
+# ---------------------------------------------------------------- users
+class User(Model):
+    """A user of the service. Roles: 1 common, 10 admin, 100 root. Status: 1 enabled, 2 disabled."""
+
+    Meta = _LazyMeta("users")
+
+    id = NumberAttribute(hash_key=True)
+    username = UnicodeAttribute()
+    display_name = UnicodeAttribute(default="")
+    role = NumberAttribute(default=1)
+    status = NumberAttribute(default=1)
+    group = UnicodeAttribute(default="default")
+    plan = UnicodeAttribute(default="Pro")  # Task API v1 license plan: Starter | Pro | Team | Business
+    timezone = UnicodeAttribute(default="UTC")
+    quota = NumberAttribute(default=0)
+    used_quota = NumberAttribute(default=0)
+    request_count = NumberAttribute(default=0)
+    created_at = NumberAttribute(default=0)
+    updated_at = NumberAttribute(default=0)
+
+
+# ---------------------------------------------------------------- credentials
+class CredentialsByUser(GlobalSecondaryIndex):
+    """Admin: a user's tokens and keys (revoke, fan-out of user snapshot changes)."""
+
+    Meta = _index_meta("by_user", KeysOnlyProjection())
+    user_id = NumberAttribute(hash_key=True)
+
+
+class Credential(Model):
+    """A dashboard access token (`kind=access`) or an `sk-` API key (`kind=key`), stored by SHA-256 only.
+
+    It carries a snapshot of the owner's role, status, group and plan, kept in step by the admin
+    operations that change them, so authentication is exactly one GetItem. Money never relies on the
+    snapshot: the charge transaction re-checks the user's status and quota.
+    Status: 1 enabled, 2 revoked. Credentials are never deleted (refunds update them later).
+    """
+
+    Meta = _LazyMeta("credentials")
+
+    token_hash = UnicodeAttribute(hash_key=True)
+    kind = UnicodeAttribute()  # access | key
+    user_id = NumberAttribute()
+    name = UnicodeAttribute(default="")
+    preview = UnicodeAttribute(default="")  # e.g. "sk-abcd...wxyz", safe to show
+    status = NumberAttribute(default=1)
+    expires_at = NumberAttribute(default=-1)  # seconds; -1 never
+    unlimited = BooleanAttribute(default=True)
+    remaining_quota = NumberAttribute(default=0)
+    used_quota = NumberAttribute(default=0)
+    created_at = NumberAttribute(default=0)
+    # owner snapshot
+    user_role = NumberAttribute(default=1)
+    user_status = NumberAttribute(default=1)
+    user_group = UnicodeAttribute(default="default")
+    user_plan = UnicodeAttribute(default="Pro")
+    user_timezone = UnicodeAttribute(default="UTC")
+    username = UnicodeAttribute(default="")
+
+    by_user = CredentialsByUser()
+
+
+# ---------------------------------------------------------------- channels
+class ChannelsByType(GlobalSecondaryIndex):
+    """Channel selection on the submit path: the channels of one type (a handful), one Query."""
+
+    Meta = _index_meta("by_type")
+    type = UnicodeAttribute(hash_key=True)
+    id = NumberAttribute(range_key=True)
+
+
+class Channel(Model):
+    """An upstream provider. type: suno | midjourney | tikmatrix. status: 1 enabled, 2 disabled, 3 deleted."""
+
+    Meta = _LazyMeta("channels")
+
+    id = NumberAttribute(hash_key=True)
+    type = UnicodeAttribute()
+    name = UnicodeAttribute(default="")
+    base_url = UnicodeAttribute()
+    secret = UnicodeAttribute(default="")  # bearer key / mj-api-secret; or a secret reference ("ssm:/path")
+    status = NumberAttribute(default=1)
+    priority = NumberAttribute(default=0)  # higher first
+    weight = NumberAttribute(default=1)  # among equal priority
+    models = ListAttribute(of=UnicodeAttribute, default=list)  # models (suno/mj) served; empty = all
+    devices = ListAttribute(of=UnicodeAttribute, default=list)  # tikmatrix: device serials served
+    accounts = ListAttribute(of=UnicodeAttribute, default=list)  # tikmatrix: usernames served
+    created_at = NumberAttribute(default=0)
+    updated_at = NumberAttribute(default=0)
+
+    by_type = ChannelsByType()
+
+
+# ---------------------------------------------------------------- tasks
+class PollIndex(GlobalSecondaryIndex):
+    """Sparse: tasks with a due poll/start/retry time. The dispatcher queries next_poll_at <= now per shard."""
+
+    Meta = _index_meta("poll_due")
+    poll_shard = UnicodeAttribute(hash_key=True)
+    next_poll_at = NumberAttribute(range_key=True)
+
+
+class OpenIndex(GlobalSecondaryIndex):
+    """Sparse: unfinished tasks by deadline. The timeout sweeper queries deadline_at <= now per shard."""
+
+    Meta = _index_meta("open_deadline", KeysOnlyProjection())
+    open_shard = UnicodeAttribute(hash_key=True)
+    deadline_at = NumberAttribute(range_key=True)
+
+
+class Task(Model):
+    """One task attempt of any platform (the one task model under all three surfaces).
+
+    Times are milliseconds internally; each surface converts (dashboard tasks: seconds; MJ: ms).
+    `kind` is the listing family ("task" or "mj"); listing GSI keys (lu, lup, ... lt, ls) are
+    computed by `taskcenter.domain.listing` and written with every change of status.
+    """
+
+    Meta = _LazyMeta("tasks")
+
+    task_id = UnicodeAttribute(hash_key=True)  # public id
+    id = NumberAttribute()  # numeric id from the atomic counter
+    kind = UnicodeAttribute()  # task | mj
+    platform = UnicodeAttribute()  # suno | midjourney | tikmatrix
+    user_id = NumberAttribute()
+    channel_id = NumberAttribute(default=0)
+    action = UnicodeAttribute()
+    status = UnicodeAttribute()
+    fail_reason = UnicodeAttribute(default="")
+    progress = UnicodeAttribute(default="0%")
+    submit_ms = NumberAttribute()
+    start_ms = NumberAttribute(default=0)
+    finish_ms = NumberAttribute(default=0)
+    created_at = NumberAttribute()  # seconds
+    updated_at = NumberAttribute()  # seconds
+    properties = JSONAttribute(default=dict)  # request-side facts (model, prompt, script_config, ...)
+    data = JSONAttribute(default=dict)  # raw upstream result (clips, image, buttons, ...)
+    quota = NumberAttribute(default=0)  # charged for the current attempt
+    attempt = NumberAttribute(default=1)
+    billing = UnicodeAttribute(default="free")  # free | charged | refund_pending | refunded
+    refund_due_ms = NumberAttribute(null=True)  # set with refund_pending; the reconciler's grace clock
+    key_hash = UnicodeAttribute(default="")  # credential that paid (its remaining quota is refunded)
+    group = UnicodeAttribute(default="default")
+    model_name = UnicodeAttribute(default="")  # pricing model, e.g. suno_music
+    upstream_id = UnicodeAttribute(default="")
+    version = NumberAttribute(default=1)
+    retry_count = NumberAttribute(default=0)  # explicit retries so far (Task API v1 limits)
+    submit_attempts = NumberAttribute(default=0)  # transient submission failures (retry worker backoff)
+    poll_misses = NumberAttribute(default=0)  # consecutive polls where the upstream did not return it
+    serial = UnicodeAttribute(default="")  # device serial (tikmatrix)
+    account = UnicodeAttribute(default="")  # device account/username (tikmatrix)
+    source = UnicodeAttribute(default="api")
+    scheduled_ms = NumberAttribute(default=0)  # v1 start_time resolved (0: start now)
+    parent_task_id = UnicodeAttribute(default="")  # MJ action's source task
+    extra = MapAttribute(default=dict)  # surface-specific odds and ends
+    # sparse engine indexes
+    poll_shard = UnicodeAttribute(null=True)
+    next_poll_at = NumberAttribute(null=True)
+    open_shard = UnicodeAttribute(null=True)
+    deadline_at = NumberAttribute(null=True)
+    # listing keys (see taskcenter.domain.listing)
+    lu = UnicodeAttribute(null=True)
+    lup = UnicodeAttribute(null=True)
+    lua = UnicodeAttribute(null=True)
+    lud = UnicodeAttribute(null=True)
+    lg = UnicodeAttribute(null=True)
+    lgp = UnicodeAttribute(null=True)
+    lga = UnicodeAttribute(null=True)
+    lgc = UnicodeAttribute(null=True)
+    lt = UnicodeAttribute(null=True)
+    ls = UnicodeAttribute(null=True)
+
+    poll_due = PollIndex()
+    open_deadline = OpenIndex()
+
+
+def _listing_index(name: str, hash_attr: str, range_attr: str) -> GlobalSecondaryIndex:
+    meta = _index_meta(name)
+    attrs = {
+        "Meta": meta,
+        hash_attr: UnicodeAttribute(hash_key=True),
+        range_attr: UnicodeAttribute(range_key=True),
+    }
+    cls = type(f"Index_{name}", (GlobalSecondaryIndex,), attrs)
+    return cls()
+
+
+def _attach_listing_indexes() -> None:
+    from taskcenter.domain.listing import SCOPE_INDEXES
+
+    for hash_attr, (time_name, status_name) in SCOPE_INDEXES.items():
+        for name, range_attr in ((time_name, "lt"), (status_name, "ls")):
+            index = _listing_index(name, hash_attr, range_attr)
+            setattr(Task, name, index)
+            Task._indexes[name] = index  # type: ignore[attr-defined]
+            index.Meta.model = Task  # type: ignore[attr-defined]
+
+
+_attach_listing_indexes()
+
+
+# ---------------------------------------------------------------- ledger
+class LedgerByDay(GlobalSecondaryIndex):
+    """The reconciler audits only users whose ledger moved recently: one Query per day, no scan."""
+
+    Meta = _index_meta("by_day", KeysOnlyProjection())
+    day = UnicodeAttribute(hash_key=True)
+    at_ms = NumberAttribute(range_key=True)
+
+
+class LedgerEntry(Model):
+    """Money movements. `entry`: charge#<task>#<attempt> | refund#<task>#<attempt> | credit#<ms>#<rand>.
+
+    Written with a does-not-exist condition inside the same transaction as the balance change,
+    so each charge and refund happens at most once. amount is positive; kind gives the sign.
+    """
+
+    Meta = _LazyMeta("ledger")
+
+    user_id = NumberAttribute(hash_key=True)
+    entry = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute()  # credit | charge | refund
+    amount = NumberAttribute()
+    task_id = UnicodeAttribute(default="")
+    attempt = NumberAttribute(default=0)
+    key_hash = UnicodeAttribute(default="")
+    note = UnicodeAttribute(default="")
+    at_ms = NumberAttribute()
+    day = UnicodeAttribute()
+
+    by_day = LedgerByDay()
+
+
+# ---------------------------------------------------------------- counters
+class Counter(Model):
+    """Atomic counters: id sequences (`seq#task`), uniqueness guards (`username#alice`), listing totals (`n#...`)."""
+
+    Meta = _LazyMeta("counters")
+
+    name = UnicodeAttribute(hash_key=True)
+    value = NumberAttribute(default=0)
+
+
+ALL_MODELS: tuple[type[Model], ...] = (User, Credential, Channel, Task, LedgerEntry, Counter)

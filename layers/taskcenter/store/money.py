@@ -1,0 +1,240 @@
+"""Money primitives (DESIGN.md section 5). Each is one DynamoDB transaction, recorded in the ledger.
+
+- charge: user quota down (condition: enabled and enough), key remaining down (condition: enabled and,
+  unless unlimited, enough), tasks written (condition: new), ledger `charge#<task>#<attempt>` (condition: new),
+  listing counters moved.
+- refund: ledger `refund#<task>#<attempt>` (condition: new), user quota up, used_quota down, key
+  remaining up, task marked refunded (condition: refund pending for that attempt). A second refund of
+  the same attempt fails the ledger condition and is a no-op, by construction.
+- credit: ledger `credit#...` and user quota up (condition: user exists).
+- audit: quota == credits - charges + refunds and used_quota == charges - refunds, from the ledger.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from taskcenter import clock
+from taskcenter.domain import states
+from taskcenter.domain.errors import BadInput, Conflict, Forbidden, InsufficientQuota, NotFound
+from taskcenter.store.db import cancellation_codes, connection, with_conflict_retry
+from taskcenter.store.models import Counter, Credential, LedgerEntry, Task, User
+
+TxHook = Callable[[TransactWrite], None]
+
+
+def day_of(ms: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(ms // 1000))
+
+
+def add_counter_deltas(tx: TransactWrite, deltas: dict[str, int]) -> None:
+    for name, delta in sorted(deltas.items()):
+        if delta:
+            tx.update(Counter(name=name), actions=[Counter.value.add(delta)])
+
+
+def _ledger(user_id: int, entry: str, kind: str, amount: int, **fields: object) -> LedgerEntry:
+    at = clock.now_ms()
+    return LedgerEntry(user_id=user_id, entry=entry, kind=kind, amount=amount, at_ms=at, day=day_of(at), **fields)
+
+
+@dataclass(frozen=True)
+class Payer:
+    """Who pays: the user and the credential (token or key) the request came with."""
+
+    user_id: int
+    key_hash: str
+
+
+@dataclass(frozen=True)
+class Charge:
+    task_id: str
+    attempt: int
+    amount: int
+
+
+def charge_submission(payer: Payer, charges: list[Charge], write_tasks: TxHook) -> None:
+    """Charge for one or more task attempts and write them, all in one transaction.
+
+    `write_tasks` adds the task puts/updates (each with its own condition) and counter moves.
+    Item order matters for error mapping: user, key, then the rest.
+    """
+    total = sum(c.amount for c in charges)
+    if total < 0:
+        raise BadInput("negative charge")
+
+    def run() -> None:
+        with TransactWrite(connection=connection()) as tx:
+            user_condition = User.status == 1
+            if total > 0:
+                user_condition = user_condition & (User.quota >= total)
+            tx.update(
+                User(id=payer.user_id),
+                actions=[
+                    User.quota.add(-total),
+                    User.used_quota.add(total),
+                    User.request_count.add(len(charges)),
+                ],
+                condition=user_condition,
+            )
+            if payer.key_hash:
+                key_condition = Credential.status == 1
+                if total > 0:
+                    key_condition = key_condition & (
+                        (Credential.unlimited == True) | (Credential.remaining_quota >= total)  # noqa: E712
+                    )
+                tx.update(
+                    Credential(token_hash=payer.key_hash),
+                    actions=[Credential.remaining_quota.add(-total), Credential.used_quota.add(total)],
+                    condition=key_condition,
+                )
+            for c in charges:
+                if c.amount > 0:
+                    tx.save(
+                        _ledger(payer.user_id, f"charge#{c.task_id}#{c.attempt}", "charge", c.amount,
+                                task_id=c.task_id, attempt=c.attempt, key_hash=payer.key_hash),
+                        condition=LedgerEntry.entry.does_not_exist(),
+                    )
+            write_tasks(tx)
+
+    try:
+        with_conflict_retry(run)
+    except TransactWriteError as error:
+        codes = cancellation_codes(error)
+        if codes and codes[0] == "ConditionalCheckFailed":
+            raise InsufficientQuota("user quota is not enough", code="insufficient_user_quota") from error
+        if payer.key_hash and len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+            raise InsufficientQuota("token quota is not enough or token disabled",
+                                    code="insufficient_token_quota") from error
+        if "ConditionalCheckFailed" in codes:
+            raise Conflict("task already exists or changed concurrently") from error
+        raise
+
+
+def mark_failed_actions(reason: str, *, now_ms: int) -> list:
+    """Update actions every FAILURE transition carries (the engine and the sweeper share them)."""
+    return [
+        Task.status.set(states.FAILURE),
+        Task.fail_reason.set(reason[:1000]),
+        Task.progress.set("100%"),
+        Task.finish_ms.set(now_ms),
+        Task.updated_at.set(now_ms // 1000),
+        Task.next_poll_at.remove(),
+        Task.poll_shard.remove(),
+        Task.deadline_at.remove(),
+        Task.open_shard.remove(),
+    ]
+
+
+def refund_task(task_id: str, attempt: int | None = None) -> bool:
+    """Refund the task's current (or given) attempt. True if this call refunded; False if nothing was owed.
+
+    Safe to call any number of times, concurrently: exactly one call per attempt moves money.
+    """
+    try:
+        task = Task.get(task_id, consistent_read=True)
+    except DoesNotExist:
+        return False
+    if attempt is None:
+        attempt = task.attempt
+    if task.attempt != attempt or task.billing != states.BILLING_REFUND_PENDING:
+        return False
+    amount = int(task.quota)
+    now = clock.now_ms()
+
+    def run() -> None:
+        with TransactWrite(connection=connection()) as tx:
+            tx.save(
+                _ledger(task.user_id, f"refund#{task_id}#{attempt}", "refund", amount,
+                        task_id=task_id, attempt=attempt, key_hash=task.key_hash),
+                condition=LedgerEntry.entry.does_not_exist(),
+            )
+            tx.update(
+                Task(task_id=task_id),
+                actions=[Task.billing.set(states.BILLING_REFUNDED), Task.refund_due_ms.remove(),
+                         Task.updated_at.set(now // 1000)],
+                condition=(Task.attempt == attempt) & (Task.billing == states.BILLING_REFUND_PENDING),
+            )
+            if amount > 0:
+                tx.update(User(id=task.user_id), actions=[User.quota.add(amount), User.used_quota.add(-amount)],
+                          condition=User.id.exists())
+                if task.key_hash:
+                    tx.update(
+                        Credential(token_hash=task.key_hash),
+                        actions=[Credential.remaining_quota.add(amount), Credential.used_quota.add(-amount)],
+                        condition=Credential.token_hash.exists(),
+                    )
+
+    try:
+        with_conflict_retry(run)
+    except TransactWriteError as error:
+        if "ConditionalCheckFailed" in cancellation_codes(error):
+            return False  # already refunded (or the attempt moved on): the other caller won
+        raise
+    return True
+
+
+def credit_user(user_id: int, amount: int, note: str = "") -> int:
+    """Admin top-up. Returns the user's new quota."""
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        raise BadInput("top-up amount must be a positive integer", field="amount")
+    entry = f"credit#{clock.now_ms():013d}#{secrets.token_hex(4)}"
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            tx.save(_ledger(user_id, entry, "credit", amount, note=note[:200]),
+                    condition=LedgerEntry.entry.does_not_exist())
+            tx.update(User(id=user_id), actions=[User.quota.add(amount)], condition=User.id.exists())
+    except TransactWriteError as error:
+        if "ConditionalCheckFailed" in cancellation_codes(error):
+            raise NotFound(f"user {user_id} not found") from error
+        raise
+    return int(User.get(user_id, consistent_read=True).quota)
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    user_id: int
+    quota: int
+    used_quota: int
+    credits: int
+    charges: int
+    refunds: int
+
+    @property
+    def expected_quota(self) -> int:
+        return self.credits - self.charges + self.refunds
+
+    @property
+    def ok(self) -> bool:
+        return self.quota == self.expected_quota and self.used_quota == self.charges - self.refunds
+
+
+def audit_user(user_id: int) -> AuditResult:
+    try:
+        user = User.get(user_id, consistent_read=True)
+    except DoesNotExist as error:
+        raise NotFound(f"user {user_id} not found") from error
+    sums = {"credit": 0, "charge": 0, "refund": 0}
+    for entry in LedgerEntry.query(user_id, consistent_read=True):
+        sums[entry.kind] = sums.get(entry.kind, 0) + int(entry.amount)
+    return AuditResult(user_id, int(user.quota), int(user.used_quota), sums["credit"], sums["charge"], sums["refund"])
+
+
+def users_with_ledger_activity(days: Iterable[str]) -> set[int]:
+    """Users whose ledger moved on these days (by_day index; no scan)."""
+    out: set[int] = set()
+    for day in days:
+        for entry in LedgerEntry.by_day.query(day):
+            out.add(int(entry.user_id))
+    return out
+
+
+def require_enabled(user: User) -> None:
+    if user.status != 1:
+        raise Forbidden("user is disabled")

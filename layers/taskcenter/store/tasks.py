@@ -1,0 +1,215 @@
+"""Task repository: creation inside the charge transaction, conditional transitions, lookups.
+
+Every status change goes through `transition`, one TransactWriteItems request: the task update is
+conditioned on the expected status and version (two racing workers: one winner), and the listing
+counters move in the same transaction, so `total` and `/stats` are always exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from taskcenter import clock, config
+from taskcenter.domain import listing, states
+from taskcenter.store.db import cancellation_codes, connection, with_conflict_retry
+from taskcenter.store.models import Task
+from taskcenter.store.money import Charge, Payer, add_counter_deltas, charge_submission, mark_failed_actions
+
+
+def poll_shards() -> int:
+    return config.env_int("POLL_SHARDS", 4)
+
+
+def task_timeout_ms() -> int:
+    return config.env_int("TASK_TIMEOUT_SECONDS", 24 * 3600) * 1000
+
+
+def listing_facts(task: Task, status: str | None = None) -> listing.ListingFacts:
+    return listing.ListingFacts(
+        kind=task.kind,
+        user_id=int(task.user_id),
+        platform=task.platform,
+        action=task.action,
+        status=status or task.status,
+        channel_id=int(task.channel_id or 0),
+        submit_ms=int(task.submit_ms),
+        numeric_id=int(task.id),
+        serial=task.serial or "",
+    )
+
+
+def set_listing_attributes(task: Task) -> None:
+    for attr, value in listing.index_attributes(listing_facts(task)).items():
+        setattr(task, attr, value)
+
+
+def shard_for(task_id: str) -> str:
+    return f"s{listing.shard_of(task_id, poll_shards())}"
+
+
+def schedule_poll(task: Task, at_ms: int) -> None:
+    """Put an unsaved task into the sparse poll index (used at creation)."""
+    task.poll_shard = shard_for(task.task_id)
+    task.next_poll_at = at_ms
+
+
+def open_deadline(task: Task) -> None:
+    task.open_shard = shard_for(task.task_id)
+    task.deadline_at = int(task.submit_ms) + task_timeout_ms()
+
+
+def build_task(
+    *,
+    task_id: str,
+    numeric_id: int,
+    kind: str,
+    platform: str,
+    user_id: int,
+    action: str,
+    status: str = states.NOT_START,
+    channel_id: int = 0,
+    quota: int = 0,
+    model_name: str = "",
+    group: str = "default",
+    key_hash: str = "",
+    properties: dict[str, Any] | None = None,
+    **fields: Any,
+) -> Task:
+    """A new, unsaved task with its listing keys and open deadline set."""
+    now = clock.now_ms()
+    task = Task(
+        task_id=task_id,
+        id=numeric_id,
+        kind=kind,
+        platform=platform,
+        user_id=user_id,
+        action=action,
+        status=status,
+        channel_id=channel_id,
+        submit_ms=fields.pop("submit_ms", now),
+        created_at=now // 1000,
+        updated_at=now // 1000,
+        quota=quota,
+        model_name=model_name,
+        group=group,
+        key_hash=key_hash,
+        billing=states.BILLING_CHARGED if quota > 0 else states.BILLING_FREE,
+        properties=properties or {},
+        data={},
+        **fields,
+    )
+    if status in states.TERMINAL:
+        task.progress = "100%"
+        task.finish_ms = now
+    else:
+        open_deadline(task)
+    set_listing_attributes(task)
+    return task
+
+
+def create_charged(payer: Payer, tasks: list[Task]) -> None:
+    """Charge for and write new tasks in one transaction (each task's `quota` is its price)."""
+    charges = [Charge(t.task_id, int(t.attempt), int(t.quota)) for t in tasks]
+    deltas = listing.merge_deltas(*(listing.counter_deltas_for_create(listing_facts(t)) for t in tasks))
+
+    def write(tx: TransactWrite) -> None:
+        for t in tasks:
+            tx.save(t, condition=Task.task_id.does_not_exist())
+        add_counter_deltas(tx, deltas)
+
+    charge_submission(payer, charges, write)
+
+
+def get(task_id: str, *, consistent: bool = True) -> Task | None:
+    try:
+        return Task.get(task_id, consistent_read=consistent)
+    except DoesNotExist:
+        return None
+
+
+def get_many(task_ids: Iterable[str]) -> list[Task]:
+    keys = list(dict.fromkeys(task_ids))
+    if not keys:
+        return []
+    return list(Task.batch_get(keys, consistent_read=True))
+
+
+def transition(task: Task, new_status: str, actions: list | None = None, *, fail_reason: str = "") -> bool:
+    """Move `task` from its current status/version to `new_status`, atomically with the counters.
+
+    Returns True if this call won, False if the task had already moved on (status or version changed).
+    On True, `task` is refreshed in memory (status, version, billing) so the caller can act on it.
+    A move to FAILURE of a charged attempt marks it refund_pending in the same write.
+    """
+    now = clock.now_ms()
+    old_status, old_version = task.status, int(task.version)
+    facts = listing_facts(task)
+    acts = list(actions or [])
+    acts += [
+        Task.status.set(new_status),
+        Task.version.set(old_version + 1),
+        Task.updated_at.set(now // 1000),
+        Task.ls.set(listing.status_key(new_status, facts.submit_ms, facts.numeric_id)),
+    ]
+    new_billing = task.billing
+    if new_status == states.FAILURE:
+        acts += mark_failed_actions(fail_reason or task.fail_reason or "failed", now_ms=now)
+        if task.billing == states.BILLING_CHARGED:
+            new_billing = states.BILLING_REFUND_PENDING
+            acts += [Task.billing.set(new_billing), Task.refund_due_ms.set(now)]
+    elif new_status == states.SUCCESS:
+        acts += [
+            Task.progress.set("100%"),
+            Task.finish_ms.set(now),
+            Task.next_poll_at.remove(),
+            Task.poll_shard.remove(),
+            Task.deadline_at.remove(),
+            Task.open_shard.remove(),
+        ]
+    acts = _dedupe_actions(acts)
+    deltas = listing.counter_deltas_for_transition(facts, old_status, new_status)
+
+    def run() -> None:
+        with TransactWrite(connection=connection()) as tx:
+            tx.update(
+                Task(task_id=task.task_id),
+                actions=acts,
+                condition=(Task.status == old_status) & (Task.version == old_version),
+            )
+            add_counter_deltas(tx, deltas)
+
+    try:
+        with_conflict_retry(run)
+    except TransactWriteError as error:
+        if "ConditionalCheckFailed" in cancellation_codes(error):
+            return False
+        raise
+    task.refresh(consistent_read=True)
+    return True
+
+
+def update_in_place(task: Task, actions: list) -> bool:
+    """A change that keeps the status (progress, data, next poll): one conditional UpdateItem on the version."""
+    old_version = int(task.version)
+    acts = _dedupe_actions(list(actions) + [Task.version.set(old_version + 1),
+                                            Task.updated_at.set(clock.now_s())])
+    try:
+        task.update(actions=acts, condition=(Task.version == old_version) & (Task.status == task.status))
+    except UpdateError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def _dedupe_actions(actions: list) -> list:
+    """Keep the last action per attribute path (DynamoDB rejects two actions on one path)."""
+    seen: dict[str, Any] = {}
+    for action in actions:
+        path = str(action.values[0]) if getattr(action, "values", None) else repr(action)
+        seen[path] = action
+    return list(seen.values())

@@ -1,0 +1,78 @@
+"""Shared fixtures. `aws` gives a fresh in-process moto account with every table and queue created."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+for p in (ROOT, ROOT / "layers"):
+    if str(p) not in sys.path:
+        sys.path.insert(0, str(p))
+
+# Never reach a real AWS account from tests.
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_SESSION_TOKEN", "testing")
+os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+os.environ["AWS_REGION"] = "us-east-1"
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "TaskCenter")
+os.environ.setdefault("POWERTOOLS_DEV", "false")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ.pop("DYNAMODB_ENDPOINT_URL", None)
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """A fresh moto account: tables (from the PynamoDB models) and queues (with DLQs), env vars set."""
+    from moto import mock_aws
+
+    from tests.support import create_queues, create_tables
+
+    with mock_aws():
+        for var, value in create_tables().items():
+            monkeypatch.setenv(var, value)
+        for var, value in create_queues().items():
+            monkeypatch.setenv(var, value)
+        yield dict(os.environ)
+
+
+@pytest.fixture
+def frozen_clock() -> Iterator[object]:
+    from taskcenter import clock
+
+    clock.set_now(1_760_000_000_000)
+    yield clock
+    clock.set_now(None)
+
+
+@pytest.fixture
+def world(aws: dict[str, str]) -> object:
+    """Seeded: an admin, a user with quota, their tokens and keys (see tests/support.py)."""
+    from tests.support import seed_world
+
+    return seed_world()
+
+
+@pytest.fixture
+def client(aws: dict[str, str]) -> Iterator[object]:
+    from chalice.test import Client
+
+    from app import app
+
+    with Client(app) as c:
+        yield c
+
+
+@pytest.fixture
+def dynamodb_calls() -> Iterator[list[tuple[str, str]]]:
+    """Records (operation, table) of every DynamoDB request made after the fixture starts."""
+    from tests.support import record_dynamodb_calls
+
+    with record_dynamodb_calls() as calls:
+        yield calls

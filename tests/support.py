@@ -1,0 +1,142 @@
+"""Test support: resource creation under moto and a seeded world. Not production code."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from taskcenter.config import QUEUE_ENV, TABLE_ENV
+
+QUEUES = ("poll", "refund", "retry")
+
+
+def create_tables() -> dict[str, str]:
+    """Create every table from the PynamoDB models (tests/infra proves they equal template.yaml's)."""
+    from taskcenter.store.models import ALL_MODELS
+
+    env = {}
+    for logical, var in TABLE_ENV.items():
+        env[var] = f"test-{logical}"
+    import os
+
+    os.environ.update(env)
+    for model in ALL_MODELS:
+        model._connection = None
+        if not model.exists():
+            model.create_table(billing_mode="PAY_PER_REQUEST", wait=False)
+    client = boto3.client("dynamodb")
+    client.create_table(
+        TableName=env["IDEMPOTENCY_TABLE"],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return env
+
+
+def create_queues() -> dict[str, str]:
+    sqs = boto3.client("sqs")
+    env = {}
+    for logical in QUEUES:
+        dlq = sqs.create_queue(QueueName=f"test-{logical}-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        url = sqs.create_queue(
+            QueueName=f"test-{logical}",
+            Attributes={
+                "VisibilityTimeout": "60",
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"}),
+            },
+        )["QueueUrl"]
+        env[QUEUE_ENV[logical]] = url
+        env[QUEUE_ENV[logical].replace("_URL", "_DLQ_URL")] = dlq
+    import os
+
+    os.environ.update(env)
+    return env
+
+
+@dataclass
+class Account:
+    user_id: int
+    username: str
+    access_token: str
+    api_key: str
+    key_hash: str
+
+    def dashboard_headers(self, with_bearer_prefix: bool = True) -> dict[str, str]:
+        uid = f"Bearer {self.user_id}" if with_bearer_prefix else str(self.user_id)
+        return {"Authorization": f"Bearer {self.access_token}", "New-Api-User": uid,
+                "Content-Type": "application/json"}
+
+    def relay_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"}
+
+
+@dataclass
+class World:
+    admin: Account
+    user: Account
+    other: Account
+    channels: dict[str, int] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def make_account(username: str, *, role: int = 1, quota: int = 10_000_000, plan: str = "Pro",
+                 key_quota: int | None = None) -> Account:
+    from taskcenter.services import admin
+
+    user = admin.create_user(username, role=role, quota=quota, plan=plan)
+    access = admin.issue_credential(user["id"], "access")
+    key = admin.issue_credential(user["id"], "key", unlimited=key_quota is None, remaining_quota=key_quota or 0)
+    return Account(user["id"], username, access["token"], key["token"], key["token_hash"])
+
+
+def seed_world(channels: dict[str, str] | None = None) -> World:
+    """An admin, a user and another user, each with an access token and an API key.
+
+    `channels` maps a channel type to its base URL (e.g. a simulated upstream's); none by default.
+    """
+    from taskcenter.services import admin
+
+    world = World(admin=make_account("admin", role=10), user=make_account("alice"), other=make_account("bob"))
+    for ctype, url in (channels or {}).items():
+        world.channels[ctype] = admin.create_channel(ctype, url, name=f"{ctype}-sim", secret="sim-secret")["id"]
+    return world
+
+
+class record_dynamodb_calls:  # noqa: N801 - used as a context manager
+    """Counts DynamoDB requests through botocore's event system (every PynamoDB/boto3 client, any session).
+
+    PynamoDB creates its own botocore sessions, so the hook is installed on the client class itself.
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+        self._orig = None
+
+    def __enter__(self) -> list[tuple[str, str]]:
+        from botocore.client import BaseClient
+
+        self._orig = BaseClient._make_api_call
+        calls = self.calls
+        orig = self._orig
+
+        def spy(client, operation_name, api_params):  # type: ignore[no-untyped-def]
+            if client.meta.service_model.service_name == "dynamodb":
+                table = api_params.get("TableName", "")
+                if not table and "RequestItems" in api_params:
+                    table = ",".join(api_params["RequestItems"])
+                if not table and "TransactItems" in api_params:
+                    table = "transaction"
+                calls.append((operation_name, table))
+            return orig(client, operation_name, api_params)
+
+        BaseClient._make_api_call = spy
+        return self.calls
+
+    def __exit__(self, *exc: object) -> None:
+        from botocore.client import BaseClient
+
+        BaseClient._make_api_call = self._orig
