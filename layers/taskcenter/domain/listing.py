@@ -123,15 +123,16 @@ def counter_deltas_for_create(f: ListingFacts) -> dict[str, int]:
 
 
 def counter_deltas_for_transition(f: ListingFacts, old_status: str, new_status: str) -> dict[str, int]:
-    deltas: dict[str, int] = {}
-    if old_status == new_status:
-        return deltas
-    for attr, value in scope_values(f).items():
-        old = counter_name(attr, value, old_status, f.numeric_id)
-        new = counter_name(attr, value, new_status, f.numeric_id)
-        deltas[old] = deltas.get(old, 0) - 1
-        deltas[new] = deltas.get(new, 0) + 1
-    return deltas
+    from dataclasses import replace
+
+    return counter_deltas_between(replace(f, status=old_status), replace(f, status=new_status))
+
+
+def counter_deltas_between(old: ListingFacts, new: ListingFacts) -> dict[str, int]:
+    """Counter moves when a task's listing facts change (status, or channel on failover)."""
+    minus = counter_deltas_for_create(old)
+    plus = counter_deltas_for_create(new)
+    return merge_deltas({k: -v for k, v in minus.items()}, plus)
 
 
 def merge_deltas(*many: dict[str, int]) -> dict[str, int]:

@@ -8,6 +8,7 @@ counters move in the same transaction, so `total` and `/stats` are always exact.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
@@ -138,16 +139,21 @@ def get_many(task_ids: Iterable[str]) -> list[Task]:
     return list(Task.batch_get(keys, consistent_read=True))
 
 
-def transition(task: Task, new_status: str, actions: list | None = None, *, fail_reason: str = "") -> bool:
+def transition(task: Task, new_status: str, actions: list | None = None, *, fail_reason: str = "",
+               channel_id: int | None = None) -> bool:
     """Move `task` from its current status/version to `new_status`, atomically with the counters.
 
     Returns True if this call won, False if the task had already moved on (status or version changed).
     On True, `task` is refreshed in memory (status, version, billing) so the caller can act on it.
     A move to FAILURE of a charged attempt marks it refund_pending in the same write.
+    `channel_id` moves the task to another channel (failover): its channel listing key and counters follow.
+    The same status is allowed when the channel changes (a resubmission elsewhere).
     """
     now = clock.now_ms()
     old_status, old_version = task.status, int(task.version)
     facts = listing_facts(task)
+    new_facts = replace(facts, status=new_status,
+                        channel_id=facts.channel_id if channel_id is None else int(channel_id))
     acts = list(actions or [])
     acts += [
         Task.status.set(new_status),
@@ -155,6 +161,8 @@ def transition(task: Task, new_status: str, actions: list | None = None, *, fail
         Task.updated_at.set(now // 1000),
         Task.ls.set(listing.status_key(new_status, facts.submit_ms, facts.numeric_id)),
     ]
+    if new_facts.channel_id != facts.channel_id:
+        acts += [Task.channel_id.set(new_facts.channel_id), Task.lgc.set(listing.scope_values(new_facts)["lgc"])]
     new_billing = task.billing
     if new_status == states.FAILURE:
         acts += mark_failed_actions(fail_reason or task.fail_reason or "failed", now_ms=now)
@@ -171,7 +179,7 @@ def transition(task: Task, new_status: str, actions: list | None = None, *, fail
             Task.open_shard.remove(),
         ]
     acts = _dedupe_actions(acts)
-    deltas = listing.counter_deltas_for_transition(facts, old_status, new_status)
+    deltas = listing.counter_deltas_between(facts, new_facts)
 
     def run() -> None:
         with TransactWrite(connection=connection()) as tx:

@@ -1,0 +1,37 @@
+# Task Center: every command creates/uses its own virtual environment (.venv) with pinned dependencies.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: venv local test test-fast lint template build bench clean
+
+$(BIN)/activate: requirements-dev.txt layers/requirements.txt pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $(BIN)/activate
+
+venv: $(BIN)/activate
+
+local: venv  ## run the whole stack locally (moto server, chalice local, event runner, simulated upstreams)
+	$(BIN)/python -m infra.local
+
+test: venv  ## the full suite (unit, integration, infra, e2e)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -n 2 tests
+
+lint: venv
+	$(BIN)/ruff check .
+
+template: venv  ## regenerate template.yaml from the Chalice app and the models
+	$(BIN)/python -m infra.template
+
+build: venv  ## build the Lambda function package and the dependency layer into .build/
+	$(BIN)/python -m infra.build
+
+bench: venv  ## run every benchmark and print the table
+	$(BIN)/python -m tests.bench
+
+clean:
+	rm -rf $(VENV) .build .aws-sam .local
