@@ -32,9 +32,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """A fresh moto account: tables (from the PynamoDB models) and queues (with DLQs), env vars set."""
     from moto import mock_aws
 
-    from tests.support import create_queues, create_tables
+    from tests.support import create_queues, create_tables, serialize_aws_requests
 
-    with mock_aws():
+    with mock_aws(), serialize_aws_requests():
         for var, value in create_tables().items():
             monkeypatch.setenv(var, value)
         for var, value in create_queues().items():

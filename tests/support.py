@@ -140,3 +140,35 @@ class record_dynamodb_calls:  # noqa: N801 - used as a context manager
         from botocore.client import BaseClient
 
         BaseClient._make_api_call = self._orig
+
+
+class serialize_aws_requests:  # noqa: N801 - used as a context manager
+    """Make each in-process moto request atomic, as each real DynamoDB/SQS request is.
+
+    moto's in-process backends take no locks, so two threads' conditional writes can interleave
+    inside one request and both "win". Real DynamoDB evaluates a condition and applies the write
+    atomically; this lock restores that guarantee so race tests exercise our logic, not moto's.
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock = threading.RLock()
+        self._orig = None
+
+    def __enter__(self) -> None:
+        from botocore.client import BaseClient
+
+        self._orig = BaseClient._make_api_call
+        orig, lock = self._orig, self._lock
+
+        def atomic(client, operation_name, api_params):  # type: ignore[no-untyped-def]
+            with lock:
+                return orig(client, operation_name, api_params)
+
+        BaseClient._make_api_call = atomic
+
+    def __exit__(self, *exc: object) -> None:
+        from botocore.client import BaseClient
+
+        BaseClient._make_api_call = self._orig

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
@@ -30,6 +30,15 @@ def cancellation_codes(error: TransactWriteError) -> list[str]:
     """Per-item reasons of a cancelled transaction ('None', 'ConditionalCheckFailed', 'TransactionConflict', ...)."""
     reasons = getattr(error, "cancellation_reasons", None) or []
     return [(r.code if r is not None else "None") or "None" for r in reasons]
+
+
+def failed_tables(tx: Any, error: TransactWriteError) -> list[str]:
+    """Tables of the items whose condition failed, in the order PynamoDB sent them
+    (condition checks, deletes, puts, updates: not the order the caller added them)."""
+    items = tx._condition_check_items + tx._delete_items + tx._put_items + tx._update_items
+    codes = cancellation_codes(error)
+    return [items[i].get("TableName", "") for i, code in enumerate(codes)
+            if code == "ConditionalCheckFailed" and i < len(items)]
 
 
 def is_conflict(error: TransactWriteError) -> bool:

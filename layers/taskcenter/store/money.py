@@ -23,7 +23,7 @@ from pynamodb.transactions import TransactWrite
 from taskcenter import clock
 from taskcenter.domain import states
 from taskcenter.domain.errors import BadInput, Conflict, Forbidden, InsufficientQuota, NotFound
-from taskcenter.store.db import cancellation_codes, connection, with_conflict_retry
+from taskcenter.store.db import cancellation_codes, connection, failed_tables, with_conflict_retry
 from taskcenter.store.models import Counter, Credential, LedgerEntry, Task, User
 
 TxHook = Callable[[TransactWrite], None]
@@ -69,8 +69,11 @@ def charge_submission(payer: Payer, charges: list[Charge], write_tasks: TxHook) 
     if total < 0:
         raise BadInput("negative charge")
 
+    sent: list[TransactWrite] = []
+
     def run() -> None:
         with TransactWrite(connection=connection()) as tx:
+            sent[:] = [tx]
             user_condition = User.status == 1
             if total > 0:
                 user_condition = user_condition & (User.quota >= total)
@@ -106,13 +109,13 @@ def charge_submission(payer: Payer, charges: list[Charge], write_tasks: TxHook) 
     try:
         with_conflict_retry(run)
     except TransactWriteError as error:
-        codes = cancellation_codes(error)
-        if codes and codes[0] == "ConditionalCheckFailed":
+        tables = failed_tables(sent[0], error) if sent else []
+        if User.Meta.table_name in tables:
             raise InsufficientQuota("user quota is not enough", code="insufficient_user_quota") from error
-        if payer.key_hash and len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+        if Credential.Meta.table_name in tables:
             raise InsufficientQuota("token quota is not enough or token disabled",
                                     code="insufficient_token_quota") from error
-        if "ConditionalCheckFailed" in codes:
+        if tables:
             raise Conflict("task already exists or changed concurrently") from error
         raise
 

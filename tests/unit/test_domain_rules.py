@@ -1,0 +1,125 @@
+"""Pure domain rules: state machine, pricing, credentials, the listing index planner."""
+
+from __future__ import annotations
+
+import pytest
+
+from taskcenter.domain import credentials, ids, listing, pricing, states
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "allowed"),
+    [
+        ("NOT_START", "SUBMITTED", True),
+        ("SUBMITTED", "SUCCESS", True),  # upstreams skip steps
+        ("IN_PROGRESS", "QUEUED", False),  # an older report arriving late
+        ("IN_PROGRESS", "UNKNOWN", True),
+        ("UNKNOWN", "IN_PROGRESS", True),
+        ("SUCCESS", "FAILURE", False),  # terminal is final
+        ("FAILURE", "SUCCESS", False),
+        ("QUEUED", "QUEUED", False),
+    ],
+)
+def test_transitions(current: str, new: str, allowed: bool) -> None:
+    assert states.may_transition(current, new) is allowed
+
+
+def test_price_is_usd_times_group_ratio_in_integer_quota(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert pricing.quota_for("suno_music", "default") == 50_000  # 0.1 USD
+    assert pricing.quota_for("suno_lyrics", "default") == 5_000
+    monkeypatch.setenv("GROUP_RATIOS", '{"vip": 0.5}')
+    monkeypatch.setenv("MODEL_PRICES", '{"suno_music": 0.2}')
+    assert pricing.quota_for("suno_music", "vip") == 50_000
+    assert pricing.quota_for("suno_music", "unknown-group") == 100_000  # falls back to default ratio 1
+    with pytest.raises(KeyError):
+        pricing.quota_for("nope", "default")
+
+
+def test_credentials_are_hashed_and_parsed() -> None:
+    key = credentials.new_api_key()
+    assert key.startswith("sk-") and len(key) == 51
+    assert credentials.hash_token(key) != key and len(credentials.hash_token(key)) == 64
+    assert credentials.bearer_value("Bearer abc") == "abc"
+    assert credentials.bearer_value("bearer   abc ") == "abc"
+    assert credentials.bearer_value("abc") == "abc"
+    assert credentials.bearer_value(None) == ""
+    assert "..." in credentials.preview(key) and key not in credentials.preview(key)
+
+
+def test_public_ids() -> None:
+    a, b = ids.new_suno_task_id(), ids.new_suno_task_id()
+    assert a.startswith("task_") and len(a) == 37 and a != b
+    mj = ids.new_mj_task_id(1_700_000_000_000)
+    assert mj.isdigit() and mj.startswith("1700000000000")
+    assert ids.v1_task_key(101) == "v1_101"
+
+
+FACTS = listing.ListingFacts(kind="task", user_id=7, platform="suno", action="MUSIC", status="QUEUED",
+                             channel_id=3, submit_ms=1_700_000_000_000, numeric_id=42)
+
+
+def test_every_task_gets_every_scope_key_and_sortable_ranges() -> None:
+    attrs = listing.index_attributes(FACTS)
+    assert attrs["lu"] == "u#7#task" and attrs["lup"] == "u#7#task#p#suno" and attrs["lua"] == "u#7#task#a#MUSIC"
+    assert attrs["lgc"] == "g#task#c#3" and "lud" not in attrs  # sparse: no serial
+    assert attrs["lt"] == "1700000000000#000000000042"
+    assert attrs["ls"] == "QUEUED#1700000000000#000000000042"
+    # lexicographic order of the range key is time order
+    earlier = listing.time_key(999_999_999_999, 5)
+    assert earlier < attrs["lt"]
+
+
+@pytest.mark.parametrize(
+    ("filters", "index", "post"),
+    [
+        (dict(user_id=7), "user_time", {}),
+        (dict(user_id=7, status="SUCCESS"), "user_status", {}),
+        (dict(user_id=7, platform="suno"), "user_platform_time", {}),
+        (dict(user_id=7, action="MUSIC", status="FAILURE"), "user_action_status", {}),
+        (dict(user_id=7, platform="suno", action="MUSIC"), "user_action_time", {"platform": "suno"}),
+        (dict(user_id=7, serial="dev1", status="SUCCESS"), "user_device_status", {}),
+        (dict(), "all_time", {}),
+        (dict(channel_id=3, status="SUCCESS"), "all_channel_status", {}),
+        (dict(channel_id=3, action="MUSIC"), "all_channel_time", {"action": "MUSIC"}),
+        (dict(platform="suno", status="QUEUED"), "all_platform_status", {}),
+    ],
+)
+def test_planner_picks_one_index_with_a_key_condition(filters: dict, index: str, post: dict) -> None:
+    plan = listing.plan_listing(listing.ListingFilters(kind="task", **filters))
+    assert plan.index_name == index
+    assert plan.post_filters == post
+    assert (plan.counter_scope is not None) == (not post)
+
+
+def test_planner_time_range_with_and_without_status() -> None:
+    plan = listing.plan_listing(listing.ListingFilters(kind="task", user_id=7, start_ms=1000, end_ms=2000))
+    assert (plan.range_attr, plan.range_low, plan.range_high) == ("lt", "0000000001000", "0000000002000#~")
+    assert plan.counter_scope is None  # counters cannot answer a time range
+    plan = listing.plan_listing(listing.ListingFilters(kind="task", user_id=7, status="SUCCESS", start_ms=1000))
+    assert (plan.range_attr, plan.range_low, plan.range_high) == ("ls", "SUCCESS#0000000001000", "SUCCESS#~")
+    assert plan.range_prefix is None
+    plan = listing.plan_listing(listing.ListingFilters(kind="task", user_id=7, status="SUCCESS"))
+    assert plan.range_prefix == "SUCCESS#" and plan.counter_status == "SUCCESS"
+
+
+def test_counter_moves_balance() -> None:
+    created = listing.counter_deltas_for_create(FACTS)
+    # every scope counts the task once in ALL and once in its status
+    assert all(v == 1 for v in created.values())
+    assert len(created) == 2 * len(listing.scope_values(FACTS))
+    moved = listing.counter_deltas_for_transition(FACTS, "QUEUED", "SUCCESS")
+    assert sum(moved.values()) == 0
+    assert all("#ALL" not in name for name in moved)  # ALL totals do not move on a status change
+    from dataclasses import replace
+
+    failover = listing.counter_deltas_between(FACTS, replace(FACTS, channel_id=4))
+    assert set(failover) == {n for n in failover if "#c#" in n}  # only the channel scope moves
+    assert sum(failover.values()) == 0
+
+
+def test_admin_counters_are_sharded_and_stable_per_task() -> None:
+    a = listing.counter_name("lg", "g#task", "ALL", 42)
+    assert a == listing.counter_name("lg", "g#task", "ALL", 42)
+    assert a in listing.counter_names_for_read("lg", "g#task", "ALL")
+    assert len(listing.counter_names_for_read("lg", "g#task", "ALL")) == listing.ADMIN_COUNTER_SHARDS
+    assert listing.counter_names_for_read("lu", "u#7#task", "ALL") == ["n#u#7#task#ALL"]
