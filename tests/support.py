@@ -172,3 +172,16 @@ class serialize_aws_requests:  # noqa: N801 - used as a context manager
         from botocore.client import BaseClient
 
         BaseClient._make_api_call = self._orig
+
+
+def snapshot_tables() -> dict[str, list[dict[str, Any]]]:
+    """Every item of every table (test-only Scan), sorted, to assert that bad input wrote nothing."""
+    import os
+
+    client = boto3.client("dynamodb")
+    out: dict[str, list[dict[str, Any]]] = {}
+    for var in TABLE_ENV.values():
+        name = os.environ[var]
+        items = client.get_paginator("scan").paginate(TableName=name, ConsistentRead=True).build_full_result()
+        out[name] = sorted(items.get("Items", []), key=lambda item: json.dumps(item, sort_keys=True))
+    return out

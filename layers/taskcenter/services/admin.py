@@ -67,6 +67,10 @@ def create_user(username: str, *, role: Any = 1, group: str = "default", plan: s
     quota = _int(quota, "quota", minimum=0)
     if not isinstance(group, str) or not group or len(group) > 64:
         raise BadInput("group must be a non-empty string", field="group")
+    # Refuse a taken name before reserving an id, so a duplicate writes nothing (the guard in the
+    # transaction below still settles a race between two creates).
+    if Counter.count(f"username#{username.lower()}", consistent_read=True):
+        raise Conflict(f"username {username!r} is taken", field="username")
     user_id = counters.next_id("user")
     now = clock.now_s()
     user = User(id=user_id, username=username, display_name=display_name or username, role=role, group=group,
