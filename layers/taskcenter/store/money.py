@@ -111,6 +111,9 @@ def charge_submission(payer: Payer, charges: list[Charge], write_tasks: TxHook) 
     except TransactWriteError as error:
         tables = failed_tables(sent[0], error) if sent else []
         if User.Meta.table_name in tables:
+            # The user condition is "enabled and enough quota": say which part failed (one read, on the error path).
+            if _user_disabled(payer.user_id):
+                raise Forbidden("user is disabled (or no longer exists)") from error
             raise InsufficientQuota("user quota is not enough", code="insufficient_user_quota") from error
         if Credential.Meta.table_name in tables:
             raise InsufficientQuota("token quota is not enough or token disabled",
@@ -118,6 +121,13 @@ def charge_submission(payer: Payer, charges: list[Charge], write_tasks: TxHook) 
         if tables:
             raise Conflict("task already exists or changed concurrently") from error
         raise
+
+
+def _user_disabled(user_id: int) -> bool:
+    try:
+        return int(User.get(user_id, consistent_read=True).status) != 1
+    except DoesNotExist:
+        return True
 
 
 def mark_failed_actions(reason: str, *, now_ms: int) -> list:
