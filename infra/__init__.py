@@ -1,0 +1,1 @@
+"""Tooling: local stack, build and packaging, template generation, admin CLI."""
