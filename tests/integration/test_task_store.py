@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 
 import pytest
-
 from taskcenter.domain import listing, states
 from taskcenter.domain.errors import InsufficientQuota
 from taskcenter.store import counters, money

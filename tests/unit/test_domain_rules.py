@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from taskcenter.domain import credentials, ids, listing, pricing, states
 
 
