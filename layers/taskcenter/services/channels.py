@@ -21,7 +21,8 @@ def _channels_of_type(channel_type: str) -> list[Channel]:
     if hit and now - hit[0] < _CACHE_SECONDS:
         return hit[1]
     rows = list(Channel.by_type.query(channel_type))
-    _cache[channel_type] = (now, rows)
+    if rows:  # an empty answer is not cached: a channel added a moment ago must be usable at once
+        _cache[channel_type] = (now, rows)
     return rows
 
 

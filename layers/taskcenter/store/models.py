@@ -242,6 +242,7 @@ def _attach_listing_indexes() -> None:
             setattr(Task, name, index)
             Task._indexes[name] = index  # type: ignore[attr-defined]
             index.Meta.model = Task  # type: ignore[attr-defined]
+            index._model = Task  # what the model metaclass sets for declared indexes
 
 
 _attach_listing_indexes()

@@ -1,0 +1,298 @@
+"""Submission, shared by every surface: price, charge and create tasks, then hand each to an upstream.
+
+Two steps, because some tasks wait before they reach an upstream (a v1 start_time, a device slot):
+
+- `create_tasks`: price every spec, reserve numeric ids, and write the tasks (NOT_START) in the
+  charge transaction (store.tasks.create_charged): all or nothing. Nothing is written when the user
+  cannot pay or no channel could take the task.
+- `dispatch_to_upstream`: submit one NOT_START task to its channel(s) with failover (DESIGN.md 7):
+  429/5xx/timeouts/connection errors try the next channel; a 4xx refusal fails the task at once
+  (never retried elsewhere). Success moves the task to SUBMITTED (or the upstream's state) with its
+  upstream id and channel, and schedules its first poll. When every channel failed transiently:
+  a waiting client sees the failure and the task is refunded in the same request; a background
+  dispatch (retry worker) leaves the task NOT_START with a backoff time in the poll_due index, and
+  fails and refunds it after SUBMIT_MAX_RETRIES.
+
+What the engine needs to resubmit later is kept on the task in `properties["_submit"]`
+(payload, channel model filter, pinned channel, upstream parent id). Surfaces never show it.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from taskcenter import clock, config, queues
+from taskcenter.domain import ids, pricing, states
+from taskcenter.domain.errors import BadInput, NoChannel, UpstreamRejected, UpstreamUnavailable
+from taskcenter.observability import logger, metrics
+from taskcenter.providers.base import (
+    ChannelInfo,
+    PermanentUpstreamError,
+    SubmitRequest,
+    TransientUpstreamError,
+    provider_for,
+)
+from taskcenter.services import channels as channel_service
+from taskcenter.services.auth import Principal
+from taskcenter.services.lifecycle import fail_task
+from taskcenter.store import counters
+from taskcenter.store import tasks as task_store
+from taskcenter.store.models import Task
+from taskcenter.store.money import Payer
+
+SUBMIT_KEY = "_submit"
+SUBMITTED_STATES = frozenset({states.SUBMITTED, states.QUEUED, states.IN_PROGRESS, states.MODAL})
+
+# platform -> admission check: returns 0 when the task may start now, else milliseconds to wait
+# (Task API v1 registers its per-plan and per-device concurrency limits here).
+Admission = Callable[[Task], int]
+_ADMISSION: dict[str, Admission] = {}
+
+
+def register_admission(platform: str, check: Admission) -> None:
+    _ADMISSION[platform] = check
+
+
+def channel_attempts() -> int:
+    """Channels tried in one dispatch (the issue's "configurable number of attempts")."""
+    return max(1, config.env_int("SUBMIT_CHANNEL_ATTEMPTS", 3))
+
+
+def max_background_retries() -> int:
+    return max(0, config.env_int("SUBMIT_MAX_RETRIES", 5))
+
+
+def first_poll_delay_ms() -> int:
+    return config.env_int("FIRST_POLL_SECONDS", 5) * 1000
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task to create. `platform` is also the channel type (suno | midjourney | tikmatrix)."""
+
+    platform: str
+    kind: str  # listing family: "task" (/api/task, /api/v1/task) or "mj" (/api/mj)
+    action: str  # surface action: MUSIC, LYRICS, IMAGINE, UPSCALE, post, follow, ...
+    model_name: str  # pricing key: suno_music, mj_imagine, v1_post, ...
+    payload: dict[str, Any]  # body for the upstream (SubmitRequest.payload), already validated
+    properties: dict[str, Any] = field(default_factory=dict)  # request facts shown by the surfaces
+    task_id: str = ""  # public id; generated per platform when empty
+    numeric_id: int = 0  # reserved from the task sequence when 0
+    channel_id: int = 0  # pin to one channel (MJ action on a parent task, a device's host); 0 = select
+    channel_model: str = ""  # only channels serving this model ("" = any)
+    upstream_parent_id: str = ""  # MJ actions: the parent task's upstream id
+    start_at_ms: int | None = None  # None: dispatch now; else the engine starts it at that time
+    fields: dict[str, Any] = field(default_factory=dict)  # other Task attributes (serial, account, source, ...)
+
+
+def price_of(spec: TaskSpec, group: str) -> int:
+    try:
+        return pricing.quota_for(spec.model_name, group)
+    except KeyError as error:
+        raise BadInput(f"no price is configured for {spec.model_name}", field="model") from error
+
+
+def _public_id(spec: TaskSpec, numeric_id: int) -> str:
+    if spec.task_id:
+        return spec.task_id
+    if spec.platform == "midjourney":
+        return ids.new_mj_task_id(clock.now_ms())
+    if spec.platform == "tikmatrix":
+        return ids.v1_task_key(numeric_id)
+    return ids.new_suno_task_id()
+
+
+def _require_channel(spec: TaskSpec) -> None:
+    """Refuse before charging when nothing could ever take the task."""
+    if spec.channel_id:
+        channel = channel_service.get_channel(spec.channel_id)
+        if channel is None or int(channel.status) != 1:
+            raise NoChannel(f"channel {spec.channel_id} is not available")
+        return
+    if not channel_service.failover_order(spec.platform, spec.channel_model):
+        model = f" serving {spec.channel_model}" if spec.channel_model else ""
+        raise NoChannel(f"no enabled {spec.platform} channel{model}")
+
+
+def create_tasks(principal: Principal, specs: list[TaskSpec]) -> list[Task]:
+    """Charge for and write the tasks, NOT_START, in one transaction. Returns them (saved)."""
+    if not specs:
+        raise BadInput("nothing to submit")
+    for spec in {(s.platform, s.channel_model, s.channel_id): s for s in specs}.values():
+        _require_channel(spec)
+    prices = [price_of(spec, principal.group) for spec in specs]
+    missing = [i for i, spec in enumerate(specs) if not spec.numeric_id]
+    reserved = iter(counters.reserve_ids("task", len(missing))) if missing else iter(())
+    built: list[Task] = []
+    for spec, price in zip(specs, prices, strict=True):
+        numeric_id = spec.numeric_id or next(reserved)
+        submit_facts = {
+            "payload": spec.payload,
+            "channel_model": spec.channel_model,
+            "pinned_channel": spec.channel_id,
+            "upstream_parent_id": spec.upstream_parent_id,
+        }
+        task = task_store.build_task(
+            task_id=_public_id(spec, numeric_id),
+            numeric_id=numeric_id,
+            kind=spec.kind,
+            platform=spec.platform,
+            user_id=principal.user_id,
+            action=spec.action,
+            channel_id=spec.channel_id,
+            quota=price,
+            model_name=spec.model_name,
+            group=principal.group,
+            key_hash=principal.token_hash,
+            properties={**spec.properties, SUBMIT_KEY: submit_facts},
+            **spec.fields,
+        )
+        if spec.start_at_ms is not None:
+            task_store.schedule_poll(task, spec.start_at_ms)
+        built.append(task)
+    task_store.create_charged(Payer(principal.user_id, principal.token_hash), built)
+    for task in built:
+        metrics.add_metric(name="TasksSubmitted", unit="Count", value=1)
+        logger.info("task created", extra={"task_id": task.task_id, "platform": task.platform,
+                                           "action": task.action, "quota": int(task.quota)})
+    return built
+
+
+def submit_now(principal: Principal, spec: TaskSpec) -> Task:
+    """The relays' path: create one task and submit it while the client waits.
+
+    Raises NoChannel (nothing charged), UpstreamRejected / UpstreamUnavailable (the task exists, FAILURE,
+    refunded already; the error carries `task_id`).
+    """
+    task = create_tasks(principal, [spec])[0]
+    return dispatch_to_upstream(task, client_waiting=True)
+
+
+def submit_facts(task: Task) -> dict[str, Any]:
+    facts = (task.properties or {}).get(SUBMIT_KEY)
+    return facts if isinstance(facts, dict) else {}
+
+
+def candidate_channels(task: Task) -> list[ChannelInfo]:
+    """Failover order for this task; a background retry starts one channel further along."""
+    facts = submit_facts(task)
+    pinned = int(facts.get("pinned_channel") or 0)
+    if pinned:
+        channel = channel_service.get_channel(pinned)
+        return [channel_service.info(channel)] if channel is not None and int(channel.status) == 1 else []
+    order = channel_service.failover_order(task.platform, str(facts.get("channel_model") or ""))
+    if order:
+        shift = int(task.submit_attempts or 0) % len(order)
+        order = order[shift:] + order[:shift]
+    return order[:channel_attempts()]
+
+
+def dispatch_to_upstream(task: Task, *, client_waiting: bool) -> Task:
+    """Submit a NOT_START task to an upstream (see the module doc). Returns the task as it now is.
+
+    A task past NOT_START is returned untouched (duplicate retry messages are harmless).
+    """
+    if task.status != states.NOT_START:
+        return task
+    admission = _ADMISSION.get(task.platform)
+    if admission is not None:
+        wait_ms = int(admission(task))
+        if wait_ms > 0:
+            _defer(task, wait_ms)
+            return task
+    facts = submit_facts(task)
+    request = SubmitRequest(task_id=task.task_id, action=task.action, payload=dict(facts.get("payload") or {}),
+                            upstream_parent_id=str(facts.get("upstream_parent_id") or ""))
+    channels = candidate_channels(task)
+    last_error = "no enabled channel can take this task"
+    for channel in channels:
+        try:
+            result = provider_for(channel).submit(request)
+        except PermanentUpstreamError as error:
+            reason = f"upstream refused the task: {error.message}"
+            logger.info("submission refused", extra={"task_id": task.task_id, "channel_id": channel.id,
+                                                      "status": error.status, "reason": error.message})
+            fail_task(task, reason, refund_now=client_waiting)
+            if client_waiting:
+                raise _with_task(UpstreamRejected(reason), task) from error
+            return task
+        except TransientUpstreamError as error:
+            last_error = f"channel {channel.id}: {error.message}"
+            logger.warning("submission failed, trying next channel",
+                           extra={"task_id": task.task_id, "channel_id": channel.id, "reason": error.message})
+            continue
+        _mark_submitted(task, channel, result.upstream_id, result.status, result.extra)
+        return task
+    reason = f"every channel failed: {last_error}" if channels else last_error
+    if client_waiting:
+        fail_task(task, reason, refund_now=True)
+        error_cls = UpstreamUnavailable if channels else NoChannel
+        raise _with_task(error_cls(reason), task)
+    attempts = int(task.submit_attempts or 0) + 1
+    if attempts > max_background_retries():
+        fail_task(task, reason)
+        return task
+    _defer(task, backoff_ms(attempts), submit_attempts=attempts)
+    return task
+
+
+def backoff_ms(attempt: int, *, rng: random.Random | None = None) -> int:
+    """Exponential backoff with full jitter in [base/2, base] (base: 10 s doubling, capped at 10 min)."""
+    base = min(10_000 * (2 ** max(0, attempt - 1)), 600_000)
+    return int(base * (0.5 + 0.5 * (rng or random).random()))
+
+
+def _defer(task: Task, wait_ms: int, **counters_set: int) -> None:
+    actions = [Task.poll_shard.set(task_store.shard_for(task.task_id)),
+               Task.next_poll_at.set(clock.now_ms() + max(1, int(wait_ms)))]
+    if "submit_attempts" in counters_set:
+        actions.append(Task.submit_attempts.set(counters_set["submit_attempts"]))
+    if task_store.update_in_place(task, actions):
+        task.refresh(consistent_read=True)
+
+
+def _mark_submitted(task: Task, channel: ChannelInfo, upstream_id: str, upstream_status: str,
+                    extra: dict[str, Any]) -> None:
+    now = clock.now_ms()
+    status = upstream_status if upstream_status in SUBMITTED_STATES else states.SUBMITTED
+    actions = [
+        Task.upstream_id.set(upstream_id),
+        Task.poll_shard.set(task_store.shard_for(task.task_id)),
+        Task.next_poll_at.set(now + first_poll_delay_ms()),
+        Task.poll_misses.set(0),
+    ]
+    if status == states.IN_PROGRESS:
+        actions.append(Task.start_ms.set(now))
+    if extra:
+        actions.append(Task.extra.set({**extra_of(task), **extra}))
+    if not task_store.transition(task, status, actions, channel_id=channel.id):
+        logger.warning("task moved while submitting; upstream task may be orphaned",
+                       extra={"task_id": task.task_id, "upstream_id": upstream_id, "channel_id": channel.id})
+        task.refresh(consistent_read=True)
+        return
+    logger.info("task submitted", extra={"task_id": task.task_id, "channel_id": channel.id,
+                                         "upstream_id": upstream_id, "status": status})
+    # A first poll a few seconds out, so a quick task is seen done well before the next dispatcher minute.
+    try:
+        queues.send("poll", {"channel_id": channel.id, "task_ids": [task.task_id], "chain": 0},
+                    delay_seconds=first_poll_delay_ms() // 1000)
+    except Exception:  # the dispatcher finds the task through next_poll_at anyway
+        logger.warning("first poll enqueue failed", extra={"task_id": task.task_id})
+
+
+def extra_of(task: Task) -> dict[str, Any]:
+    """The task's free-form `extra` map as a plain dict (PynamoDB may hand back a MapAttribute)."""
+    value = task.extra
+    if value is None:
+        return {}
+    if hasattr(value, "as_dict"):
+        return dict(value.as_dict())
+    return dict(value)
+
+
+def _with_task(error: Exception, task: Task) -> Exception:
+    error.task_id = task.task_id  # type: ignore[attr-defined]
+    return error
