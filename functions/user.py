@@ -10,6 +10,9 @@ from functions._http import dashboard_ok, guarded, header
 
 bp = Blueprint(__name__)
 
+# Read by the template generator (infra/template.py): authentication reads credentials, the reply reads users.
+PERMISSIONS = {"get_user_self": {"tables": {"credentials": "r", "users": "r"}}}
+
 
 @bp.route("/api/user/self", methods=["GET"])
 @guarded("dashboard")

@@ -225,7 +225,9 @@ def missing_permission_hint(spec: FunctionSpec) -> str:
     from taskcenter.config import QUEUE_ENV, TABLE_ENV
 
     path = spec.module.replace(".", "/") + ".py"
-    return (f"{path}: add PERMISSIONS[{spec.name!r}] = {{'tables': {{'<table>': 'r'|'rw', ...}}, "
+    has_dict = hasattr(importlib.import_module(spec.module), "PERMISSIONS")
+    where = "" if has_dict else " a module-level dict PERMISSIONS with"
+    return (f"{path}: add{where} PERMISSIONS[{spec.name!r}] = {{'tables': {{'<table>': 'r'|'rw', ...}}, "
             f"'queues': {{'<queue>': 'send'|'consume'}}}} (tables: {', '.join(sorted(TABLE_ENV))}; "
             f"queues: {', '.join(sorted(QUEUE_ENV))}; 'rw' for any write or transaction condition)")
 
