@@ -22,11 +22,13 @@ def _sqs() -> Any:
     import boto3
     from botocore.config import Config
 
+    from taskcenter.store.db import botocore_session
+
     key = (config.region(), config.env("SQS_ENDPOINT_URL") or config.env("AWS_ENDPOINT_URL") or None)
     if _client is None or _client_key != key:
-        _client = boto3.client("sqs", region_name=key[0], endpoint_url=key[1],
-                               config=Config(retries={"mode": "standard", "max_attempts": 3},
-                                             connect_timeout=2, read_timeout=5))
+        _client = boto3.session.Session(botocore_session=botocore_session()).client(
+            "sqs", region_name=key[0], endpoint_url=key[1],
+            config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5))
         _client_key = key
     return _client
 

@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import botocore.session
+import pynamodb.connection.base as _pynamodb_connection
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 
 from taskcenter import config
 
 T = TypeVar("T")
+
+_sessions = threading.local()
+
+
+def botocore_session() -> botocore.session.Session:
+    """One botocore session per thread for every table connection (and the SQS client).
+
+    PynamoDB builds a new session per model connection, and each session loads botocore's endpoint
+    and service data again (~100 ms each): six tables cost most of a cold start. Sessions are
+    per-thread, exactly as PynamoDB keeps them, so sharing one per thread changes nothing else.
+    """
+    session = getattr(_sessions, "session", None)
+    if session is None:
+        session = _sessions.session = botocore.session.get_session()
+    return session
+
+
+_pynamodb_connection.get_session = botocore_session  # the seam PynamoDB's Connection.session uses
 
 _connection: Connection | None = None
 _connection_key: tuple[str, str | None] | None = None

@@ -19,6 +19,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjec
 from pynamodb.models import Model
 
 from taskcenter import config
+from taskcenter.store import db as _db  # noqa: F401  (installs the shared per-thread botocore session)
 
 
 class _LazyMeta:
@@ -156,6 +157,17 @@ class OpenIndex(GlobalSecondaryIndex):
     deadline_at = NumberAttribute(range_key=True)
 
 
+class RefundDueIndex(GlobalSecondaryIndex):
+    """Sparse: refunds owed (billing=refund_pending with refund_due_ms set; refund_task removes both).
+
+    The reconciler queries refund_due_ms <= now - grace: refunds whose message was lost, no scan.
+    """
+
+    Meta = _index_meta("refund_due", KeysOnlyProjection())
+    billing = UnicodeAttribute(hash_key=True)
+    refund_due_ms = NumberAttribute(range_key=True)
+
+
 class Task(Model):
     """One task attempt of any platform (the one task model under all three surfaces).
 
@@ -220,6 +232,7 @@ class Task(Model):
 
     poll_due = PollIndex()
     open_deadline = OpenIndex()
+    refund_due = RefundDueIndex()
 
 
 def _listing_index(name: str, hash_attr: str, range_attr: str) -> GlobalSecondaryIndex:
