@@ -3,7 +3,7 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv local test test-fast lint template build bench clean
+.PHONY: venv local test test-fast lint template openapi build bench clean
 
 $(BIN)/activate: requirements-dev.txt layers/requirements.txt pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -26,6 +26,9 @@ lint: venv
 
 template: venv  ## regenerate template.yaml from the Chalice app and the models
 	$(BIN)/python -m infra.template
+
+openapi: venv  ## regenerate docs/openapi.json from the Chalice app's routes
+	$(BIN)/python -m infra.openapi
 
 build: venv  ## build the Lambda function package and the dependency layer into .build/
 	$(BIN)/python -m infra.build

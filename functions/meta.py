@@ -1,0 +1,21 @@
+"""The API's own description: GET /openapi.json (OpenAPI 3, built from the route table)."""
+
+from __future__ import annotations
+
+from chalice import Blueprint, Response
+from taskcenter import api_description, config
+
+from functions._http import guarded, json_response
+
+bp = Blueprint(__name__)
+
+PERMISSIONS: dict[str, dict[str, dict[str, str]]] = {"get_openapi": {"tables": {}, "queues": {}}}
+
+
+@bp.route("/openapi.json", methods=["GET"])
+@guarded("meta")
+def get_openapi() -> Response:
+    from app import app  # the route table is the app's; imported here to avoid a cycle at import time
+
+    document = api_description.build(api_description.routes_of(app), config.public_base_url() or "/", strict=False)
+    return json_response(document, headers={"Cache-Control": "public, max-age=300"})
