@@ -1,0 +1,64 @@
+"""Page-boundary cursors for listings, kept briefly in the counters table (docs/listing.md).
+
+DynamoDB cannot skip to page p. When a listing page is served, the key of its last item is kept
+here as the start of the next page, with the listing's `total` at that moment (a cursor is only
+used while the total says the list has not changed under it). Items expire (`expires_at`, epoch
+seconds; a TTL attribute once the counters table's TTL is enabled) and are small; they share the
+counters table because they are, like counters, derived listing state.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import DoesNotExist
+from pynamodb.models import Model
+
+from taskcenter import clock, config
+from taskcenter.store.models import _LazyMeta
+
+
+class PageCursor(Model):
+    """`name` = pc#<listing digest>#<offset>; `start_key` = the DynamoDB key (JSON) of item number <offset>."""
+
+    Meta = _LazyMeta("counters")
+
+    name = UnicodeAttribute(hash_key=True)
+    start_key = UnicodeAttribute()
+    total_at = NumberAttribute()
+    expires_at = NumberAttribute()
+
+
+@dataclass(frozen=True)
+class Cursor:
+    start_key: dict[str, dict[str, str]]  # raw ExclusiveStartKey (GSI keys + table key)
+    total_at: int
+
+
+def cursor_ttl_seconds() -> int:
+    return config.env_int("LISTING_CURSOR_TTL_SECONDS", 900)
+
+
+def _name(digest: str, offset: int) -> str:
+    return f"pc#{digest}#{offset}"
+
+
+def load(digest: str, offset: int) -> Cursor | None:
+    try:
+        item = PageCursor.get(_name(digest, offset))
+    except DoesNotExist:
+        return None
+    if int(item.expires_at) < clock.now_s():
+        return None
+    return Cursor(json.loads(item.start_key), int(item.total_at))
+
+
+def save(digest: str, offset: int, cursor: Cursor) -> None:
+    PageCursor(
+        name=_name(digest, offset),
+        start_key=json.dumps(cursor.start_key, separators=(",", ":"), sort_keys=True),
+        total_at=cursor.total_at,
+        expires_at=clock.now_s() + cursor_ttl_seconds(),
+    ).save()
