@@ -197,6 +197,9 @@ def dispatch_to_upstream(task: Task, *, client_waiting: bool) -> Task:
     """
     if task.status != states.NOT_START:
         return task
+    from taskcenter import hooks
+
+    hooks.load_platform(task.platform)  # registers the platform's admission check in this process
     admission = _ADMISSION.get(task.platform)
     if admission is not None:
         wait_ms = int(admission(task))

@@ -197,6 +197,10 @@ def transition(task: Task, new_status: str, actions: list | None = None, *, fail
             return False
         raise
     task.refresh(consistent_read=True)
+    if new_status in states.TERMINAL:
+        from taskcenter import hooks  # late: hooks import platform modules that import this one
+
+        hooks.after_terminal(task)
     return True
 
 

@@ -1,0 +1,130 @@
+"""TikMatrix host adapter: a desktop host that runs scripts on its phones, speaking the TikMatrix task API
+(`/api/v1/task`, the same protocol our Task API v1 serves; reference: tikmatrix-task-api.md).
+
+- submit: `POST /api/v1/task` with one device (`serials: [serial]`) or one account (`usernames: [name]`),
+  the script and its (single-target) config; the host answers `data.task_ids[0]`, our upstream id.
+- fetch: `GET /api/v1/task?task_ids=1,2,3&page_size=100` (a filter our simulator honours; a host that
+  ignores it returns its latest tasks, and ids not among them are read one by one with
+  `GET /api/v1/task/{id}`, at most FETCH_SINGLE_LIMIT per batch; the rest count as a poll miss).
+- cancel: `POST /api/v1/task/{id}/stop`.
+
+Host statuses 0 pending and 1 running both map to IN_PROGRESS (the host has the task: for a v1 user
+it is "running"), 2 to SUCCESS, 3 to FAILURE. Envelope `{"code": 0, ...}`; a non-zero code of the
+40xxx family is a refusal (permanent), anything else (50001, HTTP 429/5xx, garbage) is transient.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from taskcenter.domain import states
+from taskcenter.providers import http
+from taskcenter.providers.base import (
+    ChannelInfo,
+    PermanentUpstreamError,
+    SubmitRequest,
+    SubmitResult,
+    TransientUpstreamError,
+    UpstreamState,
+    register,
+)
+
+FETCH_SINGLE_LIMIT = 20
+HOST_STATUS = {0: states.IN_PROGRESS, 1: states.IN_PROGRESS, 2: states.SUCCESS, 3: states.FAILURE}
+
+
+@register("tikmatrix")
+class TikMatrixProvider:
+    def __init__(self, channel: ChannelInfo) -> None:
+        self.channel = channel
+        self.base = channel.base_url.rstrip("/")
+
+    def _headers(self) -> dict[str, str]:
+        secret = self.channel.secret
+        return {"Authorization": f"Bearer {secret}"} if secret and not secret.startswith("ssm:") else {}
+
+    def _call(self, method: str, path: str, body: Any = None, what: str = "tikmatrix") -> Any:
+        reply = http.request(method, self.base + path, headers=self._headers(), json_body=body)
+        if reply.status == 404 and method == "GET":
+            return None
+        http.classify_status(reply, what)
+        payload = reply.json()
+        if not isinstance(payload, dict) or "code" not in payload:
+            raise TransientUpstreamError(f"{what}: host answered without an envelope", status=reply.status)
+        code = payload.get("code")
+        if code == 40401 and method == "GET":
+            return None
+        if code != 0:
+            message = f"{what}: host code {code}: {str(payload.get('message') or '')[:300]}"
+            if isinstance(code, int) and 40000 <= code < 50000:
+                raise PermanentUpstreamError(message, status=reply.status, body=payload)
+            raise TransientUpstreamError(message, status=reply.status, body=payload)
+        return payload.get("data")
+
+    def submit(self, request: SubmitRequest) -> SubmitResult:
+        payload = request.payload
+        body: dict[str, Any] = {
+            "script_name": payload.get("script_name") or request.action,
+            "script_config": payload.get("script_config") or {},
+            "enable_multi_account": bool(payload.get("enable_multi_account")),
+        }
+        if payload.get("serial"):
+            body["serials"] = [payload["serial"]]
+        else:
+            body["usernames"] = [payload.get("account")]
+        data = self._call("POST", "/api/v1/task", body, "submit")
+        ids = (data or {}).get("task_ids") if isinstance(data, dict) else None
+        if not isinstance(ids, list) or not ids:
+            raise TransientUpstreamError("submit: host answered without task_ids")
+        return SubmitResult(upstream_id=str(ids[0]), status=states.IN_PROGRESS, raw=data,
+                            extra={"host_task_id": ids[0]})
+
+    def fetch(self, upstream_ids: list[str]) -> dict[str, UpstreamState]:
+        wanted = list(dict.fromkeys(str(u) for u in upstream_ids))
+        if not wanted:
+            return {}
+        query = "task_ids=" + quote(",".join(wanted)) + f"&page_size={min(100, max(len(wanted), 1))}"
+        data = self._call("GET", f"/api/v1/task?{query}", what="fetch")
+        found: dict[str, UpstreamState] = {}
+        for item in _items(data):
+            state = _state(item)
+            if state is not None and state.upstream_id in wanted:
+                found[state.upstream_id] = state
+        for upstream_id in [u for u in wanted if u not in found][:FETCH_SINGLE_LIMIT]:
+            single = self._call("GET", f"/api/v1/task/{quote(upstream_id)}", what="fetch one")
+            state = _state(single) if isinstance(single, dict) else None
+            if state is not None:
+                found[upstream_id] = state
+        return found
+
+    def cancel(self, upstream_id: str) -> bool:
+        try:
+            self._call("POST", f"/api/v1/task/{quote(str(upstream_id))}/stop", {}, "stop")
+        except PermanentUpstreamError:
+            return False  # the host says it cannot stop it (finished, unknown): we stop on our side anyway
+        return True
+
+
+def _items(data: Any) -> list[dict[str, Any]]:
+    if isinstance(data, list):
+        return [i for i in data if isinstance(i, dict)]
+    if isinstance(data, dict):
+        for key in ("tasks", "items", "list"):
+            if isinstance(data.get(key), list):
+                return [i for i in data[key] if isinstance(i, dict)]
+    return []
+
+
+def _state(item: dict[str, Any]) -> UpstreamState | None:
+    upstream_id = item.get("id", item.get("task_id"))
+    status = item.get("status")
+    if upstream_id is None or not isinstance(status, int) or isinstance(status, bool):
+        return None
+    mapped = HOST_STATUS.get(status, states.UNKNOWN)
+    reason = str(item.get("error") or item.get("fail_reason") or "")
+    progress = "100%" if mapped in states.TERMINAL else ""
+    return UpstreamState(upstream_id=str(upstream_id), status=mapped, progress=progress,
+                         fail_reason=reason if mapped == states.FAILURE else "",
+                         data=item.get("result") if item.get("result") is not None else None,
+                         extra={"host_status": status})

@@ -1,0 +1,197 @@
+"""Task API v1 concurrency: at most `device_limit` (by plan) of a user's tasks running at once, and one
+task per device at a time. The rest wait NOT_START and start as slots free up.
+
+Slots are *leases* in the counters table, each holding the numeric id of the task that has it:
+
+    v1dev#<user>#<device>    the device's slot (device = serial, or "@<username>" in username mode)
+    v1run#<user>#<k>         the user's running slots, k < device_limit
+
+Taking slots is one transaction: both lease puts conditioned on the value read (free, or a stale holder),
+plus a condition check that the task is still NOT_START. Two dispatchers racing for the last slot: one
+wins, the other is told to wait. A lease is *stale* when its holder task is finished, gone, or on another
+device: so a release lost to a crash never blocks a user forever (the next admission takes it over).
+Releases happen at once on every terminal transition (the hook in `taskcenter.hooks`), and wake the
+user's oldest waiting task through the retry queue so it starts without waiting for the dispatcher.
+"""
+
+from __future__ import annotations
+
+from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from taskcenter import clock, config, queues
+from taskcenter.domain import states
+from taskcenter.domain.ids import v1_task_key
+from taskcenter.domain.v1_scripts import plan_of
+from taskcenter.observability import logger
+from taskcenter.store.db import cancellation_codes, connection, with_conflict_retry
+from taskcenter.store.models import Counter, Task, User
+
+PLATFORM = "tikmatrix"
+
+
+def recheck_ms() -> int:
+    """How long a task refused a slot waits before the dispatcher tries again (a release wakes it sooner)."""
+    return max(1, config.env_int("V1_ADMISSION_RECHECK_SECONDS", 30)) * 1000
+
+
+def device_of(task: Task) -> str:
+    return task.serial or f"@{task.account}"
+
+
+def device_lease(user_id: int, device: str) -> str:
+    return f"v1dev#{user_id}#{device}"
+
+
+def run_lease(user_id: int, k: int) -> str:
+    return f"v1run#{user_id}#{k}"
+
+
+def device_limit(user_id: int) -> int:
+    try:
+        return plan_of(User.get(user_id, consistent_read=True).plan).device_limit
+    except User.DoesNotExist:
+        return 0
+
+
+def _holder(counter: Counter | None) -> int:
+    return int(counter.value or 0) if counter is not None else 0
+
+
+def _stale(holder: int, tasks: dict[int, Task], device: str | None) -> bool:
+    """A lease is free to take when nobody holds it, or its holder finished / vanished / moved."""
+    if not holder:
+        return True
+    task = tasks.get(holder)
+    if task is None or task.status in states.TERMINAL:
+        return True
+    return device is not None and device_of(task) != device
+
+
+def admission_check(task: Task) -> int:
+    """submission's admission hook: 0 = this task holds its slots now (start it); else ms to wait."""
+    user_id, me = int(task.user_id), int(task.id)
+    limit = device_limit(user_id)
+    if limit <= 0:
+        return recheck_ms()
+    device = device_of(task)
+    names = [device_lease(user_id, device)] + [run_lease(user_id, k) for k in range(limit)]
+    leases = {c.name: c for c in Counter.batch_get(names, consistent_read=True)}
+    dev_holder = _holder(leases.get(names[0]))
+    run_holders = {k: _holder(leases.get(run_lease(user_id, k))) for k in range(limit)}
+    mine = [k for k, h in run_holders.items() if h == me]
+    if dev_holder == me and mine:
+        return 0  # already admitted (a re-dispatch after a transient submission failure)
+    # Read the holders only when there is no obviously free lease (the common case reads none).
+    free_run = next((k for k, h in run_holders.items() if h in (0, me)), None)
+    suspects = set()
+    if dev_holder not in (0, me):
+        suspects.add(dev_holder)
+    if free_run is None:
+        suspects.update(h for h in run_holders.values() if h)
+    holders = _load_tasks(suspects)
+    if dev_holder not in (0, me) and not _stale(dev_holder, holders, device):
+        return recheck_ms()
+    if free_run is None:
+        free_run = next((k for k, h in run_holders.items() if _stale(h, holders, None)), None)
+        if free_run is None:
+            return recheck_ms()
+    if _take(task, device, dev_holder, free_run, run_holders[free_run]):
+        logger.info("v1 slot taken", extra={"task_id": task.task_id, "device": device, "slot": free_run})
+        return 0
+    return min(recheck_ms(), 2000)  # lost a race for the slot: look again shortly
+
+
+def _load_tasks(numeric_ids: set[int]) -> dict[int, Task]:
+    if not numeric_ids:
+        return {}
+    return {int(t.id): t for t in Task.batch_get([v1_task_key(n) for n in numeric_ids], consistent_read=True)}
+
+
+def _lease_condition(holder: int):  # type: ignore[no-untyped-def]
+    return Counter.name.does_not_exist() | (Counter.value == holder)
+
+
+def _take(task: Task, device: str, dev_holder: int, slot: int, slot_holder: int) -> bool:
+    user_id, me = int(task.user_id), int(task.id)
+
+    def run() -> None:
+        with TransactWrite(connection=connection()) as tx:
+            tx.condition_check(Task, task.task_id, condition=(Task.status == states.NOT_START)
+                               & (Task.attempt == int(task.attempt)))
+            tx.save(Counter(name=device_lease(user_id, device), value=me), condition=_lease_condition(dev_holder))
+            if slot_holder != me:
+                tx.save(Counter(name=run_lease(user_id, slot), value=me), condition=_lease_condition(slot_holder))
+
+    try:
+        with_conflict_retry(run)
+    except TransactWriteError as error:
+        if "ConditionalCheckFailed" in cancellation_codes(error) or "TransactionConflict" in cancellation_codes(error):
+            return False
+        raise
+    return True
+
+
+def release(task: Task, *, wake: bool = True) -> int:
+    """Give back the task's leases (each delete conditioned on still being held by it). Returns how many."""
+    user_id, me = int(task.user_id), int(task.id)
+    limit = max(device_limit(user_id), 1)
+    names = [device_lease(user_id, device_of(task))] + [run_lease(user_id, k) for k in range(limit)]
+    released = 0
+    for lease in Counter.batch_get(names, consistent_read=True):
+        if _holder(lease) != me:
+            continue
+        try:
+            lease.delete(condition=Counter.value == me)
+            released += 1
+        except DeleteError as error:
+            if error.cause_response_code != "ConditionalCheckFailedException":
+                raise
+    if released and wake:
+        wake_waiting(user_id)
+    return released
+
+
+def wake_waiting(user_id: int, limit: int = 3) -> int:
+    """Bring the user's oldest waiting NOT_START tasks forward and send them a `start` message.
+
+    Only tasks deferred by admission are touched: the condition `next_poll_at <= now + recheck` leaves
+    alone tasks scheduled later (start_time) and tasks a retry worker has just claimed (their
+    next_poll_at is the claim's expiry, minutes ahead). Best-effort: the dispatcher is the safety net.
+    """
+    now = clock.now_ms()
+    try:
+        index = Task.user_platform_status  # type: ignore[attr-defined]
+        waiting = index.query(f"u#{user_id}#task#p#{PLATFORM}", Task.ls.startswith(f"{states.NOT_START}#"),
+                              scan_index_forward=True, limit=20)
+        bodies = []
+        for t in waiting:
+            if len(bodies) >= limit:
+                break
+            try:
+                t.update(actions=[Task.next_poll_at.set(now)],
+                         condition=(Task.status == states.NOT_START) & (Task.next_poll_at <= now + recheck_ms()))
+            except UpdateError:
+                continue
+            bodies.append({"task_id": t.task_id, "attempt": int(t.attempt), "reason": "start"})
+        if bodies:
+            queues.send_many("retry", bodies)
+        return len(bodies)
+    except Exception:
+        logger.warning("waking waiting v1 tasks failed", extra={"user_id": user_id})
+        return 0
+
+
+def on_terminal(task: Task) -> None:
+    """Terminal-transition hook (taskcenter.hooks): free the slots at once."""
+    if task.platform == PLATFORM:
+        release(task)
+
+
+def _register() -> None:
+    from taskcenter.services import submission
+
+    submission.register_admission(PLATFORM, admission_check)
+
+
+_register()
