@@ -1,7 +1,90 @@
-"""Placeholder blueprint; filled in by its issue."""
+"""Background jobs (DESIGN.md section 3): EventBridge schedules and SQS consumers, a few lines each.
+
+The work is in taskcenter.services (engine, refunds, retries, sweeper); docs/engine.md describes it.
+SQS consumers report partial batch failures with Powertools (a failed record is redelivered and, after
+the queue's maxReceiveCount, goes to its dead-letter queue); every consumer is idempotent.
+"""
 
 from __future__ import annotations
 
-from chalice import Blueprint
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from chalice import Blueprint, Rate
+from taskcenter.observability import metrics
+from taskcenter.services import engine, refunds, retries, sweeper
 
 bp = Blueprint(__name__)
+
+# Read by the template generator (infra/template.py): the tables and queues each function may touch.
+PERMISSIONS = {
+    "poll_dispatcher": {"tables": {"tasks": "r"}, "queues": {"poll": "send", "retry": "send"}},
+    "poll_worker": {"tables": {"tasks": "rw", "channels": "r", "counters": "rw"},
+                    "queues": {"poll": "consume+send", "refund": "send"}},
+    "refund_worker": {"tables": {"tasks": "rw", "ledger": "rw", "users": "rw", "credentials": "rw"},
+                      "queues": {"refund": "consume"}},
+    "retry_worker": {"tables": {"tasks": "rw", "channels": "r", "counters": "rw", "users": "rw",
+                                "credentials": "rw", "ledger": "rw"},
+                     "queues": {"retry": "consume+send", "poll": "send", "refund": "send"}},
+    "timeout_sweeper": {"tables": {"tasks": "rw", "counters": "rw"}, "queues": {"refund": "send"}},
+    "reconciler": {"tables": {"tasks": "r", "ledger": "r", "users": "r"}, "queues": {"refund": "send"}},
+}
+
+
+def _flush() -> None:
+    if metrics.metric_set:  # EMF to stdout (CloudWatch); nothing when the run counted nothing
+        metrics.flush_metrics()
+
+
+def _consume(event: Any, record_handler: Any) -> dict[str, Any]:
+    try:
+        return process_partial_response(event=event.to_dict(), record_handler=record_handler,
+                                        processor=BatchProcessor(event_type=EventType.SQS), context=event.context)
+    finally:
+        _flush()
+
+
+@bp.schedule(Rate(1, unit=Rate.MINUTES), name="poll_dispatcher")
+def poll_dispatcher(event: Any) -> dict[str, Any]:
+    try:
+        return engine.dispatch_due_polls().__dict__
+    finally:
+        _flush()
+
+
+@bp.on_sqs_message(queue="poll", batch_size=10, maximum_batching_window_in_seconds=2, name="poll_worker")
+def poll_worker(event: Any) -> dict[str, Any]:
+    run = engine.PollRun()
+    response = _consume(event, lambda record: run.poll_record(record.body, record.message_id))
+    failed = run.send_continuations()
+    reported = response.setdefault("batchItemFailures", [])
+    already = {item["itemIdentifier"] for item in reported}
+    reported.extend({"itemIdentifier": m} for m in sorted(failed - already))
+    return response
+
+
+@bp.on_sqs_message(queue="refund", batch_size=10, name="refund_worker")
+def refund_worker(event: Any) -> dict[str, Any]:
+    return _consume(event, lambda record: refunds.refund_from_message(record.body))
+
+
+@bp.on_sqs_message(queue="retry", batch_size=5, name="retry_worker")
+def retry_worker(event: Any) -> dict[str, Any]:
+    return _consume(event, lambda record: retries.retry_from_message(record.body))
+
+
+@bp.schedule(Rate(5, unit=Rate.MINUTES), name="timeout_sweeper")
+def timeout_sweeper(event: Any) -> dict[str, Any]:
+    try:
+        return sweeper.sweep_timeouts().__dict__
+    finally:
+        _flush()
+
+
+@bp.schedule(Rate(5, unit=Rate.MINUTES), name="reconciler")
+def reconciler(event: Any) -> dict[str, Any]:
+    try:
+        return refunds.reconcile().__dict__
+    finally:
+        _flush()
+

@@ -1,0 +1,401 @@
+"""The polling engine (DESIGN.md sections 3 and 4): poll dispatcher, poll worker, upstream state mapping.
+
+How a task is followed once it has an upstream id (docs/engine.md has the whole picture):
+
+- **Fast lane (chains).** Every poll message that still holds in-flight tasks which moved recently
+  (`updated_at` within `POLL_FAST_WINDOW_SECONDS`, default 300 s) re-enqueues them with an SQS delay
+  of `POLL_CHAIN_DELAY_SECONDS` (default 8 s), so a task that finishes upstream is visible within
+  about 10 s. Continuations from the messages of one Lambda batch are merged per channel (batch fetch
+  of up to `POLL_BATCH_SIZE` ids), so chains coalesce instead of multiplying.
+- **Slow lane (dispatcher).** Every minute the dispatcher queries the sparse `poll_due` index
+  (`next_poll_at <= now`, per shard, never a scan) and sends tasks that are *stale* (no change for the
+  fast window) with a backoff that grows with their staleness (1, 2, 5, then 10 minutes), computed
+  from what the item already says: an unchanged poll writes nothing, ever.
+- NOT_START tasks found due (deferred start, device slot, transient submission failure) are not
+  polled: they get a `retry` message (the retry worker resubmits them).
+
+Writes: a poll writes only when something changed: a status move is one `transition` (conditional on
+status and version, counters in the same transaction); a change of progress/data within a status is
+one conditional `update_in_place`. Both also set `next_poll_at` (free: same request).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from taskcenter import clock, config, queues
+from taskcenter.domain import states
+from taskcenter.observability import logger, metrics
+from taskcenter.providers.base import UpstreamState, provider_for
+from taskcenter.services import channels as channel_service
+from taskcenter.services.lifecycle import settle_refund
+from taskcenter.store import tasks as task_store
+from taskcenter.store.models import Task
+
+CHANNEL_ENABLED, CHANNEL_DISABLED, CHANNEL_DELETED = 1, 2, 3
+
+# Slow lane: (staleness below, poll every N minutes). Staleness counts from the end of the fast window.
+SLOW_STEPS_MINUTES: tuple[tuple[int, int], ...] = ((10, 1), (30, 2), (120, 5))
+SLOW_STEP_MAX_MINUTES = 10
+
+IN_FLIGHT = frozenset({states.SUBMITTED, states.QUEUED, states.IN_PROGRESS, states.UNKNOWN, states.MODAL})
+KNOWN_STATUSES = frozenset(states.ALL_STATUSES) | {states.MODAL}
+
+
+# ---------------------------------------------------------------- settings
+def batch_size() -> int:
+    """Upstream ids per poll message (Suno batch fetch). Default 50."""
+    return max(1, config.env_int("POLL_BATCH_SIZE", 50))
+
+
+def fast_window_ms() -> int:
+    return max(0, config.env_int("POLL_FAST_WINDOW_SECONDS", 300)) * 1000
+
+
+def chain_delay_seconds() -> int:
+    return max(0, min(config.env_int("POLL_CHAIN_DELAY_SECONDS", 8), 900))
+
+
+def chain_max_links() -> int:
+    return max(0, config.env_int("POLL_CHAIN_MAX_LINKS", 200))
+
+
+def max_misses() -> int:
+    return max(1, config.env_int("POLL_MAX_MISSES", 3))
+
+
+def dispatch_limit() -> int:
+    """Due items read per shard per dispatcher run (bounds one run; the rest waits a minute)."""
+    return max(1, config.env_int("POLL_DISPATCH_LIMIT", 5000))
+
+
+# ---------------------------------------------------------------- pure rules
+def last_change_ms(task: Task) -> int:
+    return int(task.updated_at or 0) * 1000
+
+
+def is_fresh(task: Task, now_ms: int) -> bool:
+    """Moved within the fast window: the chain (fast lane) follows it, the dispatcher leaves it alone."""
+    return now_ms - last_change_ms(task) < fast_window_ms()
+
+
+def slow_step_minutes(stale_ms: int) -> int:
+    minutes = max(0, stale_ms) // 60_000
+    for below, step in SLOW_STEPS_MINUTES:
+        if minutes < below:
+            return step
+    return SLOW_STEP_MAX_MINUTES
+
+
+def dispatcher_should_poll(task: Task, now_ms: int) -> bool:
+    """Slow-lane backoff without writes: poll on the minutes of staleness that are multiples of the step."""
+    if is_fresh(task, now_ms):
+        return False
+    stale_since = max(int(task.next_poll_at or 0), last_change_ms(task) + fast_window_ms())
+    stale_ms = now_ms - stale_since
+    if stale_ms < 0:
+        return False
+    return (stale_ms // 60_000) % slow_step_minutes(stale_ms) == 0
+
+
+def normalise_status(status: str) -> str:
+    status = (status or "").upper()
+    return status if status in KNOWN_STATUSES else states.UNKNOWN
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if hasattr(value, "as_dict"):
+        return dict(value.as_dict())
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def field_actions(task: Task, state: UpstreamState, new_status: str, now_ms: int) -> list:
+    """Update actions for the facts the upstream reports that differ from the stored task ([] if none)."""
+    actions: list = []
+    if state.progress and state.progress != task.progress and new_status not in states.TERMINAL:
+        actions.append(Task.progress.set(state.progress))
+    if state.data is not None and state.data != task.data:
+        actions.append(Task.data.set(state.data))
+    if new_status == states.IN_PROGRESS and not int(task.start_ms or 0):
+        actions.append(Task.start_ms.set(int(state.start_ms or now_ms)))
+    if state.extra:
+        current = _as_dict(task.extra)
+        merged = {**current, **state.extra}
+        if merged != current:
+            actions.append(Task.extra.set(merged))
+    if int(task.poll_misses or 0):
+        actions.append(Task.poll_misses.set(0))
+    return actions
+
+
+def reschedule_actions(task: Task, now_ms: int) -> list:
+    """Keep a moved task in the poll_due index, out of the dispatcher's sight for the fast window."""
+    return [Task.poll_shard.set(task_store.shard_for(task.task_id)), Task.next_poll_at.set(now_ms + fast_window_ms())]
+
+
+# ---------------------------------------------------------------- applying one upstream report
+UNCHANGED, UPDATED, MOVED, LOST_RACE = "unchanged", "updated", "moved", "lost_race"
+
+
+def apply_upstream_state(task: Task, state: UpstreamState) -> str:
+    """Bring the stored task in line with what the upstream reports. Returns what happened.
+
+    Terminal tasks and reports that would move backwards (out-of-order or duplicate deliveries) write
+    nothing. A move is a conditional transition: a racing worker that already moved the task makes this
+    call lose (LOST_RACE) and do nothing else; only the winner triggers the refund.
+    """
+    if task.status in states.TERMINAL:
+        return UNCHANGED
+    now = clock.now_ms()
+    reported = normalise_status(state.status)
+    if reported != task.status and not states.may_transition(task.status, reported):
+        return UNCHANGED  # an older report than what we hold (reordered or duplicate delivery): ignore it
+    if reported == task.status:
+        actions = field_actions(task, state, task.status, now)
+        if not actions:
+            return UNCHANGED
+        actions += reschedule_actions(task, now)
+        if not task_store.update_in_place(task, actions):
+            return LOST_RACE
+        task.refresh(consistent_read=True)
+        return UPDATED
+    actions = field_actions(task, state, reported, now)
+    actions += reschedule_actions(task, now)
+    reason = ""
+    if reported == states.FAILURE:
+        reason = (state.fail_reason or "upstream reported failure")[:1000]
+    if not task_store.transition(task, reported, actions, fail_reason=reason):
+        logger.info("transition lost to another worker", extra={"task_id": task.task_id, "to": reported})
+        return LOST_RACE
+    logger.info("task moved", extra={"task_id": task.task_id, "status": reported, "upstream_id": task.upstream_id})
+    after_terminal_move(task)
+    return MOVED
+
+
+def after_terminal_move(task: Task) -> None:
+    """Side effects only the winner of a move runs: metrics and the refund of a failed, charged attempt."""
+    if task.status == states.SUCCESS:
+        metrics.add_metric(name="TasksSucceeded", unit="Count", value=1)
+    elif task.status == states.FAILURE:
+        metrics.add_metric(name="TasksFailed", unit="Count", value=1)
+        if task.billing == states.BILLING_REFUND_PENDING:
+            settle_refund(task)
+
+
+def fail_with(task: Task, reason: str, actions: list | None = None) -> bool:
+    """FAILURE with `reason` (conditional on the status/version we read), then refund. True if this call won."""
+    if task.status in states.TERMINAL:
+        return False
+    if not task_store.transition(task, states.FAILURE, list(actions or []), fail_reason=reason):
+        return False
+    logger.info("task failed", extra={"task_id": task.task_id, "reason": reason, "billing": task.billing})
+    after_terminal_move(task)
+    return True
+
+
+def record_miss(task: Task) -> str:
+    """The upstream's batch reply left this task out. After POLL_MAX_MISSES in a row it fails (refunded).
+
+    A miss writes (poll_misses + 1); it also refreshes updated_at, so the task leaves the fast lane for a
+    while: misses are spaced by the fast window, a short upstream hiccup does not fail tasks.
+    """
+    misses = int(task.poll_misses or 0) + 1
+    if misses >= max_misses():
+        won = fail_with(task, f"upstream no longer knows this task (not returned by {misses} polls)")
+        return MOVED if won else LOST_RACE
+    if not task_store.update_in_place(task, [Task.poll_misses.set(misses)]):
+        return LOST_RACE
+    task.refresh(consistent_read=True)
+    logger.warning("task missing from upstream reply", extra={"task_id": task.task_id, "misses": misses})
+    return UPDATED
+
+
+# ---------------------------------------------------------------- the poll worker
+@dataclass
+class PollMessage:
+    channel_id: int
+    task_ids: list[str]
+    chain: int = 0
+    due_ms: int = 0
+
+    @classmethod
+    def parse(cls, body: str | dict[str, Any]) -> PollMessage:
+        raw = json.loads(body) if isinstance(body, str) else dict(body)
+        task_ids = raw.get("task_ids")
+        if not isinstance(task_ids, list) or not all(isinstance(t, str) and t for t in task_ids):
+            raise ValueError("poll message needs task_ids: a list of task ids")
+        return cls(channel_id=int(raw["channel_id"]), task_ids=list(dict.fromkeys(task_ids)),
+                   chain=int(raw.get("chain") or 0), due_ms=int(raw.get("due_ms") or 0))
+
+    def body(self) -> dict[str, Any]:
+        return {"channel_id": self.channel_id, "task_ids": self.task_ids, "chain": self.chain, "due_ms": self.due_ms}
+
+
+@dataclass
+class PollResult:
+    outcomes: dict[str, str] = field(default_factory=dict)  # task_id -> unchanged | updated | moved | ...
+    continue_ids: list[str] = field(default_factory=list)  # still in flight and fresh: poll again soon
+    upstream_calls: int = 0
+
+
+def poll_batch(message: PollMessage) -> PollResult:
+    """One message: read the tasks (one BatchGetItem), one upstream batch fetch, apply what changed.
+
+    Raises on an upstream error (transient or not): the message is retried by SQS and, if it keeps
+    failing, lands in the dead-letter queue (alarm); the dispatcher keeps covering the tasks meanwhile.
+    """
+    result = PollResult()
+    now = clock.now_ms()
+    if message.due_ms:
+        metrics.add_metric(name="PollLagSeconds", unit="Seconds", value=max(0, now - message.due_ms) / 1000)
+    tasks = [t for t in task_store.get_many(message.task_ids)
+             if t.status in IN_FLIGHT and int(t.channel_id or 0) == message.channel_id]
+    if not tasks:
+        return result
+    channel = channel_service.get_channel(message.channel_id)
+    if channel is None or int(channel.status) != CHANNEL_ENABLED:
+        gone = "was deleted" if channel is None or int(channel.status) == CHANNEL_DELETED else "is disabled"
+        for task in tasks:
+            result.outcomes[task.task_id] = MOVED if fail_with(task, f"channel {message.channel_id} {gone}") \
+                else LOST_RACE
+        return result
+    pollable: list[Task] = []
+    for task in tasks:
+        if not task.upstream_id:
+            result.outcomes[task.task_id] = MOVED if fail_with(task, "missing upstream id") else LOST_RACE
+        else:
+            pollable.append(task)
+    if not pollable:
+        return result
+    provider = provider_for(channel_service.info(channel))
+    reply = provider.fetch([t.upstream_id for t in pollable])
+    result.upstream_calls += 1
+    for task in pollable:
+        state = reply.get(task.upstream_id)
+        try:
+            outcome = record_miss(task) if state is None else apply_upstream_state(task, state)
+        except Exception:
+            logger.exception("applying upstream state failed", extra={"task_id": task.task_id})
+            raise
+        result.outcomes[task.task_id] = outcome
+    after = clock.now_ms()
+    if message.chain < chain_max_links():
+        result.continue_ids = [
+            t.task_id for t in pollable
+            if t.status in IN_FLIGHT and result.outcomes.get(t.task_id) in (UNCHANGED, UPDATED, MOVED)
+            and is_fresh(t, after) and not int(t.poll_misses or 0)
+        ]
+    return result
+
+
+class PollRun:
+    """One Lambda invocation of the poll worker: polls each message, then sends the merged continuations.
+
+    Continuations are merged per channel across the messages of the invocation (deduplicated, in
+    batches of POLL_BATCH_SIZE), so concurrent chains coalesce. If a continuation cannot be sent, the
+    messages it came from are reported as failed: SQS redelivers them (polling is idempotent).
+    """
+
+    def __init__(self) -> None:
+        self.pending: dict[int, dict[str, tuple[int, str]]] = defaultdict(dict)  # channel -> task -> (chain, msg)
+        self.upstream_calls = 0
+
+    def poll_record(self, body: str, message_id: str = "") -> PollResult:
+        message = PollMessage.parse(body)
+        result = poll_batch(message)
+        self.upstream_calls += result.upstream_calls
+        for task_id in result.continue_ids:
+            self.pending[message.channel_id][task_id] = (message.chain + 1, message_id)
+        return result
+
+    def continuations(self) -> list[tuple[PollMessage, set[str]]]:
+        out: list[tuple[PollMessage, set[str]]] = []
+        due = clock.now_ms() + chain_delay_seconds() * 1000
+        for channel_id, entries in sorted(self.pending.items()):
+            items = sorted(entries.items())
+            for start in range(0, len(items), batch_size()):
+                chunk = items[start:start + batch_size()]
+                chain = max(c for _, (c, _) in chunk)
+                out.append((PollMessage(channel_id, [t for t, _ in chunk], chain, due), {m for _, (_, m) in chunk}))
+        return out
+
+    def send_continuations(self) -> set[str]:
+        """Send the merged continuations; returns the source message ids whose continuation failed."""
+        failed: set[str] = set()
+        for message, sources in self.continuations():
+            try:
+                queues.send("poll", message.body(), delay_seconds=chain_delay_seconds())
+            except Exception:
+                logger.exception("poll continuation not sent; its messages will be redelivered",
+                                 extra={"channel_id": message.channel_id, "task_ids": message.task_ids})
+                failed |= {m for m in sources if m}
+        self.pending.clear()
+        return failed
+
+
+# ---------------------------------------------------------------- the poll dispatcher
+@dataclass
+class DispatchReport:
+    due: int = 0
+    polled: int = 0
+    retries: int = 0
+    messages: int = 0
+    skipped_fresh: int = 0
+    skipped_backoff: int = 0
+
+
+def due_tasks(now_ms: int) -> Iterable[Task]:
+    """Tasks whose next poll is due, from the sparse poll_due index: one Query per shard, no scan."""
+    for shard in range(task_store.poll_shards()):
+        yield from Task.poll_due.query(f"s{shard}", Task.next_poll_at <= now_ms, limit=dispatch_limit())
+
+
+def plan_dispatch(tasks: Iterable[Task], now_ms: int) -> tuple[list[PollMessage], list[dict[str, Any]], DispatchReport]:
+    """Group due tasks by channel into poll messages (batches) and retry messages (NOT_START)."""
+    report = DispatchReport()
+    by_channel: dict[int, list[str]] = defaultdict(list)
+    retries: list[dict[str, Any]] = []
+    for task in tasks:
+        report.due += 1
+        if task.status == states.NOT_START:
+            retries.append({"task_id": task.task_id, "attempt": int(task.attempt), "reason": "start"})
+            continue
+        if task.status not in IN_FLIGHT:
+            continue  # terminal: its transition removed it from the index; a lagging GSI copy
+        # (no upstream id: the message still goes out, and the poll worker fails the task)
+        if task.upstream_id and not dispatcher_should_poll(task, now_ms):
+            if is_fresh(task, now_ms):
+                report.skipped_fresh += 1
+            else:
+                report.skipped_backoff += 1
+            continue
+        by_channel[int(task.channel_id or 0)].append(task.task_id)
+        report.polled += 1
+    messages: list[PollMessage] = []
+    for channel_id, ids in sorted(by_channel.items()):
+        for start in range(0, len(ids), batch_size()):
+            messages.append(PollMessage(channel_id, ids[start:start + batch_size()], 0, now_ms))
+    report.retries = len(retries)
+    report.messages = len(messages)
+    return messages, retries, report
+
+
+def dispatch_due_polls() -> DispatchReport:
+    """The every-minute job: due tasks -> one poll message per channel batch, one retry message per NOT_START."""
+    now = clock.now_ms()
+    messages, retries, report = plan_dispatch(due_tasks(now), now)
+    if messages:
+        queues.send_many("poll", [m.body() for m in messages])
+    if retries:
+        queues.send_many("retry", retries)
+    logger.info("poll dispatch", extra={"due": report.due, "polled": report.polled, "messages": report.messages,
+                                        "retries": report.retries, "skipped_fresh": report.skipped_fresh,
+                                        "skipped_backoff": report.skipped_backoff})
+    return report
+

@@ -1,0 +1,121 @@
+"""Refund worker and reconciler (DESIGN.md sections 3 and 5).
+
+- The refund worker applies `store.money.refund_task` for one {"task_id", "attempt"} message. That
+  transaction is exactly-once by construction (ledger entry `refund#<task>#<attempt>` must not exist and
+  the task must be refund_pending for that attempt), so duplicate and reordered messages are harmless.
+- The reconciler finds refunds owed but not done after a grace period (lost message, crash between
+  the FAILURE transition and the enqueue) through the sparse `refund_due` index (billing=refund_pending,
+  refund_due_ms <= now - grace; no scan) and enqueues them again; then it audits the ledger of every
+  user whose ledger moved recently and reports any balance that does not add up.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from taskcenter import clock, config, queues
+from taskcenter.domain import states
+from taskcenter.observability import logger, metrics
+from taskcenter.store import money
+from taskcenter.store import tasks as task_store
+from taskcenter.store.models import Task
+
+
+def refund_grace_ms() -> int:
+    return max(0, config.env_int("REFUND_GRACE_SECONDS", 300)) * 1000
+
+
+def audit_days() -> int:
+    return max(1, config.env_int("AUDIT_DAYS", 2))
+
+
+def reconcile_limit() -> int:
+    return max(1, config.env_int("RECONCILE_LIMIT", 1000))
+
+
+@dataclass(frozen=True)
+class RefundMessage:
+    task_id: str
+    attempt: int
+
+    @classmethod
+    def parse(cls, body: str | dict[str, Any]) -> RefundMessage:
+        raw = json.loads(body) if isinstance(body, str) else dict(body)
+        task_id = raw.get("task_id")
+        if not isinstance(task_id, str) or not task_id:
+            raise ValueError("refund message needs a task_id")
+        return cls(task_id=task_id, attempt=int(raw["attempt"]))
+
+
+def refund_from_message(body: str | dict[str, Any]) -> bool:
+    """The refund worker's record handler. True if this delivery moved the money (exactly one does)."""
+    message = RefundMessage.parse(body)
+    refunded = money.refund_task(message.task_id, message.attempt)
+    if refunded:
+        metrics.add_metric(name="Refunds", unit="Count", value=1)
+        logger.info("task refunded", extra={"task_id": message.task_id, "attempt": message.attempt})
+    else:
+        logger.info("refund not owed (already refunded or attempt moved on)",
+                    extra={"task_id": message.task_id, "attempt": message.attempt})
+    return refunded
+
+
+@dataclass
+class ReconcileReport:
+    refunds_requeued: list[str] = field(default_factory=list)
+    users_audited: int = 0
+    mismatched_users: list[int] = field(default_factory=list)
+
+
+def owed_refunds(now_ms: int) -> list[Task]:
+    """Tasks refund_pending since before now - grace (keys only: task_id, billing, refund_due_ms)."""
+    cutoff = now_ms - refund_grace_ms()
+    return list(Task.refund_due.query(states.BILLING_REFUND_PENDING, Task.refund_due_ms <= cutoff,
+                                      limit=reconcile_limit()))
+
+
+def requeue_owed_refunds(now_ms: int) -> list[str]:
+    """Re-enqueue every refund owed past the grace period. The refund worker reads the attempt itself."""
+    keys = [t.task_id for t in owed_refunds(now_ms)]
+    bodies = []
+    for task in task_store.get_many(keys):
+        if task.billing == states.BILLING_REFUND_PENDING:
+            bodies.append({"task_id": task.task_id, "attempt": int(task.attempt)})
+            logger.warning("refund owed past the grace period; enqueued again",
+                           extra={"task_id": task.task_id, "attempt": int(task.attempt),
+                                  "owed_for_s": (now_ms - int(task.refund_due_ms or now_ms)) // 1000})
+    if bodies:
+        queues.send_many("refund", bodies)
+        metrics.add_metric(name="RefundsRequeued", unit="Count", value=len(bodies))
+    return [b["task_id"] for b in bodies]
+
+
+def audit_recent_ledgers(now_ms: int) -> tuple[int, list[int]]:
+    """Audit users whose ledger moved in the last AUDIT_DAYS days (by_day index). Returns (audited, bad)."""
+    days = [money.day_of(now_ms - d * 86_400_000) for d in range(audit_days())]
+    users = sorted(money.users_with_ledger_activity(days))
+    bad: list[int] = []
+    for user_id in users:
+        result = money.audit_user(user_id)
+        if not result.ok:
+            bad.append(user_id)
+            logger.error("ledger audit failed: balance does not add up",
+                         extra={"user_id": user_id, "quota": result.quota, "expected_quota": result.expected_quota,
+                                "used_quota": result.used_quota, "credits": result.credits,
+                                "charges": result.charges, "refunds": result.refunds})
+    metrics.add_metric(name="LedgerAuditFailures", unit="Count", value=len(bad))
+    return len(users), bad
+
+
+def reconcile() -> ReconcileReport:
+    """The scheduled reconciler: owed refunds enqueued again, then the ledger audit."""
+    now = clock.now_ms()
+    report = ReconcileReport()
+    report.refunds_requeued = requeue_owed_refunds(now)
+    report.users_audited, report.mismatched_users = audit_recent_ledgers(now)
+    logger.info("reconcile", extra={"refunds_requeued": len(report.refunds_requeued),
+                                    "users_audited": report.users_audited,
+                                    "mismatched_users": report.mismatched_users})
+    return report
