@@ -77,12 +77,15 @@ def install_fake_upstream(monkeypatch: Any, upstream: FakeUpstream, channel_type
 def new_charged_task(account: Any, channel_id: int, *, status: str = states.SUBMITTED, quota: int = PRICE,
                      upstream_id: str | None = None, next_poll_at: int | None = None, **fields: Any) -> Task:
     """A charged task as submission leaves it: SUBMITTED with an upstream id, in the poll index."""
+    data = fields.pop("data", None)
     nid = counters.next_id("task")
     task_id = f"task_e{nid}"
     task = task_store.build_task(task_id=task_id, numeric_id=nid, kind="task", platform="suno",
                                  user_id=account.user_id, action="MUSIC", status=status, channel_id=channel_id,
                                  quota=quota, model_name="suno_music", key_hash=account.key_hash,
                                  upstream_id=f"up-{task_id}" if upstream_id is None else upstream_id, **fields)
+    if data is not None:
+        task.data = data
     if next_poll_at is not None:
         task_store.schedule_poll(task, next_poll_at)
     task_store.create_charged(money.Payer(account.user_id, account.key_hash), [task])

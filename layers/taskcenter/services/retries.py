@@ -79,7 +79,7 @@ def retry_from_message(body: str | dict[str, Any]) -> str:
         return CLAIM_LOST
     from taskcenter.services import submission  # the lead's module; imported late (it imports providers)
 
-    task = submission.dispatch_in_background(task)
+    task = submission.dispatch_to_upstream(task, client_waiting=False)
     logger.info("retry dispatched", extra={"task_id": task.task_id, "status": task.status,
                                            "submit_attempts": int(task.submit_attempts or 0)})
     _follow_backoff(task)
