@@ -20,14 +20,14 @@ bp = Blueprint(__name__)
 PERMISSIONS = {
     "poll_dispatcher": {"tables": {"tasks": "r"}, "queues": {"poll": "send", "retry": "send"}},
     "poll_worker": {"tables": {"tasks": "rw", "channels": "r", "counters": "rw"},
-                    "queues": {"poll": "consume+send", "refund": "send"}},
-    "refund_worker": {"tables": {"tasks": "rw", "ledger": "rw", "users": "rw", "credentials": "rw"},
-                      "queues": {"refund": "consume"}},
+                    "queues": {"poll": "send", "refund": "send"}, "timeout": 60},
+    "refund_worker": {"tables": {"tasks": "rw", "ledger": "rw", "users": "rw", "credentials": "rw"}},
     "retry_worker": {"tables": {"tasks": "rw", "channels": "r", "counters": "rw", "users": "rw",
                                 "credentials": "rw", "ledger": "rw"},
-                     "queues": {"retry": "consume+send", "poll": "send", "refund": "send"}},
-    "timeout_sweeper": {"tables": {"tasks": "rw", "counters": "rw"}, "queues": {"refund": "send"}},
-    "reconciler": {"tables": {"tasks": "r", "ledger": "r", "users": "r"}, "queues": {"refund": "send"}},
+                     "queues": {"retry": "send", "poll": "send", "refund": "send"}, "timeout": 120},
+    "timeout_sweeper": {"tables": {"tasks": "rw", "counters": "rw"}, "queues": {"refund": "send"}, "timeout": 300},
+    "reconciler": {"tables": {"tasks": "r", "ledger": "r", "users": "r"}, "queues": {"refund": "send"},
+                   "timeout": 300},
 }
 
 
