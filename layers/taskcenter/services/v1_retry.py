@@ -1,0 +1,231 @@
+"""Task API v1 retries: one failed task, or all of a user's failed tasks.
+
+A retry starts a new attempt of the same task (same id): attempt + 1, retry_count + 1, back to NOT_START,
+charged again at today's price, in one transaction (store.money.charge_submission) conditioned on the
+task still being the FAILURE attempt we read, refunded, and under the retry limit (V1_MAX_RETRIES,
+default 3). Then the retry worker starts it like any new task (admission, then the host).
+
+Retry-all answers at once and fans out through the retry queue in pages: a message
+`{"kind": "v1_retry_all_page", "run_id", "user_id", "key_hash", "group", "started_ms", "page", "cursor"}`
+handles up to V1_RETRY_ALL_PAGE_SIZE failed tasks (a Query on the user's FAILURE range, ascending, from
+`cursor`) and sends the next page. Never twice, whatever SQS does:
+- a task is retried only if it failed *before the run started* (`finish_ms <= started_ms`, in the
+  transaction's condition): a task this run restarted that fails again is not picked up again, and a
+  duplicate page finds its tasks already restarted (the condition fails, nothing is charged);
+- the run's progress lives in the counters table (`v1ra#<run_id>` = next page): a page message older
+  than that is dropped, and of two copies of one page only the one that advances it sends the next page,
+  so duplicates never fork the chain.
+The engine's retry worker forwards these messages here (`handle_retry_message`).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import replace
+from typing import Any
+
+from pynamodb.exceptions import UpdateError
+from pynamodb.transactions import TransactWrite
+
+from taskcenter import clock, config, queues
+from taskcenter.domain import listing, pricing, states
+from taskcenter.domain import v1_scripts as rules
+from taskcenter.domain.errors import Conflict, Forbidden, InsufficientQuota
+from taskcenter.observability import logger
+from taskcenter.services import v1_tasks
+from taskcenter.services.auth import Principal
+from taskcenter.store import tasks as task_store
+from taskcenter.store.models import Counter, Task, User
+from taskcenter.store.money import Charge, Payer, add_counter_deltas, charge_submission
+
+PAGE_KIND = "v1_retry_all_page"
+
+
+def max_retries() -> int:
+    return max(0, config.env_int("V1_MAX_RETRIES", 3))
+
+
+def page_size() -> int:
+    return max(1, min(500, config.env_int("V1_RETRY_ALL_PAGE_SIZE", 100)))
+
+
+def restart_attempt(task: Task, payer: Payer, group: str, *, failed_before_ms: int | None = None) -> bool:
+    """Start a new attempt of a FAILURE task, charged again. True if this call restarted it.
+
+    False when the task is no longer the failed attempt we read (restarted, deleted, moved), is at the
+    retry limit, or failed after `failed_before_ms`. Raises InsufficientQuota / Forbidden if unpaid.
+    """
+    if task.billing == states.BILLING_REFUND_PENDING:
+        from taskcenter.store import money
+
+        money.refund_task(task.task_id, int(task.attempt))  # the old attempt's refund first (exactly once)
+        task.refresh(consistent_read=True)
+    if task.status != states.FAILURE or int(task.retry_count or 0) >= max_retries():
+        return False
+    if failed_before_ms is not None and int(task.finish_ms or 0) > failed_before_ms:
+        return False
+    price = pricing.quota_for(task.model_name, group)
+    now = clock.now_ms()
+    old_attempt, old_version = int(task.attempt), int(task.version)
+    facts = task_store.listing_facts(task)
+    new_facts = replace(facts, status=states.NOT_START)
+    actions = [
+        Task.status.set(states.NOT_START),
+        Task.attempt.set(old_attempt + 1),
+        Task.retry_count.set(int(task.retry_count or 0) + 1),
+        Task.version.set(old_version + 1),
+        Task.quota.set(price),
+        Task.billing.set(states.BILLING_CHARGED if price > 0 else states.BILLING_FREE),
+        Task.key_hash.set(payer.key_hash),
+        Task.group.set(group),
+        Task.fail_reason.set(""),
+        Task.progress.set("0%"),
+        Task.start_ms.set(0),
+        Task.finish_ms.set(0),
+        Task.upstream_id.set(""),
+        Task.submit_attempts.set(0),
+        Task.poll_misses.set(0),
+        Task.data.set({}),
+        Task.scheduled_ms.set(0),
+        Task.updated_at.set(now // 1000),
+        Task.ls.set(listing.status_key(states.NOT_START, facts.submit_ms, facts.numeric_id)),
+        Task.poll_shard.set(task_store.shard_for(task.task_id)),
+        Task.next_poll_at.set(now),
+        Task.open_shard.set(task_store.shard_for(task.task_id)),
+        Task.deadline_at.set(now + task_store.task_timeout_ms()),
+    ]
+    condition = ((Task.status == states.FAILURE) & (Task.version == old_version) & (Task.attempt == old_attempt)
+                 & (Task.retry_count < max_retries())
+                 & Task.billing.is_in(states.BILLING_REFUNDED, states.BILLING_FREE))
+    if failed_before_ms is not None:
+        condition = condition & (Task.finish_ms <= failed_before_ms)
+    deltas = listing.counter_deltas_between(facts, new_facts)
+
+    def write(tx: TransactWrite) -> None:
+        tx.update(Task(task_id=task.task_id), actions=actions, condition=condition)
+        add_counter_deltas(tx, deltas)
+
+    try:
+        charge_submission(payer, [Charge(task.task_id, old_attempt + 1, price)], write)
+    except Conflict:
+        return False  # the task moved under us (a concurrent retry, a delete): nothing was charged
+    task.refresh(consistent_read=True)
+    logger.info("v1 task retried", extra={"task_id": task.task_id, "attempt": int(task.attempt)})
+    return True
+
+
+def retry(principal: Principal, numeric_id: int) -> dict[str, Any]:
+    task = v1_tasks.own_task(principal, numeric_id)
+    if task.status != states.FAILURE:
+        raise rules.bad(f"only failed tasks can be retried (task {numeric_id} has status "
+                        f"{rules.v1_status(task.status)})", "task_id")
+    limit = max_retries()
+    if int(task.retry_count or 0) >= limit:
+        raise rules.bad(f"task {numeric_id} has been retried {int(task.retry_count)} times; the limit is {limit}",
+                        "task_id")
+    if not restart_attempt(task, Payer(principal.user_id, principal.token_hash), principal.group):
+        raise rules.bad(f"task {numeric_id} changed while retrying; look at it again", "task_id")
+    v1_tasks.start_now([task])
+    return v1_tasks.view(task, principal.timezone)
+
+
+# ---------------------------------------------------------------- retry-all
+def start_retry_all(principal: Principal) -> dict[str, Any]:
+    """Answers at once: how many failed tasks the run will go through (from the counters; those already
+    at the retry limit are skipped by the run), and the run id. The pages follow on the retry queue."""
+    failed = v1_tasks.count_by_status(principal.user_id, (states.FAILURE,))
+    data: dict[str, Any] = {"count": failed, "max_retry_count": max_retries(), "run_id": ""}
+    if not failed:
+        return data
+    run_id = secrets.token_hex(8)
+    Counter(name=_run_key(run_id), value=0).save()
+    queues.send("retry", {"kind": PAGE_KIND, "run_id": run_id, "user_id": principal.user_id,
+                          "key_hash": principal.token_hash, "group": principal.group,
+                          "started_ms": clock.now_ms(), "page": 0, "cursor": None})
+    data["run_id"] = run_id
+    logger.info("v1 retry-all started", extra={"user_id": principal.user_id, "run_id": run_id, "failed": failed})
+    return data
+
+
+def _run_key(run_id: str) -> str:
+    return f"v1ra#{run_id}"
+
+
+def handle_retry_message(body: str | dict[str, Any]) -> bool:
+    """For the engine's retry worker: True if the message was a v1 retry-all page (handled here)."""
+    raw = json.loads(body) if isinstance(body, str) else dict(body)
+    if raw.get("kind") != PAGE_KIND:
+        return False
+    retry_all_page(raw)
+    return True
+
+
+def retry_all_page(message: dict[str, Any]) -> int:
+    """Retry one page of a run. Returns how many tasks this call restarted."""
+    run_id, page = str(message["run_id"]), int(message["page"])
+    user_id, started_ms = int(message["user_id"]), int(message["started_ms"])
+    try:
+        state = Counter.get(_run_key(run_id), consistent_read=True)
+    except Counter.DoesNotExist:
+        return 0
+    if int(state.value) != page:
+        logger.info("v1 retry-all page already handled", extra={"run_id": run_id, "page": page})
+        return 0
+    payer = Payer(user_id, str(message.get("key_hash") or ""))
+    group = str(message.get("group") or _group_of(user_id))
+    index = Task.user_platform_status  # type: ignore[attr-defined]
+    rows = index.query(f"u#{user_id}#task#p#{v1_tasks.PLATFORM}", Task.ls.startswith(f"{states.FAILURE}#"),
+                       scan_index_forward=True, limit=page_size(), last_evaluated_key=message.get("cursor") or None)
+    restarted: list[Task] = []
+    stopped_reason = ""
+    seen = 0
+    for row in rows:
+        seen += 1
+        if row.status != states.FAILURE or int(row.retry_count or 0) >= max_retries():
+            continue
+        if int(row.finish_ms or 0) > started_ms:
+            continue
+        task = task_store.get(row.task_id)  # the index copy may lag; decide on the item itself
+        if task is None:
+            continue
+        try:
+            if restart_attempt(task, payer, group, failed_before_ms=started_ms):
+                restarted.append(task)
+        except (InsufficientQuota, Forbidden) as error:
+            stopped_reason = error.message
+            break
+    cursor = rows.last_evaluated_key if seen and not stopped_reason else None
+    if restarted:
+        v1_tasks.start_now(restarted)
+    _advance(run_id, page, message, cursor)
+    logger.info("v1 retry-all page", extra={"run_id": run_id, "page": page, "seen": seen,
+                                            "restarted": len(restarted), "more": cursor is not None,
+                                            "stopped": stopped_reason})
+    return len(restarted)
+
+
+def _advance(run_id: str, page: int, message: dict[str, Any], cursor: dict[str, Any] | None) -> None:
+    """Move the run to page+1 (only one copy of a page wins), then send that page if there is more."""
+    state = Counter(name=_run_key(run_id))
+    try:
+        state.update(actions=[Counter.value.set(page + 1)], condition=Counter.value == page)
+    except UpdateError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            return  # another copy of this page advanced the run and sent the next page
+        raise
+    if cursor is None:
+        return
+    try:
+        queues.send("retry", {**message, "page": page + 1, "cursor": cursor})
+    except Exception:
+        state.update(actions=[Counter.value.set(page)], condition=Counter.value == page + 1)
+        raise  # the message is redelivered and sends the next page then
+
+
+def _group_of(user_id: int) -> str:
+    try:
+        return User.get(user_id).group
+    except User.DoesNotExist:
+        return "default"
+
