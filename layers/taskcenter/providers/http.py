@@ -11,9 +11,12 @@ simulated upstreams on 127.0.0.1; nothing else private is ever allowed.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import socket
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -124,11 +127,15 @@ def request(
     max_redirects: int = 3,
     retries: int | None = None,
     stream_to: Any = None,
+    total_timeout: float | None = None,
 ) -> HttpReply:
     """One HTTP exchange with an upstream. Raises TransientUpstreamError on network trouble,
     UnsafeAddress for refused destinations, PermanentUpstreamError for bad URLs. Never follows a
     redirect to a refused address. HTTP error statuses are returned, not raised: adapters decide.
+    `total_timeout` bounds the whole exchange (every hop, headers and body): a server that trickles
+    bytes slower than it would take the read timeout to notice is cut off (TransientUpstreamError).
     """
+    deadline = time.monotonic() + total_timeout if total_timeout else None
     timeout = Timeout(
         connect=connect_timeout if connect_timeout is not None else config.env_float("UPSTREAM_CONNECT_TIMEOUT", 3.0),
         read=read_timeout if read_timeout is not None else config.env_float("UPSTREAM_READ_TIMEOUT", 15.0),
@@ -158,13 +165,23 @@ def request(
             path += "?" + parts.query
         hop_headers = dict(send_headers)
         hop_headers["Host"] = parts.netloc.split("@")[-1]
+        hop_timeout = timeout
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TransientUpstreamError(f"upstream took longer than {total_timeout:g}s")
+            hop_timeout = Timeout(connect=min(timeout.connect_timeout or remaining, remaining),
+                                  read=min(timeout.read_timeout or remaining, remaining))
         try:
             resp = _pool(parts.scheme, ip, port, parts.hostname).urlopen(
-                method, path, body=body, headers=hop_headers, timeout=timeout, retries=retry,
+                method, path, body=body, headers=hop_headers, timeout=hop_timeout, retries=retry,
                 redirect=False, preload_content=False, assert_same_host=False,
             )
         except urllib3.exceptions.HTTPError as error:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TransientUpstreamError(f"upstream took longer than {total_timeout:g}s") from error
             raise TransientUpstreamError(f"upstream unreachable: {type(error).__name__}: {error}") from error
+        watchdog = _Watchdog(resp, deadline - time.monotonic()) if deadline is not None else None
         try:
             if resp.status in (301, 302, 303, 307, 308) and resp.headers.get("Location"):
                 current = urljoin(current, resp.headers["Location"])
@@ -182,12 +199,40 @@ def request(
                 if size > max_bytes:
                     raise UpstreamError(f"upstream body too large (> {max_bytes} bytes)", status=resp.status)
                 chunks.append(chunk)
+            if watchdog is not None and watchdog.fired:  # cut off mid-body: what we have is truncated
+                raise TransientUpstreamError(f"upstream took longer than {total_timeout:g}s")
             return HttpReply(resp.status, {k.lower(): v for k, v in resp.headers.items()}, b"".join(chunks), current)
         except (urllib3.exceptions.HTTPError, OSError) as error:
+            if watchdog is not None and watchdog.fired:
+                raise TransientUpstreamError(f"upstream took longer than {total_timeout:g}s") from error
             raise TransientUpstreamError(f"upstream read failed: {type(error).__name__}") from error
         finally:
+            if watchdog is not None:
+                watchdog.cancel()
             resp.release_conn()
     raise PermanentUpstreamError(f"too many redirects (> {max_redirects})")
+
+
+class _Watchdog:
+    """Shuts the response's socket down when the exchange's time is up (a blocked read then returns)."""
+
+    def __init__(self, resp: Any, seconds: float) -> None:
+        self.fired = False
+        self._resp = resp
+        self._timer = threading.Timer(max(0.0, seconds), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        self.fired = True
+        conn = getattr(self._resp, "connection", None)
+        sock = getattr(conn, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):  # already closed: nothing to cut
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
 
 
 def classify_status(reply: HttpReply, what: str) -> None:

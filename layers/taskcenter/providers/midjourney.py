@@ -1,0 +1,169 @@
+"""midjourney-proxy adapter: submit, batch state through list-by-condition, no cancel.
+
+Protocol (behaviour-notes.md): header `mj-api-secret`; `POST {base}/mj/submit/<kind>` answers
+`{"code", "description", "result": "<upstream id>", "properties"}` where 1 (accepted), 21 (exists,
+e.g. a modal window waiting) and 22 (queued) are acceptances, 23 (queue full) is a temporary refusal
+(another channel may take it), 24 (banned prompt) and anything else a refusal. `POST
+{base}/mj/task/list-by-condition {"ids": [...]}` answers the known tasks as a list (camelCase).
+
+The relay puts `{"kind": "<submit kind>", "body": {...}}` in the submit payload; this adapter adds the
+parent's upstream id as `taskId` for actions on an earlier task.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from taskcenter import config
+from taskcenter.domain import states
+from taskcenter.providers import http
+from taskcenter.providers.base import (
+    ChannelInfo,
+    PermanentUpstreamError,
+    SubmitRequest,
+    SubmitResult,
+    TransientUpstreamError,
+    UpstreamState,
+    register,
+)
+
+SUBMIT_KINDS = frozenset({"imagine", "action", "blend", "describe", "modal", "shorten", "change"})
+PARENT_KINDS = frozenset({"action", "modal", "change"})
+ACCEPTED_CODES = frozenset({1, 21, 22})
+QUEUE_FULL = 23
+
+# midjourney-proxy status -> ours. NOT_START upstream means it is queued there: SUBMITTED for us.
+STATUS_MAP = {
+    "": states.SUBMITTED,
+    "NOT_START": states.SUBMITTED,
+    "SUBMITTED": states.SUBMITTED,
+    "MODAL": states.MODAL,
+    "IN_PROGRESS": states.IN_PROGRESS,
+    "SUCCESS": states.SUCCESS,
+    "FAILURE": states.FAILURE,
+    "CANCEL": states.FAILURE,
+}
+
+# What the upstream reports that the surfaces show, kept in task.data (raw) and these in task.extra.
+EXTRA_FIELDS = ("imageUrl", "promptEn", "description", "buttons")
+
+
+def list_batch_size() -> int:
+    return max(1, config.env_int("MJ_LIST_BATCH_SIZE", 100))
+
+
+def _progress(value: Any, status: str) -> str:
+    if status == states.SUCCESS:
+        return "100%"
+    text = str(value or "").strip()
+    if not text:
+        return ""
+    return text if text.endswith("%") else f"{text}%"
+
+
+def _ms(value: Any) -> int:
+    try:
+        return max(0, int(value or 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def state_of(item: dict[str, Any]) -> UpstreamState:
+    """One midjourney-proxy task (list-by-condition item) in our vocabulary."""
+    raw_status = str(item.get("status") or "").upper()
+    status = STATUS_MAP.get(raw_status, states.UNKNOWN)
+    buttons = item.get("buttons") if isinstance(item.get("buttons"), list) else []
+    extra = {
+        "image_url": str(item.get("imageUrl") or ""),
+        "prompt_en": str(item.get("promptEn") or ""),
+        "description": str(item.get("description") or "")[:2000],
+        "buttons": [_button(b) for b in buttons if isinstance(b, dict)][:50],
+    }
+    properties = item.get("properties") if isinstance(item.get("properties"), dict) else {}
+    if properties.get("finalPrompt"):
+        extra["final_prompt"] = str(properties["finalPrompt"])[:4000]
+    fail_reason = str(item.get("failReason") or "")
+    if status == states.FAILURE and not fail_reason:
+        fail_reason = "upstream reported FAILURE" if raw_status != "CANCEL" else "cancelled upstream"
+    return UpstreamState(
+        upstream_id=str(item.get("id") or ""),
+        status=status,
+        progress=_progress(item.get("progress"), status),
+        fail_reason=fail_reason,
+        start_ms=_ms(item.get("startTime")),
+        finish_ms=_ms(item.get("finishTime")),
+        data=item,
+        extra=extra,
+    )
+
+
+def _button(raw: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "customId": str(raw.get("customId") or ""),
+        "emoji": str(raw.get("emoji") or ""),
+        "label": str(raw.get("label") or ""),
+        "type": _ms(raw.get("type")),
+        "style": _ms(raw.get("style")),
+    }
+
+
+@register("midjourney")
+class MidjourneyProvider:
+    def __init__(self, channel: ChannelInfo) -> None:
+        self.channel = channel
+
+    def _url(self, path: str) -> str:
+        return self.channel.base_url.rstrip("/") + path
+
+    def _headers(self) -> dict[str, str]:
+        return {"mj-api-secret": self.channel.secret} if self.channel.secret else {}
+
+    def submit(self, request: SubmitRequest) -> SubmitResult:
+        kind = str(request.payload.get("kind") or "")
+        if kind not in SUBMIT_KINDS:
+            raise PermanentUpstreamError(f"unsupported Midjourney submission {kind!r}")
+        body = dict(request.payload.get("body") or {})
+        if kind in PARENT_KINDS:
+            if not request.upstream_parent_id:
+                raise PermanentUpstreamError("the parent task has no upstream id")
+            body["taskId"] = request.upstream_parent_id
+        reply = http.request("POST", self._url(f"/mj/submit/{kind}"), headers=self._headers(), json_body=body)
+        http.classify_status(reply, f"midjourney submit {kind}")
+        answer = reply.json()
+        if not isinstance(answer, dict):
+            raise TransientUpstreamError("midjourney submit: reply is not a JSON object")
+        code = answer.get("code")
+        description = str(answer.get("description") or "")
+        if code == QUEUE_FULL:
+            raise TransientUpstreamError(f"[23] queue full: {description}", status=reply.status, body=answer)
+        if code not in ACCEPTED_CODES:
+            raise PermanentUpstreamError(f"[{code}] {description or 'refused'}", status=reply.status, body=answer)
+        upstream_id = answer.get("result")
+        if not isinstance(upstream_id, (str, int)) or not str(upstream_id):
+            raise TransientUpstreamError("midjourney submit: accepted without a task id", body=answer)
+        properties = answer.get("properties") if isinstance(answer.get("properties"), dict) else {}
+        status = states.MODAL if str(properties.get("status") or "").upper() == "MODAL" else states.SUBMITTED
+        submitted = {"code": int(code), "description": description[:500]}
+        return SubmitResult(upstream_id=str(upstream_id), status=status, raw=answer, extra={"mj_submit": submitted})
+
+    def fetch(self, upstream_ids: list[str]) -> dict[str, UpstreamState]:
+        out: dict[str, UpstreamState] = {}
+        ids = list(dict.fromkeys(i for i in upstream_ids if i))
+        size = list_batch_size()
+        for start in range(0, len(ids), size):
+            chunk = ids[start:start + size]
+            reply = http.request("POST", self._url("/mj/task/list-by-condition"), headers=self._headers(),
+                                 json_body={"ids": chunk})
+            http.classify_status(reply, "midjourney list-by-condition")
+            items = reply.json()
+            if not isinstance(items, list):
+                raise TransientUpstreamError("midjourney list-by-condition: reply is not a list")
+            wanted = set(chunk)
+            for item in items:
+                if isinstance(item, dict) and str(item.get("id") or "") in wanted:
+                    state = state_of(item)
+                    out[state.upstream_id] = state
+        return out
+
+    def cancel(self, upstream_id: str) -> bool:
+        return False  # midjourney-proxy has no cancel; a stopped task is failed and refunded on our side

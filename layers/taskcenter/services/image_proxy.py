@@ -1,0 +1,75 @@
+"""Image forwarding for Midjourney results (`GET /mj/image/{id}`), on by default (`MJ_FORWARD_IMAGES`).
+
+The upstream's image URL is fetched through the SSRF-safe client (providers.http): private, loopback,
+link-local (cloud metadata) and other non-public addresses are refused, on every redirect hop and
+whatever the DNS answers; the body is capped (`MJ_IMAGE_MAX_BYTES`, default 4 MiB: a Lambda response
+carries at most 6 MB, base64 adds a third) and so is the time (`MJ_IMAGE_TIMEOUT_SECONDS`, default 20
+for the whole exchange). Only raster images are passed on (png, jpeg, webp, gif): anything else (HTML,
+SVG) could run script under our domain. Each refusal says why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from taskcenter import config
+from taskcenter.domain.errors import DomainError
+from taskcenter.providers import http
+from taskcenter.providers.base import PermanentUpstreamError, UpstreamError
+
+ALLOWED_TYPES = {"image/png": "image/png", "image/jpeg": "image/jpeg", "image/jpg": "image/jpeg",
+                 "image/pjpeg": "image/jpeg", "image/webp": "image/webp", "image/gif": "image/gif"}
+
+
+def forwarding_enabled() -> bool:
+    return config.env_bool("MJ_FORWARD_IMAGES", True)
+
+
+def max_bytes() -> int:
+    return max(1024, config.env_int("MJ_IMAGE_MAX_BYTES", 4 * 1024 * 1024))
+
+
+def timeout_seconds() -> float:
+    return max(0.5, config.env_float("MJ_IMAGE_TIMEOUT_SECONDS", 20.0))
+
+
+class ImageRefused(DomainError):
+    """The image could not or must not be forwarded; `message` says why."""
+
+    code = "image_refused"
+
+    def __init__(self, message: str, http_status: int, mj_code: int = 4) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+        self.mj_code = mj_code
+
+
+@dataclass(frozen=True)
+class Image:
+    body: bytes
+    content_type: str
+
+
+def fetch_image(url: str) -> Image:
+    """Download one image from an upstream URL, with every safety rule above. Raises ImageRefused."""
+    if not url:
+        raise ImageRefused("the task has no image yet", 404)
+    try:
+        reply = http.request("GET", url, headers={"Accept": "image/*"}, max_bytes=max_bytes(),
+                             total_timeout=timeout_seconds(), read_timeout=min(10.0, timeout_seconds()),
+                             retries=0)
+    except http.UnsafeAddress as error:
+        raise ImageRefused(f"image forwarding refused: {error.message}", 403) from error
+    except PermanentUpstreamError as error:  # not http(s), credentials in the URL, too many redirects
+        raise ImageRefused(f"image forwarding refused: {error.message}", 403) from error
+    except UpstreamError as error:  # too large, timed out, unreachable
+        status = 504 if "took longer" in error.message else 502
+        raise ImageRefused(f"image could not be fetched from the upstream: {error.message}", status, 5) from error
+    if reply.status != 200:
+        raise ImageRefused(f"image could not be fetched from the upstream: HTTP {reply.status}", 502, 5)
+    declared = reply.headers.get("content-type", "").split(";")[0].strip().lower()
+    content_type = ALLOWED_TYPES.get(declared)
+    if content_type is None:
+        raise ImageRefused(f"image forwarding refused: the upstream answered {declared or 'no content type'}, "
+                           "not a png, jpeg, webp or gif image", 502, 5)
+    return Image(reply.body, content_type)

@@ -1,0 +1,63 @@
+"""Dashboard Midjourney listings: `GET /api/mj/self` (the caller's) and `GET /api/mj/` (admin, all).
+
+Rows and envelope follow newapi-midjourney.md; paging and cost are the shared listing executor's
+(services.listings: one Query per page, `total` from counters, a COUNT only for a time range).
+Times are milliseconds, in filters and in rows (the MJ table mirrors midjourney-proxy).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from taskcenter.domain.listing import ListingFilters
+from taskcenter.services import listings, mj_relay
+from taskcenter.services.auth import Principal
+from taskcenter.store.models import Task
+
+
+def parse_query(params: dict[str, Any], *, admin: bool) -> tuple[ListingFilters, str | None, int, int]:
+    """(filters, mj_id, page, page_size) from the query string; BadInput on garbage."""
+    page, page_size = listings.parse_paging(params)
+    start_ms, end_ms = listings.parse_time_range(params, unit_ms=1)
+    mj_id = str(params.get("mj_id") or "").strip() or None
+    channel_id = listings.parse_int(params.get("channel_id"), "channel_id") if admin else None
+    filters = ListingFilters(kind=mj_relay.KIND, start_ms=start_ms, end_ms=end_ms,
+                             channel_id=channel_id if channel_id else None)
+    return filters, mj_id, page, page_size
+
+
+def row(task: Task, base_url: str, *, admin: bool) -> dict[str, Any]:
+    extra = mj_relay.submission.extra_of(task)
+    item: dict[str, Any] = {
+        "id": int(task.id),
+        "mj_id": task.task_id,
+        "action": task.action,
+        "prompt": str((task.properties or {}).get("prompt") or ""),
+        "prompt_en": str(extra.get("prompt_en") or ""),
+        "description": str(extra.get("description") or ""),
+        "status": mj_relay.mj_status(task.status),
+        "progress": task.progress or "0%",
+        "image_url": mj_relay.image_url(task, base_url),
+        "video_url": "",
+        "video_urls": json.dumps([]),
+        "submit_time": int(task.submit_ms or 0),
+        "start_time": int(task.start_ms or 0),
+        "finish_time": int(task.finish_ms or 0),
+        "fail_reason": task.fail_reason or "",
+        "quota": int(task.quota or 0),
+    }
+    if admin:
+        item["user_id"] = int(task.user_id)
+        item["channel_id"] = int(task.channel_id or 0)
+    return item
+
+
+def list_mj(principal: Principal, params: dict[str, Any], base_url: str, *, admin: bool) -> dict[str, Any]:
+    filters, mj_id, page, page_size = parse_query(params, admin=admin)
+    if not admin:
+        filters = ListingFilters(kind=filters.kind, user_id=principal.user_id, start_ms=filters.start_ms,
+                                 end_ms=filters.end_ms)
+    tasks, total = listings.list_tasks(filters, page, page_size, task_id=mj_id)
+    return {"items": [row(t, base_url, admin=admin) for t in tasks], "total": total, "page": page,
+            "page_size": page_size}
