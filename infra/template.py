@@ -15,8 +15,9 @@ What it reads (DESIGN.md section 2; docs/deploy.md explains the result):
                                       "timeout": 60, "memory": 1024}}   # timeout/memory optional
   tables: the logical names of `taskcenter.config.TABLE_ENV`, mode "r" (DynamoDBReadPolicy) or "rw"
   (DynamoDBCrudPolicy, needed for any write and for a ConditionCheck inside a transaction); queues: the
-  names of `QUEUE_ENV`, mode "send" (SQSSendMessagePolicy) or "consume" (SQSPollerPolicy; a function's
-  own SQS event queue is granted automatically). A handler without an entry gets DEFAULT_ROUTE_PERMISSIONS
+  names of `QUEUE_ENV`, mode "send" (SQSSendMessagePolicy) or "consume" (receive/delete/change visibility on
+  that queue; a function's own SQS event queue needs no entry: SAM grants it with the event source mapping).
+  A handler without an entry gets DEFAULT_ROUTE_PERMISSIONS
   (a route: read users and credentials, enough to authenticate) or nothing (an event handler), and a
   warning here; tests/infra fails and prints the line to add;
 - the PynamoDB models (`ALL_MODELS`): one table each (keys, attribute definitions, every GSI with its
@@ -68,7 +69,9 @@ QUEUE_RETENTION_S = 4 * 24 * 3600
 DLQ_RETENTION_S = 14 * 24 * 3600  # the maximum: time to inspect and redrive
 
 TABLE_MODES = {"r": "DynamoDBReadPolicy", "rw": "DynamoDBCrudPolicy"}
-QUEUE_MODES = {"send": "SQSSendMessagePolicy", "consume": "SQSPollerPolicy"}
+QUEUE_MODES = ("send", "consume")
+# "consume" of a queue that is not the function's SQS event (SAM grants that one with the event source mapping).
+CONSUME_ACTIONS = ("sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage")
 # Routes that declare nothing may authenticate (one GetItem on credentials, users for the account); nothing else.
 DEFAULT_ROUTE_PERMISSIONS: dict[str, Any] = {"tables": {"users": "r", "credentials": "r"}}
 DEFAULT_EVENT_PERMISSIONS: dict[str, Any] = {}
@@ -259,14 +262,13 @@ def policies(spec: FunctionSpec, entry: dict[str, Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for table, mode in sorted((entry.get("tables") or {}).items()):
         out.append({TABLE_MODES[mode]: {"TableName": ref(table_logical_id(table))}})
-    queues = dict(entry.get("queues") or {})
-    for event in spec.events.values():
-        if event["Type"] == "SQS":  # SAM grants polling of the event's queue; state it so the policy reads true
-            queue = event["Properties"]["Queue"]["Fn::GetAtt"][0]
-            logical = next(q for q in _queue_names() if queue_logical_id(q) == queue)
-            queues.setdefault(logical, "consume")
-    for queue, mode in sorted(queues.items()):
-        out.append({QUEUE_MODES[mode]: {"QueueName": get_att(queue_logical_id(queue), "QueueName")}})
+    for queue, mode in sorted((entry.get("queues") or {}).items()):
+        if mode == "send":
+            out.append({"SQSSendMessagePolicy": {"QueueName": get_att(queue_logical_id(queue), "QueueName")}})
+        else:  # SAM's SQSPollerPolicy lists an action IAM does not know (ChangeMessageVisibilityBatch): cfn-lint W3037
+            out.append({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": list(CONSUME_ACTIONS),
+                "Resource": get_att(queue_logical_id(queue), "Arn")}]})
     return out
 
 

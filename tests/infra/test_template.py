@@ -192,9 +192,14 @@ def test_policies_are_least_privilege_as_declared(template):
         ("ChannelsTable", "CountersTable", "CredentialsTable", "LedgerTable", "UsersTable")]
     for logical_id, props in functions_of(template).items():
         for policy in props.get("Policies") or []:
+            if "Statement" in policy:  # consume of a queue: scoped to that queue's ARN
+                for statement in policy["Statement"]:
+                    assert statement["Resource"]["Fn::GetAtt"][1] == "Arn", f"{logical_id}: {policy}"
+                    assert all(a.startswith("sqs:") for a in statement["Action"]), f"{logical_id}: {policy}"
+                continue
             assert isinstance(policy, dict) and len(policy) == 1, f"{logical_id}: policy templates only: {policy}"
-            assert next(iter(policy)) in {"DynamoDBCrudPolicy", "DynamoDBReadPolicy", "SQSSendMessagePolicy",
-                                          "SQSPollerPolicy"}, f"{logical_id}: {policy}"
+            assert next(iter(policy)) in {"DynamoDBCrudPolicy", "DynamoDBReadPolicy", "SQSSendMessagePolicy"}, (
+                f"{logical_id}: {policy}")
 
 
 # ---------------------------------------------------------------- the models
