@@ -1,7 +1,33 @@
-"""Placeholder blueprint; filled in by its issue."""
+"""Dashboard task listings: GET /api/task/self (user) and GET /api/task/ (admin), new-api compatible."""
 
 from __future__ import annotations
 
-from chalice import Blueprint
+from chalice import Blueprint, Response
+from taskcenter.services import dashboard_tasks
+from taskcenter.services.auth import authenticate_dashboard
+
+from functions._http import dashboard_ok, guarded, header, query
 
 bp = Blueprint(__name__)
+
+# Read by the template generator (infra/template.py). counters: rw for the page cursors (docs/listing.md).
+PERMISSIONS = {
+    "list_own_tasks": {"tables": {"users": "r", "credentials": "r", "tasks": "r", "counters": "rw"}},
+    "list_all_tasks": {"tables": {"users": "r", "credentials": "r", "tasks": "r", "counters": "rw"}},
+}
+
+
+@bp.route("/api/task/self", methods=["GET"])
+@guarded("dashboard")
+def list_own_tasks() -> Response:
+    request = bp.current_request
+    principal = authenticate_dashboard(header(request, "Authorization"), header(request, "New-Api-User"))
+    return dashboard_ok(dashboard_tasks.list_page(query(request), principal, admin=False))
+
+
+@bp.route("/api/task", methods=["GET"])
+@guarded("dashboard")
+def list_all_tasks() -> Response:
+    request = bp.current_request
+    principal = authenticate_dashboard(header(request, "Authorization"), header(request, "New-Api-User"), admin=True)
+    return dashboard_ok(dashboard_tasks.list_page(query(request), principal, admin=True))

@@ -1,7 +1,51 @@
-"""Placeholder blueprint; filled in by its issue."""
+"""Suno relay (API key): submit, batch fetch, fetch one. new-api compatible (docs/suno.md)."""
 
 from __future__ import annotations
 
-from chalice import Blueprint
+from chalice import Blueprint, Response
+from taskcenter.services import suno_relay
+from taskcenter.services.auth import authenticate_relay
+from taskcenter.services.idempotency import HEADER as IDEMPOTENCY_HEADER
+
+from functions._http import CONTENT_TYPES, guarded, header, json_object, suno_ok
 
 bp = Blueprint(__name__)
+
+# Read by the template generator (infra/template.py).
+PERMISSIONS = {
+    "suno_submit": {
+        "tables": {"users": "rw", "credentials": "rw", "channels": "r", "tasks": "rw", "ledger": "rw",
+                   "counters": "rw", "idempotency": "rw"},
+        "queues": {"poll": "send", "refund": "send"},
+        "timeout": 60,
+    },
+    "suno_fetch_many": {"tables": {"users": "r", "credentials": "r", "tasks": "r"}},
+    "suno_fetch_one": {"tables": {"users": "r", "credentials": "r", "tasks": "r"}},
+}
+
+
+@bp.route("/suno/submit/{action}", methods=["POST"], content_types=CONTENT_TYPES)
+@guarded("suno")
+def suno_submit(action: str) -> Response:
+    request = bp.current_request
+    principal = authenticate_relay(header(request, "Authorization"))
+    outcome = suno_relay.submit(principal, action, json_object(request), header(request, IDEMPOTENCY_HEADER))
+    reply = suno_ok(outcome.value["task_id"])
+    if outcome.replayed:
+        reply.headers["Idempotent-Replayed"] = "true"
+    return reply
+
+
+@bp.route("/suno/fetch", methods=["POST"], content_types=CONTENT_TYPES)
+@guarded("suno")
+def suno_fetch_many() -> Response:
+    request = bp.current_request
+    principal = authenticate_relay(header(request, "Authorization"))
+    return suno_ok(suno_relay.fetch_many(principal, json_object(request, required=False)))
+
+
+@bp.route("/suno/fetch/{task_id}", methods=["GET"])
+@guarded("suno")
+def suno_fetch_one(task_id: str) -> Response:
+    principal = authenticate_relay(header(bp.current_request, "Authorization"))
+    return suno_ok(suno_relay.fetch_one(principal, task_id))

@@ -1,0 +1,145 @@
+"""Suno API adapter (the upstream new-api relays to; behaviour-notes.md "Relay endpoints").
+
+- submit: `POST {base}/suno/submit/{ACTION}` with the client's body and `Authorization: Bearer <key>`;
+  the reply `{"code": "success", "message": "", "data": "<upstream task id>"}`.
+- fetch: `POST {base}/suno/fetch` with `{"ids": [...], "action": ""}`; the reply's `data` is a list of
+  `{task_id, status, fail_reason, submit_time, start_time, finish_time, progress?, data}` (times in
+  seconds). Ids the upstream does not return are absent from the result.
+
+Errors: 429/5xx, timeouts, connection errors and unparseable replies are transient (fail over);
+other 4xx, and a 2xx whose envelope code is not "success", are the upstream refusing the task.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from taskcenter.domain import states
+from taskcenter.providers import http
+from taskcenter.providers.base import (
+    ChannelInfo,
+    PermanentUpstreamError,
+    SubmitRequest,
+    SubmitResult,
+    TransientUpstreamError,
+    UpstreamState,
+    register,
+)
+
+# Upstream status words -> ours. The Suno API server speaks our vocabulary; clip-level words
+# (complete, streaming, error) appear from some servers and are mapped too.
+_STATUS = {
+    "NOT_START": states.NOT_START,
+    "SUBMITTED": states.SUBMITTED,
+    "QUEUED": states.QUEUED,
+    "IN_PROGRESS": states.IN_PROGRESS,
+    "SUCCESS": states.SUCCESS,
+    "FAILURE": states.FAILURE,
+    "UNKNOWN": states.UNKNOWN,
+    "PENDING": states.QUEUED,
+    "STREAMING": states.IN_PROGRESS,
+    "RUNNING": states.IN_PROGRESS,
+    "PROCESSING": states.IN_PROGRESS,
+    "COMPLETE": states.SUCCESS,
+    "COMPLETED": states.SUCCESS,
+    "SUCCEEDED": states.SUCCESS,
+    "ERROR": states.FAILURE,
+    "FAILED": states.FAILURE,
+}
+
+FETCH_BATCH = 100  # ids per upstream fetch request
+
+
+def map_status(raw: Any, fail_reason: str = "") -> str:
+    """Our status for an upstream item; a fail_reason means failure whatever the status says (as new-api)."""
+    status = _STATUS.get(str(raw or "").strip().upper(), states.UNKNOWN)
+    if fail_reason and status != states.SUCCESS:
+        return states.FAILURE
+    return status
+
+
+def _seconds_to_ms(value: Any) -> int:
+    try:
+        number = int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+    if number <= 0:
+        return 0
+    return number * 1000 if number < 10**11 else number  # tolerate upstreams that answer in ms
+
+
+def item_to_state(item: dict[str, Any]) -> UpstreamState | None:
+    upstream_id = str(item.get("task_id") or item.get("id") or "")
+    if not upstream_id:
+        return None
+    fail_reason = str(item.get("fail_reason") or "")
+    status = map_status(item.get("status"), fail_reason)
+    progress = str(item.get("progress") or "")
+    if status in states.TERMINAL:
+        progress = "100%"
+    return UpstreamState(
+        upstream_id=upstream_id,
+        status=status,
+        progress=progress,
+        fail_reason=fail_reason if status == states.FAILURE else "",
+        start_ms=_seconds_to_ms(item.get("start_time")),
+        finish_ms=_seconds_to_ms(item.get("finish_time")),
+        data=item.get("data"),
+    )
+
+
+@register("suno")
+class SunoProvider:
+    def __init__(self, channel: ChannelInfo) -> None:
+        self.channel = channel
+
+    def _url(self, path: str) -> str:
+        return self.channel.base_url.rstrip("/") + path
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.channel.secret}"} if self.channel.secret else {}
+
+    def _envelope(self, reply: http.HttpReply, what: str) -> dict[str, Any]:
+        http.classify_status(reply, what)
+        body = reply.json()
+        if not isinstance(body, dict):
+            raise TransientUpstreamError(f"{what}: upstream answered a non-object", status=reply.status)
+        return body
+
+    def submit(self, request: SubmitRequest) -> SubmitResult:
+        action = request.action.upper()
+        reply = http.request("POST", self._url(f"/suno/submit/{action}"), headers=self._headers(),
+                             json_body=request.payload)
+        body = self._envelope(reply, "suno submit")
+        if body.get("code") != "success":
+            message = str(body.get("message") or body.get("code") or "refused")
+            raise PermanentUpstreamError(f"suno submit refused: {message}", status=reply.status, body=body)
+        upstream_id = body.get("data")
+        if not isinstance(upstream_id, str) or not upstream_id:
+            raise TransientUpstreamError("suno submit: reply carries no task id", status=reply.status, body=body)
+        return SubmitResult(upstream_id=upstream_id, status=states.SUBMITTED, raw=body)
+
+    def fetch(self, upstream_ids: list[str]) -> dict[str, UpstreamState]:
+        out: dict[str, UpstreamState] = {}
+        ids = [i for i in dict.fromkeys(upstream_ids) if i]
+        for start in range(0, len(ids), FETCH_BATCH):
+            batch = ids[start:start + FETCH_BATCH]
+            reply = http.request("POST", self._url("/suno/fetch"), headers=self._headers(),
+                                 json_body={"ids": batch, "action": ""})
+            body = self._envelope(reply, "suno fetch")
+            if body.get("code") != "success":
+                raise TransientUpstreamError(f"suno fetch: {body.get('message') or body.get('code')}",
+                                             status=reply.status, body=body)
+            items = body.get("data") or []
+            if not isinstance(items, list):
+                raise TransientUpstreamError("suno fetch: data is not a list", status=reply.status)
+            wanted = set(batch)
+            for item in items:
+                if isinstance(item, dict):
+                    state = item_to_state(item)
+                    if state is not None and state.upstream_id in wanted:
+                        out[state.upstream_id] = state
+        return out
+
+    def cancel(self, upstream_id: str) -> bool:
+        return False  # the Suno API has no cancel route

@@ -1,0 +1,101 @@
+"""Dashboard task listings: GET /api/task/self (the caller's) and GET /api/task/ (admin), as new-api.
+
+Query parameters (newapi-task-center.md): p, page_size (aliases ps, size), platform, task_id, status,
+action, start_timestamp, end_timestamp (seconds, on submit_time); admin adds channel_id. Rules for bad
+values (docs/listing.md): p < 1 -> 1, page_size 0 -> 20, > 100 -> 100 (as new-api clamps); a negative
+page_size, non-numeric numbers, an unknown status, a timestamp in milliseconds, start after end: 400.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from taskcenter.domain import states
+from taskcenter.domain.errors import BadInput
+from taskcenter.domain.listing import ListingFilters
+from taskcenter.services import listings
+from taskcenter.services.auth import Principal
+from taskcenter.store.models import Task
+
+INTERNAL_PROPERTY_PREFIX = "_"  # properties["_submit"] and friends are the engine's, never shown
+# Suno's actions are stored upper-case (as new-api); accept them in any case in a filter.
+_CASE_FOLDED_ACTIONS = {"music": "MUSIC", "lyrics": "LYRICS"}
+
+
+def _text(params: dict[str, str | None], name: str) -> str | None:
+    value = params.get(name)
+    if value is None or not str(value).strip():
+        return None
+    value = str(value).strip()
+    if len(value) > 128:
+        raise BadInput(f"{name} is too long", field=name)
+    return value
+
+
+def parse_filters(params: dict[str, str | None], principal: Principal, *, admin: bool
+                  ) -> tuple[ListingFilters, int, int, str | None]:
+    """(filters, page, page_size, task_id) for one listing request; BadInput for what cannot make sense."""
+    page, page_size = listings.parse_paging(params)
+    status = _text(params, "status")
+    if status is not None:
+        status = status.upper()
+        if status not in states.ALL_STATUSES:
+            raise BadInput(f"status must be one of {', '.join(states.ALL_STATUSES)}", field="status")
+    action = _text(params, "action")
+    if action is not None:
+        action = _CASE_FOLDED_ACTIONS.get(action.lower(), action)
+    channel_id = None
+    if admin:
+        channel_id = listings.parse_int(params.get("channel_id"), "channel_id")
+        if channel_id is not None and channel_id < 0:
+            raise BadInput("channel_id must be a channel id", field="channel_id")
+        if channel_id == 0:
+            channel_id = None  # new-api: 0 means no filter
+    start_ms, end_ms = listings.parse_time_range(params)
+    filters = ListingFilters(
+        kind="task",
+        user_id=None if admin else principal.user_id,
+        platform=_text(params, "platform"),
+        action=action,
+        status=status,
+        channel_id=channel_id,
+        start_ms=start_ms,
+        end_ms=end_ms,
+    )
+    return filters, page, page_size, _text(params, "task_id")
+
+
+def public_properties(task: Task) -> dict[str, Any]:
+    props = task.properties or {}
+    return {k: v for k, v in props.items() if not str(k).startswith(INTERNAL_PROPERTY_PREFIX)}
+
+
+def item_view(task: Task, *, admin: bool) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "id": int(task.id),
+        "created_at": int(task.created_at or 0),
+        "updated_at": int(task.updated_at or 0),
+        "task_id": task.task_id,
+        "platform": task.platform,
+        "user_id": int(task.user_id),
+        "quota": int(task.quota or 0),
+        "action": task.action,
+        "status": task.status,
+        "fail_reason": task.fail_reason or "",
+        "submit_time": int(task.submit_ms or 0) // 1000,
+        "start_time": int(task.start_ms or 0) // 1000,
+        "finish_time": int(task.finish_ms or 0) // 1000,
+        "progress": task.progress or "0%",
+        "properties": public_properties(task),
+        "data": task.data if task.data is not None else {},
+    }
+    if admin:
+        item["channel_id"] = int(task.channel_id or 0)
+    return item
+
+
+def list_page(params: dict[str, str | None], principal: Principal, *, admin: bool) -> dict[str, Any]:
+    filters, page, page_size, task_id = parse_filters(params, principal, admin=admin)
+    tasks, total = listings.list_tasks(filters, page, page_size, task_id=task_id)
+    return {"items": [item_view(t, admin=admin) for t in tasks], "total": total, "page": page,
+            "page_size": page_size}

@@ -1,0 +1,144 @@
+"""Suno relay (new-api compatible): request validation, submission and reply shaping.
+
+    POST /suno/submit/{music|lyrics}  -> {"code":"success","message":"","data":"task_..."}
+    POST /suno/fetch {"ids": [...]}   -> {"code":"success","message":"","data":[task, ...]}
+    GET  /suno/fetch/{task_id}        -> {"code":"success","message":"","data":task}
+
+A task as the relay shows it (new-api's TaskDto): task_id, action, status, fail_reason, submit_time,
+start_time, finish_time (seconds), progress, data (the upstream's raw result, null before there is one).
+Error codes and HTTP statuses are listed in docs/suno.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from taskcenter.domain import states
+from taskcenter.domain.errors import BadInput, InsufficientQuota, NotFound, UpstreamRejected, UpstreamUnavailable
+from taskcenter.services import idempotency, submission
+from taskcenter.services.auth import Principal
+from taskcenter.store import tasks as task_store
+from taskcenter.store.models import Task
+
+ACTIONS = {"music": ("MUSIC", "suno_music"), "lyrics": ("LYRICS", "suno_lyrics")}
+DEFAULT_MV = "chirp-v3-0"  # what new-api fills in when a music request names no model
+MAX_FETCH_IDS = 1000
+
+# The body fields new-api's SunoSubmitReq carries, with their JSON types; others are dropped.
+_FIELDS: dict[str, tuple[type, ...]] = {
+    "prompt": (str,),
+    "gpt_description_prompt": (str,),
+    "mv": (str,),
+    "title": (str,),
+    "tags": (str,),
+    "continue_at": (int, float),
+    "continue_clip_id": (str,),
+    "make_instrumental": (bool,),
+}
+
+
+class TaskNotExist(NotFound):
+    """new-api answers an unknown (or someone else's) task with HTTP 400 and code task_not_exist."""
+
+    http_status = 400
+    code = "task_not_exist"
+
+
+def parse_action(raw: str) -> tuple[str, str]:
+    """(ACTION, pricing model) for the path segment, case-insensitively."""
+    found = ACTIONS.get((raw or "").strip().lower())
+    if found is None:
+        raise BadInput(f"invalid_action: {raw[:40]!r} is not a Suno action (music, lyrics)", field="action")
+    return found
+
+
+def validate_body(action: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The upstream payload: known fields only, each of the right type; lyrics needs a prompt."""
+    payload: dict[str, Any] = {}
+    for name, types in _FIELDS.items():
+        value = body.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, types) or (bool in types) != isinstance(value, bool):
+            kind = "a boolean" if bool in types else "a number" if int in types else "a string"
+            raise BadInput(f"{name} must be {kind}", field=name)
+        payload[name] = value
+    if action == "LYRICS" and not str(payload.get("prompt") or "").strip():
+        raise BadInput("prompt_empty: lyrics requires a prompt", field="prompt")
+    if action == "MUSIC" and not payload.get("mv"):
+        payload["mv"] = DEFAULT_MV
+    return payload
+
+
+def task_spec(action: str, model_name: str, payload: dict[str, Any]) -> submission.TaskSpec:
+    prompt = payload.get("prompt") or payload.get("gpt_description_prompt") or ""
+    properties = {"input": prompt, "model": model_name}
+    for name in ("mv", "title", "tags", "make_instrumental", "continue_clip_id"):
+        if name in payload:
+            properties[name] = payload[name]
+    return submission.TaskSpec(platform="suno", kind="task", action=action, model_name=model_name,
+                               payload=payload, properties=properties, channel_model=model_name)
+
+
+def submit(principal: Principal, raw_action: str, body: dict[str, Any],
+           idempotency_key: str | None = None) -> idempotency.Outcome:
+    """Validate, charge and submit. Returns {"task_id": ...} (replayed for a repeated Idempotency-Key)."""
+    action, model_name = parse_action(raw_action)
+    payload = validate_body(action, body)
+    key = idempotency.check_key(idempotency_key)
+
+    def produce() -> dict[str, Any]:
+        try:
+            task = submission.submit_now(principal, task_spec(action, model_name, payload))
+        except InsufficientQuota as error:
+            raise InsufficientQuota(error.message, code="quota_not_enough") from error
+        except (UpstreamUnavailable, UpstreamRejected) as error:
+            task_id = getattr(error, "task_id", "")
+            if task_id:
+                error.message = f"{error.message} (task {task_id} failed and was refunded)"
+            raise
+        return {"task_id": task.task_id}
+
+    return idempotency.run_once("suno-submit", user_id=principal.user_id, key=key,
+                                request={"action": action, "payload": payload}, produce=produce)
+
+
+def task_view(task: Task) -> dict[str, Any]:
+    data = task.data if task.data not in (None, {}, []) else None
+    return {
+        "task_id": task.task_id,
+        "action": task.action,
+        "status": task.status,
+        "fail_reason": task.fail_reason or "",
+        "submit_time": int(task.submit_ms or 0) // 1000,
+        "start_time": int(task.start_ms or 0) // 1000,
+        "finish_time": int(task.finish_ms or 0) // 1000,
+        "progress": task.progress or ("100%" if task.status in states.TERMINAL else "0%"),
+        "data": data,
+    }
+
+
+def _visible(task: Task | None, principal: Principal) -> bool:
+    return task is not None and int(task.user_id) == principal.user_id and task.platform == "suno"
+
+
+def fetch_one(principal: Principal, task_id: str) -> dict[str, Any]:
+    task = task_store.get(task_id) if task_id and len(task_id) <= 128 else None
+    if not _visible(task, principal):
+        raise TaskNotExist("task_not_exist")
+    assert task is not None
+    return task_view(task)
+
+
+def fetch_many(principal: Principal, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The caller's Suno tasks among `ids`, in the order asked; unknown and others' ids are left out."""
+    ids = body.get("ids")
+    if ids is None:
+        return []
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise BadInput("ids must be a list of task ids (strings)", field="ids")
+    if len(ids) > MAX_FETCH_IDS:
+        raise BadInput(f"at most {MAX_FETCH_IDS} ids per request", field="ids")
+    wanted = [i for i in dict.fromkeys(ids) if i and len(i) <= 128]
+    found = {t.task_id: t for t in task_store.get_many(wanted) if _visible(t, principal)}
+    return [task_view(found[i]) for i in wanted if i in found]

@@ -1,0 +1,50 @@
+"""Fixtures and helpers shared by the Suno relay and task listing tests (the simulator in-process)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from infra.simulators.suno import SunoSimConfig, SunoSimulator
+
+
+@pytest.fixture
+def suno_sim() -> Iterator[SunoSimulator]:
+    with SunoSimulator(config=SunoSimConfig(step_seconds=(1.0, 1.0, 2.0), timeout_s=2.0)) as sim:
+        yield sim
+
+
+@pytest.fixture
+def suno_world(aws: dict[str, str], suno_sim: SunoSimulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The seeded world with one suno channel on the simulator (the private address allow-listed)."""
+    from taskcenter.services import channels
+
+    from tests.support import seed_world
+
+    monkeypatch.setenv("PRIVATE_HOST_ALLOWLIST", suno_sim.host_port)
+    channels.clear_cache()
+    world = seed_world(channels={"suno": suno_sim.url})
+    yield world
+    channels.clear_cache()
+
+
+def call(client: Any, method: str, path: str, headers: dict[str, str], body: Any = None,
+         raw: bytes | None = None) -> tuple[int, Any, dict[str, str]]:
+    payload = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
+    reply = client.http.request(method, path, headers=headers, body=payload)
+    return reply.status_code, json.loads(reply.body), dict(reply.headers)
+
+
+def submit(client: Any, account: Any, action: str = "music", body: Any = None,
+           headers: dict[str, str] | None = None) -> tuple[int, Any, dict[str, str]]:
+    return call(client, "POST", f"/suno/submit/{action}", {**account.relay_headers(), **(headers or {})},
+                {"prompt": "a calm song about the sea"} if body is None else body)
+
+
+def listing(client: Any, account: Any, query: str = "", *, admin: bool = False) -> tuple[int, Any]:
+    path = "/api/task/" if admin else "/api/task/self"
+    status, body, _ = call(client, "GET", f"{path}?{query}" if query else path, account.dashboard_headers())
+    return status, body
