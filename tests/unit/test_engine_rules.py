@@ -120,3 +120,20 @@ def test_continuations_merge_per_channel_dedupe_and_keep_their_sources(monkeypat
     assert [(m.channel_id, m.task_ids, m.chain, sources) for m, sources in out] == [
         (1, ["a", "b", "c"], 5, {"m1", "m2", "m3"}), (1, ["d"], 1, {"m3"}), (2, ["x"], 1, {"m4"})]
     assert all(m.due_ms == NOW + 8_000 for m, _ in out)
+
+
+FORWARDED: list[dict] = []
+
+
+def _capture(body: dict) -> bool:
+    FORWARDED.append(body)
+    return True
+
+
+def test_retry_messages_of_another_kind_are_forwarded_and_unknown_kinds_refused(monkeypatch):
+    monkeypatch.setitem(retries.FORWARDED_KINDS, "test_page", f"{__name__}:_capture")
+    assert retries.retry_from_message('{"kind": "test_page", "page": 2}') == retries.FORWARDED
+    assert FORWARDED == [{"kind": "test_page", "page": 2}]
+    with pytest.raises(ValueError):
+        retries.retry_from_message({"kind": "nobody_knows"})
+    assert retries.FORWARDED_KINDS["v1_retry_all_page"] == "taskcenter.services.v1_retry:handle_retry_message"

@@ -13,10 +13,13 @@ transient submission failures; "retry" from manual retry / retry-all).
   SUBMIT_MAX_RETRIES) is `services.submission.dispatch_to_upstream`. When it defers the task by less
   than the SQS maximum delay, the worker sends the next retry message with that delay, so a 10 s
   backoff means 10 s, not "at the next dispatcher minute".
+- Messages with a "kind" belong to another feature sharing the queue (Task API v1 retry-all pages) and
+  are forwarded to it (FORWARDED_KINDS).
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +30,7 @@ from taskcenter.observability import logger
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Task
 
-IGNORED, CLAIM_LOST, DISPATCHED = "ignored", "claim_lost", "dispatched"
+IGNORED, CLAIM_LOST, DISPATCHED, FORWARDED = "ignored", "claim_lost", "dispatched", "forwarded"
 MAX_SQS_DELAY_S = 900
 EARLY_TOLERANCE_MS = 2000  # SQS delays are whole seconds
 
@@ -61,9 +64,22 @@ def claim(task: Task) -> bool:
     return True
 
 
+# Other messages that share the retry queue, by their "kind": "module:function" taking the body.
+FORWARDED_KINDS = {"v1_retry_all_page": "taskcenter.services.v1_retry:handle_retry_message"}
+
+
 def retry_from_message(body: str | dict[str, Any]) -> str:
-    """The retry worker's record handler. Returns ignored | claim_lost | dispatched."""
-    message = RetryMessage.parse(body)
+    """The retry worker's record handler. Returns ignored | claim_lost | dispatched | forwarded."""
+    raw = json.loads(body) if isinstance(body, str) else dict(body)
+    kind = raw.get("kind")
+    if kind:
+        target = FORWARDED_KINDS.get(str(kind))
+        if target is None:
+            raise ValueError(f"unknown retry message kind {kind!r}")
+        module_name, function = target.split(":")
+        getattr(importlib.import_module(module_name), function)(raw)
+        return FORWARDED
+    message = RetryMessage.parse(raw)
     task = task_store.get(message.task_id)
     if task is None or int(task.attempt) != message.attempt or task.status != states.NOT_START:
         logger.info("retry message ignored", extra={"task_id": message.task_id, "attempt": message.attempt,
