@@ -114,6 +114,6 @@ def v1_retry_task(task_id: str) -> Response:
 @guarded("v1")
 def v1_license_check() -> Response:
     info = v1_tasks.license_info(_caller())
-    if not info["api_enabled"]:
-        return json_response({"code": 40301, "message": info["message"], "data": info}, 403)
+    if not info["api_enabled"]:  # the reference's 40301, with the plan; HTTP 200: the check itself succeeded
+        return json_response({"code": 40301, "message": info["message"], "data": info}, 200)
     return v1_ok(info)

@@ -148,31 +148,41 @@ def release(task: Task, *, wake: bool = True) -> int:
             if error.cause_response_code != "ConditionalCheckFailedException":
                 raise
     if released and wake:
-        wake_waiting(user_id)
+        wake_waiting(user_id, device_of(task))
     return released
 
 
-def wake_waiting(user_id: int, limit: int = 3) -> int:
-    """Bring the user's oldest waiting NOT_START tasks forward and send them a `start` message.
+def wake_waiting(user_id: int, device: str = "", limit: int = 3) -> int:
+    """Bring waiting NOT_START tasks forward and send them a `start` message: first the oldest one of the
+    device just freed, then the oldest of other devices (one per device), `limit` in all.
 
     Only tasks deferred by admission are touched: the condition `next_poll_at <= now + recheck` leaves
     alone tasks scheduled later (start_time) and tasks a retry worker has just claimed (their
     next_poll_at is the claim's expiry, minutes ahead). Best-effort: the dispatcher is the safety net.
     """
     now = clock.now_ms()
+    waiting_prefix = Task.ls.startswith(f"{states.NOT_START}#")
     try:
-        index = Task.user_platform_status  # type: ignore[attr-defined]
-        waiting = index.query(f"u#{user_id}#task#p#{PLATFORM}", Task.ls.startswith(f"{states.NOT_START}#"),
-                              scan_index_forward=True, limit=20)
-        bodies = []
-        for t in waiting:
+        candidates: list[Task] = []
+        if device and not device.startswith("@"):
+            by_device = Task.user_device_status  # type: ignore[attr-defined]
+            candidates += list(by_device.query(f"u#{user_id}#task#d#{device}", waiting_prefix,
+                                               scan_index_forward=True, limit=1))
+        by_user = Task.user_platform_status  # type: ignore[attr-defined]
+        candidates += list(by_user.query(f"u#{user_id}#task#p#{PLATFORM}", waiting_prefix,
+                                         scan_index_forward=True, limit=20))
+        bodies, devices = [], set()
+        for t in candidates:
             if len(bodies) >= limit:
                 break
+            if t.platform != PLATFORM or device_of(t) in devices:
+                continue
             try:
                 t.update(actions=[Task.next_poll_at.set(now)],
                          condition=(Task.status == states.NOT_START) & (Task.next_poll_at <= now + recheck_ms()))
             except UpdateError:
                 continue
+            devices.add(device_of(t))
             bodies.append({"task_id": t.task_id, "attempt": int(t.attempt), "reason": "start"})
         if bodies:
             queues.send_many("retry", bodies)
