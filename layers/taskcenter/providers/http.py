@@ -182,6 +182,7 @@ def request(
                 raise TransientUpstreamError(f"upstream took longer than {total_timeout:g}s") from error
             raise TransientUpstreamError(f"upstream unreachable: {type(error).__name__}: {error}") from error
         watchdog = _Watchdog(resp, deadline - time.monotonic()) if deadline is not None else None
+        complete = False  # a body not read to its end (redirect, too large, error) must not be reused
         try:
             if resp.status in (301, 302, 303, 307, 308) and resp.headers.get("Location"):
                 current = urljoin(current, resp.headers["Location"])
@@ -201,6 +202,7 @@ def request(
                 chunks.append(chunk)
             if watchdog is not None and watchdog.fired:  # cut off mid-body: what we have is truncated
                 raise TransientUpstreamError(f"upstream took longer than {total_timeout:g}s")
+            complete = True
             return HttpReply(resp.status, {k.lower(): v for k, v in resp.headers.items()}, b"".join(chunks), current)
         except (urllib3.exceptions.HTTPError, OSError) as error:
             if watchdog is not None and watchdog.fired:
@@ -209,6 +211,8 @@ def request(
         finally:
             if watchdog is not None:
                 watchdog.cancel()
+            if not complete:  # else the pooled connection's next request fails with ResponseNotReady
+                resp.close()
             resp.release_conn()
     raise PermanentUpstreamError(f"too many redirects (> {max_redirects})")
 
