@@ -306,3 +306,22 @@ def test_bad_input_is_a_clear_4xx_and_writes_nothing(client: Any, mj: Any) -> No
     status, reply = post(client, "/mj/submit/imagine", {"prompt": "via header"},
                          {"mj-api-secret": mj.user.api_key, "Content-Type": "application/json"})
     assert status == 200 and reply["code"] == 1
+
+
+def test_image_route_refuses_unsafe_upstream_urls_and_says_why(client: Any, mj: Any) -> None:
+    sim = mj.extra["sim"]
+    h = mj.user.relay_headers()
+    cases = {
+        "http://169.254.169.254/latest/meta-data/iam/": "link-local",
+        f"{sim.url}/redirect?to=http%3A%2F%2F10.0.0.1%2Fx.png": "private",
+        f"{sim.url}/page.html": "text/html",
+    }
+    for url, words in cases.items():
+        task_id = post(client, "/mj/submit/imagine", {"prompt": "a lighthouse"}, h)[1]["result"]
+        sim.set_image_url(Task.get(task_id).upstream_id, url)
+        assert advance_and_poll(task_id, 4).status == states.SUCCESS
+        r = client.http.get(f"/mj/image/{task_id}", headers={"Accept": "*/*"})
+        body = json.loads(r.body)
+        assert r.status_code in (403, 502) and body["type"] == "upstream_error" and words in body["description"], body
+    r = client.http.get("/mj/image/424242", headers={"Accept": "*/*"})
+    assert r.status_code == 404 and "task_not_found" in json.loads(r.body)["description"]
