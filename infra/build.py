@@ -87,9 +87,8 @@ def remove_distribution(site: Path, name: str) -> bool:
     return False
 
 
-def build_layer(target: Path = LAYER_DIR) -> Path:
-    shutil.rmtree(target, ignore_errors=True)
-    site = target / "python"
+def install_dependencies(site: Path) -> None:
+    shutil.rmtree(site, ignore_errors=True)
     site.mkdir(parents=True)
     constraints = constraints_file(BUILD / "constraints.txt")
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
@@ -102,10 +101,16 @@ def build_layer(target: Path = LAYER_DIR) -> Path:
         if remove_distribution(site, name):
             say(f"removed {name} (provided by the Lambda runtime)")
     shutil.rmtree(site / "bin", ignore_errors=True)  # console scripts are useless in a layer
+
+
+def build_layer(target: Path = LAYER_DIR, *, dependencies: bool = True) -> Path:
+    """The layer; `dependencies=False` keeps already installed third-party packages and refreshes taskcenter."""
+    site = target / "python"
+    if dependencies or not site.is_dir():
+        install_dependencies(site)
+    shutil.rmtree(site / "taskcenter", ignore_errors=True)
     copy_tree(ROOT / "layers" / "taskcenter", site / "taskcenter")
     return target
-
-
 # ---------------------------------------------------------------- checks and compile
 def forbidden_packages(*roots: Path) -> list[str]:
     found = []
@@ -126,20 +131,18 @@ def tree_size(root: Path) -> int:
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
 
 
-def build(*, layer: bool = True) -> dict[str, int]:
+def build(*, dependencies: bool = True) -> dict[str, int]:
     if f"{sys.version_info.major}.{sys.version_info.minor}" != PYTHON_VERSION:
         raise SystemExit(f"build with Python {PYTHON_VERSION} (the Lambda runtime); this is {sys.version.split()[0]}")
     BUILD.mkdir(exist_ok=True)
     function = build_function()
-    targets = [function]
-    if layer:
-        targets.append(build_layer() / "python")
+    targets = [function, build_layer(dependencies=dependencies) / "python"]
     bad = forbidden_packages(function, LAYER_SITE)
     if bad:
         raise SystemExit(f"refusing to ship {bad}: boto3/botocore come from the Lambda runtime, moto is test-only")
     for root in targets:
         compile_tree(root)
-    sizes = {"function": tree_size(function), "layer": tree_size(LAYER_DIR) if LAYER_DIR.exists() else 0}
+    sizes = {"function": tree_size(function), "layer": tree_size(LAYER_DIR)}
     say(f"function package {function.relative_to(ROOT)}: {sizes['function'] / 1024:.0f} KiB; "
         f"layer {LAYER_DIR.relative_to(ROOT)}: {sizes['layer'] / 1024 / 1024:.1f} MiB (unzipped)")
     return sizes
@@ -148,9 +151,10 @@ def build(*, layer: bool = True) -> dict[str, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.build", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--function-only", action="store_true", help="rebuild the function package, not the layer")
+    parser.add_argument("--keep-dependencies", action="store_true",
+                        help="reuse the layer's installed third-party packages (no pip); still refreshes taskcenter")
     args = parser.parse_args(argv)
-    build(layer=not args.function_only)
+    build(dependencies=not args.keep_dependencies)
     return 0
 
 

@@ -1,11 +1,15 @@
 """Cold import time of each Lambda handler module from the BUILT artifacts, as a ratio to `import boto3`.
 
-Like Lambda: a fresh interpreter with `sys.path` = the function package (.build/function) then the layer
-(.build/layer/python), the .pyc files `make build` compiled (unchecked-hash), and boto3 from the "runtime"
-(this venv). Route functions import `app` (Handler `app.app`: every blueprint); event and console handlers
-import their own `functions.<module>` (their Handler in template.yaml). Each figure is the minimum over
-several fresh interpreters (the least-disturbed run), reported as a ratio to `import boto3` measured the same
-way, interleaved, in the same run: the target is <= 1.25.
+Like Lambda: a fresh isolated interpreter (`python -I -S -B`: no venv site-packages, nothing written) with
+`sys.path` = the function package (.build/function), the layer (.build/layer/python), then a stand-in for
+the Lambda runtime's own packages (.build/bench-runtime: boto3, botocore, s3transfer, jmespath, dateutil, six,
+urllib3 linked from this venv), using the .pyc files `make build` compiled (unchecked-hash). A module that
+only the venv has (a dependency missing from the layer) fails here as it would on Lambda.
+
+Route functions import `app` (Handler `app.app`: every blueprint); event and console handlers import
+their own `functions.<module>` (their Handler in template.yaml). Each figure is the minimum over several
+fresh interpreters (the least-disturbed run), reported as a ratio to `import boto3` measured the same way,
+interleaved, in the same run: the target is <= 1.25.
 """
 
 from __future__ import annotations
@@ -18,20 +22,42 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTION = ROOT / ".build" / "function"
 LAYER_SITE = ROOT / ".build" / "layer" / "python"
+RUNTIME = ROOT / ".build" / "bench-runtime"
+RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3")
 RUNS = int(os.environ.get("BENCH_COLD_RUNS", "7"))
 
 SNIPPET = (
-    "import sys, time; sys.path[:0] = [{function!r}, {layer!r}]; t = time.perf_counter(); import {module}; "
+    "import sys, time; sys.path[:0] = [{function!r}, {layer!r}, {runtime!r}]; t = time.perf_counter(); "
+    "import {module}; "
     "print(time.perf_counter() - t); print(sys.modules[{module!r}].__file__)"
 )
 
 
+def lambda_runtime_stand_in() -> Path:
+    """.build/bench-runtime: links to the venv's copies of what the Lambda Python runtime ships."""
+    import importlib.util
+
+    RUNTIME.mkdir(parents=True, exist_ok=True)
+    for name in RUNTIME_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            raise RuntimeError(f"{name} is not installed in this venv")
+        origin = Path(spec.origin)
+        source = origin.parent if origin.name == "__init__.py" else origin
+        link = RUNTIME / source.name
+        if not link.exists():
+            link.symlink_to(source)
+    return RUNTIME
+
+
 def _run(module: str) -> tuple[float, str]:
-    code = SNIPPET.format(function=str(FUNCTION), layer=str(LAYER_SITE), module=module)
+    code = SNIPPET.format(function=str(FUNCTION), layer=str(LAYER_SITE), runtime=str(RUNTIME), module=module)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST") and k != "PYTHONPATH"}
-    env["PYTHONDONTWRITEBYTECODE"] = "1"  # Lambda's file system is read-only: only the shipped .pyc count
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True,
+    # -I -S: no venv site-packages (only what Lambda would have); -B: the file system is read-only on Lambda
+    out = subprocess.run([sys.executable, "-I", "-S", "-B", "-c", code], capture_output=True, text=True, env=env,
                          cwd="/")
+    if out.returncode != 0:
+        raise RuntimeError(f"import {module} from the built artifacts failed:\n{out.stderr[-2000:]}")
     seconds, origin = out.stdout.strip().splitlines()[-2:]
     return float(seconds), origin
 
@@ -41,7 +67,7 @@ def measure(modules: list[str], runs: int = RUNS) -> dict[str, float]:
     best = {m: float("inf") for m in modules}
     for module in modules:  # warm the page cache once
         _, origin = _run(module)
-        if module != "boto3" and not origin.startswith(str(FUNCTION)) and not origin.startswith(str(LAYER_SITE)):
+        if module != "boto3" and not origin.startswith((str(FUNCTION), str(LAYER_SITE))):
             raise RuntimeError(f"{module} was imported from {origin}, not from the built artifact")
     for _ in range(runs):
         for module in modules:
@@ -63,6 +89,7 @@ def rows() -> list[dict]:
     from tests.bench.bench_package import ensure_built
 
     ensure_built()
+    lambda_runtime_stand_in()
     modules = handler_modules()
     best = measure(["boto3", *modules])
     base = best["boto3"]

@@ -23,12 +23,12 @@ MODES = {0: "timestamp", 1: "unchecked-hash", 3: "checked-hash"}
 
 
 def ensure_built() -> None:
-    """Rebuild the function package (milliseconds); build the layer only when it is missing (pip)."""
+    """Rebuild the function package and the layer's taskcenter (fast); pip only when the layer is missing."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     from infra import build
 
-    build.build(layer=not (LAYER / "python").is_dir())
+    build.build(dependencies=False)
 
 
 def files(root: Path) -> list[Path]:
