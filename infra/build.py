@@ -117,7 +117,7 @@ def forbidden_packages(*roots: Path) -> list[str]:
     for root in roots:
         for name in FORBIDDEN:
             if (root / name).exists() or (root / f"{name}.py").exists():
-                found.append(str((root / name).relative_to(ROOT)))
+                found.append(str(root / name))
     return found
 
 
