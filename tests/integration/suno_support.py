@@ -48,3 +48,22 @@ def listing(client: Any, account: Any, query: str = "", *, admin: bool = False) 
     path = "/api/task/" if admin else "/api/task/self"
     status, body, _ = call(client, "GET", f"{path}?{query}" if query else path, account.dashboard_headers())
     return status, body
+
+
+def write_tasks(rows: list[dict[str, Any]]) -> list[Any]:
+    """Write tasks (store.tasks.build_task fields) with their listing counters, as the transactions would.
+
+    Test and benchmark data only: BatchWrite for the tasks, one ADD per counter.
+    """
+    from taskcenter.domain import listing
+    from taskcenter.store import tasks as task_store
+    from taskcenter.store.models import Counter, Task
+
+    built = [task_store.build_task(**row) for row in rows]
+    deltas = listing.merge_deltas(*(listing.counter_deltas_for_create(task_store.listing_facts(t)) for t in built))
+    with Task.batch_write() as batch:
+        for task in built:
+            batch.save(task)
+    for name, value in deltas.items():
+        Counter(name=name).update(actions=[Counter.value.add(value)])
+    return built
