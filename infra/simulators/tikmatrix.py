@@ -239,8 +239,7 @@ def _handler_for(sim: TikMatrixSimulator) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(raw)
 
         def _body(self) -> Any:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
+            raw = self._raw
             try:
                 return json.loads(raw) if raw.strip() else {}
             except ValueError:
@@ -255,6 +254,8 @@ def _handler_for(sim: TikMatrixSimulator) -> type[BaseHTTPRequestHandler]:
             return False
 
         def _route(self, method: str) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            self._raw = self.rfile.read(length) if length else b""  # always consumed: keep-alive stays in sync
             parts = urlsplit(self.path)
             path = parts.path.rstrip("/")
             params = {k: v[-1] for k, v in parse_qs(parts.query).items()}
