@@ -62,6 +62,9 @@ METRICS_NAMESPACE = "TaskCenter"
 # EMF metrics emitted by the engine (names agreed with the engine engineer), shown on the dashboard.
 TASK_METRICS = ("TasksSubmitted", "TasksSucceeded", "TasksFailed", "Refunds")
 POLL_LAG_METRIC = "PollLagSeconds"
+# The reconciler's money audit (docs/engine.md): any failure is an alarm; requeued refunds are shown.
+AUDIT_FAILURES_METRIC = "LedgerAuditFailures"
+REQUEUED_METRIC = "RefundsRequeued"
 
 MAX_RECEIVE_COUNT = 5  # deliveries before a message moves to its dead-letter queue
 VISIBILITY_FACTOR = 6  # AWS guidance: queue visibility timeout >= 6 x the consumer's timeout
@@ -371,7 +374,9 @@ def dashboard_body(queues: list[str]) -> dict[str, Any]:
     widgets = [
         widget("Tasks submitted / succeeded / failed",
                [[METRICS_NAMESPACE, name, *dims] for name in TASK_METRICS[:3]], 0, 0),
-        widget("Refunds", [[METRICS_NAMESPACE, "Refunds", *dims]], 12, 0),
+        widget("Refunds (done / requeued by the reconciler) and ledger audit failures",
+               [[METRICS_NAMESPACE, name, *dims] for name in ("Refunds", REQUEUED_METRIC, AUDIT_FAILURES_METRIC)],
+               12, 0),
         widget("Poll lag (seconds, p50 / p99 / max)",
                [[METRICS_NAMESPACE, POLL_LAG_METRIC, *dims, {"stat": stat}] for stat in ("p50", "p99", "Maximum")],
                0, 6, stat="Maximum"),
@@ -440,6 +445,9 @@ def build_template(app: Any | None = None, *, warn: bool = True) -> dict[str, An
             f"messages of the {queue} queue failed {MAX_RECEIVE_COUNT} times and wait in its dead-letter queue",
             "AWS/SQS", "ApproximateNumberOfMessagesVisible", ("QueueName", get_att(dlq, "QueueName")), "Maximum", 60)
 
+    resources["LedgerAuditFailuresAlarm"] = alarm(
+        "the reconciler found users whose quota does not equal credits - charges + refunds (docs/engine.md)",
+        METRICS_NAMESPACE, AUDIT_FAILURES_METRIC, ("service", SERVICE), "Sum", 300)
     resources["AlarmTopic"] = {"Type": "AWS::SNS::Topic", "Properties": {"DisplayName": "Task Center alarms"}}
     resources["AlarmEmailSubscription"] = {"Type": "AWS::SNS::Subscription", "Condition": "HasAlarmEmail",
                                            "Properties": {"Protocol": "email", "Endpoint": ref("AlarmEmail"),

@@ -278,6 +278,8 @@ def test_dashboard_shows_the_agreed_metrics_and_dlq_depths(template):
     names = {(m[0], m[1]) for m in metrics}
     for name in ("TasksSubmitted", "TasksSucceeded", "TasksFailed", "Refunds", "PollLagSeconds"):
         assert ("TaskCenter", name) in names
+    audit = cfn.resources_of(template, "AWS::CloudWatch::Alarm")["LedgerAuditFailuresAlarm"]
+    assert (audit["Namespace"], audit["MetricName"], audit["Threshold"]) == ("TaskCenter", "LedgerAuditFailures", 0)
     for name in QUEUE_ENV:
         assert f"${{{name.capitalize()}DeadLetterQueue.QueueName}}" in body
 
