@@ -15,6 +15,7 @@ from taskcenter import config
 from taskcenter.domain.errors import DomainError
 from taskcenter.services import image_proxy, mj_listing, mj_relay
 from taskcenter.services.auth import Principal, authenticate_dashboard, authenticate_relay
+from taskcenter.services.idempotency import HEADER as IDEMPOTENCY_HEADER
 from taskcenter.store import tasks as task_store
 
 from functions._http import CONTENT_TYPES, dashboard_ok, guarded, header, json_object, json_response, mj_error, query
@@ -22,8 +23,8 @@ from functions._http import CONTENT_TYPES, dashboard_ok, guarded, header, json_o
 bp = Blueprint(__name__)
 
 _SUBMIT = {"tables": {"users": "rw", "credentials": "rw", "tasks": "rw", "ledger": "rw", "counters": "rw",
-                      "channels": "r"},
-           "queues": {"poll": "send", "refund": "send"}}
+                      "channels": "r", "idempotency": "rw"},
+           "queues": {"poll": "send", "refund": "send"}, "timeout": 60}
 _READ = {"tables": {"users": "r", "credentials": "r", "tasks": "r"}}
 _LIST = {"tables": {"users": "r", "credentials": "r", "tasks": "r", "counters": "rw"}}  # page cursors
 
@@ -81,8 +82,9 @@ def public_base_url() -> str:
 
 def _submit(kind: str) -> Response:
     principal = _relay_principal()
-    reply = mj_relay.submit(principal, kind, json_object(bp.current_request))
-    return json_response(reply)
+    request = bp.current_request
+    outcome = mj_relay.submit(principal, kind, json_object(request), header(request, IDEMPOTENCY_HEADER))
+    return json_response(outcome.value, headers={"Idempotent-Replayed": "true"} if outcome.replayed else None)
 
 
 # ---------------------------------------------------------------- relay: submit

@@ -307,6 +307,29 @@ def test_bad_input_is_a_clear_4xx_and_writes_nothing(client: Any, mj: Any) -> No
                          {"mj-api-secret": mj.user.api_key, "Content-Type": "application/json"})
     assert status == 200 and reply["code"] == 1
 
+    # Idempotency-Key: a repeat gets the first reply (one task, one charge); reused with another body: 409.
+    keyed = {**h, "Idempotency-Key": "order-17"}
+    before_quota = quota(mj.user.user_id)
+    first = client.http.post("/mj/submit/imagine", headers=keyed, body=json.dumps({"prompt": "once"}))
+    again = client.http.post("/mj/submit/imagine", headers=keyed, body=json.dumps({"prompt": "once"}))
+    assert first.status_code == again.status_code == 200
+    assert json.loads(first.body)["result"] == json.loads(again.body)["result"]
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert quota(mj.user.user_id) == before_quota - 50_000
+    status, reply = post(client, "/mj/submit/imagine", {"prompt": "twice"}, keyed)
+    assert status == 409 and reply["code"] == 4 and "Idempotency-Key" in reply["description"]
+
+    # The reference's request examples answer the documented envelope (ms timestamps: nothing that old).
+    status, page = get(client, "/api/mj/self?p=1&page_size=20&mj_id=task123&start_timestamp=1640908800"
+                               "&end_timestamp=1640995200", mj.user.dashboard_headers())
+    assert status == 200 and page == {"success": True, "message": "",
+                                      "data": {"items": [], "total": 0, "page": 1, "page_size": 20}}
+    status, page = get(client, "/api/mj/?p=1&page_size=20&channel_id=1&mj_id=task123&start_timestamp=1640908800"
+                               "&end_timestamp=1640995200", mj.admin.dashboard_headers())
+    assert status == 200 and page["success"] is True and set(page["data"]) == {"items", "total", "page", "page_size"}
+    status, page = get(client, "/api/mj/self", mj.user.dashboard_headers())
+    assert page["data"]["total"] == 2 and page["data"]["page_size"] == 20
+
 
 def test_image_route_refuses_unsafe_upstream_urls_and_says_why(client: Any, mj: Any) -> None:
     sim = mj.extra["sim"]

@@ -23,7 +23,7 @@ from taskcenter.domain.errors import BadInput, DomainError, NoChannel, NotFound,
 from taskcenter.observability import logger
 from taskcenter.providers.base import UpstreamError, provider_for
 from taskcenter.services import channels as channel_service
-from taskcenter.services import image_proxy, submission
+from taskcenter.services import idempotency, image_proxy, submission
 from taskcenter.services.auth import Principal
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Task
@@ -259,9 +259,19 @@ def require_parent(principal: Principal, request: MjSubmission) -> Task:
 
 
 # ---------------------------------------------------------------- submission
-def submit(principal: Principal, kind: str, body: dict[str, Any]) -> dict[str, Any]:
-    """Validate, charge, create and hand to the upstream. Returns midjourney-proxy's submit reply."""
+def submit(principal: Principal, kind: str, body: dict[str, Any],
+           idempotency_key: str | None = None) -> idempotency.Outcome:
+    """Validate, charge, create and hand to the upstream; `.value` is midjourney-proxy's submit reply.
+
+    With an Idempotency-Key, a repeated request gets the first reply (one task, one charge).
+    """
     request = parse_submission(kind, body)
+    return idempotency.run_once("mj-submit", user_id=principal.user_id, key=idempotency_key,
+                                request={"kind": kind, "body": body},
+                                produce=lambda: _submit_parsed(principal, request))
+
+
+def _submit_parsed(principal: Principal, request: MjSubmission) -> dict[str, Any]:
     spec_fields: dict[str, Any] = {}
     channel_id, upstream_parent = 0, ""
     properties = dict(request.properties)
