@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +45,16 @@ SLOW_STEP_MAX_MINUTES = 10
 
 IN_FLIGHT = frozenset({states.SUBMITTED, states.QUEUED, states.IN_PROGRESS, states.UNKNOWN, states.MODAL})
 KNOWN_STATUSES = frozenset(states.ALL_STATUSES) | {states.MODAL}
+
+
+@contextmanager
+def task_log_context(task_id: str) -> Iterator[None]:
+    """Every log line written meanwhile (ours, submission's, money's) carries the task id."""
+    logger.append_keys(task_id=task_id)
+    try:
+        yield
+    finally:
+        logger.remove_keys(["task_id"])
 
 
 # ---------------------------------------------------------------- settings
@@ -278,11 +289,12 @@ def poll_batch(message: PollMessage) -> PollResult:
     result.upstream_calls += 1
     for task in pollable:
         state = reply.get(task.upstream_id)
-        try:
-            outcome = record_miss(task) if state is None else apply_upstream_state(task, state)
-        except Exception:
-            logger.exception("applying upstream state failed", extra={"task_id": task.task_id})
-            raise
+        with task_log_context(task.task_id):
+            try:
+                outcome = record_miss(task) if state is None else apply_upstream_state(task, state)
+            except Exception:
+                logger.exception("applying upstream state failed", extra={"task_id": task.task_id})
+                raise
         result.outcomes[task.task_id] = outcome
     after = clock.now_ms()
     if message.chain < chain_max_links():

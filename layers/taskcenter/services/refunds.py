@@ -18,6 +18,7 @@ from typing import Any
 from taskcenter import clock, config, queues
 from taskcenter.domain import states
 from taskcenter.observability import logger, metrics
+from taskcenter.services.engine import task_log_context
 from taskcenter.store import money
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Task
@@ -52,6 +53,11 @@ class RefundMessage:
 def refund_from_message(body: str | dict[str, Any]) -> bool:
     """The refund worker's record handler. True if this delivery moved the money (exactly one does)."""
     message = RefundMessage.parse(body)
+    with task_log_context(message.task_id):
+        return _refund(message)
+
+
+def _refund(message: RefundMessage) -> bool:
     refunded = money.refund_task(message.task_id, message.attempt)
     if refunded:
         metrics.add_metric(name="Refunds", unit="Count", value=1)

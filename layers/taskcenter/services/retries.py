@@ -27,6 +27,7 @@ from typing import Any
 from taskcenter import clock, config, queues
 from taskcenter.domain import states
 from taskcenter.observability import logger
+from taskcenter.services.engine import task_log_context
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Task
 
@@ -80,6 +81,11 @@ def retry_from_message(body: str | dict[str, Any]) -> str:
         getattr(importlib.import_module(module_name), function)(raw)
         return FORWARDED
     message = RetryMessage.parse(raw)
+    with task_log_context(message.task_id):
+        return _retry(message)
+
+
+def _retry(message: RetryMessage) -> str:
     task = task_store.get(message.task_id)
     if task is None or int(task.attempt) != message.attempt or task.status != states.NOT_START:
         logger.info("retry message ignored", extra={"task_id": message.task_id, "attempt": message.attempt,

@@ -97,8 +97,9 @@ def sweep_timeouts() -> SweepReport:
             if task_store.update_in_place(task, [Task.deadline_at.set(scheduled + task_store.task_timeout_ms())]):
                 report.deferred.append(task.task_id)
             continue
-        if time_out(task):
-            report.timed_out.append(task.task_id)
+        with engine.task_log_context(task.task_id):
+            if time_out(task):
+                report.timed_out.append(task.task_id)
     if report.timed_out:
         logger.info("timeout sweep", extra={"timed_out": len(report.timed_out)})
     return report
