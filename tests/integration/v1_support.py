@@ -81,9 +81,8 @@ def retry_messages(delete: bool = True) -> list[dict[str, Any]]:
 
 
 def run_retry_worker(rounds: int = 10) -> int:
-    """What the retry worker does with our messages: start NOT_START tasks; forward retry-all pages."""
-    from taskcenter.services import submission, v1_retry
-    from taskcenter.store import tasks as task_store
+    """The engine's retry worker over what is on the retry queue now (it forwards retry-all pages to us)."""
+    from taskcenter.services import retries
 
     handled = 0
     for _ in range(rounds):
@@ -92,11 +91,7 @@ def run_retry_worker(rounds: int = 10) -> int:
             break
         for body in messages:
             handled += 1
-            if v1_retry.handle_retry_message(body):
-                continue
-            task = task_store.get(body["task_id"])
-            if task is not None and int(task.attempt) == int(body["attempt"]) and task.status == states.NOT_START:
-                submission.dispatch_to_upstream(task, client_waiting=False)
+            retries.retry_from_message(body)
     return handled
 
 

@@ -32,7 +32,7 @@ PLATFORM = "tikmatrix"
 
 def recheck_ms() -> int:
     """How long a task refused a slot waits before the dispatcher tries again (a release wakes it sooner)."""
-    return max(1, config.env_int("V1_ADMISSION_RECHECK_SECONDS", 30)) * 1000
+    return max(1, config.env_int("V1_ADMISSION_RECHECK_SECONDS", 60)) * 1000
 
 
 def device_of(task: Task) -> str:
