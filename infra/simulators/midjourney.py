@@ -29,6 +29,7 @@ import struct
 import threading
 import time
 import zlib
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -148,7 +149,7 @@ class MidjourneySimulator:
         self._lock = threading.Lock()
         self._counter = 0
         self.tasks: dict[str, SimTask] = {}
-        self.requests: list[tuple[str, str]] = []  # (method, path) received, for assertions
+        self.requests: deque[tuple[str, str]] = deque(maxlen=1000)  # (method, path) received, for assertions
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self.host, self.port = self._server.server_address[:2]

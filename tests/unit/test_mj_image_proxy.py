@@ -91,7 +91,7 @@ def test_refuses_a_redirect_to_each_refused_address(sim: MidjourneySimulator) ->
         sim.requests.clear()
         error = refusal(f"{sim.url}/redirect?to={quote(url, safe='')}")
         assert error.http_status == 403 and words in error.message, (url, error)
-        assert sim.requests == [("GET", "/redirect")]  # the first hop was made, the second never
+        assert list(sim.requests) == [("GET", "/redirect")]  # the first hop was made, the second never
 
 
 def test_refuses_hostnames_that_resolve_to_refused_addresses(sim: MidjourneySimulator,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from taskcenter.domain.errors import BadInput
 from taskcenter.domain.listing import ListingFilters
 from taskcenter.services import listings, mj_relay
 from taskcenter.services.auth import Principal
@@ -17,11 +18,19 @@ from taskcenter.store.models import Task
 
 
 def parse_query(params: dict[str, Any], *, admin: bool) -> tuple[ListingFilters, str | None, int, int]:
-    """(filters, mj_id, page, page_size) from the query string; BadInput on garbage."""
+    """(filters, mj_id, page, page_size) from the query string; BadInput on garbage.
+
+    Paging and time rules are the task listings' (listings.parse_paging / parse_time_range), with
+    timestamps in milliseconds; channel_id 0 means no filter (as new-api).
+    """
     page, page_size = listings.parse_paging(params)
     start_ms, end_ms = listings.parse_time_range(params, unit_ms=1)
     mj_id = str(params.get("mj_id") or "").strip() or None
+    if mj_id is not None and len(mj_id) > 128:
+        raise BadInput("mj_id is too long", field="mj_id")
     channel_id = listings.parse_int(params.get("channel_id"), "channel_id") if admin else None
+    if channel_id is not None and channel_id < 0:
+        raise BadInput("channel_id must be a channel id", field="channel_id")
     filters = ListingFilters(kind=mj_relay.KIND, start_ms=start_ms, end_ms=end_ms,
                              channel_id=channel_id if channel_id else None)
     return filters, mj_id, page, page_size
