@@ -176,8 +176,8 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                                            errors=(400, 401, 403, 502, 503)),
     ("POST", "/suno/fetch"): _op("suno", "The caller's tasks among ids", _envelope(
         "suno", {"type": "array", "items": _ref("SunoTask")}), body="IdList"),
-    ("GET", "/suno/fetch/{id}"): _op("suno", "One of the caller's tasks", _envelope("suno", _ref("SunoTask")),
-                                     params=[_path_param("id")]),
+    ("GET", "/suno/fetch/{task_id}"): _op("suno", "One of the caller's tasks", _envelope("suno", _ref("SunoTask")),
+                                          params=[_path_param("task_id")]),
     ("POST", "/mj/submit/imagine"): _op("mj", "Imagine", _ref("MjSubmitReply"), body="MjImagine",
                                         errors=(400, 401, 403, 502, 503)),
     ("POST", "/mj/submit/action"): _op("mj", "Press a button (customId) of an earlier task", _ref("MjSubmitReply"),
