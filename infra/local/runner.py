@@ -19,7 +19,13 @@ Handlers are imported in this process (Handler `functions.jobs.poll_worker` -> `
 invocation that raises, or a handler module that fails to import, is logged and never stops the runner.
 Every invocation is one line on stdout (the stack sends it to `.local/logs/event-runner.log`).
 
-    python -m infra.local.runner --config .local/event-runner.json   # started by the event_runner component
+With `--port`, a small HTTP control API lets tests and developers act now instead of waiting:
+    GET  /health                  {"ok": true, "invocations": n}
+    GET  /sources                 what the runner drives (one line per schedule / queue consumer)
+    POST /fire/<FunctionId>       run that function's schedule once, now; {"ok", "error", "result"}
+    POST /drain/<FunctionId>      poll that function's queue until it returns nothing; {"batches", "deleted", "failed"}
+
+    python -m infra.local.runner --config .local/event-runner.json --port 8010   # the event_runner component
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +117,7 @@ class QueueSource:
     visibility_timeout: int
     max_receive_count: int | None = None
     dead_letter: str | None = None
+    busy: threading.Lock = field(default_factory=threading.Lock)  # one batch at a time (poller or /drain)
 
 
 @dataclass
@@ -365,10 +373,12 @@ class EventRunner:
     def _queue_loop(self, source: QueueSource) -> None:
         while not self.stop_event.is_set():
             try:
-                self.poll_once(source)
+                with source.busy:
+                    self.poll_once(source)
             except Exception:
                 self._say(f"{source.target.function_id} poller error (retrying):\n{traceback.format_exc()}")
                 self.stop_event.wait(1.0)
+            self.stop_event.wait(0.01)  # let a waiting /drain take the lock (locks are not fair)
 
     # ------------------------------------------------------------ schedules
     def fire(self, schedule: ScheduleSource, moment: datetime | None = None) -> Outcome:
@@ -443,6 +453,66 @@ class EventRunner:
         return lines
 
 
+# ---------------------------------------------------------------- control API
+def _json_safe(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def control_server(runner: EventRunner, host: str, port: int) -> ThreadingHTTPServer:
+    class Control(BaseHTTPRequestHandler):
+        def _reply(self, status: int, body: Any) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            if self.path == "/health":
+                self._reply(200, {"ok": True, "invocations": runner.invocations})
+            elif self.path == "/sources":
+                self._reply(200, {"sources": runner.describe()})
+            else:
+                self._reply(404, {"error": f"no such path {self.path}"})
+
+        def do_POST(self) -> None:  # noqa: N802
+            action, _, function_id = self.path.strip("/").partition("/")
+            if action == "fire":
+                schedule = next((s for s in runner.schedules if s.target.function_id == function_id), None)
+                if schedule is None:
+                    self._reply(404, {"error": f"{function_id} has no schedule"})
+                    return
+                with schedule.running:  # not at the same time as its background firing
+                    outcome = runner.fire(schedule)
+                self._reply(200, {"ok": outcome.ok, "error": outcome.error, "result": _json_safe(outcome.result)})
+            elif action == "drain":
+                source = next((s for s in runner.queue_sources if s.target.function_id == function_id), None)
+                if source is None:
+                    self._reply(404, {"error": f"{function_id} consumes no queue"})
+                    return
+                totals = {"batches": 0, "deleted": 0, "failed": 0}
+                with source.busy:  # a batch the background poller holds is finished first
+                    for _ in range(100):  # bounded: a handler that keeps re-enqueueing cannot hold this forever
+                        summary = runner.poll_once(source, wait_seconds=0)
+                        if not summary["received"]:
+                            break
+                        totals["batches"] += 1
+                        totals["deleted"] += len(summary["deleted"])
+                        totals["failed"] += len(summary["failed"])
+                self._reply(200, totals)
+            else:
+                self._reply(404, {"error": f"no such path {self.path}"})
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the invocation lines say enough
+            return
+
+    server = ThreadingHTTPServer((host, port), Control)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="control", daemon=True).start()
+    return server
+
+
 # ---------------------------------------------------------------- entry point
 def env_float(name: str, default: float) -> float:
     raw = os.environ.get(name, "")
@@ -461,6 +531,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, required=True,
                         help="JSON written by the event_runner component: {template, queues, region}")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=None, help="serve the control API on this port")
     args = parser.parse_args(argv)
     for path in (str(ROOT / "layers"), str(ROOT)):
         if path not in sys.path:
@@ -478,9 +550,13 @@ def main(argv: list[str] | None = None) -> int:
         runner._say(line)
     runner.preload()
     runner.start()
-    runner._say(f"ready: {len(queue_sources)} queue consumers, {len(schedules)} schedules")
+    server = control_server(runner, args.host, args.port) if args.port is not None else None
+    runner._say(f"ready: {len(queue_sources)} queue consumers, {len(schedules)} schedules"
+                + (f", control API on http://{args.host}:{server.server_address[1]}" if server else ""))
     while not stop.wait(0.5):
         pass
+    if server:
+        server.shutdown()
     runner.stop()
     runner._say("stopped")
     return 0

@@ -12,6 +12,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import boto3
@@ -32,6 +34,17 @@ def wait_until(condition, timeout: float = 15.0) -> bool:
             return True
         time.sleep(0.2)  # bounded polling of another process's progress
     return False
+
+
+def post(url: str, expect: int = 200) -> dict:
+    request = urllib.request.Request(url, method="POST", data=b"")
+    try:
+        with urllib.request.urlopen(request, timeout=15) as reply:
+            status, body = reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as error:
+        status, body = error.code, json.loads(error.read())
+    assert status == expect, body
+    return body
 
 
 def test_runner_process_drains_queues_and_fires_schedules(tmp_path):
@@ -56,9 +69,11 @@ def test_runner_process_drains_queues_and_fires_schedules(tmp_path):
         config.write_text(json.dumps({"template": template, "region": "us-east-1", "queues": {
             lid: dataclasses.asdict(q) for lid, q in resources.queues.items()}}))
         log = tmp_path / "event-runner.log"
+        control = free_port()
         with open(log, "wb") as out:
-            runner = subprocess.Popen([sys.executable, "-m", "infra.local.runner", "--config", str(config)], cwd=ROOT,
-                                      env=env, stdout=out, stderr=subprocess.STDOUT)
+            runner = subprocess.Popen([sys.executable, "-m", "infra.local.runner", "--config", str(config),
+                                       "--port", str(control)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        wait_http(f"http://127.0.0.1:{control}/health", timeout=20, proc=runner)
         work, dead = resources.queues["WorkQueue"].url, resources.queues["WorkDeadLetterQueue"].url
         for body in ({"n": 1}, {"n": 2, "fail": True}, {"n": 3}):
             sqs.send_message(QueueUrl=work, MessageBody=json.dumps(body))
@@ -77,6 +92,13 @@ def test_runner_process_drains_queues_and_fires_schedules(tmp_path):
         text = log.read_text()
         assert "ready: 1 queue consumers, 1 schedules" in text
         assert "ConsumeFunction sqs WorkQueue" in text and "partial (1 failed)" in text
+        # the control API: fire a schedule now, drain a queue now
+        fired = post(f"http://127.0.0.1:{control}/fire/TickFunction")
+        assert fired == {"ok": True, "error": "", "result": None}
+        sqs.send_message(QueueUrl=work, MessageBody=json.dumps({"n": 4}))
+        drained = post(f"http://127.0.0.1:{control}/drain/ConsumeFunction")
+        assert drained["failed"] == 0 and depth(work) == (0, 0)  # whoever took it (drain or poller) is done
+        assert post(f"http://127.0.0.1:{control}/fire/ConsumeFunction", expect=404)["error"]
         assert runner.poll() is None
         runner.send_signal(signal.SIGTERM)
         assert runner.wait(timeout=10) == 0

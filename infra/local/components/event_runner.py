@@ -3,7 +3,9 @@
 It fires the template's schedules and drains its queues as template.yaml declares them; its log, one line
 per invocation plus the handlers' own output, is `.local/logs/event-runner.log`. LOCAL_SCHEDULE_SCALE
 (default 1) speeds up rate() schedules, e.g. 0.05 runs rate(1 minute) every 3 s; LOCAL_VISIBILITY_SCALE
-(default 1) shortens the time failed messages stay invisible. docs/local-stack.md has the details.
+(default 1) shortens the time failed messages stay invisible. Its control API (the component's URL, also in
+credentials.json "components") fires a schedule or drains a queue on request: POST /fire/<FunctionId>,
+POST /drain/<FunctionId>. docs/local-stack.md has the details.
 """
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-import time
+import urllib.request
 from typing import Any
 
-from infra.local.context import ProcessComponent, StackContext
+from infra.local.context import ProcessComponent, StackContext, free_port
 
 ORDER = 60  # after the API (>= 50): seeding is done and the API answers before the first event
 
@@ -29,18 +31,23 @@ def write_config(ctx: StackContext) -> Any:
 
 def start(ctx: StackContext) -> ProcessComponent:
     config = write_config(ctx)
-    component = ctx.spawn("event-runner", [sys.executable, "-m", "infra.local.runner", "--config", str(config)])
-    log = ctx.log_path("event-runner")
+    port = free_port(ctx.host)
+    url = f"http://{ctx.host}:{port}"
+    # ready once the handlers are imported and the consumers run (the control API starts last)
+    component = ctx.spawn("event-runner", [sys.executable, "-m", "infra.local.runner", "--config", str(config),
+                                           "--host", ctx.host, "--port", str(port)],
+                          url=url, ready_url=f"{url}/health", timeout=30)
 
-    def runner_is_ready() -> None:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if not component.alive():
-                raise RuntimeError(f"event runner exited (code {component.proc.returncode}); see {log}")
-            if ctx.verbose or " ready: " in log.read_text(errors="replace"):
-                return
-            time.sleep(0.1)  # bounded wait for the runner to import the handlers
-        raise TimeoutError(f"event runner not ready after 20 s; see {log}")
+    def runner_is_healthy() -> None:
+        if not component.alive():
+            raise RuntimeError(f"event runner exited (code {component.proc.returncode})")
+        with urllib.request.urlopen(f"{url}/health", timeout=5) as reply:
+            if not json.loads(reply.read()).get("ok"):
+                raise RuntimeError("event runner /health is not ok")
 
-    ctx.checks.append(("event runner is running", runner_is_ready))
+    ctx.checks.append(("event runner is running", runner_is_healthy))
+    scheduled = sorted(lid for lid, res in ctx.template["Resources"].items() if isinstance(res, dict) and any(
+        e.get("Type") == "Schedule" for e in ((res.get("Properties") or {}).get("Events") or {}).values()))
+    if scheduled:
+        ctx.examples.append(f"curl -s -X POST {url}/fire/{scheduled[0]}   # event runner: run a schedule now")
     return component
