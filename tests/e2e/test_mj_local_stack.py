@@ -7,12 +7,14 @@ first poll a few seconds after submission, then the fast-lane chain.
 
 from __future__ import annotations
 
+import secrets
 import time
 from typing import Any
 
 import pytest
 
 from infra.simulators.midjourney import PNG
+from tests.support import Account
 
 pytestmark = pytest.mark.e2e
 
@@ -34,16 +36,30 @@ def wait_for(stack: Any, task_id: str, headers: dict[str, str], statuses: set[st
     pytest.fail(f"task {task_id} did not reach {statuses} in {DEADLINE_S}s (progress seen {seen})")
 
 
-def user_quota(stack: Any) -> int:
-    status, body = stack.get("/api/user/self", headers=stack.demo.dashboard_headers())
+def fresh_account(stack: Any, monkeypatch: pytest.MonkeyPatch) -> Account:
+    """A user of our own: other tests' refunds on the shared demo user cannot move our balance."""
+    stack.use_env(monkeypatch)
+    from taskcenter.services import admin
+
+    name = "mjfox" + secrets.token_hex(3)
+    user = admin.create_user(name, quota=5_000_000, plan="Pro")
+    access = admin.issue_credential(user["id"], "access")
+    key = admin.issue_credential(user["id"], "key")
+    return Account(user["id"], name, access["token"], key["token"], key["token_hash"])
+
+
+def user_quota(stack: Any, account: Account) -> int:
+    status, body = stack.get("/api/user/self", headers=account.dashboard_headers())
     assert status == 200
     return int(body["data"]["quota"])
 
 
-def test_imagine_to_success_with_forwarded_image_then_upscale_and_a_refunded_failure(local_stack: Any) -> None:
+def test_imagine_to_success_with_forwarded_image_then_upscale_and_a_refunded_failure(
+        local_stack: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     assert any(c["type"] == "midjourney" for c in local_stack.channels)
-    h = local_stack.demo.relay_headers()
-    before = user_quota(local_stack)
+    account = fresh_account(local_stack, monkeypatch)
+    h = account.relay_headers()
+    before = user_quota(local_stack, account)
 
     status, reply = local_stack.post("/mj/submit/imagine", {"prompt": "a red fox in the snow"}, headers=h)
     assert status == 200 and reply["code"] == 1 and reply["result"], reply
@@ -69,11 +85,11 @@ def test_imagine_to_success_with_forwarded_image_then_upscale_and_a_refunded_fai
     # imagine + upscale charged; the failed imagine refunded by the refund worker.
     expected = before - 50_000 - 25_000
     deadline = time.monotonic() + DEADLINE_S
-    while user_quota(local_stack) != expected and time.monotonic() < deadline:
+    while user_quota(local_stack, account) != expected and time.monotonic() < deadline:
         time.sleep(0.5)  # the refund travels through the refund queue
-    assert user_quota(local_stack) == expected
+    assert user_quota(local_stack, account) == expected
 
-    status, page = local_stack.get("/api/mj/self?p=1&page_size=10", headers=local_stack.demo.dashboard_headers())
+    status, page = local_stack.get("/api/mj/self?p=1&page_size=10", headers=account.dashboard_headers())
     assert status == 200 and page["success"] is True
     rows = {row["mj_id"]: row for row in page["data"]["items"]}
     assert rows[task_id]["status"] == "SUCCESS" and rows[task_id]["image_url"].endswith(f"/mj/image/{task_id}")
