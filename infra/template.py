@@ -469,6 +469,9 @@ def build_template(app: Any | None = None, *, warn: bool = True) -> dict[str, An
         "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         "POWERTOOLS_LOG_LEVEL": ref("LogLevel"),
         "TASK_TIMEOUT_SECONDS": ref("TaskTimeoutSeconds"),
+        "PUBLIC_BASE_URL": ref("PublicBaseUrl"),
+        "MODEL_PRICES": ref("ModelPrices"),
+        "GROUP_RATIOS": ref("GroupRatios"),
     })
     binary_types = sorted({t.replace("/", "~1") for t in app.api.binary_types})
 
@@ -483,8 +486,15 @@ def build_template(app: Any | None = None, *, warn: bool = True) -> dict[str, An
         "Parameters": {
             "AlarmEmail": {"Type": "String", "Default": "",
                            "Description": "Email address subscribed to the alarm topic (empty: none)"},
+            "GroupRatios": {"Type": "String", "Default": "",
+                            "Description": 'JSON merged over the default group price ratios, e.g. {"vip": 0.8}'},
             "LogLevel": {"Type": "String", "Default": "INFO", "AllowedValues": ["DEBUG", "INFO", "WARNING", "ERROR"],
                          "Description": "Powertools log level of every function"},
+            "ModelPrices": {"Type": "String", "Default": "",
+                            "Description": "JSON merged over the default model prices in USD (pricing.py)"},
+            "PublicBaseUrl": {"Type": "String", "Default": "",
+                              "Description": "Public base URL (custom domain) for links such as /mj/image/{id}; "
+                                             "empty: the URL each request came in on"},
             "TaskTimeoutSeconds": {"Type": "Number", "Default": 86400, "MinValue": 60,
                                    "Description": "Unfinished tasks older than this are failed and refunded"},
         },
