@@ -74,7 +74,8 @@ def public_base_url() -> str:
     host = context.get("domainName") or header(request, "Host") or ""
     if not host:
         return ""
-    proto = (header(request, "X-Forwarded-Proto") or "https").split(",")[0].strip()
+    proto = (header(request, "X-Forwarded-Proto") or ("https" if context.get("domainName") else "http"))
+    proto = proto.split(",")[0].strip()
     stage = context.get("stage") or ""
     prefix = f"/{stage}" if stage and ".execute-api." in host else ""
     return f"{proto}://{host}{prefix}"

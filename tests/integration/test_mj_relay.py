@@ -153,8 +153,20 @@ def test_imagine_progress_image_upscale_change_listings(client: Any, mj: Any) ->
     assert first["user_id"] == mj.other.user_id and first["channel_id"] == mj.channels["midjourney"]
     assert get(client, "/api/mj", mj.user.dashboard_headers())[0] == 403
 
-    # Forwarding switched off: listings show the upstream's URL and the route says it is off.
+    # Without PUBLIC_BASE_URL the forwarded URL is built from the request's host (and forwarded scheme).
     import os
+
+    del os.environ["PUBLIC_BASE_URL"]
+    try:
+        view = get(client, f"/mj/task/{task_id}/fetch", {**h, "Host": "tc.local:8000"})[1]
+        assert view["imageUrl"] == f"http://tc.local:8000/mj/image/{task_id}"
+        view = get(client, f"/mj/task/{task_id}/fetch", {**h, "Host": "tc.example.org",
+                                                         "X-Forwarded-Proto": "https"})[1]
+        assert view["imageUrl"] == f"https://tc.example.org/mj/image/{task_id}"
+    finally:
+        os.environ["PUBLIC_BASE_URL"] = BASE
+
+    # Forwarding switched off: listings show the upstream's URL and the route says it is off.
 
     os.environ["MJ_FORWARD_IMAGES"] = "false"
     try:
