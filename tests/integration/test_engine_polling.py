@@ -7,11 +7,13 @@ backoff, and the dead-letter path.
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
 from taskcenter import clock
 from taskcenter.domain import states
+from taskcenter.observability import metrics
 from taskcenter.services import admin, engine
 from taskcenter.store import money
 from taskcenter.store import tasks as task_store
@@ -142,7 +144,17 @@ def test_upstream_failure_refunds_once_however_often_the_message_comes(engine_wo
     assert task_store.get(task.task_id).status == states.FAILURE and drain("refund") == []
 
 
-def test_racing_pollers_make_one_transition_and_one_refund(engine_world, dynamodb_calls):
+def emitted(capsys, name: str) -> float:
+    """Sum of a metric in the EMF lines the handlers flushed to stdout."""
+    total = 0.0
+    for line in capsys.readouterr().out.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            value = json.loads(line).get(name, 0)
+            total += sum(value) if isinstance(value, list) else value
+    return total
+
+
+def test_racing_pollers_make_one_transition_and_one_refund(engine_world, dynamodb_calls, capsys):
     up, ch, user = engine_world.extra["upstream"], engine_world.channels["suno"], engine_world.user
     batch = [new_charged_task(user, ch, status=states.IN_PROGRESS) for _ in range(3)]
     for t in batch:
@@ -159,6 +171,7 @@ def test_racing_pollers_make_one_transition_and_one_refund(engine_world, dynamod
             errors.append(error)
 
     dynamodb_calls.clear()
+    metrics.clear_metrics()
     threads = [threading.Thread(target=worker) for _ in range(2)]
     for t in threads:
         t.start()
@@ -172,10 +185,12 @@ def test_racing_pollers_make_one_transition_and_one_refund(engine_world, dynamod
     for t in batch:
         stored = task_store.get(t.task_id)
         assert stored.status == states.FAILURE and stored.version == 2
+    assert emitted(capsys, "TasksFailed") == 3  # counted by the winners only
     messages = drain("refund")
     assert sorted(m["task_id"] for m in messages) == sorted(ids)  # one refund message per task, from the winner
     jobs().refund_worker(sqs_event(messages + messages, "refund"), None)
     assert sorted(e.task_id for e in refunds_of(user)) == sorted(ids)
+    assert emitted(capsys, "Refunds") == 3
     assert money.audit_user(user.user_id).ok
 
 

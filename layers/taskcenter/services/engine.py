@@ -190,13 +190,11 @@ def apply_upstream_state(task: Task, state: UpstreamState) -> str:
 
 
 def after_terminal_move(task: Task) -> None:
-    """Side effects only the winner of a move runs: metrics and the refund of a failed, charged attempt."""
-    if task.status == states.SUCCESS:
-        metrics.add_metric(name="TasksSucceeded", unit="Count", value=1)
-    elif task.status == states.FAILURE:
-        metrics.add_metric(name="TasksFailed", unit="Count", value=1)
-        if task.billing == states.BILLING_REFUND_PENDING:
-            settle_refund(task)
+    """What only the winner of a move runs: the refund of a failed, charged attempt.
+
+    (TasksSucceeded / TasksFailed are counted by store.tasks.transition, for every path.)"""
+    if task.status == states.FAILURE and task.billing == states.BILLING_REFUND_PENDING:
+        settle_refund(task)
 
 
 def fail_with(task: Task, reason: str, actions: list | None = None) -> bool:

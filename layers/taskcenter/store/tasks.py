@@ -16,6 +16,7 @@ from pynamodb.transactions import TransactWrite
 
 from taskcenter import clock, config
 from taskcenter.domain import listing, states
+from taskcenter.observability import metrics
 from taskcenter.store.db import cancellation_codes, connection, with_conflict_retry
 from taskcenter.store.models import Task
 from taskcenter.store.money import Charge, Payer, add_counter_deltas, charge_submission, mark_failed_actions
@@ -200,6 +201,9 @@ def transition(task: Task, new_status: str, actions: list | None = None, *, fail
     if new_status in states.TERMINAL:
         from taskcenter import hooks  # late: hooks import platform modules that import this one
 
+        # counted here, by the winner of the move only, whatever path made it (engine, submission, stop)
+        metrics.add_metric(name="TasksSucceeded" if new_status == states.SUCCESS else "TasksFailed",
+                           unit="Count", value=1)
         hooks.after_terminal(task)
     return True
 
