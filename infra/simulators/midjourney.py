@@ -16,9 +16,10 @@ Failures are configurable, globally (rates, seeded) or per prompt, so tests are 
     sim:busy          submit answers HTTP 503
 
 `SimConfig` fields: `step_seconds` (time per progress step), `fail_rate`, `submit_error_rate` (HTTP 503),
-`queue_full_rate` (code 23), `secret`, `seed`. `POST /sim/config` changes them at run time (JSON body);
-`GET /health` answers ok. Extra routes for SSRF tests: `GET /redirect?to=<url>` answers 302 to `to`,
-`GET /images/<name>.png` serves a small PNG.
+`queue_full_rate` (code 23), `latency_seconds` (per request), `secret`, `seed`. `POST /sim/config`
+changes them at run time (JSON body); `GET /health` answers ok. Extra routes for the image forwarding
+tests: `GET /redirect?to=<url>` answers 302 to `to`, `GET /images/<name>.png` serves a small PNG,
+`/big.png` 3 MB, `/page.html` HTML.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class SimConfig:
     fail_rate: float = 0.0  # share of tasks that end in FAILURE
     submit_error_rate: float = 0.0  # share of submissions answered HTTP 503
     queue_full_rate: float = 0.0  # share of submissions answered code 23
+    latency_seconds: float = 0.0  # added before answering each protocol request
     secret: str = "sim-secret"  # required mj-api-secret ("" = no auth)
     seed: int = 7
 
@@ -358,6 +360,8 @@ def _handler_for(sim: MidjourneySimulator) -> type[BaseHTTPRequestHandler]:
                 return None
 
         def _authorised(self) -> bool:
+            if sim.config.latency_seconds > 0:
+                time.sleep(float(sim.config.latency_seconds))  # simulated upstream latency
             if not sim.config.secret or self.headers.get("mj-api-secret") == sim.config.secret:
                 return True
             self._reply(401, {"code": 401, "description": "mj-api-secret is wrong"})

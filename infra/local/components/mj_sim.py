@@ -2,7 +2,8 @@
 
 It runs in a thread of the stack process; one `midjourney` channel is seeded for it (mj-api-secret
 `sim-secret`). Settings: MJ_SIM_STEP_SECONDS (time per progress step, default 2: an imagine reaches
-SUCCESS in about 8 s upstream), MJ_SIM_FAIL_RATE, MJ_SIM_SUBMIT_ERROR_RATE (HTTP 503), MJ_SIM_SEED.
+SUCCESS in about 8 s upstream), MJ_SIM_FAIL_RATE, MJ_SIM_SUBMIT_ERROR_RATE (HTTP 503),
+MJ_SIM_LATENCY_SECONDS, MJ_SIM_SEED.
 Per-prompt switches (`sim:fail`, `sim:vanish`, `sim:banned`, `sim:queued`, `sim:busy`) are in the
 simulator's module doc; `POST <sim>/sim/config` changes the settings while it runs.
 """
@@ -28,6 +29,7 @@ def start(ctx: StackContext) -> MidjourneySimulator:
         step_seconds=_float("MJ_SIM_STEP_SECONDS", 2.0),
         fail_rate=_float("MJ_SIM_FAIL_RATE", 0.0),
         submit_error_rate=_float("MJ_SIM_SUBMIT_ERROR_RATE", 0.0),
+        latency_seconds=_float("MJ_SIM_LATENCY_SECONDS", 0.0),
         seed=int(_float("MJ_SIM_SEED", 7)),
         secret="sim-secret",
     )
