@@ -360,3 +360,25 @@ def test_image_route_refuses_unsafe_upstream_urls_and_says_why(client: Any, mj: 
         assert r.status_code in (403, 502) and body["type"] == "upstream_error" and words in body["description"], body
     r = client.http.get("/mj/image/424242", headers={"Accept": "*/*"})
     assert r.status_code == 404 and "task_not_found" in json.loads(r.body)["description"]
+
+
+def test_blend_describe_shorten_reach_success_priced_per_action(client: Any, mj: Any) -> None:
+    h = mj.user.relay_headers()
+    img = "data:image/png;base64,iVBORw0KGgo="
+    before = quota(mj.user.user_id)
+    submitted = {
+        "blend": post(client, "/mj/submit/blend", {"base64Array": [img, img], "dimensions": "LANDSCAPE"}, h),
+        "describe": post(client, "/mj/submit/describe", {"base64": img}, h),
+        "shorten": post(client, "/mj/submit/shorten", {"prompt": "a very very long prompt about foxes"}, h),
+    }
+    for kind, (status, reply) in submitted.items():
+        assert status == 200 and reply["code"] == 1, (kind, reply)
+    assert quota(mj.user.user_id) == before - 50_000 - 25_000 - 50_000  # blend 0.1, describe 0.05, shorten 0.1
+    clock.advance(STEP_S * 4)
+    views = {}
+    for kind, (_, reply) in submitted.items():
+        poll(reply["result"])
+        views[kind] = get(client, f"/mj/task/{reply['result']}/fetch", h)[1]
+        assert views[kind]["status"] == "SUCCESS" and views[kind]["action"] == kind.upper(), views[kind]
+    assert views["blend"]["imageUrl"].endswith(f"/mj/image/{views['blend']['id']}")
+    assert views["describe"]["imageUrl"] == "" and "description" in views["describe"]["promptEn"]
