@@ -382,3 +382,19 @@ def test_blend_describe_shorten_reach_success_priced_per_action(client: Any, mj:
         assert views[kind]["status"] == "SUCCESS" and views[kind]["action"] == kind.upper(), views[kind]
     assert views["blend"]["imageUrl"].endswith(f"/mj/image/{views['blend']['id']}")
     assert views["describe"]["imageUrl"] == "" and "description" in views["describe"]["promptEn"]
+
+
+def test_request_paths_read_by_key_never_scan(client: Any, mj: Any, dynamodb_calls: list) -> None:
+    h = mj.user.relay_headers()
+    task_id = post(client, "/mj/submit/imagine", {"prompt": "a quiet fox"}, h)[1]["result"]
+    assert dynamodb_calls and not [c for c in dynamodb_calls if c[0] in ("Scan", "Query") and "tasks" in c[1]]
+    dynamodb_calls.clear()
+    get(client, f"/mj/task/{task_id}/fetch", h)
+    assert [op for op, _ in dynamodb_calls] == ["GetItem", "GetItem"]  # the key, the task
+    dynamodb_calls.clear()
+    post(client, "/mj/task/list-by-condition", {"ids": [task_id, "1", "2"]}, h)
+    assert [op for op, _ in dynamodb_calls] == ["GetItem", "BatchGetItem"]
+    dynamodb_calls.clear()
+    get(client, "/api/mj/self", mj.user.dashboard_headers())
+    get(client, "/api/mj/", mj.admin.dashboard_headers())
+    assert "Scan" not in {op for op, _ in dynamodb_calls}
