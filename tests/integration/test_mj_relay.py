@@ -111,7 +111,7 @@ def test_imagine_progress_image_upscale_change_listings(client: Any, mj: Any) ->
     up = Task.get(reply["result"])
     assert up.action == "UPSCALE" and up.parent_task_id == task_id
     assert int(up.channel_id) == mj.channels["midjourney"] and int(up.quota) == 25_000
-    status, reply = post(client, "/mj/submit/change", {"taskId": task_id, "action": "VARIATION", "index": 2}, h)
+    status, reply = post(client, "/mj/submit/change", {"taskId": int(task_id), "action": "VARIATION", "index": 2}, h)
     assert status == 200 and reply["code"] == 1, reply
     var_id = reply["result"]
     assert Task.get(var_id).action == "VARIATION"
@@ -123,7 +123,7 @@ def test_imagine_progress_image_upscale_change_listings(client: Any, mj: Any) ->
     # list-by-condition: only the caller's tasks, in the order asked; others' and unknown ids left out.
     status, theirs = post(client, "/mj/submit/imagine", {"prompt": "bob's"}, mj.other.relay_headers())
     status, items = post(client, "/mj/task/list-by-condition",
-                         {"ids": [var_id, theirs["result"], "123", task_id]}, h)
+                         {"ids": [var_id, theirs["result"], "123", int(task_id)]}, h)
     assert status == 200 and [i["id"] for i in items] == [var_id, task_id]
 
     # Dashboard: the caller's rows (newest first), no channel; the admin's with user and channel.

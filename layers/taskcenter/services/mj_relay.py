@@ -113,6 +113,14 @@ def _common(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     return {"botType": bot_type}, {"state": state, "botType": bot_type}
 
 
+def _id_as_text(body: dict[str, Any], name: str) -> dict[str, Any]:
+    """Ids are numeric strings; clients that send them as JSON numbers are understood too."""
+    value = body.get(name)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {**body, name: str(value)}
+    return body
+
+
 def action_of_custom_id(custom_id: str) -> tuple[str, int]:
     """(action, index) for a button's customId, as new-api maps them; BadInput for an unknown one.
 
@@ -176,7 +184,7 @@ def parse_submission(kind: str, body: dict[str, Any]) -> MjSubmission:
         upstream.update(prompt=prompt)
         props.update(prompt=prompt)
         return MjSubmission(kind, "SHORTEN", upstream, props)
-    parent_id = _text(body, "taskId", required=True, limit=64)
+    parent_id = _text(_id_as_text(body, "taskId"), "taskId", required=True, limit=64)
     if kind == "action":
         custom_id = _text(body, "customId", required=True, limit=500)
         action, index = action_of_custom_id(custom_id)
@@ -368,6 +376,8 @@ def fetch(principal: Principal, task_id: str, base_url: str) -> dict[str, Any]:
 def list_by_condition(principal: Principal, body: dict[str, Any], base_url: str) -> list[dict[str, Any]]:
     """The caller's tasks among `ids` (others' and unknown ids are left out), in the order asked."""
     ids = body.get("ids")
+    if isinstance(ids, list):  # numeric ids sent as JSON numbers are understood too
+        ids = [str(i) if isinstance(i, int) and not isinstance(i, bool) else i for i in ids]
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
         raise BadInput("ids must be a list of task ids", field="ids")
     if len(ids) > MAX_IDS:
