@@ -28,6 +28,9 @@ REFUSED = {
     "http://[::ffff:127.0.0.1]/a.png": "loopback",
     "http://192.168.0.10/a.png": "private",
     "http://0.0.0.0/a.png": "address",
+    "http://2130706433/a.png": "loopback",  # 127.0.0.1 as one decimal number (inet_aton forms)
+    "http://0x7f000001/a.png": "loopback",
+    "http://017700000001/a.png": "loopback",
 }
 # hostname -> the address our fake DNS answers
 EVIL_DNS = {
