@@ -166,9 +166,12 @@ def create(principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
             start_at_ms=start_ms or now,
             fields={"serial": serial, "account": account, "source": "api", "scheduled_ms": start_ms},
         ))
+    chunks = _chunks(specs)
+    if len(chunks) > 1:
+        precheck_quota(principal, specs)
     created: list[Task] = []
     try:
-        for chunk in _chunks(specs):
+        for chunk in chunks:
             created.extend(submission.create_tasks(principal, chunk))
     except DomainError:
         _undo_created(created)
@@ -179,6 +182,17 @@ def create(principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
     if start_at:
         data["start_time"] = start_at.isoformat(timespec="seconds")
     return data
+
+
+def precheck_quota(principal: Principal, specs: list[submission.TaskSpec]) -> None:
+    """Before a chunked create: refuse at once when the user plainly cannot pay for all of it (the
+    chunks' own conditions still decide; this only spares writing and undoing the first chunks)."""
+    from taskcenter.domain.errors import InsufficientQuota
+    from taskcenter.store.models import User
+
+    total = sum(submission.price_of(spec, principal.group) for spec in specs)
+    if int(User.get(principal.user_id, consistent_read=True).quota) < total:
+        raise InsufficientQuota(f"user quota is not enough for {len(specs)} tasks ({total} needed)")
 
 
 def start_now(tasks: list[Task]) -> None:

@@ -1,0 +1,141 @@
+"""Task API v1 pure rules: scripts and fan-out, validation naming the field, start_time, statuses, host replies,
+transaction chunking."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from taskcenter.domain import states
+from taskcenter.domain import v1_scripts as rules
+from taskcenter.domain.errors import DomainError
+
+POST_CFG = {"content_type": 0, "captions": "hi", "material_list": ["C:/v.mp4"], "upload_wait_time": 60}
+
+
+def ms(text: str) -> int:
+    return int(datetime.fromisoformat(text).timestamp() * 1000)
+
+
+def code_and_field(body: dict[str, Any]) -> tuple[int, str | None]:
+    with pytest.raises(DomainError) as caught:
+        rules.plan_create(body)
+    return caught.value.v1_code, caught.value.field  # type: ignore[attr-defined]
+
+
+def test_fan_out_counts_and_forced_multi_account() -> None:
+    plan = rules.plan_create({"serials": ["d1", "d2"], "script_name": "follow",
+                              "script_config": {"target_usernames": ["a", "b", "c"]}})
+    assert len(plan.tasks) == 6
+    assert {(t.serial, t.script_config["target_username"]) for t in plan.tasks} == {
+        (d, t) for d in ("d1", "d2") for t in ("a", "b", "c")}
+    assert all("target_usernames" not in t.script_config for t in plan.tasks)
+    unfollow = rules.plan_create({"usernames": ["x", "y"], "script_name": "unfollow",
+                                  "script_config": {"target_usernames": ["@a", "a"]}})  # "@a" == "a"
+    assert len(unfollow.tasks) == 2 and unfollow.tasks[0].account == "x"
+    comment = rules.plan_create({"serials": ["d1"], "script_name": "comment",
+                                 "script_config": {"target_post_urls": ["u1", "u2", "u3"], "comment_content": "hey"}})
+    assert len(comment.tasks) == 3 and comment.tasks[0].script_config["comment_content"] == ["hey"]
+    post = rules.plan_create({"serials": ["d1", "d2", "d1"], "script_name": "post", "script_config": POST_CFG})
+    assert len(post.tasks) == 2  # duplicate serials collapse
+    login = rules.plan_create({"serials": ["d1"], "script_name": "login", "enable_multi_account": False,
+                               "script_config": {"username": "u", "password": "p"}})
+    match = rules.plan_create({"serials": ["d1"], "script_name": "match_accounts", "enable_multi_account": True,
+                               "script_config": {}})
+    assert (login.enable_multi_account, match.enable_multi_account) == (True, False)
+    warmup = rules.plan_create({"serials": ["d1"], "script_name": "account_warmup", "enable_multi_account": True,
+                                "script_config": {}})
+    assert warmup.enable_multi_account is True and warmup.script_config["duration_minutes"] == 30
+    assert set(rules.SCRIPTS) == {"post", "follow", "unfollow", "comment", "account_warmup", "login", "profile",
+                                  "match_accounts"}
+
+
+def test_validation_names_the_field_and_picks_the_code() -> None:
+    base = {"serials": ["d1"], "script_name": "post", "script_config": POST_CFG}
+    assert code_and_field({**base, "script_name": ""}) == (40002, "script_name")
+    assert code_and_field({"serials": ["d1"], "script_config": {}}) == (40002, "script_name")
+    assert code_and_field({**base, "script_name": "tweet"}) == (40003, "script_name")
+    assert code_and_field({**base, "serials": None}) == (40001, "serials")
+    assert code_and_field({**base, "usernames": ["u"]}) == (40001, "serials")  # both modes at once
+    assert code_and_field({**base, "script_config": {**POST_CFG, "content_type": True}}) == (
+        40001, "script_config.content_type")
+    assert code_and_field({**base, "script_config": {**POST_CFG, "material_list": ["a", "b"]}}) == (
+        40001, "script_config.material_list")  # a video post takes one file
+    assert code_and_field({**base, "script_config": {**POST_CFG, "upload_wait_time": 99999}}) == (
+        40001, "script_config.upload_wait_time")
+    assert code_and_field({"serials": ["d1"], "script_name": "login", "script_config": {"username": "u"}}) == (
+        40001, "script_config.password")
+    assert code_and_field({"serials": ["d1"], "script_name": "profile", "script_config": {}}) == (
+        40001, "script_config.nickname")
+    assert code_and_field({"serials": ["d1"], "script_name": "account_warmup",
+                           "script_config": {"like_probability": 101}}) == (40001, "script_config.like_probability")
+    assert code_and_field({"serials": ["d1"], "script_name": "follow",
+                           "script_config": {"target_usernames": ["bad name!"]}}) == (
+        40001, "script_config.target_usernames")
+    assert code_and_field({"serials": [f"d{i}" for i in range(11)], "script_name": "follow",
+                           "script_config": {"target_usernames": [f"u{i}" for i in range(100)]}})[0] == 40001
+    assert code_and_field({"serials": [f"d{i}" for i in range(201)], "script_name": "post",
+                           "script_config": POST_CFG}) == (40001, "serials")
+
+
+def test_start_time_hhmm_is_the_next_such_time_in_the_users_zone() -> None:
+    now = ms("2026-03-07T16:00:00+00:00")  # 2026-03-08 00:00 in Shanghai
+    assert rules.resolve_start_time("09:30", "Asia/Shanghai", now).isoformat() == "2026-03-08T09:30:00+08:00"
+    assert rules.resolve_start_time("15:00", "UTC", now).isoformat() == "2026-03-08T15:00:00+00:00"
+    assert rules.resolve_start_time("16:01", "UTC", now).isoformat() == "2026-03-07T16:01:00+00:00"
+    assert rules.resolve_start_time("16:00", "UTC", now).isoformat() == "2026-03-08T16:00:00+00:00"  # now: tomorrow
+    # New York springs forward on 2026-03-08: 02:30 does not exist that day and moves to 03:30 EDT.
+    ny_now = ms("2026-03-08T05:00:00+00:00")  # 00:00 EST
+    resolved = rules.resolve_start_time("02:30", "America/New_York", ny_now)
+    assert resolved.isoformat() == "2026-03-08T03:30:00-04:00"
+    assert rules.resolve_start_time("9:05", "UTC", now).isoformat() == "2026-03-08T09:05:00+00:00"
+    assert rules.resolve_start_time(None, "UTC", now) is None and rules.resolve_start_time(" ", "UTC", now) is None
+
+
+def test_start_time_iso_and_refusals() -> None:
+    now = ms("2026-03-07T16:00:00+00:00")
+    assert rules.resolve_start_time("2026-03-07T20:00:00Z", "Asia/Tokyo", now).isoformat() == \
+        "2026-03-08T05:00:00+09:00"
+    naive = rules.resolve_start_time("2026-03-08T10:00:00", "Asia/Tokyo", now)  # no offset: the user's zone
+    assert naive == datetime(2026, 3, 8, 10, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
+    assert rules.resolve_start_time("2026-03-07T15:59:30Z", "UTC", now) is None  # just now: start now
+    for bad in ("24:00", "12:60", "noon", "2026-03-01T00:00:00Z", "2027-01-01T00:00:00Z", "12-30"):
+        with pytest.raises(DomainError) as caught:
+            rules.resolve_start_time(bad, "UTC", now)
+        assert caught.value.field == "start_time"
+    assert rules.resolve_start_time("10:00", "Not/AZone", now).isoformat() == "2026-03-08T10:00:00+00:00"
+
+
+def test_statuses_plans_and_host_replies() -> None:
+    from taskcenter.providers.tikmatrix import _items, _state
+
+    assert [rules.v1_status(s) for s in (states.NOT_START, states.SUBMITTED, states.QUEUED, states.IN_PROGRESS,
+                                         states.UNKNOWN, states.SUCCESS, states.FAILURE)] == [0, 1, 1, 1, 1, 2, 3]
+    assert {n: (p.api_enabled, p.device_limit) for n, p in rules.PLANS.items()} == {
+        "Starter": (False, 5), "Pro": (True, 20), "Team": (True, 50), "Business": (True, 100)}
+    assert rules.plan_of("???").name == "Starter"
+    rows = _items({"tasks": [{"id": 7, "status": 1}, {"id": 8, "status": 3, "error": "boom"},
+                             {"id": 9, "status": 2, "result": {"ok": 1}}, {"id": 10, "status": "x"}, "junk"]})
+    got = [_state(r) for r in rows]
+    assert [(s.upstream_id, s.status) for s in got if s] == [("7", states.IN_PROGRESS), ("8", states.FAILURE),
+                                                             ("9", states.SUCCESS)]
+    assert got[1].fail_reason == "boom" and got[2].data == {"ok": 1} and got[3] is None
+
+
+def test_large_fan_outs_are_chunked_under_the_transaction_limit() -> None:
+    from taskcenter.services import submission, v1_tasks
+
+    def spec(serial: str) -> submission.TaskSpec:
+        return submission.TaskSpec(platform="tikmatrix", kind="task", action="follow", model_name="v1_follow",
+                                   payload={}, fields={"serial": serial, "account": ""})
+
+    one_device = v1_tasks._chunks([spec("d1") for _ in range(100)])
+    many_devices = v1_tasks._chunks([spec(f"d{i}") for i in range(100)])
+    for chunks in (one_device, many_devices):
+        assert sum(len(c) for c in chunks) == 100
+        for chunk in chunks:
+            devices = {s.fields["serial"] for s in chunk}
+            assert v1_tasks._TX_FIXED + 2 * len(chunk) + 2 * len(devices) <= 100
+    assert len(one_device) == 4 and len(many_devices) == 7
