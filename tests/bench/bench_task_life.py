@@ -129,6 +129,23 @@ def _measure(world: Any, monkeypatch: Any) -> list[dict[str, Any]]:
     out.append({"metric": "... of which the engine's (SUBMITTED -> IN_PROGRESS -> SUCCESS)", "value": 2,
                 "unit": "requests", "note": "one conditional transition per observed status change"})
 
+    # ---- an upstream that reports new progress at every poll (chain link every 8 s, 64 s in progress)
+    for interval in ("0", "10"):
+        os.environ["POLL_PROGRESS_MIN_INTERVAL_SECONDS"] = interval
+        busy = submission.submit_now(principal, spec)
+        with _Recorder() as progress_life:
+            for step in range(9):
+                clock.advance(8)
+                upstream.set(busy.upstream_id, states.IN_PROGRESS, progress=f"{step * 10}%")
+                poll(busy)
+            upstream.set(busy.upstream_id, states.SUCCESS)
+            clock.advance(8)
+            poll(busy)
+        out.append({"metric": f"engine writes, progress at every poll, POLL_PROGRESS_MIN_INTERVAL_SECONDS={interval}",
+                    "value": progress_life.writes()[0], "unit": "requests",
+                    "note": "IN_PROGRESS for 64 s then SUCCESS; status moves are never held back"})
+    os.environ.pop("POLL_PROGRESS_MIN_INTERVAL_SECONDS", None)
+
     # ---- unchanged poll
     other = submission.submit_now(principal, spec)
     with _Recorder() as unchanged:

@@ -87,6 +87,9 @@ def test_state_mapping_writes_only_changes_and_ignores_stale_reports(engine_worl
     up.set(task.upstream_id, states.IN_PROGRESS, progress="60%", data={"clips": [{"status": "streaming"}]})
     dynamodb_calls.clear()
     poll([task.task_id], ch)
+    assert writes(dynamodb_calls) == []  # progress moved, but the last write is under 10 s old: held back
+    clock.advance(engine.progress_interval_ms() / 1000)
+    poll([task.task_id], ch)
     assert [op for op, _ in writes(dynamodb_calls)] == ["UpdateItem"]  # same status, new progress/data
     stored = task_store.get(task.task_id)
     assert (stored.progress, stored.data) == ("60%", {"clips": [{"status": "streaming"}]})

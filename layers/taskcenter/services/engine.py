@@ -75,6 +75,11 @@ def chain_max_links() -> int:
     return max(0, config.env_int("POLL_CHAIN_MAX_LINKS", 200))
 
 
+def progress_interval_ms() -> int:
+    """Minimum time between two same-status writes (progress/data only). Status moves are never held back."""
+    return max(0, config.env_int("POLL_PROGRESS_MIN_INTERVAL_SECONDS", 10)) * 1000
+
+
 def max_misses() -> int:
     return max(1, config.env_int("POLL_MAX_MISSES", 3))
 
@@ -171,6 +176,8 @@ def apply_upstream_state(task: Task, state: UpstreamState) -> str:
         actions = field_actions(task, state, task.status, now)
         if not actions:
             return UNCHANGED
+        if not int(task.poll_misses or 0) and now - last_change_ms(task) < progress_interval_ms():
+            return UNCHANGED  # progress moved, but we wrote it moments ago: the next poll will carry it
         actions += reschedule_actions(task, now)
         if not task_store.update_in_place(task, actions):
             return LOST_RACE
