@@ -411,7 +411,10 @@ def build_template(app: Any | None = None, *, warn: bool = True) -> dict[str, An
         if not declared:
             missing.append(missing_permission_hint(spec))
         validate_permissions(spec, entry)
-        props: dict[str, Any] = {"Handler": spec.handler, "Description": spec.description}
+        # CodeUri on each function, not in Globals: `sam deploy`'s packaging does not read Globals (it would zip
+        # the current directory instead; aws-sam-cli#1706, aws-cli#3376).
+        props: dict[str, Any] = {"Handler": spec.handler, "CodeUri": FUNCTION_CODE_URI,
+                                 "Description": spec.description}
         if entry.get("timeout"):
             props["Timeout"] = int(entry["timeout"])
         if entry.get("memory"):
@@ -503,7 +506,6 @@ def build_template(app: Any | None = None, *, warn: bool = True) -> dict[str, An
             "Function": {
                 "Runtime": RUNTIME,
                 "Architectures": [ARCHITECTURE],
-                "CodeUri": FUNCTION_CODE_URI,
                 "Layers": [ref("DependencyLayer")],
                 "Timeout": DEFAULT_TIMEOUT,
                 "MemorySize": DEFAULT_MEMORY,
