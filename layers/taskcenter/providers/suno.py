@@ -7,7 +7,8 @@
   seconds). Ids the upstream does not return are absent from the result.
 
 Errors: 429/5xx, timeouts, connection errors and unparseable replies are transient (fail over);
-other 4xx, and a 2xx whose envelope code is not "success", are the upstream refusing the task.
+on submit, other 4xx and a 2xx whose envelope code is not "success" are the upstream refusing the task.
+Every fetch failure is transient (it says nothing about the tasks; the poller retries).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from taskcenter.providers.base import (
     SubmitRequest,
     SubmitResult,
     TransientUpstreamError,
+    UpstreamError,
     UpstreamState,
     register,
 )
@@ -99,6 +101,15 @@ class SunoProvider:
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.channel.secret}"} if self.channel.secret else {}
 
+    def _post(self, path: str, body: Any) -> http.HttpReply:
+        try:
+            return http.request("POST", self._url(path), headers=self._headers(), json_body=body)
+        except (TransientUpstreamError, PermanentUpstreamError):
+            raise
+        except UpstreamError as error:
+            # A refused address (SSRF guard) or an oversized reply: this channel cannot serve; another may.
+            raise TransientUpstreamError(f"suno {path}: {error.message}", status=error.status) from error
+
     def _envelope(self, reply: http.HttpReply, what: str) -> dict[str, Any]:
         http.classify_status(reply, what)
         body = reply.json()
@@ -108,8 +119,7 @@ class SunoProvider:
 
     def submit(self, request: SubmitRequest) -> SubmitResult:
         action = request.action.upper()
-        reply = http.request("POST", self._url(f"/suno/submit/{action}"), headers=self._headers(),
-                             json_body=request.payload)
+        reply = self._post(f"/suno/submit/{action}", request.payload)
         body = self._envelope(reply, "suno submit")
         if body.get("code") != "success":
             message = str(body.get("message") or body.get("code") or "refused")
@@ -124,9 +134,13 @@ class SunoProvider:
         ids = [i for i in dict.fromkeys(upstream_ids) if i]
         for start in range(0, len(ids), FETCH_BATCH):
             batch = ids[start:start + FETCH_BATCH]
-            reply = http.request("POST", self._url("/suno/fetch"), headers=self._headers(),
-                                 json_body={"ids": batch, "action": ""})
-            body = self._envelope(reply, "suno fetch")
+            try:
+                reply = self._post("/suno/fetch", {"ids": batch, "action": ""})
+                body = self._envelope(reply, "suno fetch")
+            except PermanentUpstreamError as error:
+                # A failed batch fetch says nothing about the tasks (a bad key, a proxy error page):
+                # the poller retries it later; it must never fail the tasks.
+                raise TransientUpstreamError(error.message, status=error.status) from error
             if body.get("code") != "success":
                 raise TransientUpstreamError(f"suno fetch: {body.get('message') or body.get('code')}",
                                              status=reply.status, body=body)
