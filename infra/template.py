@@ -425,6 +425,10 @@ def build_template(app: Any | None = None, *, warn: bool = True) -> dict[str, An
         if function_policies:
             props["Policies"] = function_policies
         resources[spec.logical_id] = {"Type": "AWS::Serverless::Function", "Properties": props}
+        # Lambda would create the log group on first use with no expiry; own it to bound retention (and cost).
+        resources[f"{spec.logical_id}LogGroup"] = {"Type": "AWS::Logs::LogGroup", "Properties": {
+            "LogGroupName": {"Fn::Sub": f"/aws/lambda/${{{spec.logical_id}}}"},
+            "RetentionInDays": ref("LogRetentionDays")}}
         resources[f"{spec.logical_id}ErrorsAlarm"] = alarm(
             f"{spec.handler_key} raised errors (see its log group)", "AWS/Lambda", "Errors",
             ("FunctionName", ref(spec.logical_id)), "Sum", 300)
@@ -493,6 +497,10 @@ def build_template(app: Any | None = None, *, warn: bool = True) -> dict[str, An
                             "Description": 'JSON merged over the default group price ratios, e.g. {"vip": 0.8}'},
             "LogLevel": {"Type": "String", "Default": "INFO", "AllowedValues": ["DEBUG", "INFO", "WARNING", "ERROR"],
                          "Description": "Powertools log level of every function"},
+            "LogRetentionDays": {"Type": "Number", "Default": 30,
+                                 "AllowedValues": [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
+                                                   1827, 2192, 2557, 2922, 3288, 3653],
+                                 "Description": "Days each function's log group keeps its logs"},
             "ModelPrices": {"Type": "String", "Default": "",
                             "Description": "JSON merged over the default model prices in USD (pricing.py)"},
             "PublicBaseUrl": {"Type": "String", "Default": "",

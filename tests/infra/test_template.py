@@ -265,7 +265,10 @@ def test_every_queue_has_a_dead_letter_queue_with_an_alarm(template):
         assert len(dlq_alarms) == 1, f"{dlq} needs one alarm"
         assert dlq_alarms[0]["MetricName"] == "ApproximateNumberOfMessagesVisible"
         assert dlq_alarms[0]["Threshold"] == 0 and dlq_alarms[0]["ComparisonOperator"] == "GreaterThanThreshold"
+    log_groups = cfn.resources_of(template, "AWS::Logs::LogGroup")
     for logical_id in functions_of(template):
+        assert log_groups[f"{logical_id}LogGroup"]["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{{logical_id}}}"}
+        assert log_groups[f"{logical_id}LogGroup"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
         assert any(a["Namespace"] == "AWS/Lambda" and a["MetricName"] == "Errors"
                    and a["Dimensions"][0]["Value"] == {"Ref": logical_id} for a in alarms.values()), logical_id
 
