@@ -16,7 +16,8 @@ Markers in any string of a script_config make tests deterministic:
     sim:refuse   submit answers code 40001
 
 `SimConfig`: pending_seconds, run_seconds, fail_rate, submit_error_rate, secret (Bearer, optional),
-devices (when set, other serials are refused with 40001), seed. `POST /sim/config` changes them at run
+devices (when set, other serials are refused with 40001), ignore_task_ids (a host without the batch
+filter), seed. `POST /sim/config` changes them at run
 time; `GET /health` answers ok. `submissions` and `stops` record what the host was asked (for tests).
 """
 
@@ -42,6 +43,7 @@ class SimConfig:
     submit_error_rate: float = 0.0
     secret: str = ""
     devices: tuple[str, ...] = ()
+    ignore_task_ids: bool = False  # behave like a host without the batch-status filter
     seed: int = 7
 
 
@@ -174,7 +176,7 @@ class TikMatrixSimulator:
         with self.lock:
             self.fetches += 1
             rows = [t for t in self.tasks.values() if not t.deleted]
-        if params.get("task_ids"):
+        if params.get("task_ids") and not self.config.ignore_task_ids:
             wanted = {int(x) for x in params["task_ids"].split(",") if x.strip().isdigit()}
             rows = [t for t in rows if t.id in wanted]
         views = [self.view(t) for t in sorted(rows, key=lambda t: -t.id)]
