@@ -201,7 +201,7 @@ def test_starter_plan_gets_40301_everywhere_and_license_check_shows_the_plan(v1:
     assert status == 401
 
 
-def test_another_users_task_is_invisible_on_every_route(v1: V1World) -> None:
+def test_another_users_task_is_invisible_on_every_route(v1: V1World, monkeypatch: pytest.MonkeyPatch) -> None:
     mine = v1.create(POST)[0]
     before = quota(v1.user)
     stranger = v1.other
@@ -217,6 +217,17 @@ def test_another_users_task_is_invisible_on_every_route(v1: V1World) -> None:
     assert v1.call("GET", "/api/v1/task/stats", account=stranger)[1]["data"]["total"] == 0
     assert v1.call("POST", "/api/v1/task/retry-all", account=stranger)[1]["data"]["count"] == 0
     assert v1.get(mine)["status"] == 0 and quota(v1.user) == before
+
+    # Anything unexpected is 50001 in the v1 envelope, with a request id and no stack trace.
+    from taskcenter.services import v1_tasks
+
+    def broken(principal: Any) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(v1_tasks, "stats", broken)
+    status, reply = v1.call("GET", "/api/v1/task/stats")
+    assert (status, reply["code"], reply["data"]) == (500, 50001, None)
+    assert "internal error" in reply["message"] and "fire" not in reply["message"]
 
 
 def test_large_fan_out_is_written_in_chunks_all_or_nothing(v1: V1World, monkeypatch: pytest.MonkeyPatch) -> None:
