@@ -202,6 +202,18 @@ def test_deep_pages_cursors_and_lists_changing_between_pages(client: Any, world:
     assert page(2, status_filter) == _oracle(tasks, status_filter)[6:12]
     assert listings.last_stats.seek == "walk"
 
+    # A time range: total is counted once, then kept while the scope's counter does not move.
+    ranged = ListingFilters(kind="task", user_id=world.user.user_id, start_ms=BASE_MS + 20 * 60_000,
+                            end_ms=BASE_MS + 80 * 60_000)
+    assert page(1, ranged) == _oracle(tasks, ranged)[:6] and listings.last_stats.total_source == "count"
+    assert page(2, ranged) == _oracle(tasks, ranged)[6:12] and listings.last_stats.total_source == "count_cached"
+    assert listings.last_stats.count_items == 0 and listings.last_stats.seek == "cursor"
+    late = write_tasks([{"task_id": "task_late", "numeric_id": 9100, "kind": "task", "platform": "suno",
+                         "user_id": world.user.user_id, "action": "LYRICS", "status": "QUEUED",
+                         "submit_ms": BASE_MS + 50 * 60_000 + 1}])
+    tasks += late
+    assert page(1, ranged) == _oracle(tasks, ranged)[:6] and listings.last_stats.total_source == "count"
+
     # A page past the end reads no task at all.
     assert page(500) == [] and listings.last_stats.page_items == 0 and listings.last_stats.seek == "past_end"
     # Over HTTP the same deep page comes back in the dashboard envelope.

@@ -8,7 +8,8 @@ this module runs it with `Limit`, so a page reads about `page_size` items whatev
 - `task_id` given: one GetItem, checked against every other filter (ownership included).
 - `total`: the counters moved in the same transactions as the tasks (1 item for a user scope, 4
   shards for an admin scope), when the filters allow (`plan.counter_scope`); otherwise (a time range,
-  or a filter the index cannot express) a COUNT query over the same key range.
+  or a filter the index cannot express) a COUNT query over the same key range, kept for the next
+  pages while the scope's counter is unchanged (LISTING_TOTAL_CACHE_SECONDS, default 120).
 - A filter implied by the scope (platform under an action or a channel) is checked on one item of
   the scope instead of filtering every row: the scope is either all of that platform or none of it.
 - Page p > 1: DynamoDB cannot skip. The start key of each next page is remembered when a page is
@@ -187,12 +188,25 @@ def _total(plan: ListingPlan, stats: ListingStats) -> int:
         stats.total_source = "counters"
         stats.counter_items += len(names)
         return max(0, counters.read_sum(names))
-    # A time range (or a filter the index cannot express): count the key range, no items returned.
+    # A time range (or a filter the index cannot express): count the key range (no items returned),
+    # and keep the count while the scope's counter (the same transactions move it) stays the same, so
+    # the next pages of the same listing do not count again.
+    names = counter_names_for_read(plan.hash_attr, plan.hash_value, plan.counter_status)
+    stats.counter_items += len(names)
+    scope_version = counters.read_sum(names)
+    digest = _digest(plan)
+    cached = page_cursors.load_total(digest, scope_version)
+    stats.cursor_reads += 1
+    if cached is not None:
+        stats.total_source = "count_cached"
+        return cached
     stats.total_source = "count"
-    result = Task.count(plan.hash_value, range_key_condition=_range_condition(plan),
-                        filter_condition=_filter_condition(plan), index_name=plan.index_name)
-    stats.count_items += int(result)
-    return int(result)
+    result = int(Task.count(plan.hash_value, range_key_condition=_range_condition(plan),
+                            filter_condition=_filter_condition(plan), index_name=plan.index_name))
+    stats.count_items += result
+    page_cursors.save_total(digest, scope_version, result)
+    stats.cursor_writes += 1
+    return result
 
 
 def _start_key(plan: ListingPlan, offset: int, total: int, stats: ListingStats) -> dict[str, Any] | None:

@@ -62,3 +62,34 @@ def save(digest: str, offset: int, cursor: Cursor) -> None:
         total_at=cursor.total_at,
         expires_at=clock.now_s() + cursor_ttl_seconds(),
     ).save()
+
+
+class ListingTotal(Model):
+    """`name` = pt#<listing digest>: a counted total (COUNT query) and the scope counter it was counted under."""
+
+    Meta = _LazyMeta("counters")
+
+    name = UnicodeAttribute(hash_key=True)
+    total = NumberAttribute()
+    scope_version = NumberAttribute()
+    expires_at = NumberAttribute()
+
+
+def total_ttl_seconds() -> int:
+    return config.env_int("LISTING_TOTAL_CACHE_SECONDS", 120)
+
+
+def load_total(digest: str, scope_version: int) -> int | None:
+    """A counted total still valid: kept less than its TTL ago, under the same scope counter value."""
+    try:
+        item = ListingTotal.get(f"pt#{digest}")
+    except DoesNotExist:
+        return None
+    if int(item.expires_at) < clock.now_s() or int(item.scope_version) != scope_version:
+        return None
+    return int(item.total)
+
+
+def save_total(digest: str, scope_version: int, total: int) -> None:
+    ListingTotal(name=f"pt#{digest}", total=total, scope_version=scope_version,
+                 expires_at=clock.now_s() + total_ttl_seconds()).save()
