@@ -26,6 +26,19 @@ from infra.simulators.tikmatrix import SimConfig, TikMatrixSimulator
 ORDER = 20  # a simulator: before the API
 DEVICES = ("device_serial_1", "device_serial_2", "device_serial_3")
 ACCOUNTS = tuple(f"demo_account_{i}@{serial}" for i, serial in enumerate(DEVICES, start=1))
+# The create example exactly as tikmatrix-task-api.md prints it.
+REFERENCE_CURL = """curl -X POST http://localhost:50809/api/v1/task \\
+  -H "Content-Type: application/json" \\
+  -d '{
+    "serials": ["device_serial_1"],
+    "script_name": "post",
+    "script_config": {
+      "content_type": 0,
+      "captions": "Check out my new video! #viral #fyp",
+      "material_list": ["C:/Videos/video1.mp4"],
+      "upload_wait_time": 60
+    }
+  }'"""
 REFERENCE_BODY = {
     "serials": ["device_serial_1"],
     "script_name": "post",
@@ -124,11 +137,11 @@ def start(ctx: StackContext) -> Components:
     proxy = _compat_proxy(ctx)
     if proxy is not None:
         ctx.env["TIKMATRIX_COMPAT_URL"] = proxy.url
-        body = json.dumps(REFERENCE_BODY, indent=2).replace("\n", "\n    ")
-        ctx.examples.append(
-            f"curl -X POST {proxy.url.replace('127.0.0.1', 'localhost')}/api/v1/task \\\n"
-            f"    -H \"Content-Type: application/json\" \\\n    -d '{body}'".replace("{", "{{").replace("}", "}}"))
+        host = proxy.url.replace("127.0.0.1", "localhost").split("//", 1)[1]
+        example = REFERENCE_CURL.replace("localhost:50809", host).replace("\n", "\n  ")
+        ctx.examples.append(example.replace("{", "{{").replace("}", "}}"))
         ctx.checks.append(("reference TikMatrix curl example creates a task", lambda: _check_reference(proxy)))
+    ctx.examples.append("curl -s '{api}/api/v1/task?page=1&page_size=20' -H 'Authorization: Bearer {demo_key}'")
     ctx.examples.append("curl -s {api}/api/v1/task/stats -H 'Authorization: Bearer {demo_key}'")
     ctx.checks.append(("tikmatrix simulator answers",
                        lambda: urllib.request.urlopen(sim.url + "/health", timeout=5).read()))  # noqa: S310
