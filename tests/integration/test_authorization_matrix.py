@@ -21,7 +21,7 @@ PUBLIC_ROUTES = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Route:
     method: str
     path: str
