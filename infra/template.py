@@ -480,7 +480,11 @@ def build_template(app: Any | None = None, *, warn: bool = True) -> dict[str, An
         "MODEL_PRICES": ref("ModelPrices"),
         "GROUP_RATIOS": ref("GroupRatios"),
     })
-    binary_types = sorted({t.replace("/", "~1") for t in app.api.binary_types})
+    # "*/*": API Gateway decides binary-or-text from the FIRST Accept value, and browsers (an <img> of
+    # /mj/image/{id}) list image/avif or text/html first; with */* every base64 body Chalice marks
+    # (isBase64Encoded, for app.api.binary_types) is decoded, and request bodies arrive base64-encoded,
+    # which Chalice's Request decodes. Text replies (isBase64Encoded false) pass through unchanged.
+    binary_types = ["*~1*"] if app.api.binary_types else []
 
     if missing and warn:
         for line in missing:

@@ -290,6 +290,7 @@ def test_dashboard_shows_the_agreed_metrics_and_dlq_depths(template):
 def test_functions_share_the_dependency_layer_and_the_built_package(template):
     function_globals = template["Globals"]["Function"]
     assert function_globals["Runtime"] == "python3.11"
+    assert template["Globals"]["Api"]["BinaryMediaTypes"] == ["*~1*"]  # browsers' Accept lists for /mj/image
     assert "CodeUri" not in function_globals  # sam deploy's packaging ignores Globals: it would zip the repository
     assert {props["CodeUri"] for props in functions_of(template).values()} == {".build/function"}
     assert function_globals["Layers"] == [{"Ref": "DependencyLayer"}]

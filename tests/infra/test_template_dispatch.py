@@ -5,6 +5,7 @@ so views answer in their own envelopes (mostly 401); what is checked here is the
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import uuid
@@ -33,7 +34,8 @@ def proxy_event(path: str, method: str) -> dict[str, Any]:
     params = {name: "1" for name in re.findall(r"{(\w+)\+?}", path)}
     concrete = re.sub(r"{(\w+)\+?}", "1", path)
     host = "abc.execute-api.us-east-1.amazonaws.com"
-    body = json.dumps({}) if method in {"POST", "PUT", "PATCH"} else None
+    # BinaryMediaTypes */*: API Gateway hands every request body to Lambda base64-encoded
+    body = base64.b64encode(b"{}").decode() if method in {"POST", "PUT", "PATCH"} else None
     return {
         "resource": path, "path": concrete, "httpMethod": method,
         "headers": {"Content-Type": "application/json", "Host": host},
@@ -43,7 +45,7 @@ def proxy_event(path: str, method: str) -> dict[str, Any]:
         "requestContext": {"resourcePath": path, "httpMethod": method, "stage": "Prod", "path": f"/Prod{concrete}",
                            "requestId": str(uuid.uuid4()), "domainName": host,
                            "identity": {"sourceIp": "203.0.113.9"}},
-        "body": body, "isBase64Encoded": False,
+        "body": body, "isBase64Encoded": body is not None,
     }
 
 
