@@ -3,8 +3,9 @@ task per device at a time. The rest wait NOT_START and start as slots free up.
 
 Slots are *leases* in the counters table, each holding the numeric id of the task that has it:
 
-    v1dev#<user>#<device>    the device's slot (device = serial, or "@<username>" in username mode)
-    v1run#<user>#<k>         the user's running slots, k < device_limit
+    v1dev#<user>#<device>    the device's slot (device = serial, or "@<username>" in username mode);
+                             value = id * SLOT_BASE + k, so a release finds the run slot without reading more
+    v1run#<user>#<k>         the user's running slots, k < device_limit; value = id
 
 Taking slots is one transaction: both lease puts conditioned on the value read (free, or a stale holder),
 plus a condition check that the task is still NOT_START. Two dispatchers racing for the last slot: one
@@ -28,6 +29,7 @@ from taskcenter.store.db import cancellation_codes, connection, with_conflict_re
 from taskcenter.store.models import Counter, Task, User
 
 PLATFORM = "tikmatrix"
+SLOT_BASE = 1000  # > the largest device_limit
 
 
 def recheck_ms() -> int:
@@ -58,6 +60,11 @@ def _holder(counter: Counter | None) -> int:
     return int(counter.value or 0) if counter is not None else 0
 
 
+def lease_value(numeric_id: int, slot: int) -> int:
+    """The device lease's value: its holder and the run slot the holder took with it."""
+    return numeric_id * SLOT_BASE + slot
+
+
 def _stale(holder: int, tasks: dict[int, Task], device: str | None) -> bool:
     """A lease is free to take when nobody holds it, or its holder finished / vanished / moved."""
     if not holder:
@@ -77,10 +84,10 @@ def admission_check(task: Task) -> int:
     device = device_of(task)
     names = [device_lease(user_id, device)] + [run_lease(user_id, k) for k in range(limit)]
     leases = {c.name: c for c in Counter.batch_get(names, consistent_read=True)}
-    dev_holder = _holder(leases.get(names[0]))
+    dev_raw = _holder(leases.get(names[0]))
+    dev_holder = dev_raw // SLOT_BASE
     run_holders = {k: _holder(leases.get(run_lease(user_id, k))) for k in range(limit)}
-    mine = [k for k, h in run_holders.items() if h == me]
-    if dev_holder == me and mine:
+    if dev_holder == me and run_holders.get(dev_raw % SLOT_BASE) == me:
         return 0  # already admitted (a re-dispatch after a transient submission failure)
     # Read the holders only when there is no obviously free lease (the common case reads none).
     free_run = next((k for k, h in run_holders.items() if h in (0, me)), None)
@@ -96,7 +103,7 @@ def admission_check(task: Task) -> int:
         free_run = next((k for k, h in run_holders.items() if _stale(h, holders, None)), None)
         if free_run is None:
             return recheck_ms()
-    if _take(task, device, dev_holder, free_run, run_holders[free_run]):
+    if _take(task, device, dev_raw, free_run, run_holders[free_run]):
         logger.info("v1 slot taken", extra={"task_id": task.task_id, "device": device, "slot": free_run})
         return 0
     return min(recheck_ms(), 2000)  # lost a race for the slot: look again shortly
@@ -112,14 +119,15 @@ def _lease_condition(holder: int):  # type: ignore[no-untyped-def]
     return Counter.name.does_not_exist() | (Counter.value == holder)
 
 
-def _take(task: Task, device: str, dev_holder: int, slot: int, slot_holder: int) -> bool:
+def _take(task: Task, device: str, dev_raw: int, slot: int, slot_holder: int) -> bool:
     user_id, me = int(task.user_id), int(task.id)
 
     def run() -> None:
         with TransactWrite(connection=connection()) as tx:
             tx.condition_check(Task, task.task_id, condition=(Task.status == states.NOT_START)
                                & (Task.attempt == int(task.attempt)))
-            tx.save(Counter(name=device_lease(user_id, device), value=me), condition=_lease_condition(dev_holder))
+            tx.save(Counter(name=device_lease(user_id, device), value=lease_value(me, slot)),
+                    condition=_lease_condition(dev_raw))
             if slot_holder != me:
                 tx.save(Counter(name=run_lease(user_id, slot), value=me), condition=_lease_condition(slot_holder))
 
@@ -133,16 +141,22 @@ def _take(task: Task, device: str, dev_holder: int, slot: int, slot_holder: int)
 
 
 def release(task: Task, *, wake: bool = True) -> int:
-    """Give back the task's leases (each delete conditioned on still being held by it). Returns how many."""
+    """Give back the task's leases (each delete conditioned on still being held by it). Returns how many.
+
+    Reads one item (the device lease names the run slot); needs no user record. A run slot whose device
+    lease was taken over as stale is left to the admission check, which sees its holder finished."""
     user_id, me = int(task.user_id), int(task.id)
-    limit = max(device_limit(user_id), 1)
-    names = [device_lease(user_id, device_of(task))] + [run_lease(user_id, k) for k in range(limit)]
+    try:
+        lease = Counter.get(device_lease(user_id, device_of(task)), consistent_read=True)
+    except Counter.DoesNotExist:
+        return 0
+    raw = _holder(lease)
+    if raw // SLOT_BASE != me:
+        return 0
     released = 0
-    for lease in Counter.batch_get(names, consistent_read=True):
-        if _holder(lease) != me:
-            continue
+    for name, value in ((run_lease(user_id, raw % SLOT_BASE), me), (lease.name, raw)):
         try:
-            lease.delete(condition=Counter.value == me)
+            Counter(name=name).delete(condition=Counter.value == value)
             released += 1
         except DeleteError as error:
             if error.cause_response_code != "ConditionalCheckFailedException":
