@@ -248,17 +248,20 @@ def _shift_up(plan: ListingPlan, start_key: dict[str, Any], newer: int, stats: L
 
 def _walk_keys(plan: ListingPlan, offset: int, stats: ListingStats) -> dict[str, Any] | None:
     """Read keys (newest first) up to row number `offset`; its key starts the page. None if fewer rows."""
-    rows = _index(plan).query(plan.hash_value, range_key_condition=_range_condition(plan),
-                              filter_condition=_filter_condition(plan), scan_index_forward=False, limit=offset,
-                              page_size=min(WALK_PAGE, offset), attributes_to_get=_key_names(plan))
-    last = None
-    seen = 0
-    for row in rows:
-        last, seen = row, seen + 1
-    stats.seek_items += rows.total_count
-    if last is None or seen < offset:
-        return None
-    return _key_of(plan, last)
+    start: dict[str, Any] | None = None
+    remaining = offset
+    while remaining > 0:
+        step = min(WALK_PAGE, remaining)  # never read past the offset (the last request is shortened)
+        rows = list(_index(plan).query(plan.hash_value, range_key_condition=_range_condition(plan),
+                                       filter_condition=_filter_condition(plan), scan_index_forward=False,
+                                       last_evaluated_key=start, limit=step, page_size=step,
+                                       attributes_to_get=_key_names(plan)))
+        stats.seek_items += len(rows)
+        if len(rows) < step:
+            return None  # fewer rows than the offset
+        remaining -= len(rows)
+        start = _key_of(plan, rows[-1])
+    return start
 
 
 def _read_page(plan: ListingPlan, start_key: dict[str, Any] | None, page_size: int,
