@@ -5,10 +5,11 @@ Two scales run in one process under in-process moto (default: a user with 500 ta
 scale in ~10 minutes, moto writing ~400 items/s and scanning the table for every index query). Reads
 per page must not grow with the table: the same filters at both scales read the same number of items.
 
-For each filter: task items read on page 1, on a jump to a deep page (no cursor: walks the keys), and
-on the page after it (cursor kept by the previous request); plus how `total` was obtained and what it
-read. Counters and cursors (counters table) are reported apart from task items. Tasks are written with
-BatchWrite through PynamoDB (built by store.tasks.build_task), counters as the transactions would set them.
+For each filter: task items read on page 1, on a jump to the last page and to a middle page (no
+cursor: walks the keys from the nearer end), and on the page after it (cursor kept by the previous
+request); plus how `total` was obtained and what it read. Counters and cursors (counters table) are
+reported apart from task items. Tasks are written with BatchWrite through PynamoDB (built by
+store.tasks.build_task), counters as the transactions would set them.
 """
 
 from __future__ import annotations
@@ -191,6 +192,10 @@ def run_scale(user_tasks: int, table_tasks: int) -> tuple[list[dict[str, Any]], 
             nxt, _, next_stats = _measure(counter, lambda kw=kwargs, p=deep_page + 1: listings.list_tasks(
                 kw["filters"], p, PAGE_SIZE))
             next_reads = nxt.task_items - min(PAGE_SIZE, total - deep_page * PAGE_SIZE)
+            last_page = (total + PAGE_SIZE - 1) // PAGE_SIZE
+            tail, _, tail_stats = _measure(counter, lambda kw=kwargs, p=last_page: listings.list_tasks(
+                kw["filters"], p, PAGE_SIZE))
+            figures += f"; last p{last_page}={tail.task_items} ({tail_stats.seek})"
             figures += (f"; jump p{deep_page}={jump.task_items} ({jump_stats.seek})"
                         f"; p{deep_page + 1}={nxt.task_items} ({next_stats.seek}, total {next_stats.total_source},"
                         f" COUNT rows {nxt.count_items})")

@@ -16,7 +16,7 @@ this module runs it with `Limit`, so a page reads about `page_size` items whatev
   served (`store.page_cursors`, with the total it was computed under), so sequential paging reads
   ~page_size items per page. A cursor whose list has grown only by newer tasks at the top is moved
   up by that many keys; otherwise (no cursor, or the list changed under it) the executor walks the
-  keys up to the offset (keys only), and the benchmark reports that cost.
+  keys (keys only) from the nearer end of the list to the offset, and the benchmark reports that cost.
 - A page past the end reads no task at all (the total says it is empty).
 
 The signature of `list_tasks` is shared by the dashboards, the Midjourney listings and Task API v1.
@@ -60,7 +60,7 @@ class ListingStats:
     cursor_reads: int = 0
     cursor_writes: int = 0
     total_source: str = ""  # counters | count | get | probe
-    seek: str = ""  # first | cursor | shift | walk | past_end
+    seek: str = ""  # first | cursor | shift | walk | walk_from_end | past_end
 
 
 last_stats = ListingStats()
@@ -228,7 +228,14 @@ def _start_key(plan: ListingPlan, offset: int, total: int, stats: ListingStats) 
             stats.cursor_writes += 1
             return shifted
     stats.seek = "walk"
-    walked = _walk_keys(plan, offset, stats)
+    walked = None
+    if offset > total - offset:
+        # Nearer the oldest end: walk up from there (row `offset` from the top is row total-offset+1 from
+        # the bottom), so the last pages cost about what the first ones do.
+        walked = _walk_keys(plan, total - offset + 1, stats, newest_first=False)
+        stats.seek = "walk_from_end"
+    if walked is None:
+        walked = _walk_keys(plan, offset, stats)
     if walked is not None:
         page_cursors.save(digest, offset, page_cursors.Cursor(walked, total))
         stats.cursor_writes += 1
@@ -246,14 +253,16 @@ def _shift_up(plan: ListingPlan, start_key: dict[str, Any], newer: int, stats: L
     return _key_of(plan, rows[-1])
 
 
-def _walk_keys(plan: ListingPlan, offset: int, stats: ListingStats) -> dict[str, Any] | None:
-    """Read keys (newest first) up to row number `offset`; its key starts the page. None if fewer rows."""
+def _walk_keys(plan: ListingPlan, offset: int, stats: ListingStats, *, newest_first: bool = True
+               ) -> dict[str, Any] | None:
+    """Read keys up to row number `offset` (from the newest end, or the oldest); its key starts the page.
+    None if there are fewer rows."""
     start: dict[str, Any] | None = None
     remaining = offset
     while remaining > 0:
         step = min(WALK_PAGE, remaining)  # never read past the offset (the last request is shortened)
         rows = list(_index(plan).query(plan.hash_value, range_key_condition=_range_condition(plan),
-                                       filter_condition=_filter_condition(plan), scan_index_forward=False,
+                                       filter_condition=_filter_condition(plan), scan_index_forward=not newest_first,
                                        last_evaluated_key=start, limit=step, page_size=step,
                                        attributes_to_get=_key_names(plan)))
         stats.seek_items += len(rows)
