@@ -17,16 +17,12 @@ user's oldest waiting task through the retry queue so it starts without waiting 
 
 from __future__ import annotations
 
-from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
-from pynamodb.transactions import TransactWrite
-
 from taskcenter import clock, config, queues
 from taskcenter.domain import states
-from taskcenter.domain.ids import v1_task_key
 from taskcenter.domain.v1_scripts import plan_of
 from taskcenter.observability import logger
-from taskcenter.store.db import cancellation_codes, connection, with_conflict_retry
-from taskcenter.store.models import Counter, Task, User
+from taskcenter.store import v1_records as records
+from taskcenter.store.models import Task, User
 
 PLATFORM = "tikmatrix"
 SLOT_BASE = 1000  # > the largest device_limit
@@ -56,10 +52,6 @@ def device_limit(user_id: int) -> int:
         return 0
 
 
-def _holder(counter: Counter | None) -> int:
-    return int(counter.value or 0) if counter is not None else 0
-
-
 def lease_value(numeric_id: int, slot: int) -> int:
     """The device lease's value: its holder and the run slot the holder took with it."""
     return numeric_id * SLOT_BASE + slot
@@ -83,10 +75,10 @@ def admission_check(task: Task) -> int:
         return recheck_ms()
     device = device_of(task)
     names = [device_lease(user_id, device)] + [run_lease(user_id, k) for k in range(limit)]
-    leases = {c.name: c for c in Counter.batch_get(names, consistent_read=True)}
-    dev_raw = _holder(leases.get(names[0]))
+    leases = records.read_values(names)
+    dev_raw = leases.get(names[0], 0)
     dev_holder = dev_raw // SLOT_BASE
-    run_holders = {k: _holder(leases.get(run_lease(user_id, k))) for k in range(limit)}
+    run_holders = {k: leases.get(run_lease(user_id, k), 0) for k in range(limit)}
     if dev_holder == me and run_holders.get(dev_raw % SLOT_BASE) == me:
         return 0  # already admitted (a re-dispatch after a transient submission failure)
     # Read the holders only when there is no obviously free lease (the common case reads none).
@@ -96,7 +88,7 @@ def admission_check(task: Task) -> int:
         suspects.add(dev_holder)
     if free_run is None:
         suspects.update(h for h in run_holders.values() if h)
-    holders = _load_tasks(suspects)
+    holders = records.tasks_by_numeric_id(suspects)
     if dev_holder not in (0, me) and not _stale(dev_holder, holders, device):
         return recheck_ms()
     if free_run is None:
@@ -109,35 +101,12 @@ def admission_check(task: Task) -> int:
     return min(recheck_ms(), 2000)  # lost a race for the slot: look again shortly
 
 
-def _load_tasks(numeric_ids: set[int]) -> dict[int, Task]:
-    if not numeric_ids:
-        return {}
-    return {int(t.id): t for t in Task.batch_get([v1_task_key(n) for n in numeric_ids], consistent_read=True)}
-
-
-def _lease_condition(holder: int):  # type: ignore[no-untyped-def]
-    return Counter.name.does_not_exist() | (Counter.value == holder)
-
-
 def _take(task: Task, device: str, dev_raw: int, slot: int, slot_holder: int) -> bool:
     user_id, me = int(task.user_id), int(task.id)
-
-    def run() -> None:
-        with TransactWrite(connection=connection()) as tx:
-            tx.condition_check(Task, task.task_id, condition=(Task.status == states.NOT_START)
-                               & (Task.attempt == int(task.attempt)))
-            tx.save(Counter(name=device_lease(user_id, device), value=lease_value(me, slot)),
-                    condition=_lease_condition(dev_raw))
-            if slot_holder != me:
-                tx.save(Counter(name=run_lease(user_id, slot), value=me), condition=_lease_condition(slot_holder))
-
-    try:
-        with_conflict_retry(run)
-    except TransactWriteError as error:
-        if "ConditionalCheckFailed" in cancellation_codes(error) or "TransactionConflict" in cancellation_codes(error):
-            return False
-        raise
-    return True
+    leases = [(device_lease(user_id, device), lease_value(me, slot), dev_raw)]
+    if slot_holder != me:
+        leases.append((run_lease(user_id, slot), me, slot_holder))
+    return records.take_leases(task, leases)
 
 
 def release(task: Task, *, wake: bool = True) -> int:
@@ -146,21 +115,11 @@ def release(task: Task, *, wake: bool = True) -> int:
     Reads one item (the device lease names the run slot); needs no user record. A run slot whose device
     lease was taken over as stale is left to the admission check, which sees its holder finished."""
     user_id, me = int(task.user_id), int(task.id)
-    try:
-        lease = Counter.get(device_lease(user_id, device_of(task)), consistent_read=True)
-    except Counter.DoesNotExist:
-        return 0
-    raw = _holder(lease)
+    name = device_lease(user_id, device_of(task))
+    raw = records.read_value(name) or 0
     if raw // SLOT_BASE != me:
         return 0
-    released = 0
-    for name, value in ((run_lease(user_id, raw % SLOT_BASE), me), (lease.name, raw)):
-        try:
-            Counter(name=name).delete(condition=Counter.value == value)
-            released += 1
-        except DeleteError as error:
-            if error.cause_response_code != "ConditionalCheckFailedException":
-                raise
+    released = sum(records.drop_if(n, v) for n, v in ((run_lease(user_id, raw % SLOT_BASE), me), (name, raw)))
     if released and wake:
         wake_waiting(user_id, device_of(task))
     return released
@@ -175,26 +134,18 @@ def wake_waiting(user_id: int, device: str = "", limit: int = 3) -> int:
     next_poll_at is the claim's expiry, minutes ahead). Best-effort: the dispatcher is the safety net.
     """
     now = clock.now_ms()
-    waiting_prefix = Task.ls.startswith(f"{states.NOT_START}#")
     try:
         candidates: list[Task] = []
         if device and not device.startswith("@"):
-            by_device = Task.user_device_status  # type: ignore[attr-defined]
-            candidates += list(by_device.query(f"u#{user_id}#task#d#{device}", waiting_prefix,
-                                               scan_index_forward=True, limit=1))
-        by_user = Task.user_platform_status  # type: ignore[attr-defined]
-        candidates += list(by_user.query(f"u#{user_id}#task#p#{PLATFORM}", waiting_prefix,
-                                         scan_index_forward=True, limit=20))
+            candidates += list(records.oldest_with_status(user_id, states.NOT_START, limit=1, device=device))
+        candidates += list(records.oldest_with_status(user_id, states.NOT_START, limit=20))
         bodies, devices = [], set()
         for t in candidates:
             if len(bodies) >= limit:
                 break
             if t.platform != PLATFORM or device_of(t) in devices:
                 continue
-            try:
-                t.update(actions=[Task.next_poll_at.set(now)],
-                         condition=(Task.status == states.NOT_START) & (Task.next_poll_at <= now + recheck_ms()))
-            except UpdateError:
+            if not records.bring_forward(t, now, recheck_ms()):
                 continue
             devices.add(device_of(t))
             bodies.append({"task_id": t.task_id, "attempt": int(t.attempt), "reason": "start"})

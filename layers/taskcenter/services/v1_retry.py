@@ -22,22 +22,20 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import replace
 from typing import Any
 
-from pynamodb.exceptions import UpdateError
-from pynamodb.transactions import TransactWrite
-
 from taskcenter import clock, config, queues
-from taskcenter.domain import listing, pricing, states
+from taskcenter.domain import pricing, states
 from taskcenter.domain import v1_scripts as rules
-from taskcenter.domain.errors import Conflict, Forbidden, InsufficientQuota
+from taskcenter.domain.errors import Forbidden, InsufficientQuota
 from taskcenter.observability import logger
 from taskcenter.services import v1_tasks
 from taskcenter.services.auth import Principal
+from taskcenter.store import money
 from taskcenter.store import tasks as task_store
-from taskcenter.store.models import Counter, Task, User
-from taskcenter.store.money import Charge, Payer, add_counter_deltas, charge_submission
+from taskcenter.store import v1_records as records
+from taskcenter.store.models import Task, User
+from taskcenter.store.money import Payer
 
 PAGE_KIND = "v1_retry_all_page"
 
@@ -51,14 +49,10 @@ def page_size() -> int:
 
 
 def restart_attempt(task: Task, payer: Payer, group: str, *, failed_before_ms: int | None = None) -> bool:
-    """Start a new attempt of a FAILURE task, charged again. True if this call restarted it.
-
-    False when the task is no longer the failed attempt we read (restarted, deleted, moved), is at the
-    retry limit, or failed after `failed_before_ms`. Raises InsufficientQuota / Forbidden if unpaid.
-    """
+    """Start a new attempt of a FAILURE task, charged again (store.v1_records.restart_attempt). True if
+    this call restarted it; False when it is no longer the failed attempt we read, is at the retry limit,
+    or failed after `failed_before_ms`. Raises InsufficientQuota / Forbidden if unpaid."""
     if task.billing == states.BILLING_REFUND_PENDING:
-        from taskcenter.store import money
-
         money.refund_task(task.task_id, int(task.attempt))  # the old attempt's refund first (exactly once)
         task.refresh(consistent_read=True)
     if task.status != states.FAILURE or int(task.retry_count or 0) >= max_retries():
@@ -66,51 +60,9 @@ def restart_attempt(task: Task, payer: Payer, group: str, *, failed_before_ms: i
     if failed_before_ms is not None and int(task.finish_ms or 0) > failed_before_ms:
         return False
     price = pricing.quota_for(task.model_name, group)
-    now = clock.now_ms()
-    old_attempt, old_version = int(task.attempt), int(task.version)
-    facts = task_store.listing_facts(task)
-    new_facts = replace(facts, status=states.NOT_START)
-    actions = [
-        Task.status.set(states.NOT_START),
-        Task.attempt.set(old_attempt + 1),
-        Task.retry_count.set(int(task.retry_count or 0) + 1),
-        Task.version.set(old_version + 1),
-        Task.quota.set(price),
-        Task.billing.set(states.BILLING_CHARGED if price > 0 else states.BILLING_FREE),
-        Task.key_hash.set(payer.key_hash),
-        Task.group.set(group),
-        Task.fail_reason.set(""),
-        Task.progress.set("0%"),
-        Task.start_ms.set(0),
-        Task.finish_ms.set(0),
-        Task.upstream_id.set(""),
-        Task.submit_attempts.set(0),
-        Task.poll_misses.set(0),
-        Task.data.set({}),
-        Task.scheduled_ms.set(0),
-        Task.updated_at.set(now // 1000),
-        Task.ls.set(listing.status_key(states.NOT_START, facts.submit_ms, facts.numeric_id)),
-        Task.poll_shard.set(task_store.shard_for(task.task_id)),
-        Task.next_poll_at.set(now),
-        Task.open_shard.set(task_store.shard_for(task.task_id)),
-        Task.deadline_at.set(now + task_store.task_timeout_ms()),
-    ]
-    condition = ((Task.status == states.FAILURE) & (Task.version == old_version) & (Task.attempt == old_attempt)
-                 & (Task.retry_count < max_retries())
-                 & Task.billing.is_in(states.BILLING_REFUNDED, states.BILLING_FREE))
-    if failed_before_ms is not None:
-        condition = condition & (Task.finish_ms <= failed_before_ms)
-    deltas = listing.counter_deltas_between(facts, new_facts)
-
-    def write(tx: TransactWrite) -> None:
-        tx.update(Task(task_id=task.task_id), actions=actions, condition=condition)
-        add_counter_deltas(tx, deltas)
-
-    try:
-        charge_submission(payer, [Charge(task.task_id, old_attempt + 1, price)], write)
-    except Conflict:
-        return False  # the task moved under us (a concurrent retry, a delete): nothing was charged
-    task.refresh(consistent_read=True)
+    if not records.restart_attempt(task, payer, price=price, group=group, max_retries=max_retries(),
+                                   failed_before_ms=failed_before_ms):
+        return False
     logger.info("v1 task retried", extra={"task_id": task.task_id, "attempt": int(task.attempt)})
     return True
 
@@ -139,7 +91,7 @@ def start_retry_all(principal: Principal) -> dict[str, Any]:
     if not failed:
         return data
     run_id = secrets.token_hex(8)
-    Counter(name=_run_key(run_id), value=0).save()
+    records.create_item(_run_key(run_id), 0)
     queues.send("retry", {"kind": PAGE_KIND, "run_id": run_id, "user_id": principal.user_id,
                           "key_hash": principal.token_hash, "group": principal.group,
                           "started_ms": clock.now_ms(), "page": 0, "cursor": None})
@@ -165,18 +117,15 @@ def retry_all_page(message: dict[str, Any]) -> int:
     """Retry one page of a run. Returns how many tasks this call restarted."""
     run_id, page = str(message["run_id"]), int(message["page"])
     user_id, started_ms = int(message["user_id"]), int(message["started_ms"])
-    try:
-        state = Counter.get(_run_key(run_id), consistent_read=True)
-    except Counter.DoesNotExist:
+    state = records.read_value(_run_key(run_id))
+    if state is None:
         return 0
-    if int(state.value) != page:
+    if state != page:
         logger.info("v1 retry-all page already handled", extra={"run_id": run_id, "page": page})
         return 0
     payer = Payer(user_id, str(message.get("key_hash") or ""))
     group = str(message.get("group") or _group_of(user_id))
-    index = Task.user_platform_status  # type: ignore[attr-defined]
-    rows = index.query(f"u#{user_id}#task#p#{v1_tasks.PLATFORM}", Task.ls.startswith(f"{states.FAILURE}#"),
-                       scan_index_forward=True, limit=page_size(), last_evaluated_key=message.get("cursor") or None)
+    rows = records.oldest_with_status(user_id, states.FAILURE, limit=page_size(), cursor=message.get("cursor") or None)
     restarted: list[Task] = []
     stopped_reason = ""
     seen = 0
@@ -207,19 +156,14 @@ def retry_all_page(message: dict[str, Any]) -> int:
 
 def _advance(run_id: str, page: int, message: dict[str, Any], cursor: dict[str, Any] | None) -> None:
     """Move the run to page+1 (only one copy of a page wins), then send that page if there is more."""
-    state = Counter(name=_run_key(run_id))
-    try:
-        state.update(actions=[Counter.value.set(page + 1)], condition=Counter.value == page)
-    except UpdateError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
-            return  # another copy of this page advanced the run and sent the next page
-        raise
+    if not records.compare_and_set(_run_key(run_id), page, page + 1):
+        return  # another copy of this page advanced the run and sent the next page
     if cursor is None:
         return
     try:
         queues.send("retry", {**message, "page": page + 1, "cursor": cursor})
     except Exception:
-        state.update(actions=[Counter.value.set(page)], condition=Counter.value == page + 1)
+        records.compare_and_set(_run_key(run_id), page + 1, page)
         raise  # the message is redelivered and sends the next page then
 
 

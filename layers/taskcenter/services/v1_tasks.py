@@ -10,9 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError
-from pynamodb.transactions import TransactWrite
-
 from taskcenter import clock, queues
 from taskcenter.domain import listing, states
 from taskcenter.domain import v1_scripts as rules
@@ -24,9 +21,8 @@ from taskcenter.services import channels as channel_service
 from taskcenter.services import listings, submission
 from taskcenter.services.auth import Principal
 from taskcenter.services.lifecycle import fail_task
-from taskcenter.store import money
+from taskcenter.store import money, v1_records
 from taskcenter.store import tasks as task_store
-from taskcenter.store.db import cancellation_codes, connection, with_conflict_retry
 from taskcenter.store.models import Channel, Task
 
 PLATFORM = "tikmatrix"
@@ -286,11 +282,9 @@ def count_by_status(user_id: int, statuses: tuple[str, ...]) -> int:
 
 def stats(principal: Principal) -> dict[str, int]:
     """From the listing counters (one BatchGetItem), never by reading tasks."""
-    from taskcenter.store.models import Counter as CounterModel
-
     names = {s: listing.counter_names_for_read("lup", _scope(principal.user_id), s)[0]
              for s in ("ALL", states.NOT_START, *rules.RUNNING_STATES, states.SUCCESS, states.FAILURE)}
-    values = {c.name: int(c.value or 0) for c in CounterModel.batch_get(list(names.values()))}
+    values = v1_records.read_values(names.values())
     got = {s: values.get(n, 0) for s, n in names.items()}
     return {"total": got["ALL"], "pending": got[states.NOT_START],
             "running": sum(got[s] for s in rules.RUNNING_STATES), "completed": got[states.SUCCESS],
@@ -368,24 +362,8 @@ def remove(task: Task) -> None:
             raise DomainError("only a finished task can be removed", code="conflict")
         if task.billing == states.BILLING_REFUND_PENDING:
             money.refund_task(task.task_id, int(task.attempt))
-            task.refresh(consistent_read=True)
-            continue
-        deltas = {k: -v for k, v in listing.counter_deltas_for_create(task_store.listing_facts(task)).items()}
-        version = int(task.version)
-
-        def run(deltas: dict[str, int] = deltas, version: int = version) -> None:
-            with TransactWrite(connection=connection()) as tx:
-                tx.delete(Task(task_id=task.task_id), condition=(Task.version == version)
-                          & (Task.billing != states.BILLING_REFUND_PENDING))
-                money.add_counter_deltas(tx, deltas)
-
-        try:
-            with_conflict_retry(run)
-        except TransactWriteError as error:
-            if "ConditionalCheckFailed" not in cancellation_codes(error):
-                raise
-            task.refresh(consistent_read=True)
-            continue
-        v1_admission.release(task, wake=True)
-        return
+        elif v1_records.delete_finished(task):
+            v1_admission.release(task, wake=True)
+            return
+        task.refresh(consistent_read=True)
     raise DomainError("the task kept changing while being deleted; try again", code="conflict")
