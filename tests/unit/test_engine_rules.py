@@ -119,7 +119,18 @@ def test_continuations_merge_per_channel_dedupe_and_keep_their_sources(monkeypat
     out = run.continuations()
     assert [(m.channel_id, m.task_ids, m.chain, sources) for m, sources in out] == [
         (1, ["a", "b", "c"], 5, {"m1", "m2", "m3"}), (1, ["d"], 1, {"m3"}), (2, ["x"], 1, {"m4"})]
-    assert all(m.due_ms == NOW + 8_000 for m, _ in out)
+    delay = engine.aligned_chain_delay(NOW)
+    assert all(m.due_ms == NOW + delay * 1000 and m.delay_s == delay for m, _ in out)
+
+
+def test_chain_links_land_on_a_shared_grid(monkeypatch):
+    monkeypatch.setenv("POLL_CHAIN_DELAY_SECONDS", "8")
+    base = 1_760_000_000_000 - 1_760_000_000_000 % 8_000  # a slot boundary
+    due_s = {(base + ms) // 1000 + engine.aligned_chain_delay(base + ms) for ms in (0, 1_500, 3_999, 7_999)}
+    assert due_s == {base // 1000 + 8}  # four chains polled at different moments: the same next slot
+    assert all(1 <= engine.aligned_chain_delay(base + ms) <= 8 for ms in range(0, 16_000, 250))
+    monkeypatch.setenv("POLL_CHAIN_DELAY_SECONDS", "0")
+    assert engine.aligned_chain_delay(base + 3_000) == 0
 
 
 FORWARDED: list[dict] = []

@@ -80,6 +80,15 @@ def progress_interval_ms() -> int:
     return max(0, config.env_int("POLL_PROGRESS_MIN_INTERVAL_SECONDS", 10)) * 1000
 
 
+def aligned_chain_delay(now_ms: int) -> int:
+    """The chain delay, shortened so links land on a shared grid of POLL_CHAIN_DELAY_SECONDS slots: chains
+    started at different times become visible together and merge in one Lambda batch (latency <= delay)."""
+    delay = chain_delay_seconds()
+    if delay <= 1:
+        return delay
+    return delay - (now_ms // 1000) % delay
+
+
 def max_misses() -> int:
     return max(1, config.env_int("POLL_MAX_MISSES", 3))
 
@@ -239,6 +248,7 @@ class PollMessage:
     task_ids: list[str]
     chain: int = 0
     due_ms: int = 0
+    delay_s: int = 0  # SQS delay it is sent with (not part of the body)
 
     @classmethod
     def parse(cls, body: str | dict[str, Any]) -> PollMessage:
@@ -333,13 +343,16 @@ class PollRun:
 
     def continuations(self) -> list[tuple[PollMessage, set[str]]]:
         out: list[tuple[PollMessage, set[str]]] = []
-        due = clock.now_ms() + chain_delay_seconds() * 1000
+        now = clock.now_ms()
+        delay = aligned_chain_delay(now)
+        due = now + delay * 1000
         for channel_id, entries in sorted(self.pending.items()):
             items = sorted(entries.items())
             for start in range(0, len(items), batch_size()):
                 chunk = items[start:start + batch_size()]
                 chain = max(c for _, (c, _) in chunk)
-                out.append((PollMessage(channel_id, [t for t, _ in chunk], chain, due), {m for _, (_, m) in chunk}))
+                out.append((PollMessage(channel_id, [t for t, _ in chunk], chain, due, delay),
+                            {m for _, (_, m) in chunk}))
         return out
 
     def send_continuations(self) -> set[str]:
@@ -347,7 +360,7 @@ class PollRun:
         failed: set[str] = set()
         for message, sources in self.continuations():
             try:
-                queues.send("poll", message.body(), delay_seconds=chain_delay_seconds())
+                queues.send("poll", message.body(), delay_seconds=message.delay_s)
             except Exception:
                 logger.exception("poll continuation not sent; its messages will be redelivered",
                                  extra={"channel_id": message.channel_id, "task_ids": message.task_ids})
