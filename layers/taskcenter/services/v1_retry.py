@@ -159,6 +159,7 @@ def _advance(run_id: str, page: int, message: dict[str, Any], cursor: dict[str, 
     if not records.compare_and_set(_run_key(run_id), page, page + 1):
         return  # another copy of this page advanced the run and sent the next page
     if cursor is None:
+        records.drop_if(_run_key(run_id), page + 1)  # the run is over; late copies find no run and stop
         return
     try:
         queues.send("retry", {**message, "page": page + 1, "cursor": cursor})
