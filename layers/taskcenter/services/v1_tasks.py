@@ -262,7 +262,10 @@ def list_tasks(principal: Principal, params: dict[str, str | None]) -> dict[str,
     if source == "ui":
         tasks, total = [], 0  # every task of this service is created through the API
     else:
-        filters = listing.ListingFilters(kind=KIND, user_id=principal.user_id, platform=PLATFORM, action=script,
+        # A serial or a script name implies the platform (only v1 tasks have serials; script names are not
+        # actions of other platforms): leaving it out keeps `total` on the counters, not a COUNT query.
+        platform = None if (serial or script) else PLATFORM
+        filters = listing.ListingFilters(kind=KIND, user_id=principal.user_id, platform=platform, action=script,
                                          status=LIST_STATUS[status] if status is not None else None,
                                          serial=serial)
         tasks, total = listings.list_tasks(filters, page, size)
