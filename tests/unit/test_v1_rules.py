@@ -139,3 +139,11 @@ def test_large_fan_outs_are_chunked_under_the_transaction_limit() -> None:
             devices = {s.fields["serial"] for s in chunk}
             assert v1_tasks._TX_FIXED + 2 * len(chunk) + 2 * len(devices) <= 100
     assert len(one_device) == 4 and len(many_devices) == 7
+
+
+def test_start_time_at_the_edges_of_the_calendar_is_a_clear_refusal() -> None:
+    now = ms("2026-03-07T16:00:00+00:00")
+    for raw in ("0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00"):
+        with pytest.raises(DomainError) as caught:
+            rules.resolve_start_time(raw, "America/New_York" if "-12" not in raw else "Pacific/Kiritimati", now)
+        assert caught.value.field == "start_time"

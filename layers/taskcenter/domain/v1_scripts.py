@@ -393,7 +393,10 @@ def resolve_start_time(raw: str | None, tz_name: str, now_ms: int) -> datetime |
         raise bad('start_time must be "HH:MM" or an ISO-8601 timestamp', "start_time") from error
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz)
-    parsed = parsed.astimezone(tz)
+    try:
+        parsed = parsed.astimezone(tz)
+    except (OverflowError, ValueError) as error:  # year 1 or 9999 shifted out of range
+        raise bad("start_time is out of range", "start_time") from error
     if parsed < now - PAST_TOLERANCE:
         raise bad("start_time is in the past", "start_time")
     if parsed > now + MAX_SCHEDULE_AHEAD:

@@ -247,6 +247,8 @@ def list_tasks(principal: Principal, params: dict[str, str | None]) -> dict[str,
     if status is not None and status not in LIST_STATUS:
         raise rules.bad("status must be 0 (pending), 1 (running), 2 (completed) or 3 (failed)", "status")
     serial = (params.get("serial") or "").strip() or None
+    if serial is not None and len(serial) > 128:
+        raise rules.bad("serial must be at most 128 characters", "serial")
     script = (params.get("script_name") or "").strip() or None
     if script is not None and script not in rules.SCRIPTS:
         raise rules.bad(f"script {script[:64]!r} is not supported", "script_name", rules.CODE_UNSUPPORTED_SCRIPT)
