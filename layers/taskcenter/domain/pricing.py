@@ -23,7 +23,7 @@ DEFAULT_PRICES_USD: dict[str, float] = {
     "mj_pan": 0.1,
     "mj_shorten": 0.1,
     "mj_modal": 0.1,
-    "mj_custom_zoom": 0.1,
+    "mj_custom_zoom": 0.0,  # like INPAINT it only opens a modal (new-api prices it 0); the modal is charged
     "mj_high_variation": 0.1,
     "mj_low_variation": 0.1,
     "mj_inpaint": 0.0,  # INPAINT opens a modal; the modal submission is what costs
