@@ -13,6 +13,7 @@ from pynamodb.attributes import (
     ListAttribute,
     MapAttribute,
     NumberAttribute,
+    TTLAttribute,
     UnicodeAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
@@ -301,6 +302,8 @@ class Counter(Model):
 
     name = UnicodeAttribute(hash_key=True)
     value = NumberAttribute(default=0)
+    # Only the listing page cursors and cached totals (store/page_cursors.py) set it: the table's TTL.
+    expires_at = TTLAttribute(null=True)
 
 
 ALL_MODELS: tuple[type[Model], ...] = (User, Credential, Channel, Task, LedgerEntry, Counter)

@@ -38,7 +38,7 @@ class Cursor:
 
 
 def cursor_ttl_seconds() -> int:
-    return config.env_int("LISTING_CURSOR_TTL_SECONDS", 900)
+    return config.env_int("LISTING_CURSOR_TTL_SECONDS", 300)
 
 
 def _name(digest: str, offset: int) -> str:
