@@ -96,13 +96,16 @@ def list_tasks(filters: ListingFilters, page: int = 1, page_size: int = DEFAULT_
         return [], 0
     total = _total(plan, stats)
     offset = (page - 1) * page_size
-    if offset >= total:
+    if offset and offset >= total:
         stats.seek = "past_end"
         return [], total
     start_key = _start_key(plan, offset, total, stats)
     if offset and start_key is None:
         return [], total  # fewer rows than the offset (the list shrank while we looked)
     items = _read_page(plan, start_key, page_size, stats)
+    if offset == 0 and len(items) > total:
+        # The first page is always read, so rows are never hidden by a total that lags the index.
+        total = len(items)
     if len(items) == page_size and offset + page_size < total:
         page_cursors.save(_digest(plan), offset + page_size, page_cursors.Cursor(_key_of(plan, items[-1]), total))
         stats.cursor_writes += 1
