@@ -219,3 +219,10 @@ def test_racing_admissions_for_one_device_admit_one(v1: V1World) -> None:
     assert sorted(r == 0 for r in results) == [False, True]
     holder = Counter.get(v1_admission.device_lease(v1.user.user_id, "dev5"), consistent_read=True)
     assert int(holder.value) // v1_admission.SLOT_BASE in later
+
+    # Username mode without a known device: the account is the unit that runs one task at a time.
+    floating = [task_of(i) for i in v1.create({**POST, "usernames": ["floating"], "start_time": "23:59"})
+                + v1.create({**POST, "usernames": ["floating"], "start_time": "23:59"})]
+    assert floating[0].serial == "" and floating[0].account == "floating"
+    assert v1_admission.admission_check(floating[0]) == 0 and v1_admission.admission_check(floating[1]) > 0
+    assert v1_admission.admission_check(floating[0]) == 0  # asking again while holding: still admitted
