@@ -8,9 +8,10 @@
   `GET /api/v1/task/{id}`, at most FETCH_SINGLE_LIMIT per batch; the rest count as a poll miss).
 - cancel: `POST /api/v1/task/{id}/stop`.
 
-Host statuses 0 pending and 1 running both map to IN_PROGRESS (the host has the task: for a v1 user
-it is "running"), 2 to SUCCESS, 3 to FAILURE. Envelope `{"code": 0, ...}`; a non-zero code of the
-40xxx family is a refusal (permanent), anything else (50001, HTTP 429/5xx, garbage) is transient.
+Host statuses 0 pending and 1 running (and any status the host may add) map to IN_PROGRESS (the host
+has the task: for a v1 user it is "running"), 2 to SUCCESS, 3 to FAILURE. Envelope `{"code": 0, ...}`;
+a non-zero code of the 40xxx family is a refusal (permanent), anything else (50001, HTTP 429/5xx,
+garbage) is transient.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ def _state(item: dict[str, Any]) -> UpstreamState | None:
     status = item.get("status")
     if upstream_id is None or not isinstance(status, int) or isinstance(status, bool):
         return None
-    mapped = HOST_STATUS.get(status, states.UNKNOWN)
+    mapped = HOST_STATUS.get(status, states.IN_PROGRESS)  # an unknown host status is not an end: still running
     reason = str(item.get("error") or item.get("fail_reason") or "")
     progress = "100%" if mapped in states.TERMINAL else ""
     return UpstreamState(upstream_id=str(upstream_id), status=mapped, progress=progress,
