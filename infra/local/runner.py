@@ -25,6 +25,13 @@ With `--port`, a small HTTP control API lets tests and developers act now instea
     POST /fire/<FunctionId>       run that function's schedule once, now; {"ok", "error", "result"}
     POST /drain/<FunctionId>      poll that function's queue until it returns nothing; {"batches", "deleted", "failed"}
 
+Chaos knobs (docs/chaos.md; off by default, and then nothing above changes): LOCAL_CHAOS_DUPLICATE=1 delivers
+every SQS batch twice (the handler is invoked a second time with the same records, before any delete; a
+message is deleted only if neither invocation reported it failed); LOCAL_CHAOS_CRASH_RATE=0.1 makes that
+share of queue invocations crash mid-batch (the handler sees only the first half of the records, then the
+invocation counts as failed: nothing is deleted, every message reappears after the visibility timeout).
+LOCAL_CHAOS_SEED seeds the draws. Each event is a `chaos:` line in the log; /health reports the counts.
+
     python -m infra.local.runner --config .local/event-runner.json --port 8010   # the event_runner component
 """
 
@@ -34,6 +41,7 @@ import argparse
 import importlib
 import json
 import os
+import random
 import re
 import signal
 import sys
@@ -273,7 +281,8 @@ class Outcome:
 class EventRunner:
     def __init__(self, queue_sources: list[QueueSource], schedules: list[ScheduleSource], sqs: Any, *,
                  region: str = "us-east-1", visibility_scale: float = 1.0, wait_seconds: int = 1,
-                 log: Callable[[str], None] | None = None) -> None:
+                 log: Callable[[str], None] | None = None, duplicate: bool = False, crash_rate: float = 0.0,
+                 chaos_seed: int = 1) -> None:
         self.queue_sources = queue_sources
         self.schedules = schedules
         self.sqs = sqs
@@ -286,6 +295,12 @@ class EventRunner:
         self._handlers: dict[str, Callable[..., Any]] = {}
         self._lock = threading.Lock()
         self.invocations = 0
+        # chaos (docs/chaos.md): off unless asked for
+        self.duplicate = duplicate
+        self.crash_rate = crash_rate
+        self._chaos_rng = random.Random(chaos_seed)
+        self.chaos = {"duplicated_batches": 0, "duplicated_records": 0, "crashed_batches": 0,
+                      "crashed_records_seen": 0}
 
     # ------------------------------------------------------------ handlers
     def handler(self, handler: str) -> Callable[..., Any]:
@@ -349,8 +364,14 @@ class EventRunner:
             return {"received": 0, "deleted": [], "failed": []}
         event = sqs_event(messages, source, self.region)
         ids = [m["MessageId"] for m in messages]
-        outcome = self.invoke(source.target, event)
-        failed = ids if not outcome.ok else failed_message_ids(outcome.result, ids, source.report_failures)
+        if self._crashes():
+            outcome = self._crash_mid_batch(source, event)
+            failed = list(ids)
+        else:
+            outcome = self.invoke(source.target, event)
+            failed = ids if not outcome.ok else failed_message_ids(outcome.result, ids, source.report_failures)
+            if self.duplicate:
+                failed = self._deliver_again(source, event, ids, failed)
         handles = {m["MessageId"]: m["ReceiptHandle"] for m in messages}
         succeeded = [i for i in ids if i not in failed]
         for start in range(0, len(succeeded), 10):
@@ -369,6 +390,38 @@ class EventRunner:
                   + (f" failed_ids={failed}" if failed and outcome.ok else "")
                   + (f"\n{outcome.error}" if outcome.error else ""))
         return {"received": len(messages), "deleted": succeeded, "failed": failed, "outcome": outcome}
+
+    # ------------------------------------------------------------ chaos
+    def _crashes(self) -> bool:
+        if self.crash_rate <= 0:
+            return False
+        with self._lock:
+            return self._chaos_rng.random() < self.crash_rate
+
+    def _crash_mid_batch(self, source: QueueSource, event: dict[str, Any]) -> Outcome:
+        """As a Lambda that dies half-way: the first half of the records was handled, nothing is deleted."""
+        records = event["Records"]
+        half = records[:(len(records) + 1) // 2]
+        outcome = self.invoke(source.target, {"Records": half})
+        with self._lock:
+            self.chaos["crashed_batches"] += 1
+            self.chaos["crashed_records_seen"] += len(half)
+        self._say(f"chaos: {source.target.function_id} crashed mid-batch after {len(half)} of {len(records)} "
+                  f"records (handler {'returned' if outcome.ok else 'raised'}); nothing deleted")
+        return Outcome(False, outcome.result, "chaos: crashed mid-batch", outcome.seconds)
+
+    def _deliver_again(self, source: QueueSource, event: dict[str, Any], ids: list[str],
+                       failed: list[str]) -> list[str]:
+        """The same records a second time (same messageId, receiptHandle, body), as an at-least-once duplicate."""
+        again = self.invoke(source.target, event)
+        failed_again = ids if not again.ok else failed_message_ids(again.result, ids, source.report_failures)
+        with self._lock:
+            self.chaos["duplicated_batches"] += 1
+            self.chaos["duplicated_records"] += len(ids)
+        self._say(f"chaos: {source.target.function_id} batch of {len(ids)} delivered twice; second delivery "
+                  + ("ok" if not failed_again else f"failed {len(failed_again)}: {failed_again}")
+                  + (f"\n{again.error}" if again.error else ""))
+        return [i for i in ids if i in failed or i in failed_again]
 
     def _queue_loop(self, source: QueueSource) -> None:
         while not self.stop_event.is_set():
@@ -470,7 +523,7 @@ def control_server(runner: EventRunner, host: str, port: int) -> ThreadingHTTPSe
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             if self.path == "/health":
-                self._reply(200, {"ok": True, "invocations": runner.invocations})
+                self._reply(200, {"ok": True, "invocations": runner.invocations, "chaos": dict(runner.chaos)})
             elif self.path == "/sources":
                 self._reply(200, {"sources": runner.describe()})
             else:
@@ -542,12 +595,17 @@ def main(argv: list[str] | None = None) -> int:
     queue_sources, schedules = discover(config["template"], config["queues"],
                                         schedule_scale=env_float("LOCAL_SCHEDULE_SCALE", 1.0))
     runner = EventRunner(queue_sources, schedules, sqs_client(region), region=region,
-                         visibility_scale=env_float("LOCAL_VISIBILITY_SCALE", 1.0))
+                         visibility_scale=env_float("LOCAL_VISIBILITY_SCALE", 1.0),
+                         duplicate=os.environ.get("LOCAL_CHAOS_DUPLICATE", "").strip() == "1",
+                         crash_rate=env_float("LOCAL_CHAOS_CRASH_RATE", 0.0),
+                         chaos_seed=int(env_float("LOCAL_CHAOS_SEED", 1)))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     for line in runner.describe():
         runner._say(line)
+    if runner.duplicate or runner.crash_rate:
+        runner._say(f"chaos: every SQS batch delivered twice={runner.duplicate}, crash rate={runner.crash_rate}")
     runner.preload()
     runner.start()
     server = control_server(runner, args.host, args.port) if args.port is not None else None
