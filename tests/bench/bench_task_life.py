@@ -6,7 +6,7 @@
   (TransactWriteItems = 1 request) and the items they wrote, from submit to SUCCESS.
 - The same for a task that fails upstream and is refunded.
 - An unchanged poll: writes 0.
-- Upstream calls per poll cycle: the dispatcher's slow lane over 500 stale tasks on 2 channels
+- Upstream calls per poll cycle: the dispatcher's slow lane over 200 stale tasks on 2 channels
   (POLL_BATCH_SIZE 50), and the fast lane: 100 tasks each submitted with its own first-poll message,
   followed for three chain links (continuations are merged per channel within each Lambda batch of 10).
 
@@ -165,10 +165,10 @@ def _measure(world: Any, monkeypatch: Any) -> list[dict[str, Any]]:
     out.append({"metric": "DynamoDB write requests per failed task life (submit -> FAILURE -> refunded)",
                 "value": requests, "unit": "requests", "note": f"{ops}; {items} items written"})
 
-    # ---- slow lane: 500 stale tasks on two channels, one dispatcher cycle
+    # ---- slow lane: 200 stale tasks on two channels, one dispatcher cycle
     drain("poll")
     now = clock.now_ms()
-    for i in range(500):
+    for i in range(200):
         stale = new_charged_task(world.user, ch_a if i % 2 else ch_b, next_poll_at=now)
         upstream.set(stale.upstream_id, states.SUBMITTED)  # known upstream, unchanged
     clock.advance(engine.fast_window_ms() / 1000 + 60)
@@ -179,7 +179,7 @@ def _measure(world: Any, monkeypatch: Any) -> list[dict[str, Any]]:
                                        "id": "e", "resources": []}, None)
         _one_link(jobs.poll_worker)
     cycle_calls = len(upstream.fetch_calls) - calls_before
-    out.append({"metric": "upstream calls per dispatcher poll cycle (500 stale tasks, 2 channels)",
+    out.append({"metric": "upstream calls per dispatcher poll cycle (200 stale tasks, 2 channels)",
                 "value": cycle_calls, "unit": "calls", "target": "1 per channel batch of 50",
                 "note": f"{report['polled']} tasks polled in {report['messages']} messages, "
                         f"{cycle_calls / max(1, report['polled']):.3f} calls per task; "
