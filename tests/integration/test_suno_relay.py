@@ -177,6 +177,14 @@ def test_failover_on_429_5xx_timeout_and_connection_errors_never_on_4xx(
     assert _quota(world.user.user_id) == before - 5 * MUSIC_PRICE
     assert money.audit_user(world.user.user_id).ok
 
+    # Among channels of the highest priority, weight decides (weight 0 is only a last resort).
+    light = admin.create_channel("suno", suno_sim.url, secret="sim-secret", priority=50, weight=0)["id"]
+    heavy = admin.create_channel("suno", suno_sim.url, secret="sim-secret", priority=50, weight=1000)["id"]
+    channels.clear_cache()
+    suno_sim.reset()
+    picked = [int(Task.get(submit(client, world.user)[1]["data"]).channel_id) for _ in range(4)]
+    assert picked == [heavy] * 4 and light not in picked
+
 
 def test_every_channel_failing_fails_and_refunds_in_the_same_request(
         client: Any, suno_world: Any, suno_sim: Any, monkeypatch: pytest.MonkeyPatch) -> None:
