@@ -14,8 +14,10 @@ QUEUES = ("poll", "refund", "retry")
 
 def create_tables() -> dict[str, str]:
     """Create every table from the PynamoDB models (tests/infra proves they equal template.yaml's)."""
+    from taskcenter.store.counters import forget_blocks
     from taskcenter.store.models import ALL_MODELS
 
+    forget_blocks()  # id blocks reserved from a previous test's (now gone) counters table
     env = {}
     for logical, var in TABLE_ENV.items():
         env[var] = f"test-{logical}"

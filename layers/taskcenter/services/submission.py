@@ -125,7 +125,7 @@ def create_tasks(principal: Principal, specs: list[TaskSpec]) -> list[Task]:
         _require_channel(spec)
     prices = [price_of(spec, principal.group) for spec in specs]
     missing = [i for i, spec in enumerate(specs) if not spec.numeric_id]
-    reserved = iter(counters.reserve_ids("task", len(missing))) if missing else iter(())
+    reserved = iter(counters.allocate_ids("task", len(missing))) if missing else iter(())
     built: list[Task] = []
     for spec, price in zip(specs, prices, strict=True):
         numeric_id = spec.numeric_id or next(reserved)
@@ -183,7 +183,10 @@ def candidate_channels(task: Task) -> list[ChannelInfo]:
     if pinned:
         channel = channel_service.get_channel(pinned)
         return [channel_service.info(channel)] if channel is not None and int(channel.status) == 1 else []
-    order = channel_service.failover_order(task.platform, str(facts.get("channel_model") or ""))
+    # Seeded by the task id: weighted-random across tasks, but one stable order per task, so the
+    # rotation below really moves a background retry to the next channel.
+    order = channel_service.failover_order(task.platform, str(facts.get("channel_model") or ""),
+                                           rng=random.Random(task.task_id))
     if order:
         shift = int(task.submit_attempts or 0) % len(order)
         order = order[shift:] + order[:shift]
