@@ -3,7 +3,7 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv local test test-fast lint template openapi build bench clean
+.PHONY: venv local test test-fast lint template openapi build bench chaos clean
 
 $(BIN)/activate: requirements-dev.txt layers/requirements.txt pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -35,6 +35,9 @@ build: venv  ## build the Lambda function package and the dependency layer into 
 
 bench: venv  ## run every benchmark and print the table
 	$(BIN)/python -m tests.bench
+
+chaos: venv  ## the chaos run: 1,000 tasks on the local stack with faults injected, then the invariants (docs/chaos.md)
+	$(BIN)/python -m tests.chaos
 
 clean:
 	rm -rf $(VENV) .build .aws-sam .local

@@ -298,8 +298,10 @@ def run(options: Options, log: Callable[[str], None] = say) -> Result:
 def _run(options: Options, doc: dict[str, Any], began: float, log: Callable[[str], None]) -> Result:
     api, env, components = doc["api_url"], doc["env"], doc["components"]
     use_stack_env(env)
+    from taskcenter.observability import logger
     from taskcenter.services import admin_ops
 
+    logger.setLevel("WARNING")  # the admin operations' INFO lines would interleave with the progress lines
     log(f"stack up in {time.monotonic() - began:.0f}s: {api}; components {sorted(components)}")
     if not components.get("chaos"):
         raise RuntimeError("the chaos component did not start (LOCAL_CHAOS=1?); see the stack's logs")
@@ -316,26 +318,36 @@ def _run(options: Options, doc: dict[str, Any], began: float, log: Callable[[str
     lock = threading.Lock()
     started = time.monotonic()
 
-    def delete_second_channel() -> None:
-        in_flight = [t for t in read_tasks(user_ids) if int(t.channel_id) == int(second["id"])
-                     and t.status not in TERMINAL]
+    def delete_second_channel(submit_more: Callable[[int], None]) -> None:
+        in_flight: list[Any] = []
+        for _ in range(10):  # bounded: a few more Suno submissions until the channel has a task in flight
+            in_flight = [t for t in read_tasks(user_ids) if int(t.channel_id) == int(second["id"])
+                         and t.status not in TERMINAL]
+            if in_flight:
+                break
+            submit_more(len(users) * 2)
         reply = admin_ops.run({"op": "delete_channel", "channel_id": int(second["id"])})
         deletion.update({"channel_id": second["id"], "ok": reply["ok"], "in_flight": len(in_flight),
                          "in_flight_ids": [t.task_id for t in in_flight], "at_s": time.monotonic() - started})
         log(f"deleted channel {second['id']} ({SECOND_SUNO}) with {len(in_flight)} of its tasks in flight: {reply}")
 
-    def one(n: int) -> None:
-        result = submit(api, KINDS[n % len(KINDS)], users[n % len(users)], n)
+    def one(n: int, kind: str | None = None) -> None:
+        result = submit(api, kind or KINDS[n % len(KINDS)], users[n % len(users)], n)
         with lock:
             submissions.append(result)
             done = len(submissions)
         if done % 100 == 0:
             log(f"submitted {done}/{options.tasks}")
 
+    def more_suno(count: int) -> None:
+        with ThreadPoolExecutor(options.workers) as pool:
+            list(pool.map(lambda n: one(n, "suno_music"), range(options.tasks + len(submissions),
+                                                               options.tasks + len(submissions) + count)))
+
     half = max(1, int(options.tasks * options.delete_at))
     with ThreadPoolExecutor(options.workers) as pool:
         list(pool.map(one, range(half)))
-    delete_second_channel()
+    delete_second_channel(more_suno)
     with ThreadPoolExecutor(options.workers) as pool:
         list(pool.map(one, range(half, options.tasks)))
     submit_s = time.monotonic() - started
@@ -384,7 +396,7 @@ def report(options: Options, doc: dict[str, Any], submissions: list[Submission],
     platforms = sorted({p for p, _ in by})
     reasons = Counter(_reason(t.fail_reason) for t in tasks if t.status == "FAILURE")
     lines = ["# Chaos run", "",
-             f"{options.tasks} submissions by {len(user_ids)} users; wall time {wall_s:.0f} s (submitting "
+             f"{len(submissions)} submissions by {len(user_ids)} users; wall time {wall_s:.0f} s (submitting "
              f"{submit_s:.0f} s, all ended {settle_s:.0f} s after the first submission)", "",
              "| provider | tasks | SUCCESS | FAILURE | unfinished |", "|---|---:|---:|---:|---:|"]
     for p in platforms:

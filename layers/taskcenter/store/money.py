@@ -228,15 +228,36 @@ class AuditResult:
         return self.quota == self.expected_quota and self.used_quota == self.charges - self.refunds
 
 
-def audit_user(user_id: int) -> AuditResult:
+AUDIT_READ_ATTEMPTS = 5
+
+
+def _balance(user_id: int) -> tuple[int, int]:
     try:
         user = User.get(user_id, consistent_read=True)
     except DoesNotExist as error:
         raise NotFound(f"user {user_id} not found") from error
-    sums = {"credit": 0, "charge": 0, "refund": 0}
-    for entry in LedgerEntry.query(user_id, consistent_read=True):
-        sums[entry.kind] = sums.get(entry.kind, 0) + int(entry.amount)
-    return AuditResult(user_id, int(user.quota), int(user.used_quota), sums["credit"], sums["charge"], sums["refund"])
+    return int(user.quota), int(user.used_quota)
+
+
+def audit_user(user_id: int) -> AuditResult:
+    """The user's balance against the ledger sums, from a consistent pair of reads.
+
+    The user item and the ledger query are two reads: a charge or refund committing between them (the user is
+    busy while the reconciler audits) would show a mismatch that is not there. Every money transaction moves
+    the user's quota with its ledger entry, so a balance unchanged across the ledger query means the ledger
+    read matches it; otherwise read again (bounded). A real mismatch shows on every read.
+    """
+    result: AuditResult | None = None
+    for _ in range(AUDIT_READ_ATTEMPTS):
+        quota, used = _balance(user_id)
+        sums = {"credit": 0, "charge": 0, "refund": 0}
+        for entry in LedgerEntry.query(user_id, consistent_read=True):
+            sums[entry.kind] = sums.get(entry.kind, 0) + int(entry.amount)
+        result = AuditResult(user_id, quota, used, sums["credit"], sums["charge"], sums["refund"])
+        if result.ok or _balance(user_id) == (quota, used):
+            return result
+    assert result is not None
+    return result
 
 
 def users_with_ledger_activity(days: Iterable[str]) -> set[int]:
