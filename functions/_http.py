@@ -100,10 +100,23 @@ def guarded(surface: str) -> Callable[[Callable[..., Response]], Callable[..., R
                 request_id = _request_id()
                 logger.exception("unhandled error", extra={"surface": surface, "request_id": request_id})
                 return _internal(surface, request_id)
+            finally:
+                _flush_metrics()
 
         return run
 
     return wrap
+
+
+def _flush_metrics() -> None:
+    """Publish what the request counted (EMF to stdout -> CloudWatch); nothing when it counted nothing."""
+    from taskcenter.observability import metrics
+
+    try:
+        if metrics.metric_set:
+            metrics.flush_metrics()
+    except Exception:  # metrics must never turn an answer into an error
+        logger.warning("metrics flush failed", exc_info=True)
 
 
 def _request_id() -> str:

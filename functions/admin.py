@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from chalice import Blueprint
-from taskcenter.services import admin_ops
 
 bp = Blueprint(__name__)
 
@@ -25,4 +24,6 @@ PERMISSIONS = {
 
 @bp.lambda_function(name="admin")
 def admin_operation(event: Any, context: Any) -> dict[str, Any]:
+    from taskcenter.services import admin_ops  # imported here: every API function loads this blueprint too
+
     return admin_ops.run(event)

@@ -3,16 +3,18 @@
 The work is in taskcenter.services (engine, refunds, retries, sweeper); docs/engine.md describes it.
 SQS consumers report partial batch failures with Powertools (a failed record is redelivered and, after
 the queue's maxReceiveCount, goes to its dead-letter queue); every consumer is idempotent.
+
+The services and Powertools' batch utility are imported inside the handlers: app.py registers every
+blueprint, so each API function imports this module too, and module-level imports here would add the
+engine and the batch utility to every route's cold start (tests/bench/bench_cold_start.py).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from chalice import Blueprint, Rate
 from taskcenter.observability import metrics
-from taskcenter.services import engine, refunds, retries, sweeper
 
 bp = Blueprint(__name__)
 
@@ -20,12 +22,13 @@ bp = Blueprint(__name__)
 PERMISSIONS = {
     "poll_dispatcher": {"tables": {"tasks": "r"}, "queues": {"poll": "send", "retry": "send"}},
     "poll_worker": {"tables": {"tasks": "rw", "channels": "r", "counters": "rw"},
-                    "queues": {"poll": "send", "refund": "send"}, "timeout": 60},
+                    "queues": {"poll": "send", "refund": "send", "retry": "send"}, "timeout": 60},
     "refund_worker": {"tables": {"tasks": "rw", "ledger": "rw", "users": "rw", "credentials": "rw"}},
     "retry_worker": {"tables": {"tasks": "rw", "channels": "r", "counters": "rw", "users": "rw",
                                 "credentials": "rw", "ledger": "rw"},
                      "queues": {"retry": "send", "poll": "send", "refund": "send"}, "timeout": 120},
-    "timeout_sweeper": {"tables": {"tasks": "rw", "counters": "rw"}, "queues": {"refund": "send"}, "timeout": 300},
+    "timeout_sweeper": {"tables": {"tasks": "rw", "counters": "rw"}, "queues": {"refund": "send", "retry": "send"},
+                        "timeout": 300},
     "reconciler": {"tables": {"tasks": "r", "ledger": "r", "users": "r"}, "queues": {"refund": "send"},
                    "timeout": 300},
 }
@@ -37,6 +40,8 @@ def _flush() -> None:
 
 
 def _consume(event: Any, record_handler: Any) -> dict[str, Any]:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
     try:
         return process_partial_response(event=event.to_dict(), record_handler=record_handler,
                                         processor=BatchProcessor(event_type=EventType.SQS), context=event.context)
@@ -46,6 +51,8 @@ def _consume(event: Any, record_handler: Any) -> dict[str, Any]:
 
 @bp.schedule(Rate(1, unit=Rate.MINUTES), name="poll_dispatcher")
 def poll_dispatcher(event: Any) -> dict[str, Any]:
+    from taskcenter.services import engine
+
     try:
         return engine.dispatch_due_polls().__dict__
     finally:
@@ -54,6 +61,8 @@ def poll_dispatcher(event: Any) -> dict[str, Any]:
 
 @bp.on_sqs_message(queue="poll", batch_size=10, maximum_batching_window_in_seconds=2, name="poll_worker")
 def poll_worker(event: Any) -> dict[str, Any]:
+    from taskcenter.services import engine
+
     run = engine.PollRun()
     response = _consume(event, lambda record: run.poll_record(record.body, record.message_id))
     failed = run.send_continuations()
@@ -65,16 +74,22 @@ def poll_worker(event: Any) -> dict[str, Any]:
 
 @bp.on_sqs_message(queue="refund", batch_size=10, name="refund_worker")
 def refund_worker(event: Any) -> dict[str, Any]:
+    from taskcenter.services import refunds
+
     return _consume(event, lambda record: refunds.refund_from_message(record.body))
 
 
 @bp.on_sqs_message(queue="retry", batch_size=5, name="retry_worker")
 def retry_worker(event: Any) -> dict[str, Any]:
+    from taskcenter.services import retries
+
     return _consume(event, lambda record: retries.retry_from_message(record.body))
 
 
 @bp.schedule(Rate(5, unit=Rate.MINUTES), name="timeout_sweeper")
 def timeout_sweeper(event: Any) -> dict[str, Any]:
+    from taskcenter.services import sweeper
+
     try:
         return sweeper.sweep_timeouts().__dict__
     finally:
@@ -83,6 +98,8 @@ def timeout_sweeper(event: Any) -> dict[str, Any]:
 
 @bp.schedule(Rate(5, unit=Rate.MINUTES), name="reconciler")
 def reconciler(event: Any) -> dict[str, Any]:
+    from taskcenter.services import refunds
+
     try:
         return refunds.reconcile().__dict__
     finally:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from taskcenter import clock, queues
 from taskcenter.domain import states
@@ -159,7 +161,8 @@ def test_retry_worker_fails_over_backs_off_ignores_stale_messages_and_never_subm
 
     monkeypatch.setattr(queues, "send", spy)
     ch_a, ch_b = engine_world.channels["suno"], engine_world.channels["suno-b"]
-    task = submission.create_tasks(_principal(user), [_spec()])[0]
+    # due now (as a v1 task whose start has come; a relay task is due only SUBMIT_RESCUE_SECONDS later)
+    task = submission.create_tasks(_principal(user), [replace(_spec(), start_at_ms=clock.now_ms())])[0]
     retry = {"task_id": task.task_id, "attempt": 1, "reason": "start"}
 
     # every channel fails transiently: the task stays NOT_START, backs off, and the retry comes back delayed
@@ -191,7 +194,7 @@ def test_retry_worker_fails_over_backs_off_ignores_stale_messages_and_never_subm
     assert retries.retry_from_message(retry) == retries.IGNORED  # past NOT_START
 
     # past the maximum, a background retry fails and refunds the task
-    doomed = submission.create_tasks(_principal(user), [_spec()])[0]
+    doomed = submission.create_tasks(_principal(user), [replace(_spec(), start_at_ms=clock.now_ms())])[0]
     Task(task_id=doomed.task_id).update(actions=[Task.submit_attempts.set(submission.max_background_retries())])
     up.submit_errors = [transient(), transient()]
     retries.retry_from_message({"task_id": doomed.task_id, "attempt": 1, "reason": "start"})

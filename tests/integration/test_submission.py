@@ -168,3 +168,28 @@ def test_backoff_grows_with_jitter_and_is_capped() -> None:
     waits = [submission.backoff_ms(n, rng=rng) for n in range(1, 12)]
     assert 5_000 <= waits[0] <= 10_000 and 10_000 <= waits[1] <= 20_000
     assert all(w <= 600_000 for w in waits) and waits[-1] >= 300_000
+
+
+def test_a_charged_task_whose_request_died_before_the_upstream_call_is_submitted_by_the_engine(
+        scripted: Any, monkeypatch: pytest.MonkeyPatch, frozen_clock: Any) -> None:
+    from taskcenter import queues
+    from taskcenter.services import engine, retries
+
+    _channel("https://up.example.com")
+    principal = authenticate_relay(f"Bearer {scripted.user.api_key}")
+    # The request charged and wrote the task, then died before dispatch_to_upstream.
+    task = submission.create_tasks(principal, [_spec()])[0]
+    assert task.status == states.NOT_START and int(task.next_poll_at) == frozen_clock.now_ms() + 120_000
+
+    sent: list[tuple[str, list[dict[str, Any]]]] = []
+    monkeypatch.setattr(queues, "send_many", lambda queue, bodies, **kw: sent.append((queue, bodies)) or len(bodies))
+    engine.dispatch_due_polls()
+    assert sent == []  # not due yet: a live request is still submitting it
+    frozen_clock.advance(121_000)
+    engine.dispatch_due_polls()
+    assert [(q, [b["task_id"] for b in bodies]) for q, bodies in sent] == [("retry", [task.task_id])]
+
+    assert retries.retry_from_message(sent[0][1][0]) == retries.DISPATCHED
+    stored = Task.get(task.task_id)
+    assert stored.status == states.SUBMITTED and stored.upstream_id == f"up-{task.task_id}"
+    assert [(int(stored.channel_id), task.task_id)] == CALLS

@@ -150,8 +150,11 @@ def create_tasks(principal: Principal, specs: list[TaskSpec]) -> list[Task]:
             properties={**spec.properties, SUBMIT_KEY: submit_facts},
             **spec.fields,
         )
-        if spec.start_at_ms is not None:
-            task_store.schedule_poll(task, spec.start_at_ms)
+        # A deferred task waits for its start time; every other task is also due a little later, as a
+        # safety net: if this request dies between the charge and the upstream call, the dispatcher finds
+        # the task still NOT_START and the retry worker submits it (a submitted task's poll time replaces it).
+        rescue_at = clock.now_ms() + config.env_int("SUBMIT_RESCUE_SECONDS", 120) * 1000
+        task_store.schedule_poll(task, spec.start_at_ms if spec.start_at_ms is not None else rescue_at)
         built.append(task)
     task_store.create_charged(Payer(principal.user_id, principal.token_hash), built)
     for task in built:
