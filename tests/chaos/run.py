@@ -45,14 +45,13 @@ CHAOS_ENV = {
     "LOCAL_CHAOS_DUPLICATE": "1",
     "LOCAL_CHAOS_CRASH_RATE": "0.1",
     "LOCAL_CHAOS_SEED": "1",
-    "LOCAL_CHAOS_TASK_TIMEOUT_SECONDS": "300",  # the sweeper's limit: every task ends in bounded time
+    "LOCAL_CHAOS_TASK_TIMEOUT_SECONDS": "600",  # the sweeper's limit: every task ends in bounded time
     "LOCAL_SCHEDULE_SCALE": "0.05",  # rate(1 minute) every 3 s, rate(5 minutes) every 15 s
     "LOCAL_VISIBILITY_SCALE": "0.01",  # a failed message is back after seconds (poll queue: 360 s -> 3.6 s)
     "POLL_CHAIN_DELAY_SECONDS": "1",
     "FIRST_POLL_SECONDS": "1",
     "POLL_FAST_WINDOW_SECONDS": "30",
     "REFUND_GRACE_SECONDS": "5",
-    "V1_ADMISSION_RECHECK_SECONDS": "5",
     "SUNO_SIM_STEP_SECONDS": "1,1,2",
     "MJ_SIM_STEP_SECONDS": "1",
 }
