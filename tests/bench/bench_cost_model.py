@@ -1,0 +1,271 @@
+"""AWS cost per million tasks, from the operations one task life actually performs (issue 7 item 6).
+
+One Suno task is submitted through the relays' path and followed to SUCCESS by the real poll worker
+against a fake upstream (as bench_task_life), under in-process moto. A botocore hook records every
+DynamoDB write with the item images before and after it, and prices it with DynamoDB's own rules:
+- a write costs ceil(size / 1 KB) write units for the larger of the two images; inside a transaction twice that;
+- every GSI of the table pays again: a new or removed index entry costs its projected size, a changed
+  index key costs a delete plus a put, a changed projected attribute costs an update; an untouched
+  entry costs nothing (so KEYS_ONLY indexes are cheap and ALL-projection indexes are not);
+- reads: ceil(size / 4 KB) per item read (consistent reads, as the code does them).
+Item size is estimated as DynamoDB counts it (attribute name lengths + value sizes).
+SQS requests and Lambda invocations are counted in the same run; API Gateway requests are the client's
+submit plus FETCHES_PER_TASK status fetches. Prices are us-east-1 list prices (see PRICES).
+
+Run: `.venv/bin/python -m tests.bench cost_model`. docs/cost-model.md explains the table.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any
+
+PRICES = {  # USD, us-east-1 list prices
+    "dynamodb_wru": 0.625 / 1e6,  # on-demand write request unit
+    "dynamodb_rru": 0.125 / 1e6,  # on-demand read request unit
+    "lambda_request": 0.20 / 1e6,
+    "lambda_gb_second": 0.0000133334,  # arm64
+    "sqs_request": 0.40 / 1e6,  # standard queue, per 64 KB request
+    "apigw_request": 3.50 / 1e6,  # REST API, first 333 M
+}
+LAMBDA_GB = 0.5  # MemorySize 512 in template.yaml Globals
+LAMBDA_SECONDS = {"api": 0.15, "worker": 0.3}  # assumed billed durations per invocation
+FETCHES_PER_TASK = 5  # client status fetches per task (the relay's GET /suno/fetch/{id})
+
+_local = threading.local()
+
+
+def _size(value: Any) -> int:
+    """DynamoDB's item size rules, approximately (wire-format value: {"S": ...}, {"N": ...}, ...)."""
+    (kind, inner), = value.items()
+    if kind == "S":
+        return len(inner.encode())
+    if kind == "N":
+        return max(1, len(str(inner).lstrip("-").replace(".", "")) // 2 + 1)
+    if kind == "B":
+        return len(inner)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + _size(v) for k, v in inner.items())
+    if kind == "L":
+        return 3 + sum(_size(v) + 1 for v in inner)
+    return len(str(inner))
+
+
+def item_size(item: dict[str, Any] | None) -> int:
+    return sum(len(k.encode()) + _size(v) for k, v in (item or {}).items())
+
+
+def _wu(size: int) -> int:
+    return max(1, math.ceil(size / 1024))
+
+
+class CapacityRecorder:
+    """Prices every DynamoDB request made while active (write units with GSIs, read units)."""
+
+    def __init__(self) -> None:
+        from taskcenter.store.models import ALL_MODELS
+
+        self.indexes: dict[str, list[tuple[str, list[str], str]]] = {}
+        self.keys: dict[str, list[str]] = {}
+        for model in ALL_MODELS:
+            table = model.Meta.table_name
+            self.keys[table] = [a.attr_name for a in (model._hash_key_attribute(), model._range_key_attribute())
+                                if a is not None]
+            for index in model._indexes.values():
+                schema = index._get_schema()
+                attrs = [k["AttributeName"] for k in schema["key_schema"]]
+                projection = schema["projection"]["ProjectionType"]  # ALL | KEYS_ONLY | INCLUDE
+                self.indexes.setdefault(table, []).append((schema["index_name"], attrs, projection))
+        self.wru = 0
+        self.gsi_wru = 0
+        self.rru = 0
+        self.write_requests = 0
+        self.sqs_requests = 0
+        self.sqs_messages = 0
+
+    def _get(self, client: Any, table: str, key: dict[str, Any]) -> dict[str, Any] | None:
+        _local.inside = True
+        try:
+            return client.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+        finally:
+            _local.inside = False
+
+    def _gsi_units(self, table: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> int:
+        units = 0
+        base_keys = self.keys.get(table, [])
+        for _, keys, projection in self.indexes.get(table, []):
+            was = old is not None and all(k in old for k in keys)
+            now = new is not None and all(k in new for k in keys)
+
+            def projected(item: dict[str, Any], keys: list[str] = keys, projection: str = projection) -> dict:
+                if projection == "ALL":
+                    return item
+                return {k: v for k, v in item.items() if k in keys or k in base_keys}
+
+            if was and not now:
+                units += _wu(item_size(projected(old)))  # type: ignore[arg-type]
+            elif now and not was:
+                units += _wu(item_size(projected(new)))  # type: ignore[arg-type]
+            elif was and now:
+                if any(old.get(k) != new.get(k) for k in keys):  # type: ignore[union-attr]
+                    units += _wu(item_size(projected(old))) + _wu(item_size(projected(new)))  # type: ignore[arg-type]
+                elif projected(old) != projected(new):  # type: ignore[arg-type]
+                    units += _wu(item_size(projected(new)))  # type: ignore[arg-type]
+        return units
+
+    def __enter__(self) -> CapacityRecorder:
+        from botocore.client import BaseClient
+
+        self._orig = BaseClient._make_api_call
+        orig, rec = self._orig, self
+
+        def spy(client: Any, operation: str, params: dict[str, Any]) -> Any:
+            service = client.meta.service_model.service_name
+            if getattr(_local, "inside", False):
+                return orig(client, operation, params)
+            if service == "sqs":
+                rec.sqs_requests += 1
+                if operation == "SendMessage":
+                    rec.sqs_messages += 1
+                elif operation == "SendMessageBatch":
+                    rec.sqs_messages += len(params.get("Entries", []))
+                return orig(client, operation, params)
+            if service != "dynamodb":
+                return orig(client, operation, params)
+            targets: list[tuple[str, dict[str, Any], int]] = []  # (table, key, transactional factor)
+            if operation == "TransactWriteItems":
+                for entry in params["TransactItems"]:
+                    (kind, body), = entry.items()
+                    if kind == "ConditionCheck":
+                        continue
+                    table = body["TableName"]
+                    key = body.get("Key") or {k: body["Item"][k] for k in rec.keys[table]}
+                    targets.append((table, key, 2))
+            elif operation in ("PutItem", "UpdateItem", "DeleteItem"):
+                table = params["TableName"]
+                key = params.get("Key") or {k: params["Item"][k] for k in rec.keys[table]}
+                targets.append((table, key, 1))
+            before = {(t, repr(k)): rec._get(client, t, k) for t, k, _ in targets}
+            reply = orig(client, operation, params)
+            if targets:
+                rec.write_requests += 1
+            for table, key, factor in targets:
+                old, new = before[(table, repr(key))], rec._get(client, table, key)
+                rec.wru += factor * _wu(max(item_size(old), item_size(new)))
+                rec.gsi_wru += rec._gsi_units(table, old, new)
+            for item in _items_read(operation, reply):
+                rec.rru += max(1, math.ceil(item_size(item) / 4096))
+            return reply
+
+        BaseClient._make_api_call = spy
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from botocore.client import BaseClient
+
+        BaseClient._make_api_call = self._orig
+
+
+def _items_read(operation: str, reply: dict[str, Any]) -> list[dict[str, Any]]:
+    if operation == "GetItem":
+        return [reply["Item"]] if reply.get("Item") else []
+    if operation in ("Query", "Scan"):
+        return list(reply.get("Items", []))
+    if operation == "BatchGetItem":
+        return [i for items in reply.get("Responses", {}).values() for i in items]
+    return []
+
+
+def rows() -> list[dict[str, Any]]:
+    from tests.bench.bench_task_life import _env
+
+    _env()
+    import pytest
+    from moto import mock_aws
+
+    from tests.support import create_queues, create_tables, seed_world
+
+    monkeypatch = pytest.MonkeyPatch()
+    try:
+        with mock_aws():
+            create_tables()
+            create_queues()
+            return _measure(seed_world(), monkeypatch)
+    finally:
+        monkeypatch.undo()
+
+
+def _measure(world: Any, monkeypatch: Any) -> list[dict[str, Any]]:
+    from taskcenter import clock
+    from taskcenter.domain import states
+    from taskcenter.services import admin, submission
+    from taskcenter.services.auth import authenticate_relay
+    from taskcenter.store import tasks as task_store
+
+    from functions import jobs
+    from tests.engine_support import FakeUpstream, install_fake_upstream, sqs_event
+
+    clock.set_now(1_760_000_000_000)
+    upstream = FakeUpstream()
+    install_fake_upstream(monkeypatch, upstream)
+    admin.create_channel("suno", "https://suno-a.example.com")
+    principal = authenticate_relay(f"Bearer {world.user.api_key}")
+    spec = submission.TaskSpec(platform="suno", kind="task", action="MUSIC", model_name="suno_music",
+                               payload={"prompt": "a song about the sea", "tags": "folk", "title": "Sea"},
+                               properties={"prompt": "a song about the sea"})
+    polls = 0
+
+    def poll(task: Any) -> None:
+        nonlocal polls
+        polls += 1
+        jobs.poll_worker(sqs_event([{"channel_id": int(task.channel_id), "task_ids": [task.task_id]}]), None)
+
+    clips = {"clips": [{"id": f"clip{i}", "status": "complete", "audio_url": f"https://cdn.example.com/{i}.mp3",
+                        "image_url": f"https://cdn.example.com/{i}.jpg", "title": "Sea", "duration": 181.4}
+                       for i in range(2)]}
+    with CapacityRecorder() as rec:
+        task = submission.submit_now(principal, spec)
+        poll(task)
+        upstream.set(task.upstream_id, states.IN_PROGRESS)
+        clock.advance(10)
+        poll(task)
+        poll(task)
+        upstream.set(task.upstream_id, states.SUCCESS, data=clips)
+        clock.advance(10)
+        poll(task)
+    final = task_store.get(task.task_id)
+    assert final.status == states.SUCCESS
+
+    lambda_invocations = {"api": 1, "worker": polls}
+    per_task = {
+        "DynamoDB writes (table)": rec.wru * PRICES["dynamodb_wru"],
+        "DynamoDB writes (GSIs)": rec.gsi_wru * PRICES["dynamodb_wru"],
+        "DynamoDB reads": rec.rru * PRICES["dynamodb_rru"],
+        "Lambda": sum(n * (PRICES["lambda_request"] + LAMBDA_GB * LAMBDA_SECONDS[k] * PRICES["lambda_gb_second"])
+                      for k, n in lambda_invocations.items()),
+        # each message: its send (counted) + the Lambda poller's receive and delete
+        "SQS": (rec.sqs_requests + 2 * rec.sqs_messages) * PRICES["sqs_request"],
+        "API Gateway": (1 + FETCHES_PER_TASK) * PRICES["apigw_request"],
+    }
+    total = sum(per_task.values())
+    out: list[dict[str, Any]] = [
+        {"metric": "write units per task life (table / GSIs)", "value": f"{rec.wru} / {rec.gsi_wru}",
+         "unit": "WRU", "note": f"{rec.write_requests} write requests; task item {item_size(_raw(final))} B"},
+        {"metric": "read units per task life", "value": rec.rru, "unit": "RRU",
+         "note": f"{polls} polls; client fetches not included"},
+        {"metric": "SQS messages / requests per task life", "value": f"{rec.sqs_messages} / {rec.sqs_requests}",
+         "unit": "count"},
+    ]
+    for name, usd in per_task.items():
+        out.append({"metric": f"cost per 1M tasks: {name}", "value": f"{usd * 1e6:,.2f}", "unit": "USD",
+                    "note": f"{usd / total:.0%} of total"})
+    out.append({"metric": "cost per 1M tasks: total", "value": f"{total * 1e6:,.2f}", "unit": "USD",
+                "note": f"assumes {FETCHES_PER_TASK} client fetches per task, Lambda {LAMBDA_GB} GB arm64"})
+    return out
+
+
+def _raw(task: Any) -> dict[str, Any]:
+    return task.serialize()
