@@ -8,8 +8,11 @@ correlation id (never a bare stack trace).
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
+import sys
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 from chalice import Response
@@ -28,6 +31,28 @@ V1_CODES = {400: 40001, 401: 40101, 403: 40300, 404: 40401, 409: 40901, 429: 429
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(body=json.dumps(body, ensure_ascii=False, separators=(",", ":")), status_code=status,
                     headers={"Content-Type": "application/json", **(headers or {})})
+
+
+def lazy_module(name: str) -> ModuleType:
+    """`name`, executed on first attribute access (importlib.util.LazyLoader).
+
+    app.py registers every blueprint, and API Gateway sends each function only its own route, so a route
+    function would otherwise import every other route's services at cold start. Blueprints bind their
+    services with this; the one the route uses loads on its first call.
+    """
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"no module named {name!r}")
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    parent, _, child = name.rpartition(".")
+    if parent:
+        setattr(sys.modules[parent], child, module)  # as `from parent import child` would
+    return module
 
 
 # ---------------------------------------------------------------- envelopes

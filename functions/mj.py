@@ -13,12 +13,26 @@ from typing import Any
 from chalice import Blueprint, Response
 from taskcenter import config
 from taskcenter.domain.errors import DomainError
-from taskcenter.services import image_proxy, mj_listing, mj_relay
 from taskcenter.services.auth import Principal, authenticate_dashboard, authenticate_relay
 from taskcenter.services.idempotency import HEADER as IDEMPOTENCY_HEADER
-from taskcenter.store import tasks as task_store
 
-from functions._http import CONTENT_TYPES, dashboard_ok, guarded, header, json_object, json_response, mj_error, query
+from functions._http import (
+    CONTENT_TYPES,
+    dashboard_ok,
+    guarded,
+    header,
+    json_object,
+    json_response,
+    lazy_module,
+    mj_error,
+    query,
+)
+
+# Loaded by the first call that uses them (cold start: see lazy_module).
+image_proxy = lazy_module("taskcenter.services.image_proxy")
+mj_listing = lazy_module("taskcenter.services.mj_listing")
+mj_relay = lazy_module("taskcenter.services.mj_relay")
+task_store = lazy_module("taskcenter.store.tasks")
 
 bp = Blueprint(__name__)
 
