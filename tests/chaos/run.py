@@ -46,7 +46,8 @@ CHAOS_ENV = {
     "LOCAL_CHAOS_CRASH_RATE": "0.1",
     "LOCAL_CHAOS_SEED": "1",
     "LOCAL_CHAOS_TASK_TIMEOUT_SECONDS": "600",  # the sweeper's limit: every task ends in bounded time
-    "LOCAL_SCHEDULE_SCALE": "0.05",  # rate(1 minute) every 3 s, rate(5 minutes) every 15 s
+    "LOCAL_CHAOS_DEVICES": "30",  # TikMatrix devices device_serial_1..30: v1 tasks run 30 at a time per user
+    "LOCAL_SCHEDULE_SCALE": "0.1",  # rate(1 minute) every 6 s, rate(5 minutes) every 30 s
     "LOCAL_VISIBILITY_SCALE": "0.01",  # a failed message is back after seconds (poll queue: 360 s -> 3.6 s)
     "POLL_CHAIN_DELAY_SECONDS": "1",
     "FIRST_POLL_SECONDS": "1",
@@ -56,7 +57,6 @@ CHAOS_ENV = {
     "MJ_SIM_STEP_SECONDS": "1",
 }
 TERMINAL = ("SUCCESS", "FAILURE")
-DEVICES = ("device_serial_1", "device_serial_2", "device_serial_3")
 KINDS = ("suno_music", "suno_lyrics", "mj_imagine", "v1_post", "v1_follow")
 SECOND_SUNO = "suno-sim-2"
 
@@ -104,7 +104,7 @@ class Submission:
     ids: list[str] = field(default_factory=list)  # public task ids (Suno), MJ result ids, or v1 numeric ids
 
 
-def submit(api: str, kind: str, user: User, n: int) -> Submission:
+def submit(api: str, kind: str, user: User, n: int, device: str) -> Submission:
     out = Submission(kind, user)
     if kind in ("suno_music", "suno_lyrics"):
         action = kind.split("_")[1]
@@ -124,7 +124,7 @@ def submit(api: str, kind: str, user: User, n: int) -> Submission:
         config = ({"content_type": 0, "captions": f"chaos post {n}", "material_list": ["C:/Videos/v.mp4"]}
                   if script == "post" else {"target_usernames": [f"target_{n}"], "interval_seconds": 1})
         out.status, out.reply = call("POST", f"{api}/api/v1/task", {
-            "serials": [DEVICES[n % len(DEVICES)]], "script_name": script, "script_config": config}, user.headers())
+            "serials": [device], "script_name": script, "script_config": config}, user.headers())
         out.accepted = out.status == 200 and isinstance(out.reply, dict) and out.reply.get("code") == 0
         if out.accepted:
             out.ids = [str(i) for i in out.reply["data"]["task_ids"]]
@@ -308,6 +308,7 @@ def _run(options: Options, doc: dict[str, Any], began: float, log: Callable[[str
     if components.get("tikmatrix-sim"):
         call("POST", f"{components['tikmatrix-sim']}/sim/config", {"run_seconds": 1.0, "pending_seconds": 0.2})
     second = next(c for c in doc["channels"] if c.get("name") == SECOND_SUNO)
+    devices = next(c["devices"] for c in doc["channels"] if c.get("type") == "tikmatrix")
     demo = User(int(doc["demo"]["user_id"]), "demo", doc["demo"]["api_key"])
     users = [demo, *make_users(options.users)]
     user_ids = {u.user_id for u in users}
@@ -331,7 +332,9 @@ def _run(options: Options, doc: dict[str, Any], began: float, log: Callable[[str
         log(f"deleted channel {second['id']} ({SECOND_SUNO}) with {len(in_flight)} of its tasks in flight: {reply}")
 
     def one(n: int, kind: str | None = None) -> None:
-        result = submit(api, kind or KINDS[n % len(KINDS)], users[n % len(users)], n)
+        turn = n // len(KINDS)  # every user gets every kind; each user's v1 tasks go round the devices
+        result = submit(api, kind or KINDS[n % len(KINDS)], users[turn % len(users)], n,
+                        devices[(turn // len(users)) % len(devices)])
         with lock:
             submissions.append(result)
             done = len(submissions)

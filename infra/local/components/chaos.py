@@ -15,6 +15,8 @@ draw:
   UPSTREAM_READ_TIMEOUT (set to LOCAL_CHAOS_READ_TIMEOUT, default 2 s): the upstream did the work but
   the caller timed out                                    (LOCAL_CHAOS_TIMEOUT_RATE, default 0.05)
 - forwarded unchanged otherwise.
+LOCAL_CHAOS_DEVICES (default 30) extends the TikMatrix channel's devices to device_serial_1..N, so that many
+Task API v1 tasks run at once (one task per device at a time) instead of queueing behind three devices.
 LOCAL_CHAOS_SEED (default 1) seeds the draws. LOCAL_CHAOS_TASK_TIMEOUT_SECONDS, when set, becomes the
 stack's TASK_TIMEOUT_SECONDS (the sweeper's limit; the template's default is 24 h).
 
@@ -208,6 +210,13 @@ def _reordered(reply: tuple[int, dict[str, str], bytes]) -> tuple[int, bytes, di
     return status, body, headers
 
 
+def _more_devices(seed: ChannelSeed) -> tuple[str, ...]:
+    wanted = int(_float("LOCAL_CHAOS_DEVICES", 30))
+    if seed.type != "tikmatrix" or not seed.devices or wanted <= len(seed.devices):
+        return seed.devices
+    return tuple(dict.fromkeys([*seed.devices, *(f"device_serial_{i}" for i in range(1, wanted + 1))]))
+
+
 class ChaosComponent:
     name = "chaos"
 
@@ -234,7 +243,7 @@ def start(ctx: StackContext) -> ChaosComponent | None:
         name = seed.name or f"{seed.type}-sim"
         proxy = ChaosProxy(name, seed.base_url, settings, rng, rng_lock, registry, ctx.host).start()
         ctx.allow_host(proxy.host, proxy.port)
-        seeds.append(dataclasses.replace(seed, base_url=proxy.url))
+        seeds.append(dataclasses.replace(seed, base_url=proxy.url, devices=_more_devices(seed)))
         if seed.type == "suno" and not any(s.name == SECOND_SUNO_NAME for s in ctx.channels):
             second = ChaosProxy(SECOND_SUNO_NAME, seed.base_url, settings, rng, rng_lock, registry, ctx.host).start()
             ctx.allow_host(second.host, second.port)
