@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from chalice import Blueprint, Response
-from taskcenter.services import dashboard_tasks
 from taskcenter.services.auth import authenticate_dashboard
 
-from functions._http import dashboard_ok, guarded, header, query
+from functions._http import dashboard_ok, guarded, header, lazy_module, query
+
+dashboard_tasks = lazy_module("taskcenter.services.dashboard_tasks")  # loaded by the first call (cold start)
 
 bp = Blueprint(__name__)
 
