@@ -6,8 +6,9 @@ scale in ~10 minutes, moto writing ~400 items/s and scanning the table for every
 per page must not grow with the table: the same filters at both scales read the same number of items.
 
 For each filter: task items read on page 1, on a jump to the last page and to a middle page (no
-cursor: walks the keys from the nearer end), and on the page after it (cursor kept by the previous
-request); plus how `total` was obtained and what it read. Counters and cursors (counters table) are
+cursor: walks the keys from the nearer end), on the page after it (cursor kept by the previous
+request), and on a second jump a few pages back (from an anchor the first walk kept, when it passed
+one); plus how `total` was obtained and what it read. Counters and cursors (counters table) are
 reported apart from task items. Tasks are written with BatchWrite through PynamoDB (built by
 store.tasks.build_task), counters as the transactions would set them.
 """
@@ -202,6 +203,10 @@ def run_scale(user_tasks: int, table_tasks: int) -> tuple[list[dict[str, Any]], 
             figures += (f"; jump p{deep_page}={jump.task_items} ({jump_stats.seek})"
                         f"; p{deep_page + 1}={nxt.task_items} ({next_stats.seek}, total {next_stats.total_source},"
                         f" COUNT rows {nxt.count_items})")
+            again_page = max(2, deep_page - 7)  # another jump, to a page no request has kept a cursor for
+            again, _, again_stats = _measure(counter, lambda kw=kwargs, p=again_page: listings.list_tasks(
+                kw["filters"], p, PAGE_SIZE))
+            figures += f"; then jump p{again_page}={again.task_items} ({again_stats.seek})"
         # Reads beyond the rows shown: what must not depend on the table size.
         comparable.append((label, reads.task_items - len(items), next_reads))
         out.append({"metric": f"[{scale}] {label}", "value": figures, "unit": "task items read",

@@ -176,9 +176,14 @@ def test_deep_pages_cursors_and_lists_changing_between_pages(client: Any, world:
         assert total == len(_oracle(tasks, filters))
         return [t.task_id for t in items]
 
+    monkeypatch.setattr(listings, "ANCHOR_EVERY", 12)
     # A jump far ahead walks the keys once (from the nearer end); the next page starts from a kept cursor.
     assert page(4) == expected[18:24] and listings.last_stats.seek == "walk"
     assert listings.last_stats.seek_items == 18 and listings.last_stats.page_items == 6
+    # That walk kept an anchor at row 12: a jump just below it (another page size) walks from there.
+    items, _ = listings.list_tasks(user, 4, 5)  # rows 16..20: anchor 12 + 3 keys
+    assert [t.task_id for t in items] == expected[15:20] and listings.last_stats.seek == "walk_from_anchor"
+    assert listings.last_stats.seek_items == 3
     last = (len(expected) + size - 1) // size
     assert page(last) == expected[(last - 1) * size:] and listings.last_stats.seek == "walk_from_end"
     assert listings.last_stats.seek_items == len(expected) - (last - 1) * size + 1

@@ -16,7 +16,8 @@ this module runs it with `Limit`, so a page reads about `page_size` items whatev
   served (`store.page_cursors`, with the total it was computed under), so sequential paging reads
   ~page_size items per page. A cursor whose list has grown only by newer tasks at the top is moved
   up by that many keys; otherwise (no cursor, or the list changed under it) the executor walks the
-  keys (keys only) from the nearer end of the list to the offset, and the benchmark reports that cost.
+  keys (keys only) from the nearer of: the newest end, the oldest end, or an anchor cursor (kept every
+  ANCHOR_EVERY rows by earlier walks), and the benchmark reports that cost.
 - A page past the end reads no task at all (the total says it is empty).
 
 The signature of `list_tasks` is shared by the dashboards, the Midjourney listings and Task API v1.
@@ -39,6 +40,7 @@ DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 MAX_SHIFT = 200  # a cursor is moved up by at most this many newer tasks; beyond, walk the keys
 WALK_PAGE = 1000  # keys per request when walking to a deep offset
+ANCHOR_EVERY = 1000  # a walk from the top keeps a cursor every this many rows
 
 # Under these scopes every task has the same platform (an action belongs to one platform, a
 # channel to one type): a platform filter there is all-or-nothing, checked on one item.
@@ -60,7 +62,7 @@ class ListingStats:
     cursor_reads: int = 0
     cursor_writes: int = 0
     total_source: str = ""  # counters | count | get | probe
-    seek: str = ""  # first | cursor | shift | walk | walk_from_end | past_end
+    seek: str = ""  # first | cursor | shift | walk | walk_from_end | walk_from_anchor | past_end
 
 
 last_stats = ListingStats()
@@ -217,12 +219,43 @@ def _start_key(plan: ListingPlan, offset: int, total: int, stats: ListingStats) 
         stats.seek = "first"
         return None
     digest = _digest(plan)
-    cursor = page_cursors.load(digest, offset)
+    anchor_at = ((offset - 1) // ANCHOR_EVERY) * ANCHOR_EVERY  # the anchor at or above the page
+    wanted = [offset] + ([anchor_at] if 0 < anchor_at < offset else [])
+    kept = page_cursors.load_many(digest, wanted)  # one request for the page's cursor and its anchor
     stats.cursor_reads += 1
-    if cursor is not None and cursor.total_at == total:
+    key = _usable(plan, digest, offset, kept.get(offset), total, stats)
+    if key is not None:
+        return key
+    from_end = total - offset + 1
+    anchor = _usable(plan, digest, anchor_at, kept.get(anchor_at), total, stats) \
+        if anchor_at in kept and offset - anchor_at < from_end else None
+    walked = None
+    if anchor is not None:
+        stats.seek = "walk_from_anchor"
+        walked = _walk_keys(plan, offset - anchor_at, stats, start=anchor, base=anchor_at, digest=digest, total=total)
+    elif offset > total - offset:
+        # Nearer the oldest end: walk up from there (row `offset` from the top is row total-offset+1 from
+        # the bottom), so the last pages cost about what the first ones do.
+        stats.seek = "walk_from_end"
+        walked = _walk_keys(plan, from_end, stats, newest_first=False)
+    if walked is None:
+        stats.seek = "walk"
+        walked = _walk_keys(plan, offset, stats, digest=digest, total=total)
+    if walked is not None:
+        page_cursors.save(digest, offset, page_cursors.Cursor(walked, total))
+        stats.cursor_writes += 1
+    return walked
+
+
+def _usable(plan: ListingPlan, digest: str, offset: int, cursor: page_cursors.Cursor | None, total: int,
+            stats: ListingStats) -> dict[str, Any] | None:
+    """A kept cursor's start key if it still points at row `offset` (moved up when only new tasks arrived)."""
+    if cursor is None:
+        return None
+    if cursor.total_at == total:
         stats.seek = "cursor"
         return cursor.start_key
-    if (cursor is not None and 0 < total - cursor.total_at <= MAX_SHIFT and not plan.post_filters
+    if (0 < total - cursor.total_at <= MAX_SHIFT and not plan.post_filters
             and plan.range_attr == "lt" and plan.hash_attr in _GROWS_AT_TOP):
         shifted = _shift_up(plan, cursor.start_key, total - cursor.total_at, stats)
         if shifted is not None:
@@ -230,19 +263,7 @@ def _start_key(plan: ListingPlan, offset: int, total: int, stats: ListingStats) 
             page_cursors.save(digest, offset, page_cursors.Cursor(shifted, total))
             stats.cursor_writes += 1
             return shifted
-    stats.seek = "walk"
-    walked = None
-    if offset > total - offset:
-        # Nearer the oldest end: walk up from there (row `offset` from the top is row total-offset+1 from
-        # the bottom), so the last pages cost about what the first ones do.
-        walked = _walk_keys(plan, total - offset + 1, stats, newest_first=False)
-        stats.seek = "walk_from_end"
-    if walked is None:
-        walked = _walk_keys(plan, offset, stats)
-    if walked is not None:
-        page_cursors.save(digest, offset, page_cursors.Cursor(walked, total))
-        stats.cursor_writes += 1
-    return walked
+    return None
 
 
 def _shift_up(plan: ListingPlan, start_key: dict[str, Any], newer: int, stats: ListingStats) -> dict[str, Any] | None:
@@ -256,14 +277,18 @@ def _shift_up(plan: ListingPlan, start_key: dict[str, Any], newer: int, stats: L
     return _key_of(plan, rows[-1])
 
 
-def _walk_keys(plan: ListingPlan, offset: int, stats: ListingStats, *, newest_first: bool = True
+def _walk_keys(plan: ListingPlan, count: int, stats: ListingStats, *, newest_first: bool = True,
+               start: dict[str, Any] | None = None, base: int = 0, digest: str = "", total: int = 0
                ) -> dict[str, Any] | None:
-    """Read keys up to row number `offset` (from the newest end, or the oldest); its key starts the page.
-    None if there are fewer rows."""
-    start: dict[str, Any] | None = None
-    remaining = offset
+    """Read `count` keys after `start` (row `base`; None: from the newest end, or the oldest) and return
+    the last one's key. None if there are fewer rows. Walking from the newest end keeps an anchor cursor
+    every ANCHOR_EVERY rows (when `digest` is given), so a later jump starts near its page."""
+    position = base
+    remaining = count
     while remaining > 0:
         step = min(WALK_PAGE, remaining)  # never read past the offset (the last request is shortened)
+        if newest_first and digest:
+            step = min(step, ANCHOR_EVERY - position % ANCHOR_EVERY)  # stop on every anchor row
         rows = list(_index(plan).query(plan.hash_value, range_key_condition=_range_condition(plan),
                                        filter_condition=_filter_condition(plan), scan_index_forward=not newest_first,
                                        last_evaluated_key=start, limit=step, page_size=step,
@@ -272,7 +297,11 @@ def _walk_keys(plan: ListingPlan, offset: int, stats: ListingStats, *, newest_fi
         if len(rows) < step:
             return None  # fewer rows than the offset
         remaining -= len(rows)
+        position += len(rows)
         start = _key_of(plan, rows[-1])
+        if newest_first and digest and remaining > 0 and position % ANCHOR_EVERY == 0:
+            page_cursors.save(digest, position, page_cursors.Cursor(start, total))
+            stats.cursor_writes += 1
     return start
 
 

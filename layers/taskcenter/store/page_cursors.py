@@ -55,6 +55,17 @@ def load(digest: str, offset: int) -> Cursor | None:
     return Cursor(json.loads(item.start_key), int(item.total_at))
 
 
+def load_many(digest: str, offsets: list[int]) -> dict[int, Cursor]:
+    """The unexpired cursors among `offsets` (one BatchGetItem)."""
+    names = {_name(digest, offset): offset for offset in dict.fromkeys(offsets)}
+    now = clock.now_s()
+    out: dict[int, Cursor] = {}
+    for item in PageCursor.batch_get(list(names)):
+        if int(item.expires_at) >= now:
+            out[names[item.name]] = Cursor(json.loads(item.start_key), int(item.total_at))
+    return out
+
+
 def save(digest: str, offset: int, cursor: Cursor) -> None:
     PageCursor(
         name=_name(digest, offset),
