@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from chalice import Blueprint, Response
-from taskcenter import api_description, config
+from taskcenter import config
 
-from functions._http import guarded, json_response
+from functions._http import guarded, json_response, lazy_module
+
+api_description = lazy_module("taskcenter.api_description")  # loaded by the first call (see lazy_module)
 
 bp = Blueprint(__name__)
 
