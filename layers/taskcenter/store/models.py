@@ -48,8 +48,26 @@ def _index_meta(name: str, projection: object | None = None) -> type:
     return type("Meta", (), {"index_name": name, "projection": projection or AllProjection()})
 
 
+class EnvModel(Model):
+    """A model whose cached connection follows the environment's table name, endpoint and region.
+
+    PynamoDB caches one connection per model class and rebuilds it only when the table name changes; the
+    local stacks of two test sessions use the same table names on different endpoints. On Lambda the
+    environment never changes, so the check only costs a few dictionary lookups per request.
+    """
+
+    @classmethod
+    def _get_connection(cls):  # type: ignore[no-untyped-def]
+        key = (cls.Meta.table_name, cls.Meta.host, cls.Meta.region)
+        if cls._connection is not None and getattr(cls._connection, "_taskcenter_key", None) != key:
+            cls._connection = None
+        connection = super()._get_connection()
+        connection._taskcenter_key = key  # type: ignore[attr-defined]
+        return connection
+
+
 # ---------------------------------------------------------------- users
-class User(Model):
+class User(EnvModel):
     """A user of the service. Roles: 1 common, 10 admin, 100 root. Status: 1 enabled, 2 disabled."""
 
     Meta = _LazyMeta("users")
@@ -77,7 +95,7 @@ class CredentialsByUser(GlobalSecondaryIndex):
     user_id = NumberAttribute(hash_key=True)
 
 
-class Credential(Model):
+class Credential(EnvModel):
     """A dashboard access token (`kind=access`) or an `sk-` API key (`kind=key`), stored by SHA-256 only.
 
     It carries a snapshot of the owner's role, status, group and plan, kept in step by the admin
@@ -119,7 +137,7 @@ class ChannelsByType(GlobalSecondaryIndex):
     id = NumberAttribute(range_key=True)
 
 
-class Channel(Model):
+class Channel(EnvModel):
     """An upstream provider. type: suno | midjourney | tikmatrix. status: 1 enabled, 2 disabled, 3 deleted."""
 
     Meta = _LazyMeta("channels")
@@ -169,7 +187,7 @@ class RefundDueIndex(GlobalSecondaryIndex):
     refund_due_ms = NumberAttribute(range_key=True)
 
 
-class Task(Model):
+class Task(EnvModel):
     """One task attempt of any platform (the one task model under all three surfaces).
 
     Times are milliseconds internally; each surface converts (dashboard tasks: seconds; MJ: ms).
@@ -271,7 +289,7 @@ class LedgerByDay(GlobalSecondaryIndex):
     at_ms = NumberAttribute(range_key=True)
 
 
-class LedgerEntry(Model):
+class LedgerEntry(EnvModel):
     """Money movements. `entry`: charge#<task>#<attempt> | refund#<task>#<attempt> | credit#<ms>#<rand>.
 
     Written with a does-not-exist condition inside the same transaction as the balance change,
@@ -295,7 +313,7 @@ class LedgerEntry(Model):
 
 
 # ---------------------------------------------------------------- counters
-class Counter(Model):
+class Counter(EnvModel):
     """Atomic counters: id sequences (`seq#task`), uniqueness guards (`username#alice`), listing totals (`n#...`)."""
 
     Meta = _LazyMeta("counters")
