@@ -10,6 +10,7 @@ import botocore.session
 import pynamodb.connection.base as _pynamodb_connection
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from taskcenter import config
 
@@ -90,3 +91,20 @@ def with_conflict_retry(operation: Callable[[], T], attempts: int = 5) -> T:
             last = error
     assert last is not None
     raise last
+
+
+def conditional_transaction(build: Callable[[TransactWrite], None]) -> bool:
+    """Run one transaction that `build` fills in (conflicts retried). True if it was written; False if one
+    of its conditions failed, i.e. another writer moved first: the loser of a race is a no-op, not an error."""
+
+    def run() -> None:
+        with TransactWrite(connection=connection()) as tx:
+            build(tx)
+
+    try:
+        with_conflict_retry(run)
+    except TransactWriteError as error:
+        if "ConditionalCheckFailed" in cancellation_codes(error):
+            return False
+        raise
+    return True

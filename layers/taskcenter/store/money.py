@@ -23,7 +23,13 @@ from pynamodb.transactions import TransactWrite
 from taskcenter import clock
 from taskcenter.domain import states
 from taskcenter.domain.errors import BadInput, Conflict, Forbidden, InsufficientQuota, NotFound
-from taskcenter.store.db import cancellation_codes, connection, failed_tables, with_conflict_retry
+from taskcenter.store.db import (
+    cancellation_codes,
+    conditional_transaction,
+    connection,
+    failed_tables,
+    with_conflict_retry,
+)
 from taskcenter.store.models import Counter, Credential, LedgerEntry, Task, User
 
 TxHook = Callable[[TransactWrite], None]
@@ -161,36 +167,30 @@ def refund_task(task_id: str, attempt: int | None = None) -> bool:
     amount = int(task.quota)
     now = clock.now_ms()
 
-    def run() -> None:
-        with TransactWrite(connection=connection()) as tx:
-            tx.save(
-                _ledger(task.user_id, f"refund#{task_id}#{attempt}", "refund", amount,
-                        task_id=task_id, attempt=attempt, key_hash=task.key_hash),
-                condition=LedgerEntry.entry.does_not_exist(),
-            )
-            tx.update(
-                Task(task_id=task_id),
-                actions=[Task.billing.set(states.BILLING_REFUNDED), Task.refund_due_ms.remove(),
-                         Task.updated_at.set(now // 1000)],
-                condition=(Task.attempt == attempt) & (Task.billing == states.BILLING_REFUND_PENDING),
-            )
-            if amount > 0:
-                tx.update(User(id=task.user_id), actions=[User.quota.add(amount), User.used_quota.add(-amount)],
-                          condition=User.id.exists())
-                if task.key_hash:
-                    tx.update(
-                        Credential(token_hash=task.key_hash),
-                        actions=[Credential.remaining_quota.add(amount), Credential.used_quota.add(-amount)],
-                        condition=Credential.token_hash.exists(),
-                    )
+    def write_refund(tx: TransactWrite) -> None:
+        tx.save(
+            _ledger(task.user_id, f"refund#{task_id}#{attempt}", "refund", amount,
+                    task_id=task_id, attempt=attempt, key_hash=task.key_hash),
+            condition=LedgerEntry.entry.does_not_exist(),
+        )
+        tx.update(
+            Task(task_id=task_id),
+            actions=[Task.billing.set(states.BILLING_REFUNDED), Task.refund_due_ms.remove(),
+                     Task.updated_at.set(now // 1000)],
+            condition=(Task.attempt == attempt) & (Task.billing == states.BILLING_REFUND_PENDING),
+        )
+        if amount > 0:
+            tx.update(User(id=task.user_id), actions=[User.quota.add(amount), User.used_quota.add(-amount)],
+                      condition=User.id.exists())
+            if task.key_hash:
+                tx.update(
+                    Credential(token_hash=task.key_hash),
+                    actions=[Credential.remaining_quota.add(amount), Credential.used_quota.add(-amount)],
+                    condition=Credential.token_hash.exists(),
+                )
 
-    try:
-        with_conflict_retry(run)
-    except TransactWriteError as error:
-        if "ConditionalCheckFailed" in cancellation_codes(error):
-            return False  # already refunded (or the attempt moved on): the other caller won
-        raise
-    return True
+    # False: already refunded (or the attempt moved on): the other caller won
+    return conditional_transaction(write_refund)
 
 
 def credit_user(user_id: int, amount: int, note: str = "") -> int:

@@ -11,13 +11,13 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from taskcenter import clock, config
 from taskcenter.domain import listing, states
 from taskcenter.observability import metrics
-from taskcenter.store.db import cancellation_codes, connection, with_conflict_retry
+from taskcenter.store.db import conditional_transaction
 from taskcenter.store.models import Task
 from taskcenter.store.money import Charge, Payer, add_counter_deltas, charge_submission, mark_failed_actions
 
@@ -182,21 +182,13 @@ def transition(task: Task, new_status: str, actions: list | None = None, *, fail
     acts = _dedupe_actions(acts)
     deltas = listing.counter_deltas_between(facts, new_facts)
 
-    def run() -> None:
-        with TransactWrite(connection=connection()) as tx:
-            tx.update(
-                Task(task_id=task.task_id),
-                actions=acts,
-                condition=(Task.status == old_status) & (Task.version == old_version),
-            )
-            add_counter_deltas(tx, deltas)
+    def write_transition(tx: TransactWrite) -> None:
+        tx.update(Task(task_id=task.task_id), actions=acts,
+                  condition=(Task.status == old_status) & (Task.version == old_version))
+        add_counter_deltas(tx, deltas)
 
-    try:
-        with_conflict_retry(run)
-    except TransactWriteError as error:
-        if "ConditionalCheckFailed" in cancellation_codes(error):
-            return False
-        raise
+    if not conditional_transaction(write_transition):
+        return False
     task.refresh(consistent_read=True)
     if new_status in states.TERMINAL:
         from taskcenter import hooks  # late: hooks import platform modules that import this one

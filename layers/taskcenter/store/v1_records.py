@@ -19,7 +19,7 @@ from taskcenter.domain import listing, states
 from taskcenter.domain.errors import Conflict
 from taskcenter.domain.ids import v1_task_key
 from taskcenter.store import tasks as task_store
-from taskcenter.store.db import cancellation_codes, connection, with_conflict_retry
+from taskcenter.store.db import cancellation_codes, conditional_transaction, connection, with_conflict_retry
 from taskcenter.store.models import Counter, Task
 from taskcenter.store.money import Charge, Payer, add_counter_deltas, charge_submission
 
@@ -200,17 +200,9 @@ def delete_finished(task: Task) -> bool:
     deltas = {k: -v for k, v in listing.counter_deltas_for_create(task_store.listing_facts(task)).items()}
     version = int(task.version)
 
-    def run() -> None:
-        with TransactWrite(connection=connection()) as tx:
-            tx.delete(Task(task_id=task.task_id), condition=(Task.version == version)
-                      & Task.status.is_in(*states.TERMINAL)
-                      & (Task.billing != states.BILLING_REFUND_PENDING))
-            add_counter_deltas(tx, deltas)
+    def write_delete(tx: TransactWrite) -> None:
+        tx.delete(Task(task_id=task.task_id), condition=(Task.version == version)
+                  & Task.status.is_in(*states.TERMINAL) & (Task.billing != states.BILLING_REFUND_PENDING))
+        add_counter_deltas(tx, deltas)
 
-    try:
-        with_conflict_retry(run)
-    except TransactWriteError as error:
-        if "ConditionalCheckFailed" in cancellation_codes(error):
-            return False
-        raise
-    return True
+    return conditional_transaction(write_delete)
