@@ -180,22 +180,9 @@ def _items_read(operation: str, reply: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def rows() -> list[dict[str, Any]]:
-    from tests.bench.bench_task_life import _env
+    from tests.bench.bench_task_life import in_moto_world
 
-    _env()
-    import pytest
-    from moto import mock_aws
-
-    from tests.support import create_queues, create_tables, seed_world
-
-    monkeypatch = pytest.MonkeyPatch()
-    try:
-        with mock_aws():
-            create_tables()
-            create_queues()
-            return _measure(seed_world(), monkeypatch)
-    finally:
-        monkeypatch.undo()
+    return in_moto_world(_measure)
 
 
 def _measure(world: Any, monkeypatch: Any) -> list[dict[str, Any]]:

@@ -70,7 +70,8 @@ def _env() -> None:
         os.environ.pop(key, None)
 
 
-def rows() -> list[dict[str, Any]]:
+def in_moto_world(measure: Any) -> list[dict[str, Any]]:
+    """measure(world, monkeypatch) in a fresh in-process moto account with tables, queues and seeded users."""
     _env()
     import pytest
     from moto import mock_aws
@@ -82,9 +83,13 @@ def rows() -> list[dict[str, Any]]:
         with mock_aws():
             create_tables()
             create_queues()
-            return _measure(seed_world(), monkeypatch)
+            return measure(seed_world(), monkeypatch)
     finally:
         monkeypatch.undo()
+
+
+def rows() -> list[dict[str, Any]]:
+    return in_moto_world(_measure)
 
 
 def _measure(world: Any, monkeypatch: Any) -> list[dict[str, Any]]:
