@@ -411,6 +411,11 @@ def report(options: Options, doc: dict[str, Any], submissions: list[Submission],
     sub = Counter((s.kind, s.accepted) for s in submissions)
     lines += ["", "| submission | accepted | refused at once |", "|---|---:|---:|",
               *(f"| {k} | {sub[(k, True)]} | {sub[(k, False)]} |" for k in KINDS)]
+    refused = Counter((s.kind, s.status, _reason(json.dumps(s.reply)[:80] if not isinstance(s.reply, bytes)
+                                                 else s.reply.decode(errors="replace")[:80]))
+                      for s in submissions if not s.accepted)
+    lines += ["", "| refused submission (kind, HTTP status, reply) | count |", "|---|---:|",
+              *(f"| {k} {st} `{r}` | {n} |" for (k, st, r), n in refused.most_common(10))]
     lines += ["", "| failure reason (normalised) | tasks |", "|---|---:|",
               *(f"| {r} | {n} |" for r, n in reasons.most_common(12))]
     lines += ["", "| money | |", "|---|---:|", *(f"| {k} | {v} |" for k, v in money_figures.items())]
