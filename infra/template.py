@@ -479,6 +479,7 @@ def build_template(app: Any | None = None, *, warn: bool = True) -> dict[str, An
         "PUBLIC_BASE_URL": ref("PublicBaseUrl"),
         "MODEL_PRICES": ref("ModelPrices"),
         "GROUP_RATIOS": ref("GroupRatios"),
+        "MJ_FORWARD_IMAGES": ref("ForwardMidjourneyImages"),
     })
     # "*/*": API Gateway decides binary-or-text from the FIRST Accept value, and browsers (an <img> of
     # /mj/image/{id}) list image/avif or text/html first; with */* every base64 body Chalice marks
@@ -497,6 +498,9 @@ def build_template(app: Any | None = None, *, warn: bool = True) -> dict[str, An
         "Parameters": {
             "AlarmEmail": {"Type": "String", "Default": "",
                            "Description": "Email address subscribed to the alarm topic (empty: none)"},
+            "ForwardMidjourneyImages": {"Type": "String", "Default": "true", "AllowedValues": ["true", "false"],
+                                        "Description": "Show MJ image_url as {PublicBaseUrl}/mj/image/{id} and "
+                                                       "stream it (true), or show the upstream's URL (false)"},
             "GroupRatios": {"Type": "String", "Default": "",
                             "Description": 'JSON merged over the default group price ratios, e.g. {"vip": 0.8}'},
             "LogLevel": {"Type": "String", "Default": "INFO", "AllowedValues": ["DEBUG", "INFO", "WARNING", "ERROR"],
