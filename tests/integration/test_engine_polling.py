@@ -14,7 +14,7 @@ import pytest
 from taskcenter import clock
 from taskcenter.domain import states
 from taskcenter.observability import metrics
-from taskcenter.services import admin, engine
+from taskcenter.services import admin, engine, retries
 from taskcenter.store import money
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import LedgerEntry
@@ -286,10 +286,20 @@ def test_dispatcher_groups_by_channel_starts_not_started_and_backs_off(engine_wo
     # all fresh (just submitted): the chains cover them; only the NOT_START task gets a retry message
     dynamodb_calls.clear()
     report = jobs().poll_dispatcher(SCHEDULE_EVENT, None)
-    assert {op for op, _ in dynamodb_calls} == {"Query"}  # the sparse index, no scan, no write
+    # the sparse index, no scan; the one write holds the NOT_START task for its start message
+    assert sorted({op for op, _ in dynamodb_calls}) == ["Query", "UpdateItem"]
+    assert [op for op, _ in dynamodb_calls].count("UpdateItem") == 1
     assert (report["due"], report["polled"], report["retries"], report["skipped_fresh"]) == (10, 0, 1, 9)
-    assert drain("retry") == [{"task_id": waiting.task_id, "attempt": 1, "reason": "start"}]
+    hold_until = clock.now_ms() + retries.claim_seconds() * 1000
+    start_message = {"task_id": waiting.task_id, "attempt": 1, "reason": "start", "hold_until": hold_until}
+    assert drain("retry") == [start_message]
     assert drain("poll") == []
+    # held: the next run does not send it again while its message waits in a backlog ...
+    jobs().poll_dispatcher(SCHEDULE_EVENT, None)
+    assert drain("retry") == []
+    # ... a message without the hold is refused as early (the task is not due), the held one is accepted
+    assert retries.retry_from_message({**start_message, "hold_until": 0}) == retries.IGNORED
+    assert task_store.get(waiting.task_id).status == states.NOT_START
 
     # stale: one message per channel batch
     clock.advance(engine.fast_window_ms() / 1000)
@@ -297,7 +307,9 @@ def test_dispatcher_groups_by_channel_starts_not_started_and_backs_off(engine_wo
     sent = drain("poll")
     assert sorted((m["channel_id"], len(m["task_ids"])) for m in sent) == sorted([(ch_a, 5), (ch_a, 2), (ch_b, 2)])
     assert future.task_id not in {i for m in sent for i in m["task_ids"]}
-    drain("retry")
+    # the hold ran out (the claim window): the task is due again and held for a new message
+    renewed = drain("retry")
+    assert [(m["task_id"], m["hold_until"] > hold_until) for m in renewed] == [(waiting.task_id, True)]
 
     # backoff: with nothing changing, count dispatcher polls of one task minute by minute for 3 hours
     polled_minutes = []
@@ -312,6 +324,12 @@ def test_dispatcher_groups_by_channel_starts_not_started_and_backs_off(engine_wo
     gaps = [b - a for a, b in zip(polled_minutes, polled_minutes[1:], strict=False)]
     assert gaps[-1] == engine.SLOW_STEP_MAX_MINUTES and sorted(set(gaps)) == [1, 2, 5, 10]
     assert len(polled_minutes) == 10 + 10 + 18 + 6  # 1, 2, 5, 10-minute steps; 180 without backoff
+
+    # while the newest hold runs, the message it was made for is accepted and the superseded one is not
+    clock.set_now(renewed[0]["hold_until"] - 60_000)
+    assert retries.retry_from_message(start_message) == retries.IGNORED
+    assert retries.retry_from_message(renewed[0]) == retries.DISPATCHED
+    assert task_store.get(waiting.task_id).status == states.SUBMITTED
 
 
 # ---------------------------------------------------------------- failures and the dead-letter queue

@@ -416,12 +416,33 @@ def plan_dispatch(tasks: Iterable[Task], now_ms: int) -> tuple[list[PollMessage]
     return messages, retries, report
 
 
+def hold_for_start(retries: list[dict[str, Any]], tasks: dict[str, Task], now_ms: int) -> list[dict[str, Any]]:
+    """Move each NOT_START task's next_poll_at past the retry claim window before its start message goes out
+    (one conditional write each), so the next dispatcher run does not find it due and send it again while
+    the message waits in a backlog (found by the chaos run). The message carries the hold: the retry worker
+    accepts a task held by this message, and ignores it when the hold has moved on (a newer message has it).
+    """
+    from taskcenter.services import retries as retry_service  # late: retries imports submission
+
+    hold_until = now_ms + retry_service.claim_seconds() * 1000
+    held: list[dict[str, Any]] = []
+    for body in retries:
+        task = tasks.get(body["task_id"])
+        if task is None:
+            continue
+        if task_store.update_in_place(task, [Task.next_poll_at.set(hold_until)]):
+            held.append({**body, "hold_until": hold_until})
+    return held
+
+
 def dispatch_due_polls() -> DispatchReport:
     """The every-minute job: due tasks -> one poll message per channel batch, one retry message per NOT_START."""
     now = clock.now_ms()
-    messages, retries, report = plan_dispatch(due_tasks(now), now)
+    due = list(due_tasks(now))
+    messages, retries, report = plan_dispatch(due, now)
     if messages:
         queues.send_many("poll", [m.body() for m in messages])
+    retries = hold_for_start(retries, {t.task_id: t for t in due}, now)
     if retries:
         queues.send_many("retry", retries)
     logger.info("poll dispatch", extra={"due": report.due, "polled": report.polled, "messages": report.messages,

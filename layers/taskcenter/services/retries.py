@@ -45,6 +45,7 @@ class RetryMessage:
     task_id: str
     attempt: int
     reason: str = "retry"
+    hold_until: int = 0  # set by the dispatcher: the next_poll_at it moved the task to for this message
 
     @classmethod
     def parse(cls, body: str | dict[str, Any]) -> RetryMessage:
@@ -52,7 +53,8 @@ class RetryMessage:
         task_id = raw.get("task_id")
         if not isinstance(task_id, str) or not task_id:
             raise ValueError("retry message needs a task_id")
-        return cls(task_id=task_id, attempt=int(raw["attempt"]), reason=str(raw.get("reason") or "retry"))
+        return cls(task_id=task_id, attempt=int(raw["attempt"]), reason=str(raw.get("reason") or "retry"),
+                   hold_until=int(raw.get("hold_until") or 0))
 
 
 def claim(task: Task) -> bool:
@@ -92,7 +94,10 @@ def _retry(message: RetryMessage) -> str:
                                                     "reason": message.reason,
                                                     "status": task.status if task else None})
         return IGNORED
-    if task.next_poll_at is not None and int(task.next_poll_at) - clock.now_ms() > EARLY_TOLERANCE_MS:
+    held_for_this = bool(message.hold_until) and task.next_poll_at is not None \
+        and int(task.next_poll_at) == message.hold_until
+    if task.next_poll_at is not None and int(task.next_poll_at) - clock.now_ms() > EARLY_TOLERANCE_MS \
+            and not held_for_this:
         logger.info("retry message ignored: task claimed or backing off",
                     extra={"task_id": task.task_id, "next_poll_at": int(task.next_poll_at)})
         return IGNORED
