@@ -136,6 +136,10 @@ class MidjourneyProvider:
         description = str(answer.get("description") or "")
         if code == QUEUE_FULL:
             raise TransientUpstreamError(f"[23] queue full: {description}", status=reply.status, body=answer)
+        if isinstance(code, bool) or not isinstance(code, int):
+            # a 200 without a numeric code is garbage, not a refusal: another channel may answer properly
+            raise TransientUpstreamError(f"midjourney submit: reply code {code!r} is not a number",
+                                         status=reply.status, body=answer)
         if code not in ACCEPTED_CODES:
             raise PermanentUpstreamError(f"[{code}] {description or 'refused'}", status=reply.status, body=answer)
         upstream_id = answer.get("result")

@@ -121,6 +121,9 @@ class SunoProvider:
         action = request.action.upper()
         reply = self._post(f"/suno/submit/{action}", request.payload)
         body = self._envelope(reply, "suno submit")
+        if not isinstance(body.get("code"), str) or not body["code"]:
+            # 200 with no envelope code is garbage, not a refusal: another channel may answer properly
+            raise TransientUpstreamError("suno submit: reply has no envelope code", status=reply.status, body=body)
         if body.get("code") != "success":
             message = str(body.get("message") or body.get("code") or "refused")
             raise PermanentUpstreamError(f"suno submit refused: {message}", status=reply.status, body=body)
