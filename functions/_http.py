@@ -8,9 +8,10 @@ correlation id (never a bare stack trace).
 from __future__ import annotations
 
 import functools
-import importlib.util
+import importlib
 import json
 import sys
+import threading
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -33,26 +34,35 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
                     headers={"Content-Type": "application/json", **(headers or {})})
 
 
-def lazy_module(name: str) -> ModuleType:
-    """`name`, executed on first attribute access (importlib.util.LazyLoader).
+class _LazyModule:
+    """Stands for a module and imports it on first attribute access (thread-safe: importlib's import lock
+    and this proxy's own lock; importlib.util.LazyLoader is not thread-safe on Python 3.11, and `chalice
+    local` serves requests in threads)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._module: ModuleType | None = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> ModuleType:
+        if self._module is None:
+            with self._lock:
+                if self._module is None:
+                    self._module = importlib.import_module(self._name)
+        return self._module
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self._load(), attribute)
+
+
+def lazy_module(name: str) -> Any:
+    """`name`, imported on first attribute access.
 
     app.py registers every blueprint, and API Gateway sends each function only its own route, so a route
     function would otherwise import every other route's services at cold start. Blueprints bind their
     services with this; the one the route uses loads on its first call.
     """
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"no module named {name!r}")
-    spec.loader = importlib.util.LazyLoader(spec.loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    parent, _, child = name.rpartition(".")
-    if parent:
-        setattr(sys.modules[parent], child, module)  # as `from parent import child` would
-    return module
+    return sys.modules.get(name) or _LazyModule(name)
 
 
 # ---------------------------------------------------------------- envelopes
