@@ -183,3 +183,12 @@ def test_starter_plan_v1_answers_40301_but_license_check_answers_with_the_plan(
             assert status == 200 and body["data"]["plan_name"] == "Starter" and body["data"]["api_enabled"] is False
         else:
             assert (status, body.get("code")) == (403, 40301), f"{route.method} {route.path}: {status} {body}"
+
+
+def test_an_unexpected_content_type_is_answered_by_the_route_in_its_envelope_not_by_chalice(
+        client: Any, principals: dict[str, Any]) -> None:
+    """Regression (found by the fuzzer): Chalice answered 415 in its own shape before the view ran."""
+    for route in all_routes():
+        for content_type in ("application/xml", "text/html; charset=utf-8", "image/png"):
+            status, body = call(client, route, {"Content-Type": content_type})
+            assert_envelope(route, status, body, 401)
