@@ -99,9 +99,7 @@ def engine_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSt
 
 def _channel(stack: RunningStack, channel_type: str) -> dict[str, Any]:
     found = [c for c in stack.channels if c.get("type") == channel_type]
-    if not found:
-        pytest.skip(f"the local stack has no {channel_type} simulator component (components: "
-                    f"{sorted(stack.components)})")
+    assert found, f"the local stack has no {channel_type} simulator channel (components: {sorted(stack.components)})"
     return found[0]
 
 
