@@ -10,9 +10,8 @@ import pytest
 from taskcenter.domain import pricing
 from taskcenter.services import admin
 from taskcenter.store import money
-from taskcenter.store.models import User
 
-from tests.integration.v1_support import V1World, make_v1_world, poll_host, retry_messages, run_retry_worker
+from tests.integration.v1_support import V1World, poll_host, quota, retry_messages, run_retry_worker
 from tests.support import make_account, snapshot_tables
 
 REFERENCE = {  # the reference document's example body, unchanged
@@ -24,16 +23,6 @@ REFERENCE = {  # the reference document's example body, unchanged
 POST = {"serials": ["dev1"], "script_name": "post",
         "script_config": {"content_type": 0, "captions": "hi", "material_list": ["C:/v.mp4"]}}
 
-
-@pytest.fixture
-def v1(world: Any, client: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    v1 = make_v1_world(world, client, monkeypatch)
-    yield v1
-    v1.sim.stop()
-
-
-def quota(account: Any) -> int:
-    return int(User.get(account.user_id, consistent_read=True).quota)
 
 
 def test_create_fans_out_charges_lists_gets_and_counts(v1: V1World, frozen_clock: Any) -> None:

@@ -4,29 +4,17 @@ refund), delete and batch delete (DELETE with a body), retry limits, retry-all i
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from taskcenter.domain import states
 from taskcenter.domain import v1_scripts as rules
 from taskcenter.services import v1_admission, v1_retry
 from taskcenter.store import money
-from taskcenter.store.models import Counter, LedgerEntry, Task, User
+from taskcenter.store.models import Counter, LedgerEntry, Task
 
-from tests.integration.v1_support import V1World, make_v1_world, poll_host, retry_messages, run_retry_worker
+from tests.integration.v1_support import V1World, poll_host, quota, retry_messages, run_retry_worker
 
 POST = {"script_name": "post", "script_config": {"content_type": 0, "captions": "hi", "material_list": ["C:/v.mp4"]}}
 
-
-@pytest.fixture
-def v1(world: Any, client: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    v1 = make_v1_world(world, client, monkeypatch)
-    yield v1
-    v1.sim.stop()
-
-
-def quota(account: Any) -> int:
-    return int(User.get(account.user_id, consistent_read=True).quota)
 
 
 def task_of(numeric_id: int) -> Task:

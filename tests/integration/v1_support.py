@@ -114,3 +114,10 @@ def poll_host(v1: V1World, user_id: int) -> int:
         if state is not None and engine.apply_upstream_state(task, state) == engine.MOVED:
             moved += 1
     return moved
+
+
+def quota(account: Any) -> int:
+    """The account's current quota (consistent read)."""
+    from taskcenter.store.models import User
+
+    return int(User.get(account.user_id, consistent_read=True).quota)
