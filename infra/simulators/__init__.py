@@ -1,1 +1,28 @@
 """Simulated upstream providers (Suno API, midjourney-proxy, TikMatrix host) for tests and the local stack."""
+
+from __future__ import annotations
+
+import json
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+
+class QuietJsonHandler(BaseHTTPRequestHandler):
+    """The simulators' request handler base: HTTP/1.1, no access log, and one way to answer."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt: str, *args: Any) -> None:  # quiet: tests and the stack log elsewhere
+        return
+
+    def send_body(self, status: int, body: Any, content_type: str = "application/json",
+                  headers: dict[str, str] | None = None) -> None:
+        """Answer with `body`: bytes as they are, anything else as JSON."""
+        raw = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(raw)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(raw)

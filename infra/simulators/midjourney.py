@@ -37,6 +37,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from infra.simulators import QuietJsonHandler
+
 ACCEPTED = 1
 EXISTS = 21
 QUEUED = 22
@@ -334,22 +336,10 @@ def _bad(description: str) -> dict[str, Any]:
 
 
 def _handler_for(sim: MidjourneySimulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, fmt: str, *args: Any) -> None:  # quiet: tests and the stack log elsewhere
-            return
-
+    class Handler(QuietJsonHandler):
         def _reply(self, status: int, body: Any, content_type: str = "application/json",
                    headers: dict[str, str] | None = None) -> None:
-            raw = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(raw)))
-            for key, value in (headers or {}).items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(raw)
+            self.send_body(status, body, content_type, headers)
 
         def _body(self) -> Any:
             length = int(self.headers.get("Content-Length") or 0)

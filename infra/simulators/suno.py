@@ -36,6 +36,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from infra.simulators import QuietJsonHandler
+
 ACTIONS = ("MUSIC", "LYRICS")
 
 
@@ -284,19 +286,9 @@ def _error(code: str, message: str) -> dict[str, Any]:
 
 
 def _handler_for(sim: SunoSimulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, fmt: str, *args: Any) -> None:  # quiet: tests and the stack log elsewhere
-            pass
-
+    class Handler(QuietJsonHandler):
         def _reply(self, status: int, body: Any) -> None:
-            raw = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
+            self.send_body(status, body)
 
         def _body(self) -> Any:
             length = int(self.headers.get("Content-Length") or 0)

@@ -32,6 +32,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from infra.simulators import QuietJsonHandler
+
 SCRIPTS = ("post", "follow", "unfollow", "comment", "account_warmup", "login", "profile", "match_accounts")
 
 
@@ -226,19 +228,9 @@ def _err(code: int, message: str) -> dict[str, Any]:
 
 
 def _handler_for(sim: TikMatrixSimulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, fmt: str, *args: Any) -> None:  # quiet
-            return
-
+    class Handler(QuietJsonHandler):
         def _reply(self, status: int, body: Any) -> None:
-            raw = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
+            self.send_body(status, body)
 
         def _body(self) -> Any:
             raw = self._raw
