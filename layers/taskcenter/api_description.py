@@ -41,7 +41,8 @@ SCHEMAS: dict[str, Any] = {
                       "quota": I, "used_quota": I, "request_count": I}, ["id", "username", "role", "quota"]),
     "Task": _obj({
         "id": I, "created_at": I, "updated_at": I, "task_id": S, "platform": S, "user_id": I,
-        "channel_id": {**I, "description": "admin listing only (0 for users)"}, "quota": I, "action": S,
+        "channel_id": {**I, "description": "admin listing only (0 for users)"},
+        "username": {**S, "description": "admin listing only: the owner"}, "quota": I, "action": S,
         "status": {"type": "string", "enum": STATUSES}, "fail_reason": S, "submit_time": I, "start_time": I,
         "finish_time": I, "progress": S, "properties": ANY_OBJ, "data": {},
     }, ["id", "task_id", "platform", "user_id", "quota", "action", "status", "submit_time", "progress"]),

@@ -104,7 +104,7 @@ def test_state_mapping_writes_only_changes_and_ignores_stale_reports(engine_worl
     stored = task_store.get(task.task_id)
     assert (stored.status, stored.progress, stored.finish_ms) == (states.SUCCESS, "100%", clock.now_ms())
     assert stored.data["clips"][0]["audio_url"] == "a.mp3" and stored.billing == states.BILLING_CHARGED
-    assert stored.next_poll_at is None and stored.poll_shard is None and stored.deadline_at is None
+    assert stored.next_poll_at is None and stored.poll_shard is None and stored.due_at is None
 
     up.set(task.upstream_id, states.FAILURE)  # terminal is final
     dynamodb_calls.clear()

@@ -78,7 +78,7 @@ def test_crash_between_transition_and_enqueue_is_refunded_by_the_reconciler(engi
     assert [e.task_id for e in refunds_of(user)] == [task.task_id]
     stored = task_store.get(task.task_id)
     assert stored.billing == states.BILLING_REFUNDED and stored.refund_due_ms is None
-    assert jobs().reconciler(SCHEDULE_EVENT, None)["refunds_requeued"] == []  # left the refund_due index
+    assert jobs().reconciler(SCHEDULE_EVENT, None)["refunds_requeued"] == []  # left the refund lane of the due index
     assert money.audit_user(user.user_id).ok
 
 
@@ -126,7 +126,7 @@ def test_timeout_sweep_fails_settles_and_refunds_every_platform_alike(engine_wor
     assert stored.data["fail_reason"] == stored.fail_reason
     assert task_store.get(mj_like.task_id).data["status"] == states.FAILURE
     assert task_store.get(finished.task_id).status == states.SUCCESS
-    assert task_store.get(scheduled.task_id).deadline_at == later + 24 * 3600 * 1000
+    assert task_store.get(scheduled.task_id).due_at == later + 24 * 3600 * 1000
     assert run_queue("refund", jobs().refund_worker) == 2
     assert sorted(e.task_id for e in refunds_of(user)) == sorted([stuck.task_id, mj_like.task_id])
     assert jobs().timeout_sweeper(SCHEDULE_EVENT, None)["timed_out"] == []  # they left the open index

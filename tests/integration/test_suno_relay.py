@@ -85,6 +85,8 @@ def test_submit_fetch_and_both_listings(client: Any, suno_world: Any, suno_sim: 
     assert status == 200 and body["data"]["total"] == 1
     assert body["data"]["items"][0]["quota"] == MUSIC_PRICE
     assert body["data"]["items"][0]["channel_id"] == world.channels["suno"]
+    assert body["data"]["items"][0]["username"] == world.user.username  # the owner, as new-api's admin listing
+    assert "username" not in item  # the user listing does not repeat it
     status, body = listing(client, world.other, f"task_id={music_id}")
     assert status == 200 and body["data"]["items"] == [] and body["data"]["total"] == 0
 

@@ -28,10 +28,10 @@ def _dataset(world: Any, n: int = 90, seed: int = 3) -> list[Task]:
         platform = rng.choice(["suno", "suno", "tikmatrix"])
         action = rng.choice(["MUSIC", "LYRICS"]) if platform == "suno" else rng.choice(["post", "follow"])
         channel = rng.choice([1, 2]) if platform == "suno" else 3
-        owner = world.user.user_id if i % 3 else world.other.user_id
+        owner = world.user if i % 3 else world.other
         rows.append({
             "task_id": f"task_{i:04d}", "numeric_id": 1000 + i, "kind": "task", "platform": platform,
-            "user_id": owner, "action": action, "status": rng.choice(states.ALL_STATUSES), "channel_id": channel,
+            "user_id": owner.user_id, "username": owner.username, "action": action, "status": rng.choice(states.ALL_STATUSES), "channel_id": channel,
             "quota": 100 * i, "submit_ms": BASE_MS + i * 60_000 + rng.randrange(1000),
             "properties": {"input": f"p{i}", "_submit": {"payload": {"secret": True}}},
         })
@@ -104,6 +104,9 @@ def test_every_filter_user_and_admin_matches_the_oracle(client: Any, world: Any)
     admin_cases = [cases[i] for i in (0, 1, 3, 5, 8, 12, 14, 15, 18, 20, 24)] + [
         {"channel_id": 1}, {"channel_id": 3}, {"channel_id": 9}, {"channel_id": 0},
         {"channel_id": 2, "action": "MUSIC"}, {"channel_id": 2, "platform": "suno"},
+        {"channel_id": 2, "action": "music", "status": "SUCCESS"}, {"channel_id": 3, "action": "post"},
+        {"channel_id": 1, "action": "LYRICS", "platform": "suno", "start_timestamp": mid - 1800},
+        {"channel_id": 1, "action": "LYRICS", "platform": "tikmatrix"}, {"channel_id": 3, "action": "MUSIC"},
         {"channel_id": 2, "platform": "tikmatrix"}, {"channel_id": 1, "status": "SUCCESS"},
         {"channel_id": 1, "start_timestamp": mid},
     ]
@@ -121,7 +124,9 @@ def test_every_filter_user_and_admin_matches_the_oracle(client: Any, world: Any)
         expected = _oracle(tasks, filters, task_id)
         assert ids == expected and total == len(expected), params
         for item in items:
-            assert set(item) == USER_FIELDS | {"channel_id"} and "_submit" not in item["properties"]
+            assert set(item) == USER_FIELDS | {"channel_id", "username"} and "_submit" not in item["properties"]
+            owner = world.user if item["user_id"] == world.user.user_id else world.other
+            assert item["username"] == owner.username
     # Some filters are really selective, so the comparisons above are not vacuous.
     assert len(_oracle(tasks, ListingFilters(kind="task"))) == 60
     assert 0 < len(_oracle(tasks, _filters({"action": "MUSIC", "end_timestamp": mid}, world.user.user_id)[0])) < 20

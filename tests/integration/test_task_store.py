@@ -9,7 +9,7 @@ from taskcenter.domain import listing, states
 from taskcenter.domain.errors import InsufficientQuota
 from taskcenter.store import counters, money
 from taskcenter.store import tasks as task_store
-from taskcenter.store.models import LedgerEntry, Task, User
+from taskcenter.store.models import REFUND_LANE, LedgerEntry, Task, User
 
 
 def _new_task(world, *, quota=1000, channel_id=1, status=states.NOT_START):
@@ -88,10 +88,15 @@ def test_failure_marks_refund_pending_and_clears_engine_indexes(world):
     task_store.create_charged(money.Payer(world.user.user_id, world.user.key_hash), [task])
     assert task_store.transition(task, states.FAILURE, fail_reason="boom")
     stored = task_store.get(task.task_id)
-    assert stored.next_poll_at is None and stored.deadline_at is None and stored.poll_shard is None
+    assert stored.next_poll_at is None and stored.poll_shard is None
+    # out of its deadline lane, into the refund lane of the same index, until the refund is done
+    assert (stored.due_lane, stored.due_at) == (REFUND_LANE, stored.refund_due_ms)
+    assert [t.task_id for t in Task.due.query(REFUND_LANE)] == [task.task_id]
     assert stored.progress == "100%" and stored.finish_ms > 0 and stored.fail_reason == "boom"
     assert money.refund_task(task.task_id) is True
     assert money.refund_task(task.task_id) is False
+    stored = task_store.get(task.task_id)
+    assert stored.due_lane is None and stored.due_at is None and list(Task.due.query(REFUND_LANE)) == []
     assert money.audit_user(world.user.user_id).ok
 
 
@@ -101,9 +106,16 @@ def test_failover_moves_the_channel_scope(world):
     assert task_store.transition(task, states.SUBMITTED, channel_id=2)
     stored = task_store.get(task.task_id)
     assert stored.channel_id == 2 and stored.lgc == "g#task#c#2"
+    assert stored.lgca == f"g#task#c#2#a#{stored.action}"
     assert _total("lgc", "g#task#c#1") == 0
     assert _total("lgc", "g#task#c#2") == 1
     assert _total("lgc", "g#task#c#2", "SUBMITTED") == 1
+    assert _total("lgca", f"g#task#c#1#a#{stored.action}") == 0
+    assert _total("lgca", f"g#task#c#2#a#{stored.action}", "SUBMITTED") == 1
+    # the admin channel+action listing follows the task to its new channel
+    rows = list(Task.all_channel_action_time.query(f"g#task#c#2#a#{stored.action}"))
+    assert [t.task_id for t in rows] == [task.task_id]
+    assert list(Task.all_channel_action_time.query(f"g#task#c#1#a#{stored.action}")) == []
 
 
 def test_update_in_place_is_conditional_on_version(world):

@@ -61,6 +61,7 @@ def test_every_task_gets_every_scope_key_and_sortable_ranges() -> None:
     attrs = listing.index_attributes(FACTS)
     assert attrs["lu"] == "u#7#task" and attrs["lup"] == "u#7#task#p#suno" and attrs["lua"] == "u#7#task#a#MUSIC"
     assert attrs["lgc"] == "g#task#c#3" and "lud" not in attrs  # sparse: no serial
+    assert attrs["lgca"] == "g#task#c#3#a#MUSIC"
     assert attrs["lt"] == "1700000000000#000000000042"
     assert attrs["ls"] == "QUEUED#1700000000000#000000000042"
     # lexicographic order of the range key is time order
@@ -79,7 +80,10 @@ def test_every_task_gets_every_scope_key_and_sortable_ranges() -> None:
         (dict(user_id=7, serial="dev1", status="SUCCESS"), "user_device_status", {}),
         (dict(), "all_time", {}),
         (dict(channel_id=3, status="SUCCESS"), "all_channel_status", {}),
-        (dict(channel_id=3, action="MUSIC"), "all_channel_time", {"action": "MUSIC"}),
+        (dict(channel_id=3, action="MUSIC"), "all_channel_action_time", {}),
+        (dict(channel_id=3, action="MUSIC", status="FAILURE"), "all_channel_action_status", {}),
+        (dict(channel_id=3, action="MUSIC", platform="suno"), "all_channel_action_time", {"platform": "suno"}),
+        (dict(user_id=7, serial="dev1", action="post"), "user_device_time", {"action": "post"}),
         (dict(platform="suno", status="QUEUED"), "all_platform_status", {}),
     ],
 )
@@ -112,7 +116,10 @@ def test_counter_moves_balance() -> None:
     from dataclasses import replace
 
     failover = listing.counter_deltas_between(FACTS, replace(FACTS, channel_id=4))
-    assert set(failover) == {n for n in failover if "#c#" in n}  # only the channel scope moves
+    # only the channel scopes (channel, channel+action) move, from channel 3 to channel 4
+    assert {name.split("#c#")[0] for name in failover} == {"n#g#task"}
+    assert {name.split("#")[4] for name in failover} == {"3", "4"}
+    assert any("#a#MUSIC" in name for name in failover)
     assert sum(failover.values()) == 0
 
 

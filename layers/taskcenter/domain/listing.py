@@ -16,12 +16,15 @@ condition, never a filter expression:
     lgp        g#<kind>#p#<platform>         admin + platform
     lga        g#<kind>#a#<action>           admin + action
     lgc        g#<kind>#c#<channel>          admin + channel (channel implies platform)
+    lgca       g#<kind>#c#<channel>#a#<act>  admin + channel + action
 
 `kind` is the listing family: "task" (Suno, device scripts: /api/task, /api/v1/task) or
 "mj" (/api/mj). Range keys: `lt` = <submit_ms:013d>#<id:012d>; `ls` = <STATUS>#<lt>.
 
-Combinations not covered by one scope (admin channel + action, user serial + action) use the
-narrower scope with a post-filter on the implied dimension; the benchmark reports their reads.
+Every filter combination of the dashboards (`/api/task`, `/api/mj`) is one scope. The one combination
+not covered (Task API v1's serial + script_name) uses the device scope with a post-filter on the action;
+the benchmark reports its reads. The tasks table holds 20 GSIs, DynamoDB's limit: the 18 listing indexes,
+`poll_due` and `due` (deadlines of open tasks and owed refunds share one sparse index; see models).
 
 `total` comes from counters (counters table), kept in the same transactions that create tasks and
 change their status: one counter per scope for ALL and one per scope and status. Admin scopes are
@@ -47,8 +50,11 @@ SCOPE_INDEXES: dict[str, tuple[str, str]] = {
     "lgp": ("all_platform_time", "all_platform_status"),
     "lga": ("all_action_time", "all_action_status"),
     "lgc": ("all_channel_time", "all_channel_status"),
+    "lgca": ("all_channel_action_time", "all_channel_action_status"),
 }
-ADMIN_SCOPES = frozenset({"lg", "lgp", "lga", "lgc"})
+ADMIN_SCOPES = frozenset({"lg", "lgp", "lga", "lgc", "lgca"})
+# Scopes whose keys follow the task's channel (a failover moves the task between their partitions).
+CHANNEL_SCOPES = ("lgc", "lgca")
 
 
 def time_key(submit_ms: int, numeric_id: int) -> str:
@@ -86,6 +92,7 @@ def scope_values(f: ListingFacts) -> dict[str, str]:
         "lgp": f"{g}#p#{f.platform}",
         "lga": f"{g}#a#{f.action}",
         "lgc": f"{g}#c#{f.channel_id}",
+        "lgca": f"{g}#c#{f.channel_id}#a#{f.action}",
     }
     if f.serial:
         values["lud"] = f"{u}#d#{f.serial}"
@@ -193,10 +200,12 @@ def plan_listing(f: ListingFilters) -> ListingPlan:
             post["channel_id"] = f.channel_id
     else:
         base = f"g#{f.kind}"
-        if f.channel_id is not None:
+        if f.channel_id is not None and f.action:
+            attr, value = "lgca", f"{base}#c#{f.channel_id}#a#{f.action}"
+            if f.platform:
+                post["platform"] = f.platform  # implied by the action: all or nothing
+        elif f.channel_id is not None:
             attr, value = "lgc", f"{base}#c#{f.channel_id}"
-            if f.action:
-                post["action"] = f.action
             if f.platform:
                 post["platform"] = f.platform  # implied by channel type: all or nothing
         elif f.action:

@@ -91,6 +91,7 @@ def item_view(task: Task, *, admin: bool) -> dict[str, Any]:
     }
     if admin:
         item["channel_id"] = int(task.channel_id or 0)
+        item["username"] = task.username or ""  # new-api's admin listing names the owner
     return item
 
 

@@ -44,7 +44,7 @@ ANCHOR_EVERY = 1000  # a walk from the top keeps a cursor every this many rows
 
 # Under these scopes every task has the same platform (an action belongs to one platform, a
 # channel to one type): a platform filter there is all-or-nothing, checked on one item.
-_PLATFORM_IMPLIED = frozenset({"lua", "lga", "lgc"})
+_PLATFORM_IMPLIED = frozenset({"lua", "lga", "lgc", "lgca"})
 # Scopes whose rows only ever enter at the newest end (a channel listing also gains failed-over
 # tasks in the middle, so its cursors are not moved, only reused when the total is unchanged).
 _GROWS_AT_TOP = frozenset({"lu", "lup", "lua", "lud", "lg", "lgp", "lga"})

@@ -4,9 +4,9 @@
   transaction is exactly-once by construction (ledger entry `refund#<task>#<attempt>` must not exist and
   the task must be refund_pending for that attempt), so duplicate and reordered messages are harmless.
 - The reconciler finds refunds owed but not done after a grace period (lost message, crash between
-  the FAILURE transition and the enqueue) through the sparse `refund_due` index (billing=refund_pending,
-  refund_due_ms <= now - grace; no scan) and enqueues them again; then it audits the ledger of every
-  user whose ledger moved recently and reports any balance that does not add up.
+  the FAILURE transition and the enqueue) through the refund lane of the sparse `due` index
+  (billing=refund_pending since before now - grace; no scan) and enqueues them again; then it audits
+  the ledger of every user whose ledger moved recently and reports any balance that does not add up.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from taskcenter.observability import logger, metrics
 from taskcenter.services.engine import task_log_context
 from taskcenter.store import money
 from taskcenter.store import tasks as task_store
-from taskcenter.store.models import Task
+from taskcenter.store.models import REFUND_LANE, Task
 
 
 def refund_grace_ms() -> int:
@@ -76,10 +76,9 @@ class ReconcileReport:
 
 
 def owed_refunds(now_ms: int) -> list[Task]:
-    """Tasks refund_pending since before now - grace (keys only: task_id, billing, refund_due_ms)."""
+    """Tasks refund_pending since before now - grace: the `due` index's refund lane (keys only)."""
     cutoff = now_ms - refund_grace_ms()
-    return list(Task.refund_due.query(states.BILLING_REFUND_PENDING, Task.refund_due_ms <= cutoff,
-                                      limit=reconcile_limit()))
+    return list(Task.due.query(REFUND_LANE, Task.due_at <= cutoff, limit=reconcile_limit()))
 
 
 def requeue_owed_refunds(now_ms: int) -> list[str]:

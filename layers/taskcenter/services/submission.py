@@ -141,6 +141,7 @@ def create_tasks(principal: Principal, specs: list[TaskSpec]) -> list[Task]:
             kind=spec.kind,
             platform=spec.platform,
             user_id=principal.user_id,
+            username=principal.username,
             action=spec.action,
             channel_id=spec.channel_id,
             quota=price,

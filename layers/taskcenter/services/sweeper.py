@@ -1,7 +1,7 @@
 """Timeout sweeper (DESIGN.md section 3): unfinished tasks past TASK_TIMEOUT_SECONDS (default 24 h, every
 platform alike) become FAILURE and are refunded.
 
-Candidates come from the sparse `open_deadline` index (deadline_at <= now, per shard; keys only; no
+Candidates come from the deadline lanes of the sparse `due` index (due_at <= now, per shard; keys only; no
 scan). The FAILURE move is the usual conditional transition (progress "100%", finish time, listing
 counters) and also rewrites `data`, so nothing in the task still says "in progress": every nested
 status that was an in-progress word becomes a failure, every progress becomes "100%", and the reason
@@ -79,7 +79,7 @@ class SweepReport:
 def due_deadlines(now_ms: int) -> list[str]:
     ids: list[str] = []
     for shard in range(task_store.poll_shards()):
-        for key in Task.open_deadline.query(f"s{shard}", Task.deadline_at <= now_ms, limit=sweep_limit()):
+        for key in Task.due.query(f"s{shard}", Task.due_at <= now_ms, limit=sweep_limit()):
             ids.append(key.task_id)
     return ids
 
@@ -94,7 +94,7 @@ def sweep_timeouts() -> SweepReport:
             continue
         scheduled = int(task.scheduled_ms or 0)
         if task.status == states.NOT_START and scheduled and scheduled + task_store.task_timeout_ms() > now:
-            if task_store.update_in_place(task, [Task.deadline_at.set(scheduled + task_store.task_timeout_ms())]):
+            if task_store.update_in_place(task, [Task.due_at.set(scheduled + task_store.task_timeout_ms())]):
                 report.deferred.append(task.task_id)
             continue
         with engine.task_log_context(task.task_id):

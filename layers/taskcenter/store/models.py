@@ -168,23 +168,23 @@ class PollIndex(GlobalSecondaryIndex):
     next_poll_at = NumberAttribute(range_key=True)
 
 
-class OpenIndex(GlobalSecondaryIndex):
-    """Sparse: unfinished tasks by deadline. The timeout sweeper queries deadline_at <= now per shard."""
+class DueIndex(GlobalSecondaryIndex):
+    """Sparse, keys only: what a scheduled job must look at by a time, in lanes.
 
-    Meta = _index_meta("open_deadline", KeysOnlyProjection())
-    open_shard = UnicodeAttribute(hash_key=True)
-    deadline_at = NumberAttribute(range_key=True)
-
-
-class RefundDueIndex(GlobalSecondaryIndex):
-    """Sparse: refunds owed (billing=refund_pending with refund_due_ms set; refund_task removes both).
-
-    The reconciler queries refund_due_ms <= now - grace: refunds whose message was lost, no scan.
+    - lanes `s0`..`sN` (shards): unfinished tasks by deadline; the timeout sweeper queries due_at <= now.
+    - lane `refund` (REFUND_LANE): failed charged attempts whose refund is owed (billing=refund_pending),
+      by the time it became owed; the reconciler queries due_at <= now - grace (refunds whose message was
+      lost). A task is in at most one lane: a refund becomes owed only when the task fails, which takes
+      it out of its deadline lane in the same write, and refund_task removes it.
+    Two uses share one index because the tasks table is at DynamoDB's 20-GSI limit (docs/decisions.md).
     """
 
-    Meta = _index_meta("refund_due", KeysOnlyProjection())
-    billing = UnicodeAttribute(hash_key=True)
-    refund_due_ms = NumberAttribute(range_key=True)
+    Meta = _index_meta("due", KeysOnlyProjection())
+    due_lane = UnicodeAttribute(hash_key=True)
+    due_at = NumberAttribute(range_key=True)
+
+
+REFUND_LANE = "refund"
 
 
 class Task(EnvModel):
@@ -202,6 +202,7 @@ class Task(EnvModel):
     kind = UnicodeAttribute()  # task | mj
     platform = UnicodeAttribute()  # suno | midjourney | tikmatrix
     user_id = NumberAttribute()
+    username = UnicodeAttribute(default="")  # the owner's (usernames never change), for the admin listing
     channel_id = NumberAttribute(default=0)
     action = UnicodeAttribute()
     status = UnicodeAttribute()
@@ -235,8 +236,8 @@ class Task(EnvModel):
     # sparse engine indexes
     poll_shard = UnicodeAttribute(null=True)
     next_poll_at = NumberAttribute(null=True)
-    open_shard = UnicodeAttribute(null=True)
-    deadline_at = NumberAttribute(null=True)
+    due_lane = UnicodeAttribute(null=True)
+    due_at = NumberAttribute(null=True)
     # listing keys (see taskcenter.domain.listing)
     lu = UnicodeAttribute(null=True)
     lup = UnicodeAttribute(null=True)
@@ -246,12 +247,12 @@ class Task(EnvModel):
     lgp = UnicodeAttribute(null=True)
     lga = UnicodeAttribute(null=True)
     lgc = UnicodeAttribute(null=True)
+    lgca = UnicodeAttribute(null=True)
     lt = UnicodeAttribute(null=True)
     ls = UnicodeAttribute(null=True)
 
     poll_due = PollIndex()
-    open_deadline = OpenIndex()
-    refund_due = RefundDueIndex()
+    due = DueIndex()
 
 
 def _listing_index(name: str, hash_attr: str, range_attr: str) -> GlobalSecondaryIndex:

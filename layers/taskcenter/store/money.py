@@ -146,8 +146,8 @@ def mark_failed_actions(reason: str, *, now_ms: int) -> list:
         Task.updated_at.set(now_ms // 1000),
         Task.next_poll_at.remove(),
         Task.poll_shard.remove(),
-        Task.deadline_at.remove(),
-        Task.open_shard.remove(),
+        Task.due_at.remove(),
+        Task.due_lane.remove(),
     ]
 
 
@@ -176,6 +176,7 @@ def refund_task(task_id: str, attempt: int | None = None) -> bool:
         tx.update(
             Task(task_id=task_id),
             actions=[Task.billing.set(states.BILLING_REFUNDED), Task.refund_due_ms.remove(),
+                     Task.due_lane.remove(), Task.due_at.remove(),  # out of the refund lane
                      Task.updated_at.set(now // 1000)],
             condition=(Task.attempt == attempt) & (Task.billing == states.BILLING_REFUND_PENDING),
         )

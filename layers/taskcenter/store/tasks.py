@@ -18,7 +18,7 @@ from taskcenter import clock, config
 from taskcenter.domain import listing, states
 from taskcenter.observability import metrics
 from taskcenter.store.db import conditional_transaction
-from taskcenter.store.models import Task
+from taskcenter.store.models import REFUND_LANE, Task
 from taskcenter.store.money import Charge, Payer, add_counter_deltas, charge_submission, mark_failed_actions
 
 
@@ -59,9 +59,10 @@ def schedule_poll(task: Task, at_ms: int) -> None:
     task.next_poll_at = at_ms
 
 
-def open_deadline(task: Task) -> None:
-    task.open_shard = shard_for(task.task_id)
-    task.deadline_at = int(task.submit_ms) + task_timeout_ms()
+def set_deadline(task: Task) -> None:
+    """Put an unsaved task into its deadline lane of the `due` index (the timeout sweeper's)."""
+    task.due_lane = shard_for(task.task_id)
+    task.due_at = int(task.submit_ms) + task_timeout_ms()
 
 
 def build_task(
@@ -108,7 +109,7 @@ def build_task(
         task.progress = "100%"
         task.finish_ms = now
     else:
-        open_deadline(task)
+        set_deadline(task)
     set_listing_attributes(task)
     return task
 
@@ -163,21 +164,25 @@ def transition(task: Task, new_status: str, actions: list | None = None, *, fail
         Task.ls.set(listing.status_key(new_status, facts.submit_ms, facts.numeric_id)),
     ]
     if new_facts.channel_id != facts.channel_id:
-        acts += [Task.channel_id.set(new_facts.channel_id), Task.lgc.set(listing.scope_values(new_facts)["lgc"])]
+        scopes = listing.scope_values(new_facts)
+        acts += [Task.channel_id.set(new_facts.channel_id)]
+        acts += [getattr(Task, attr).set(scopes[attr]) for attr in listing.CHANNEL_SCOPES]
     new_billing = task.billing
     if new_status == states.FAILURE:
         acts += mark_failed_actions(fail_reason or task.fail_reason or "failed", now_ms=now)
         if task.billing == states.BILLING_CHARGED:
             new_billing = states.BILLING_REFUND_PENDING
-            acts += [Task.billing.set(new_billing), Task.refund_due_ms.set(now)]
+            # owed from now: the reconciler finds it in the `due` index's refund lane if the message is lost
+            acts += [Task.billing.set(new_billing), Task.refund_due_ms.set(now),
+                     Task.due_lane.set(REFUND_LANE), Task.due_at.set(now)]
     elif new_status == states.SUCCESS:
         acts += [
             Task.progress.set("100%"),
             Task.finish_ms.set(now),
             Task.next_poll_at.remove(),
             Task.poll_shard.remove(),
-            Task.deadline_at.remove(),
-            Task.open_shard.remove(),
+            Task.due_at.remove(),
+            Task.due_lane.remove(),
         ]
     acts = _dedupe_actions(acts)
     deltas = listing.counter_deltas_between(facts, new_facts)

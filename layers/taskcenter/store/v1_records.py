@@ -172,8 +172,8 @@ def restart_attempt(task: Task, payer: Payer, *, price: int, group: str, max_ret
         Task.ls.set(listing.status_key(states.NOT_START, facts.submit_ms, facts.numeric_id)),
         Task.poll_shard.set(task_store.shard_for(task.task_id)),
         Task.next_poll_at.set(now),
-        Task.open_shard.set(task_store.shard_for(task.task_id)),
-        Task.deadline_at.set(now + task_store.task_timeout_ms()),
+        Task.due_lane.set(task_store.shard_for(task.task_id)),
+        Task.due_at.set(now + task_store.task_timeout_ms()),
     ]
     condition = ((Task.status == states.FAILURE) & (Task.version == old_version) & (Task.attempt == old_attempt)
                  & (Task.retry_count < max_retries)
