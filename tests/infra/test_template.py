@@ -233,6 +233,15 @@ def test_models_match_the_table_definitions(template):
     assert idempotency["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
 
 
+def test_every_table_fits_dynamodb_default_index_quotas(template):
+    """CreateTable fails beyond 20 GSIs (the default quota; a raise is a support request a deployment
+    should not need) and 5 LSIs. The tasks table is at the GSI quota on purpose (docs/decisions.md):
+    a new listing scope must free a slot first, and this test says so before a deployment does."""
+    for logical, props in cfn.resources_of(template, "AWS::DynamoDB::Table").items():
+        assert len(props.get("GlobalSecondaryIndexes", [])) <= 20, logical
+        assert len(props.get("LocalSecondaryIndexes", [])) <= 5, logical
+
+
 def test_every_table_and_queue_is_bound_to_its_environment_variable(template):
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
     for name, variable in TABLE_ENV.items():

@@ -31,7 +31,8 @@ def _dataset(world: Any, n: int = 90, seed: int = 3) -> list[Task]:
         owner = world.user if i % 3 else world.other
         rows.append({
             "task_id": f"task_{i:04d}", "numeric_id": 1000 + i, "kind": "task", "platform": platform,
-            "user_id": owner.user_id, "username": owner.username, "action": action, "status": rng.choice(states.ALL_STATUSES), "channel_id": channel,
+            "user_id": owner.user_id, "username": owner.username, "action": action,
+            "status": rng.choice(states.ALL_STATUSES), "channel_id": channel,
             "quota": 100 * i, "submit_ms": BASE_MS + i * 60_000 + rng.randrange(1000),
             "properties": {"input": f"p{i}", "_submit": {"payload": {"secret": True}}},
         })
@@ -182,30 +183,44 @@ def test_deep_pages_cursors_and_lists_changing_between_pages(client: Any, world:
         return [t.task_id for t in items]
 
     monkeypatch.setattr(listings, "ANCHOR_EVERY", 12)
-    # A jump far ahead walks the keys once (from the nearer end); the next page starts from a kept cursor.
+    # A jump far ahead with no cursor around walks the keys once (from the nearer end).
     assert page(4) == expected[18:24] and listings.last_stats.seek == "walk"
     assert listings.last_stats.seek_items == 18 and listings.last_stats.page_items == 6
     # That walk kept an anchor at row 12: a jump just below it (another page size) walks from there.
     items, _ = listings.list_tasks(user, 4, 5)  # rows 16..20: anchor 12 + 3 keys
-    assert [t.task_id for t in items] == expected[15:20] and listings.last_stats.seek == "walk_from_anchor"
+    assert [t.task_id for t in items] == expected[15:20] and listings.last_stats.seek == "walk_from_cursor"
     assert listings.last_stats.seek_items == 3
+    # The last page is read upwards from the oldest end: its rows and nothing else.
     last = (len(expected) + size - 1) // size
     assert page(last) == expected[(last - 1) * size:] and listings.last_stats.seek == "walk_from_end"
-    assert listings.last_stats.seek_items == len(expected) - (last - 1) * size + 1
+    assert listings.last_stats.seek_items == 0 and listings.last_stats.page_items == len(expected) - (last - 1) * size
+    # A page in the second half: the keys below it, then the page upwards.
     assert page(9) == expected[48:54] and listings.last_stats.seek == "walk_from_end"
-    assert listings.last_stats.seek_items == len(expected) - 48 + 1 and listings.last_stats.page_items == 6
+    assert listings.last_stats.seek_items == len(expected) - 54 and listings.last_stats.page_items == 6
+    # Next and previous pages start from the rows the page kept: the page's rows only.
     assert page(10) == expected[54:60] and listings.last_stats.seek == "cursor"
     assert listings.last_stats.seek_items == 0 and listings.last_stats.page_items == 6
     assert listings.last_stats.counter_items == 1 and listings.last_stats.cursor_reads == 1
+    assert page(9) == expected[48:54] and listings.last_stats.seek == "cursor"
+    assert listings.last_stats.seek_items == 0 and listings.last_stats.page_items == 6
+    assert page(8) == expected[42:48] and listings.last_stats.seek == "cursor"  # read upwards from row 49
+    assert listings.last_stats.seek_items == 0 and listings.last_stats.page_items == 6
+    # Two pages ahead or back: one page of keys from the nearest kept row, then the page.
+    assert page(6) == expected[30:36] and listings.last_stats.seek == "walk_from_cursor"
+    assert listings.last_stats.seek_items == 6 and listings.last_stats.page_items == 6
+    assert page(12) == expected[66:72] and listings.last_stats.seek == "walk_from_cursor"
+    assert listings.last_stats.seek_items == 6 and listings.last_stats.page_items == 6
 
-    # New tasks arrive at the top: the remembered cursor moves up by as many rows (exact offsets still).
+    # New tasks arrive at the top: a kept row is that many rows lower now (offsets stay exact).
+    assert page(10) == expected[54:60]
     new = write_tasks([{"task_id": f"task_new{i}", "numeric_id": 9000 + i, "kind": "task", "platform": "suno",
                         "user_id": world.user.user_id, "action": "MUSIC", "status": "SUBMITTED",
                         "submit_ms": BASE_MS + 10**9 + i} for i in range(2)])
     tasks += new
     expected = _oracle(tasks, user)
-    assert page(11) == expected[60:66] and listings.last_stats.seek == "shift"
-    assert listings.last_stats.seek_items == 2
+    assert page(11) == expected[60:66] and listings.last_stats.seek == "walk_from_cursor"
+    # nearest: row 66 (kept by the jump to page 12) is row 68 now: 1 key up, then the page upwards
+    assert listings.last_stats.seek_items == 1 and listings.last_stats.page_items == 6
 
     # A task changes status: a status listing's remembered cursor is no longer trusted (total moved).
     status_filter = ListingFilters(kind="task", user_id=world.user.user_id, status=states.SUBMITTED)
@@ -223,9 +238,11 @@ def test_deep_pages_cursors_and_lists_changing_between_pages(client: Any, world:
     assert page(1, ranged) == _oracle(tasks, ranged)[:6] and listings.last_stats.total_source == "count"
     assert page(2, ranged) == _oracle(tasks, ranged)[6:12] and listings.last_stats.total_source == "count_cached"
     assert listings.last_stats.count_items == 0 and listings.last_stats.seek == "cursor"
+    # A new task (submitted now, so at the top of the user's list, outside this range) moves the scope's
+    # counter: the kept count is not trusted any more, the range is counted again.
     late = write_tasks([{"task_id": "task_late", "numeric_id": 9100, "kind": "task", "platform": "suno",
                          "user_id": world.user.user_id, "action": "LYRICS", "status": "QUEUED",
-                         "submit_ms": BASE_MS + 50 * 60_000 + 1}])
+                         "submit_ms": BASE_MS + 10**9 + 50}])
     tasks += late
     assert page(1, ranged) == _oracle(tasks, ranged)[:6] and listings.last_stats.total_source == "count"
 
@@ -234,3 +251,48 @@ def test_deep_pages_cursors_and_lists_changing_between_pages(client: Any, world:
     # Over HTTP the same deep page comes back in the dashboard envelope.
     status, body = listing(client, world.user, f"p=9&page_size={size}")
     assert status == 200 and [i["task_id"] for i in body["data"]["items"]] == _oracle(tasks, user)[48:54]
+
+
+def test_random_page_jumps_match_the_oracle_while_the_list_changes(world: Any,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any page, any order, any of the ways a page can be reached (kept rows above or below it, anchors,
+    either end), with tasks arriving at the top and changing status between requests: always the
+    oracle's rows and total."""
+    tasks = _dataset(world, n=110, seed=11)
+    monkeypatch.setattr(listings, "ANCHOR_EVERY", 10)
+    rng = random.Random(7)
+    listings_under_test = [
+        ListingFilters(kind="task", user_id=world.user.user_id),
+        ListingFilters(kind="task", user_id=world.user.user_id, status=states.SUCCESS),
+        ListingFilters(kind="task"),
+        ListingFilters(kind="task", platform="suno"),
+        ListingFilters(kind="task", channel_id=1, action="MUSIC"),
+    ]
+    seeks: set[str] = set()
+    arrived = 0
+    for _ in range(120):
+        roll = rng.random()
+        if roll < 0.08:
+            arrived += 1
+            tasks += write_tasks([{"task_id": f"task_top{arrived}", "numeric_id": 20_000 + arrived, "kind": "task",
+                                   "platform": "suno", "user_id": world.user.user_id, "action": "MUSIC",
+                                   "status": rng.choice(states.ALL_STATUSES), "channel_id": 1,
+                                   "submit_ms": BASE_MS + 10**9 + arrived * 1000}])
+            continue
+        if roll < 0.16:
+            victim = rng.choice([t for t in tasks if t.status not in states.TERMINAL])
+            stored = Task.get(victim.task_id)
+            assert task_store.transition(stored, rng.choice([states.SUCCESS, states.FAILURE]))
+            tasks = [t for t in tasks if t.task_id != victim.task_id] + [Task.get(victim.task_id)]
+            continue
+        filters = rng.choice(listings_under_test)
+        size = rng.choice([5, 7])
+        expected = _oracle(tasks, filters)
+        pages = (len(expected) + size - 1) // size
+        p = rng.randint(1, pages + 1)
+        items, total = listings.list_tasks(filters, p, size)
+        assert total == len(expected), filters
+        assert [t.task_id for t in items] == expected[(p - 1) * size:p * size], (filters, p, size)
+        seeks.add(listings.last_stats.seek)
+    # the sequence went through every way of reaching a page
+    assert {"first", "cursor", "walk", "walk_from_end", "walk_from_cursor", "past_end"} <= seeks

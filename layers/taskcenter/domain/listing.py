@@ -23,8 +23,9 @@ condition, never a filter expression:
 
 Every filter combination of the dashboards (`/api/task`, `/api/mj`) is one scope. The one combination
 not covered (Task API v1's serial + script_name) uses the device scope with a post-filter on the action;
-the benchmark reports its reads. The tasks table holds 20 GSIs, DynamoDB's limit: the 18 listing indexes,
-`poll_due` and `due` (deadlines of open tasks and owed refunds share one sparse index; see models).
+the benchmark reports its reads. The tasks table holds 20 GSIs, DynamoDB's default quota per table:
+the 18 listing indexes, `poll_due` and `due` (deadlines of open tasks and owed refunds share one sparse
+index; see models).
 
 `total` comes from counters (counters table), kept in the same transactions that create tasks and
 change their status: one counter per scope for ALL and one per scope and status. Admin scopes are

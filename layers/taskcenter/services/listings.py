@@ -12,12 +12,14 @@ this module runs it with `Limit`, so a page reads about `page_size` items whatev
   pages while the scope's counter is unchanged (LISTING_TOTAL_CACHE_SECONDS, default 120).
 - A filter implied by the scope (platform under an action or a channel) is checked on one item of
   the scope instead of filtering every row: the scope is either all of that platform or none of it.
-- Page p > 1: DynamoDB cannot skip. The start key of each next page is remembered when a page is
-  served (`store.page_cursors`, with the total it was computed under), so sequential paging reads
-  ~page_size items per page. A cursor whose list has grown only by newer tasks at the top is moved
-  up by that many keys; otherwise (no cursor, or the list changed under it) the executor walks the
-  keys (keys only) from the nearer of: the newest end, the oldest end, or an anchor cursor (kept every
-  ANCHOR_EVERY rows by earlier walks), and the benchmark reports that cost.
+- Page p > 1: DynamoDB cannot skip. Every served page keeps its first and last rows' keys
+  (`store.page_cursors`, by row number, with the total they were counted under); a page is then read
+  from the cheapest known position: a kept row at, above or below it (the next and the previous page
+  read exactly their rows; a page within NEAR_PAGES pages walks the keys in between), an anchor a walk
+  kept (every ANCHOR_EVERY rows), or either end of the list (the last pages are read upwards from the
+  oldest row). A list that only grows at the top (time-sorted scopes but the channel ones) keeps its
+  rows valid as tasks arrive: a kept row is as many rows lower as the total grew. The benchmark
+  reports what each way costs.
 - A page past the end reads no task at all (the total says it is empty).
 
 The signature of `list_tasks` is shared by the dashboards, the Midjourney listings and Task API v1.
@@ -38,9 +40,9 @@ from taskcenter.store.models import Task
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
-MAX_SHIFT = 200  # a cursor is moved up by at most this many newer tasks; beyond, walk the keys
 WALK_PAGE = 1000  # keys per request when walking to a deep offset
-ANCHOR_EVERY = 1000  # a walk from the top keeps a cursor every this many rows
+ANCHOR_EVERY = 1000  # a walk keeps a cursor on every row that is a multiple of this
+NEAR_PAGES = 3  # kept cursors of up to this many pages before and after a page are candidates to start it
 
 # Under these scopes every task has the same platform (an action belongs to one platform, a
 # channel to one type): a platform filter there is all-or-nothing, checked on one item.
@@ -101,17 +103,30 @@ def list_tasks(filters: ListingFilters, page: int = 1, page_size: int = DEFAULT_
     if offset and offset >= total:
         stats.seek = "past_end"
         return [], total
-    start_key = _start_key(plan, offset, total, stats)
-    if offset and start_key is None:
-        return [], total  # fewer rows than the offset (the list shrank while we looked)
-    items = _read_page(plan, start_key, page_size, stats)
+    if offset == 0:
+        stats.seek = "first"
+        items = _read_page(plan, None, page_size, stats)
+    else:
+        items = _read_beyond_first_page(plan, offset, total, page_size, stats)
     if offset == 0 and len(items) > total:
         # The first page is always read, so rows are never hidden by a total that lags the index.
         total = len(items)
-    if len(items) == page_size and offset + page_size < total:
-        page_cursors.save(_digest(plan), offset + page_size, page_cursors.Cursor(_key_of(plan, items[-1]), total))
-        stats.cursor_writes += 1
+    _keep_page_cursors(plan, offset, page_size, items, total, stats)
     return items, total
+
+
+def _keep_page_cursors(plan: ListingPlan, offset: int, page_size: int, items: list[Task], total: int,
+                       stats: ListingStats) -> None:
+    """Keep the page's last row (the next page starts there) and, beyond page 1, its first row (the
+    previous page is read upwards from there): one BatchWrite."""
+    kept: dict[int, page_cursors.Cursor] = {}
+    if len(items) == page_size and offset + page_size < total:
+        kept[offset + page_size] = page_cursors.Cursor(_key_of(plan, items[-1]), total)
+    if offset and items:
+        kept[offset + 1] = page_cursors.Cursor(_key_of(plan, items[0]), total)
+    if kept:
+        page_cursors.save_many(_digest(plan), kept)
+        stats.cursor_writes += len(kept)
 
 
 def matches(task: Task, f: ListingFilters) -> bool:
@@ -214,93 +229,129 @@ def _total(plan: ListingPlan, stats: ListingStats) -> int:
     return result
 
 
-def _start_key(plan: ListingPlan, offset: int, total: int, stats: ListingStats) -> dict[str, Any] | None:
-    if offset == 0:
-        stats.seek = "first"
-        return None
-    digest = _digest(plan)
-    anchor_at = ((offset - 1) // ANCHOR_EVERY) * ANCHOR_EVERY  # the anchor at or above the page
-    wanted = [offset] + ([anchor_at] if 0 < anchor_at < offset else [])
-    kept = page_cursors.load_many(digest, wanted)  # one request for the page's cursor and its anchor
-    stats.cursor_reads += 1
-    key = _usable(plan, digest, offset, kept.get(offset), total, stats)
-    if key is not None:
-        return key
-    from_end = total - offset + 1
-    anchor = _usable(plan, digest, anchor_at, kept.get(anchor_at), total, stats) \
-        if anchor_at in kept and offset - anchor_at < from_end else None
-    walked = None
-    if anchor is not None:
-        stats.seek = "walk_from_anchor"
-        walked = _walk_keys(plan, offset - anchor_at, stats, start=anchor, base=anchor_at, digest=digest, total=total)
-    elif offset > total - offset:
-        # Nearer the oldest end: walk up from there (row `offset` from the top is row total-offset+1 from
-        # the bottom), so the last pages cost about what the first ones do.
-        stats.seek = "walk_from_end"
-        walked = _walk_keys(plan, from_end, stats, newest_first=False)
-    if walked is None:
-        stats.seek = "walk"
-        walked = _walk_keys(plan, offset, stats, digest=digest, total=total)
-    if walked is not None:
-        page_cursors.save(digest, offset, page_cursors.Cursor(walked, total))
-        stats.cursor_writes += 1
-    return walked
+# ---------------------------------------------------------------- reaching page p > 1
+# A kept cursor names row N of a listing (N = rows above it + 1, counted from the newest): its index key.
+# From row N, a descending Query reads rows N+1, N+2, ...; an ascending one reads rows N-1, N-2, ...
+# The two ends are positions without a key: row 0 (above the newest) and row total+1 (below the oldest).
+@dataclass(frozen=True)
+class _Position:
+    row: int
+    key: dict[str, Any] | None
+    name: str  # top | bottom | cursor (a page's row or an anchor a walk kept)
 
 
-def _usable(plan: ListingPlan, digest: str, offset: int, cursor: page_cursors.Cursor | None, total: int,
-            stats: ListingStats) -> dict[str, Any] | None:
-    """A kept cursor's start key if it still points at row `offset` (moved up when only new tasks arrived)."""
-    if cursor is None:
-        return None
+def _cursor_offsets(offset: int, page_size: int, total: int) -> list[int]:
+    """Rows whose kept cursors could start this page cheaply: the pages around it (their first and last
+    rows, which every served page keeps) and the two anchors around it."""
+    wanted = [offset]
+    for pages in range(-NEAR_PAGES, NEAR_PAGES + 1):
+        wanted += [offset + pages * page_size, offset + pages * page_size + 1]
+    above = (offset // ANCHOR_EVERY) * ANCHOR_EVERY
+    wanted += [above, above + ANCHOR_EVERY]
+    return [row for row in dict.fromkeys(wanted) if 0 < row <= total]
+
+
+def _row_now(plan: ListingPlan, kept_at: int, cursor: page_cursors.Cursor, total: int) -> int | None:
+    """Where a kept cursor's row is now. Unchanged total: where it was. Rows added at the top of a list that
+    only grows there (time-sorted, no post filter): that many rows lower. Anything else: not trusted."""
     if cursor.total_at == total:
-        stats.seek = "cursor"
-        return cursor.start_key
-    if (0 < total - cursor.total_at <= MAX_SHIFT and not plan.post_filters
-            and plan.range_attr == "lt" and plan.hash_attr in _GROWS_AT_TOP):
-        shifted = _shift_up(plan, cursor.start_key, total - cursor.total_at, stats)
-        if shifted is not None:
-            stats.seek = "shift"
-            page_cursors.save(digest, offset, page_cursors.Cursor(shifted, total))
-            stats.cursor_writes += 1
-            return shifted
+        return kept_at
+    grown = total - cursor.total_at
+    if grown > 0 and not plan.post_filters and plan.range_attr == "lt" and plan.hash_attr in _GROWS_AT_TOP:
+        return kept_at + grown
     return None
 
 
-def _shift_up(plan: ListingPlan, start_key: dict[str, Any], newer: int, stats: ListingStats) -> dict[str, Any] | None:
-    """`newer` tasks arrived at the top since the cursor was kept: the boundary moves up by as many rows."""
-    rows = list(_index(plan).query(plan.hash_value, range_key_condition=_range_condition(plan),
-                                   scan_index_forward=True, last_evaluated_key=start_key, limit=newer,
-                                   page_size=newer, attributes_to_get=_key_names(plan)))
-    stats.seek_items += len(rows)
-    if len(rows) < newer:
-        return None
-    return _key_of(plan, rows[-1])
+def _reads_from(position: _Position, offset: int, last: int) -> int:
+    """Rows read to serve rows offset+1..last starting at `position` (keys walked + the page)."""
+    shown = last - offset
+    if position.row <= offset:
+        return offset - position.row + shown  # walk down to row `offset`, read the page down
+    if position.row > last:
+        return position.row - 1 - last + shown  # walk up to the page's last row, read the page up
+    return position.row - offset + shown  # inside the page: walk up to row `offset`, read the page down
 
 
-def _walk_keys(plan: ListingPlan, count: int, stats: ListingStats, *, newest_first: bool = True,
-               start: dict[str, Any] | None = None, base: int = 0, digest: str = "", total: int = 0
-               ) -> dict[str, Any] | None:
-    """Read `count` keys after `start` (row `base`; None: from the newest end, or the oldest) and return
-    the last one's key. None if there are fewer rows. Walking from the newest end keeps an anchor cursor
-    every ANCHOR_EVERY rows (when `digest` is given), so a later jump starts near its page."""
-    position = base
+def _read_beyond_first_page(plan: ListingPlan, offset: int, total: int, page_size: int,
+                            stats: ListingStats) -> list[Task]:
+    """Rows offset+1..offset+page_size, reached from the cheapest known position (see docs/listing.md)."""
+    digest = _digest(plan)
+    wanted = _cursor_offsets(offset, page_size, total)
+    kept = page_cursors.load_many(digest, wanted)  # one request for every candidate
+    stats.cursor_reads += 1
+    positions = [_Position(0, None, "top"), _Position(total + 1, None, "bottom")]
+    for kept_at, cursor in kept.items():
+        row = _row_now(plan, kept_at, cursor, total)
+        if row is not None and 0 < row <= total:
+            positions.append(_Position(row, cursor.start_key, "cursor"))
+    last = min(offset + page_size, total)
+    # cheapest first; among equals a kept row before an end, then the nearest row (deterministic)
+    best = min(positions, key=lambda p: (_reads_from(p, offset, last), p.name in ("top", "bottom"),
+                                         abs(p.row - offset), p.row))
+    stats.seek = _seek_label(best, offset, last)
+    if best.row > last:
+        # Below the page: walk up to its last row and read the page upwards (the last pages of a list cost
+        # what the first ones do).
+        start = best.key
+        if best.row - 1 > last:
+            start = _walk(plan, best.row - 1 - last, stats, start=start, row=best.row, newest_first=False,
+                          digest=digest, total=total)
+            if start is None:
+                return []
+        result = _index(plan).query(plan.hash_value, range_key_condition=_range_condition(plan),
+                                    filter_condition=_filter_condition(plan), scan_index_forward=True,
+                                    last_evaluated_key=start, limit=last - offset, page_size=last - offset)
+        rows = list(result)
+        stats.page_items += result.page_iter.total_scanned_count
+        return list(reversed(rows))
+    if best.row == offset:
+        start = best.key
+    elif best.row < offset:
+        start = _walk(plan, offset - best.row, stats, start=best.key, row=best.row, newest_first=True,
+                      digest=digest, total=total)
+    else:
+        start = _walk(plan, best.row - offset, stats, start=best.key, row=best.row, newest_first=False,
+                      digest=digest, total=total)
+    if start is None:
+        return []  # fewer rows than the offset (the list shrank while we looked)
+    if best.row != offset:
+        page_cursors.save(digest, offset, page_cursors.Cursor(start, total))
+        stats.cursor_writes += 1
+    return _read_page(plan, start, page_size, stats)
+
+
+def _seek_label(best: _Position, offset: int, last: int) -> str:
+    if best.name in ("top", "bottom"):
+        return "walk" if best.name == "top" else "walk_from_end"
+    if _reads_from(best, offset, last) == last - offset:
+        return "cursor"  # the page starts right at a kept row: nothing walked
+    return f"walk_from_{best.name}"
+
+
+def _walk(plan: ListingPlan, count: int, stats: ListingStats, *, start: dict[str, Any] | None, row: int,
+          newest_first: bool, digest: str, total: int) -> dict[str, Any] | None:
+    """Read `count` keys from position `row` (key `start`; None at either end) towards the older rows
+    (`newest_first`) or the newer ones, and return the key where it stops; None if the rows run out.
+    Passing a row that is a multiple of ANCHOR_EVERY keeps an anchor cursor there, so a later jump
+    nearby starts close to its page."""
+    step_sign = 1 if newest_first else -1
     remaining = count
     while remaining > 0:
-        step = min(WALK_PAGE, remaining)  # never read past the offset (the last request is shortened)
-        if newest_first and digest:
-            step = min(step, ANCHOR_EVERY - position % ANCHOR_EVERY)  # stop on every anchor row
+        step = min(WALK_PAGE, remaining)  # never read past the target (the last request is shortened)
+        to_anchor = (ANCHOR_EVERY - row % ANCHOR_EVERY) if newest_first else (row % ANCHOR_EVERY or ANCHOR_EVERY)
+        step = min(step, to_anchor)  # stop on every anchor row
         rows = list(_index(plan).query(plan.hash_value, range_key_condition=_range_condition(plan),
                                        filter_condition=_filter_condition(plan), scan_index_forward=not newest_first,
                                        last_evaluated_key=start, limit=step, page_size=step,
                                        attributes_to_get=_key_names(plan)))
         stats.seek_items += len(rows)
         if len(rows) < step:
-            return None  # fewer rows than the offset
-        remaining -= len(rows)
-        position += len(rows)
+            return None
+        remaining -= step
+        row += step_sign * step
         start = _key_of(plan, rows[-1])
-        if newest_first and digest and remaining > 0 and position % ANCHOR_EVERY == 0:
-            page_cursors.save(digest, position, page_cursors.Cursor(start, total))
+        if remaining > 0 and row % ANCHOR_EVERY == 0 and 0 < row <= total:
+            page_cursors.save(digest, row, page_cursors.Cursor(start, total))
             stats.cursor_writes += 1
     return start
 
@@ -311,7 +362,7 @@ def _read_page(plan: ListingPlan, start_key: dict[str, Any] | None, page_size: i
                               filter_condition=_filter_condition(plan), scan_index_forward=False,
                               last_evaluated_key=start_key, limit=page_size, page_size=page_size)
     items = list(rows)
-    stats.page_items += rows.total_count if plan.post_filters else len(items)
+    stats.page_items += rows.page_iter.total_scanned_count  # rows evaluated, a post filter's rejects included
     return items
 
 

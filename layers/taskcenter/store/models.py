@@ -176,7 +176,7 @@ class DueIndex(GlobalSecondaryIndex):
       by the time it became owed; the reconciler queries due_at <= now - grace (refunds whose message was
       lost). A task is in at most one lane: a refund becomes owed only when the task fails, which takes
       it out of its deadline lane in the same write, and refund_task removes it.
-    Two uses share one index because the tasks table is at DynamoDB's 20-GSI limit (docs/decisions.md).
+    Two uses share one index because the tasks table is at DynamoDB's default quota of 20 GSIs (docs/decisions.md).
     """
 
     Meta = _index_meta("due", KeysOnlyProjection())

@@ -21,7 +21,8 @@ from taskcenter.store.models import _LazyMeta
 
 
 class PageCursor(Model):
-    """`name` = pc#<listing digest>#<offset>; `start_key` = the DynamoDB key (JSON) of item number <offset>."""
+    """`name` = pc#<listing digest>#<row>; `start_key` = the DynamoDB index key (JSON) of row number <row>
+    (1 = the newest) when it was kept, with the listing's total then."""
 
     Meta = _LazyMeta("counters")
 
@@ -66,13 +67,27 @@ def load_many(digest: str, offsets: list[int]) -> dict[int, Cursor]:
     return out
 
 
-def save(digest: str, offset: int, cursor: Cursor) -> None:
-    PageCursor(
+def _item(digest: str, offset: int, cursor: Cursor) -> PageCursor:
+    return PageCursor(
         name=_name(digest, offset),
         start_key=json.dumps(cursor.start_key, separators=(",", ":"), sort_keys=True),
         total_at=cursor.total_at,
         expires_at=clock.now_s() + cursor_ttl_seconds(),
-    ).save()
+    )
+
+
+def save(digest: str, offset: int, cursor: Cursor) -> None:
+    _item(digest, offset, cursor).save()
+
+
+def save_many(digest: str, cursors: dict[int, Cursor]) -> None:
+    """Keep several cursors of one listing (one BatchWriteItem for up to 25)."""
+    if len(cursors) == 1:
+        save(digest, *next(iter(cursors.items())))
+        return
+    with PageCursor.batch_write() as batch:
+        for offset, cursor in cursors.items():
+            batch.save(_item(digest, offset, cursor))
 
 
 class ListingTotal(Model):
