@@ -44,6 +44,13 @@ def test_submit_fetch_and_list_a_suno_task(local_stack: RunningStack) -> None:
     assert "_submit" not in item["properties"] and "channel_id" not in item
     status, body = stack.get(f"/api/task/?{query}", headers=stack.admin.dashboard_headers())
     assert status == 200 and body["data"]["items"][0]["channel_id"] > 0
+    assert body["data"]["items"][0]["username"] == stack.demo.username
+    # The admin example's filters together (channel + action + status + platform + time range): one index.
+    channel = body["data"]["items"][0]["channel_id"]
+    status, body = stack.get(f"/api/task/?p=1&page_size=20&channel_id={channel}&platform=suno&action=MUSIC"
+                             f"&start_timestamp={now - 3600}&end_timestamp={now + 3600}",
+                             headers=stack.admin.dashboard_headers())
+    assert status == 200 and task_id in [i["task_id"] for i in body["data"]["items"]]
     status, body = stack.get("/api/task/?p=1", headers=stack.demo.dashboard_headers())
     assert status == 403 and body["success"] is False
 
