@@ -125,7 +125,7 @@ def _populate(user_tasks: int, table_tasks: int, seed: int = 1) -> dict[str, Any
                 deltas[name] = deltas.get(name, 0) + value
     with Counter.batch_write() as batch:
         for name, value in deltas.items():
-            batch.save(Counter(name=name, value=value))
+            batch.save(Counter(name=name, value=value, changes=value))
     return {"own": own, "other": others[0], "span_s": table_tasks}
 
 

@@ -47,7 +47,7 @@ def _seed_failed(user_id: int, count: int, first_id: int) -> None:
             for name, delta in listing.counter_deltas_for_create(task_store.listing_facts(task)).items():
                 deltas[name] = deltas.get(name, 0) + delta
     for name, delta in deltas.items():
-        Counter(name=name).update(actions=[Counter.value.add(delta)])
+        Counter(name=name).update(actions=[Counter.value.add(delta), Counter.changes.add(abs(delta))])
 
 
 def _retry_messages() -> list[dict[str, Any]]:

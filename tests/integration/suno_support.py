@@ -65,5 +65,5 @@ def write_tasks(rows: list[dict[str, Any]]) -> list[Any]:
         for task in built:
             batch.save(task)
     for name, value in deltas.items():
-        Counter(name=name).update(actions=[Counter.value.add(value)])
+        Counter(name=name).update(actions=[Counter.value.add(value), Counter.changes.add(abs(value))])
     return built

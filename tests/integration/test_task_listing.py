@@ -12,6 +12,7 @@ from taskcenter.domain import states
 from taskcenter.domain.listing import ListingFilters
 from taskcenter.services import listings
 from taskcenter.store import tasks as task_store
+from taskcenter.store import v1_records
 from taskcenter.store.models import Task
 
 from tests.integration.suno_support import listing, write_tasks
@@ -222,6 +223,18 @@ def test_deep_pages_cursors_and_lists_changing_between_pages(client: Any, world:
     # nearest: row 66 (kept by the jump to page 12) is row 68 now: 1 key up, then the page upwards
     assert listings.last_stats.seek_items == 1 and listings.last_stats.page_items == 6
 
+    # A task is deleted below a kept row while another arrives at the top: the total is unchanged, but
+    # every row between them moved down by one. The scope's change count says so: the kept rows are not
+    # trusted and the page is still exact.
+    assert page(11) == expected[60:66]  # keeps rows 61 and 66 under the current counts
+    gone = next(t for t in (Task.get(i) for i in expected[75:]) if t.status in states.TERMINAL)
+    assert v1_records.delete_finished(gone)
+    tasks = [t for t in tasks if t.task_id != gone.task_id] + write_tasks([{
+        "task_id": "task_new9", "numeric_id": 9009, "kind": "task", "platform": "suno",
+        "user_id": world.user.user_id, "action": "MUSIC", "status": "SUBMITTED", "submit_ms": BASE_MS + 10**9 + 9}])
+    expected = _oracle(tasks, user)
+    assert page(12) == expected[66:72] and listings.last_stats.seek in ("walk", "walk_from_end")
+
     # A task changes status: a status listing's remembered cursor is no longer trusted (total moved).
     status_filter = ListingFilters(kind="task", user_id=world.user.user_id, status=states.SUBMITTED)
     submitted = _oracle(tasks, status_filter)
@@ -256,8 +269,8 @@ def test_deep_pages_cursors_and_lists_changing_between_pages(client: Any, world:
 def test_random_page_jumps_match_the_oracle_while_the_list_changes(world: Any,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """Any page, any order, any of the ways a page can be reached (kept rows above or below it, anchors,
-    either end), with tasks arriving at the top and changing status between requests: always the
-    oracle's rows and total."""
+    either end), with tasks arriving at the top, changing status and failing over to another channel
+    between requests: always the oracle's rows and total."""
     tasks = _dataset(world, n=110, seed=11)
     monkeypatch.setattr(listings, "ANCHOR_EVERY", 10)
     rng = random.Random(7)
@@ -267,10 +280,11 @@ def test_random_page_jumps_match_the_oracle_while_the_list_changes(world: Any,
         ListingFilters(kind="task"),
         ListingFilters(kind="task", platform="suno"),
         ListingFilters(kind="task", channel_id=1, action="MUSIC"),
+        ListingFilters(kind="task", channel_id=2),
     ]
     seeks: set[str] = set()
     arrived = 0
-    for _ in range(120):
+    for _ in range(150):
         roll = rng.random()
         if roll < 0.08:
             arrived += 1
@@ -279,7 +293,13 @@ def test_random_page_jumps_match_the_oracle_while_the_list_changes(world: Any,
                                    "status": rng.choice(states.ALL_STATUSES), "channel_id": 1,
                                    "submit_ms": BASE_MS + 10**9 + arrived * 1000}])
             continue
-        if roll < 0.16:
+        if roll < 0.21:  # a failover: the task moves to the other Suno channel, in the middle of its lists
+            moving = rng.choice([t for t in tasks if t.platform == "suno" and t.status not in states.TERMINAL])
+            stored = Task.get(moving.task_id)
+            assert task_store.transition(stored, stored.status, channel_id=3 - int(stored.channel_id))
+            tasks = [t for t in tasks if t.task_id != moving.task_id] + [Task.get(moving.task_id)]
+            continue
+        if roll < 0.29:
             victim = rng.choice([t for t in tasks if t.status not in states.TERMINAL])
             stored = Task.get(victim.task_id)
             assert task_store.transition(stored, rng.choice([states.SUCCESS, states.FAILURE]))

@@ -9,7 +9,7 @@ this module runs it with `Limit`, so a page reads about `page_size` items whatev
 - `total`: the counters moved in the same transactions as the tasks (1 item for a user scope, 4
   shards for an admin scope), when the filters allow (`plan.counter_scope`); otherwise (a time range,
   or a filter the index cannot express) a COUNT query over the same key range, kept for the next
-  pages while the scope's counter is unchanged (LISTING_TOTAL_CACHE_SECONDS, default 120).
+  pages while no task enters or leaves the scope (LISTING_TOTAL_CACHE_SECONDS, default 120).
 - A filter implied by the scope (platform under an action or a channel) is checked on one item of
   the scope instead of filtering every row: the scope is either all of that platform or none of it.
 - Page p > 1: DynamoDB cannot skip. Every served page keeps its first and last rows' keys
@@ -17,9 +17,9 @@ this module runs it with `Limit`, so a page reads about `page_size` items whatev
   from the cheapest known position: a kept row at, above or below it (the next and the previous page
   read exactly their rows; a page within NEAR_PAGES pages walks the keys in between), an anchor a walk
   kept (every ANCHOR_EVERY rows), or either end of the list (the last pages are read upwards from the
-  oldest row). A list that only grows at the top (time-sorted scopes but the channel ones) keeps its
-  rows valid as tasks arrive: a kept row is as many rows lower as the total grew. The benchmark
-  reports what each way costs.
+  oldest row). A kept row is trusted while no task entered or left its scope (the counters' change
+  count); in a list that only grows at the top (time-sorted scopes but the channel ones) also after new
+  tasks arrived: it is as many rows lower as the listing gained. The benchmark reports each way's cost.
 - A page past the end reads no task at all (the total says it is empty).
 
 The signature of `list_tasks` is shared by the dashboards, the Midjourney listings and Task API v1.
@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from taskcenter.domain.errors import BadInput
 from taskcenter.domain.listing import ListingFilters, ListingPlan, counter_names_for_read, plan_listing
 from taskcenter.store import counters, page_cursors
 from taskcenter.store import tasks as task_store
+from taskcenter.store.counters import ScopeCount
 from taskcenter.store.models import Task
 
 DEFAULT_PAGE_SIZE = 20
@@ -98,7 +99,7 @@ def list_tasks(filters: ListingFilters, page: int = 1, page_size: int = DEFAULT_
     plan, empty = _resolve_implied_filters(plan, filters, stats)
     if empty:
         return [], 0
-    total = _total(plan, stats)
+    total, scope = _total(plan, stats)
     offset = (page - 1) * page_size
     if offset and offset >= total:
         stats.seek = "past_end"
@@ -107,23 +108,23 @@ def list_tasks(filters: ListingFilters, page: int = 1, page_size: int = DEFAULT_
         stats.seek = "first"
         items = _read_page(plan, None, page_size, stats)
     else:
-        items = _read_beyond_first_page(plan, offset, total, page_size, stats)
+        items = _read_beyond_first_page(plan, offset, total, scope, page_size, stats)
     if offset == 0 and len(items) > total:
         # The first page is always read, so rows are never hidden by a total that lags the index.
         total = len(items)
-    _keep_page_cursors(plan, offset, page_size, items, total, stats)
+    _keep_page_cursors(plan, offset, page_size, items, page_cursors.Cursor({}, total, scope), stats)
     return items, total
 
 
-def _keep_page_cursors(plan: ListingPlan, offset: int, page_size: int, items: list[Task], total: int,
+def _keep_page_cursors(plan: ListingPlan, offset: int, page_size: int, items: list[Task], now: page_cursors.Cursor,
                        stats: ListingStats) -> None:
     """Keep the page's last row (the next page starts there) and, beyond page 1, its first row (the
-    previous page is read upwards from there): one BatchWrite."""
+    previous page is read upwards from there), with the listing's counts `now`: one BatchWrite."""
     kept: dict[int, page_cursors.Cursor] = {}
-    if len(items) == page_size and offset + page_size < total:
-        kept[offset + page_size] = page_cursors.Cursor(_key_of(plan, items[-1]), total)
+    if len(items) == page_size and offset + page_size < now.total_at:
+        kept[offset + page_size] = replace(now, start_key=_key_of(plan, items[-1]))
     if offset and items:
-        kept[offset + 1] = page_cursors.Cursor(_key_of(plan, items[0]), total)
+        kept[offset + 1] = replace(now, start_key=_key_of(plan, items[0]))
     if kept:
         page_cursors.save_many(_digest(plan), kept)
         stats.cursor_writes += len(kept)
@@ -197,36 +198,34 @@ def _resolve_implied_filters(plan: ListingPlan, f: ListingFilters, stats: Listin
     post = {k: v for k, v in plan.post_filters.items() if k != "platform"}
     has_time = f.start_ms is not None or f.end_ms is not None
     counter_scope = (plan.hash_attr, plan.hash_value) if not post and not has_time else None
-    from dataclasses import replace
-
     return replace(plan, post_filters=post, counter_scope=counter_scope), False
 
 
-def _total(plan: ListingPlan, stats: ListingStats) -> int:
-    if plan.counter_scope is not None:
-        names = counter_names_for_read(plan.counter_scope[0], plan.counter_scope[1], plan.counter_status)
-        stats.total_source = "counters"
-        stats.counter_items += len(names)
-        return max(0, counters.read_sum(names))
-    # A time range (or a filter the index cannot express): count the key range (no items returned),
-    # and keep the count while the scope's counter (the same transactions move it) stays the same, so
-    # the next pages of the same listing do not count again.
+def _total(plan: ListingPlan, stats: ListingStats) -> tuple[int, ScopeCount]:
+    """The listing's exact total, and its scope counter (total and change count: what kept cursors and
+    counted totals are checked against)."""
     names = counter_names_for_read(plan.hash_attr, plan.hash_value, plan.counter_status)
     stats.counter_items += len(names)
-    scope_version = counters.read_sum(names)
+    scope = counters.read_scope(names)
+    if plan.counter_scope is not None:
+        stats.total_source = "counters"
+        return max(0, scope.total), scope
+    # A time range (or a filter the index cannot express): count the key range (no items returned),
+    # and keep the count while no task enters or leaves the scope (the same transactions move its
+    # change count), so the next pages of the same listing do not count again.
     digest = _digest(plan)
-    cached = page_cursors.load_total(digest, scope_version)
+    cached = page_cursors.load_total(digest, scope.changes)
     stats.cursor_reads += 1
     if cached is not None:
         stats.total_source = "count_cached"
-        return cached
+        return cached, scope
     stats.total_source = "count"
     result = int(Task.count(plan.hash_value, range_key_condition=_range_condition(plan),
                             filter_condition=_filter_condition(plan), index_name=plan.index_name))
     stats.count_items += result
-    page_cursors.save_total(digest, scope_version, result)
+    page_cursors.save_total(digest, scope.changes, result)
     stats.cursor_writes += 1
-    return result
+    return result, scope
 
 
 # ---------------------------------------------------------------- reaching page p > 1
@@ -251,14 +250,17 @@ def _cursor_offsets(offset: int, page_size: int, total: int) -> list[int]:
     return [row for row in dict.fromkeys(wanted) if 0 < row <= total]
 
 
-def _row_now(plan: ListingPlan, kept_at: int, cursor: page_cursors.Cursor, total: int) -> int | None:
-    """Where a kept cursor's row is now. Unchanged total: where it was. Rows added at the top of a list that
-    only grows there (time-sorted, no post filter): that many rows lower. Anything else: not trusted."""
-    if cursor.total_at == total:
+def _row_now(plan: ListingPlan, kept_at: int, cursor: page_cursors.Cursor, total: int, scope: ScopeCount
+             ) -> int | None:
+    """Where a kept cursor's row is now. No task entered or left the scope since: where it was. Only new
+    tasks entered a list that grows at the top (time-sorted, no post filter): as many rows lower as the
+    listing gained (0 for a time range that ends before them). Anything else: not trusted."""
+    changed = scope.changes - cursor.scope.changes
+    if changed == 0 and total == cursor.total_at:
         return kept_at
-    grown = total - cursor.total_at
-    if grown > 0 and not plan.post_filters and plan.range_attr == "lt" and plan.hash_attr in _GROWS_AT_TOP:
-        return kept_at + grown
+    only_added = changed > 0 and changed == scope.total - cursor.scope.total
+    if only_added and not plan.post_filters and plan.range_attr == "lt" and plan.hash_attr in _GROWS_AT_TOP:
+        return kept_at + (total - cursor.total_at)
     return None
 
 
@@ -272,16 +274,17 @@ def _reads_from(position: _Position, offset: int, last: int) -> int:
     return position.row - offset + shown  # inside the page: walk up to row `offset`, read the page down
 
 
-def _read_beyond_first_page(plan: ListingPlan, offset: int, total: int, page_size: int,
+def _read_beyond_first_page(plan: ListingPlan, offset: int, total: int, scope: ScopeCount, page_size: int,
                             stats: ListingStats) -> list[Task]:
     """Rows offset+1..offset+page_size, reached from the cheapest known position (see docs/listing.md)."""
     digest = _digest(plan)
     wanted = _cursor_offsets(offset, page_size, total)
     kept = page_cursors.load_many(digest, wanted)  # one request for every candidate
     stats.cursor_reads += 1
+    now = page_cursors.Cursor({}, total, scope)  # what cursors kept by this request record
     positions = [_Position(0, None, "top"), _Position(total + 1, None, "bottom")]
     for kept_at, cursor in kept.items():
-        row = _row_now(plan, kept_at, cursor, total)
+        row = _row_now(plan, kept_at, cursor, total, scope)
         if row is not None and 0 < row <= total:
             positions.append(_Position(row, cursor.start_key, "cursor"))
     last = min(offset + page_size, total)
@@ -295,7 +298,7 @@ def _read_beyond_first_page(plan: ListingPlan, offset: int, total: int, page_siz
         start = best.key
         if best.row - 1 > last:
             start = _walk(plan, best.row - 1 - last, stats, start=start, row=best.row, newest_first=False,
-                          digest=digest, total=total)
+                          digest=digest, now=now)
             if start is None:
                 return []
         result = _index(plan).query(plan.hash_value, range_key_condition=_range_condition(plan),
@@ -308,14 +311,14 @@ def _read_beyond_first_page(plan: ListingPlan, offset: int, total: int, page_siz
         start = best.key
     elif best.row < offset:
         start = _walk(plan, offset - best.row, stats, start=best.key, row=best.row, newest_first=True,
-                      digest=digest, total=total)
+                      digest=digest, now=now)
     else:
         start = _walk(plan, best.row - offset, stats, start=best.key, row=best.row, newest_first=False,
-                      digest=digest, total=total)
+                      digest=digest, now=now)
     if start is None:
         return []  # fewer rows than the offset (the list shrank while we looked)
     if best.row != offset:
-        page_cursors.save(digest, offset, page_cursors.Cursor(start, total))
+        page_cursors.save(digest, offset, replace(now, start_key=start))
         stats.cursor_writes += 1
     return _read_page(plan, start, page_size, stats)
 
@@ -329,7 +332,7 @@ def _seek_label(best: _Position, offset: int, last: int) -> str:
 
 
 def _walk(plan: ListingPlan, count: int, stats: ListingStats, *, start: dict[str, Any] | None, row: int,
-          newest_first: bool, digest: str, total: int) -> dict[str, Any] | None:
+          newest_first: bool, digest: str, now: page_cursors.Cursor) -> dict[str, Any] | None:
     """Read `count` keys from position `row` (key `start`; None at either end) towards the older rows
     (`newest_first`) or the newer ones, and return the key where it stops; None if the rows run out.
     Passing a row that is a multiple of ANCHOR_EVERY keeps an anchor cursor there, so a later jump
@@ -350,8 +353,8 @@ def _walk(plan: ListingPlan, count: int, stats: ListingStats, *, start: dict[str
         remaining -= step
         row += step_sign * step
         start = _key_of(plan, rows[-1])
-        if remaining > 0 and row % ANCHOR_EVERY == 0 and 0 < row <= total:
-            page_cursors.save(digest, row, page_cursors.Cursor(start, total))
+        if remaining > 0 and row % ANCHOR_EVERY == 0 and 0 < row <= now.total_at:
+            page_cursors.save(digest, row, replace(now, start_key=start))
             stats.cursor_writes += 1
     return start
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 
 from taskcenter import config
 from taskcenter.store.models import Counter
@@ -57,3 +58,21 @@ def read_sum(names: list[str]) -> int:
     for item in Counter.batch_get([n for n in dict.fromkeys(names)]):
         total += int(item.value or 0)
     return total
+
+
+@dataclass(frozen=True)
+class ScopeCount:
+    """A listing scope's counters summed over their shards: how many tasks, and how many times a task
+    entered or left it (every write that moves `value` adds |delta| to `changes`)."""
+
+    total: int
+    changes: int
+
+
+def read_scope(names: list[str]) -> ScopeCount:
+    """The listing counters `names` (the shards of one scope and status), summed: one BatchGetItem."""
+    total = changes = 0
+    for item in Counter.batch_get([n for n in dict.fromkeys(names)]) if names else ():
+        total += int(item.value or 0)
+        changes += int(item.changes or 0)
+    return ScopeCount(total, changes)

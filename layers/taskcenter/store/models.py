@@ -321,6 +321,10 @@ class Counter(EnvModel):
 
     name = UnicodeAttribute(hash_key=True)
     value = NumberAttribute(default=0)
+    # Listing counters only: how many times a task entered or left the scope. A kept page cursor or a
+    # counted total is trusted while it is unchanged (an equal `value` can hide one task leaving and
+    # another entering).
+    changes = NumberAttribute(null=True)
     # Only the listing page cursors and cached totals (store/page_cursors.py) set it: the table's TTL.
     expires_at = TTLAttribute(null=True)
 

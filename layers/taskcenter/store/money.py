@@ -42,7 +42,7 @@ def day_of(ms: int) -> str:
 def add_counter_deltas(tx: TransactWrite, deltas: dict[str, int]) -> None:
     for name, delta in sorted(deltas.items()):
         if delta:
-            tx.update(Counter(name=name), actions=[Counter.value.add(delta)])
+            tx.update(Counter(name=name), actions=[Counter.value.add(delta), Counter.changes.add(abs(delta))])
 
 
 def _ledger(user_id: int, entry: str, kind: str, amount: int, **fields: object) -> LedgerEntry:

@@ -1,8 +1,8 @@
 """Page-boundary cursors for listings, kept briefly in the counters table (docs/listing.md).
 
-DynamoDB cannot skip to page p. When a listing page is served, the key of its last item is kept
-here as the start of the next page, with the listing's `total` at that moment (a cursor is only
-used while the total says the list has not changed under it). Items expire (`expires_at`, epoch
+DynamoDB cannot skip to page p. When a listing page is served, the keys of its first and last rows
+are kept here, with the listing's `total` and its scope counter (total and change count) at that
+moment: a cursor is only used while they say where its row is now. Items expire (`expires_at`, epoch
 seconds; a TTL attribute once the counters table's TTL is enabled) and are small; they share the
 counters table because they are, like counters, derived listing state.
 """
@@ -17,25 +17,29 @@ from pynamodb.exceptions import DoesNotExist
 from pynamodb.models import Model
 
 from taskcenter import clock, config
+from taskcenter.store.counters import ScopeCount
 from taskcenter.store.models import _LazyMeta
 
 
 class PageCursor(Model):
     """`name` = pc#<listing digest>#<row>; `start_key` = the DynamoDB index key (JSON) of row number <row>
-    (1 = the newest) when it was kept, with the listing's total then."""
+    (1 = the newest) when it was kept, with the listing's total and its scope counter then."""
 
     Meta = _LazyMeta("counters")
 
     name = UnicodeAttribute(hash_key=True)
     start_key = UnicodeAttribute()
     total_at = NumberAttribute()
+    scope_total_at = NumberAttribute(default=0)
+    scope_changes_at = NumberAttribute(default=0)
     expires_at = NumberAttribute()
 
 
 @dataclass(frozen=True)
 class Cursor:
     start_key: dict[str, dict[str, str]]  # raw ExclusiveStartKey (GSI keys + table key)
-    total_at: int
+    total_at: int  # the listing's total
+    scope: ScopeCount  # the scope counter's total and change count
 
 
 def cursor_ttl_seconds() -> int:
@@ -53,7 +57,7 @@ def load(digest: str, offset: int) -> Cursor | None:
         return None
     if int(item.expires_at) < clock.now_s():
         return None
-    return Cursor(json.loads(item.start_key), int(item.total_at))
+    return _cursor(item)
 
 
 def load_many(digest: str, offsets: list[int]) -> dict[int, Cursor]:
@@ -63,8 +67,13 @@ def load_many(digest: str, offsets: list[int]) -> dict[int, Cursor]:
     out: dict[int, Cursor] = {}
     for item in PageCursor.batch_get(list(names)):
         if int(item.expires_at) >= now:
-            out[names[item.name]] = Cursor(json.loads(item.start_key), int(item.total_at))
+            out[names[item.name]] = _cursor(item)
     return out
+
+
+def _cursor(item: PageCursor) -> Cursor:
+    scope = ScopeCount(int(item.scope_total_at or 0), int(item.scope_changes_at or 0))
+    return Cursor(json.loads(item.start_key), int(item.total_at), scope)
 
 
 def _item(digest: str, offset: int, cursor: Cursor) -> PageCursor:
@@ -72,6 +81,8 @@ def _item(digest: str, offset: int, cursor: Cursor) -> PageCursor:
         name=_name(digest, offset),
         start_key=json.dumps(cursor.start_key, separators=(",", ":"), sort_keys=True),
         total_at=cursor.total_at,
+        scope_total_at=cursor.scope.total,
+        scope_changes_at=cursor.scope.changes,
         expires_at=clock.now_s() + cursor_ttl_seconds(),
     )
 
@@ -91,7 +102,7 @@ def save_many(digest: str, cursors: dict[int, Cursor]) -> None:
 
 
 class ListingTotal(Model):
-    """`name` = pt#<listing digest>: a counted total (COUNT query) and the scope counter it was counted under."""
+    """`name` = pt#<listing digest>: a counted total (COUNT query) and the scope's change count then."""
 
     Meta = _LazyMeta("counters")
 
@@ -106,7 +117,8 @@ def total_ttl_seconds() -> int:
 
 
 def load_total(digest: str, scope_version: int) -> int | None:
-    """A counted total still valid: kept less than its TTL ago, under the same scope counter value."""
+    """A counted total still valid: kept less than its TTL ago, no task having entered or left the scope
+    since (`scope_version` = the scope counter's change count)."""
     try:
         item = ListingTotal.get(f"pt#{digest}")
     except DoesNotExist:
