@@ -218,6 +218,17 @@ def run_scale(user_tasks: int, table_tasks: int) -> tuple[list[dict[str, Any]], 
             again, _, again_stats = _measure(counter, lambda kw=kwargs, p=again_page: listings.list_tasks(
                 kw["filters"], p, PAGE_SIZE))
             figures += f"; then jump p{again_page}={again.task_items} ({again_stats.seek})"
+            if label == "user: status":
+                # Churn: one task leaves the list (its status moves on); the rows kept before are no longer
+                # trusted (the scope's change count moved), so the same page is reached by a walk.
+                from taskcenter.store import tasks as task_store
+                from taskcenter.store.models import Task
+
+                leaving = next(t for t in Task.batch_get(data["own"][:200]) if t.status == "SUCCESS")
+                task_store.transition(leaving, "IN_PROGRESS")
+                churn, _, churn_stats = _measure(counter, lambda kw=kwargs, p=deep_page + 1: listings.list_tasks(
+                    kw["filters"], p, PAGE_SIZE))
+                figures += f"; after a task left the list, p{deep_page + 1}={churn.task_items} ({churn_stats.seek})"
             next_reads = max(next_reads, prev.task_items - PAGE_SIZE, tail.task_items - (total - (last_page - 1)
                                                                                       * PAGE_SIZE))
         # Reads beyond the rows shown: what must not depend on the table size.
