@@ -50,16 +50,6 @@ def _name(digest: str, offset: int) -> str:
     return f"pc#{digest}#{offset}"
 
 
-def load(digest: str, offset: int) -> Cursor | None:
-    try:
-        item = PageCursor.get(_name(digest, offset))
-    except DoesNotExist:
-        return None
-    if int(item.expires_at) < clock.now_s():
-        return None
-    return _cursor(item)
-
-
 def load_many(digest: str, offsets: list[int]) -> dict[int, Cursor]:
     """The unexpired cursors among `offsets` (one BatchGetItem)."""
     names = {_name(digest, offset): offset for offset in dict.fromkeys(offsets)}
