@@ -31,23 +31,14 @@ def _env() -> None:
 
 def _seed_failed(user_id: int, count: int, first_id: int) -> None:
     from taskcenter import clock
-    from taskcenter.domain import listing, states
-    from taskcenter.store import tasks as task_store
-    from taskcenter.store.models import Counter, Task
+    from taskcenter.domain import states
 
-    deltas: dict[str, int] = {}
-    with Task.batch_write() as batch:
-        for n in range(first_id, first_id + count):
-            task = task_store.build_task(task_id=f"v1_{n}", numeric_id=n, kind="task", platform="tikmatrix",
-                                         user_id=user_id, action="post", status=states.FAILURE, channel_id=1,
-                                         model_name="v1_post", serial=f"dev{n % 5}",
-                                         submit_ms=clock.now_ms() - 60_000)
-            task.fail_reason = "simulated"
-            batch.save(task)
-            for name, delta in listing.counter_deltas_for_create(task_store.listing_facts(task)).items():
-                deltas[name] = deltas.get(name, 0) + delta
-    for name, delta in deltas.items():
-        Counter(name=name).update(actions=[Counter.value.add(delta), Counter.changes.add(abs(delta))])
+    from tests.integration.suno_support import write_tasks
+
+    write_tasks([{"task_id": f"v1_{n}", "numeric_id": n, "kind": "task", "platform": "tikmatrix", "user_id": user_id,
+                  "action": "post", "status": states.FAILURE, "channel_id": 1, "model_name": "v1_post",
+                  "serial": f"dev{n % 5}", "submit_ms": clock.now_ms() - 60_000, "fail_reason": "simulated"}
+                 for n in range(first_id, first_id + count)])
 
 
 def _retry_messages() -> list[dict[str, Any]]:

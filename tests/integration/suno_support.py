@@ -58,6 +58,7 @@ def write_tasks(rows: list[dict[str, Any]]) -> list[Any]:
     from taskcenter.domain import listing
     from taskcenter.store import tasks as task_store
     from taskcenter.store.models import Counter, Task
+    from taskcenter.store.money import counter_actions
 
     built = [task_store.build_task(**row) for row in rows]
     deltas = listing.merge_deltas(*(listing.counter_deltas_for_create(task_store.listing_facts(t)) for t in built))
@@ -65,5 +66,5 @@ def write_tasks(rows: list[dict[str, Any]]) -> list[Any]:
         for task in built:
             batch.save(task)
     for name, value in deltas.items():
-        Counter(name=name).update(actions=[Counter.value.add(value), Counter.changes.add(abs(value))])
+        Counter(name=name).update(actions=counter_actions(value))
     return built

@@ -39,10 +39,16 @@ def day_of(ms: int) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(ms // 1000))
 
 
+def counter_actions(delta: int) -> list:
+    """How a listing counter moves: its value, and its change count (a task entering or leaving shows
+    even when the value ends where it was)."""
+    return [Counter.value.add(delta), Counter.changes.add(abs(delta))]
+
+
 def add_counter_deltas(tx: TransactWrite, deltas: dict[str, int]) -> None:
     for name, delta in sorted(deltas.items()):
         if delta:
-            tx.update(Counter(name=name), actions=[Counter.value.add(delta), Counter.changes.add(abs(delta))])
+            tx.update(Counter(name=name), actions=counter_actions(delta))
 
 
 def _ledger(user_id: int, entry: str, kind: str, amount: int, **fields: object) -> LedgerEntry:
