@@ -1,4 +1,5 @@
-"""Which IP addresses outbound HTTP may contact (docs/decisions.md, "Outbound HTTP").
+"""Which IP addresses outbound HTTP may contact (docs/decisions.md, "Outbound HTTP and upstream
+errors").
 
 An explicit deny list of networks, not `ipaddress`'s `is_private` / `is_global` flags: Python 3.11's
 flags let site-local `fec0::/10`, 6to4 `2002::/16` around a private IPv4, CGNAT `100.64.0.0/10` and

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 class UpstreamError(Exception):
     """`message` is for the logs (it may name the host and quote the upstream's reply, never the channel's
     secret); `public` is what a user may be shown: our own words, never an upstream body or a channel's URL,
-    name or id (docs/decisions.md, "Upstream errors")."""
+    name or id (docs/decisions.md, "Outbound HTTP and upstream errors")."""
 
     def __init__(self, message: str, *, status: int = 0, body: Any = None, public: str = "") -> None:
         super().__init__(message)
@@ -110,5 +110,6 @@ def provider_for(channel: ChannelInfo) -> Provider:
             importlib.import_module(f"taskcenter.providers.{module}")
     cls = _REGISTRY.get(channel.type)
     if cls is None:
-        raise PermanentUpstreamError(f"no provider for channel type {channel.type!r}")
+        raise PermanentUpstreamError(f"no provider for channel type {channel.type!r}",
+                                     public="no adapter serves this kind of task")
     return cls(channel)

@@ -9,7 +9,7 @@ caller's choice (`same_origin_only`, see `request`), and https -> http is never 
 
 Every failure is an `UpstreamError` whose `message` is for the logs and whose `public` text is safe to
 show a user; everything raised here is transient (the channel's fault: fail over), including a URL that
-cannot be parsed (docs/decisions.md, "Outbound HTTP").
+cannot be parsed (docs/decisions.md, "Outbound HTTP and upstream errors").
 
 `PRIVATE_HOST_ALLOWLIST` (comma-separated `host:port`) lets the local stack and tests reach their
 simulated upstreams on 127.0.0.1; nothing else private is ever allowed.
@@ -209,14 +209,14 @@ def request(
     RefusedDestination, UnsafeAddress, UpstreamTimeout) on any failure; never follows a redirect to a
     refused address. HTTP error statuses are returned, not raised: adapters decide.
 
-    Redirects (docs/decisions.md, "Outbound HTTP"): with `same_origin_only` (the default: every call to
-    a channel) a redirect may only stay on the URL's origin (scheme, host, port); one elsewhere is an
-    upstream error, so the channel's credential and the user's request never leave it and only the
-    channel's own origin is trusted to answer. Without it (public image URLs), other origins are
-    followed, each hop vetted, and once the request has left its origin it loses its credential headers
-    (urllib3's `Retry.remove_headers_on_redirect`: Authorization, Cookie, Proxy-Authorization; plus
-    mj-api-secret and `credential_headers`); a request body never goes to another origin. https -> http
-    is refused in both modes.
+    Redirects (docs/decisions.md, "Outbound HTTP and upstream errors"): with `same_origin_only` (the
+    default: every call to a channel) a redirect may only stay on the URL's origin (scheme, host,
+    port); one elsewhere is an upstream error, so the channel's credential and the user's request never
+    leave it and only the channel's own origin is trusted to answer. Without it (public image URLs),
+    other origins are followed, each hop vetted, and once the request has left its origin it loses its
+    credential headers (urllib3's `Retry.remove_headers_on_redirect`: Authorization, Cookie,
+    Proxy-Authorization; plus mj-api-secret and `credential_headers`); a request body never goes to
+    another origin. https -> http is refused in both modes.
     `total_timeout` bounds the whole exchange (every hop, headers and body): a server that trickles
     bytes slower than it would take the read timeout to notice is cut off (UpstreamTimeout).
     """
@@ -357,7 +357,7 @@ def classify_status(reply: HttpReply, what: str, *, secret: str = "") -> None:
 def channel_request(channel: ChannelInfo, method: str, path: str, *, headers: dict[str, str],
                     json_body: Any = None) -> HttpReply:
     """A call to `channel`'s upstream at `base_url + path`: `headers` carry its credential; redirects stay
-    on its origin. A 401/403 is counted (metric ChannelAuthFailed, alarmed; docs/admin.md "Channels"),
+    on its origin. A 401/403 is counted (metric ChannelAuthFailed, alarmed; docs/deploy.md "Operating"),
     logged with the channel's id, and raised as ChannelAuthFailed (transient: the next channel is tried)."""
     reply = request(method, channel.base_url.rstrip("/") + path, headers=headers, json_body=json_body,
                     same_origin_only=True, credential_headers=tuple(headers))
