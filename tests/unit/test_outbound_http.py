@@ -101,6 +101,14 @@ def test_an_unparseable_location_is_an_upstream_error(two: tuple[StubUpstream, S
         "the upstream gave a URL that cannot be parsed"
 
 
+def test_a_redirect_without_a_location_is_the_channels_fault(two: tuple[StubUpstream, StubUpstream]) -> None:
+    a, _ = two
+    a.routes["/suno/submit/MUSIC"] = Answer(302, {"Location": ""})
+    reply = http.request("POST", f"{a.url}/suno/submit/MUSIC", json_body=PROMPT)
+    with pytest.raises(TransientUpstreamError):
+        http.classify_status(reply, "suno submit")
+
+
 @pytest.mark.parametrize("url", ["http://x:99999/a.png", "http://[::1/a.png", "http://x:abc/a.png", "http://x:0/"])
 def test_an_unparseable_url_is_an_upstream_error(url: str) -> None:
     with pytest.raises(http.BadUpstreamUrl):

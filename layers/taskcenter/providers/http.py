@@ -341,15 +341,16 @@ def redact(text: str, secret: str) -> str:
 
 
 def classify_status(reply: HttpReply, what: str, *, secret: str = "") -> None:
-    """Raise the right error for a non-2xx reply: 429/5xx and 401/403 (the channel's credential)
-    transient, other 4xx permanent. The reply's body goes to `message` (logs) only, never `public`."""
+    """Raise the right error for a non-2xx reply: 429/5xx, 401/403 (the channel's credential) and a
+    redirect without a Location transient, other 4xx permanent. The reply's body goes to `message`
+    (logs) only, never `public`."""
     if 200 <= reply.status < 300:
         return
     detail = redact(reply.body[:300].decode("utf-8", "replace"), secret)
     message = f"{what}: upstream HTTP {reply.status}: {detail}"
     if reply.status in (401, 403):
         raise ChannelAuthFailed(message, status=reply.status, public="the upstream refused the channel's credential")
-    if reply.status == 429 or reply.status >= 500:
+    if reply.status == 429 or reply.status >= 500 or 300 <= reply.status < 400:  # 3xx here: no usable Location
         raise TransientUpstreamError(message, status=reply.status)
     raise PermanentUpstreamError(message, status=reply.status)
 
