@@ -65,6 +65,9 @@ POLL_LAG_METRIC = "PollLagSeconds"
 # The reconciler's money audit (docs/engine.md): any failure is an alarm; requeued refunds are shown.
 AUDIT_FAILURES_METRIC = "LedgerAuditFailures"
 REQUEUED_METRIC = "RefundsRequeued"
+# A channel's upstream refused its credential (HTTP 401/403; providers/http.py channel_request): alarmed,
+# the log line names the channel (docs/deploy.md, "Operating").
+CHANNEL_AUTH_METRIC = "ChannelAuthFailed"
 
 MAX_RECEIVE_COUNT = 5  # deliveries before a message moves to its dead-letter queue
 VISIBILITY_FACTOR = 6  # AWS guidance: queue visibility timeout >= 6 x the consumer's timeout
@@ -375,7 +378,8 @@ def dashboard_body(queues: list[str]) -> dict[str, Any]:
         widget("Tasks submitted / succeeded / failed",
                [[METRICS_NAMESPACE, name, *dims] for name in TASK_METRICS[:3]], 0, 0),
         widget("Refunds (done / requeued by the reconciler) and ledger audit failures",
-               [[METRICS_NAMESPACE, name, *dims] for name in ("Refunds", REQUEUED_METRIC, AUDIT_FAILURES_METRIC)],
+               [[METRICS_NAMESPACE, name, *dims]
+                for name in ("Refunds", REQUEUED_METRIC, AUDIT_FAILURES_METRIC, CHANNEL_AUTH_METRIC)],
                12, 0),
         widget("Poll lag (seconds, p50 / p99 / max)",
                [[METRICS_NAMESPACE, POLL_LAG_METRIC, *dims, {"stat": stat}] for stat in ("p50", "p99", "Maximum")],
@@ -455,6 +459,10 @@ def build_template(app: Any | None = None, *, warn: bool = True) -> dict[str, An
     resources["LedgerAuditFailuresAlarm"] = alarm(
         "the reconciler found users whose quota does not equal credits - charges + refunds (docs/engine.md)",
         METRICS_NAMESPACE, AUDIT_FAILURES_METRIC, ("service", SERVICE), "Sum", 300)
+    resources["ChannelAuthFailedAlarm"] = alarm(
+        "a channel's upstream refused its credential (HTTP 401/403): its key is wrong or expired; the log line "
+        "'channel credential refused by its upstream' names the channel (docs/deploy.md, Operating)",
+        METRICS_NAMESPACE, CHANNEL_AUTH_METRIC, ("service", SERVICE), "Sum", 300)
     resources["AlarmTopic"] = {"Type": "AWS::SNS::Topic", "Properties": {"DisplayName": "Task Center alarms"}}
     resources["AlarmEmailSubscription"] = {"Type": "AWS::SNS::Subscription", "Condition": "HasAlarmEmail",
                                            "Properties": {"Protocol": "email", "Endpoint": ref("AlarmEmail"),

@@ -292,6 +292,10 @@ def test_dashboard_shows_the_agreed_metrics_and_dlq_depths(template):
         assert ("TaskCenter", name) in names
     audit = cfn.resources_of(template, "AWS::CloudWatch::Alarm")["LedgerAuditFailuresAlarm"]
     assert (audit["Namespace"], audit["MetricName"], audit["Threshold"]) == ("TaskCenter", "LedgerAuditFailures", 0)
+    auth = cfn.resources_of(template, "AWS::CloudWatch::Alarm")["ChannelAuthFailedAlarm"]  # issue 12.5
+    assert (auth["Namespace"], auth["MetricName"], auth["Threshold"]) == ("TaskCenter", "ChannelAuthFailed", 0)
+    assert auth["Dimensions"] == [{"Name": "service", "Value": "task-center"}]  # what Powertools emits
+    assert ("TaskCenter", "ChannelAuthFailed") in names
     for name in QUEUE_ENV:
         assert f"${{{name.capitalize()}DeadLetterQueue.QueueName}}" in body
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from taskcenter.domain import states
+from taskcenter.providers import http
 from taskcenter.providers.base import ChannelInfo, PermanentUpstreamError, SubmitRequest, TransientUpstreamError
 from taskcenter.providers.suno import SunoProvider
 
@@ -66,7 +67,7 @@ def test_errors_are_classified_for_failover(sim: SunoSimulator) -> None:
         provider.submit(SubmitRequest("t", "MUSIC", {"prompt": "x"}))
     with pytest.raises(PermanentUpstreamError):  # the upstream refuses the prompt itself
         provider.submit(SubmitRequest("t", "MUSIC", {"prompt": "sim:reject"}))
-    with pytest.raises(PermanentUpstreamError):  # a wrong channel key: 401, not retried elsewhere
+    with pytest.raises(http.ChannelAuthFailed):  # a wrong channel key: 401, the channel's fault: fail over
         _provider(sim, secret="wrong").submit(SubmitRequest("t", "MUSIC", {"prompt": "x"}))
     sim.script_submits("drop")
     with pytest.raises(TransientUpstreamError):

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from taskcenter.domain import states
+from taskcenter.providers import http
 from taskcenter.providers.base import ChannelInfo, PermanentUpstreamError, SubmitRequest, TransientUpstreamError
 from taskcenter.providers.tikmatrix import TikMatrixProvider
 
@@ -55,5 +56,5 @@ def test_submit_fetch_stop_and_error_mapping(host: tuple[TikMatrixSimulator, Tik
     with pytest.raises(PermanentUpstreamError):
         submit(provider, "sim:refuse")
     wrong = TikMatrixProvider(ChannelInfo(id=1, type="tikmatrix", base_url=sim.url, secret="nope"))
-    with pytest.raises(PermanentUpstreamError):  # 401: a configuration problem, not worth failing over
+    with pytest.raises(http.ChannelAuthFailed):  # 401: the channel's fault, fail over (issue 12.5)
         submit(wrong)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from taskcenter.domain import pricing, states
 from taskcenter.domain.errors import BadInput
+from taskcenter.providers import http
 from taskcenter.providers.base import (
     ChannelInfo,
     PermanentUpstreamError,
@@ -134,7 +135,7 @@ def test_adapter_reply_codes_and_batch_fetch(sim: MidjourneySimulator, monkeypat
     with pytest.raises(TransientUpstreamError, match=r"\[23\] queue full"):
         provider.submit(_request("a cat"))
     sim.config.queue_full_rate = 0.0
-    with pytest.raises(PermanentUpstreamError, match="401"):
+    with pytest.raises(http.ChannelAuthFailed, match="401"):  # the channel's key: transient, fail over (issue 12.5)
         _provider(sim, secret="wrong").submit(_request("a cat"))
     with pytest.raises(PermanentUpstreamError, match="no upstream id"):
         provider.submit(_request("", kind="change"))

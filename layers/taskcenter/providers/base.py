@@ -1,8 +1,9 @@
 """The provider contract. Adapters translate between our task model and one upstream protocol.
 
-Errors: an adapter raises `TransientUpstreamError` for 429, 5xx, timeouts, connection failures and
-garbage responses (the caller fails over to another channel / retries later), and
-`PermanentUpstreamError` for 4xx-class refusals (never retried elsewhere; the task fails and is refunded).
+Errors: an adapter raises `TransientUpstreamError` for 429, 5xx, 401/403 (the channel's credential),
+timeouts, connection failures, unusable URLs (unparseable, another origin, a refused address) and garbage
+responses (the caller fails over to another channel / retries later), and `PermanentUpstreamError` for
+other 4xx-class refusals of the task itself (never retried elsewhere; the task fails and is refunded).
 """
 
 from __future__ import annotations
@@ -12,15 +13,21 @@ from typing import Any, Protocol
 
 
 class UpstreamError(Exception):
-    def __init__(self, message: str, *, status: int = 0, body: Any = None) -> None:
+    """`message` is for the logs (it may name the host and quote the upstream's reply, never the channel's
+    secret); `public` is what a user may be shown: our own words, never an upstream body or a channel's URL,
+    name or id (docs/decisions.md, "Outbound HTTP and upstream errors")."""
+
+    def __init__(self, message: str, *, status: int = 0, body: Any = None, public: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.body = body
+        self.public = public or (f"the upstream answered HTTP {status}" if status else "the upstream failed")
 
 
 class TransientUpstreamError(UpstreamError):
-    """429 / 5xx / timeout / connection error / unparseable reply: try another channel or later."""
+    """429 / 5xx / 401 / 403 / timeout / connection error / unusable URL / unparseable reply: the channel's
+    fault; try another channel or later."""
 
 
 class PermanentUpstreamError(UpstreamError):
@@ -103,5 +110,6 @@ def provider_for(channel: ChannelInfo) -> Provider:
             importlib.import_module(f"taskcenter.providers.{module}")
     cls = _REGISTRY.get(channel.type)
     if cls is None:
-        raise PermanentUpstreamError(f"no provider for channel type {channel.type!r}")
+        raise PermanentUpstreamError(f"no provider for channel type {channel.type!r}",
+                                     public="no adapter serves this kind of task")
     return cls(channel)

@@ -31,6 +31,8 @@ SUBMIT_KINDS = frozenset({"imagine", "action", "blend", "describe", "modal", "sh
 PARENT_KINDS = frozenset({"action", "modal", "change"})
 ACCEPTED_CODES = frozenset({1, 21, 22})
 QUEUE_FULL = 23
+# midjourney-proxy's ReturnCode values, in our words (what a user is shown for a refusal).
+REFUSAL_WORDS = {3: "not found", 4: "validation error", 9: "upstream failure", 24: "banned prompt"}
 
 # midjourney-proxy status -> ours. NOT_START upstream means it is queued there: SUBMITTED for us.
 STATUS_MAP = {
@@ -64,7 +66,7 @@ def _progress(value: Any, status: str) -> str:
 def _ms(value: Any) -> int:
     try:
         return max(0, int(value or 0))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # 1e999 parses as infinity
         return 0
 
 
@@ -112,28 +114,31 @@ class MidjourneyProvider:
     def __init__(self, channel: ChannelInfo) -> None:
         self.channel = channel
 
-    def _url(self, path: str) -> str:
-        return self.channel.base_url.rstrip("/") + path
-
     def _headers(self) -> dict[str, str]:
         return {"mj-api-secret": self.channel.secret} if self.channel.secret else {}
+
+    def _post(self, path: str, body: Any, what: str) -> http.HttpReply:
+        reply = http.channel_request(self.channel, "POST", path, headers=self._headers(), json_body=body)
+        http.classify_status(reply, what, secret=self.channel.secret)
+        return reply
 
     def submit(self, request: SubmitRequest) -> SubmitResult:
         kind = str(request.payload.get("kind") or "")
         if kind not in SUBMIT_KINDS:
-            raise PermanentUpstreamError(f"unsupported Midjourney submission {kind!r}")
+            raise PermanentUpstreamError(f"unsupported Midjourney submission {kind!r}",
+                                         public=f"unsupported Midjourney submission {kind[:20]!r}")
         body = dict(request.payload.get("body") or {})
         if kind in PARENT_KINDS:
             if not request.upstream_parent_id:
-                raise PermanentUpstreamError("the parent task has no upstream id")
+                raise PermanentUpstreamError("the parent task has no upstream id",
+                                             public="the parent task has no upstream id")
             body["taskId"] = request.upstream_parent_id
-        reply = http.request("POST", self._url(f"/mj/submit/{kind}"), headers=self._headers(), json_body=body)
-        http.classify_status(reply, f"midjourney submit {kind}")
+        reply = self._post(f"/mj/submit/{kind}", body, f"midjourney submit {kind}")
         answer = reply.json()
         if not isinstance(answer, dict):
             raise TransientUpstreamError("midjourney submit: reply is not a JSON object")
         code = answer.get("code")
-        description = str(answer.get("description") or "")
+        description = http.redact(str(answer.get("description") or ""), self.channel.secret)
         if code == QUEUE_FULL:
             raise TransientUpstreamError(f"[23] queue full: {description}", status=reply.status, body=answer)
         if isinstance(code, bool) or not isinstance(code, int):
@@ -141,7 +146,9 @@ class MidjourneyProvider:
             raise TransientUpstreamError(f"midjourney submit: reply code {code!r} is not a number",
                                          status=reply.status, body=answer)
         if code not in ACCEPTED_CODES:
-            raise PermanentUpstreamError(f"[{code}] {description or 'refused'}", status=reply.status, body=answer)
+            # users see the protocol's code in our words (mj_relay reads "[code]"), never the upstream's text
+            raise PermanentUpstreamError(f"[{code}] {description[:300] or 'refused'}", status=reply.status,
+                                         body=answer, public=f"[{code}] {REFUSAL_WORDS.get(code, 'refused')}")
         upstream_id = answer.get("result")
         if not isinstance(upstream_id, (str, int)) or not str(upstream_id):
             raise TransientUpstreamError("midjourney submit: accepted without a task id", body=answer)
@@ -156,9 +163,7 @@ class MidjourneyProvider:
         size = list_batch_size()
         for start in range(0, len(ids), size):
             chunk = ids[start:start + size]
-            reply = http.request("POST", self._url("/mj/task/list-by-condition"), headers=self._headers(),
-                                 json_body={"ids": chunk})
-            http.classify_status(reply, "midjourney list-by-condition")
+            reply = self._post("/mj/task/list-by-condition", {"ids": chunk}, "midjourney list-by-condition")
             items = reply.json()
             if not isinstance(items, list):
                 raise TransientUpstreamError("midjourney list-by-condition: reply is not a list")

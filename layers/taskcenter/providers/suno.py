@@ -6,7 +6,8 @@
   `{task_id, status, fail_reason, submit_time, start_time, finish_time, progress?, data}` (times in
   seconds). Ids the upstream does not return are absent from the result.
 
-Errors: 429/5xx, timeouts, connection errors and unparseable replies are transient (fail over);
+Errors: 429/5xx, 401/403, timeouts, connection errors, unusable URLs and unparseable replies are
+transient (fail over);
 on submit, other 4xx and a 2xx whose envelope code is not "success" are the upstream refusing the task.
 Every fetch failure is transient (it says nothing about the tasks; the poller retries).
 """
@@ -23,7 +24,6 @@ from taskcenter.providers.base import (
     SubmitRequest,
     SubmitResult,
     TransientUpstreamError,
-    UpstreamError,
     UpstreamState,
     register,
 )
@@ -63,7 +63,7 @@ def map_status(raw: Any, fail_reason: str = "") -> str:
 def _seconds_to_ms(value: Any) -> int:
     try:
         number = int(value or 0)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # 1e999 parses as infinity
         return 0
     if number <= 0:
         return 0
@@ -95,26 +95,18 @@ class SunoProvider:
     def __init__(self, channel: ChannelInfo) -> None:
         self.channel = channel
 
-    def _url(self, path: str) -> str:
-        return self.channel.base_url.rstrip("/") + path
-
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.channel.secret}"} if self.channel.secret else {}
 
     def _post(self, path: str, body: Any) -> http.HttpReply:
-        try:
-            return http.request("POST", self._url(path), headers=self._headers(), json_body=body)
-        except (TransientUpstreamError, PermanentUpstreamError):
-            raise
-        except UpstreamError as error:
-            # A refused address (SSRF guard) or an oversized reply: this channel cannot serve; another may.
-            raise TransientUpstreamError(f"suno {path}: {error.message}", status=error.status) from error
+        return http.channel_request(self.channel, "POST", path, headers=self._headers(), json_body=body)
 
     def _envelope(self, reply: http.HttpReply, what: str) -> dict[str, Any]:
-        http.classify_status(reply, what)
+        http.classify_status(reply, what, secret=self.channel.secret)
         body = reply.json()
         if not isinstance(body, dict):
-            raise TransientUpstreamError(f"{what}: upstream answered a non-object", status=reply.status)
+            raise TransientUpstreamError(f"{what}: upstream answered a non-object", status=reply.status,
+                                         public="the upstream's reply is not an object")
         return body
 
     def submit(self, request: SubmitRequest) -> SubmitResult:
@@ -125,8 +117,9 @@ class SunoProvider:
             # 200 with no envelope code is garbage, not a refusal: another channel may answer properly
             raise TransientUpstreamError("suno submit: reply has no envelope code", status=reply.status, body=body)
         if body.get("code") != "success":
-            message = str(body.get("message") or body.get("code") or "refused")
-            raise PermanentUpstreamError(f"suno submit refused: {message}", status=reply.status, body=body)
+            message = http.redact(str(body.get("message") or body.get("code") or "refused")[:300], self.channel.secret)
+            raise PermanentUpstreamError(f"suno submit refused: {message}", status=reply.status, body=body,
+                                         public="refused by the Suno API")
         upstream_id = body.get("data")
         if not isinstance(upstream_id, str) or not upstream_id:
             raise TransientUpstreamError("suno submit: reply carries no task id", status=reply.status, body=body)
@@ -145,8 +138,8 @@ class SunoProvider:
                 # the poller retries it later; it must never fail the tasks.
                 raise TransientUpstreamError(error.message, status=error.status) from error
             if body.get("code") != "success":
-                raise TransientUpstreamError(f"suno fetch: {body.get('message') or body.get('code')}",
-                                             status=reply.status, body=body)
+                detail = http.redact(str(body.get("message") or body.get("code"))[:300], self.channel.secret)
+                raise TransientUpstreamError(f"suno fetch: {detail}", status=reply.status, body=body)
             items = body.get("data") or []
             if not isinstance(items, list):
                 raise TransientUpstreamError("suno fetch: data is not a list", status=reply.status)

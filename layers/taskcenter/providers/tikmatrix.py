@@ -39,17 +39,16 @@ HOST_STATUS = {0: states.IN_PROGRESS, 1: states.IN_PROGRESS, 2: states.SUCCESS, 
 class TikMatrixProvider:
     def __init__(self, channel: ChannelInfo) -> None:
         self.channel = channel
-        self.base = channel.base_url.rstrip("/")
 
     def _headers(self) -> dict[str, str]:
         secret = self.channel.secret
         return {"Authorization": f"Bearer {secret}"} if secret and not secret.startswith("ssm:") else {}
 
     def _call(self, method: str, path: str, body: Any = None, what: str = "tikmatrix") -> Any:
-        reply = http.request(method, self.base + path, headers=self._headers(), json_body=body)
+        reply = http.channel_request(self.channel, method, path, headers=self._headers(), json_body=body)
         if reply.status == 404 and method == "GET":
             return None
-        http.classify_status(reply, what)
+        http.classify_status(reply, what, secret=self.channel.secret)
         payload = reply.json()
         if not isinstance(payload, dict) or "code" not in payload:
             raise TransientUpstreamError(f"{what}: host answered without an envelope", status=reply.status)
@@ -57,9 +56,11 @@ class TikMatrixProvider:
         if code == 40401 and method == "GET":
             return None
         if code != 0:
-            message = f"{what}: host code {code}: {str(payload.get('message') or '')[:300]}"
+            detail = http.redact(str(payload.get("message") or "")[:300], self.channel.secret)
+            message = f"{what}: host code {code}: {detail}"
             if isinstance(code, int) and 40000 <= code < 50000:
-                raise PermanentUpstreamError(message, status=reply.status, body=payload)
+                raise PermanentUpstreamError(message, status=reply.status, body=payload,
+                                             public=f"the host refused it (code {code})")
             raise TransientUpstreamError(message, status=reply.status, body=payload)
         return payload.get("data")
 

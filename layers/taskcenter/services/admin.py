@@ -215,20 +215,29 @@ def update_user(user_id: Any, **changes: Any) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- channels
 def _check_base_url(url: Any, *, allow_private: bool) -> str:
+    """The URL outbound HTTP will use (parsed as providers.http parses it); an address it would refuse
+    (the deny list, providers/addresses.py) is refused here already, unless private upstreams are allowed."""
+    from taskcenter.providers import http
+
     if not isinstance(url, str) or not url:
         raise BadInput("base_url is required", field="base_url")
+    try:
+        target = http.parse_url(url.strip())
+    except http.BadUpstreamUrl as error:  # port 99999, "[::1", ":abc"
+        raise BadInput("base_url cannot be parsed as a URL", field="base_url") from error
+    except http.RefusedDestination as error:
+        raise BadInput("base_url must be an http(s) URL with a host and no credentials", field="base_url") from error
     parts = urlsplit(url.strip())
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise BadInput("base_url must be an http(s) URL with a host", field="base_url")
-    if parts.query or parts.fragment or parts.username:
+    if parts.query or parts.fragment:
         raise BadInput("base_url must not carry a query, fragment or credentials", field="base_url")
-    if not allow_private and not _allowlisted_url(parts):
+    if not allow_private and not http.allowlisted(target.host, target.port):
         try:
-            ip = ipaddress.ip_address(parts.hostname)
+            ip = ipaddress.ip_address(target.host)
         except ValueError:
             ip = None
-        if ip is not None and not ip.is_global:
-            raise BadInput("base_url points to a private address", field="base_url")
+        reason = http.refuse_reason(ip) if ip is not None else None
+        if reason:
+            raise BadInput(f"base_url points to a {reason}", field="base_url")
     return url.strip().rstrip("/")
 
 
@@ -340,10 +349,3 @@ def audit(user_id: Any = None) -> dict[str, Any]:
             for r in bad
         ],
     }
-
-
-def _allowlisted_url(parts) -> bool:  # type: ignore[no-untyped-def]
-    from taskcenter.providers.http import allowlisted
-
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return allowlisted(parts.hostname or "", port)

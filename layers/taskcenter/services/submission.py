@@ -11,7 +11,11 @@ Two steps, because some tasks wait before they reach an upstream (a v1 start_tim
   upstream id and channel, and schedules its first poll. When every channel failed transiently:
   a waiting client sees the failure and the task is refunded in the same request; a background
   dispatch (retry worker) leaves the task NOT_START with a backoff time in the poll_due index, and
-  fails and refunds it after SUBMIT_MAX_RETRIES.
+  fails and refunds it after SUBMIT_MAX_RETRIES. A 401/403 (the channel's credential) and a URL the
+  upstream gives that cannot be used (unparseable, another origin) are the channel's fault: fail over.
+  What a user is shown (fail_reason, the error) is our own words, never the upstream's reply or the
+  channel's URL, name or id; the details are logged (docs/decisions.md, "Outbound HTTP and upstream
+  errors").
 
 What the engine needs to resubmit later is kept on the task in `properties["_submit"]`
 (payload, channel model filter, pinned channel, upstream parent id). Surfaces never show it.
@@ -32,7 +36,7 @@ from taskcenter.providers.base import (
     ChannelInfo,
     PermanentUpstreamError,
     SubmitRequest,
-    TransientUpstreamError,
+    UpstreamError,
     provider_for,
 )
 from taskcenter.services import channels as channel_service
@@ -110,7 +114,7 @@ def _require_channel(spec: TaskSpec) -> None:
     if spec.channel_id:
         channel = channel_service.get_channel(spec.channel_id)
         if channel is None or int(channel.status) != 1:
-            raise NoChannel(f"channel {spec.channel_id} is not available")
+            raise NoChannel("the channel this task needs is not available")  # its id is not the user's business
         return
     if not channel_service.failover_order(spec.platform, spec.channel_model):
         model = f" serving {spec.channel_model}" if spec.channel_model else ""
@@ -217,26 +221,26 @@ def dispatch_to_upstream(task: Task, *, client_waiting: bool) -> Task:
     request = SubmitRequest(task_id=task.task_id, action=task.action, payload=dict(facts.get("payload") or {}),
                             upstream_parent_id=str(facts.get("upstream_parent_id") or ""))
     channels = candidate_channels(task)
-    last_error = "no enabled channel can take this task"
     for channel in channels:
         try:
             result = provider_for(channel).submit(request)
         except PermanentUpstreamError as error:
-            reason = f"upstream refused the task: {error.message}"
+            # What the user sees is our words only (error.public); the upstream's reply stays in the log.
+            reason = f"upstream refused the task: {error.public}"
             logger.info("submission refused", extra={"task_id": task.task_id, "channel_id": channel.id,
                                                       "status": error.status, "reason": error.message})
             fail_task(task, reason, refund_now=client_waiting)
             if client_waiting:
                 raise _with_task(UpstreamRejected(reason), task) from error
             return task
-        except TransientUpstreamError as error:
-            last_error = f"channel {channel.id}: {error.message}"
+        except UpstreamError as error:  # transient: 429/5xx/401/403, network, unusable URL, garbage
             logger.warning("submission failed, trying next channel",
-                           extra={"task_id": task.task_id, "channel_id": channel.id, "reason": error.message})
+                           extra={"task_id": task.task_id, "channel_id": channel.id, "status": error.status,
+                                  "error": type(error).__name__, "reason": error.message})
             continue
         _mark_submitted(task, channel, result.upstream_id, result.status, result.extra)
         return task
-    reason = f"every channel failed: {last_error}" if channels else last_error
+    reason = "every channel failed (upstream unavailable)" if channels else "no enabled channel can take this task"
     if client_waiting:
         fail_task(task, reason, refund_now=True)
         error_cls = UpstreamUnavailable if channels else NoChannel
