@@ -1,6 +1,6 @@
 """Secrets in a v1 script_config (issue 12 item 9; docs/task-api-v1.md "Secrets in script_config"): a login
 password is never stored in plain text, every reply shows it masked (v1 get, list, stop, retry; /api/task/self,
-/api/task/), the host receives the real value (first attempt and retry), one KMS call per distinct value per
+/api/task/), the host receives the real value (first attempt, retry and retry-all), one KMS call per distinct value per
 create, the ciphertext decrypts only for its owner, and no log line carries it."""
 
 from __future__ import annotations
@@ -120,6 +120,16 @@ def test_login_password_sealed_at_rest_masked_in_every_reply_and_sent_to_the_hos
     assert len(v1.sim.submissions) == len(DEVICES) + 1
     assert v1.sim.submissions[-1]["script_config"]["password"] == PASSWORD
     assert "hunter2" not in json.dumps(stopped) + json.dumps(retried)
+
+    # Retry-all: the restarted tasks reach the host with the real password too.
+    for task_id in ids[1:3]:
+        status, stopped = v1.call("POST", f"/api/v1/task/{task_id}/stop", {})
+        assert status == 200 and stopped["data"]["status"] == 3, stopped
+    status, run = v1.call("POST", "/api/v1/task/retry-all")
+    assert status == 200 and run["data"]["count"] == 2 and "hunter2" not in json.dumps(run), run
+    run_retry_worker()
+    assert len(v1.sim.submissions) == len(DEVICES) + 3
+    assert [s["script_config"]["password"] for s in v1.sim.submissions[-2:]] == [PASSWORD, PASSWORD]
 
     lines = [json.dumps(record.__dict__, default=str) for record in caplog.records]  # message and extra keys
     assert any("task created" in line for line in lines)  # the logs were captured at all
