@@ -26,7 +26,8 @@ PERMISSIONS = {
     "refund_worker": {"tables": {"tasks": "rw", "ledger": "rw", "users": "rw", "credentials": "rw"}},
     "retry_worker": {"tables": {"tasks": "rw", "channels": "r", "counters": "rw", "users": "rw",
                                 "credentials": "rw", "ledger": "rw"},
-                     "queues": {"retry": "send", "poll": "send", "refund": "send"}, "timeout": 120},
+                     "queues": {"retry": "send", "poll": "send", "refund": "send"}, "timeout": 120,
+                     "kms": "decrypt"},  # the one function that submits v1 tasks to the host (script_secrets.py)
     "timeout_sweeper": {"tables": {"tasks": "rw", "counters": "rw"}, "queues": {"refund": "send", "retry": "send"},
                         "timeout": 300},
     "reconciler": {"tables": {"tasks": "r", "ledger": "r", "users": "r"}, "queues": {"refund": "send"},

@@ -23,7 +23,7 @@ _WRITE = {
 }
 # Read by the template generator (infra/template.py): the tables and queues each function may touch.
 PERMISSIONS = {
-    "v1_create_task": _WRITE,
+    "v1_create_task": {**_WRITE, "kms": "encrypt"},  # seals script_config secrets (taskcenter/script_secrets.py)
     "v1_list_tasks": _READ,
     "v1_get_task": _READ,
     "v1_delete_task": _WRITE,

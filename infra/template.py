@@ -17,6 +17,8 @@ What it reads (DESIGN.md section 2; docs/deploy.md explains the result):
   (DynamoDBCrudPolicy, needed for any write and for a ConditionCheck inside a transaction); queues: the
   names of `QUEUE_ENV`, mode "send" (SQSSendMessagePolicy) or "consume" (receive/delete/change visibility on
   that queue; a function's own SQS event queue needs no entry: SAM grants it with the event source mapping).
+  kms: "encrypt" | "decrypt" on the v1 script-secrets key only (infra/template_kms.py: the key, its alias
+  and key policy, SAM's KMSEncryptPolicy / KMSDecryptPolicy).
   A handler without an entry gets DEFAULT_ROUTE_PERMISSIONS
   (a route: read users and credentials, enough to authenticate) or nothing (an event handler), and a
   warning here; tests/infra fails and prints the line to add;
@@ -42,6 +44,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from infra import template_kms
 
 ROOT = Path(__file__).resolve().parents[1]
 for _path in (ROOT, ROOT / "layers"):
@@ -253,9 +257,11 @@ def validate_permissions(spec: FunctionSpec, entry: dict[str, Any]) -> None:
     from taskcenter.config import QUEUE_ENV, TABLE_ENV
 
     where = f"{spec.module}.PERMISSIONS[{spec.name!r}]"
-    unknown = set(entry) - {"tables", "queues", "timeout", "memory"}
+    unknown = set(entry) - {"tables", "queues", "timeout", "memory", "kms"}
     if unknown:
-        raise ValueError(f"{where}: unknown keys {sorted(unknown)} (allowed: tables, queues, timeout, memory)")
+        raise ValueError(f"{where}: unknown keys {sorted(unknown)} (allowed: tables, queues, timeout, memory, kms)")
+    if "kms" in entry:
+        template_kms.validate(where, entry["kms"])
     for table, mode in (entry.get("tables") or {}).items():
         if table not in TABLE_ENV or mode not in TABLE_MODES:
             raise ValueError(f"{where}: table {table!r}: {mode!r}; tables are {sorted(TABLE_ENV)}, modes r|rw")
@@ -275,6 +281,8 @@ def policies(spec: FunctionSpec, entry: dict[str, Any]) -> list[dict[str, Any]]:
             out.append({"Version": "2012-10-17", "Statement": [{
                 "Effect": "Allow", "Action": list(CONSUME_ACTIONS),
                 "Resource": get_att(queue_logical_id(queue), "Arn")}]})
+    if entry.get("kms"):  # the v1 script-secrets key only (infra/template_kms.py)
+        out.append(template_kms.policy(entry["kms"]))
     return out
 
 
@@ -463,6 +471,7 @@ def build_template(app: Any | None = None, *, warn: bool = True) -> dict[str, An
         "a channel's upstream refused its credential (HTTP 401/403): its key is wrong or expired; the log line "
         "'channel credential refused by its upstream' names the channel (docs/deploy.md, Operating)",
         METRICS_NAMESPACE, CHANNEL_AUTH_METRIC, ("service", SERVICE), "Sum", 300)
+    resources.update(template_kms.resources())
     resources["AlarmTopic"] = {"Type": "AWS::SNS::Topic", "Properties": {"DisplayName": "Task Center alarms"}}
     resources["AlarmEmailSubscription"] = {"Type": "AWS::SNS::Subscription", "Condition": "HasAlarmEmail",
                                            "Properties": {"Protocol": "email", "Endpoint": ref("AlarmEmail"),
@@ -479,6 +488,7 @@ def build_template(app: Any | None = None, *, warn: bool = True) -> dict[str, An
 
     variables: dict[str, Any] = {variable: ref(table_logical_id(name)) for name, variable in TABLE_ENV.items()}
     variables.update({variable: ref(queue_logical_id(name)) for name, variable in QUEUE_ENV.items()})
+    variables.update(template_kms.environment())
     variables.update({
         "POWERTOOLS_SERVICE_NAME": SERVICE,
         "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,

@@ -1,4 +1,4 @@
-"""Shared fixtures. `aws` gives a fresh in-process moto account with every table and queue created."""
+"""Shared fixtures. `aws` gives a fresh in-process moto account with every table, queue and KMS key created."""
 
 from __future__ import annotations
 
@@ -32,12 +32,14 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """A fresh moto account: tables (from the PynamoDB models) and queues (with DLQs), env vars set."""
     from moto import mock_aws
 
-    from tests.support import create_queues, create_tables, serialize_aws_requests
+    from tests.support import create_kms_key, create_queues, create_tables, serialize_aws_requests
 
     with mock_aws(), serialize_aws_requests():
         for var, value in create_tables().items():
             monkeypatch.setenv(var, value)
         for var, value in create_queues().items():
+            monkeypatch.setenv(var, value)
+        for var, value in create_kms_key().items():
             monkeypatch.setenv(var, value)
         yield dict(os.environ)
 

@@ -59,6 +59,21 @@ def create_queues() -> dict[str, str]:
     return env
 
 
+def create_kms_key() -> dict[str, str]:
+    """The v1 script-secrets key (template.yaml: V1SecretsKey), as the template declares it."""
+    import os
+
+    from taskcenter import script_secrets
+
+    script_secrets.clear_cache()  # values decrypted under a previous test's (now gone) key
+    kms = boto3.client("kms")
+    arn = kms.create_key(Description="test v1 script secrets", KeyUsage="ENCRYPT_DECRYPT",
+                         KeySpec="SYMMETRIC_DEFAULT")["KeyMetadata"]["Arn"]
+    env = {script_secrets.KEY_ENV: arn}
+    os.environ.update(env)
+    return env
+
+
 @dataclass
 class Account:
     user_id: int

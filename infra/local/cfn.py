@@ -1,7 +1,8 @@
-"""Read template.yaml and create its tables and queues on the local AWS emulation (DESIGN.md section 9).
+"""Read template.yaml and create its tables, queues and KMS keys on the local AWS emulation (DESIGN.md section 9).
 
 Only what the local stack needs is interpreted: `AWS::DynamoDB::Table` and `AWS::SQS::Queue` resources
-(keys, indexes, TTL, visibility timeout, redrive to the dead-letter queue, ...) and the functions'
+(keys, indexes, TTL, visibility timeout, redrive to the dead-letter queue, ...), `AWS::KMS::Key` and
+`AWS::KMS::Alias` (`create_keys`: the v1 script-secrets key) and the functions'
 environment variables that point at them (`USERS_TABLE: !Ref UsersTable`), so the API and the workers get
 the same variables on the local stack as on AWS. Physical names are `local-<LogicalId>`.
 
@@ -12,7 +13,7 @@ The CloudFormation short tags (!Ref, !GetAtt, !Sub, ...) are read as their long 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ import yaml
 PREFIX = "local-"
 TABLE_TYPE = "AWS::DynamoDB::Table"
 QUEUE_TYPE = "AWS::SQS::Queue"
+KEY_TYPE = "AWS::KMS::Key"
+ALIAS_TYPE = "AWS::KMS::Alias"
 FUNCTION_TYPES = {"AWS::Serverless::Function", "AWS::Lambda::Function"}
 
 # CloudFormation table properties that CreateTable accepts unchanged.
@@ -135,8 +138,11 @@ class Resources:
 
     tables: dict[str, str]
     queues: dict[str, QueueInfo]
+    keys: dict[str, dict[str, str]] = field(default_factory=dict)  # logical id -> {"Ref": key id, "Arn": arn}
 
     def resolve(self, binding: Binding) -> str | None:
+        if binding.logical_id in self.keys:
+            return self.keys[binding.logical_id].get(binding.attribute)
         if binding.logical_id in self.tables:
             return self.tables[binding.logical_id] if binding.attribute == "Ref" else None
         queue = self.queues.get(binding.logical_id)
@@ -209,6 +215,22 @@ def create_resources(template: dict[str, Any], dynamodb: Any, sqs: Any) -> Resou
         queues[logical_id].dead_letter = dlq_id
         queues[logical_id].max_receive_count = max_receives
     return Resources(tables, queues)
+
+
+def create_keys(template: dict[str, Any], kms: Any, resources: Resources) -> Resources:
+    """Create every KMS key of the template (and its aliases) and add them to `resources`."""
+    for logical_id, props in resources_of(template, KEY_TYPE).items():
+        meta = kms.create_key(Description=str(props.get("Description") or logical_id)[:8192],
+                              KeyUsage=props.get("KeyUsage", "ENCRYPT_DECRYPT"),
+                              KeySpec=props.get("KeySpec", "SYMMETRIC_DEFAULT"))["KeyMetadata"]
+        resources.keys[logical_id] = {"Ref": meta["KeyId"], "Arn": meta["Arn"], "KeyId": meta["KeyId"]}
+    for logical_id, props in resources_of(template, ALIAS_TYPE).items():
+        target = _binding("", props.get("TargetKeyId"))
+        if target is None or target.logical_id not in resources.keys:
+            raise ValueError(f"{logical_id}: TargetKeyId must be !Ref <a key of the template>")
+        kms.create_alias(AliasName=f"alias/{physical_name(logical_id)}",
+                         TargetKeyId=resources.keys[target.logical_id]["KeyId"])
+    return resources
 
 
 def binding_environment(template: dict[str, Any], resources: Resources) -> dict[str, str]:

@@ -87,6 +87,10 @@ def fallback_template() -> dict[str, Any]:
             "VisibilityTimeout": 60, "RedrivePolicy": {
                 "deadLetterTargetArn": {"Fn::GetAtt": [f"{name}DeadLetterQueue", "Arn"]}, "maxReceiveCount": 5}}}
         variables[variable] = {"Ref": f"{name}Queue"}
+    from infra import template_kms  # the v1 script-secrets key, as the template declares it
+
+    resources.update({lid: r for lid, r in template_kms.resources().items() if r["Type"] == cfn.KEY_TYPE})
+    variables.update(template_kms.environment())
     return {"Globals": {"Function": {"Environment": {"Variables": variables}}}, "Resources": resources}
 
 
@@ -156,7 +160,8 @@ class LocalStack:
                            env=env, template=template, tables=resources.tables, queues=resources.queues,
                            verbose=self.verbose)
         self.ctx = ctx
-        say(f"{len(resources.tables)} tables and {len(resources.queues)} queues created on {self.moto_url}")
+        say(f"{len(resources.tables)} tables, {len(resources.queues)} queues and {len(resources.keys)} KMS keys "
+            f"created on {self.moto_url}")
 
         modules = discover_components() if self.use_components else []
         for module in (m for m in modules if int(getattr(m, "ORDER", 100)) < API_ORDER):
@@ -183,8 +188,9 @@ class LocalStack:
 
         session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local",
                                         region_name="us-east-1")
-        return cfn.create_resources(template, session.client("dynamodb", endpoint_url=self.moto_url),
-                                    session.client("sqs", endpoint_url=self.moto_url))
+        resources = cfn.create_resources(template, session.client("dynamodb", endpoint_url=self.moto_url),
+                                         session.client("sqs", endpoint_url=self.moto_url))
+        return cfn.create_keys(template, session.client("kms", endpoint_url=self.moto_url), resources)
 
     def _start_api(self, ctx: StackContext) -> None:
         chalice = Path(sys.executable).parent / "chalice"

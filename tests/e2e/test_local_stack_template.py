@@ -176,3 +176,29 @@ def test_the_repository_template_builds_a_complete_stack(clients):
     assert all(env[v] for v in (*TABLE_ENV.values(), *QUEUE_ENV.values()))
     assert all(q.dead_letter for lid, q in resources.queues.items() if "dead" not in lid.lower()
                and "dlq" not in lid.lower())
+
+
+def test_the_repository_template_kms_key_is_created_bound_and_usable(clients, monkeypatch):
+    """The v1 script-secrets key (infra/template_kms.py) exists on the local stack, with its alias, and the
+    functions' V1_SECRETS_KEY_ARN points at it: the code seals and opens a secret through it."""
+    from taskcenter import script_secrets
+
+    from infra.local.stack import ROOT
+
+    dynamodb, sqs = clients
+    kms = boto3.client("kms", region_name="us-east-1")
+    template = cfn.load_template(ROOT / "template.yaml")
+    resources = cfn.create_keys(template, kms, cfn.create_resources(template, dynamodb, sqs))
+    env = stack_env(moto_url="http://127.0.0.1:1", api_url="http://127.0.0.1:2", template=template,
+                    resources=resources)
+    arn = env[script_secrets.KEY_ENV]
+    assert arn == resources.keys["V1SecretsKey"]["Arn"] and arn.startswith("arn:aws:kms:")
+    aliases = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]}
+    assert aliases["alias/local-V1SecretsKeyAlias"] == resources.keys["V1SecretsKey"]["KeyId"]
+    fallback = fallback_template()
+    assert "V1SecretsKey" in cfn.create_keys(fallback, kms, cfn.Resources({}, {})).keys
+
+    monkeypatch.setenv(script_secrets.KEY_ENV, arn)
+    script_secrets.clear_cache()
+    sealed = script_secrets.Sealer(3).seal({"password": "pw"})
+    assert script_secrets.open_config(sealed, 3) == {"password": "pw"}

@@ -198,7 +198,8 @@ def test_policies_are_least_privilege_as_declared(template):
                     assert all(a.startswith("sqs:") for a in statement["Action"]), f"{logical_id}: {policy}"
                 continue
             assert isinstance(policy, dict) and len(policy) == 1, f"{logical_id}: policy templates only: {policy}"
-            assert next(iter(policy)) in {"DynamoDBCrudPolicy", "DynamoDBReadPolicy", "SQSSendMessagePolicy"}, (
+            assert next(iter(policy)) in {"DynamoDBCrudPolicy", "DynamoDBReadPolicy", "SQSSendMessagePolicy",
+                                          "KMSEncryptPolicy", "KMSDecryptPolicy"}, (  # tests/infra/test_template_kms.py
                 f"{logical_id}: {policy}")
 
 

@@ -49,6 +49,7 @@ class SubmitRequest:
     action: str
     payload: dict[str, Any]  # surface-specific request body (already validated)
     upstream_parent_id: str = ""  # MJ actions: the source task's upstream id
+    user_id: int = 0  # the task's owner (a v1 script_config secret decrypts only for its owner)
 
 
 @dataclass(frozen=True)

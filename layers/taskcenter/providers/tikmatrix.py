@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from taskcenter import script_secrets
 from taskcenter.domain import states
 from taskcenter.providers import http
 from taskcenter.providers.base import (
@@ -68,7 +69,7 @@ class TikMatrixProvider:
         payload = request.payload
         body: dict[str, Any] = {
             "script_name": payload.get("script_name") or request.action,
-            "script_config": payload.get("script_config") or {},
+            "script_config": _open_secrets(payload.get("script_config") or {}, request.user_id),
             "enable_multi_account": bool(payload.get("enable_multi_account")),
         }
         if payload.get("serial"):
@@ -106,6 +107,17 @@ class TikMatrixProvider:
         except PermanentUpstreamError:
             return False  # the host says it cannot stop it (finished, unknown): we stop on our side anyway
         return True
+
+
+def _open_secrets(script_config: dict[str, Any], user_id: int) -> dict[str, Any]:
+    """The config as the host needs it: secrets sealed at create (script_secrets) decrypted, here only.
+    A secret that can never be read fails the task (refunded); KMS unreachable is retried like the host."""
+    try:
+        return script_secrets.open_config(script_config, user_id)
+    except script_secrets.SecretNotReadable as error:
+        if error.permanent:
+            raise PermanentUpstreamError(f"submit: {error.message}") from error
+        raise TransientUpstreamError(f"submit: {error.message}") from error
 
 
 def _items(data: Any) -> list[dict[str, Any]]:

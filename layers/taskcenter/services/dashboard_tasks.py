@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from taskcenter import script_secrets
 from taskcenter.domain import states
 from taskcenter.domain.errors import BadInput
 from taskcenter.domain.listing import ListingFilters
@@ -66,8 +67,10 @@ def parse_filters(params: dict[str, str | None], principal: Principal, *, admin:
 
 
 def public_properties(task: Task) -> dict[str, Any]:
+    """What a listing shows of a task's properties: not the engine's, and every secret masked (a v1 login's
+    password: script_secrets.mask)."""
     props = task.properties or {}
-    return {k: v for k, v in props.items() if not str(k).startswith(INTERNAL_PROPERTY_PREFIX)}
+    return script_secrets.mask({k: v for k, v in props.items() if not str(k).startswith(INTERNAL_PROPERTY_PREFIX)})
 
 
 def item_view(task: Task, *, admin: bool) -> dict[str, Any]:

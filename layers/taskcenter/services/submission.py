@@ -219,7 +219,8 @@ def dispatch_to_upstream(task: Task, *, client_waiting: bool) -> Task:
             return task
     facts = submit_facts(task)
     request = SubmitRequest(task_id=task.task_id, action=task.action, payload=dict(facts.get("payload") or {}),
-                            upstream_parent_id=str(facts.get("upstream_parent_id") or ""))
+                            upstream_parent_id=str(facts.get("upstream_parent_id") or ""),
+                            user_id=int(task.user_id or 0))
     channels = candidate_channels(task)
     for channel in channels:
         try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from taskcenter import clock, queues
+from taskcenter import clock, queues, script_secrets
 from taskcenter.domain import listing, states
 from taskcenter.domain import v1_scripts as rules
 from taskcenter.domain.errors import DomainError, NotFound
@@ -144,6 +144,7 @@ def create(principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
     start_at = rules.resolve_start_time(plan.start_time_raw, principal.timezone, now)
     start_ms = int(start_at.timestamp() * 1000) if start_at else 0
     placements = place(plan.serials, plan.usernames)
+    plan = script_secrets.seal_plan(plan, principal.user_id)  # secrets never stored in plain text (task-api-v1.md)
     specs = []
     for planned in plan.tasks:
         where = placements[planned.serial or planned.account]
@@ -220,7 +221,7 @@ def view(task: Task, tz: str) -> dict[str, Any]:
         "serial": task.serial or "",
         "username": task.account or "",
         "script_name": task.action,
-        "script_config": public.get("script_config") or {},
+        "script_config": script_secrets.mask(public.get("script_config") or {}),
         "enable_multi_account": bool(public.get("enable_multi_account")),
         "status": rules.v1_status(task.status),
         "source": task.source or "api",
