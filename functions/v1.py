@@ -20,6 +20,7 @@ _READ = {"tables": {"credentials": "r", "tasks": "r", "counters": "rw"}}  # coun
 _WRITE = {
     "tables": {"users": "rw", "credentials": "rw", "channels": "r", "tasks": "rw", "ledger": "rw", "counters": "rw"},
     "queues": {"retry": "send", "refund": "send"},
+    "secrets": "read",  # stop/delete reach the host with the channel's secret
 }
 # Read by the template generator (infra/template.py): the tables and queues each function may touch.
 PERMISSIONS = {

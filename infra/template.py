@@ -16,7 +16,9 @@ What it reads (DESIGN.md section 2; docs/deploy.md explains the result):
   tables: the logical names of `taskcenter.config.TABLE_ENV`, mode "r" (DynamoDBReadPolicy) or "rw"
   (DynamoDBCrudPolicy, needed for any write and for a ConditionCheck inside a transaction); queues: the
   names of `QUEUE_ENV`, mode "send" (SQSSendMessagePolicy) or "consume" (receive/delete/change visibility on
-  that queue; a function's own SQS event queue needs no entry: SAM grants it with the event source mapping).
+  that queue; a function's own SQS event queue needs no entry: SAM grants it with the event source mapping);
+  secrets: "read" (GetSecretValue) or "write" (create/put/delete/restore/tag) on this stack's channel secrets
+  `taskcenter/<stack>/channel/*` (SECRET_MODES), for the functions that call upstreams / the admin function.
   A handler without an entry gets DEFAULT_ROUTE_PERMISSIONS
   (a route: read users and credentials, enough to authenticate) or nothing (an event handler), and a
   warning here; tests/infra fails and prints the line to add;
@@ -75,6 +77,14 @@ TABLE_MODES = {"r": "DynamoDBReadPolicy", "rw": "DynamoDBCrudPolicy"}
 QUEUE_MODES = ("send", "consume")
 # "consume" of a queue that is not the function's SQS event (SAM grants that one with the event source mapping).
 CONSUME_ACTIONS = ("sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage")
+# Channel secrets (docs/admin.md "Channel secrets"): "read" for the functions that call upstreams, "write" for
+# the admin function only; both on this stack's channel secrets alone.
+CHANNEL_SECRET_PREFIX = "taskcenter/${AWS::StackName}/channel/"
+CHANNEL_SECRETS_ARN = ("arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
+                       + CHANNEL_SECRET_PREFIX + "*")
+SECRET_MODES = {"read": ("secretsmanager:GetSecretValue",),
+                "write": ("secretsmanager:CreateSecret", "secretsmanager:DeleteSecret", "secretsmanager:PutSecretValue",
+                          "secretsmanager:RestoreSecret", "secretsmanager:TagResource")}
 # Routes that declare nothing may authenticate (one GetItem on credentials, users for the account); nothing else.
 DEFAULT_ROUTE_PERMISSIONS: dict[str, Any] = {"tables": {"users": "r", "credentials": "r"}}
 DEFAULT_EVENT_PERMISSIONS: dict[str, Any] = {}
@@ -250,9 +260,11 @@ def validate_permissions(spec: FunctionSpec, entry: dict[str, Any]) -> None:
     from taskcenter.config import QUEUE_ENV, TABLE_ENV
 
     where = f"{spec.module}.PERMISSIONS[{spec.name!r}]"
-    unknown = set(entry) - {"tables", "queues", "timeout", "memory"}
+    unknown = set(entry) - {"tables", "queues", "secrets", "timeout", "memory"}
     if unknown:
-        raise ValueError(f"{where}: unknown keys {sorted(unknown)} (allowed: tables, queues, timeout, memory)")
+        raise ValueError(f"{where}: unknown keys {sorted(unknown)} (allowed: tables, queues, secrets, timeout, memory)")
+    if entry.get("secrets") not in (None, *SECRET_MODES):
+        raise ValueError(f"{where}: secrets {entry['secrets']!r}; modes {'|'.join(SECRET_MODES)}")
     for table, mode in (entry.get("tables") or {}).items():
         if table not in TABLE_ENV or mode not in TABLE_MODES:
             raise ValueError(f"{where}: table {table!r}: {mode!r}; tables are {sorted(TABLE_ENV)}, modes r|rw")
@@ -272,6 +284,10 @@ def policies(spec: FunctionSpec, entry: dict[str, Any]) -> list[dict[str, Any]]:
             out.append({"Version": "2012-10-17", "Statement": [{
                 "Effect": "Allow", "Action": list(CONSUME_ACTIONS),
                 "Resource": get_att(queue_logical_id(queue), "Arn")}]})
+    if entry.get("secrets"):
+        out.append({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": list(SECRET_MODES[entry["secrets"]]),
+            "Resource": {"Fn::Sub": CHANNEL_SECRETS_ARN}}]})
     return out
 
 
@@ -480,6 +496,7 @@ def build_template(app: Any | None = None, *, warn: bool = True) -> dict[str, An
         "MODEL_PRICES": ref("ModelPrices"),
         "GROUP_RATIOS": ref("GroupRatios"),
         "MJ_FORWARD_IMAGES": ref("ForwardMidjourneyImages"),
+        "CHANNEL_SECRET_PREFIX": {"Fn::Sub": CHANNEL_SECRET_PREFIX},
     })
     # "*/*": API Gateway decides binary-or-text from the FIRST Accept value, and browsers (an <img> of
     # /mj/image/{id}) list image/avif or text/html first; with */* every base64 body Chalice marks

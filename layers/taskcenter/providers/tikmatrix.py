@@ -42,8 +42,8 @@ class TikMatrixProvider:
         self.base = channel.base_url.rstrip("/")
 
     def _headers(self) -> dict[str, str]:
-        secret = self.channel.secret
-        return {"Authorization": f"Bearer {secret}"} if secret and not secret.startswith("ssm:") else {}
+        secret = self.channel.secret  # resolved from Secrets Manager by services.channels.info
+        return {"Authorization": f"Bearer {secret}"} if secret else {}
 
     def _call(self, method: str, path: str, body: Any = None, what: str = "tikmatrix") -> Any:
         reply = http.request(method, self.base + path, headers=self._headers(), json_body=body)

@@ -193,7 +193,8 @@ def candidate_channels(task: Task) -> list[ChannelInfo]:
     pinned = int(facts.get("pinned_channel") or 0)
     if pinned:
         channel = channel_service.get_channel(pinned)
-        return [channel_service.info(channel)] if channel is not None and int(channel.status) == 1 else []
+        usable = channel_service.usable(channel) if channel is not None and int(channel.status) == 1 else None
+        return [usable] if usable is not None else []
     # Seeded by the task id: weighted-random across tasks, but one stable order per task, so the
     # rotation below really moves a background retry to the next channel.
     order = channel_service.failover_order(task.platform, str(facts.get("channel_model") or ""),
