@@ -13,11 +13,12 @@ import pytest
 
 from infra import template as generator
 
-# Every function that builds a provider (services.channels.info): submissions, polling, retries, v1 stop/delete.
+# Every function that builds a provider (services.channels.info): submissions, polling, retries, v1 stop/delete
+# (a v1 create or retry only enqueues: the retry worker submits).
 READERS = {
     "SunoSubmitFunction",
     *(f"MjSubmitMj{kind}Function" for kind in ("Imagine", "Action", "Blend", "Describe", "Modal", "Shorten", "Change")),
-    *(f"V1{name}Function" for name in ("CreateTask", "DeleteTask", "BatchDeleteTasks", "StopTask", "RetryTask")),
+    *(f"V1{name}Function" for name in ("DeleteTask", "BatchDeleteTasks", "StopTask")),
     "JobsPollWorkerFunction",
     "JobsRetryWorkerFunction",
 }
