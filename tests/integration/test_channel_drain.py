@@ -117,3 +117,25 @@ def test_a_new_submission_skips_the_disabled_channel(drain_world):
     sent = submission.dispatch_to_upstream(task_store.get(pinned.task_id), client_waiting=False)
     assert sent.status == states.SUBMITTED and int(sent.channel_id) == second
     assert _refunds(drain_world.user.user_id) == []
+
+
+def test_a_disabled_host_still_stops_its_running_task_and_takes_no_new_one(v1):
+    from tests.integration.v1_support import run_retry_worker
+
+    admin.update_channel(v1.channel_id, secret="host-key")  # the host's key, read from Secrets Manager
+    v1.sim.config.secret = "host-key"
+    held = v1.create({"serials": ["dev2"], "script_name": "post",
+                      "script_config": {"material_list": ["C:/v.mp4"], "captions": "sim:hold"}})[0]
+    run_retry_worker()
+    running = task_store.get(f"v1_{held}")
+    assert running.status == states.IN_PROGRESS
+    admin.disable_channel(v1.channel_id)
+    channels.clear_cache()
+
+    status, reply = v1.call("POST", "/api/v1/task", {"serials": ["dev1"], "script_name": "post",
+                                                     "script_config": {"material_list": ["C:/v.mp4"]}})
+    assert status == 400 and "not connected" in reply["message"]  # no new task for a disabled host
+    status, reply = v1.call("POST", f"/api/v1/task/{held}/stop")
+    assert (status, reply["code"], reply["data"]["error"]) == (200, 0, "stopped")
+    assert v1.sim.stops == [int(running.upstream_id)]  # the stop reached the disabled host, with its key
+    assert task_store.get(f"v1_{held}").billing == states.BILLING_REFUNDED
