@@ -14,10 +14,11 @@ from chalice import Blueprint
 
 bp = Blueprint(__name__)
 
-# Read by the template generator (infra/template.py): the tables this function may touch.
+# Read by the template generator (infra/template.py): the tables and secrets this function may touch.
 PERMISSIONS = {
     "admin_operation": {
         "tables": {"users": "rw", "credentials": "rw", "channels": "rw", "ledger": "rw", "counters": "rw"},
+        "secrets": "write",  # channel secrets: create, new version, scheduled deletion, restore
     },
 }
 

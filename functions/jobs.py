@@ -22,11 +22,11 @@ bp = Blueprint(__name__)
 PERMISSIONS = {
     "poll_dispatcher": {"tables": {"tasks": "r"}, "queues": {"poll": "send", "retry": "send"}},
     "poll_worker": {"tables": {"tasks": "rw", "channels": "r", "counters": "rw"},
-                    "queues": {"poll": "send", "refund": "send", "retry": "send"}, "timeout": 60},
+                    "queues": {"poll": "send", "refund": "send", "retry": "send"}, "secrets": "read", "timeout": 60},
     "refund_worker": {"tables": {"tasks": "rw", "ledger": "rw", "users": "rw", "credentials": "rw"}},
     "retry_worker": {"tables": {"tasks": "rw", "channels": "r", "counters": "rw", "users": "rw",
                                 "credentials": "rw", "ledger": "rw"},
-                     "queues": {"retry": "send", "poll": "send", "refund": "send"}, "timeout": 120,
+                     "queues": {"retry": "send", "poll": "send", "refund": "send"}, "secrets": "read", "timeout": 120,
                      "kms": "decrypt"},  # the one function that submits v1 tasks to the host (script_secrets.py)
     "timeout_sweeper": {"tables": {"tasks": "rw", "counters": "rw"}, "queues": {"refund": "send", "retry": "send"},
                         "timeout": 300},

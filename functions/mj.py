@@ -38,7 +38,7 @@ bp = Blueprint(__name__)
 
 _SUBMIT = {"tables": {"users": "rw", "credentials": "rw", "tasks": "rw", "ledger": "rw", "counters": "rw",
                       "channels": "r", "idempotency": "rw"},
-           "queues": {"poll": "send", "refund": "send"}, "timeout": 60}
+           "queues": {"poll": "send", "refund": "send"}, "secrets": "read", "timeout": 60}
 _READ = {"tables": {"users": "r", "credentials": "r", "tasks": "r"}}
 _LIST = {"tables": {"users": "r", "credentials": "r", "tasks": "r", "counters": "rw"}}  # page cursors
 

@@ -18,6 +18,7 @@ PERMISSIONS = {
         "tables": {"users": "rw", "credentials": "rw", "channels": "r", "tasks": "rw", "ledger": "rw",
                    "counters": "rw", "idempotency": "rw"},
         "queues": {"poll": "send", "refund": "send"},
+        "secrets": "read",  # calls the upstream with the channel's secret
         "timeout": 60,
     },
     "suno_fetch_many": {"tables": {"users": "r", "credentials": "r", "tasks": "r"}},

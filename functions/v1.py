@@ -21,14 +21,15 @@ _WRITE = {
     "tables": {"users": "rw", "credentials": "rw", "channels": "r", "tasks": "rw", "ledger": "rw", "counters": "rw"},
     "queues": {"retry": "send", "refund": "send"},
 }
+_STOPS = {**_WRITE, "secrets": "read"}  # stop/delete ask the host to cancel, with the channel's secret
 # Read by the template generator (infra/template.py): the tables and queues each function may touch.
 PERMISSIONS = {
     "v1_create_task": {**_WRITE, "kms": "encrypt"},  # seals script_config secrets (taskcenter/script_secrets.py)
     "v1_list_tasks": _READ,
     "v1_get_task": _READ,
-    "v1_delete_task": _WRITE,
-    "v1_batch_delete_tasks": _WRITE,
-    "v1_stop_task": _WRITE,
+    "v1_delete_task": _STOPS,
+    "v1_batch_delete_tasks": _STOPS,
+    "v1_stop_task": _STOPS,
     "v1_retry_task": _WRITE,
     "v1_retry_all_tasks": {"tables": {"credentials": "r", "counters": "rw"}, "queues": {"retry": "send"}},
     "v1_task_stats": {"tables": {"credentials": "r", "counters": "r"}},

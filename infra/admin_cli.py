@@ -6,8 +6,9 @@
     python -m infra.admin_cli audit --aws --stack task-center       # a deployed stack (boto3 credentials)
 
 Targets: the local stack (default; read from .local/credentials.json, which `make local` writes),
-`--aws --stack NAME` (table names from the CloudFormation stack's resources), or `--aws` alone (the
-table variables USERS_TABLE, ... already exported). Prints the reply as JSON; exit status 0 when ok, 1 when
+`--aws --stack NAME` (table names from the CloudFormation stack's resources; channel secrets under
+`taskcenter/NAME/channel/`), or `--aws` alone (the table variables USERS_TABLE, ... and
+CHANNEL_SECRET_PREFIX already exported). Prints the reply as JSON; exit status 0 when ok, 1 when
 the operation was refused, 2 for usage errors.
 """
 
@@ -28,6 +29,11 @@ if _LAYER not in sys.path:  # the shared layer, as app.py does
 
 class UsageError(Exception):
     pass
+
+
+# Operations that write channel secrets under the stack's prefix (docs/admin.md "Channel secrets").
+CHANNEL_SECRET_OPS = frozenset({"create_channel", "update_channel", "disable_channel", "delete_channel",
+                                "migrate_channel_secrets"})
 
 
 def parse_fields(tokens: list[str]) -> dict[str, Any]:
@@ -70,10 +76,13 @@ def aws_environment(stack: str | None, region: str | None, template_path: Path) 
     (USERS_TABLE: !Ref UsersTable) resolved to the physical id of that resource in the stack."""
     env = {"AWS_REGION": region} if region else {}
     if not stack:
-        return env  # the caller exported USERS_TABLE etc. already
+        return env  # the caller exported USERS_TABLE etc. (and CHANNEL_SECRET_PREFIX) already
     import boto3
+    from taskcenter.store.channel_secrets import stack_prefix
 
     from infra.local import cfn
+
+    env["CHANNEL_SECRET_PREFIX"] = stack_prefix(stack)  # what template.yaml gives the functions (Fn::Sub)
 
     if not template_path.exists():
         raise UsageError(f"{template_path} is missing (run `make template`)")
@@ -116,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
         fields.update(parse_fields(rest))
         env = (aws_environment(args.stack, args.region, args.template) if args.aws
                else local_environment(args.state_dir))
+        if args.aws and args.op in CHANNEL_SECRET_OPS and not (env.get("CHANNEL_SECRET_PREFIX")
+                                                               or os.environ.get("CHANNEL_SECRET_PREFIX")):
+            raise UsageError(f"{args.op} writes channel secrets: pass --stack, or export CHANNEL_SECRET_PREFIX "
+                             "(taskcenter/<stack>/channel/)")
     except (UsageError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -16,7 +16,9 @@ What it reads (DESIGN.md section 2; docs/deploy.md explains the result):
   tables: the logical names of `taskcenter.config.TABLE_ENV`, mode "r" (DynamoDBReadPolicy) or "rw"
   (DynamoDBCrudPolicy, needed for any write and for a ConditionCheck inside a transaction); queues: the
   names of `QUEUE_ENV`, mode "send" (SQSSendMessagePolicy) or "consume" (receive/delete/change visibility on
-  that queue; a function's own SQS event queue needs no entry: SAM grants it with the event source mapping).
+  that queue; a function's own SQS event queue needs no entry: SAM grants it with the event source mapping);
+  secrets: "read" (GetSecretValue) or "write" (create/put/delete/restore/tag) on this stack's channel secrets
+  `taskcenter/<stack>/channel/*` (SECRET_MODES), for the functions that call upstreams / the admin function;
   kms: "encrypt" | "decrypt" on the v1 script-secrets key only (infra/template_kms.py: the key, its alias
   and key policy, SAM's KMSEncryptPolicy / KMSDecryptPolicy).
   A handler without an entry gets DEFAULT_ROUTE_PERMISSIONS
@@ -82,6 +84,14 @@ TABLE_MODES = {"r": "DynamoDBReadPolicy", "rw": "DynamoDBCrudPolicy"}
 QUEUE_MODES = ("send", "consume")
 # "consume" of a queue that is not the function's SQS event (SAM grants that one with the event source mapping).
 CONSUME_ACTIONS = ("sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage")
+# Channel secrets (docs/admin.md "Channel secrets"): "read" for the functions that call upstreams, "write" for
+# the admin function only; both on this stack's channel secrets alone.
+CHANNEL_SECRET_PREFIX = "taskcenter/${AWS::StackName}/channel/"
+CHANNEL_SECRETS_ARN = ("arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
+                       + CHANNEL_SECRET_PREFIX + "*")
+SECRET_MODES = {"read": ("secretsmanager:GetSecretValue",),
+                "write": ("secretsmanager:CreateSecret", "secretsmanager:DeleteSecret", "secretsmanager:PutSecretValue",
+                          "secretsmanager:RestoreSecret", "secretsmanager:TagResource")}
 # Routes that declare nothing may authenticate (one GetItem on credentials, users for the account); nothing else.
 DEFAULT_ROUTE_PERMISSIONS: dict[str, Any] = {"tables": {"users": "r", "credentials": "r"}}
 DEFAULT_EVENT_PERMISSIONS: dict[str, Any] = {}
@@ -257,9 +267,12 @@ def validate_permissions(spec: FunctionSpec, entry: dict[str, Any]) -> None:
     from taskcenter.config import QUEUE_ENV, TABLE_ENV
 
     where = f"{spec.module}.PERMISSIONS[{spec.name!r}]"
-    unknown = set(entry) - {"tables", "queues", "timeout", "memory", "kms"}
+    unknown = set(entry) - {"tables", "queues", "secrets", "timeout", "memory", "kms"}
     if unknown:
-        raise ValueError(f"{where}: unknown keys {sorted(unknown)} (allowed: tables, queues, timeout, memory, kms)")
+        raise ValueError(f"{where}: unknown keys {sorted(unknown)} "
+                         "(allowed: tables, queues, secrets, timeout, memory, kms)")
+    if entry.get("secrets") not in (None, *SECRET_MODES):
+        raise ValueError(f"{where}: secrets {entry['secrets']!r}; modes {'|'.join(SECRET_MODES)}")
     if "kms" in entry:
         template_kms.validate(where, entry["kms"])
     for table, mode in (entry.get("tables") or {}).items():
@@ -281,6 +294,10 @@ def policies(spec: FunctionSpec, entry: dict[str, Any]) -> list[dict[str, Any]]:
             out.append({"Version": "2012-10-17", "Statement": [{
                 "Effect": "Allow", "Action": list(CONSUME_ACTIONS),
                 "Resource": get_att(queue_logical_id(queue), "Arn")}]})
+    if entry.get("secrets"):
+        out.append({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": list(SECRET_MODES[entry["secrets"]]),
+            "Resource": {"Fn::Sub": CHANNEL_SECRETS_ARN}}]})
     if entry.get("kms"):  # the v1 script-secrets key only (infra/template_kms.py)
         out.append(template_kms.policy(entry["kms"]))
     return out
@@ -498,6 +515,7 @@ def build_template(app: Any | None = None, *, warn: bool = True) -> dict[str, An
         "MODEL_PRICES": ref("ModelPrices"),
         "GROUP_RATIOS": ref("GroupRatios"),
         "MJ_FORWARD_IMAGES": ref("ForwardMidjourneyImages"),
+        "CHANNEL_SECRET_PREFIX": {"Fn::Sub": CHANNEL_SECRET_PREFIX},
     })
     # "*/*": API Gateway decides binary-or-text from the FIRST Accept value, and browsers (an <img> of
     # /mj/image/{id}) list image/avif or text/html first; with */* every base64 body Chalice marks

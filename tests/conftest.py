@@ -31,9 +31,11 @@ os.environ.pop("DYNAMODB_ENDPOINT_URL", None)
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """A fresh moto account: tables (from the PynamoDB models) and queues (with DLQs), env vars set."""
     from moto import mock_aws
+    from taskcenter.store import channel_secrets
 
     from tests.support import create_kms_key, create_queues, create_tables, serialize_aws_requests
 
+    channel_secrets.clear_cache()  # channel ids (and so secret names) start over in every fresh account
     with mock_aws(), serialize_aws_requests():
         for var, value in create_tables().items():
             monkeypatch.setenv(var, value)

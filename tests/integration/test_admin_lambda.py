@@ -98,7 +98,7 @@ def test_channel_lifecycle(aws):
              "priority": 5, "weight": 2, "models": ["chirp-v3-5"]})
     cid = ch["id"]
     assert ch["base_url"] == "https://suno.example.com" and ch["has_secret"] is True and "secret" not in ch
-    assert Channel.get(cid).secret == "s3cret"
+    assert Channel.get(cid).secret_ref == f"taskcenter/local/channel/{cid}"  # the value is in Secrets Manager
     assert ok({"op": "get_channel", "channel_id": cid})["priority"] == 5
     updated = ok({"op": "update_channel", "channel_id": cid, "weight": 7, "models": ["chirp-v4"]})
     assert updated["weight"] == 7 and updated["models"] == ["chirp-v4"]

@@ -42,8 +42,8 @@ class TikMatrixProvider:
         self.channel = channel
 
     def _headers(self) -> dict[str, str]:
-        secret = self.channel.secret
-        return {"Authorization": f"Bearer {secret}"} if secret and not secret.startswith("ssm:") else {}
+        secret = self.channel.secret  # resolved from Secrets Manager by services.channels.info
+        return {"Authorization": f"Bearer {secret}"} if secret else {}
 
     def _call(self, method: str, path: str, body: Any = None, what: str = "tikmatrix") -> Any:
         reply = http.channel_request(self.channel, method, path, headers=self._headers(), json_body=body)
@@ -116,8 +116,9 @@ def _open_secrets(script_config: dict[str, Any], user_id: int) -> dict[str, Any]
         return script_secrets.open_config(script_config, user_id)
     except script_secrets.SecretNotReadable as error:
         if error.permanent:
-            raise PermanentUpstreamError(f"submit: {error.message}") from error
-        raise TransientUpstreamError(f"submit: {error.message}") from error
+            # Our own words (no upstream body): safe for the user to read.
+            raise PermanentUpstreamError(f"submit: {error.message}", public=error.message) from error
+        raise TransientUpstreamError(f"submit: {error.message}", public=error.message) from error
 
 
 def _items(data: Any) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from pynamodb.transactions import TransactWrite
 from taskcenter import clock
 from taskcenter.domain import credentials as cred_rules
 from taskcenter.domain.errors import BadInput, Conflict, NotFound
+from taskcenter.services import admin_secrets
 from taskcenter.store import counters, money
 from taskcenter.store.db import cancellation_codes, connection
 from taskcenter.store.models import Channel, Counter, Credential, User
@@ -251,7 +252,7 @@ def channel_view(ch: Channel) -> dict[str, Any]:
     return {"id": int(ch.id), "type": ch.type, "name": ch.name, "base_url": ch.base_url, "status": int(ch.status),
             "priority": int(ch.priority), "weight": int(ch.weight), "models": list(ch.models or []),
             "devices": list(ch.devices or []), "accounts": list(ch.accounts or []),
-            "has_secret": bool(ch.secret)}
+            **admin_secrets.view(ch)}
 
 
 def _str_list(value: Any, field: str) -> list[str]:
@@ -273,11 +274,19 @@ def create_channel(type: str, base_url: str, *, name: str = "", secret: str = ""
     status = _int(status, "status")
     if status not in {1, 2}:
         raise BadInput("status must be 1 or 2", field="status")
-    ch = Channel(id=counters.next_id("channel"), type=type, name=name or f"{type}-channel", base_url=url,
-                 secret=secret or "", priority=priority, weight=weight, models=_str_list(models, "models"),
-                 devices=_str_list(devices, "devices"), accounts=_str_list(accounts, "accounts"), status=status,
+    secret = admin_secrets.check_secret(secret)
+    lists = {field: _str_list(value, field) for field, value in
+             (("models", models), ("devices", devices), ("accounts", accounts))}
+    channel_id = counters.next_id("channel")
+    ref = admin_secrets.store_new(channel_id, secret)  # the value goes to Secrets Manager, the row keeps its name
+    ch = Channel(id=channel_id, type=type, name=name or f"{type}-channel", base_url=url, secret_ref=ref,
+                 priority=priority, weight=weight, **lists, status=status,
                  created_at=clock.now_s(), updated_at=clock.now_s())
-    ch.save(condition=Channel.id.does_not_exist())
+    try:
+        ch.save(condition=Channel.id.does_not_exist())
+    except Exception:
+        admin_secrets.forget_new(ref)
+        raise
     return channel_view(ch)
 
 
@@ -301,8 +310,7 @@ def update_channel(channel_id: Any, **changes: Any) -> dict[str, Any]:
                                                             allow_private=_allow_private_upstreams())))
     if "name" in changes:
         actions.append(Channel.name.set(str(changes["name"])[:64]))
-    if "secret" in changes:
-        actions.append(Channel.secret.set(str(changes["secret"])))
+    secret = admin_secrets.check_secret(changes["secret"]) if "secret" in changes else None
     if "priority" in changes:
         actions.append(Channel.priority.set(_int(changes["priority"], "priority")))
     if "weight" in changes:
@@ -310,15 +318,23 @@ def update_channel(channel_id: Any, **changes: Any) -> dict[str, Any]:
     for field in ("models", "devices", "accounts"):
         if field in changes:
             actions.append(getattr(Channel, field).set(_str_list(changes[field], field)))
+    status = None
     if "status" in changes:
         status = _int(changes["status"], "status")
         if status not in {1, 2, 3}:
             raise BadInput("status must be 1 (enabled), 2 (disabled) or 3 (deleted)", field="status")
         actions.append(Channel.status.set(status))
-    if not actions:
+    if not actions and secret is None:
         raise BadInput("nothing to change")
+    # Every field is valid: now Secrets Manager, then the row (docs/admin.md "Channel secrets").
+    previous = int(ch.status)
+    if status is not None:
+        admin_secrets.before_status_change(ch, status)
+    if secret is not None:
+        actions += admin_secrets.update_actions(ch, secret)
     actions.append(Channel.updated_at.set(clock.now_s()))
     ch.update(actions=actions, condition=Channel.id.exists())
+    admin_secrets.after_status_change(ch, previous)
     return channel_view(ch)
 
 
@@ -329,6 +345,11 @@ def disable_channel(channel_id: Any) -> dict[str, Any]:
 def delete_channel(channel_id: Any) -> dict[str, Any]:
     """Channels are soft-deleted (status 3): their in-flight tasks still name them, and are failed and refunded."""
     return update_channel(channel_id, status=3)
+
+
+def migrate_channel_secrets() -> dict[str, Any]:
+    """One-shot: plaintext channel secrets into Secrets Manager, removed from the rows (docs/admin.md)."""
+    return admin_secrets.migrate(sorted(CHANNEL_TYPES))
 
 
 def audit(user_id: Any = None) -> dict[str, Any]:

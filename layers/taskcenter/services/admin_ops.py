@@ -135,6 +135,8 @@ OPS: dict[str, Op] = {
     "disable_channel": Op(admin.disable_channel, "stop routing new tasks to a channel", {"channel_id": "int"}),
     "delete_channel": Op(admin.delete_channel, "soft-delete a channel (its in-flight tasks fail and are refunded)",
                          {"channel_id": "int"}),
+    "migrate_channel_secrets": Op(admin.migrate_channel_secrets,
+                                  "move plaintext channel secrets into Secrets Manager (one-shot, repeatable)", {}),
     "audit": Op(_audit, "check quota == credits - charges + refunds (one user, or users active in 2 days)", {},
                 {"user_id": "int"}),
 }

@@ -7,7 +7,9 @@ from __future__ import annotations
 import random
 import time
 
-from taskcenter.providers.base import ChannelInfo
+from taskcenter.observability import logger, metrics
+from taskcenter.providers.base import ChannelInfo, TransientUpstreamError
+from taskcenter.store import channel_secrets
 from taskcenter.store.models import Channel
 
 _CACHE_SECONDS = 10.0
@@ -30,12 +32,45 @@ def clear_cache() -> None:
     _cache.clear()
 
 
+def secret_of(ch: Channel) -> str:
+    """The channel's secret, read from Secrets Manager through its reference (store/channel_secrets.py).
+
+    Raises TransientUpstreamError when it cannot be read, or when the row still holds a plaintext secret
+    (not migrated: `migrate_channel_secrets`, docs/admin.md): the channel is unusable, never called without
+    its credential; submission fails over, a poll message is retried.
+    """
+    if ch.secret_ref:
+        try:
+            return channel_secrets.read(ch.secret_ref)
+        except channel_secrets.SecretUnavailable as error:
+            logger.error("channel secret unavailable", extra={"channel_id": int(ch.id), "reason": str(error)})
+            metrics.add_metric(name="ChannelSecretUnavailable", unit="Count", value=1)
+            raise TransientUpstreamError(f"channel {int(ch.id)} is unavailable (its credential could not be read)") \
+                from error
+    if ch.legacy_secret:
+        logger.error("channel secret not migrated: run the admin op migrate_channel_secrets",
+                     extra={"channel_id": int(ch.id)})
+        metrics.add_metric(name="ChannelSecretUnavailable", unit="Count", value=1)
+        raise TransientUpstreamError(f"channel {int(ch.id)} is unavailable (its credential is not migrated)")
+    return ""
+
+
 def info(ch: Channel) -> ChannelInfo:
-    return ChannelInfo(id=int(ch.id), type=ch.type, base_url=ch.base_url, secret=ch.secret or "", name=ch.name)
+    """What a provider needs, the secret resolved (raises TransientUpstreamError: see secret_of)."""
+    return ChannelInfo(id=int(ch.id), type=ch.type, base_url=ch.base_url, secret=secret_of(ch), name=ch.name)
+
+
+def usable(ch: Channel) -> ChannelInfo | None:
+    try:
+        return info(ch)
+    except TransientUpstreamError:
+        return None  # logged by secret_of; selection goes on without it
 
 
 def failover_order(channel_type: str, model: str = "", *, exclude: set[int] | None = None,
                    rng: random.Random | None = None) -> list[ChannelInfo]:
+    """The enabled channels of a type serving `model`, in failover order; a channel whose secret cannot be
+    read is left out (as if it were down)."""
     rng = rng or random.Random()
     candidates = [
         ch for ch in _channels_of_type(channel_type)
@@ -51,7 +86,9 @@ def failover_order(channel_type: str, model: str = "", *, exclude: set[int] | No
         while group:
             weights = [max(int(ch.weight), 0) + 0.001 for ch in group]
             pick = rng.choices(range(len(group)), weights=weights, k=1)[0]
-            ordered.append(info(group.pop(pick)))
+            usable_channel = usable(group.pop(pick))
+            if usable_channel is not None:
+                ordered.append(usable_channel)
     return ordered
 
 

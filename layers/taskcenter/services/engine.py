@@ -38,6 +38,8 @@ from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Task
 
 CHANNEL_ENABLED, CHANNEL_DISABLED, CHANNEL_DELETED = 1, 2, 3
+# Channels whose in-flight tasks are still polled: enabled, and disabled (draining). Deleted ones are not.
+FOLLOWED_CHANNEL_STATUSES = frozenset({CHANNEL_ENABLED, CHANNEL_DISABLED})
 
 # Slow lane: (staleness below, poll every N minutes). Staleness counts from the end of the fast window.
 SLOW_STEPS_MINUTES: tuple[tuple[int, int], ...] = ((10, 1), (30, 2), (120, 5))
@@ -285,10 +287,11 @@ def poll_batch(message: PollMessage) -> PollResult:
     if not tasks:
         return result
     channel = channel_service.get_channel(message.channel_id)
-    if channel is None or int(channel.status) != CHANNEL_ENABLED:
-        gone = "was deleted" if channel is None or int(channel.status) == CHANNEL_DELETED else "is disabled"
+    if channel is None or int(channel.status) not in FOLLOWED_CHANNEL_STATUSES:
+        # Deleted (or gone): its tasks fail and are refunded. A disabled channel drains: no new tasks go
+        # to it, but what it already holds is followed to the end (docs/admin.md, disable_channel).
         for task in tasks:
-            result.outcomes[task.task_id] = MOVED if fail_with(task, f"channel {message.channel_id} {gone}") \
+            result.outcomes[task.task_id] = MOVED if fail_with(task, f"channel {message.channel_id} was deleted") \
                 else LOST_RACE
         return result
     pollable: list[Task] = []

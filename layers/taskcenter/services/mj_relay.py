@@ -231,7 +231,7 @@ def refresh_from_upstream(task: Task) -> Task:
     if task.status in states.TERMINAL or not task.upstream_id or not int(task.channel_id or 0):
         return task
     channel = channel_service.get_channel(int(task.channel_id))
-    if channel is None or int(channel.status) != 1:
+    if channel is None or int(channel.status) not in (1, 2):  # a disabled channel still answers for its tasks
         return task
     try:
         reply = provider_for(channel_service.info(channel)).fetch([task.upstream_id])

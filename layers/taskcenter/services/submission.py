@@ -49,6 +49,7 @@ from taskcenter.store.money import Payer
 
 SUBMIT_KEY = "_submit"
 SUBMITTED_STATES = frozenset({states.SUBMITTED, states.QUEUED, states.IN_PROGRESS, states.MODAL})
+DRAINING_RECHECK_SECONDS = 300  # a task pinned to a disabled channel looks again this often
 
 # platform -> admission check: returns 0 when the task may start now, else milliseconds to wait
 # (Task API v1 registers its per-plan and per-device concurrency limits here).
@@ -184,13 +185,20 @@ def submit_facts(task: Task) -> dict[str, Any]:
     return facts if isinstance(facts, dict) else {}
 
 
+def pinned_channel_disabled(task: Task) -> bool:
+    pinned = int(submit_facts(task).get("pinned_channel") or 0)
+    channel = channel_service.get_channel(pinned) if pinned else None
+    return channel is not None and int(channel.status) == 2
+
+
 def candidate_channels(task: Task) -> list[ChannelInfo]:
     """Failover order for this task; a background retry starts one channel further along."""
     facts = submit_facts(task)
     pinned = int(facts.get("pinned_channel") or 0)
     if pinned:
         channel = channel_service.get_channel(pinned)
-        return [channel_service.info(channel)] if channel is not None and int(channel.status) == 1 else []
+        usable = channel_service.usable(channel) if channel is not None and int(channel.status) == 1 else None
+        return [usable] if usable is not None else []
     # Seeded by the task id: weighted-random across tasks, but one stable order per task, so the
     # rotation below really moves a background retry to the next channel.
     order = channel_service.failover_order(task.platform, str(facts.get("channel_model") or ""),
@@ -222,6 +230,11 @@ def dispatch_to_upstream(task: Task, *, client_waiting: bool) -> Task:
                             upstream_parent_id=str(facts.get("upstream_parent_id") or ""),
                             user_id=int(task.user_id or 0))
     channels = candidate_channels(task)
+    if not channels and not client_waiting and pinned_channel_disabled(task):
+        # Its channel (a device's host) is drained: the task waits for it to be enabled again, without using
+        # up its submission retries; deleting the channel, or the timeout sweeper, fails it (docs/admin.md).
+        _defer(task, DRAINING_RECHECK_SECONDS * 1000)
+        return task
     for channel in channels:
         try:
             result = provider_for(channel).submit(request)

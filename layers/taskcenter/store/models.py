@@ -146,7 +146,11 @@ class Channel(EnvModel):
     type = UnicodeAttribute()
     name = UnicodeAttribute(default="")
     base_url = UnicodeAttribute()
-    secret = UnicodeAttribute(default="")  # bearer key / mj-api-secret; or a secret reference ("ssm:/path")
+    # The name of the channel's secret in Secrets Manager (store/channel_secrets.py), never the secret.
+    secret_ref = UnicodeAttribute(default="")
+    # Plaintext from before secrets moved to Secrets Manager: only `migrate_channel_secrets` reads it (and
+    # removes it); the runtime refuses to use a channel that still has one (docs/admin.md).
+    legacy_secret = UnicodeAttribute(null=True, attr_name="secret")
     status = NumberAttribute(default=1)
     priority = NumberAttribute(default=0)  # higher first
     weight = NumberAttribute(default=1)  # among equal priority
