@@ -291,7 +291,7 @@ def poll_batch(message: PollMessage) -> PollResult:
         # Deleted (or gone): its tasks fail and are refunded. A disabled channel drains: no new tasks go
         # to it, but what it already holds is followed to the end (docs/admin.md, disable_channel).
         for task in tasks:
-            result.outcomes[task.task_id] = MOVED if fail_with(task, f"channel {message.channel_id} was deleted") \
+            result.outcomes[task.task_id] = MOVED if fail_with(task, "the channel of this task was deleted") \
                 else LOST_RACE
         return result
     pollable: list[Task] = []
