@@ -187,10 +187,8 @@ class LocalStack:
                                     session.client("sqs", endpoint_url=self.moto_url))
 
     def _start_api(self, ctx: StackContext) -> None:
-        chalice = Path(sys.executable).parent / "chalice"
-        command = [str(chalice)] if chalice.exists() else [sys.executable, "-c",
-                                                           "import sys; from chalice.cli import main; sys.exit(main())"]
-        argv = [*command, "local", "--host", HOST, "--port", str(self.api_port), "--no-autoreload"]
+        # chalice local with a listen backlog for concurrent clients (infra/local/api_server.py)
+        argv = [sys.executable, "-m", "infra.local.api_server", "--host", HOST, "--port", str(self.api_port)]
         api = ctx.spawn("api", argv, url=self.api_url, ready_url=f"{self.api_url}/api/user/self", timeout=30)
         self.started.append(api)
         say(f"API (chalice local) on {self.api_url}")
