@@ -120,6 +120,10 @@ def open_state(state_dir: Path, moto_url: str, *, fresh: bool, persist: bool,
             (state_dir / name).unlink(missing_ok=True)
     if not persist or not path.exists():
         return None
-    counts = restore(moto_url, path)
+    try:
+        counts = restore(moto_url, path)
+    except Exception as error:
+        detail = error.read().decode(errors="replace") if hasattr(error, "read") else repr(error)
+        raise RuntimeError(f"{path} could not be loaded ({detail}); `--fresh` starts from nothing") from error
     say(f"state restored from {path} ({describe(counts or {})}); --fresh starts from nothing")
     return counts
