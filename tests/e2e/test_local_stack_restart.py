@@ -119,6 +119,9 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
         status, body = _call(api, "GET", f"/suno/fetch/{task_id}", relay)  # the key still authenticates
         assert status == 200 and body["data"]["task_id"] == task_id, body
         assert "state restored" in (tmp_path / "stack.out").read_text()
+        # the restored channel (its new simulator port, its secret) still serves a new task
+        status, body = _call(api, "POST", "/suno/submit/music", relay, {"prompt": "after the restart"})
+        assert status == 200 and body["code"] == "success", body
         demo = {"Authorization": f"Bearer {second['demo']['access_token']}",
                 "New-Api-User": str(second["demo"]["user_id"])}
         status, body = _call(api, "GET", "/api/user/self", demo)
