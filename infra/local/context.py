@@ -95,12 +95,16 @@ class StackContext:
     def spawn(self, name: str, argv: list[str], *, url: str | None = None, ready_url: str | None = None,
               env: dict[str, str] | None = None, timeout: float = 20.0) -> ProcessComponent:
         """Start a child process with the stack's environment; wait for `ready_url` to answer HTTP."""
-        proc = spawn_process(argv, cwd=self.root, env={**os.environ, **self.env, **(env or {})},
-                             log=None if self.verbose else self.log_path(name))
-        component = ProcessComponent(name, url, proc)
+        child_env = {**os.environ, **self.env, **(env or {})}
+        log = None if self.verbose else self.log_path(name)
+
+        def respawn() -> subprocess.Popen:  # the supervisor restarts a crashed child the same way
+            return spawn_process(argv, cwd=self.root, env=child_env, log=log)
+
+        component = ProcessComponent(name, url, respawn(), respawn=respawn, ready_url=ready_url, timeout=timeout)
         if ready_url:
             try:
-                wait_http(ready_url, timeout=timeout, proc=proc)
+                wait_http(ready_url, timeout=timeout, proc=component.proc)
             except Exception:
                 component.stop()
                 raise
@@ -108,11 +112,27 @@ class StackContext:
 
 
 class ProcessComponent:
-    def __init__(self, name: str, url: str | None, proc: subprocess.Popen) -> None:
+    def __init__(self, name: str, url: str | None, proc: subprocess.Popen, *,
+                 respawn: Callable[[], subprocess.Popen] | None = None, ready_url: str | None = None,
+                 timeout: float = 20.0) -> None:
         self.name, self.url, self.proc = name, url, proc
+        self.respawn, self.ready_url, self.timeout = respawn, ready_url, timeout
 
     def alive(self) -> bool:
         return self.proc.poll() is None
+
+    @property
+    def pid(self) -> int:
+        return int(self.proc.pid)
+
+    def restart(self) -> None:
+        """Start the process again with the same arguments (infra/local/supervisor.py); wait for `ready_url`."""
+        if self.respawn is None:
+            raise RuntimeError(f"{self.name} cannot be restarted")
+        self.stop()
+        self.proc = self.respawn()
+        if self.ready_url:
+            wait_http(self.ready_url, timeout=self.timeout, proc=self.proc)
 
     def stop(self) -> None:
         if self.proc.poll() is None:

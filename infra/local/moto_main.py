@@ -22,6 +22,8 @@ import moto.dynamodb.models as dynamodb_models
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import run_simple
 
+from infra.local.moto_state import state_routes
+
 _DYNAMODB_LOCK = threading.Lock()
 
 
@@ -103,7 +105,8 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     install_item_snapshots()
     app = DomainDispatcherApplication(create_backend_app)
-    run_simple(args.host, args.port, serialize_dynamodb(app), threaded=True, request_handler=MotoRequestHandler)
+    served = state_routes(serialize_dynamodb(app), _DYNAMODB_LOCK)  # GET/POST /_local/state: infra/local/snapshot.py
+    run_simple(args.host, args.port, served, threaded=True, request_handler=MotoRequestHandler)
 
 
 if __name__ == "__main__":

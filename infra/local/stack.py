@@ -12,22 +12,22 @@ import importlib
 import json
 import os
 import pkgutil
-import shlex
 import signal
 import sys
 import threading
 import time
 import traceback
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from infra.local import cfn
+from infra.local import cfn, reseed, snapshot
+from infra.local.banner import banner, check
 from infra.local.context import (
     API_ORDER,
     HOST,
+    ChannelSeed,
     Component,
     ProcessComponent,
     StackContext,
@@ -36,12 +36,14 @@ from infra.local.context import (
     wait_http,
 )
 from infra.local.environment import SCRUBBED, stack_env
+from infra.local.supervisor import Supervisor, moto_restarter, processes
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MOTO_PORT = 5010
 DEFAULT_API_PORT = 8000
 DEMO_QUOTA = 50_000_000  # 100 USD at 500,000 units per USD
 ADMIN_QUOTA = 10_000_000
+ACCOUNTS = (("admin", 10, ADMIN_QUOTA), ("demo", 1, DEMO_QUOTA))  # (username, role, quota) seeded
 
 
 def say(message: str) -> None:
@@ -125,7 +127,7 @@ def discover_components() -> list[ModuleType]:
 
 class LocalStack:
     def __init__(self, *, moto_port: int, api_port: int, state_dir: Path, verbose: bool = False,
-                 components: bool = True) -> None:
+                 components: bool = True, persist: bool = True, fresh: bool = False) -> None:
         self.moto_port = moto_port or free_port()
         self.api_port = api_port or free_port()
         self.state_dir = state_dir
@@ -134,6 +136,8 @@ class LocalStack:
         self.started: list[Component] = []
         self.failed: list[str] = []
         self.ctx: StackContext | None = None
+        self.persist, self.fresh = persist, fresh  # state kept across restarts (infra/local/snapshot.py)
+        self.snapshots: snapshot.Snapshots | None = None
 
     @property
     def moto_url(self) -> str:
@@ -154,6 +158,7 @@ class LocalStack:
         self._start_moto()
         template = read_template(ROOT)
         resources = self._create_resources(template)
+        restored = snapshot.open_state(self.state_dir, self.moto_url, fresh=self.fresh, persist=self.persist, say=say)
         env = stack_env(moto_url=self.moto_url, api_url=self.api_url, template=template, resources=resources)
         os.environ.update(env)  # seeding and in-process components run in this process, against the same stack
         ctx = StackContext(root=ROOT, state_dir=self.state_dir, moto_url=self.moto_url, api_url=self.api_url,
@@ -167,21 +172,32 @@ class LocalStack:
         for module in (m for m in modules if int(getattr(m, "ORDER", 100)) < API_ORDER):
             self._start_component(module, ctx)
         os.environ.update(ctx.env)
-        ctx.credentials = seed(ctx)
+        ctx.credentials = seed(ctx) if restored is None else reseed.seed_restored(
+            ctx, op=_op, accounts=ACCOUNTS, channel_event=channel_event, say=say)
+        if self.persist:
+            reseed.save(ctx)  # the plaintext tokens: only their hashes are in the tables
         self._start_api(ctx)
         for module in (m for m in modules if int(getattr(m, "ORDER", 100)) >= API_ORDER):
             self._start_component(module, ctx)
         self._write_credentials(ctx)
+        if self.persist:
+            self.snapshots = snapshot.Snapshots(self.moto_url, self.state_dir / snapshot.STATE_FILE,
+                                                interval=snapshot.interval_from_env(), say=say).start()
         say(f"ready in {time.monotonic() - began:.1f}s")
         return ctx
 
     def _start_moto(self) -> None:
         argv = [sys.executable, "-m", "infra.local.moto_main", "--host", HOST, "--port", str(self.moto_port)]
         log = None if self.verbose else self._log("moto")
-        proc = spawn_process(argv, cwd=ROOT, env=dict(os.environ), log=log)
-        moto = ProcessComponent("moto", self.moto_url, proc)
+        env = dict(os.environ)
+
+        def respawn() -> Any:  # the supervisor restarts a crashed moto server the same way
+            return spawn_process(argv, cwd=ROOT, env=env, log=log)
+
+        moto = ProcessComponent("moto", self.moto_url, respawn(), respawn=respawn,
+                                ready_url=f"{self.moto_url}/moto-api/", timeout=20)
         self.started.append(moto)
-        wait_http(f"{self.moto_url}/moto-api/", timeout=20, proc=proc)
+        wait_http(f"{self.moto_url}/moto-api/", timeout=20, proc=moto.proc)
 
     def _create_resources(self, template: dict[str, Any]) -> cfn.Resources:
         import boto3
@@ -193,10 +209,8 @@ class LocalStack:
         return cfn.create_keys(template, session.client("kms", endpoint_url=self.moto_url), resources)
 
     def _start_api(self, ctx: StackContext) -> None:
-        chalice = Path(sys.executable).parent / "chalice"
-        command = [str(chalice)] if chalice.exists() else [sys.executable, "-c",
-                                                           "import sys; from chalice.cli import main; sys.exit(main())"]
-        argv = [*command, "local", "--host", HOST, "--port", str(self.api_port), "--no-autoreload"]
+        # chalice local with a listen backlog for concurrent clients (infra/local/api_server.py)
+        argv = [sys.executable, "-m", "infra.local.api_server", "--host", HOST, "--port", str(self.api_port)]
         api = ctx.spawn("api", argv, url=self.api_url, ready_url=f"{self.api_url}/api/user/self", timeout=30)
         self.started.append(api)
         say(f"API (chalice local) on {self.api_url}")
@@ -224,6 +238,7 @@ class LocalStack:
             "moto_url": self.moto_url,
             **ctx.credentials,
             "components": {c.name: c.url for c in self.started},
+            "pids": {p.name: p.pid for p in processes(self.started)},  # a restart changes them (supervisor)
             "failed_components": self.failed,
             "env": ctx.env,
             "pid": os.getpid(),
@@ -235,11 +250,10 @@ class LocalStack:
         tmp.replace(path)  # atomic: a reader sees the whole file or none
 
     # ------------------------------------------------------------ run
-    def dead_children(self) -> list[str]:
-        return [c.name for c in self.started if isinstance(c, ProcessComponent) and not c.alive()]
-
     def stop(self) -> None:
         for component in reversed(self.started):
+            if component.name == "moto" and self.snapshots:
+                self.snapshots.close()  # the final snapshot, once nothing else writes
             try:
                 component.stop()
             except Exception:
@@ -265,85 +279,21 @@ def seed(ctx: StackContext) -> dict[str, Any]:
 
     logger.setLevel("WARNING")  # one INFO line per seeding op would bury the banner
     accounts = {}
-    for username, role, quota in (("admin", 10, ADMIN_QUOTA), ("demo", 1, DEMO_QUOTA)):
+    for username, role, quota in ACCOUNTS:
         user = _op({"op": "create_user", "username": username, "role": role, "quota": quota})
         access = _op({"op": "issue_access_token", "user_id": user["id"], "name": "local"})
         key = _op({"op": "issue_key", "user_id": user["id"], "name": "local"})
         accounts[username] = {"user_id": user["id"], "username": username, "role": role, "quota": quota,
                               "access_token": access["token"], "api_key": key["token"],
                               "key_hash": key["token_hash"]}
-    channels = []
-    for seed_spec in ctx.channels:
-        event = {"op": "create_channel", "type": seed_spec.type, "base_url": seed_spec.base_url,
-                 "name": seed_spec.name or f"{seed_spec.type}-sim", "secret": seed_spec.secret,
-                 "priority": seed_spec.priority, "weight": seed_spec.weight, "models": list(seed_spec.models),
-                 "devices": list(seed_spec.devices), "accounts": list(seed_spec.accounts)}
-        channels.append(_op(event))
-    return {**accounts, "channels": channels}
+    return {**accounts, "channels": [_op(channel_event(seed_spec)) for seed_spec in ctx.channels]}
 
 
-# ---------------------------------------------------------------- curl examples and the check
-def placeholders(ctx: StackContext) -> dict[str, Any]:
-    creds = ctx.credentials
-    return {"api": ctx.api_url,
-            "demo_user_id": creds["demo"]["user_id"], "demo_token": creds["demo"]["access_token"],
-            "demo_key": creds["demo"]["api_key"], "admin_user_id": creds["admin"]["user_id"],
-            "admin_token": creds["admin"]["access_token"], "admin_key": creds["admin"]["api_key"]}
-
-
-def user_self_request(ctx: StackContext) -> tuple[str, dict[str, str]]:
-    demo = ctx.credentials["demo"]
-    return (f"{ctx.api_url}/api/user/self",
-            {"Authorization": f"Bearer {demo['access_token']}", "New-Api-User": str(demo["user_id"])})
-
-
-def curl(url: str, headers: dict[str, str]) -> str:
-    return " ".join(["curl -s", shlex.quote(url), *(f"-H {shlex.quote(f'{k}: {v}')}" for k, v in headers.items())])
-
-
-def banner(stack: LocalStack, ctx: StackContext) -> str:
-    creds = ctx.credentials
-    url, headers = user_self_request(ctx)
-    values = placeholders(ctx)
-    lines = [
-        "",
-        "Task Center local stack",
-        f"  API            {ctx.api_url}",
-        f"  AWS (moto)     {ctx.moto_url}",
-        *(f"  {c.name:<14} {c.url}" for c in stack.started if c.url and c.name not in {"api", "moto"}),
-        "",
-        *(f"  {name:<6} user_id={creds[name]['user_id']} access_token={creds[name]['access_token']}"
-          f" api_key={creds[name]['api_key']}" for name in ("admin", "demo")),
-        *(f"  channel {c['id']}: {c['type']} -> {c['base_url']}" for c in creds["channels"]),
-        "",
-        "Try:",
-        f"  {curl(url, headers)}",
-        *(f"  {example.format_map(values)}" for example in ctx.examples),
-        "",
-        f"Credentials: {stack.state_dir / 'credentials.json'}   Logs: {stack.state_dir / 'logs'}/",
-        "Admin: .venv/bin/python -m infra.admin_cli get_user --username demo",
-        "Ctrl-C stops everything.",
-    ]
-    return "\n".join(lines)
-
-
-def check(ctx: StackContext) -> list[str]:
-    """The printed curl, with urllib, plus the components' checks. Returns the failures."""
-    failures = []
-    url, headers = user_self_request(ctx)
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as reply:
-            body = json.loads(reply.read())
-            if reply.status != 200 or not body.get("success") or body["data"]["username"] != "demo":
-                failures.append(f"GET /api/user/self answered {reply.status} {body}")
-    except Exception as error:
-        failures.append(f"GET /api/user/self failed: {error}")
-    for name, run in ctx.checks:
-        try:
-            run()
-        except Exception as error:
-            failures.append(f"{name}: {error!r}")
-    return failures
+def channel_event(seed_spec: ChannelSeed) -> dict[str, Any]:
+    return {"op": "create_channel", "type": seed_spec.type, "base_url": seed_spec.base_url,
+            "name": seed_spec.name or f"{seed_spec.type}-sim", "secret": seed_spec.secret,
+            "priority": seed_spec.priority, "weight": seed_spec.weight, "models": list(seed_spec.models),
+            "devices": list(seed_spec.devices), "accounts": list(seed_spec.accounts)}
 
 
 # ---------------------------------------------------------------- entry point
@@ -360,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="start, call the printed curl (and the components' checks), stop; exit 0 if all passed")
     parser.add_argument("--no-components", action="store_true", help="skip infra/local/components (moto + API only)")
     parser.add_argument("--verbose", action="store_true", help="child process output to this terminal, not logs/")
+    parser.add_argument("--fresh", action="store_true", help="start from nothing: discard the saved state")
     args = parser.parse_args(argv)
 
     stop = threading.Event()
@@ -370,7 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     previous: dict[int, Callable[..., Any] | int | None] = {
         sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     stack = LocalStack(moto_port=args.moto_port, api_port=args.api_port, state_dir=args.state_dir.resolve(),
-                       verbose=args.verbose, components=not args.no_components)
+                       verbose=args.verbose, components=not args.no_components, persist=not args.check,
+                       fresh=args.fresh)
     try:
         try:
             ctx = stack.start()
@@ -387,13 +339,11 @@ def main(argv: list[str] | None = None) -> int:
             say("check passed" if not failures else "check failed")
             return 0 if not failures else 1
         print(banner(stack, ctx), flush=True)
-        while not stop.wait(1.0):
-            dead = stack.dead_children()
-            if dead:
-                say(f"{', '.join(dead)} exited unexpectedly; stopping (see {stack.state_dir / 'logs'}/)")
-                return 1
+        supervisor = Supervisor(stack.started, say=say, log_dir=stack.state_dir / "logs",
+                                restarters={"moto": moto_restarter(stack, say)})
+        code = supervisor.run(stop)  # restarts what crashes, until Ctrl-C / SIGTERM
         say("stopping")
-        return 0
+        return code
     finally:
         stack.stop()
         for sig, handler in previous.items():

@@ -1,7 +1,8 @@
 """Local stack component: the simulated midjourney-proxy upstream (infra/simulators/midjourney.py).
 
-It runs in a thread of the stack process; one `midjourney` channel is seeded for it (mj-api-secret
-`sim-secret`). Settings: MJ_SIM_STEP_SECONDS (time per progress step, default 2: an imagine reaches
+It runs in a child process (infra/local/simproc.py: restarted if it crashes); one `midjourney` channel is
+seeded for it (mj-api-secret `sim-secret`).
+Settings: MJ_SIM_STEP_SECONDS (time per progress step, default 2: an imagine reaches
 SUCCESS in about 8 s upstream), MJ_SIM_FAIL_RATE, MJ_SIM_SUBMIT_ERROR_RATE (HTTP 503),
 MJ_SIM_LATENCY_SECONDS, MJ_SIM_SEED.
 Per-prompt switches (`sim:fail`, `sim:vanish`, `sim:banned`, `sim:queued`, `sim:busy`) are in the
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 import urllib.request
 
+from infra.local import simproc
 from infra.local.context import ChannelSeed, StackContext
 from infra.simulators.midjourney import MidjourneySimulator, SimConfig
 
@@ -24,7 +26,7 @@ def _float(name: str, default: float) -> float:
     return float(raw) if raw.strip() else default
 
 
-def start(ctx: StackContext) -> MidjourneySimulator:
+def start(ctx: StackContext) -> simproc.SimulatorProcess:
     config = SimConfig(
         step_seconds=_float("MJ_SIM_STEP_SECONDS", 2.0),
         fail_rate=_float("MJ_SIM_FAIL_RATE", 0.0),
@@ -33,7 +35,7 @@ def start(ctx: StackContext) -> MidjourneySimulator:
         seed=int(_float("MJ_SIM_SEED", 7)),
         secret="sim-secret",
     )
-    sim = MidjourneySimulator(ctx.host, 0, config).start()
+    sim = simproc.spawn(ctx, MidjourneySimulator.name, MidjourneySimulator, config)
     url = sim.url or ""
     ctx.allow_host(ctx.host, sim.port)
     ctx.env["MJ_SIM_URL"] = url

@@ -1,7 +1,8 @@
 """Local stack component: the simulated Suno API upstream (infra/simulators/suno.py).
 
-It runs in a thread of the stack process and is seeded as the default `suno` channel (bearer key
-`sim-secret`, models suno_music and suno_lyrics). Settings (environment): SUNO_SIM_PORT (default 0: a
+It runs in a child process (infra/local/simproc.py: restarted if it crashes) and is seeded as the default
+`suno` channel (bearer key `sim-secret`, models suno_music and suno_lyrics).
+Settings (environment): SUNO_SIM_PORT (default 0: a
 free port), SUNO_SIM_STEP_SECONDS (time in SUBMITTED, QUEUED, IN_PROGRESS: one value or three, default
 "2,2,4": a song is done about 8 s after submission upstream), SUNO_SIM_LATENCY,
 SUNO_SIM_SUBMIT_FAILURE_RATE (answers 429/500), SUNO_SIM_TASK_FAILURE_RATE, SUNO_SIM_FORGET_RATE,
@@ -14,6 +15,7 @@ from __future__ import annotations
 import os
 import urllib.request
 
+from infra.local import simproc
 from infra.local.context import ChannelSeed, StackContext
 from infra.simulators.suno import SunoSimConfig, SunoSimulator
 
@@ -22,12 +24,12 @@ ORDER = 10  # a simulator: before the API
 SECRET = "sim-secret"
 
 
-def start(ctx: StackContext) -> SunoSimulator:
+def start(ctx: StackContext) -> simproc.SimulatorProcess:
     environ = dict(os.environ)
     environ.setdefault("SUNO_SIM_STEP_SECONDS", "2,2,4")
     config = SunoSimConfig.from_env(environ)
     config.api_key = SECRET
-    sim = SunoSimulator(ctx.host, int(os.environ.get("SUNO_SIM_PORT") or 0), config).start()
+    sim = simproc.spawn(ctx, SunoSimulator.name, SunoSimulator, config, port=int(os.environ.get("SUNO_SIM_PORT") or 0))
     ctx.allow_host(ctx.host, sim.port)
     ctx.env["SUNO_SIM_URL"] = sim.url
     ctx.channels.append(ChannelSeed("suno", sim.url, models=("suno_music", "suno_lyrics"), name="suno-sim",

@@ -1,6 +1,7 @@
 """Local stack component: the simulated TikMatrix host, and the reference curl example as written.
 
-- The simulator (infra/simulators/tikmatrix.py) runs in a thread; one `tikmatrix` channel is seeded
+- The simulator (infra/simulators/tikmatrix.py) runs in a child process (infra/local/simproc.py: restarted
+  if it crashes); one `tikmatrix` channel is seeded
   for it, serving devices `device_serial_1..3` and accounts `demo_account_1..3` (one per device).
 - The TikMatrix documentation's example calls `http://localhost:50809/api/v1/task` without credentials
   (the desktop app serves its API on the local machine). So that the example works unchanged, the stack
@@ -20,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from threading import Thread
 from typing import Any
 
+from infra.local import simproc
 from infra.local.context import StackContext
 from infra.simulators.tikmatrix import SimConfig, TikMatrixSimulator
 
@@ -111,8 +113,9 @@ class Components:
 
     name = "tikmatrix-sim"
 
-    def __init__(self, sim: TikMatrixSimulator, proxy: CompatProxy | None) -> None:
+    def __init__(self, sim: simproc.SimulatorProcess, proxy: CompatProxy | None) -> None:
         self.sim, self.proxy, self.url = sim, proxy, sim.url
+        self.processes = (sim,)  # supervised by the stack (infra/local/supervisor.py)
 
     def stop(self) -> None:
         if self.proxy is not None:
@@ -131,7 +134,8 @@ def _compat_proxy(ctx: StackContext) -> CompatProxy | None:
 
 
 def start(ctx: StackContext) -> Components:
-    sim = TikMatrixSimulator(ctx.host, 0, SimConfig(pending_seconds=0.5, run_seconds=5.0)).start()
+    config = SimConfig(pending_seconds=0.5, run_seconds=5.0)
+    sim = simproc.spawn(ctx, TikMatrixSimulator.name, TikMatrixSimulator, config)
     ctx.allow_host(sim.host, sim.port)
     ctx.channels.append(ctx_channel(sim.url))
     proxy = _compat_proxy(ctx)
