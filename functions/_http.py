@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import Any
 
 from chalice import Response
+from taskcenter.domain import json_body
 from taskcenter.domain.errors import BadInput, DomainError
 from taskcenter.observability import logger
 
@@ -187,10 +188,7 @@ def json_object(request: Any, *, required: bool = True) -> dict[str, Any]:
         if required:
             raise BadInput("request body must be a JSON object")
         return {}
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise BadInput("request body is not valid JSON") from error
+    body = json_body.loads(raw)  # strict and bounded: no NaN, huge integers or deep nesting (BadInput)
     if not isinstance(body, dict):
         raise BadInput("request body must be a JSON object")
     return body
