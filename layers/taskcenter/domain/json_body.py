@@ -1,4 +1,4 @@
-"""Request bodies parsed as strict, bounded JSON (docs/decisions.md, "Request bodies").
+"""Request bodies parsed as strict, bounded JSON (docs/decisions.md, "Bad input").
 
 Python's `json.loads` accepts what no JSON client sends and what later code cannot take:
 - `NaN`, `Infinity`, `-Infinity` (not JSON, RFC 8259 section 6), and `1e309`, which is read as infinity:

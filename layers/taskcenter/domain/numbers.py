@@ -2,7 +2,7 @@
 
 `str.isdigit()` is true for "²" (which `int()` refuses) and `int()` accepts "٣" or "１" (Unicode decimal
 digits): neither is a number any of our clients writes, so both are refused here, with a length bound
-before any conversion. docs/listing.md ("Bad values") says what each surface answers.
+before any conversion. docs/decisions.md ("Bad input") says what each surface answers.
 """
 
 from __future__ import annotations

@@ -85,7 +85,8 @@ def _text(body: dict[str, Any], name: str, *, required: bool = False, limit: int
     return value
 
 
-_DATA_URL = re.compile(r"^data:image/[a-zA-Z0-9.+-]+;base64,[A-Za-z0-9+/=\s]+$")
+# ASCII only: `\s` would also take Unicode spaces (U+3000 is 3 bytes in the body, 6 as stored), not base64.
+_DATA_URL = re.compile(r"^data:image/[a-zA-Z0-9.+-]+;base64,[A-Za-z0-9+/=\s]+$", re.ASCII)
 
 
 def _image(value: Any, name: str) -> str:
