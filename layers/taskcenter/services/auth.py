@@ -70,7 +70,7 @@ def parse_user_header(value: str | None) -> int | None:
     raw = bearer_value(value)
     if not raw:
         return None
-    if not numbers.is_ascii_int(raw) or raw.startswith("-"):  # "²" / "٣" are not ids (docs/listing.md)
+    if not numbers.is_ascii_int(raw) or raw.startswith("-"):  # "²" / "٣" are not ids (docs/decisions.md, "Bad input")
         raise Unauthorized("New-Api-User header is not a user id")
     return int(raw)
 

@@ -40,8 +40,6 @@ _FIELDS: dict[str, tuple[type, ...]] = {
 }
 
 
-
-
 @dataclass(frozen=True)
 class TextLimits:
     """The upstream's length limits, in characters (docs/suno.md, "Limits and storage")."""
@@ -59,7 +57,7 @@ _OLDER_MODEL = re.compile(r"(chirp-)?v[1-3]([-_.].*)?|(chirp-)?v4([-_.]0)?", re.
 MAX_DESCRIPTION = 500  # gpt_description_prompt: the description ("non-custom") mode's prompt limit
 MAX_MV = 64
 MAX_CLIP_ID = 128  # clip ids are UUIDs (36 characters)
-MAX_CONTINUE_AT_S = 3600.0  # seconds into the clip; the longest documented clip is 8 minutes
+MAX_CONTINUE_AT_S = 3600.0  # seconds into the clip (an hour); the longest documented clips are 8-9 minutes
 
 
 def limits_for(mv: str) -> TextLimits:
