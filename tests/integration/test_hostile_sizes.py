@@ -157,3 +157,38 @@ def test_mj_base64_with_unicode_spaces_is_not_base64(client: Any, mj_world: Any)
                             raw=_raw({"base64": image}))
     assert_mj_refusal(status, reply)
     assert snapshot() == before
+
+
+def test_an_upstream_result_that_would_overflow_the_item_is_left_out_and_the_task_still_ends(
+        client: Any, world: Any, frozen_clock: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An 8,000-emoji prompt fits at creation (~190 KB), but midjourney-proxy echoes it four times in its task
+    (prompt, promptEn, description, finalPrompt: ~380 KB more, JSON-escaped). Before: every poll's write
+    failed (DynamoDB's ValidationException), the task stayed IN_PROGRESS until the sweeper. Now the raw
+    result is left out of the item, the rest is stored and the task ends SUCCESS."""
+    from taskcenter import clock
+    from taskcenter.services import admin, channels, engine
+
+    from infra.simulators.midjourney import MidjourneySimulator, SimConfig
+
+    sim = MidjourneySimulator(config=SimConfig(step_seconds=1), now_ms=clock.now_ms).start()
+    try:
+        monkeypatch.setenv("PRIVATE_HOST_ALLOWLIST", f"{sim.host}:{sim.port}")
+        admin.create_channel("midjourney", sim.url, name="mj-sim", secret="sim-secret")
+        channels.clear_cache()
+        prompt = "\U0001f600" * 8000
+        status, reply = request(client, "POST", "/mj/submit/imagine", world.user.relay_headers(),
+                                raw=_raw({"prompt": prompt}))
+        assert status == 200, reply
+        task = Task.get(reply["result"])
+        assert model_size(task) < MAX_ITEM_BYTES
+        clock.advance(10)
+        result = engine.poll_batch(engine.PollMessage(int(task.channel_id), [task.task_id]))
+        assert result.outcomes.get(task.task_id) == engine.MOVED
+        task = Task.get(task.task_id)
+        assert task.status == "SUCCESS" and model_size(task) <= MAX_ITEM_BYTES
+        assert "omitted" in task.data and task.extra["image_url"]  # what the views need is kept
+        status, view = request(client, "GET", f"/mj/task/{task.task_id}/fetch", world.user.relay_headers())
+        assert status == 200 and view["status"] == "SUCCESS" and view["prompt"] == prompt, view
+    finally:
+        sim.stop()
+        channels.clear_cache()

@@ -35,18 +35,38 @@ def _task(padding: int) -> object:
                       action="MUSIC", quota=50_000, properties={"input": "x" * padding})
 
 
-def test_the_guard_refuses_exactly_past_the_real_limit() -> None:
+def test_the_guard_refuses_exactly_past_the_real_limit_less_the_room_for_updates(frozen_clock: object) -> None:
+    """(A frozen clock: a timestamp with trailing zeroes is a byte shorter.)"""
+    largest = MAX_ITEM_BYTES - item_size.UPDATE_ROOM_BYTES
     base = item_size.model_size(_task(0))
-    fits = _task(MAX_ITEM_BYTES - base)
-    assert item_size.model_size(fits) == MAX_ITEM_BYTES
+    fits = _task(largest - base)
+    assert item_size.model_size(fits) == largest
     item_size.require_fits(fits)
-    over = _task(MAX_ITEM_BYTES - base + 1)
+    over = _task(largest - base + 1)
     with pytest.raises(TooLarge) as caught:
         item_size.require_fits(over)
-    assert caught.value.http_status == 413 and f"{MAX_ITEM_BYTES + 1:,} bytes" in caught.value.message
+    assert caught.value.http_status == 413 and f"{largest + 1:,} bytes" in caught.value.message
 
 
-def test_json_escaping_is_what_counts() -> None:
+def test_a_projected_update_is_measured_like_the_item(frozen_clock: object) -> None:
+    task = _task(10)
+    assert item_size.projected_size(task, {}) == item_size.model_size(task)
+    assert item_size.projected_size(task, {"data": {"k": "\u4e2d"}}) == item_size.model_size(task) + len(
+        '{"k": "\\u4e2d"}') - len("{}")
+    assert item_size.projected_size(task, {"extra": {"k": "v"}}) == item_size.model_size(task) + 1 + 1 + 1
+
+
+def test_a_result_too_large_for_the_item_is_replaced_by_a_marker() -> None:
+    task = _task(200_000)
+    small = {"clips": ["x"] * 10}
+    assert item_size.storable_result(task, small, {"image_url": "u"}) == (small, {"image_url": "u"})
+    data, extra = item_size.storable_result(task, {"clips": ["x" * 250_000]}, {"image_url": "u"})
+    assert set(data) == {"omitted"} and extra == {"image_url": "u"}
+    data, extra = item_size.storable_result(task, None, {"prompt_en": "y" * 250_000})
+    assert data is None and extra is None  # nothing to drop but the surface fields: they stay as they were
+
+
+def test_json_escaping_is_what_counts(frozen_clock: object) -> None:
     """A JSON attribute stores CJK as \\uXXXX (6 bytes a character): 40,000 characters are 240,000 bytes."""
     assert item_size.model_size(_task(0)) + 240_000 == item_size.model_size(
         build_task(task_id="task_" + "A" * 32, numeric_id=123456, kind="task", platform="suno", user_id=2,

@@ -14,8 +14,13 @@ import base64
 from typing import Any
 
 from taskcenter.domain.errors import TooLarge
+from taskcenter.observability import logger, metrics
 
 MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's maximum item size: 400 KB, names and values together
+# Kept free for what a task's life writes besides the upstream's result (status, times, index keys,
+# progress, refund marks, a fail reason of up to 1,000 characters at up to 4 bytes each): a task that fits
+# at creation can always be moved, failed and refunded.
+UPDATE_ROOM_BYTES = 8 * 1024
 
 
 def _number_size(text: str) -> int:
@@ -63,9 +68,48 @@ def model_size(item: Any) -> int:
     return item_size(item.serialize())
 
 
+def projected_size(item: Any, changes: dict[str, Any]) -> int:
+    """Size of `item` once the attributes in `changes` (attribute -> new value, None: removed) are set."""
+    attributes = item.serialize()
+    fields = type(item).get_attributes()
+    for name, value in changes.items():
+        attr = fields[name]
+        if value is None:
+            attributes.pop(attr.attr_name, None)
+        else:
+            attributes[attr.attr_name] = {attr.attr_type: attr.serialize(value)}
+    return item_size(attributes)
+
+
+def fits(size: int) -> bool:
+    """Whether an item of `size` bytes leaves the room its later updates need under DynamoDB's limit."""
+    return size + UPDATE_ROOM_BYTES <= MAX_ITEM_BYTES
+
+
 def require_fits(item: Any, what: str = "task") -> None:
-    """TooLarge (413) when `item` would exceed DynamoDB's item limit: nothing is written."""
+    """TooLarge (413) when `item` would not fit DynamoDB's item limit with room for its updates."""
     size = model_size(item)
-    if size > MAX_ITEM_BYTES:
+    if not fits(size):
         raise TooLarge(f"the {what} is too large to store ({size:,} bytes as stored; DynamoDB's item limit "
-                       f"is {MAX_ITEM_BYTES:,}): send shorter text or smaller images")
+                       f"is {MAX_ITEM_BYTES:,}, {UPDATE_ROOM_BYTES:,} of them kept for its updates): send "
+                       f"shorter text or smaller images")
+
+
+def storable_result(task: Any, data: Any, extra: dict[str, Any] | None) -> tuple[Any, dict[str, Any] | None]:
+    """A new upstream result (`data`) and surface fields (`extra`) for `task`, as far as its item can hold
+    them (None: unchanged). Past the limit the raw result is replaced by a marker, then the surface fields
+    are left as they were: the status still moves and the money follows (docs/engine.md)."""
+    changes = {name: value for name, value in (("data", data), ("extra", extra)) if value is not None}
+    if not changes:
+        return data, extra
+    size = projected_size(task, changes)
+    if fits(size):
+        return data, extra
+    logger.warning("upstream result too large for the task item: left out", extra={"task_id": task.task_id,
+                                                                                   "bytes": size})
+    metrics.add_metric(name="ResultsOmitted", unit="Count", value=1)
+    if data is not None:
+        data = {"omitted": f"the upstream's result is too large to store ({size:,} bytes as stored)"}
+        if fits(projected_size(task, {**changes, "data": data})):
+            return data, extra
+    return data, None
