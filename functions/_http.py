@@ -17,7 +17,8 @@ from types import ModuleType
 from typing import Any
 
 from chalice import Response
-from taskcenter.domain.errors import BadInput, DomainError
+from taskcenter.domain import json_body
+from taskcenter.domain.errors import BadInput, DomainError, TooLarge
 from taskcenter.observability import logger
 
 # Chalice refuses unknown content types with its own 415 envelope; accept the usual ones and validate bodies ourselves.
@@ -182,15 +183,12 @@ def json_object(request: Any, *, required: bool = True) -> dict[str, Any]:
     """The body as a JSON object. Empty body -> {} when not required; anything else malformed -> BadInput."""
     raw = request.raw_body or b""
     if len(raw) > MAX_BODY_BYTES:
-        raise BadInput(f"request body larger than {MAX_BODY_BYTES} bytes")
+        raise TooLarge(f"request body larger than {MAX_BODY_BYTES} bytes")
     if not raw.strip():
         if required:
             raise BadInput("request body must be a JSON object")
         return {}
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise BadInput("request body is not valid JSON") from error
+    body = json_body.loads(raw)  # strict and bounded: no NaN, huge integers or deep nesting (BadInput)
     if not isinstance(body, dict):
         raise BadInput("request body must be a JSON object")
     return body

@@ -52,8 +52,12 @@ SCHEMAS: dict[str, Any] = {
         "start_time": I, "finish_time": I, "fail_reason": S, "quota": I,
     }, ["id", "mj_id", "action", "status", "progress", "submit_time", "quota"]),
     # ---------------------------------------------------------------- Suno relay
-    "SunoSubmit": _obj({"prompt": S, "gpt_description_prompt": S, "mv": S, "title": S, "tags": S,
-                        "continue_at": {"type": "number"}, "continue_clip_id": S, "make_instrumental": B}),
+    # maxLength: the largest model's limits (v4.5+); older models allow less (docs/suno.md, "Limits and storage")
+    "SunoSubmit": _obj({"prompt": {**S, "maxLength": 5000}, "gpt_description_prompt": {**S, "maxLength": 500},
+                        "mv": {**S, "maxLength": 64}, "title": {**S, "maxLength": 100},
+                        "tags": {**S, "maxLength": 1000},
+                        "continue_at": {"type": "number", "minimum": 0, "maximum": 3600},
+                        "continue_clip_id": {**S, "maxLength": 128}, "make_instrumental": B}),
     "SunoError": _obj({"code": S, "message": S, "data": {"nullable": True}}, ["code", "message", "data"]),
     "SunoTask": _obj({"task_id": S, "action": S, "status": S, "fail_reason": S, "submit_time": I,
                       "start_time": I, "finish_time": I, "progress": S, "data": {}}, ["task_id", "status"]),

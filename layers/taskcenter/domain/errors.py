@@ -22,6 +22,13 @@ class BadInput(DomainError):
     code = "invalid_request"
 
 
+class TooLarge(BadInput):
+    """What the request would store exceeds a storage limit (DynamoDB's 400 KB item): 413, nothing written."""
+
+    http_status = 413
+    code = "request_too_large"
+
+
 class Unauthorized(DomainError):
     http_status = 401
     code = "unauthorized"

@@ -355,7 +355,7 @@ def plan_create(body: dict[str, Any]) -> CreatePlan:
 
 
 # ---------------------------------------------------------------- start_time
-_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+_HHMM = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])$")  # ASCII digits: `\d` would take "٣:00" as 03:00
 MAX_SCHEDULE_AHEAD = timedelta(days=30)
 PAST_TOLERANCE = timedelta(minutes=1)
 

@@ -16,6 +16,7 @@ from pynamodb.transactions import TransactWrite
 
 from taskcenter import clock
 from taskcenter.domain import credentials as cred_rules
+from taskcenter.domain import numbers
 from taskcenter.domain.errors import BadInput, Conflict, NotFound
 from taskcenter.services import admin_secrets
 from taskcenter.store import counters, money
@@ -30,7 +31,7 @@ _USERNAME = re.compile(r"^[A-Za-z0-9_.\-]{3,40}$")
 
 def _int(value: Any, field: str, *, minimum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and re.fullmatch(r"-?\d{1,18}", value.strip()):
+        if isinstance(value, str) and numbers.is_ascii_int(value.strip()):  # ASCII digits only, never "٣"
             value = int(value.strip())
         else:
             raise BadInput(f"{field} must be an integer", field=field)

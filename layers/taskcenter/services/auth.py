@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pynamodb.exceptions import DoesNotExist
 
 from taskcenter import clock
+from taskcenter.domain import numbers
 from taskcenter.domain.credentials import ENABLED, ROLE_ADMIN, bearer_value, hash_token, is_api_key
 from taskcenter.domain.errors import Forbidden, Unauthorized
 from taskcenter.store.models import Credential
@@ -69,7 +70,7 @@ def parse_user_header(value: str | None) -> int | None:
     raw = bearer_value(value)
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 18:
+    if not numbers.is_ascii_int(raw) or raw.startswith("-"):  # "²" / "٣" are not ids (docs/decisions.md, "Bad input")
         raise Unauthorized("New-Api-User header is not a user id")
     return int(raw)
 

@@ -34,6 +34,7 @@ from taskcenter.observability import logger, metrics
 from taskcenter.providers.base import UpstreamState, provider_for
 from taskcenter.services import channels as channel_service
 from taskcenter.services.lifecycle import settle_refund
+from taskcenter.store import item_size
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Task
 
@@ -147,15 +148,19 @@ def field_actions(task: Task, state: UpstreamState, new_status: str, now_ms: int
     actions: list = []
     if state.progress and state.progress != task.progress and new_status not in states.TERMINAL:
         actions.append(Task.progress.set(state.progress))
-    if state.data is not None and state.data != task.data:
-        actions.append(Task.data.set(state.data))
-    if new_status == states.IN_PROGRESS and not int(task.start_ms or 0):
-        actions.append(Task.start_ms.set(int(state.start_ms or now_ms)))
+    data = state.data if state.data is not None and state.data != task.data else None
+    extra = None
     if state.extra:
         current = _as_dict(task.extra)
         merged = {**current, **state.extra}
-        if merged != current:
-            actions.append(Task.extra.set(merged))
+        extra = merged if merged != current else None
+    data, extra = item_size.storable_result(task, data, extra)  # never past DynamoDB's 400 KB item
+    if data is not None:
+        actions.append(Task.data.set(data))
+    if new_status == states.IN_PROGRESS and not int(task.start_ms or 0):
+        actions.append(Task.start_ms.set(int(state.start_ms or now_ms)))
+    if extra is not None:
+        actions.append(Task.extra.set(extra))
     if int(task.poll_misses or 0):
         actions.append(Task.poll_misses.set(0))
     return actions

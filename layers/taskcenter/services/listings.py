@@ -32,6 +32,7 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any
 
+from taskcenter.domain import numbers
 from taskcenter.domain.errors import BadInput
 from taskcenter.domain.listing import ListingFilters, ListingPlan, counter_names_for_read, plan_listing
 from taskcenter.store import counters, page_cursors
@@ -372,12 +373,10 @@ def _read_page(plan: ListingPlan, start_key: dict[str, Any] | None, page_size: i
 # ---------------------------------------------------------------- request parsing shared by the surfaces
 def parse_int(raw: str | None, name: str) -> int | None:
     """An optional integer query parameter; garbage is a clear 400."""
-    if raw is None or str(raw).strip() == "":
+    text = numbers.strip_ascii(str(raw)) if raw is not None else ""
+    if text == "":
         return None
-    text = str(raw).strip()
-    if not (text.lstrip("-").isdigit() and len(text) <= 19):
-        raise BadInput(f"{name} must be an integer, got {text[:40]!r}", field=name)
-    return int(text)
+    return numbers.ascii_int(text, name=name)  # "²" or "٣" is a 400, never int()'s ValueError or a silent 3
 
 
 def parse_paging(params: dict[str, str | None], *, default_page_size: int = DEFAULT_PAGE_SIZE) -> tuple[int, int]:

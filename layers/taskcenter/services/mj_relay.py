@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from taskcenter.domain import states
+from taskcenter.domain import numbers, states
 from taskcenter.domain.errors import BadInput, DomainError, NoChannel, NotFound, UpstreamRejected
 from taskcenter.observability import logger
 from taskcenter.providers.base import UpstreamError, provider_for
@@ -85,7 +85,8 @@ def _text(body: dict[str, Any], name: str, *, required: bool = False, limit: int
     return value
 
 
-_DATA_URL = re.compile(r"^data:image/[a-zA-Z0-9.+-]+;base64,[A-Za-z0-9+/=\s]+$")
+# ASCII only: `\s` would also take Unicode spaces (U+3000 is 3 bytes in the body, 6 as stored), not base64.
+_DATA_URL = re.compile(r"^data:image/[a-zA-Z0-9.+-]+;base64,[A-Za-z0-9+/=\s]+$", re.ASCII)
 
 
 def _image(value: Any, name: str) -> str:
@@ -135,7 +136,7 @@ def action_of_custom_id(custom_id: str) -> tuple[str, int]:
 
     def index_at(i: int) -> int:
         raw = parts[i] if len(parts) > i else ""
-        if not raw.isdigit() or not 1 <= int(raw) <= 4:
+        if not numbers.is_ascii_int(raw, max_digits=1) or not 1 <= int(raw) <= 4:  # "²" / "٣": not an index
             raise MjRefused(f"unknown_action: customId {custom_id[:100]!r} has no button index 1-4")
         return int(raw)
 
@@ -305,7 +306,7 @@ def _submit_parsed(principal: Principal, request: MjSubmission) -> dict[str, Any
 
 
 def _upstream_code(message: str) -> int:
-    found = re.search(r"\[(\d{1,3})\]", message)
+    found = re.search(r"\[([0-9]{1,3})\]", message)
     return int(found.group(1)) if found else CODE_BAD_REQUEST
 
 

@@ -91,6 +91,9 @@ class TaskSpec:
     upstream_parent_id: str = ""  # MJ actions: the parent task's upstream id
     start_at_ms: int | None = None  # None: dispatch now; else the engine starts it at that time
     fields: dict[str, Any] = field(default_factory=dict)  # other Task attributes (serial, account, source, ...)
+    # payload field -> the property holding the same value (Suno's prompt is properties["input"]): stored
+    # once, in properties, and put back into the payload at submission (docs/suno.md, "Limits and storage")
+    payload_from_properties: dict[str, str] = field(default_factory=dict)
 
 
 def price_of(spec: TaskSpec, group: str) -> int:
@@ -134,11 +137,14 @@ def create_tasks(principal: Principal, specs: list[TaskSpec]) -> list[Task]:
     built: list[Task] = []
     for spec, price in zip(specs, prices, strict=True):
         numeric_id = spec.numeric_id or next(reserved)
+        shared = {name: prop for name, prop in spec.payload_from_properties.items()
+                  if name in spec.payload and spec.properties.get(prop) == spec.payload[name]}
         submit_facts = {
-            "payload": spec.payload,
+            "payload": {name: value for name, value in spec.payload.items() if name not in shared},
             "channel_model": spec.channel_model,
             "pinned_channel": spec.channel_id,
             "upstream_parent_id": spec.upstream_parent_id,
+            **({"from_properties": shared} if shared else {}),
         }
         task = task_store.build_task(
             task_id=_public_id(spec, numeric_id),
@@ -191,6 +197,14 @@ def pinned_channel_disabled(task: Task) -> bool:
     return channel is not None and int(channel.status) == 2
 
 
+def upstream_payload(task: Task) -> dict[str, Any]:
+    """The body for the upstream: the stored payload with the fields kept only in properties put back."""
+    facts, props = submit_facts(task), task.properties or {}
+    shared = facts.get("from_properties") or {}
+    restored = {name: props[prop] for name, prop in shared.items() if prop in props}
+    return {**restored, **dict(facts.get("payload") or {})}
+
+
 def candidate_channels(task: Task) -> list[ChannelInfo]:
     """Failover order for this task; a background retry starts one channel further along."""
     facts = submit_facts(task)
@@ -226,7 +240,7 @@ def dispatch_to_upstream(task: Task, *, client_waiting: bool) -> Task:
             _defer(task, wait_ms)
             return task
     facts = submit_facts(task)
-    request = SubmitRequest(task_id=task.task_id, action=task.action, payload=dict(facts.get("payload") or {}),
+    request = SubmitRequest(task_id=task.task_id, action=task.action, payload=upstream_payload(task),
                             upstream_parent_id=str(facts.get("upstream_parent_id") or ""),
                             user_id=int(task.user_id or 0))
     channels = candidate_channels(task)

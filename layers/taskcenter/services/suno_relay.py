@@ -11,6 +11,9 @@ Error codes and HTTP statuses are listed in docs/suno.md.
 
 from __future__ import annotations
 
+import math
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from taskcenter.domain import states
@@ -35,6 +38,46 @@ _FIELDS: dict[str, tuple[type, ...]] = {
     "continue_clip_id": (str,),
     "make_instrumental": (bool,),
 }
+
+
+@dataclass(frozen=True)
+class TextLimits:
+    """The upstream's length limits, in characters (docs/suno.md, "Limits and storage")."""
+
+    prompt: int
+    tags: int
+    title: int
+
+
+# Suno's documented limits per model version (sunoapi.org "Generate Suno AI Music"): V3_5/V4 prompt 3000,
+# style (our `tags`) 200, title 80; V4_5 and later prompt 5000, style 1000, title 100.
+_OLDER_LIMITS = TextLimits(prompt=3000, tags=200, title=80)
+_NEWER_LIMITS = TextLimits(prompt=5000, tags=1000, title=100)
+_OLDER_MODEL = re.compile(r"(chirp-)?v[1-3]([-_.].*)?|(chirp-)?v4([-_.]0)?", re.IGNORECASE)
+MAX_DESCRIPTION = 500  # gpt_description_prompt: the description ("non-custom") mode's prompt limit
+MAX_MV = 64
+MAX_CLIP_ID = 128  # clip ids are UUIDs (36 characters)
+MAX_CONTINUE_AT_S = 3600.0  # seconds into the clip (an hour); the longest documented clips are 8-9 minutes
+
+
+def limits_for(mv: str) -> TextLimits:
+    """chirp-v3-0 (the default), chirp-v3-5, chirp-v4 have the older limits; v4.5 and later (and any model
+    we do not know, which is newer) the larger ones: never refuse what the upstream would take."""
+    return _OLDER_LIMITS if _OLDER_MODEL.fullmatch(mv.strip()) else _NEWER_LIMITS
+
+
+def _check_lengths(payload: dict[str, Any]) -> None:
+    limits = limits_for(str(payload.get("mv") or DEFAULT_MV))
+    bounds = {"prompt": limits.prompt, "tags": limits.tags, "title": limits.title,
+              "gpt_description_prompt": MAX_DESCRIPTION, "mv": MAX_MV, "continue_clip_id": MAX_CLIP_ID}
+    for name, limit in bounds.items():
+        value = payload.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            raise BadInput(f"{name} is longer than {limit} characters ({len(value)})", field=name)
+    at = payload.get("continue_at")
+    if at is not None and not (math.isfinite(at) and 0 <= at <= MAX_CONTINUE_AT_S):
+        raise BadInput(f"continue_at must be a number of seconds from 0 to {MAX_CONTINUE_AT_S:g}",
+                       field="continue_at")
 
 
 class TaskNotExist(NotFound):
@@ -67,17 +110,23 @@ def validate_body(action: str, body: dict[str, Any]) -> dict[str, Any]:
         raise BadInput("prompt_empty: lyrics requires a prompt", field="prompt")
     if action == "MUSIC" and not payload.get("mv"):
         payload["mv"] = DEFAULT_MV
+    _check_lengths(payload)
     return payload
 
 
 def task_spec(action: str, model_name: str, payload: dict[str, Any]) -> submission.TaskSpec:
-    prompt = payload.get("prompt") or payload.get("gpt_description_prompt") or ""
-    properties = {"input": prompt, "model": model_name}
+    """The task: the properties the dashboard shows carry the prompt (`input`), title and tags once; the
+    stored payload keeps only what they do not (submission.TaskSpec.payload_from_properties)."""
+    prompt_field = next((n for n in ("prompt", "gpt_description_prompt") if payload.get(n)), "")
+    properties = {"input": payload[prompt_field] if prompt_field else "", "model": model_name}
+    shared = {prompt_field: "input"} if prompt_field else {}
     for name in ("mv", "title", "tags", "make_instrumental", "continue_clip_id"):
         if name in payload:
             properties[name] = payload[name]
+            shared[name] = name
     return submission.TaskSpec(platform="suno", kind="task", action=action, model_name=model_name,
-                               payload=payload, properties=properties, channel_model=model_name)
+                               payload=payload, properties=properties, channel_model=model_name,
+                               payload_from_properties=shared)
 
 
 def submit(principal: Principal, raw_action: str, body: dict[str, Any],

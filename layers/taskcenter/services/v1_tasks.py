@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from taskcenter import clock, queues, script_secrets
-from taskcenter.domain import listing, states
+from taskcenter.domain import listing, numbers, states
 from taskcenter.domain import v1_scripts as rules
 from taskcenter.domain.errors import DomainError, NotFound
 from taskcenter.domain.ids import v1_task_key
@@ -56,7 +56,7 @@ def parse_task_id(raw: Any, name: str = "task_id") -> int:
         raise rules.bad(f"{name} must be a positive integer", name)
     if isinstance(raw, int):
         value = raw
-    elif isinstance(raw, str) and raw.isdigit() and len(raw) <= 18:
+    elif isinstance(raw, str) and numbers.is_ascii_int(raw):  # ASCII digits only: "²" / "٣" are refused
         value = int(raw)
     else:
         raise rules.bad(f"{name} must be a positive integer", name)

@@ -1,0 +1,68 @@
+"""Request bodies parsed as strict, bounded JSON (docs/decisions.md, "Bad input").
+
+Python's `json.loads` accepts what no JSON client sends and what later code cannot take:
+- `NaN`, `Infinity`, `-Infinity` (not JSON, RFC 8259 section 6), and `1e309`, which is read as infinity:
+  forwarded upstream they make invalid JSON; refused here.
+- integers of any length (4,300 digits and more raise ValueError deep in the decoder): bounded by
+  DynamoDB's number precision, 38 digits, so any integer a body carries can be stored as a number.
+- nesting as deep as the interpreter's recursion limit (`[` x 100,000 raises RecursionError): bounded at
+  MAX_DEPTH, far beyond any surface's real bodies (three levels), so no later code can recurse on it.
+Every refusal is BadInput, which each surface answers with its own 400 envelope.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from taskcenter.domain.errors import BadInput
+
+MAX_DEPTH = 32  # arrays/objects inside each other; every body of every surface uses at most 3
+MAX_INT_DIGITS = 38  # DynamoDB numbers have up to 38 significant digits
+
+
+def _constant(name: str) -> Any:
+    raise BadInput(f"request body is not valid JSON: {name} is not a JSON number")
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise BadInput(f"request body is not valid JSON: the number {text[:40]} is out of range")
+    return value
+
+
+def _int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise BadInput(f"request body has an integer longer than {MAX_INT_DIGITS} digits")
+    return int(text)
+
+
+def depth_of(value: Any, limit: int = MAX_DEPTH) -> int:
+    """How deeply arrays and objects nest in `value` (a scalar: 0), level by level without recursion,
+    stopping once past `limit`."""
+    depth, level = 0, [value]
+    while True:
+        containers = [node for node in level if isinstance(node, dict | list)]
+        if not containers:
+            return depth
+        depth += 1
+        if depth > limit:
+            return depth
+        level = []
+        for node in containers:
+            level.extend(node.values() if isinstance(node, dict) else node)
+
+
+def loads(raw: bytes | str) -> Any:
+    """Strict JSON (see the module doc) from a request body; BadInput for anything else."""
+    try:
+        value = json.loads(raw, parse_constant=_constant, parse_float=_float, parse_int=_int)
+    except RecursionError as error:
+        raise BadInput(f"request body nests arrays or objects deeper than {MAX_DEPTH} levels") from error
+    except (ValueError, UnicodeDecodeError) as error:
+        raise BadInput("request body is not valid JSON") from error
+    if depth_of(value) > MAX_DEPTH:
+        raise BadInput(f"request body nests arrays or objects deeper than {MAX_DEPTH} levels")
+    return value
