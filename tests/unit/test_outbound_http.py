@@ -6,12 +6,14 @@ stops a request below is the origin rule, not the private-address guard (issue 1
 
 from __future__ import annotations
 
+import socket
+import threading
 from collections.abc import Iterator
 
 import pytest
 from taskcenter.observability import metrics
 from taskcenter.providers import http
-from taskcenter.providers.base import ChannelInfo, TransientUpstreamError
+from taskcenter.providers.base import ChannelInfo, TransientUpstreamError, UpstreamError
 
 from tests.stub_upstream import Answer, StubUpstream
 
@@ -131,3 +133,40 @@ def test_a_channel_credential_refused_is_counted_and_failed_over(
     for words in (SECRET, "suno-prod", a.url, "invalid key", "7"):
         assert words not in caught.value.public
     metrics.clear_metrics()
+
+
+@pytest.mark.parametrize("body", [b'{"code": NaN}', b'{"id": 1e309}', b'{"n": ' + b"9" * 400 + b"}",
+                                  b"[" * 100_000 + b"]" * 100_000])
+def test_an_upstream_reply_that_strict_json_refuses_is_garbage_not_data(body: bytes) -> None:
+    # Upstream replies go through the same strict parser as request bodies: what we could not store or
+    # forward is the channel's fault (fail over), never a 500 and never a value written to a task.
+    reply = http.HttpReply(200, {}, body, "https://upstream.example/x")
+    with pytest.raises(TransientUpstreamError):
+        reply.json()
+
+
+def test_a_content_length_in_other_digits_is_not_read_as_a_number(monkeypatch: pytest.MonkeyPatch) -> None:
+    # "\xb2" is "²" in the header's latin-1: str.isdigit() says yes and int() raises (was a ValueError, a 500).
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    monkeypatch.setenv("PRIVATE_HOST_ALLOWLIST", f"127.0.0.1:{port}")
+
+    def answer_once() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \xb2\r\n"
+                         b"Connection: close\r\n\r\n{}")
+
+    server = threading.Thread(target=answer_once, daemon=True)
+    server.start()
+    try:
+        reply = http.request("GET", f"http://127.0.0.1:{port}/x", read_timeout=5)
+        assert reply.status == 200
+    except UpstreamError:
+        pass  # refusing the reply as garbage is as good: what matters is no ValueError escapes
+    finally:
+        server.join(5)
+        listener.close()

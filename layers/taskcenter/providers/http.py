@@ -32,6 +32,9 @@ import urllib3
 from urllib3.util import Retry, Timeout
 
 from taskcenter import config
+from taskcenter.domain import json_body as strict_json
+from taskcenter.domain import numbers
+from taskcenter.domain.errors import BadInput
 from taskcenter.providers.addresses import refuse_reason
 from taskcenter.providers.base import ChannelInfo, PermanentUpstreamError, TransientUpstreamError
 
@@ -167,9 +170,11 @@ class HttpReply:
     url: str
 
     def json(self) -> Any:
+        # The same strict parser as request bodies: an upstream's NaN, 1e309, 400-digit integer or
+        # 100,000-deep nesting is garbage (fail over), never a value we store or forward.
         try:
-            return json.loads(self.body)
-        except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError; nesting: recursion
+            return strict_json.loads(self.body)
+        except BadInput as error:
             raise TransientUpstreamError(f"upstream answered non-JSON (HTTP {self.status})", status=self.status,
                                          public="the upstream's reply is not JSON") from error
 
@@ -284,7 +289,7 @@ def request(
                         del send_headers[name]
                 continue
             declared = resp.headers.get("Content-Length")
-            if declared and declared.isdigit() and int(declared) > max_bytes:
+            if declared and numbers.is_ascii_int(declared) and int(declared) > max_bytes:
                 raise TransientUpstreamError(f"upstream body too large ({declared} bytes > {max_bytes})",
                                              status=resp.status, public=f"the reply is too large (> {max_bytes} bytes)")
             chunks: list[bytes] = []

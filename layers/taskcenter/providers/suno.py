@@ -65,7 +65,7 @@ def _seconds_to_ms(value: Any) -> int:
         number = int(value or 0)
     except (TypeError, ValueError, OverflowError):  # 1e999 parses as infinity
         return 0
-    if number <= 0:
+    if number <= 0 or number >= 10**14:  # nonsense (1e300 would be a 301-digit number DynamoDB refuses)
         return 0
     return number * 1000 if number < 10**11 else number  # tolerate upstreams that answer in ms
 
