@@ -200,7 +200,7 @@ def test_another_users_task_is_invisible_on_every_route(v1: V1World, monkeypatch
         status, reply = v1.call(method, path, body, account=stranger)
         assert (status, reply["code"]) == (404, 40401), (method, path, reply)
     status, reply = v1.call("DELETE", "/api/v1/task/batch", {"task_ids": [mine]}, account=stranger)
-    assert reply["data"] == {"deleted_count": 0, "deleted_ids": [], "not_found_ids": [mine]}
+    assert reply["data"] == {"deleted_count": 0, "deleted_ids": [], "not_found_ids": [mine], "failed": []}
     listed = v1.call("GET", f"/api/v1/task?serial={POST['serials'][0]}", account=stranger)[1]["data"]
     assert listed["total"] == 0 and listed["tasks"] == []
     assert v1.call("GET", "/api/v1/task/stats", account=stranger)[1]["data"]["total"] == 0

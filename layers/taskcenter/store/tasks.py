@@ -19,7 +19,14 @@ from taskcenter.domain import listing, states
 from taskcenter.observability import metrics
 from taskcenter.store.db import conditional_transaction
 from taskcenter.store.models import REFUND_LANE, Task
-from taskcenter.store.money import Charge, Payer, add_counter_deltas, charge_submission, mark_failed_actions
+from taskcenter.store.money import (
+    Charge,
+    Payer,
+    add_counter_deltas,
+    charge_items,
+    charge_submission,
+    mark_failed_actions,
+)
 
 
 def poll_shards() -> int:
@@ -114,8 +121,7 @@ def build_task(
     return task
 
 
-def create_charged(payer: Payer, tasks: list[Task]) -> None:
-    """Charge for and write new tasks in one transaction (each task's `quota` is its price)."""
+def _charge_parts(tasks: list[Task]) -> tuple[list[Charge], Any]:
     charges = [Charge(t.task_id, int(t.attempt), int(t.quota)) for t in tasks]
     deltas = listing.merge_deltas(*(listing.counter_deltas_for_create(listing_facts(t)) for t in tasks))
 
@@ -124,7 +130,17 @@ def create_charged(payer: Payer, tasks: list[Task]) -> None:
             tx.save(t, condition=Task.task_id.does_not_exist())
         add_counter_deltas(tx, deltas)
 
-    charge_submission(payer, charges, write)
+    return charges, write
+
+
+def create_charged(payer: Payer, tasks: list[Task]) -> None:
+    """Charge for and write new tasks in one transaction (each task's `quota` is its price)."""
+    charge_submission(payer, *_charge_parts(tasks))
+
+
+def create_charged_items(payer: Payer, tasks: list[Task]) -> list[dict]:
+    """The items create_charged(payer, tasks) would send, built and not sent (chunking counts them)."""
+    return charge_items(payer, *_charge_parts(tasks))
 
 
 def get(task_id: str, *, consistent: bool = True) -> Task | None:
