@@ -20,7 +20,7 @@ from taskcenter.domain import v1_scripts as rules
 from taskcenter.domain.errors import DomainError, Forbidden, InsufficientQuota
 from taskcenter.observability import logger
 from taskcenter.services import channels as channel_service
-from taskcenter.services import submission, v1_tasks
+from taskcenter.services import submission, v1_admission, v1_tasks
 from taskcenter.services.auth import Principal
 from taskcenter.store import held_create
 from taskcenter.store import tasks as task_store
@@ -121,14 +121,31 @@ def create(principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
     else:
         precheck_quota(principal, tasks)
         _write_held(payer, chunks, hold_id)
-        tasks = _release(payer, tasks, hold_id, due_ms=due_ms, scheduled_ms=start_ms)
+        starters = tasks if start_ms else _starters(principal, tasks)
+        starting = {t.task_id for t in starters}
+        waiting = [t for t in tasks if t.task_id not in starting]  # admission would defer them: due after its recheck
+        tasks = _release(payer, [*starters, *waiting], hold_id, due_ms=due_ms, scheduled_ms=start_ms,
+                         later_ms=clock.now_ms() + v1_admission.recheck_ms(), later_from=len(starters))
     submission.created(tasks)
     if not start_ms:
-        v1_tasks.start_now(tasks)
+        v1_tasks.start_now(tasks if len(chunks) == 1 else [t for t in tasks if t.task_id in starting])
     data: dict[str, Any] = {"task_ids": [int(t.id) for t in tasks], "created_count": len(tasks)}
     if start_at:
         data["start_time"] = start_at.isoformat(timespec="seconds")
     return data
+
+
+def _starters(principal: Principal, tasks: list[Task]) -> list[Task]:
+    """The tasks of a large create that can start at once: the first on each device, up to the plan's
+    running limit (services/v1_admission.py). Only they get a start message; the others wait as admission
+    would have them wait, and a freed slot wakes them (1,000 start messages would be 1,000 refusals)."""
+    limit, devices, out = rules.plan_of(principal.plan).device_limit, set(), []
+    for task in tasks:
+        device = v1_admission.device_of(task)
+        if device not in devices and len(out) < limit:
+            devices.add(device)
+            out.append(task)
+    return out
 
 
 def precheck_quota(principal: Principal, tasks: list[Task]) -> None:
@@ -207,15 +224,17 @@ def _withdraw_one(payer: Payer, task: Task, hold_id: str) -> bool:
         return False
 
 
-def _release(payer: Payer, tasks: list[Task], hold_id: str, *, due_ms: int, scheduled_ms: int) -> list[Task]:
-    """Release every chunk. If the store fails part-way, the tasks not released are withdrawn, so the
-    reply names exactly the tasks that will run (docs/task-api-v1.md, known limits)."""
+def _release(payer: Payer, tasks: list[Task], hold_id: str, *, due_ms: int, scheduled_ms: int, later_ms: int,
+             later_from: int) -> list[Task]:
+    """Release every chunk (tasks[later_from:] due at `later_ms`). If the store fails part-way, the tasks not
+    released are withdrawn, so the reply names exactly the tasks that will run (docs/task-api-v1.md)."""
+    released: list[Task] = []
     try:
-        released = held_create.release(tasks, hold_id, due_ms=due_ms, scheduled_ms=scheduled_ms)
+        released += held_create.release(tasks[:later_from], hold_id, due_ms=due_ms, scheduled_ms=scheduled_ms)
+        released += held_create.release(tasks[later_from:], hold_id, due_ms=later_ms, scheduled_ms=scheduled_ms)
     except Exception:
         logger.exception("releasing a v1 create failed part-way", extra={"hold": hold_id})
         released = [t for t in tasks if t.create_hold is None]
-        held = [t for t in tasks if t.create_hold is not None]
-        withdraw(payer, [[t] for t in held], hold_id)
+        withdraw(payer, [[t] for t in tasks if t.create_hold is not None], hold_id)
     ids = {t.task_id for t in released}
-    return [t for t in tasks if t.task_id in ids]
+    return sorted((t for t in tasks if t.task_id in ids), key=lambda t: int(t.id))

@@ -4,7 +4,8 @@ transactions, held until all of them committed, then released, or withdrawn. doc
 - `split`: consecutive runs of the tasks, each the largest that fits one charge transaction, measured on
   the items `create_charged` would send (built, not sent) against DynamoDB's limits (store.db). Tasks that
   share admin counter shards, channel and device are put next to each other first: fewer counter items.
-- `hold`: while held, a task is in no dispatch path: not in the `poll_due` index (the dispatcher), skipped
+- `hold`: while held, a task is in no dispatch path: not in the sparse `poll_due` index (no next_poll_at:
+  the dispatcher), skipped
   by the retry worker (`create_hold` set), and out of reach of admission wake-ups (they are conditioned on
   `next_poll_at`). Its deadline is the hold's expiry, so the timeout sweeper fails and refunds the tasks
   of a create that died between chunks.
@@ -51,8 +52,11 @@ def _largest_fit(tasks: list[Task], start: int, guess: int, fits: Callable[[list
     """The largest n with tasks[start:start+n] fitting. Chunks of one create are alike, so the search walks
     from the previous chunk's size (usually two builds); the first chunk bisects."""
     remaining = len(tasks) - start
-    if guess <= 1:  # first chunk: bisect between 0 (fits trivially) and remaining + 1 (past the end)
-        low, high = 0, remaining + 1
+    if guess <= 1:  # first chunk: gallop up from 1 until it does not fit, then bisect (small builds only)
+        low, high = 0, 1
+        while high <= remaining and fits(tasks[start:start + high]):
+            low, high = high, high * 2
+        high = min(high, remaining + 1)
         while high - low > 1:
             middle = (low + high) // 2
             low, high = (middle, high) if fits(tasks[start:start + middle]) else (low, middle)
@@ -74,7 +78,7 @@ def hold(tasks: list[Task], hold_id: str, until_ms: int) -> None:
     """Mark unsaved tasks held by `hold_id` (see the module doc); their deadline is the hold's expiry."""
     for task in tasks:
         task.create_hold = hold_id
-        task.poll_shard = None
+        task.poll_shard = task_store.shard_for(task.task_id)  # the poll_due index needs next_poll_at too
         task.next_poll_at = None
         task.scheduled_ms = 0  # set on release: the sweeper defers the deadline of a scheduled task
         task.due_lane = task_store.shard_for(task.task_id)
@@ -96,11 +100,12 @@ def fits_unheld(payer: Payer, tasks: list[Task], *, due_ms: int, scheduled_ms: i
 
 
 def _release_actions(task: Task, due_ms: int, scheduled_ms: int) -> list:
-    return [Task.create_hold.remove(), Task.poll_shard.set(task_store.shard_for(task.task_id)),
-            Task.next_poll_at.set(due_ms), Task.scheduled_ms.set(scheduled_ms),
-            Task.due_lane.set(task_store.shard_for(task.task_id)),
-            Task.due_at.set(int(task.submit_ms) + task_store.task_timeout_ms()),
-            Task.version.add(1), Task.updated_at.set(clock.now_s())]
+    """poll_shard and due_lane were written with the task; the hold lives in next_poll_at (absent), due_at
+    (the hold's expiry) and scheduled_ms (0)."""
+    actions = [Task.create_hold.remove(), Task.next_poll_at.set(due_ms),
+               Task.due_at.set(int(task.submit_ms) + task_store.task_timeout_ms()),
+               Task.version.add(1), Task.updated_at.set(clock.now_s())]
+    return actions + ([Task.scheduled_ms.set(scheduled_ms)] if scheduled_ms else [])
 
 
 def _held_by(hold_id: str):  # type: ignore[no-untyped-def]
@@ -137,7 +142,6 @@ def release(tasks: list[Task], hold_id: str, *, due_ms: int, scheduled_ms: int) 
 def _released(task: Task, due_ms: int, scheduled_ms: int) -> Task:
     """The in-memory task as release wrote it (no read back: 1,000 GetItems for nothing)."""
     task.create_hold, task.next_poll_at, task.scheduled_ms = None, due_ms, scheduled_ms
-    task.poll_shard = task_store.shard_for(task.task_id)
     task.version = int(task.version) + 1
     return task
 
