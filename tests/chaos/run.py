@@ -10,7 +10,9 @@ Then, read from the stack's own tables (a Scan: this is a test tool on a private
 - refunds = failed attempts exactly: every charged attempt that failed has one refund ledger entry, no
   succeeded attempt has one;
 - `money.audit_user` holds for every user;
-- every dead-letter queue has an alarm in template.yaml (and its depth is reported).
+- every dead-letter queue has an alarm in template.yaml (and its depth is reported);
+- a 1,000-task v1 fan-out create wrote every task, and refused large v1 creates (a limited key that runs out
+  part-way) left no task and no charge (tests/chaos/large_creates.py).
 Exit status 0 only if all hold. The figures go to stdout and to the report file as markdown.
 """
 
@@ -197,13 +199,16 @@ def money_checks(tasks: list[Any], user_ids: set[int]) -> tuple[list[Check], dic
         elif task.status == "SUCCESS":
             succeeded_attempts.add((task_id, attempt))
     refunded = set(refunds)
+    # a refused large create's tasks are gone (withdrawn: charged and refunded in the ledger, docs/task-api-v1.md)
+    withdrawn = {k for k in charges if k[0] not in by_id and refunds.get(k) == 1}
     missing = sorted(failed_attempts - refunded)
-    extra = sorted(refunded - failed_attempts)
+    extra = sorted(refunded - failed_attempts - withdrawn)
     twice = sorted(k for k, n in refunds.items() if n > 1)
-    unknown = sorted(k for k in charges if k[0] not in by_id)
+    unknown = sorted(k for k in charges if k[0] not in by_id and k not in withdrawn)
     audits = {uid: money.audit_user(uid) for uid in sorted(user_ids)}
     bad_audits = [a for a in audits.values() if not a.ok]
     figures = {"charged attempts": len(charges), "failed charged attempts": len(failed_attempts),
+               "withdrawn attempts (refused creates)": len(withdrawn),
                "refund ledger entries": sum(refunds.values()), "succeeded charged attempts": len(succeeded_attempts),
                "refunds of succeeded attempts": len(refunded & succeeded_attempts),
                "users audited": len(audits), "audits ok": len(audits) - len(bad_audits),
@@ -214,7 +219,8 @@ def money_checks(tasks: list[Any], user_ids: set[int]) -> tuple[list[Check], dic
               f"{len(failed_attempts)} failed charged attempts, {sum(refunds.values())} refunds"
               + (f"; missing {missing[:10]}" if missing else "") + (f"; unexpected {extra[:10]}" if extra else "")
               + (f"; twice {twice[:10]}" if twice else "")),
-        Check("every charge belongs to a task", not unknown, f"{len(unknown)} charges of unknown tasks {unknown[:5]}"),
+        Check("every charge belongs to a task (or was refunded with it)", not unknown,
+              f"{len(unknown)} charges of unknown tasks {unknown[:5]}"),
         Check("ledger audit true for every user", not bad_audits,
               "; ".join(f"user {a.user_id}: quota {a.quota} expected {a.expected_quota}, used {a.used_quota} "
                         f"expected {a.charges - a.refunds}" for a in bad_audits) or f"{len(audits)} users"),
@@ -271,6 +277,8 @@ class Options:
     report: Path = ROOT / ".local" / "chaos-report.md"
     delete_at: float = 0.5  # share of submissions done when the second suno channel is deleted
     watch_every_s: float = 20.0  # how often the wait reads the tasks (a Scan: costly for moto at 1,000 tasks)
+    fanout: int = 1000  # one v1 create of this many tasks (tests/chaos/large_creates.py); 0: none
+    refused_size: int = 300  # two v1 creates of this many on a key that pays 1.5 of them; 0: none
 
 
 @dataclass
@@ -353,6 +361,10 @@ def _run(options: Options, doc: dict[str, Any], began: float, log: Callable[[str
     delete_second_channel(more_suno)
     with ThreadPoolExecutor(options.workers) as pool:
         list(pool.map(one, range(half, options.tasks)))
+    from tests.chaos import large_creates
+
+    large = large_creates.run(api, devices, options.fanout, options.refused_size, log)
+    user_ids |= large.user_ids
     submit_s = time.monotonic() - started
     log(f"{len(submissions)} submissions in {submit_s:.0f}s "
         f"({sum(s.accepted for s in submissions)} accepted); waiting for every task to end")
@@ -373,11 +385,14 @@ def _run(options: Options, doc: dict[str, Any], began: float, log: Callable[[str
         time.sleep(options.watch_every_s)  # the stack works on its own clock; the driver only watches (a Scan)
     settle_s = time.monotonic() - started
     return report(options, doc, submissions, tasks, user_ids, deletion, submit_s, settle_s,
-                  time.monotonic() - began)
+                  time.monotonic() - began, large=large)
 
 
 def report(options: Options, doc: dict[str, Any], submissions: list[Submission], tasks: list[Any], user_ids: set[int],
-           deletion: dict[str, Any], submit_s: float, settle_s: float, wall_s: float) -> Result:
+           deletion: dict[str, Any], submit_s: float, settle_s: float, wall_s: float, *,
+           large: Any = None) -> Result:
+    from tests.chaos import large_creates
+
     env, components = doc["env"], doc["components"]
     unfinished = [t for t in tasks if t.status not in TERMINAL]
     checks = [Check("every task SUCCESS or FAILURE", not unfinished and bool(tasks),
@@ -392,6 +407,10 @@ def report(options: Options, doc: dict[str, Any], submissions: list[Submission],
     money, money_figures = money_checks(tasks, user_ids)
     dlq, depths = dead_letter_checks(env)
     checks += money + dlq
+    if large is not None:
+        large_checks, large_figures = large_creates.checks(large, tasks)
+        checks += large_checks
+        money_figures.update(large_figures)
     _, proxy = call("GET", f"{components['chaos']}/chaos/stats")
     _, runner = call("GET", f"{components['event-runner']}/health")
 
@@ -454,11 +473,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=4, help="users besides demo (default 4)")
     parser.add_argument("--deadline", type=float, default=1800.0, help="seconds to wait for every task to end")
     parser.add_argument("--workers", type=int, default=8, help="concurrent submitters (default 8)")
+    parser.add_argument("--fanout", type=int, default=1000, help="tasks of the one large v1 create (default 1000)")
+    parser.add_argument("--refused-size", type=int, default=300,
+                        help="tasks of each of the two v1 creates a limited key cannot both pay (default 300)")
     parser.add_argument("--state-dir", type=Path, default=ROOT / ".local" / "chaos")
     parser.add_argument("--report", type=Path, default=ROOT / ".local" / "chaos-report.md")
     args = parser.parse_args(argv)
     result = run(Options(tasks=args.tasks, users=args.users, deadline_s=args.deadline, workers=args.workers,
-                         state_dir=args.state_dir.resolve(), report=args.report.resolve()))
+                         state_dir=args.state_dir.resolve(), report=args.report.resolve(), fanout=args.fanout,
+                         refused_size=args.refused_size))
     print(result.report, flush=True)
     say(f"report: {args.report}; logs: {args.state_dir}/logs/")
     say("all invariants hold" if result.ok else "INVARIANTS FAILED")
