@@ -112,23 +112,26 @@ def create(principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
     start_ms = int(start_at.timestamp() * 1000) if start_at else 0
     tasks = submission.build_tasks(principal, _specs(plan, start_at, start_ms, now))
     payer = Payer(principal.user_id, principal.token_hash)
-    due_ms = start_ms or int(tasks[0].next_poll_at)  # a scheduled start, or the rescue time (submission)
+    due_ms = start_ms or int(tasks[0].next_poll_at)  # a scheduled start, or now (submission.build_tasks)
     hold_id = secrets.token_hex(8)
     held_create.hold(tasks, hold_id, clock.now_ms() + hold_ms())
     chunks = held_create.split(payer, tasks)  # measured on the held form, as it would be written
     if len(chunks) == 1 and held_create.fits_unheld(payer, tasks, due_ms=due_ms, scheduled_ms=start_ms):
         task_store.create_charged(payer, tasks)  # one transaction: all or nothing by itself
+        to_start = tasks
     else:
         precheck_quota(principal, tasks)
         _write_held(payer, chunks, hold_id)
-        starters = tasks if start_ms else _starters(principal, tasks)
-        starting = {t.task_id for t in starters}
-        waiting = [t for t in tasks if t.task_id not in starting]  # admission would defer them: due after its recheck
-        tasks = _release(payer, [*starters, *waiting], hold_id, due_ms=due_ms, scheduled_ms=start_ms,
-                         later_ms=clock.now_ms() + v1_admission.recheck_ms(), later_from=len(starters))
+        to_start = tasks if start_ms else _starters(principal, tasks)
+        starting = {t.task_id for t in to_start}
+        waiting = [t for t in tasks if t.task_id not in starting]  # as admission would defer them
+        tasks = _release(payer, [*to_start, *waiting], hold_id, due_ms=due_ms, scheduled_ms=start_ms,
+                         later_ms=clock.now_ms() + v1_admission.recheck_ms(), later_from=len(to_start))
+        released = {t.task_id for t in tasks}
+        to_start = [t for t in to_start if t.task_id in released]
     submission.created(tasks)
     if not start_ms:
-        v1_tasks.start_now(tasks if len(chunks) == 1 else [t for t in tasks if t.task_id in starting])
+        v1_tasks.start_now(to_start)
     data: dict[str, Any] = {"task_ids": [int(t.id) for t in tasks], "created_count": len(tasks)}
     if start_at:
         data["start_time"] = start_at.isoformat(timespec="seconds")
