@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.chaos import run as chaos
+from tests.chaos.checks import Check, ledger
 
 
 @dataclass
@@ -82,14 +83,14 @@ def run(api: str, devices: list[str], fanout: int, size: int, log: Any) -> Large
     return out
 
 
-def checks(out: LargeCreates, tasks: list[Any]) -> tuple[list[chaos.Check], dict[str, Any]]:
+def checks(out: LargeCreates, tasks: list[Any]) -> tuple[list[Check], dict[str, Any]]:
     from taskcenter.store.models import Credential
 
-    found: list[chaos.Check] = []
+    found: list[Check] = []
     figures: dict[str, Any] = {}
     if out.fan_user is not None:
         mine = {int(t.id) for t in tasks if int(t.user_id) == out.fan_user.user_id}
-        found.append(chaos.Check("the fan-out create wrote every task", bool(out.fan_ids)
+        found.append(Check("the fan-out create wrote every task", bool(out.fan_ids)
                                  and mine == set(out.fan_ids), f"{len(out.fan_ids)} ids answered, {len(mine)} in the "
                                  f"table; reply {str(out.fan_reply)[:120] if not out.fan_ids else 'ok'}"))
         figures["fan-out tasks"] = len(out.fan_ids)
@@ -99,7 +100,7 @@ def checks(out: LargeCreates, tasks: list[Any]) -> tuple[list[chaos.Check], dict
         refused = [r for s, r in out.replies if not (s == 200 and isinstance(r, dict) and r.get("code") == 0)]
         answered = {int(i) for r in accepted for i in r["data"]["task_ids"]}
         table = {int(t.id) for t in tasks if int(t.user_id) == uid}
-        entries = chaos.ledger(uid)
+        entries = ledger(uid)
         absent = {e.task_id for e in entries if e.kind == "charge" and int(e.task_id[3:]) not in table}
         kinds = {t: sorted(e.kind for e in entries if e.task_id == t) for t in absent}
         spent = sum(int(e.amount) * (1 if e.kind == "charge" else -1) for e in entries
@@ -107,7 +108,7 @@ def checks(out: LargeCreates, tasks: list[Any]) -> tuple[list[chaos.Check], dict
         remaining = int(Credential.get(out.key_hash, consistent_read=True).remaining_quota or 0)
         ok = (bool(refused) and table == answered and all(k == ["charge", "refund"] for k in kinds.values())
               and remaining == out.key_quota - spent)
-        found.append(chaos.Check(
+        found.append(Check(
             "nothing charged that was refused", ok,
             f"{len(accepted)} accepted / {len(refused)} refused ({[str(r)[:60] for r in refused]}); {len(table)} tasks "
             f"in the table for {len(answered)} answered; {len(absent)} refused tasks charged and refunded "
