@@ -199,3 +199,43 @@ def test_a_create_that_fits_one_transaction_is_one_transaction_and_dispatchable_
                          "script_config": {"target_usernames": ["a", "b", "c"]}})
     assert len(ids) == 6 and len(recorder.transaction_sizes) == 1
     assert all(Task.get(f"v1_{n}").create_hold is None for n in ids)
+
+
+def test_a_refusal_that_cannot_be_withdrawn_is_not_answered_as_refused_and_is_refunded_anyway(
+        fan_out: V1World, monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
+    from taskcenter import config
+    from taskcenter.services import refunds, sweeper, v1_create
+    from taskcenter.store import held_create
+
+    v1, price = fan_out, pricing.quota_for("v1_follow", "default")
+    poor = make_account("stuck", quota=price * 10_000, key_quota=price * 80)
+
+    def key_spent(chunk: int) -> None:
+        if chunk == 2:  # another request spends the key: chunk 3 is refused
+            Credential(token_hash=poor.key_hash).update(actions=[Credential.remaining_quota.set(0)])
+
+    def store_down(*args: Any, **kwargs: Any) -> bool:
+        raise RuntimeError("the store is failing")
+
+    _spend_between_chunks(monkeypatch, key_spent)
+    monkeypatch.setattr(held_create, "withdraw", store_down)
+    status, reply = v1.call("POST", "/api/v1/task", _body(20, 4), account=poor)
+    assert (status, reply["code"]) == (500, 50001), reply  # not a refusal: some of it is still there
+    assert "held" in reply["message"] and "refunded automatically" in reply["message"]
+    left = _tasks_of(poor)
+    assert left and all(t.create_hold and t.next_poll_at is None for t in left)  # never dispatchable
+    assert not [m for m in retry_messages() if m.get("reason") == "start"]
+
+    clock.set_now(clock.now_ms() + v1_create.hold_ms() + 1000)  # the hold expires: the sweeper fails them
+    try:
+        assert len(sweeper.sweep_timeouts().timed_out) == len(left)
+    finally:
+        clock.set_now(None)
+    sqs, url = boto3.client("sqs"), config.queue_url("refund")
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        for message in messages:
+            refunds.refund_from_message(message["Body"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    assert quota(poor) == price * 10_000 and money.audit_user(poor.user_id).ok  # every charge came back
+    assert v1.sim.tasks == {}  # and none of them ever ran
