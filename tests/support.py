@@ -131,6 +131,7 @@ class record_dynamodb_calls:  # noqa: N801 - used as a context manager
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str]] = []
+        self.transaction_sizes: list[int] = []  # len(TransactItems) of every TransactWriteItems request
         self._orig = None
 
     def __enter__(self) -> list[tuple[str, str]]:
@@ -138,6 +139,7 @@ class record_dynamodb_calls:  # noqa: N801 - used as a context manager
 
         self._orig = BaseClient._make_api_call
         calls = self.calls
+        sizes = self.transaction_sizes
         orig = self._orig
 
         def spy(client, operation_name, api_params):  # type: ignore[no-untyped-def]
@@ -147,6 +149,8 @@ class record_dynamodb_calls:  # noqa: N801 - used as a context manager
                     table = ",".join(api_params["RequestItems"])
                 if not table and "TransactItems" in api_params:
                     table = "transaction"
+                    if operation_name == "TransactWriteItems":
+                        sizes.append(len(api_params["TransactItems"]))
                 calls.append((operation_name, table))
             return orig(client, operation_name, api_params)
 

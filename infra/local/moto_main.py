@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import moto.dynamodb.exceptions as dynamodb_exceptions
 import moto.dynamodb.models as dynamodb_models
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import run_simple
@@ -50,6 +52,18 @@ class _TablesByReference:
         return copy.deepcopy(value, memo)
 
 
+TRANSACT_MAX_BYTES = 4 * 1024 * 1024  # DynamoDB: a transaction's items total at most 4 MB
+
+
+def _require_within_limits(transact_items: list[dict[str, Any]]) -> None:
+    """Refuse what DynamoDB refuses and moto does not check: a transaction over 4 MB of items (moto checks
+    the 100-item limit itself). Measured on the request's items (names, values, type tags): an upper bound."""
+    size = len(json.dumps(transact_items, separators=(",", ":"), default=str).encode())
+    if size > TRANSACT_MAX_BYTES:
+        raise dynamodb_exceptions.MockValidationException(
+            f"Transaction request exceeds the maximum aggregate item size of 4 MB ({size} bytes)")
+
+
 def transact_with_item_snapshots(original: Callable[..., None]) -> Callable[..., None]:
     """moto backs up every table a transaction names (a deep copy of the whole table) to roll back on
     failure: at a few hundred tasks each transaction copies the tasks table, the server runs at 100 % CPU and
@@ -58,6 +72,7 @@ def transact_with_item_snapshots(original: Callable[..., None]) -> Callable[...,
     """
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        _require_within_limits(transact_items)
         snapshots: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []
         for entry in transact_items:
             _, op = next(iter(entry.items()))

@@ -10,7 +10,9 @@ Then, read from the stack's own tables (a Scan: this is a test tool on a private
 - refunds = failed attempts exactly: every charged attempt that failed has one refund ledger entry, no
   succeeded attempt has one;
 - `money.audit_user` holds for every user;
-- every dead-letter queue has an alarm in template.yaml (and its depth is reported).
+- every dead-letter queue has an alarm in template.yaml (and its depth is reported);
+- a 1,000-task v1 fan-out create wrote every task, and refused large v1 creates (a limited key that runs out
+  part-way) left no task and no charge (tests/chaos/large_creates.py).
 Exit status 0 only if all hold. The figures go to stdout and to the report file as markdown.
 """
 
@@ -31,6 +33,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tests.chaos.checks import Check, dead_letter_checks, money_checks
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -160,106 +164,6 @@ def read_tasks(user_ids: set[int]) -> list[Any]:
     return [t for t in Task.scan(attributes_to_get=wanted) if int(t.user_id) in user_ids]
 
 
-def ledger(user_id: int) -> list[Any]:
-    from taskcenter.store.models import LedgerEntry
-
-    return list(LedgerEntry.query(user_id, consistent_read=True))
-
-
-# ---------------------------------------------------------------- checks
-@dataclass
-class Check:
-    name: str
-    ok: bool
-    detail: str
-
-
-def money_checks(tasks: list[Any], user_ids: set[int]) -> tuple[list[Check], dict[str, Any]]:
-    from taskcenter.store import money
-
-    charges: dict[tuple[str, int], int] = {}
-    refunds: Counter[tuple[str, int]] = Counter()
-    for uid in user_ids:
-        for entry in ledger(uid):
-            key = (entry.task_id, int(entry.attempt))
-            if entry.kind == "charge":
-                charges[key] = int(entry.amount)
-            elif entry.kind == "refund":
-                refunds[key] += 1
-    by_id = {t.task_id: t for t in tasks}
-    failed_attempts, succeeded_attempts = set(), set()
-    for (task_id, attempt) in charges:
-        task = by_id.get(task_id)
-        if task is None:
-            continue
-        if attempt < int(task.attempt) or (attempt == int(task.attempt) and task.status == "FAILURE"):
-            failed_attempts.add((task_id, attempt))
-        elif task.status == "SUCCESS":
-            succeeded_attempts.add((task_id, attempt))
-    refunded = set(refunds)
-    missing = sorted(failed_attempts - refunded)
-    extra = sorted(refunded - failed_attempts)
-    twice = sorted(k for k, n in refunds.items() if n > 1)
-    unknown = sorted(k for k in charges if k[0] not in by_id)
-    audits = {uid: money.audit_user(uid) for uid in sorted(user_ids)}
-    bad_audits = [a for a in audits.values() if not a.ok]
-    figures = {"charged attempts": len(charges), "failed charged attempts": len(failed_attempts),
-               "refund ledger entries": sum(refunds.values()), "succeeded charged attempts": len(succeeded_attempts),
-               "refunds of succeeded attempts": len(refunded & succeeded_attempts),
-               "users audited": len(audits), "audits ok": len(audits) - len(bad_audits),
-               "quota charged": sum(charges.values()),
-               "quota refunded": sum(charges.get(k, 0) for k in refunded)}
-    checks = [
-        Check("refunds = failed attempts exactly", not missing and not extra and not twice,
-              f"{len(failed_attempts)} failed charged attempts, {sum(refunds.values())} refunds"
-              + (f"; missing {missing[:10]}" if missing else "") + (f"; unexpected {extra[:10]}" if extra else "")
-              + (f"; twice {twice[:10]}" if twice else "")),
-        Check("every charge belongs to a task", not unknown, f"{len(unknown)} charges of unknown tasks {unknown[:5]}"),
-        Check("ledger audit true for every user", not bad_audits,
-              "; ".join(f"user {a.user_id}: quota {a.quota} expected {a.expected_quota}, used {a.used_quota} "
-                        f"expected {a.charges - a.refunds}" for a in bad_audits) or f"{len(audits)} users"),
-    ]
-    return checks, figures
-
-
-def dead_letter_checks(env: dict[str, str]) -> tuple[list[Check], dict[str, int]]:
-    import boto3
-
-    from infra.local import cfn
-
-    template = cfn.load_template(ROOT / "template.yaml")
-    resources = template["Resources"]
-    dlqs = set()
-    for res in resources.values():
-        policy = ((res.get("Properties") or {}).get("RedrivePolicy") or {}) if isinstance(res, dict) else {}
-        target = policy.get("deadLetterTargetArn")
-        if isinstance(target, dict) and "Fn::GetAtt" in target:
-            ref = target["Fn::GetAtt"]
-            dlqs.add(ref.split(".")[0] if isinstance(ref, str) else ref[0])
-    alarmed = set()
-    for res in resources.values():
-        if isinstance(res, dict) and res.get("Type") == "AWS::CloudWatch::Alarm":
-            text = json.dumps(res.get("Properties") or {})
-            alarmed |= {d for d in dlqs if f'"{d}"' in text}
-    sqs = boto3.client("sqs", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1")
-    depths: dict[str, int] = {}
-    for dlq in sorted(dlqs):
-        name = next((v for k, v in env.items() if k.endswith("_DLQ_URL") and dlq.lower().startswith(
-            k.split("_")[0].lower())), None)
-        if name is None:
-            continue
-        attrs = sqs.get_queue_attributes(QueueUrl=name, AttributeNames=["ApproximateNumberOfMessages",
-                                                                         "ApproximateNumberOfMessagesNotVisible"])
-        a = attrs["Attributes"]
-        depths[dlq] = int(a["ApproximateNumberOfMessages"]) + int(a["ApproximateNumberOfMessagesNotVisible"])
-    unalarmed = sorted(dlqs - alarmed)
-    stranded = sorted(d for d, n in depths.items() if n and d not in alarmed)
-    return [Check("every dead-letter queue has an alarm", not unalarmed and len(depths) == len(dlqs),
-                  f"{len(dlqs)} DLQs, alarmed {sorted(alarmed)}" + (f"; NO ALARM {unalarmed}" if unalarmed else "")),
-            Check("nothing stranded in a DLQ without an alarm", not stranded,
-                  ", ".join(f"{d}={n}" for d, n in depths.items()))], depths
-
-
 # ---------------------------------------------------------------- the run
 @dataclass
 class Options:
@@ -271,6 +175,8 @@ class Options:
     report: Path = ROOT / ".local" / "chaos-report.md"
     delete_at: float = 0.5  # share of submissions done when the second suno channel is deleted
     watch_every_s: float = 20.0  # how often the wait reads the tasks (a Scan: costly for moto at 1,000 tasks)
+    fanout: int = 1000  # one v1 create of this many tasks (tests/chaos/large_creates.py); 0: none
+    refused_size: int = 300  # two v1 creates of this many on a key that pays 1.5 of them; 0: none
 
 
 @dataclass
@@ -353,6 +259,10 @@ def _run(options: Options, doc: dict[str, Any], began: float, log: Callable[[str
     delete_second_channel(more_suno)
     with ThreadPoolExecutor(options.workers) as pool:
         list(pool.map(one, range(half, options.tasks)))
+    from tests.chaos import large_creates
+
+    large = large_creates.run(api, devices, options.fanout, options.refused_size, log)
+    user_ids |= large.user_ids
     submit_s = time.monotonic() - started
     log(f"{len(submissions)} submissions in {submit_s:.0f}s "
         f"({sum(s.accepted for s in submissions)} accepted); waiting for every task to end")
@@ -373,11 +283,14 @@ def _run(options: Options, doc: dict[str, Any], began: float, log: Callable[[str
         time.sleep(options.watch_every_s)  # the stack works on its own clock; the driver only watches (a Scan)
     settle_s = time.monotonic() - started
     return report(options, doc, submissions, tasks, user_ids, deletion, submit_s, settle_s,
-                  time.monotonic() - began)
+                  time.monotonic() - began, large=large)
 
 
 def report(options: Options, doc: dict[str, Any], submissions: list[Submission], tasks: list[Any], user_ids: set[int],
-           deletion: dict[str, Any], submit_s: float, settle_s: float, wall_s: float) -> Result:
+           deletion: dict[str, Any], submit_s: float, settle_s: float, wall_s: float, *,
+           large: Any = None) -> Result:
+    from tests.chaos import large_creates
+
     env, components = doc["env"], doc["components"]
     unfinished = [t for t in tasks if t.status not in TERMINAL]
     checks = [Check("every task SUCCESS or FAILURE", not unfinished and bool(tasks),
@@ -392,6 +305,10 @@ def report(options: Options, doc: dict[str, Any], submissions: list[Submission],
     money, money_figures = money_checks(tasks, user_ids)
     dlq, depths = dead_letter_checks(env)
     checks += money + dlq
+    if large is not None:
+        large_checks, large_figures = large_creates.checks(large, tasks)
+        checks += large_checks
+        money_figures.update(large_figures)
     _, proxy = call("GET", f"{components['chaos']}/chaos/stats")
     _, runner = call("GET", f"{components['event-runner']}/health")
 
@@ -454,11 +371,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=4, help="users besides demo (default 4)")
     parser.add_argument("--deadline", type=float, default=1800.0, help="seconds to wait for every task to end")
     parser.add_argument("--workers", type=int, default=8, help="concurrent submitters (default 8)")
+    parser.add_argument("--fanout", type=int, default=1000, help="tasks of the one large v1 create (default 1000)")
+    parser.add_argument("--refused-size", type=int, default=300,
+                        help="tasks of each of the two v1 creates a limited key cannot both pay (default 300)")
     parser.add_argument("--state-dir", type=Path, default=ROOT / ".local" / "chaos")
     parser.add_argument("--report", type=Path, default=ROOT / ".local" / "chaos-report.md")
     args = parser.parse_args(argv)
     result = run(Options(tasks=args.tasks, users=args.users, deadline_s=args.deadline, workers=args.workers,
-                         state_dir=args.state_dir.resolve(), report=args.report.resolve()))
+                         state_dir=args.state_dir.resolve(), report=args.report.resolve(), fanout=args.fanout,
+                         refused_size=args.refused_size))
     print(result.report, flush=True)
     say(f"report: {args.report}; logs: {args.state_dir}/logs/")
     say("all invariants hold" if result.ok else "INVARIANTS FAILED")

@@ -3,7 +3,8 @@
 Its own stack with LOCAL_CHAOS=1: upstream calls fail (503/429), answer garbage or time out; every SQS batch is
 delivered twice; 10 % of queue invocations crash mid-batch; the second Suno channel is deleted while its tasks
 are in flight. Afterwards every task is SUCCESS or FAILURE, refunds equal the failed charged attempts exactly,
-the ledger audit holds for every user, and every dead-letter queue has an alarm.
+the ledger audit holds for every user, and every dead-letter queue has an alarm; a multi-chunk v1 fan-out wrote
+every task and refused large creates left nothing charged.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def test_chaos_run_keeps_every_invariant(tmp_path: Path, monkeypatch: pytest.Mon
     saved = dict(os.environ)
     try:
         result = run(Options(tasks=60, users=2, deadline_s=150.0, workers=6, state_dir=tmp_path / "stack",
-                             report=tmp_path / "chaos-report.md"), log=lambda line: None)
+                             report=tmp_path / "chaos-report.md", fanout=60, refused_size=40), log=lambda line: None)
     finally:  # the driver points this process at its stack and sets the chaos knobs: put the environment back
         os.environ.clear()
         os.environ.update(saved)
@@ -44,3 +45,5 @@ def test_chaos_run_keeps_every_invariant(tmp_path: Path, monkeypatch: pytest.Mon
     assert result.figures["deletion"]["in_flight"] > 0
     assert {platform for platform, _ in result.figures["by"]} == {"suno", "midjourney", "tikmatrix"}
     assert (tmp_path / "chaos-report.md").read_text().startswith("# Chaos run")
+    names = {c.name for c in result.checks}  # the large v1 creates (a fan-out, refused ones) were checked
+    assert {"the fan-out create wrote every task", "nothing charged that was refused"} <= names

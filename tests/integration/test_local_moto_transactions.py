@@ -55,3 +55,17 @@ def test_a_failed_transaction_leaves_nothing_and_a_good_one_writes_everything(pa
     table = backend.tables["t"]
     client.transact_write_items(TransactItems=[{"Put": {"TableName": "t", "Item": {"k": {"S": "c"}}}}])
     assert backend.tables["t"] is table  # no table copy was made
+
+
+def test_the_local_stack_refuses_transactions_past_dynamodbs_limits_and_writes_nothing(patched_backend: Any) -> None:
+    client = patched_backend
+    too_many = [{"Put": {"TableName": "t", "Item": {"k": {"S": f"n{i}"}}}} for i in range(101)]
+    too_big = [{"Put": {"TableName": "t", "Item": {"k": {"S": f"b{i}"}, "v": {"S": "x" * 350_000}}}}
+               for i in range(13)]
+    for items in (too_many, too_big):
+        with pytest.raises(ClientError) as caught:
+            client.transact_write_items(TransactItems=items)
+        assert caught.value.response["Error"]["Code"] == "ValidationException"
+    assert _items(client) == {}
+    client.transact_write_items(TransactItems=too_many[:100])  # exactly at the limit: written
+    assert len(_items(client)) == 100

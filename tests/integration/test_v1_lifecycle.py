@@ -104,7 +104,8 @@ def test_delete_stops_first_and_batch_delete_takes_a_body(v1: V1World) -> None:
 
     status, reply = v1.call("DELETE", "/api/v1/task/batch", {"task_ids": [ids[1], ids[2], 987654]})
     assert reply["code"] == 0
-    assert reply["data"] == {"deleted_count": 2, "deleted_ids": [ids[1], ids[2]], "not_found_ids": [987654]}
+    assert reply["data"] == {"deleted_count": 2, "deleted_ids": [ids[1], ids[2]], "not_found_ids": [987654],
+                             "failed": []}
     assert len(v1.sim.stops) == 3
     stats = v1.call("GET", "/api/v1/task/stats")[1]["data"]
     assert stats == {"total": 0, "pending": 0, "running": 0, "completed": 0, "failed": 0}

@@ -124,21 +124,41 @@ def test_statuses_plans_and_host_replies() -> None:
     assert got[1].fail_reason == "boom" and got[2].data == {"ok": 1} and got[3] is None
 
 
-def test_large_fan_outs_are_chunked_under_the_transaction_limit() -> None:
-    from taskcenter.services import submission, v1_tasks
+def _v1_tasks(count: int, devices: int, blob: int = 0) -> list[Any]:
+    from taskcenter.store import tasks as task_store
 
-    def spec(serial: str) -> submission.TaskSpec:
-        return submission.TaskSpec(platform="tikmatrix", kind="task", action="follow", model_name="v1_follow",
-                                   payload={}, fields={"serial": serial, "account": ""})
+    return [task_store.build_task(task_id=f"v1_{n}", numeric_id=n, kind="task", platform="tikmatrix", user_id=2,
+                                  action="follow", channel_id=1 + n % 2, quota=500, model_name="v1_follow",
+                                  key_hash="k" * 64, serial=f"d{n % devices}",
+                                  properties={"script_config": {"target_username": f"t{n}", "blob": "x" * blob}})
+            for n in range(1, count + 1)]
 
-    one_device = v1_tasks._chunks([spec("d1") for _ in range(100)])
-    many_devices = v1_tasks._chunks([spec(f"d{i}") for i in range(100)])
-    for chunks in (one_device, many_devices):
-        assert sum(len(c) for c in chunks) == 100
-        for chunk in chunks:
-            devices = {s.fields["serial"] for s in chunk}
-            assert v1_tasks._TX_FIXED + 2 * len(chunk) + 2 * len(devices) <= 100
-    assert len(one_device) == 4 and len(many_devices) == 7
+
+@pytest.mark.parametrize(("count", "devices", "blob"), [(1000, 200, 0), (1000, 1, 0), (60, 60, 300_000)])
+def test_large_creates_are_cut_where_the_real_transaction_would_pass_a_dynamodb_limit(
+        count: int, devices: int, blob: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from taskcenter.store import held_create
+    from taskcenter.store import tasks as task_store
+    from taskcenter.store.db import TRANSACT_WRITE_MAX_BYTES, TRANSACT_WRITE_MAX_ITEMS, items_bytes
+    from taskcenter.store.money import Payer
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    payer, tasks = Payer(2, "k" * 64), _v1_tasks(count, devices, blob)
+    held_create.hold(tasks, "h" * 16, 1)
+    chunks = held_create.split(payer, tasks)
+    assert sorted(t.task_id for c in chunks for t in c) == sorted(t.task_id for t in tasks)
+    rest = {id(t) for t in tasks}
+    for chunk in chunks:  # each chunk's real items fit; one task more would not (or none is left)
+        items = task_store.create_charged_items(payer, chunk)
+        assert len(items) <= TRANSACT_WRITE_MAX_ITEMS and items_bytes(items) <= TRANSACT_WRITE_MAX_BYTES
+        rest -= {id(t) for t in chunk}
+        following = next((t for c in chunks for t in c if id(t) in rest), None)
+        if following is not None and chunk is not chunks[-1]:
+            nxt = chunks[chunks.index(chunk) + 1][0]
+            more = task_store.create_charged_items(payer, [*chunk, nxt])
+            assert len(more) > TRANSACT_WRITE_MAX_ITEMS or items_bytes(more) > TRANSACT_WRITE_MAX_BYTES
+    if blob:  # 60 tasks of ~300 KB each: cut by the 4 MB limit (13 a chunk), long before 100 items
+        assert max(len(c) for c in chunks) <= 4 * 1024 * 1024 // (blob + 1)
 
 
 def test_start_time_at_the_edges_of_the_calendar_is_a_clear_refusal() -> None:

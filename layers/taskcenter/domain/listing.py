@@ -107,10 +107,15 @@ def index_attributes(f: ListingFacts) -> dict[str, str]:
     return attrs
 
 
+def admin_shard(numeric_id: int) -> int:
+    """The shard of the admin-scope counters a task moves (by id: a task always hits the same shard)."""
+    return numeric_id % ADMIN_COUNTER_SHARDS
+
+
 def counter_name(scope_attr: str, scope_value: str, status: str, numeric_id: int) -> str:
     """Counter item name. Admin scopes are sharded by task id so a task always hits the same shard."""
     if scope_attr in ADMIN_SCOPES:
-        shard = numeric_id % ADMIN_COUNTER_SHARDS
+        shard = admin_shard(numeric_id)
         return f"n#{scope_value}#{status}#s{shard}"
     return f"n#{scope_value}#{status}"
 

@@ -2,9 +2,10 @@
 {"task_id", "attempt", "reason"} (reason: "start" from the dispatcher for deferred starts and
 transient submission failures; "retry" from manual retry / retry-all).
 
-- A message whose attempt is not the task's current attempt, whose task is already past NOT_START, or
-  whose task is not due yet (next_poll_at more than 2 s ahead: claimed by another worker, or backing
-  off) is ignored (duplicates and stale messages are harmless; the dispatcher sends it when due).
+- A message whose attempt is not the task's current attempt, whose task is already past NOT_START, whose
+  task is held by a create still being written (`create_hold`), or whose task is not due yet (next_poll_at
+  more than 2 s ahead: claimed by another worker, or backing off) is ignored (duplicates and stale
+  messages are harmless; the dispatcher sends it when due).
 - Before submitting, the worker *claims* the task: one conditional write on the version it read that
   moves next_poll_at to now + RETRY_CLAIM_SECONDS. Of two deliveries racing for one task only one
   claims it, so the upstream never receives the same task twice; if the worker dies after the claim,
@@ -93,6 +94,9 @@ def _retry(message: RetryMessage) -> str:
         logger.info("retry message ignored", extra={"task_id": message.task_id, "attempt": message.attempt,
                                                     "reason": message.reason,
                                                     "status": task.status if task else None})
+        return IGNORED
+    if task.create_hold:  # a multi-chunk create not complete yet: nothing may start it (docs/task-api-v1.md)
+        logger.info("retry message ignored: task held by its create", extra={"task_id": task.task_id})
         return IGNORED
     held_for_this = bool(message.hold_until) and task.next_poll_at is not None \
         and int(task.next_poll_at) == message.hold_until

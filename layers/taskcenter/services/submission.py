@@ -127,6 +127,15 @@ def _require_channel(spec: TaskSpec) -> None:
 
 def create_tasks(principal: Principal, specs: list[TaskSpec]) -> list[Task]:
     """Charge for and write the tasks, NOT_START, in one transaction. Returns them (saved)."""
+    built = build_tasks(principal, specs)
+    task_store.create_charged(Payer(principal.user_id, principal.token_hash), built)
+    created(built)
+    return built
+
+
+def build_tasks(principal: Principal, specs: list[TaskSpec]) -> list[Task]:
+    """Price the specs, reserve their numeric ids (one block) and build the tasks, unsaved. Refuses before
+    anything is written when nothing could take them (NoChannel) or a price is missing."""
     if not specs:
         raise BadInput("nothing to submit")
     for spec in {(s.platform, s.channel_model, s.channel_id): s for s in specs}.values():
@@ -168,12 +177,16 @@ def create_tasks(principal: Principal, specs: list[TaskSpec]) -> list[Task]:
         rescue_at = clock.now_ms() + config.env_int("SUBMIT_RESCUE_SECONDS", 120) * 1000
         task_store.schedule_poll(task, spec.start_at_ms if spec.start_at_ms is not None else rescue_at)
         built.append(task)
-    task_store.create_charged(Payer(principal.user_id, principal.token_hash), built)
-    for task in built:
-        metrics.add_metric(name="TasksSubmitted", unit="Count", value=1)
+    return built
+
+
+def created(tasks: list[Task]) -> None:
+    """Count and log tasks just written."""
+    if tasks:
+        metrics.add_metric(name="TasksSubmitted", unit="Count", value=len(tasks))
+    for task in tasks:
         logger.info("task created", extra={"task_id": task.task_id, "platform": task.platform,
                                            "action": task.action, "quota": int(task.quota)})
-    return built
 
 
 def submit_now(principal: Principal, spec: TaskSpec) -> Task:

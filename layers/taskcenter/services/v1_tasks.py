@@ -7,32 +7,30 @@ user's id answers 40401 exactly like a missing one. docs/task-api-v1.md records 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from taskcenter import clock, queues, script_secrets
+from pynamodb.exceptions import DoesNotExist
+
+from taskcenter import queues, script_secrets
 from taskcenter.domain import listing, numbers, states
 from taskcenter.domain import v1_scripts as rules
-from taskcenter.domain.errors import DomainError, NotFound
+from taskcenter.domain.errors import Conflict, DomainError, NotFound
 from taskcenter.domain.ids import v1_task_key
 from taskcenter.observability import logger
 from taskcenter.providers.base import UpstreamError, provider_for
 from taskcenter.services import channels as channel_service
-from taskcenter.services import listings, submission
+from taskcenter.services import listings
 from taskcenter.services.auth import Principal
 from taskcenter.services.lifecycle import fail_task
 from taskcenter.store import money, v1_records
 from taskcenter.store import tasks as task_store
-from taskcenter.store.models import Channel, Task
+from taskcenter.store.models import Task
 
 PLATFORM = "tikmatrix"
 KIND = "task"
 STOPPED = "stopped"
 MAX_BATCH_DELETE = 100
-# TransactWriteItems takes 100 items. A chunk of tasks costs: user + key (2), per task a put and a ledger
-# entry (2), per new device its two device-scope counters (2), and the shared scope counters (user, plan
-# and action scopes: 6; admin scopes: up to 4 shards x 4 scopes x 2 = 32).
-_TX_LIMIT, _TX_FIXED = 100, 2 + 6 + 32
+V1_CONFLICT = 40901  # HTTP 409 in the v1 envelope (functions/_http.V1_CODES; docs/compatibility.md)
 
 
 # ---------------------------------------------------------------- access
@@ -77,119 +75,12 @@ def own_task(principal: Principal, numeric_id: int) -> Task:
     return task
 
 
-# ---------------------------------------------------------------- hosts
-@dataclass(frozen=True)
-class Placement:
-    channel_id: int
-    serial: str
-    account: str
-
-
-def _hosts() -> list[Channel]:
-    rows = [c for c in channel_service._channels_of_type(PLATFORM) if int(c.status) == 1]
-    return sorted(rows, key=lambda c: (-int(c.priority), int(c.id)))
-
-
-def place(serials: list[str], usernames: list[str]) -> dict[str, Placement]:
-    """Which host serves each device (or account). Account entries are `name` or `name@serial`."""
-    hosts = _hosts()
-    out: dict[str, Placement] = {}
-    for serial in serials:
-        for host in hosts:
-            if serial in (host.devices or []):
-                out[serial] = Placement(int(host.id), serial, "")
-                break
-        else:
-            raise rules.bad(f"device {serial[:64]!r} is not connected to any TikMatrix host", "serials")
-    for name in usernames:
-        bare = name.lstrip("@")
-        for host in hosts:
-            match = next((a for a in (host.accounts or []) if a.split("@", 1)[0] == bare), None)
-            if match is not None:
-                out[name] = Placement(int(host.id), match.split("@", 1)[1] if "@" in match else "", bare)
-                break
-        else:
-            raise rules.bad(f"account {name[:64]!r} is not known to any TikMatrix host", "usernames")
-    return out
-
-
 # ---------------------------------------------------------------- create
-def _chunks(specs: list[submission.TaskSpec]) -> list[list[submission.TaskSpec]]:
-    chunks: list[list[submission.TaskSpec]] = []
-    current: list[submission.TaskSpec] = []
-    devices: set[str] = set()
-    for spec in specs:
-        device = str(spec.fields.get("serial") or "@" + str(spec.fields.get("account")))
-        cost = 2 + (0 if device in devices else 2)
-        used = _TX_FIXED + 2 * len(current) + 2 * len(devices)
-        if current and used + cost > _TX_LIMIT:
-            chunks.append(current)
-            current, devices = [], set()
-        current.append(spec)
-        devices.add(device)
-    if current:
-        chunks.append(current)
-    return chunks
-
-
 def create(principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
-    """Validate, fan out, charge and write the tasks; start the immediate ones through the retry queue.
+    """POST /api/v1/task: services/v1_create.py (imported here late: it uses this module)."""
+    from taskcenter.services import v1_create
 
-    All or nothing: a request too large for one transaction is written in chunks; if a later chunk
-    cannot be paid (quota ran out, key disabled), the tasks already written are failed, refunded and
-    deleted before the error is returned, so the user is left with no task and no charge.
-    """
-    plan = rules.plan_create(body)
-    now = clock.now_ms()
-    start_at = rules.resolve_start_time(plan.start_time_raw, principal.timezone, now)
-    start_ms = int(start_at.timestamp() * 1000) if start_at else 0
-    placements = place(plan.serials, plan.usernames)
-    plan = script_secrets.seal_plan(plan, principal.user_id)  # secrets never stored in plain text (task-api-v1.md)
-    specs = []
-    for planned in plan.tasks:
-        where = placements[planned.serial or planned.account]
-        serial = planned.serial or where.serial
-        account = planned.account or where.account
-        payload = {"serial": serial if planned.serial else "", "account": account if not planned.serial else "",
-                   "script_name": plan.script.name, "script_config": planned.script_config,
-                   "enable_multi_account": plan.enable_multi_account}
-        properties = {"script_config": planned.script_config, "enable_multi_account": plan.enable_multi_account,
-                      "start_time": start_at.isoformat(timespec="seconds") if start_at else None}
-        if planned.target:
-            properties["target"] = planned.target
-        specs.append(submission.TaskSpec(
-            platform=PLATFORM, kind=KIND, action=plan.script.name, model_name=f"v1_{plan.script.name}",
-            payload=payload, properties=properties, channel_id=where.channel_id,
-            start_at_ms=start_ms or now,
-            fields={"serial": serial, "account": account, "source": "api", "scheduled_ms": start_ms},
-        ))
-    chunks = _chunks(specs)
-    if len(chunks) > 1:
-        precheck_quota(principal, specs)
-    created: list[Task] = []
-    try:
-        for chunk in chunks:
-            created.extend(submission.create_tasks(principal, chunk))
-    except DomainError:
-        _undo_created(created)
-        raise
-    if not start_ms:
-        start_now(created)
-    data: dict[str, Any] = {"task_ids": [int(t.id) for t in created], "created_count": len(created)}
-    if start_at:
-        data["start_time"] = start_at.isoformat(timespec="seconds")
-    return data
-
-
-def precheck_quota(principal: Principal, specs: list[submission.TaskSpec]) -> None:
-    """Before a chunked create: refuse at once when the user plainly cannot pay for all of it (the
-    chunks' own conditions still decide; this only spares writing and undoing the first chunks)."""
-    from taskcenter.domain.errors import InsufficientQuota
-    from taskcenter.store.models import User
-
-    total = sum(submission.price_of(spec, principal.group) for spec in specs)
-    if int(User.get(principal.user_id, consistent_read=True).quota) < total:
-        raise InsufficientQuota(f"user quota is not enough for {len(specs)} tasks ({total} needed)")
+    return v1_create.create(principal, body)
 
 
 def start_now(tasks: list[Task]) -> None:
@@ -200,16 +91,6 @@ def start_now(tasks: list[Task]) -> None:
         queues.send_many("retry", bodies)
     except Exception:
         logger.warning("v1 start enqueue failed; the dispatcher will start them", extra={"count": len(bodies)})
-
-
-def _undo_created(tasks: list[Task]) -> None:
-    for task in tasks:
-        try:
-            fail_task(task, "not created: the request could not be paid in full", refund_now=True)
-            task.refresh(consistent_read=True)
-            remove(task)
-        except Exception:
-            logger.exception("undoing a partly paid v1 create failed", extra={"task_id": task.task_id})
 
 
 # ---------------------------------------------------------------- views
@@ -303,7 +184,10 @@ def stop(principal: Principal, numeric_id: int) -> dict[str, Any]:
     if task.status in states.TERMINAL:
         raise rules.bad(f"task {numeric_id} has already finished (status {rules.v1_status(task.status)})",
                         "task_id")
-    stop_task(task)
+    try:
+        stop_task(task)
+    except DoesNotExist as error:  # deleted while we stopped it: as if the stop came after the delete
+        raise not_found(numeric_id) from error
     return view(task, principal.timezone)
 
 
@@ -319,7 +203,7 @@ def stop_task(task: Task) -> None:
             logger.info("v1 task stopped", extra={"task_id": task.task_id})
             return
         task.refresh(consistent_read=True)
-    raise DomainError("the task kept changing while being stopped; try again", code="conflict")
+    raise Conflict("the task kept changing while being stopped; try again")
 
 
 def _cancel_at_host(task: Task) -> None:
@@ -336,26 +220,41 @@ def _cancel_at_host(task: Task) -> None:
 
 
 def delete(principal: Principal, numeric_id: int) -> None:
+    """Stop (if needed), settle and delete. A delete that loses a race with another delete of the same task
+    answers 40401, exactly as if it had come after it (docs/task-api-v1.md, "Stop, delete")."""
     task = own_task(principal, numeric_id)
-    stop_task(task)
-    remove(task)
+    try:
+        stop_task(task)
+        remove(task)
+    except DoesNotExist as error:
+        raise not_found(numeric_id) from error
 
 
 def batch_delete(principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+    """Each id on its own: deleted, not found (also: another user's, or deleted meanwhile), or failed with
+    the code and message a single delete would answer. One id failing never stops the others."""
     raw = body.get("task_ids")
     if not isinstance(raw, list) or not raw:
         raise rules.bad("task_ids must be a non-empty array of task ids", "task_ids")
     if len(raw) > MAX_BATCH_DELETE:
         raise rules.bad(f"task_ids accepts at most {MAX_BATCH_DELETE} ids", "task_ids")
     ids = list(dict.fromkeys(parse_task_id(v, "task_ids") for v in raw))
-    deleted, missing = [], []
+    deleted: list[int] = []
+    missing: list[int] = []
+    failed: list[dict[str, Any]] = []
     for numeric_id in ids:
         try:
             delete(principal, numeric_id)
             deleted.append(numeric_id)
         except NotFound:
             missing.append(numeric_id)
-    return {"deleted_count": len(deleted), "deleted_ids": deleted, "not_found_ids": missing}
+        except DomainError as error:
+            failed.append({"task_id": numeric_id, "code": V1_CONFLICT if isinstance(error, Conflict) else 40001,
+                           "message": error.message})
+        except Exception:
+            logger.exception("v1 batch delete: one id failed", extra={"numeric_id": numeric_id})
+            failed.append({"task_id": numeric_id, "code": 50001, "message": "internal error; try again"})
+    return {"deleted_count": len(deleted), "deleted_ids": deleted, "not_found_ids": missing, "failed": failed}
 
 
 def remove(task: Task) -> None:
@@ -365,11 +264,11 @@ def remove(task: Task) -> None:
 
     for _ in range(4):
         if task.status not in states.TERMINAL:
-            raise DomainError("only a finished task can be removed", code="conflict")
+            raise Conflict("only a finished task can be removed")
         if task.billing == states.BILLING_REFUND_PENDING:
             money.refund_task(task.task_id, int(task.attempt))
         elif v1_records.delete_finished(task):
             v1_admission.release(task, wake=True)
             return
         task.refresh(consistent_read=True)
-    raise DomainError("the task kept changing while being deleted; try again", code="conflict")
+    raise Conflict("the task kept changing while being deleted; try again")

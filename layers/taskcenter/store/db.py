@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -15,6 +16,11 @@ from pynamodb.transactions import TransactWrite
 from taskcenter import config
 
 T = TypeVar("T")
+
+# DynamoDB's TransactWriteItems limits (the Amazon DynamoDB service quotas): at most 100 items, and at most
+# 4 MB of items, per request. Chunked writes size themselves from the items they build (docs/task-api-v1.md).
+TRANSACT_WRITE_MAX_ITEMS = 100
+TRANSACT_WRITE_MAX_BYTES = 4 * 1024 * 1024
 
 _sessions = threading.local()
 
@@ -54,10 +60,35 @@ def cancellation_codes(error: TransactWriteError) -> list[str]:
     return [(r.code if r is not None else "None") or "None" for r in reasons]
 
 
-def failed_tables(tx: Any, error: TransactWriteError) -> list[str]:
-    """Tables of the items whose condition failed, in the order PynamoDB sent them
+def transaction_items(tx: TransactWrite) -> list[dict[str, Any]]:
+    """The items a (not yet sent) TransactWrite holds, in the order PynamoDB sends them
     (condition checks, deletes, puts, updates: not the order the caller added them)."""
-    items = tx._condition_check_items + tx._delete_items + tx._put_items + tx._update_items
+    return tx._condition_check_items + tx._delete_items + tx._put_items + tx._update_items
+
+
+def items_bytes(items: list[dict[str, Any]]) -> int:
+    """An upper bound of the items' size as DynamoDB counts it: their request JSON (names, values, type tags)."""
+    return len(json.dumps(items, separators=(",", ":"), default=str).encode())
+
+
+def fits_one_transaction(items: list[dict[str, Any]]) -> bool:
+    return len(items) <= TRANSACT_WRITE_MAX_ITEMS and items_bytes(items) <= TRANSACT_WRITE_MAX_BYTES
+
+
+class TransactionTooLarge(RuntimeError):
+    """A transaction built past DynamoDB's limits: a bug in the caller's chunking, refused before sending."""
+
+
+def require_fits(tx: TransactWrite) -> None:
+    items = transaction_items(tx)
+    if not fits_one_transaction(items):
+        raise TransactionTooLarge(f"transaction of {len(items)} items / {items_bytes(items)} bytes exceeds "
+                                  f"{TRANSACT_WRITE_MAX_ITEMS} items / {TRANSACT_WRITE_MAX_BYTES} bytes")
+
+
+def failed_tables(tx: Any, error: TransactWriteError) -> list[str]:
+    """Tables of the items whose condition failed, in the order PynamoDB sent them."""
+    items = transaction_items(tx)
     codes = cancellation_codes(error)
     return [items[i].get("TableName", "") for i, code in enumerate(codes)
             if code == "ConditionalCheckFailed" and i < len(items)]

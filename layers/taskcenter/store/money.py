@@ -28,6 +28,8 @@ from taskcenter.store.db import (
     conditional_transaction,
     connection,
     failed_tables,
+    require_fits,
+    transaction_items,
     with_conflict_retry,
 )
 from taskcenter.store.models import Counter, Credential, LedgerEntry, Task, User
@@ -71,52 +73,64 @@ class Charge:
     amount: int
 
 
+def _fill_charge(tx: TransactWrite, payer: Payer, charges: list[Charge], write_tasks: TxHook) -> None:
+    """The charge transaction's items (charge_submission sends them; charge_items counts them)."""
+    total = sum(c.amount for c in charges)
+    if total < 0:
+        raise BadInput("negative charge")
+    user_condition = User.status == 1
+    if total > 0:
+        user_condition = user_condition & (User.quota >= total)
+    tx.update(
+        User(id=payer.user_id),
+        actions=[
+            User.quota.add(-total),
+            User.used_quota.add(total),
+            User.request_count.add(len(charges)),
+        ],
+        condition=user_condition,
+    )
+    if payer.key_hash:
+        key_condition = Credential.status == 1
+        if total > 0:
+            key_condition = key_condition & (
+                (Credential.unlimited == True) | (Credential.remaining_quota >= total)  # noqa: E712
+            )
+        tx.update(
+            Credential(token_hash=payer.key_hash),
+            actions=[Credential.remaining_quota.add(-total), Credential.used_quota.add(total)],
+            condition=key_condition,
+        )
+    for c in charges:
+        if c.amount > 0:
+            tx.save(
+                _ledger(payer.user_id, f"charge#{c.task_id}#{c.attempt}", "charge", c.amount,
+                        task_id=c.task_id, attempt=c.attempt, key_hash=payer.key_hash),
+                condition=LedgerEntry.entry.does_not_exist(),
+            )
+    write_tasks(tx)
+
+
+def charge_items(payer: Payer, charges: list[Charge], write_tasks: TxHook) -> list[dict]:
+    """The items charge_submission would send for these charges (built, not sent): what chunking counts."""
+    tx = TransactWrite(connection=connection())
+    _fill_charge(tx, payer, charges, write_tasks)
+    return transaction_items(tx)
+
+
 def charge_submission(payer: Payer, charges: list[Charge], write_tasks: TxHook) -> None:
     """Charge for one or more task attempts and write them, all in one transaction.
 
     `write_tasks` adds the task puts/updates (each with its own condition) and counter moves.
     Item order matters for error mapping: user, key, then the rest.
     """
-    total = sum(c.amount for c in charges)
-    if total < 0:
-        raise BadInput("negative charge")
-
     sent: list[TransactWrite] = []
 
     def run() -> None:
         with TransactWrite(connection=connection()) as tx:
             sent[:] = [tx]
-            user_condition = User.status == 1
-            if total > 0:
-                user_condition = user_condition & (User.quota >= total)
-            tx.update(
-                User(id=payer.user_id),
-                actions=[
-                    User.quota.add(-total),
-                    User.used_quota.add(total),
-                    User.request_count.add(len(charges)),
-                ],
-                condition=user_condition,
-            )
-            if payer.key_hash:
-                key_condition = Credential.status == 1
-                if total > 0:
-                    key_condition = key_condition & (
-                        (Credential.unlimited == True) | (Credential.remaining_quota >= total)  # noqa: E712
-                    )
-                tx.update(
-                    Credential(token_hash=payer.key_hash),
-                    actions=[Credential.remaining_quota.add(-total), Credential.used_quota.add(total)],
-                    condition=key_condition,
-                )
-            for c in charges:
-                if c.amount > 0:
-                    tx.save(
-                        _ledger(payer.user_id, f"charge#{c.task_id}#{c.attempt}", "charge", c.amount,
-                                task_id=c.task_id, attempt=c.attempt, key_hash=payer.key_hash),
-                        condition=LedgerEntry.entry.does_not_exist(),
-                    )
-            write_tasks(tx)
+            _fill_charge(tx, payer, charges, write_tasks)
+            require_fits(tx)  # never send what DynamoDB would refuse as a ValidationException
 
     try:
         with_conflict_retry(run)
@@ -198,6 +212,32 @@ def refund_task(task_id: str, attempt: int | None = None) -> bool:
 
     # False: already refunded (or the attempt moved on): the other caller won
     return conditional_transaction(write_refund)
+
+
+def refund_withdrawn(payer: Payer, charges: list[Charge], write_removal: TxHook) -> bool:
+    """Undo charges of tasks that never started, in one transaction: a refund ledger entry per charge
+    (condition: new), user and key credited back, and `write_removal` deletes the tasks (each conditioned on
+    still being the untouched attempt). The mirror of charge_submission, item for item, so it fits wherever
+    the charge did. False if a condition failed (a task moved, or was refunded already): nothing written."""
+    total = sum(c.amount for c in charges)
+
+    def build(tx: TransactWrite) -> None:
+        for c in charges:
+            if c.amount > 0:
+                tx.save(_ledger(payer.user_id, f"refund#{c.task_id}#{c.attempt}", "refund", c.amount,
+                                task_id=c.task_id, attempt=c.attempt, key_hash=payer.key_hash),
+                        condition=LedgerEntry.entry.does_not_exist())
+        if total > 0:
+            tx.update(User(id=payer.user_id), actions=[User.quota.add(total), User.used_quota.add(-total)],
+                      condition=User.id.exists())
+            if payer.key_hash:
+                tx.update(Credential(token_hash=payer.key_hash),
+                          actions=[Credential.remaining_quota.add(total), Credential.used_quota.add(-total)],
+                          condition=Credential.token_hash.exists())
+        write_removal(tx)
+        require_fits(tx)
+
+    return conditional_transaction(build)
 
 
 def credit_user(user_id: int, amount: int, note: str = "") -> int:

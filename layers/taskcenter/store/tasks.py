@@ -21,7 +21,14 @@ from taskcenter.observability import metrics
 from taskcenter.store import item_size
 from taskcenter.store.db import conditional_transaction
 from taskcenter.store.models import REFUND_LANE, Task
-from taskcenter.store.money import Charge, Payer, add_counter_deltas, charge_submission, mark_failed_actions
+from taskcenter.store.money import (
+    Charge,
+    Payer,
+    add_counter_deltas,
+    charge_items,
+    charge_submission,
+    mark_failed_actions,
+)
 
 
 def poll_shards() -> int:
@@ -116,10 +123,7 @@ def build_task(
     return task
 
 
-def create_charged(payer: Payer, tasks: list[Task]) -> None:
-    """Charge for and write new tasks in one transaction (each task's `quota` is its price)."""
-    for t in tasks:
-        item_size.require_fits(t)  # a 413 before the transaction, never DynamoDB's ValidationException (a 500)
+def _charge_parts(tasks: list[Task]) -> tuple[list[Charge], Any]:
     charges = [Charge(t.task_id, int(t.attempt), int(t.quota)) for t in tasks]
     deltas = listing.merge_deltas(*(listing.counter_deltas_for_create(listing_facts(t)) for t in tasks))
 
@@ -128,13 +132,25 @@ def create_charged(payer: Payer, tasks: list[Task]) -> None:
             tx.save(t, condition=Task.task_id.does_not_exist())
         add_counter_deltas(tx, deltas)
 
+    return charges, write
+
+
+def create_charged(payer: Payer, tasks: list[Task]) -> None:
+    """Charge for and write new tasks in one transaction (each task's `quota` is its price)."""
+    for t in tasks:
+        item_size.require_fits(t)  # a 413 before the transaction, never DynamoDB's ValidationException (a 500)
     try:
-        charge_submission(payer, charges, write)
+        charge_submission(payer, *_charge_parts(tasks))
     except TransactWriteError as error:
         # The backstop for a size the estimate above missed (moto counts slightly differently): still a 413.
         if error.cause_response_code == "ValidationException" and "size" in (error.cause_response_message or ""):
             raise TooLarge("the task is too large to store (DynamoDB refused the item size)") from error
         raise
+
+
+def create_charged_items(payer: Payer, tasks: list[Task]) -> list[dict]:
+    """The items create_charged(payer, tasks) would send, built and not sent (chunking counts them)."""
+    return charge_items(payer, *_charge_parts(tasks))
 
 
 def get(task_id: str, *, consistent: bool = True) -> Task | None:

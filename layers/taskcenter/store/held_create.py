@@ -1,0 +1,161 @@
+"""Creates too large for one transaction (Task API v1 fan-outs, up to 1,000 tasks): how they are cut into
+transactions, held until all of them committed, then released, or withdrawn. docs/task-api-v1.md, "Create".
+
+- `split`: consecutive runs of the tasks, each the largest that fits one charge transaction, measured on
+  the items `create_charged` would send (built, not sent) against DynamoDB's limits (store.db). Tasks that
+  share admin counter shards, channel and device are put next to each other first: fewer counter items.
+- `hold`: while held, a task is in no dispatch path: not in the sparse `poll_due` index (no next_poll_at:
+  the dispatcher), skipped
+  by the retry worker (`create_hold` set), and out of reach of admission wake-ups (they are conditioned on
+  `next_poll_at`). Its deadline is the hold's expiry, so the timeout sweeper fails and refunds the tasks
+  of a create that died between chunks.
+- `release`: the hold taken off and the task made due, in transactions of up to 100 updates.
+- `withdraw`: a written chunk undone in one transaction, the mirror of its charge (money.refund_withdrawn):
+  refund entries, quota back, tasks deleted, counters back; conditioned on every task still held.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pynamodb.exceptions import UpdateError
+from pynamodb.transactions import TransactWrite
+
+from taskcenter import clock
+from taskcenter.domain import listing, states
+from taskcenter.store import money
+from taskcenter.store import tasks as task_store
+from taskcenter.store.db import TRANSACT_WRITE_MAX_ITEMS, conditional_transaction, fits_one_transaction
+from taskcenter.store.models import Task
+from taskcenter.store.money import Charge, Payer
+
+
+def _grouping(task: Task) -> tuple[int, int, str]:
+    return listing.admin_shard(int(task.id)), int(task.channel_id or 0), task.serial or f"@{task.account}"
+
+
+def split(payer: Payer, tasks: list[Task]) -> list[list[Task]]:
+    """The tasks in chunks that each fit one charge transaction (see the module doc)."""
+    ordered = sorted(tasks, key=_grouping)  # stable: request order within a group
+    fits: Callable[[list[Task]], bool] = lambda run: fits_one_transaction(  # noqa: E731
+        task_store.create_charged_items(payer, run))
+    chunks: list[list[Task]] = []
+    start, guess = 0, 1
+    while start < len(ordered):
+        size = _largest_fit(ordered, start, guess, fits)
+        chunks.append(ordered[start:start + size])
+        start, guess = start + size, size
+    return chunks
+
+
+def _largest_fit(tasks: list[Task], start: int, guess: int, fits: Callable[[list[Task]], bool]) -> int:
+    """The largest n with tasks[start:start+n] fitting. Chunks of one create are alike, so the search walks
+    from the previous chunk's size (usually two builds); the first chunk bisects."""
+    remaining = len(tasks) - start
+    if guess <= 1:  # first chunk: gallop up from 1 until it does not fit, then bisect (small builds only)
+        low, high = 0, 1
+        while high <= remaining and fits(tasks[start:start + high]):
+            low, high = high, high * 2
+        high = min(high, remaining + 1)
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (middle, high) if fits(tasks[start:start + middle]) else (low, middle)
+    else:
+        low = min(guess, remaining)
+        if fits(tasks[start:start + low]):
+            while low < remaining and fits(tasks[start:start + low + 1]):
+                low += 1
+        else:
+            low -= 1
+            while low > 0 and not fits(tasks[start:start + low]):
+                low -= 1
+    if low < 1:
+        raise ValueError(f"task {tasks[start].task_id} alone does not fit one transaction")
+    return low
+
+
+def hold(tasks: list[Task], hold_id: str, until_ms: int) -> None:
+    """Mark unsaved tasks held by `hold_id` (see the module doc); their deadline is the hold's expiry."""
+    for task in tasks:
+        task.create_hold = hold_id
+        task.poll_shard = task_store.shard_for(task.task_id)  # the poll_due index needs next_poll_at too
+        task.next_poll_at = None
+        task.scheduled_ms = 0  # set on release: the sweeper defers the deadline of a scheduled task
+        task.due_lane = task_store.shard_for(task.task_id)
+        task.due_at = until_ms
+
+
+def fits_unheld(payer: Payer, tasks: list[Task], *, due_ms: int, scheduled_ms: int) -> bool:
+    """Take the hold off unsaved tasks (a create that is one transaction needs none) if they still fit
+    one transaction; else they stay held."""
+    hold_id, until_ms = str(tasks[0].create_hold), int(tasks[0].due_at or 0)
+    for task in tasks:
+        task.create_hold, task.scheduled_ms = None, scheduled_ms
+        task_store.schedule_poll(task, due_ms)
+        task_store.set_deadline(task)
+    if fits_one_transaction(task_store.create_charged_items(payer, tasks)):
+        return True
+    hold(tasks, hold_id, until_ms)
+    return False
+
+
+def _release_actions(task: Task, due_ms: int, scheduled_ms: int) -> list:
+    """poll_shard and due_lane were written with the task; the hold lives in next_poll_at (absent), due_at
+    (the hold's expiry) and scheduled_ms (0)."""
+    actions = [Task.create_hold.remove(), Task.next_poll_at.set(due_ms),
+               Task.due_at.set(int(task.submit_ms) + task_store.task_timeout_ms()),
+               Task.version.add(1), Task.updated_at.set(clock.now_s())]
+    return actions + ([Task.scheduled_ms.set(scheduled_ms)] if scheduled_ms else [])
+
+
+def _held_by(hold_id: str):  # type: ignore[no-untyped-def]
+    return (Task.create_hold == hold_id) & (Task.status == states.NOT_START)
+
+
+def release(tasks: list[Task], hold_id: str, *, due_ms: int, scheduled_ms: int) -> list[Task]:
+    """Take the hold off: the tasks become due at `due_ms`. Returns those released; a task that moved while
+    held (its owner stopped or deleted it) is left as it is."""
+    released: list[Task] = []
+    for start in range(0, len(tasks), TRANSACT_WRITE_MAX_ITEMS):  # one update item per task
+        group = tasks[start:start + TRANSACT_WRITE_MAX_ITEMS]
+
+        def build(tx: TransactWrite, group: list[Task] = group) -> None:
+            for task in group:
+                tx.update(Task(task_id=task.task_id), actions=_release_actions(task, due_ms, scheduled_ms),
+                          condition=_held_by(hold_id))
+
+        if conditional_transaction(build):
+            released += [_released(task, due_ms, scheduled_ms) for task in group]
+            continue
+        for task in group:  # one of them moved: release the others one by one
+            try:
+                Task(task_id=task.task_id).update(actions=_release_actions(task, due_ms, scheduled_ms),
+                                                  condition=_held_by(hold_id))
+            except UpdateError as error:
+                if error.cause_response_code != "ConditionalCheckFailedException":
+                    raise
+                continue
+            released.append(_released(task, due_ms, scheduled_ms))
+    return released
+
+
+def _released(task: Task, due_ms: int, scheduled_ms: int) -> Task:
+    """The in-memory task as release wrote it (no read back: 1,000 GetItems for nothing)."""
+    task.create_hold, task.next_poll_at, task.scheduled_ms = None, due_ms, scheduled_ms
+    task.version = int(task.version) + 1
+    return task
+
+
+def withdraw(payer: Payer, tasks: list[Task], hold_id: str) -> bool:
+    """Undo a written chunk of held tasks in one transaction (see the module doc). False if any of them is no
+    longer held (the caller looks at each one again)."""
+    charges = [Charge(t.task_id, int(t.attempt), int(t.quota)) for t in tasks]
+    deltas = listing.merge_deltas(*({k: -v for k, v in listing.counter_deltas_for_create(
+        task_store.listing_facts(t, states.NOT_START)).items()} for t in tasks))
+
+    def removal(tx: TransactWrite) -> None:
+        for t in tasks:
+            tx.delete(Task(task_id=t.task_id), condition=_held_by(hold_id) & (Task.attempt == int(t.attempt)))
+        money.add_counter_deltas(tx, deltas)
+
+    return money.refund_withdrawn(payer, charges, removal)

@@ -1,0 +1,115 @@
+"""The chaos run's invariants over the stack's tables and queues (docs/chaos.md, "What is checked")."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def ledger(user_id: int) -> list[Any]:
+    from taskcenter.store.models import LedgerEntry
+
+    return list(LedgerEntry.query(user_id, consistent_read=True))
+
+
+# ---------------------------------------------------------------- checks
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def money_checks(tasks: list[Any], user_ids: set[int]) -> tuple[list[Check], dict[str, Any]]:
+    from taskcenter.store import money
+
+    charges: dict[tuple[str, int], int] = {}
+    refunds: Counter[tuple[str, int]] = Counter()
+    for uid in user_ids:
+        for entry in ledger(uid):
+            key = (entry.task_id, int(entry.attempt))
+            if entry.kind == "charge":
+                charges[key] = int(entry.amount)
+            elif entry.kind == "refund":
+                refunds[key] += 1
+    by_id = {t.task_id: t for t in tasks}
+    failed_attempts, succeeded_attempts = set(), set()
+    for (task_id, attempt) in charges:
+        task = by_id.get(task_id)
+        if task is None:
+            continue
+        if attempt < int(task.attempt) or (attempt == int(task.attempt) and task.status == "FAILURE"):
+            failed_attempts.add((task_id, attempt))
+        elif task.status == "SUCCESS":
+            succeeded_attempts.add((task_id, attempt))
+    refunded = set(refunds)
+    # a refused large create's tasks are gone (withdrawn: charged and refunded in the ledger, docs/task-api-v1.md)
+    withdrawn = {k for k in charges if k[0] not in by_id and refunds.get(k) == 1}
+    missing = sorted(failed_attempts - refunded)
+    extra = sorted(refunded - failed_attempts - withdrawn)
+    twice = sorted(k for k, n in refunds.items() if n > 1)
+    unknown = sorted(k for k in charges if k[0] not in by_id and k not in withdrawn)
+    audits = {uid: money.audit_user(uid) for uid in sorted(user_ids)}
+    bad_audits = [a for a in audits.values() if not a.ok]
+    figures = {"charged attempts": len(charges), "failed charged attempts": len(failed_attempts),
+               "withdrawn attempts (refused creates)": len(withdrawn),
+               "refund ledger entries": sum(refunds.values()), "succeeded charged attempts": len(succeeded_attempts),
+               "refunds of succeeded attempts": len(refunded & succeeded_attempts),
+               "users audited": len(audits), "audits ok": len(audits) - len(bad_audits),
+               "quota charged": sum(charges.values()),
+               "quota refunded": sum(charges.get(k, 0) for k in refunded)}
+    checks = [
+        Check("refunds = failed attempts exactly", not missing and not extra and not twice,
+              f"{len(failed_attempts)} failed charged attempts, {sum(refunds.values())} refunds"
+              + (f"; missing {missing[:10]}" if missing else "") + (f"; unexpected {extra[:10]}" if extra else "")
+              + (f"; twice {twice[:10]}" if twice else "")),
+        Check("every charge belongs to a task (or was refunded with it)", not unknown,
+              f"{len(unknown)} charges of unknown tasks {unknown[:5]}"),
+        Check("ledger audit true for every user", not bad_audits,
+              "; ".join(f"user {a.user_id}: quota {a.quota} expected {a.expected_quota}, used {a.used_quota} "
+                        f"expected {a.charges - a.refunds}" for a in bad_audits) or f"{len(audits)} users"),
+    ]
+    return checks, figures
+
+
+def dead_letter_checks(env: dict[str, str]) -> tuple[list[Check], dict[str, int]]:
+    import boto3
+
+    from infra.local import cfn
+
+    template = cfn.load_template(ROOT / "template.yaml")
+    resources = template["Resources"]
+    dlqs = set()
+    for res in resources.values():
+        policy = ((res.get("Properties") or {}).get("RedrivePolicy") or {}) if isinstance(res, dict) else {}
+        target = policy.get("deadLetterTargetArn")
+        if isinstance(target, dict) and "Fn::GetAtt" in target:
+            ref = target["Fn::GetAtt"]
+            dlqs.add(ref.split(".")[0] if isinstance(ref, str) else ref[0])
+    alarmed = set()
+    for res in resources.values():
+        if isinstance(res, dict) and res.get("Type") == "AWS::CloudWatch::Alarm":
+            text = json.dumps(res.get("Properties") or {})
+            alarmed |= {d for d in dlqs if f'"{d}"' in text}
+    sqs = boto3.client("sqs", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1")
+    depths: dict[str, int] = {}
+    for dlq in sorted(dlqs):
+        name = next((v for k, v in env.items() if k.endswith("_DLQ_URL") and dlq.lower().startswith(
+            k.split("_")[0].lower())), None)
+        if name is None:
+            continue
+        attrs = sqs.get_queue_attributes(QueueUrl=name, AttributeNames=["ApproximateNumberOfMessages",
+                                                                         "ApproximateNumberOfMessagesNotVisible"])
+        a = attrs["Attributes"]
+        depths[dlq] = int(a["ApproximateNumberOfMessages"]) + int(a["ApproximateNumberOfMessagesNotVisible"])
+    unalarmed = sorted(dlqs - alarmed)
+    stranded = sorted(d for d, n in depths.items() if n and d not in alarmed)
+    return [Check("every dead-letter queue has an alarm", not unalarmed and len(depths) == len(dlqs),
+                  f"{len(dlqs)} DLQs, alarmed {sorted(alarmed)}" + (f"; NO ALARM {unalarmed}" if unalarmed else "")),
+            Check("nothing stranded in a DLQ without an alarm", not stranded,
+                  ", ".join(f"{d}={n}" for d, n in depths.items()))], depths
