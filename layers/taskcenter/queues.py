@@ -13,24 +13,11 @@ from typing import Any
 
 from taskcenter import config
 
-_client: Any = None
-_client_key: tuple[str, str | None] | None = None
-
 
 def _sqs() -> Any:
-    global _client, _client_key
-    import boto3
-    from botocore.config import Config
+    from taskcenter.store.db import aws_client  # late: the app's cold start does not load storage for SQS
 
-    from taskcenter.store.db import botocore_session
-
-    key = (config.region(), config.env("SQS_ENDPOINT_URL") or config.env("AWS_ENDPOINT_URL") or None)
-    if _client is None or _client_key != key:
-        _client = boto3.session.Session(botocore_session=botocore_session()).client(
-            "sqs", region_name=key[0], endpoint_url=key[1],
-            config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5))
-        _client_key = key
-    return _client
+    return aws_client("sqs", "SQS_ENDPOINT_URL")
 
 
 def send(queue: str, body: dict[str, Any], *, delay_seconds: int = 0) -> str:

@@ -95,26 +95,10 @@ def mask(value: Any) -> Any:
 
 
 # ---------------------------------------------------------------- KMS
-_client: Any = None
-_client_key: tuple[str, str | None] | None = None
-
-
 def _kms() -> Any:
-    """One KMS client per process, built like the SQS client (queues.py): shared botocore session,
-    standard retries, short timeouts, the local stack's endpoint when set."""
-    global _client, _client_key
-    import boto3
-    from botocore.config import Config
+    from taskcenter.store.db import aws_client  # late: most functions never seal or open a secret
 
-    from taskcenter.store.db import botocore_session
-
-    key = (config.region(), config.env("KMS_ENDPOINT_URL") or config.env("AWS_ENDPOINT_URL") or None)
-    if _client is None or _client_key != key:
-        _client = boto3.session.Session(botocore_session=botocore_session()).client(
-            "kms", region_name=key[0], endpoint_url=key[1],
-            config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5))
-        _client_key = key
-    return _client
+    return aws_client("kms", "KMS_ENDPOINT_URL")
 
 
 def context_for(user_id: int) -> dict[str, str]:

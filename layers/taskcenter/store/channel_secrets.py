@@ -19,14 +19,14 @@ import logging
 from typing import Any
 
 from taskcenter import config
+from taskcenter.store.db import aws_client
 
 LOCAL_PREFIX = "taskcenter/local/channel/"  # the local stack and tests (template.yaml sets the stack's)
 MAX_SECRET_BYTES = 65_536  # Secrets Manager's limit for SecretString
 RECOVERY_WINDOW_DAYS = 30  # a deleted channel's secret can be restored (undelete) for this long
 
 _provider: Any = None
-_client: Any = None
-_key: tuple[str, str | None] | None = None
+_provider_client: Any = None  # the client _provider was built on (a new endpoint or region: a new provider)
 
 
 class SecretUnavailable(Exception):
@@ -49,39 +49,22 @@ def max_age_seconds() -> int:
     return max(0, config.env_int("CHANNEL_SECRET_MAX_AGE_SECONDS", 300))
 
 
-def _endpoint() -> str | None:
-    """Only the local stack sets one (moto server); on AWS the SDK default applies."""
-    return config.env("SECRETSMANAGER_ENDPOINT_URL") or config.env("AWS_ENDPOINT_URL") or None
-
-
 def client() -> Any:
-    global _client, _provider, _key
-    key = (config.region(), _endpoint())
-    if _client is None or _key != key:
-        import boto3
-        from botocore.config import Config
-
-        from taskcenter.store.db import botocore_session
-
-        # botocore's DEBUG lines carry request and response bodies (a SecretString among them): whatever
-        # level the function's logging is set to, botocore's own loggers stop at INFO.
-        botocore_logger = logging.getLogger("botocore")
-        if botocore_logger.level < logging.INFO:  # NOTSET (follow the root) included
-            botocore_logger.setLevel(logging.INFO)
-        _client = boto3.session.Session(botocore_session=botocore_session()).client(
-            "secretsmanager", region_name=key[0], endpoint_url=key[1],
-            config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5))
-        _provider, _key = None, key
-    return _client
+    # botocore's DEBUG lines carry request and response bodies (a SecretString among them): whatever
+    # level the function's logging is set to, botocore's own loggers stop at INFO.
+    botocore_logger = logging.getLogger("botocore")
+    if botocore_logger.level < logging.INFO:  # NOTSET (follow the root) included
+        botocore_logger.setLevel(logging.INFO)
+    return aws_client("secretsmanager", "SECRETSMANAGER_ENDPOINT_URL")
 
 
 def _secrets_provider() -> Any:
-    global _provider
+    global _provider, _provider_client
     current = client()
-    if _provider is None:
+    if _provider is None or _provider_client is not current:
         from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
-        _provider = SecretsProvider(boto3_client=current)
+        _provider, _provider_client = SecretsProvider(boto3_client=current), current
     return _provider
 
 

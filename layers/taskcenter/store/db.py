@@ -40,6 +40,25 @@ def botocore_session() -> botocore.session.Session:
 
 _pynamodb_connection.get_session = botocore_session  # the seam PynamoDB's Connection.session uses
 
+_clients: dict[tuple[str, str, str | None], Any] = {}
+
+
+def aws_client(service: str, endpoint_variable: str) -> Any:
+    """One boto3 client per service, region and endpoint (SQS, KMS, Secrets Manager), built alike: the shared
+    botocore session, standard retries, short timeouts, and the local stack's endpoint when
+    `endpoint_variable` or AWS_ENDPOINT_URL is set (on AWS the SDK's default applies)."""
+    endpoint = config.env(endpoint_variable) or config.env("AWS_ENDPOINT_URL") or None
+    key = (service, config.region(), endpoint)
+    client = _clients.get(key)
+    if client is None:
+        import boto3
+        from botocore.config import Config
+
+        client = _clients[key] = boto3.session.Session(botocore_session=botocore_session()).client(
+            service, region_name=key[1], endpoint_url=endpoint,
+            config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5))
+    return client
+
 _connection: Connection | None = None
 _connection_key: tuple[str, str | None] | None = None
 
