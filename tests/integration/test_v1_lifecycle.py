@@ -215,3 +215,35 @@ def test_racing_admissions_for_one_device_admit_one(v1: V1World) -> None:
     assert floating[0].serial == "" and floating[0].account == "floating"
     assert v1_admission.admission_check(floating[0]) == 0 and v1_admission.admission_check(floating[1]) > 0
     assert v1_admission.admission_check(floating[0]) == 0  # asking again while holding: still admitted
+
+
+def test_a_long_queue_is_rechecked_less_often_and_still_woken_at_once(v1: V1World,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # A task refused a slot waits the recheck interval at first, then a quarter of its wait so far, capped below
+    # the retry claim window: 1,000 tasks queued behind 100 slots are not re-admitted in full every minute (the
+    # chaos run's 1,000-task fan-out stalled on that), and a release still brings the next one forward at once.
+    from taskcenter import clock
+
+    monkeypatch.setitem(rules.PLANS, "Pro", rules.Plan("Pro", True, 1))
+    first, waiting = v1.create({**POST, "serials": ["dev1"]}) + v1.create({**POST, "serials": ["dev1"]})
+    run_retry_worker()
+    assert task_of(first).status == states.IN_PROGRESS and task_of(waiting).status == states.NOT_START
+    queued = task_of(waiting)
+    created = int(queued.submit_ms)
+    assert v1_admission.wait_ms(queued, created) == v1_admission.recheck_ms() == 60_000
+    assert v1_admission.wait_ms(queued, created + 8 * 60_000) == 120_000  # a quarter of 8 minutes
+    assert v1_admission.wait_ms(queued, created + 3_600_000) == v1_admission.max_wait_ms() == 150_000
+    assert v1_admission.max_wait_ms() < 300_000  # below RETRY_CLAIM_SECONDS' default: a fresh claim is never woken
+
+    clock.set_now(created + 3_600_000)  # it has waited an hour: deferred by the cap
+    try:
+        assert v1_admission.admission_check(task_of(waiting)) == 150_000
+        task = task_of(waiting)
+        task.update(actions=[Task.next_poll_at.set(clock.now_ms() + 150_000)])  # as submission defers it
+        v1.sim.finish_all()
+        poll_host(v1, v1.user.user_id)  # the running one ends: its release wakes the long-waiting one
+        assert task_of(waiting).next_poll_at <= clock.now_ms()
+        run_retry_worker()
+        assert task_of(waiting).status == states.IN_PROGRESS
+    finally:
+        clock.set_now(None)

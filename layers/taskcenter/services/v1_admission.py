@@ -29,8 +29,24 @@ SLOT_BASE = 1000  # > the largest device_limit
 
 
 def recheck_ms() -> int:
-    """How long a task refused a slot waits before the dispatcher tries again (a release wakes it sooner)."""
+    """How long a task refused a slot first waits before the dispatcher tries again (a release wakes it sooner)."""
     return max(1, config.env_int("V1_ADMISSION_RECHECK_SECONDS", 60)) * 1000
+
+
+def max_wait_ms() -> int:
+    """The longest a waiting task goes unchecked (V1_ADMISSION_MAX_WAIT_SECONDS, default 150). It must stay
+    below the retry worker's claim window (RETRY_CLAIM_SECONDS, 300): `wake_waiting` brings forward only
+    tasks due within it, so a task a worker has just claimed (due a whole claim window ahead) is never taken."""
+    return max(recheck_ms(), config.env_int("V1_ADMISSION_MAX_WAIT_SECONDS", 150) * 1000)
+
+
+def wait_ms(task: Task, now_ms: int) -> int:
+    """How long a task refused a slot waits before it is looked at again: the recheck interval at first, then a
+    quarter of how long it has waited so far, up to max_wait_ms. A queue of 1,000 tasks behind 100 slots is
+    then not re-admitted every minute in full (a write and a lease read each): releases wake the next ones
+    at once (wake_waiting), and the recheck is only the safety net (docs/task-api-v1.md, "Concurrency")."""
+    waited = now_ms - max(int(task.submit_ms or 0), int(task.scheduled_ms or 0))
+    return min(max_wait_ms(), max(recheck_ms(), waited // 4))
 
 
 def device_of(task: Task) -> str:
@@ -72,7 +88,7 @@ def admission_check(task: Task) -> int:
     user_id, me = int(task.user_id), int(task.id)
     limit = device_limit(user_id)
     if limit <= 0:
-        return recheck_ms()
+        return wait_ms(task, clock.now_ms())
     device = device_of(task)
     names = [device_lease(user_id, device)] + [run_lease(user_id, k) for k in range(limit)]
     leases = records.read_values(names)
@@ -90,11 +106,11 @@ def admission_check(task: Task) -> int:
         suspects.update(h for h in run_holders.values() if h)
     holders = records.tasks_by_numeric_id(suspects)
     if dev_holder not in (0, me) and not _stale(dev_holder, holders, device):
-        return recheck_ms()
+        return wait_ms(task, clock.now_ms())
     if free_run is None:
         free_run = next((k for k, h in run_holders.items() if _stale(h, holders, None)), None)
         if free_run is None:
-            return recheck_ms()
+            return wait_ms(task, clock.now_ms())
     if _take(task, device, dev_raw, free_run, run_holders[free_run]):
         logger.info("v1 slot taken", extra={"task_id": task.task_id, "device": device, "slot": free_run})
         return 0
@@ -129,7 +145,7 @@ def wake_waiting(user_id: int, device: str = "", limit: int = 3) -> int:
     """Bring waiting NOT_START tasks forward and send them a `start` message: first the oldest one of the
     device just freed, then the oldest of other devices (one per device), `limit` in all.
 
-    Only tasks deferred by admission are touched: the condition `next_poll_at <= now + recheck` leaves
+    Only tasks deferred by admission are touched: the condition `next_poll_at <= now + max_wait` leaves
     alone tasks scheduled later (start_time) and tasks a retry worker has just claimed (their
     next_poll_at is the claim's expiry, minutes ahead). Best-effort: the dispatcher is the safety net.
     """
@@ -145,7 +161,7 @@ def wake_waiting(user_id: int, device: str = "", limit: int = 3) -> int:
                 break
             if t.platform != PLATFORM or device_of(t) in devices:
                 continue
-            if not records.bring_forward(t, now, recheck_ms()):
+            if not records.bring_forward(t, now, max_wait_ms()):
                 continue
             devices.add(device_of(t))
             bodies.append({"task_id": t.task_id, "attempt": int(t.attempt), "reason": "start"})
