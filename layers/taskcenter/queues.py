@@ -24,7 +24,7 @@ def _sqs() -> Any:
 
     from taskcenter.store.db import botocore_session
 
-    key = (config.region(), config.env("SQS_ENDPOINT_URL") or config.env("AWS_ENDPOINT_URL") or None)
+    key = (config.region(), config.endpoint_url("sqs"))
     if _client is None or _client_key != key:
         _client = boto3.session.Session(botocore_session=botocore_session()).client(
             "sqs", region_name=key[0], endpoint_url=key[1],

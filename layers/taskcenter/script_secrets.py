@@ -25,7 +25,7 @@ import time
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from taskcenter import config
+from taskcenter import config, settings
 from taskcenter.domain.errors import BadInput, DomainError
 
 MARKER = "$enc"
@@ -108,7 +108,7 @@ def _kms() -> Any:
 
     from taskcenter.store.db import botocore_session
 
-    key = (config.region(), config.env("KMS_ENDPOINT_URL") or config.env("AWS_ENDPOINT_URL") or None)
+    key = (config.region(), config.endpoint_url("kms"))
     if _client is None or _client_key != key:
         _client = boto3.session.Session(botocore_session=botocore_session()).client(
             "kms", region_name=key[0], endpoint_url=key[1],
@@ -120,10 +120,6 @@ def _kms() -> Any:
 def context_for(user_id: int) -> dict[str, str]:
     """The encryption context: a ciphertext decrypts only for the user it was made for."""
     return {"user_id": str(int(user_id)), "purpose": PURPOSE}
-
-
-def key_id() -> str:
-    return config.env(KEY_ENV)
 
 
 class Sealer:
@@ -151,7 +147,7 @@ class Sealer:
         if len(data) > KMS_PLAINTEXT_LIMIT:
             raise BadInput(f"a secret field of script_config is longer than {KMS_PLAINTEXT_LIMIT} bytes",
                            field="script_config")
-        key = key_id()
+        key = settings.get().v1_secrets_key_arn
         if not key:
             raise SecretsUnavailable(f"secrets in script_config cannot be stored: {KEY_ENV} is not configured")
         from botocore.exceptions import BotoCoreError, ClientError
@@ -213,8 +209,8 @@ def _decrypt(ciphertext: str, user_id: int) -> Any:
     from botocore.exceptions import BotoCoreError, ClientError
 
     args: dict[str, Any] = {"CiphertextBlob": blob, "EncryptionContext": context_for(user_id)}
-    if key_id():
-        args["KeyId"] = key_id()  # only our key may have made it
+    if settings.get().v1_secrets_key_arn:
+        args["KeyId"] = settings.get().v1_secrets_key_arn  # only our key may have made it
     try:
         plain = _kms().decrypt(**args)["Plaintext"]
     except ClientError as error:

@@ -17,7 +17,7 @@ user's oldest waiting task through the retry queue so it starts without waiting 
 
 from __future__ import annotations
 
-from taskcenter import clock, config, queues
+from taskcenter import clock, queues, settings
 from taskcenter.domain import states
 from taskcenter.domain.v1_scripts import plan_of
 from taskcenter.observability import logger
@@ -26,11 +26,6 @@ from taskcenter.store.models import Task, User
 
 PLATFORM = "tikmatrix"
 SLOT_BASE = 1000  # > the largest device_limit
-
-
-def recheck_ms() -> int:
-    """How long a task refused a slot waits before the dispatcher tries again (a release wakes it sooner)."""
-    return max(1, config.env_int("V1_ADMISSION_RECHECK_SECONDS", 60)) * 1000
 
 
 def device_of(task: Task) -> str:
@@ -72,7 +67,7 @@ def admission_check(task: Task) -> int:
     user_id, me = int(task.user_id), int(task.id)
     limit = device_limit(user_id)
     if limit <= 0:
-        return recheck_ms()
+        return settings.get().v1_admission_recheck_seconds * 1000
     device = device_of(task)
     names = [device_lease(user_id, device)] + [run_lease(user_id, k) for k in range(limit)]
     leases = records.read_values(names)
@@ -90,15 +85,16 @@ def admission_check(task: Task) -> int:
         suspects.update(h for h in run_holders.values() if h)
     holders = records.tasks_by_numeric_id(suspects)
     if dev_holder not in (0, me) and not _stale(dev_holder, holders, device):
-        return recheck_ms()
+        return settings.get().v1_admission_recheck_seconds * 1000
     if free_run is None:
         free_run = next((k for k, h in run_holders.items() if _stale(h, holders, None)), None)
         if free_run is None:
-            return recheck_ms()
+            return settings.get().v1_admission_recheck_seconds * 1000
     if _take(task, device, dev_raw, free_run, run_holders[free_run]):
         logger.info("v1 slot taken", extra={"task_id": task.task_id, "device": device, "slot": free_run})
         return 0
-    return min(recheck_ms(), 2000)  # lost a race for the slot: look again shortly
+    # lost a race for the slot: look again shortly
+    return min(settings.get().v1_admission_recheck_seconds * 1000, 2000)
 
 
 def _take(task: Task, device: str, dev_raw: int, slot: int, slot_holder: int) -> bool:
@@ -145,7 +141,7 @@ def wake_waiting(user_id: int, device: str = "", limit: int = 3) -> int:
                 break
             if t.platform != PLATFORM or device_of(t) in devices:
                 continue
-            if not records.bring_forward(t, now, recheck_ms()):
+            if not records.bring_forward(t, now, settings.get().v1_admission_recheck_seconds * 1000):
                 continue
             devices.add(device_of(t))
             bodies.append({"task_id": t.task_id, "attempt": int(t.attempt), "reason": "start"})
