@@ -31,7 +31,7 @@ from taskcenter.domain.errors import BadInput, DomainError
 MARKER = "$enc"
 MASK = "******"
 PURPOSE = "v1-script-secret"
-KEY_ENV = "V1_SECRETS_KEY_ARN"  # the customer managed key (template.yaml: V1SecretsKey)
+KEY_ENV = settings.env_name("v1_secrets_key_arn")  # the customer managed key (template.yaml: V1SecretsKey)
 # Names (compared case-insensitively, "-" as "_") of script_config fields whose values are secrets, from
 # tikmatrix-scripts.md: login's password (which also carries an Instagram TOTP secret as
 # "password:SECRET"), chatgpt_settings.api_key, and the usual names of credentials a script may take.

@@ -40,13 +40,15 @@ class Settings:
     # ------------------------------------------------------------ tasks and the poll engine (docs/engine.md)
     task_timeout_seconds: int = _setting(
         "TASK_TIMEOUT_SECONDS", 24 * 3600, "Unfinished tasks older than this are failed and refunded.")
-    poll_shards: int = _setting("POLL_SHARDS", 4, "Shards of the due-poll index the dispatcher reads.")
+    poll_shards: int = _setting("POLL_SHARDS", 4,
+                                "Shards of the poll and open indexes (a task's shard comes from its id).")
     poll_batch_size: int = _setting("POLL_BATCH_SIZE", 50, "Upstream ids per poll message (Suno batch fetch).",
                                     minimum=1)
     poll_fast_window_seconds: int = _setting(
-        "POLL_FAST_WINDOW_SECONDS", 300, "A task younger than this is polled by chained poll messages.", minimum=0)
+        "POLL_FAST_WINDOW_SECONDS", 300, "How long after a change a task stays in the fast lane (chained polls).",
+        minimum=0)
     poll_chain_delay_seconds: int = _setting(
-        "POLL_CHAIN_DELAY_SECONDS", 8, "Delay of a chained poll message (SQS allows 0..900).", minimum=0, maximum=900)
+        "POLL_CHAIN_DELAY_SECONDS", 8, "SQS delay between chain links (SQS allows 0..900).", minimum=0, maximum=900)
     poll_chain_max_links: int = _setting("POLL_CHAIN_MAX_LINKS", 200, "Chained poll messages per chain at most.",
                                          minimum=0)
     poll_progress_min_interval_seconds: int = _setting(
@@ -59,7 +61,7 @@ class Settings:
         "POLL_DISPATCH_LIMIT", 5000, "Due items read per shard per dispatcher run (the rest waits a minute).",
         minimum=1)
     first_poll_seconds: int = _setting("FIRST_POLL_SECONDS", 5, "Delay of a submitted task's first poll.")
-    sweep_limit: int = _setting("SWEEP_LIMIT", 1000, "Timed-out tasks the sweeper fails per run.", minimum=1)
+    sweep_limit: int = _setting("SWEEP_LIMIT", 1000, "Due deadlines read per shard per sweep.", minimum=1)
 
     # ------------------------------------------------------------ submission and retries
     submit_channel_attempts: int = _setting(
@@ -77,7 +79,7 @@ class Settings:
     refund_grace_seconds: int = _setting(
         "REFUND_GRACE_SECONDS", 300, "Age of a pending refund before the reconciler requeues it.", minimum=0)
     audit_days: int = _setting("AUDIT_DAYS", 2, "Days of ledger the reconciler's money audit reads.", minimum=1)
-    reconcile_limit: int = _setting("RECONCILE_LIMIT", 1000, "Items the reconciler reads per run.", minimum=1)
+    reconcile_limit: int = _setting("RECONCILE_LIMIT", 1000, "Owed refunds the reconciler requeues per run.", minimum=1)
     model_prices: dict[str, float] = _setting(
         "MODEL_PRICES", {}, "JSON object of model prices in USD, merged over the defaults of domain/pricing.py.")
     group_ratios: dict[str, float] = _setting(
@@ -137,7 +139,8 @@ class Settings:
         "V1_CREATE_HOLD_SECONDS", 300,
         "How long the tasks of an unfinished multi-chunk create stay held before the sweeper fails and refunds "
         "them (longer than a create may run).", minimum=60)
-    v1_max_retries: int = _setting("V1_MAX_RETRIES", 3, "Retries a v1 task may have.", minimum=0)
+    v1_max_retries: int = _setting("V1_MAX_RETRIES", 3, "Retries per v1 task (POST /{id}/retry and retry-all).",
+                                   minimum=0)
     v1_retry_all_page_size: int = _setting(
         "V1_RETRY_ALL_PAGE_SIZE", 100, "Tasks per page of a retry-all run.", minimum=1, maximum=500)
     v1_secrets_key_arn: str = _setting(
@@ -155,6 +158,11 @@ class Settings:
 
 SETTINGS = tuple(fields(Settings))
 ENV_NAMES = tuple(f.metadata["env"] for f in SETTINGS)
+
+
+def env_name(name: str) -> str:
+    """The environment variable of the field `name`."""
+    return Settings.__dataclass_fields__[name].metadata["env"]
 
 
 def _parse(spec: Any, raw: str) -> Any:
