@@ -160,7 +160,10 @@ def render() -> str:
     lines += [f"| `{var}` | URL of the {name} queue |" for name, var in config.QUEUE_ENV.items()]
     lines += [f"| `{var}` | endpoint of {name} (else `AWS_ENDPOINT_URL`; the local stack only) |"
               for name, var in config.ENDPOINT_ENV.items()]
-    lines += ["| `AWS_REGION` | region (else `AWS_DEFAULT_REGION`, else us-east-1); set by Lambda |", ""]
+    lines += ["| `AWS_REGION` | region (else `AWS_DEFAULT_REGION`, else us-east-1); set by Lambda |", "",
+              "The local stack's own variables (`LOCAL_*`, the simulators' `*_SIM_*`, and the Powertools switches it",
+              "sets such as `POWERTOOLS_METRICS_DISABLED`) are described in docs/local-stack.md; they are not read by",
+              "the deployed service.", ""]
     return "\n".join(lines)
 
 

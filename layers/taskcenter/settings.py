@@ -4,9 +4,11 @@
     settings.get().poll_batch_size
 
 One frozen `Settings` per process, parsed on first use and cached: a Lambda's environment never changes
-within a process. `reload()` re-reads it (the local stack calls it after it has written its variables);
+within a process. `reload()` re-reads it (infra/admin_cli.py, after it has pointed itself at a stack);
 `follow_environment(True)` makes `get()` re-read whenever one of the variables changed, for processes that
-change their own environment between calls (pytest's monkeypatch.setenv, the benchmarks).
+change their own environment between calls: tests/conftest.py (monkeypatch.setenv), tests/bench and the
+local stack's supervisor (infra/local/stack.py). Following costs one os.environ lookup per variable per
+`get()`, which is why Lambda does not follow.
 
 Each field names its variable, its bounds (out-of-range values are clamped, never refused) and what it
 means. An empty variable counts as unset. docs/configuration.md is generated from this module and the

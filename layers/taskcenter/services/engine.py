@@ -60,7 +60,7 @@ def task_log_context(task_id: str) -> Iterator[None]:
         logger.remove_keys(["task_id"])
 
 
-# ---------------------------------------------------------------- settings
+# ---------------------------------------------------------------- chain timing
 def aligned_chain_delay(now_ms: int) -> int:
     """The chain delay, shortened so links land on a shared grid of POLL_CHAIN_DELAY_SECONDS slots: chains
     started at different times become visible together and merge in one Lambda batch (latency <= delay)."""
