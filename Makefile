@@ -3,7 +3,7 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv local test test-fast lint template openapi build bench chaos clean
+.PHONY: venv local test test-fast lint template configuration openapi build bench chaos clean
 
 $(BIN)/activate: requirements-dev.txt layers/requirements.txt pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -24,8 +24,12 @@ test: venv  ## the full suite (unit, integration, infra, e2e)
 lint: venv
 	$(BIN)/ruff check .
 
-template: venv  ## regenerate template.yaml from the Chalice app and the models
+template: venv  ## regenerate template.yaml from the Chalice app, the models and the settings (and docs/configuration.md)
 	$(BIN)/python -m infra.template
+	$(BIN)/python -m infra.configuration
+
+configuration: venv  ## regenerate docs/configuration.md from layers/taskcenter/settings.py and the code that reads it
+	$(BIN)/python -m infra.configuration
 
 openapi: venv  ## regenerate docs/openapi.json from the Chalice app's routes
 	$(BIN)/python -m infra.openapi

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chalice import Blueprint, Response
-from taskcenter import config
+from taskcenter import settings
 
 from functions._http import guarded, json_response, lazy_module
 
@@ -19,5 +19,6 @@ PERMISSIONS: dict[str, dict[str, dict[str, str]]] = {"get_openapi": {"tables": {
 def get_openapi() -> Response:
     from app import app  # the route table is the app's; imported here to avoid a cycle at import time
 
-    document = api_description.build(api_description.routes_of(app), config.public_base_url() or "/", strict=False)
+    base_url = settings.get().public_base_url or "/"
+    document = api_description.build(api_description.routes_of(app), base_url, strict=False)
     return json_response(document, headers={"Cache-Control": "public, max-age=300"})

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalice import Blueprint, Response
-from taskcenter import config
+from taskcenter import settings
 from taskcenter.domain.errors import DomainError
 from taskcenter.services.auth import Principal, authenticate_dashboard, authenticate_relay
 from taskcenter.services.idempotency import HEADER as IDEMPOTENCY_HEADER
@@ -80,7 +80,7 @@ def _relay_principal() -> Principal:
 
 def public_base_url() -> str:
     """PUBLIC_BASE_URL, else what the request came in on (API Gateway: domain + stage)."""
-    configured = config.public_base_url()
+    configured = settings.get().public_base_url
     if configured:
         return configured
     request = bp.current_request
@@ -175,7 +175,7 @@ def list_mj_tasks_by_condition() -> Response:
 @mj_envelope
 def get_mj_image(id: str) -> Response:  # noqa: A002 - the path parameter's name in the route table
     task_id = id
-    if not image_proxy.forwarding_enabled():
+    if not settings.get().mj_forward_images:
         return mj_error("image forwarding is disabled on this server (MJ_FORWARD_IMAGES)", 4, 404)
     task = task_store.get(task_id, consistent=False) if len(task_id) <= 64 else None
     if task is None or task.kind != mj_relay.KIND:

@@ -133,7 +133,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     os.environ.update(env)
+    from taskcenter import settings
     from taskcenter.observability import logger
+
+    settings.reload()  # the target stack's variables, just set
 
     logger.setLevel("WARNING")  # the reply is the output
     reply = admin_ops.run({**fields, "op": args.op})

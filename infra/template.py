@@ -95,6 +95,20 @@ SECRET_MODES = {"read": ("secretsmanager:GetSecretValue",),
 # Routes that declare nothing may authenticate (one GetItem on credentials, users for the account); nothing else.
 DEFAULT_ROUTE_PERMISSIONS: dict[str, Any] = {"tables": {"users": "r", "credentials": "r"}}
 DEFAULT_EVENT_PERMISSIONS: dict[str, Any] = {}
+# The settings (taskcenter/settings.py fields) template.yaml sets on every function, and to what: the one map of
+# the template's parameters onto settings (docs/configuration.md). The rest keep their defaults.
+SETTING_VALUES: dict[str, Any] = {
+    "powertools_service_name": SERVICE,
+    "powertools_metrics_namespace": METRICS_NAMESPACE,
+    "powertools_log_level": {"Ref": "LogLevel"},
+    "task_timeout_seconds": {"Ref": "TaskTimeoutSeconds"},
+    "public_base_url": {"Ref": "PublicBaseUrl"},
+    "model_prices": {"Ref": "ModelPrices"},
+    "group_ratios": {"Ref": "GroupRatios"},
+    "mj_forward_images": {"Ref": "ForwardMidjourneyImages"},
+    "channel_secret_prefix": {"Fn::Sub": CHANNEL_SECRET_PREFIX},
+    "v1_secrets_key_arn": template_kms.environment()[template_kms.KEY_ENV],
+}
 
 
 # ---------------------------------------------------------------- names
@@ -371,6 +385,24 @@ def tables() -> dict[str, dict[str, Any]]:
     return out
 
 
+# ---------------------------------------------------------------- settings (docs/configuration.md)
+def setting_variables() -> dict[str, Any]:
+    """{environment variable: value} of SETTING_VALUES; every key must be a field of taskcenter.settings."""
+    from taskcenter import settings
+
+    by_name = {spec.name: spec.metadata["env"] for spec in settings.SETTINGS}
+    unknown = sorted(set(SETTING_VALUES) - set(by_name))
+    if unknown:
+        raise ValueError(f"SETTING_VALUES names {unknown}, which taskcenter/settings.py does not define")
+    return {by_name[name]: value for name, value in SETTING_VALUES.items()}
+
+
+def setting_defaults() -> dict[str, Any]:
+    from taskcenter import settings
+
+    return {spec.name: getattr(settings.Settings(), spec.name) for spec in settings.SETTINGS}
+
+
 # ---------------------------------------------------------------- alarms and dashboard
 def alarm(description: str, namespace: str, metric: str, dimension: tuple[str, Any], statistic: str,
           period: int) -> dict[str, Any]:
@@ -505,18 +537,8 @@ def build_template(app: Any | None = None, *, warn: bool = True) -> dict[str, An
 
     variables: dict[str, Any] = {variable: ref(table_logical_id(name)) for name, variable in TABLE_ENV.items()}
     variables.update({variable: ref(queue_logical_id(name)) for name, variable in QUEUE_ENV.items()})
-    variables.update(template_kms.environment())
-    variables.update({
-        "POWERTOOLS_SERVICE_NAME": SERVICE,
-        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-        "POWERTOOLS_LOG_LEVEL": ref("LogLevel"),
-        "TASK_TIMEOUT_SECONDS": ref("TaskTimeoutSeconds"),
-        "PUBLIC_BASE_URL": ref("PublicBaseUrl"),
-        "MODEL_PRICES": ref("ModelPrices"),
-        "GROUP_RATIOS": ref("GroupRatios"),
-        "MJ_FORWARD_IMAGES": ref("ForwardMidjourneyImages"),
-        "CHANNEL_SECRET_PREFIX": {"Fn::Sub": CHANNEL_SECRET_PREFIX},
-    })
+    variables.update(setting_variables())
+    default = setting_defaults()
     # "*/*": API Gateway decides binary-or-text from the FIRST Accept value, and browsers (an <img> of
     # /mj/image/{id}) list image/avif or text/html first; with */* every base64 body Chalice marks
     # (isBase64Encoded, for app.api.binary_types) is decoded, and request bodies arrive base64-encoded,
@@ -534,12 +556,14 @@ def build_template(app: Any | None = None, *, warn: bool = True) -> dict[str, An
         "Parameters": {
             "AlarmEmail": {"Type": "String", "Default": "",
                            "Description": "Email address subscribed to the alarm topic (empty: none)"},
-            "ForwardMidjourneyImages": {"Type": "String", "Default": "true", "AllowedValues": ["true", "false"],
+            "ForwardMidjourneyImages": {"Type": "String", "Default": str(default["mj_forward_images"]).lower(),
+                                        "AllowedValues": ["true", "false"],
                                         "Description": "Show MJ image_url as {PublicBaseUrl}/mj/image/{id} and "
                                                        "stream it (true), or show the upstream's URL (false)"},
             "GroupRatios": {"Type": "String", "Default": "",
                             "Description": 'JSON merged over the default group price ratios, e.g. {"vip": 0.8}'},
-            "LogLevel": {"Type": "String", "Default": "INFO", "AllowedValues": ["DEBUG", "INFO", "WARNING", "ERROR"],
+            "LogLevel": {"Type": "String", "Default": default["powertools_log_level"],
+                         "AllowedValues": ["DEBUG", "INFO", "WARNING", "ERROR"],
                          "Description": "Powertools log level of every function"},
             "LogRetentionDays": {"Type": "Number", "Default": 30,
                                  "AllowedValues": [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
@@ -550,7 +574,7 @@ def build_template(app: Any | None = None, *, warn: bool = True) -> dict[str, An
             "PublicBaseUrl": {"Type": "String", "Default": "",
                               "Description": "Public base URL (custom domain) for links such as /mj/image/{id}; "
                                              "empty: the URL each request came in on"},
-            "TaskTimeoutSeconds": {"Type": "Number", "Default": 86400, "MinValue": 60,
+            "TaskTimeoutSeconds": {"Type": "Number", "Default": default["task_timeout_seconds"], "MinValue": 60,
                                    "Description": "Unfinished tasks older than this are failed and refunded"},
         },
         "Conditions": {"HasAlarmEmail": {"Fn::Not": [{"Fn::Equals": [ref("AlarmEmail"), ""]}]}},

@@ -26,6 +26,12 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("DYNAMODB_ENDPOINT_URL", None)
 
+# Tests change the environment between calls (monkeypatch.setenv, the local stack's variables): settings follow
+# it instead of being read once as on Lambda (taskcenter/settings.py).
+from taskcenter import settings  # noqa: E402
+
+settings.follow_environment(True)
+
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:

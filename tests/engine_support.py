@@ -5,6 +5,7 @@ and a driver that feeds SQS messages from the (moto) queues to the job handlers.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,7 +104,7 @@ def _sqs() -> Any:
 
 def receive(queue: str, *, max_messages: int = 10, dlq: bool = False) -> list[dict[str, Any]]:
     """Receive (and leave in flight) up to 10 visible messages of a logical queue."""
-    url = config.env(config.QUEUE_ENV[queue].replace("_URL", "_DLQ_URL")) if dlq else config.queue_url(queue)
+    url = os.environ.get(config.QUEUE_ENV[queue].replace("_URL", "_DLQ_URL"), "") if dlq else config.queue_url(queue)
     reply = _sqs().receive_message(QueueUrl=url, MaxNumberOfMessages=max_messages, VisibilityTimeout=0,
                                    AttributeNames=["All"], MessageAttributeNames=["All"])
     return reply.get("Messages", [])
@@ -111,7 +112,7 @@ def receive(queue: str, *, max_messages: int = 10, dlq: bool = False) -> list[di
 
 def drain(queue: str, *, dlq: bool = False) -> list[dict[str, Any]]:
     """Every visible message body of a queue, deleted from it (delays are ignored by moto's receive)."""
-    url = config.env(config.QUEUE_ENV[queue].replace("_URL", "_DLQ_URL")) if dlq else config.queue_url(queue)
+    url = os.environ.get(config.QUEUE_ENV[queue].replace("_URL", "_DLQ_URL"), "") if dlq else config.queue_url(queue)
     bodies: list[dict[str, Any]] = []
     while True:
         reply = _sqs().receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30)

@@ -22,6 +22,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from taskcenter import settings
+
 from infra.local import cfn, reseed, snapshot
 from infra.local.banner import banner, check
 from infra.local.context import (
@@ -161,6 +163,7 @@ class LocalStack:
         restored = snapshot.open_state(self.state_dir, self.moto_url, fresh=self.fresh, persist=self.persist, say=say)
         env = stack_env(moto_url=self.moto_url, api_url=self.api_url, template=template, resources=resources)
         os.environ.update(env)  # seeding and in-process components run in this process, against the same stack
+        settings.follow_environment(True)  # ... and the components add variables (PRIVATE_HOST_ALLOWLIST) as they start
         ctx = StackContext(root=ROOT, state_dir=self.state_dir, moto_url=self.moto_url, api_url=self.api_url,
                            env=env, template=template, tables=resources.tables, queues=resources.queues,
                            verbose=self.verbose)

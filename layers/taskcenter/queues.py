@@ -17,7 +17,7 @@ from taskcenter import config
 def _sqs() -> Any:
     from taskcenter.store.db import aws_client  # late: the app's cold start does not load storage for SQS
 
-    return aws_client("sqs", "SQS_ENDPOINT_URL")
+    return aws_client("sqs")
 
 
 def send(queue: str, body: dict[str, Any], *, delay_seconds: int = 0) -> str:

@@ -25,13 +25,13 @@ import time
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from taskcenter import config
+from taskcenter import settings
 from taskcenter.domain.errors import BadInput, DomainError
 
 MARKER = "$enc"
 MASK = "******"
 PURPOSE = "v1-script-secret"
-KEY_ENV = "V1_SECRETS_KEY_ARN"  # the customer managed key (template.yaml: V1SecretsKey)
+KEY_ENV = settings.env_name("v1_secrets_key_arn")  # the customer managed key (template.yaml: V1SecretsKey)
 # Names (compared case-insensitively, "-" as "_") of script_config fields whose values are secrets, from
 # tikmatrix-scripts.md: login's password (which also carries an Instagram TOTP secret as
 # "password:SECRET"), chatgpt_settings.api_key, and the usual names of credentials a script may take.
@@ -98,16 +98,12 @@ def mask(value: Any) -> Any:
 def _kms() -> Any:
     from taskcenter.store.db import aws_client  # late: most functions never seal or open a secret
 
-    return aws_client("kms", "KMS_ENDPOINT_URL")
+    return aws_client("kms")
 
 
 def context_for(user_id: int) -> dict[str, str]:
     """The encryption context: a ciphertext decrypts only for the user it was made for."""
     return {"user_id": str(int(user_id)), "purpose": PURPOSE}
-
-
-def key_id() -> str:
-    return config.env(KEY_ENV)
 
 
 class Sealer:
@@ -135,7 +131,7 @@ class Sealer:
         if len(data) > KMS_PLAINTEXT_LIMIT:
             raise BadInput(f"a secret field of script_config is longer than {KMS_PLAINTEXT_LIMIT} bytes",
                            field="script_config")
-        key = key_id()
+        key = settings.get().v1_secrets_key_arn
         if not key:
             raise SecretsUnavailable(f"secrets in script_config cannot be stored: {KEY_ENV} is not configured")
         from botocore.exceptions import BotoCoreError, ClientError
@@ -197,8 +193,8 @@ def _decrypt(ciphertext: str, user_id: int) -> Any:
     from botocore.exceptions import BotoCoreError, ClientError
 
     args: dict[str, Any] = {"CiphertextBlob": blob, "EncryptionContext": context_for(user_id)}
-    if key_id():
-        args["KeyId"] = key_id()  # only our key may have made it
+    if settings.get().v1_secrets_key_arn:
+        args["KeyId"] = settings.get().v1_secrets_key_arn  # only our key may have made it
     try:
         plain = _kms().decrypt(**args)["Plaintext"]
     except ClientError as error:

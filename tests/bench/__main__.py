@@ -53,6 +53,9 @@ def render(rows: list[tuple[str, dict]]) -> str:
 
 
 def main(argv: list[str]) -> int:
+    from taskcenter import settings
+
+    settings.follow_environment(True)  # the benchmarks set variables between runs
     only = {a if a.startswith("bench_") else f"bench_{a}" for a in argv} or None
     rows = collect(only)
     print(render(rows))

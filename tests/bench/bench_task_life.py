@@ -93,9 +93,9 @@ def rows() -> list[dict[str, Any]]:
 
 
 def _measure(world: Any, monkeypatch: Any) -> list[dict[str, Any]]:
-    from taskcenter import clock
+    from taskcenter import clock, settings
     from taskcenter.domain import states
-    from taskcenter.services import admin, engine, submission
+    from taskcenter.services import admin, submission
     from taskcenter.services.auth import authenticate_relay
     from taskcenter.store import tasks as task_store
 
@@ -180,7 +180,7 @@ def _measure(world: Any, monkeypatch: Any) -> list[dict[str, Any]]:
     for i in range(200):
         stale = new_charged_task(world.user, ch_a if i % 2 else ch_b, next_poll_at=now)
         upstream.set(stale.upstream_id, states.SUBMITTED)  # known upstream, unchanged
-    clock.advance(engine.fast_window_ms() / 1000 + 60)
+    clock.advance(settings.get().poll_fast_window_seconds + 60)
     calls_before = len(upstream.fetch_calls)
     with _Recorder() as cycle:
         report = jobs.poll_dispatcher({"version": "0", "account": "1", "region": "us-east-1", "detail": {},

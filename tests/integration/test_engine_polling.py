@@ -11,7 +11,7 @@ import json
 import threading
 
 import pytest
-from taskcenter import clock
+from taskcenter import clock, settings
 from taskcenter.domain import states
 from taskcenter.observability import metrics
 from taskcenter.services import admin, engine, retries
@@ -82,13 +82,14 @@ def test_state_mapping_writes_only_changes_and_ignores_stale_reports(engine_worl
     assert [op for op, _ in writes(dynamodb_calls)] == ["TransactWriteItems"]  # one transition
     stored = task_store.get(task.task_id)
     assert (stored.status, stored.progress, stored.version) == (states.IN_PROGRESS, "30%", 2)
-    assert stored.start_ms == clock.now_ms() and stored.next_poll_at == clock.now_ms() + engine.fast_window_ms()
+    window_ms = settings.get().poll_fast_window_seconds * 1000
+    assert stored.start_ms == clock.now_ms() and stored.next_poll_at == clock.now_ms() + window_ms
 
     up.set(task.upstream_id, states.IN_PROGRESS, progress="60%", data={"clips": [{"status": "streaming"}]})
     dynamodb_calls.clear()
     poll([task.task_id], ch)
     assert writes(dynamodb_calls) == []  # progress moved, but the last write is under 10 s old: held back
-    clock.advance(engine.progress_interval_ms() / 1000)
+    clock.advance(settings.get().poll_progress_min_interval_seconds)
     poll([task.task_id], ch)
     assert [op for op, _ in writes(dynamodb_calls)] == ["UpdateItem"]  # same status, new progress/data
     stored = task_store.get(task.task_id)
@@ -257,7 +258,7 @@ def test_fresh_tasks_chain_themselves_merged_and_stale_ones_leave_the_chain(engi
     assert all(m["chain"] == 1 and m["channel_id"] == ch for m in follow)
 
     # past the fast window without a change: the chain lets go (the dispatcher takes over, slowly)
-    clock.advance(engine.fast_window_ms() / 1000 + 1)
+    clock.advance(settings.get().poll_fast_window_seconds + 1)
     poll([fresh[0].task_id], ch, chain=5)
     assert drain("poll") == []
     # a move makes it fresh again
@@ -292,7 +293,7 @@ def test_dispatcher_groups_by_channel_starts_not_started_and_backs_off(engine_wo
     assert sorted({op for op, _ in dynamodb_calls}) == ["Query", "UpdateItem"]
     assert [op for op, _ in dynamodb_calls].count("UpdateItem") == 1
     assert (report["due"], report["polled"], report["retries"], report["skipped_fresh"]) == (10, 0, 1, 9)
-    hold_until = clock.now_ms() + retries.claim_seconds() * 1000
+    hold_until = clock.now_ms() + settings.get().retry_claim_seconds * 1000
     start_message = {"task_id": waiting.task_id, "attempt": 1, "reason": "start", "hold_until": hold_until}
     assert drain("retry") == [start_message]
     assert drain("poll") == []
@@ -304,7 +305,7 @@ def test_dispatcher_groups_by_channel_starts_not_started_and_backs_off(engine_wo
     assert task_store.get(waiting.task_id).status == states.NOT_START
 
     # stale: one message per channel batch
-    clock.advance(engine.fast_window_ms() / 1000)
+    clock.advance(settings.get().poll_fast_window_seconds)
     jobs().poll_dispatcher(SCHEDULE_EVENT, None)
     sent = drain("poll")
     assert sorted((m["channel_id"], len(m["task_ids"])) for m in sent) == sorted([(ch_a, 5), (ch_a, 2), (ch_b, 2)])

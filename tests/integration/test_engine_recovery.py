@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from taskcenter import clock, queues
+from taskcenter import clock, queues, settings
 from taskcenter.domain import states
 from taskcenter.observability import metrics
 from taskcenter.services import admin, refunds, retries, submission, sweeper
@@ -70,7 +70,7 @@ def test_crash_between_transition_and_enqueue_is_refunded_by_the_reconciler(engi
 
     # within the grace period the reconciler leaves it (the message may still be on its way)
     assert jobs().reconciler(SCHEDULE_EVENT, None)["refunds_requeued"] == []
-    clock.advance(refunds.refund_grace_ms() / 1000 + 1)
+    clock.advance(settings.get().refund_grace_seconds + 1)
     # two reconciler runs before the refund worker: two messages, one refund
     assert jobs().reconciler(SCHEDULE_EVENT, None)["refunds_requeued"] == [task.task_id]
     assert jobs().reconciler(SCHEDULE_EVENT, None)["refunds_requeued"] == [task.task_id]
@@ -185,7 +185,7 @@ def test_retry_worker_fails_over_backs_off_ignores_stale_messages_and_never_subm
     assert retries.claim(first) and not retries.claim(second)
 
     # on the second try the first channel still fails: failover to the other channel
-    clock.advance(retries.claim_seconds())  # the claim expired (a crashed worker): due again
+    clock.advance(settings.get().retry_claim_seconds)  # the claim expired (a crashed worker): due again
     up.submit_errors = [transient()]
     jobs().retry_worker(sqs_event([retry, retry], "retry", ids=["r1", "r2"]), None)
     stored = task_store.get(task.task_id)
@@ -195,7 +195,7 @@ def test_retry_worker_fails_over_backs_off_ignores_stale_messages_and_never_subm
 
     # past the maximum, a background retry fails and refunds the task
     doomed = submission.create_tasks(_principal(user), [replace(_spec(), start_at_ms=clock.now_ms())])[0]
-    Task(task_id=doomed.task_id).update(actions=[Task.submit_attempts.set(submission.max_background_retries())])
+    Task(task_id=doomed.task_id).update(actions=[Task.submit_attempts.set(settings.get().submit_max_retries)])
     up.submit_errors = [transient(), transient()]
     retries.retry_from_message({"task_id": doomed.task_id, "attempt": 1, "reason": "start"})
     assert task_store.get(doomed.task_id).status == states.FAILURE

@@ -20,7 +20,7 @@ from typing import Any
 
 import moto.dynamodb.models as dynamodb_models
 import pytest
-from taskcenter import clock
+from taskcenter import clock, settings
 from taskcenter.domain import pricing, states
 from taskcenter.store import money
 from taskcenter.store.models import Credential, LedgerEntry, Task
@@ -205,7 +205,7 @@ def test_a_refusal_that_cannot_be_withdrawn_is_not_answered_as_refused_and_is_re
         fan_out: V1World, monkeypatch: pytest.MonkeyPatch) -> None:
     import boto3
     from taskcenter import config
-    from taskcenter.services import refunds, sweeper, v1_create
+    from taskcenter.services import refunds, sweeper
     from taskcenter.store import held_create
 
     v1, price = fan_out, pricing.quota_for("v1_follow", "default")
@@ -227,7 +227,8 @@ def test_a_refusal_that_cannot_be_withdrawn_is_not_answered_as_refused_and_is_re
     assert left and all(t.create_hold and t.next_poll_at is None for t in left)  # never dispatchable
     assert not [m for m in retry_messages() if m.get("reason") == "start"]
 
-    clock.set_now(clock.now_ms() + v1_create.hold_ms() + 1000)  # the hold expires: the sweeper fails them
+    # the hold expires: the sweeper fails them
+    clock.set_now(clock.now_ms() + settings.get().v1_create_hold_seconds * 1000 + 1000)
     try:
         assert len(sweeper.sweep_timeouts().timed_out) == len(left)
     finally:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from taskcenter import clock
+from taskcenter import clock, settings
 from taskcenter.domain import states
 from taskcenter.providers.base import UpstreamState
 from taskcenter.services import engine, refunds, retries
@@ -36,7 +36,7 @@ def test_slow_steps_grow_with_staleness():
 
 
 def test_dispatcher_leaves_fresh_tasks_to_their_chain_and_backs_off_stale_ones():
-    window = engine.fast_window_ms()
+    window = settings.get().poll_fast_window_seconds * 1000
     moved_now = task(updated_at=NOW // 1000, next_poll_at=NOW)
     assert engine.is_fresh(moved_now, NOW) and not engine.dispatcher_should_poll(moved_now, NOW)
     moved_long_ago = task(updated_at=(NOW - window - 3_600_000) // 1000, next_poll_at=NOW - 3_600_000)
@@ -49,7 +49,7 @@ def test_dispatcher_leaves_fresh_tasks_to_their_chain_and_backs_off_stale_ones()
 
 def test_plan_dispatch_batches_per_channel_and_sends_retries_for_not_started(monkeypatch):
     monkeypatch.setenv("POLL_BATCH_SIZE", "2")
-    stale = (NOW - engine.fast_window_ms() - 60_000) // 1000
+    stale = (NOW - settings.get().poll_fast_window_seconds * 1000 - 60_000) // 1000
     due = [task(task_id=f"a{i}", channel_id=1, updated_at=stale, next_poll_at=NOW - 1) for i in range(3)]
     due += [task(task_id="b0", channel_id=2, updated_at=stale, next_poll_at=NOW - 1)]
     due += [task(task_id="n0", status=states.NOT_START, upstream_id="", attempt=3, next_poll_at=NOW - 1)]

@@ -6,7 +6,7 @@ Defaults come from the reference (behaviour-notes.md); operators override them w
 
 from __future__ import annotations
 
-from taskcenter import config
+from taskcenter import settings
 
 QUOTA_PER_USD = 500_000
 
@@ -43,14 +43,14 @@ DEFAULT_GROUP_RATIOS: dict[str, float] = {"default": 1.0, "vip": 1.0, "svip": 1.
 
 
 def price_usd(model: str) -> float:
-    prices = config.json_env("MODEL_PRICES", DEFAULT_PRICES_USD)
+    prices = {**DEFAULT_PRICES_USD, **settings.get().model_prices}
     if model not in prices:
         raise KeyError(model)
     return float(prices[model])
 
 
 def group_ratio(group: str) -> float:
-    ratios = config.json_env("GROUP_RATIOS", DEFAULT_GROUP_RATIOS)
+    ratios = {**DEFAULT_GROUP_RATIOS, **settings.get().group_ratios}
     return float(ratios.get(group or "default", ratios.get("default", 1.0)))
 
 

@@ -31,7 +31,7 @@ from urllib.parse import urljoin, urlsplit
 import urllib3
 from urllib3.util import Retry, Timeout
 
-from taskcenter import config
+from taskcenter import settings
 from taskcenter.domain import json_body as strict_json
 from taskcenter.domain import numbers
 from taskcenter.domain.errors import BadInput
@@ -70,9 +70,7 @@ _METADATA_HOSTS = {"metadata.google.internal", "metadata", "instance-data", "ins
 
 
 def allowlisted(host: str, port: int) -> bool:
-    raw = config.env("PRIVATE_HOST_ALLOWLIST", "")
-    entries = {e.strip().lower() for e in raw.split(",") if e.strip()}
-    return f"{host.lower()}:{port}" in entries
+    return f"{host.lower()}:{port}" in settings.get().private_host_allowlist
 
 
 @dataclass(frozen=True)
@@ -227,12 +225,12 @@ def request(
     """
     deadline = time.monotonic() + total_timeout if total_timeout else None
     timeout = Timeout(
-        connect=connect_timeout if connect_timeout is not None else config.env_float("UPSTREAM_CONNECT_TIMEOUT", 3.0),
-        read=read_timeout if read_timeout is not None else config.env_float("UPSTREAM_READ_TIMEOUT", 15.0),
+        connect=connect_timeout if connect_timeout is not None else settings.get().upstream_connect_timeout,
+        read=read_timeout if read_timeout is not None else settings.get().upstream_read_timeout,
     )
     # Connection failures are retried with backoff by urllib3; a request the upstream may have
     # received (read errors, statuses) is never resent here: the caller's failover decides.
-    retry = Retry(total=retries if retries is not None else config.env_int("UPSTREAM_CONNECT_RETRIES", 1),
+    retry = Retry(total=retries if retries is not None else settings.get().upstream_connect_retries,
                   connect=None, read=0, status=0, redirect=0, other=0, backoff_factor=0.2,
                   raise_on_status=False, raise_on_redirect=False,
                   remove_headers_on_redirect=CREDENTIAL_HEADERS | set(credential_headers))

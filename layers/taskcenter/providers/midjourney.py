@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from taskcenter import config
+from taskcenter import settings
 from taskcenter.domain import states
 from taskcenter.providers import http
 from taskcenter.providers.base import (
@@ -48,10 +48,6 @@ STATUS_MAP = {
 
 # What the upstream reports that the surfaces show, kept in task.data (raw) and these in task.extra.
 EXTRA_FIELDS = ("imageUrl", "promptEn", "description", "buttons")
-
-
-def list_batch_size() -> int:
-    return max(1, config.env_int("MJ_LIST_BATCH_SIZE", 100))
 
 
 def _progress(value: Any, status: str) -> str:
@@ -160,7 +156,7 @@ class MidjourneyProvider:
     def fetch(self, upstream_ids: list[str]) -> dict[str, UpstreamState]:
         out: dict[str, UpstreamState] = {}
         ids = list(dict.fromkeys(i for i in upstream_ids if i))
-        size = list_batch_size()
+        size = settings.get().mj_list_batch_size
         for start in range(0, len(ids), size):
             chunk = ids[start:start + size]
             reply = self._post("/mj/task/list-by-condition", {"ids": chunk}, "midjourney list-by-condition")

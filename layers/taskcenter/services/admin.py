@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from taskcenter import clock
+from taskcenter import clock, settings
 from taskcenter.domain import credentials as cred_rules
 from taskcenter.domain import numbers
 from taskcenter.domain.errors import BadInput, Conflict, NotFound
@@ -243,12 +243,6 @@ def _check_base_url(url: Any, *, allow_private: bool) -> str:
     return url.strip().rstrip("/")
 
 
-def _allow_private_upstreams() -> bool:
-    from taskcenter import config
-
-    return config.env_bool("ALLOW_PRIVATE_UPSTREAMS", False)
-
-
 def channel_view(ch: Channel) -> dict[str, Any]:
     return {"id": int(ch.id), "type": ch.type, "name": ch.name, "base_url": ch.base_url, "status": int(ch.status),
             "priority": int(ch.priority), "weight": int(ch.weight), "models": list(ch.models or []),
@@ -269,7 +263,7 @@ def create_channel(type: str, base_url: str, *, name: str = "", secret: str = ""
                    status: Any = 1) -> dict[str, Any]:
     if type not in CHANNEL_TYPES:
         raise BadInput(f"type must be one of {sorted(CHANNEL_TYPES)}", field="type")
-    url = _check_base_url(base_url, allow_private=_allow_private_upstreams())
+    url = _check_base_url(base_url, allow_private=settings.get().allow_private_upstreams)
     priority = _int(priority, "priority")
     weight = _int(weight, "weight", minimum=0)
     status = _int(status, "status")
@@ -308,7 +302,7 @@ def update_channel(channel_id: Any, **changes: Any) -> dict[str, Any]:
     actions = []
     if "base_url" in changes:
         actions.append(Channel.base_url.set(_check_base_url(changes["base_url"],
-                                                            allow_private=_allow_private_upstreams())))
+                                                            allow_private=settings.get().allow_private_upstreams)))
     if "name" in changes:
         actions.append(Channel.name.set(str(changes["name"])[:64]))
     secret = admin_secrets.check_secret(changes["secret"]) if "secret" in changes else None

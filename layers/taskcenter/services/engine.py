@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from taskcenter import clock, config, queues
+from taskcenter import clock, queues, settings
 from taskcenter.domain import states
 from taskcenter.observability import logger, metrics
 from taskcenter.providers.base import UpstreamState, provider_for
@@ -60,45 +60,14 @@ def task_log_context(task_id: str) -> Iterator[None]:
         logger.remove_keys(["task_id"])
 
 
-# ---------------------------------------------------------------- settings
-def batch_size() -> int:
-    """Upstream ids per poll message (Suno batch fetch). Default 50."""
-    return max(1, config.env_int("POLL_BATCH_SIZE", 50))
-
-
-def fast_window_ms() -> int:
-    return max(0, config.env_int("POLL_FAST_WINDOW_SECONDS", 300)) * 1000
-
-
-def chain_delay_seconds() -> int:
-    return max(0, min(config.env_int("POLL_CHAIN_DELAY_SECONDS", 8), 900))
-
-
-def chain_max_links() -> int:
-    return max(0, config.env_int("POLL_CHAIN_MAX_LINKS", 200))
-
-
-def progress_interval_ms() -> int:
-    """Minimum time between two same-status writes (progress/data only). Status moves are never held back."""
-    return max(0, config.env_int("POLL_PROGRESS_MIN_INTERVAL_SECONDS", 10)) * 1000
-
-
+# ---------------------------------------------------------------- chain timing
 def aligned_chain_delay(now_ms: int) -> int:
     """The chain delay, shortened so links land on a shared grid of POLL_CHAIN_DELAY_SECONDS slots: chains
     started at different times become visible together and merge in one Lambda batch (latency <= delay)."""
-    delay = chain_delay_seconds()
+    delay = settings.get().poll_chain_delay_seconds
     if delay <= 1:
         return delay
     return delay - (now_ms // 1000) % delay
-
-
-def max_misses() -> int:
-    return max(1, config.env_int("POLL_MAX_MISSES", 3))
-
-
-def dispatch_limit() -> int:
-    """Due items read per shard per dispatcher run (bounds one run; the rest waits a minute)."""
-    return max(1, config.env_int("POLL_DISPATCH_LIMIT", 5000))
 
 
 # ---------------------------------------------------------------- pure rules
@@ -108,7 +77,7 @@ def last_change_ms(task: Task) -> int:
 
 def is_fresh(task: Task, now_ms: int) -> bool:
     """Moved within the fast window: the chain (fast lane) follows it, the dispatcher leaves it alone."""
-    return now_ms - last_change_ms(task) < fast_window_ms()
+    return now_ms - last_change_ms(task) < settings.get().poll_fast_window_seconds * 1000
 
 
 def slow_step_minutes(stale_ms: int) -> int:
@@ -123,7 +92,8 @@ def dispatcher_should_poll(task: Task, now_ms: int) -> bool:
     """Slow-lane backoff without writes: poll on the minutes of staleness that are multiples of the step."""
     if is_fresh(task, now_ms):
         return False
-    stale_since = max(int(task.next_poll_at or 0), last_change_ms(task) + fast_window_ms())
+    window_ms = settings.get().poll_fast_window_seconds * 1000
+    stale_since = max(int(task.next_poll_at or 0), last_change_ms(task) + window_ms)
     stale_ms = now_ms - stale_since
     if stale_ms < 0:
         return False
@@ -168,7 +138,8 @@ def field_actions(task: Task, state: UpstreamState, new_status: str, now_ms: int
 
 def reschedule_actions(task: Task, now_ms: int) -> list:
     """Keep a moved task in the poll_due index, out of the dispatcher's sight for the fast window."""
-    return [Task.poll_shard.set(task_store.shard_for(task.task_id)), Task.next_poll_at.set(now_ms + fast_window_ms())]
+    window_ms = settings.get().poll_fast_window_seconds * 1000
+    return [Task.poll_shard.set(task_store.shard_for(task.task_id)), Task.next_poll_at.set(now_ms + window_ms)]
 
 
 # ---------------------------------------------------------------- applying one upstream report
@@ -192,7 +163,8 @@ def apply_upstream_state(task: Task, state: UpstreamState) -> str:
         actions = field_actions(task, state, task.status, now)
         if not actions:
             return UNCHANGED
-        if not int(task.poll_misses or 0) and now - last_change_ms(task) < progress_interval_ms():
+        interval_ms = settings.get().poll_progress_min_interval_seconds * 1000
+        if not int(task.poll_misses or 0) and now - last_change_ms(task) < interval_ms:
             return UNCHANGED  # progress moved, but we wrote it moments ago: the next poll will carry it
         actions += reschedule_actions(task, now)
         if not task_store.update_in_place(task, actions):
@@ -238,7 +210,7 @@ def record_miss(task: Task) -> str:
     while: misses are spaced by the fast window, a short upstream hiccup does not fail tasks.
     """
     misses = int(task.poll_misses or 0) + 1
-    if misses >= max_misses():
+    if misses >= settings.get().poll_max_misses:
         won = fail_with(task, f"upstream no longer knows this task (not returned by {misses} polls)")
         return MOVED if won else LOST_RACE
     if not task_store.update_in_place(task, [Task.poll_misses.set(misses)]):
@@ -320,7 +292,7 @@ def poll_batch(message: PollMessage) -> PollResult:
                 raise
         result.outcomes[task.task_id] = outcome
     after = clock.now_ms()
-    if message.chain < chain_max_links():
+    if message.chain < settings.get().poll_chain_max_links:
         result.continue_ids = [
             t.task_id for t in pollable
             if t.status in IN_FLIGHT and result.outcomes.get(t.task_id) in (UNCHANGED, UPDATED, MOVED)
@@ -356,8 +328,8 @@ class PollRun:
         due = now + delay * 1000
         for channel_id, entries in sorted(self.pending.items()):
             items = sorted(entries.items())
-            for start in range(0, len(items), batch_size()):
-                chunk = items[start:start + batch_size()]
+            for start in range(0, len(items), settings.get().poll_batch_size):
+                chunk = items[start:start + settings.get().poll_batch_size]
                 chain = max(c for _, (c, _) in chunk)
                 out.append((PollMessage(channel_id, [t for t, _ in chunk], chain, due, delay),
                             {m for _, (_, m) in chunk}))
@@ -390,8 +362,9 @@ class DispatchReport:
 
 def due_tasks(now_ms: int) -> Iterable[Task]:
     """Tasks whose next poll is due, from the sparse poll_due index: one Query per shard, no scan."""
-    for shard in range(task_store.poll_shards()):
-        yield from Task.poll_due.query(f"s{shard}", Task.next_poll_at <= now_ms, limit=dispatch_limit())
+    for shard in range(settings.get().poll_shards):
+        yield from Task.poll_due.query(f"s{shard}", Task.next_poll_at <= now_ms,
+                                       limit=settings.get().poll_dispatch_limit)
 
 
 def plan_dispatch(tasks: Iterable[Task], now_ms: int) -> tuple[list[PollMessage], list[dict[str, Any]], DispatchReport]:
@@ -417,8 +390,8 @@ def plan_dispatch(tasks: Iterable[Task], now_ms: int) -> tuple[list[PollMessage]
         report.polled += 1
     messages: list[PollMessage] = []
     for channel_id, ids in sorted(by_channel.items()):
-        for start in range(0, len(ids), batch_size()):
-            messages.append(PollMessage(channel_id, ids[start:start + batch_size()], 0, now_ms))
+        for start in range(0, len(ids), settings.get().poll_batch_size):
+            messages.append(PollMessage(channel_id, ids[start:start + settings.get().poll_batch_size], 0, now_ms))
     report.retries = len(retries)
     report.messages = len(messages)
     return messages, retries, report
@@ -430,9 +403,8 @@ def hold_for_start(retries: list[dict[str, Any]], tasks: dict[str, Task], now_ms
     the message waits in a backlog (found by the chaos run). The message carries the hold: the retry worker
     accepts a task held by this message, and ignores it when the hold has moved on (a newer message has it).
     """
-    from taskcenter.services import retries as retry_service  # late: retries imports submission
 
-    hold_until = now_ms + retry_service.claim_seconds() * 1000
+    hold_until = now_ms + settings.get().retry_claim_seconds * 1000
     held: list[dict[str, Any]] = []
     for body in retries:
         task = tasks.get(body["task_id"])

@@ -20,21 +20,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from taskcenter import config
+from taskcenter import config, settings
 from taskcenter.domain.errors import BadInput, Conflict
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
 _stores: dict[tuple[str, str, str | None], Any] = {}
-
-
-def record_ttl_seconds() -> int:
-    return config.env_int("IDEMPOTENCY_TTL_SECONDS", 24 * 3600)
-
-
-def in_progress_seconds() -> int:
-    """How long an unfinished first attempt blocks its key (about a relay Lambda's timeout)."""
-    return config.env_int("IDEMPOTENCY_IN_PROGRESS_SECONDS", 60)
 
 
 class Outcome:
@@ -93,8 +84,8 @@ def run_once(scope: str, *, user_id: int, key: str | None, request: Any,
     ran = {"value": False}
     idempotency_config = IdempotencyConfig(event_key_jmespath="[user, key]", payload_validation_jmespath="request",
                                            raise_on_no_idempotency_key=True,
-                                           expires_after_seconds=record_ttl_seconds())
-    idempotency_config.register_lambda_context(_Remaining(in_progress_seconds()))
+                                           expires_after_seconds=settings.get().idempotency_ttl_seconds)
+    idempotency_config.register_lambda_context(_Remaining(settings.get().idempotency_in_progress_seconds))
 
     @idempotent_function(data_keyword_argument="call", persistence_store=_store(), config=idempotency_config,
                          key_prefix=f"taskcenter#{scope}")

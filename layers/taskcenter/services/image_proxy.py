@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from taskcenter import config
+from taskcenter import settings
 from taskcenter.domain.errors import DomainError
 from taskcenter.observability import logger
 from taskcenter.providers import http
@@ -21,18 +21,6 @@ from taskcenter.providers.base import UpstreamError
 
 ALLOWED_TYPES = {"image/png": "image/png", "image/jpeg": "image/jpeg", "image/jpg": "image/jpeg",
                  "image/pjpeg": "image/jpeg", "image/webp": "image/webp", "image/gif": "image/gif"}
-
-
-def forwarding_enabled() -> bool:
-    return config.env_bool("MJ_FORWARD_IMAGES", True)
-
-
-def max_bytes() -> int:
-    return max(1024, config.env_int("MJ_IMAGE_MAX_BYTES", 4 * 1024 * 1024))
-
-
-def timeout_seconds() -> float:
-    return max(0.5, config.env_float("MJ_IMAGE_TIMEOUT_SECONDS", 20.0))
 
 
 class ImageRefused(DomainError):
@@ -56,10 +44,11 @@ def fetch_image(url: str) -> Image:
     """Download one image from an upstream URL, with every safety rule above. Raises ImageRefused."""
     if not url:
         raise ImageRefused("the task has no image yet", 404)
+    timeout, limit = settings.get().mj_image_timeout_seconds, settings.get().mj_image_max_bytes
     try:
         # A public image URL carries no credential: redirects to other origins are followed (each hop vetted).
-        reply = http.request("GET", url, headers={"Accept": "image/*"}, max_bytes=max_bytes(),
-                             total_timeout=timeout_seconds(), read_timeout=min(10.0, timeout_seconds()),
+        reply = http.request("GET", url, headers={"Accept": "image/*"}, max_bytes=limit,
+                             total_timeout=timeout, read_timeout=min(10.0, timeout),
                              retries=0, same_origin_only=False)
     except UpstreamError as error:
         # The reply names no host or address (the public text); the log keeps the details.

@@ -18,12 +18,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from taskcenter import settings
 from taskcenter.domain import numbers, states
 from taskcenter.domain.errors import BadInput, DomainError, NoChannel, NotFound, UpstreamRejected
 from taskcenter.observability import logger
 from taskcenter.providers.base import UpstreamError, provider_for
 from taskcenter.services import channels as channel_service
-from taskcenter.services import idempotency, image_proxy, submission
+from taskcenter.services import idempotency, submission
 from taskcenter.services.auth import Principal
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Task
@@ -336,7 +337,7 @@ def image_url(task: Task, base_url: str) -> str:
     upstream = upstream_image_url(task)
     if not upstream:
         return ""
-    if image_proxy.forwarding_enabled() and base_url:
+    if settings.get().mj_forward_images and base_url:
         return f"{base_url}/mj/image/{task.task_id}"
     return upstream
 

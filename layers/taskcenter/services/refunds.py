@@ -15,25 +15,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from taskcenter import clock, config, queues
+from taskcenter import clock, queues, settings
 from taskcenter.domain import states
 from taskcenter.observability import logger, metrics
 from taskcenter.services.engine import task_log_context
 from taskcenter.store import money
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import REFUND_LANE, Task
-
-
-def refund_grace_ms() -> int:
-    return max(0, config.env_int("REFUND_GRACE_SECONDS", 300)) * 1000
-
-
-def audit_days() -> int:
-    return max(1, config.env_int("AUDIT_DAYS", 2))
-
-
-def reconcile_limit() -> int:
-    return max(1, config.env_int("RECONCILE_LIMIT", 1000))
 
 
 @dataclass(frozen=True)
@@ -77,8 +65,8 @@ class ReconcileReport:
 
 def owed_refunds(now_ms: int) -> list[Task]:
     """Tasks refund_pending since before now - grace: the `due` index's refund lane (keys only)."""
-    cutoff = now_ms - refund_grace_ms()
-    return list(Task.due.query(REFUND_LANE, Task.due_at <= cutoff, limit=reconcile_limit()))
+    cutoff = now_ms - settings.get().refund_grace_seconds * 1000
+    return list(Task.due.query(REFUND_LANE, Task.due_at <= cutoff, limit=settings.get().reconcile_limit))
 
 
 def requeue_owed_refunds(now_ms: int) -> list[str]:
@@ -99,7 +87,7 @@ def requeue_owed_refunds(now_ms: int) -> list[str]:
 
 def audit_recent_ledgers(now_ms: int) -> tuple[int, list[int]]:
     """Audit users whose ledger moved in the last AUDIT_DAYS days (by_day index). Returns (audited, bad)."""
-    days = [money.day_of(now_ms - d * 86_400_000) for d in range(audit_days())]
+    days = [money.day_of(now_ms - d * 86_400_000) for d in range(settings.get().audit_days)]
     users = sorted(money.users_with_ledger_activity(days))
     bad: list[int] = []
     for user_id in users:

@@ -25,7 +25,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from taskcenter import clock, config, queues
+from taskcenter import clock, queues, settings
 from taskcenter.domain import states
 from taskcenter.observability import logger
 from taskcenter.services.engine import task_log_context
@@ -35,10 +35,6 @@ from taskcenter.store.models import Task
 IGNORED, CLAIM_LOST, DISPATCHED, FORWARDED = "ignored", "claim_lost", "dispatched", "forwarded"
 MAX_SQS_DELAY_S = 900
 EARLY_TOLERANCE_MS = 2000  # SQS delays are whole seconds
-
-
-def claim_seconds() -> int:
-    return max(30, config.env_int("RETRY_CLAIM_SECONDS", 300))
 
 
 @dataclass(frozen=True)
@@ -60,7 +56,7 @@ class RetryMessage:
 
 def claim(task: Task) -> bool:
     """Take the task for this worker (conditional on the version read). False if another worker has it."""
-    until = clock.now_ms() + claim_seconds() * 1000
+    until = clock.now_ms() + settings.get().retry_claim_seconds * 1000
     if not task_store.update_in_place(task, [Task.poll_shard.set(task_store.shard_for(task.task_id)),
                                              Task.next_poll_at.set(until)]):
         return False
@@ -122,7 +118,7 @@ def _follow_backoff(task: Task) -> None:
     if task.status != states.NOT_START or task.next_poll_at is None:
         return
     delay_s = max(0, -(-(int(task.next_poll_at) - clock.now_ms()) // 1000))  # ceil: never before it is due
-    if delay_s > MAX_SQS_DELAY_S or delay_s >= claim_seconds():
+    if delay_s > MAX_SQS_DELAY_S or delay_s >= settings.get().retry_claim_seconds:
         return  # the dispatcher will find it
     try:
         queues.send("retry", {"task_id": task.task_id, "attempt": int(task.attempt), "reason": "start"},

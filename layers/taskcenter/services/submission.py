@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from taskcenter import clock, config, queues
+from taskcenter import clock, queues, settings
 from taskcenter.domain import ids, pricing, states
 from taskcenter.domain.errors import BadInput, NoChannel, UpstreamRejected, UpstreamUnavailable
 from taskcenter.observability import logger, metrics
@@ -59,19 +59,6 @@ _ADMISSION: dict[str, Admission] = {}
 
 def register_admission(platform: str, check: Admission) -> None:
     _ADMISSION[platform] = check
-
-
-def channel_attempts() -> int:
-    """Channels tried in one dispatch (the issue's "configurable number of attempts")."""
-    return max(1, config.env_int("SUBMIT_CHANNEL_ATTEMPTS", 3))
-
-
-def max_background_retries() -> int:
-    return max(0, config.env_int("SUBMIT_MAX_RETRIES", 5))
-
-
-def first_poll_delay_ms() -> int:
-    return config.env_int("FIRST_POLL_SECONDS", 5) * 1000
 
 
 @dataclass(frozen=True)
@@ -174,7 +161,7 @@ def build_tasks(principal: Principal, specs: list[TaskSpec]) -> list[Task]:
         # A deferred task waits for its start time; every other task is also due a little later, as a
         # safety net: if this request dies between the charge and the upstream call, the dispatcher finds
         # the task still NOT_START and the retry worker submits it (a submitted task's poll time replaces it).
-        rescue_at = clock.now_ms() + config.env_int("SUBMIT_RESCUE_SECONDS", 120) * 1000
+        rescue_at = clock.now_ms() + settings.get().submit_rescue_seconds * 1000
         task_store.schedule_poll(task, spec.start_at_ms if spec.start_at_ms is not None else rescue_at)
         built.append(task)
     return built
@@ -233,7 +220,7 @@ def candidate_channels(task: Task) -> list[ChannelInfo]:
     if order:
         shift = int(task.submit_attempts or 0) % len(order)
         order = order[shift:] + order[:shift]
-    return order[:channel_attempts()]
+    return order[:settings.get().submit_channel_attempts]
 
 
 def dispatch_to_upstream(task: Task, *, client_waiting: bool) -> Task:
@@ -287,7 +274,7 @@ def dispatch_to_upstream(task: Task, *, client_waiting: bool) -> Task:
         error_cls = UpstreamUnavailable if channels else NoChannel
         raise _with_task(error_cls(reason), task)
     attempts = int(task.submit_attempts or 0) + 1
-    if attempts > max_background_retries():
+    if attempts > settings.get().submit_max_retries:
         fail_task(task, reason)
         return task
     _defer(task, backoff_ms(attempts), submit_attempts=attempts)
@@ -316,7 +303,7 @@ def _mark_submitted(task: Task, channel: ChannelInfo, upstream_id: str, upstream
     actions = [
         Task.upstream_id.set(upstream_id),
         Task.poll_shard.set(task_store.shard_for(task.task_id)),
-        Task.next_poll_at.set(now + first_poll_delay_ms()),
+        Task.next_poll_at.set(now + settings.get().first_poll_seconds * 1000),
         Task.poll_misses.set(0),
     ]
     if status == states.IN_PROGRESS:
@@ -333,7 +320,7 @@ def _mark_submitted(task: Task, channel: ChannelInfo, upstream_id: str, upstream
     # A first poll a few seconds out, so a quick task is seen done well before the next dispatcher minute.
     try:
         queues.send("poll", {"channel_id": channel.id, "task_ids": [task.task_id], "chain": 0},
-                    delay_seconds=first_poll_delay_ms() // 1000)
+                    delay_seconds=settings.get().first_poll_seconds)
     except Exception:  # the dispatcher finds the task through next_poll_at anyway
         logger.warning("first poll enqueue failed", extra={"task_id": task.task_id})
 

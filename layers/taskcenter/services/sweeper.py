@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from taskcenter import clock, config
+from taskcenter import clock, settings
 from taskcenter.domain import states
 from taskcenter.observability import logger
 from taskcenter.services import engine
@@ -28,13 +28,9 @@ IN_PROGRESS_WORDS = frozenset({
 STATUS_KEYS = frozenset({"status", "state", "task_status"})
 
 
-def sweep_limit() -> int:
-    return max(1, config.env_int("SWEEP_LIMIT", 1000))
-
-
 def timeout_reason() -> str:
-    hours = task_store.task_timeout_ms() / 3_600_000
-    span = f"{hours:g} h" if hours >= 1 else f"{task_store.task_timeout_ms() // 1000} s"
+    hours = settings.get().task_timeout_seconds / 3600
+    span = f"{hours:g} h" if hours >= 1 else f"{settings.get().task_timeout_seconds} s"
     return f"timeout: the task did not finish within {span}"
 
 
@@ -78,8 +74,8 @@ class SweepReport:
 
 def due_deadlines(now_ms: int) -> list[str]:
     ids: list[str] = []
-    for shard in range(task_store.poll_shards()):
-        for key in Task.due.query(f"s{shard}", Task.due_at <= now_ms, limit=sweep_limit()):
+    for shard in range(settings.get().poll_shards):
+        for key in Task.due.query(f"s{shard}", Task.due_at <= now_ms, limit=settings.get().sweep_limit):
             ids.append(key.task_id)
     return ids
 
@@ -93,8 +89,9 @@ def sweep_timeouts() -> SweepReport:
         if task.status in states.TERMINAL:
             continue
         scheduled = int(task.scheduled_ms or 0)
-        if task.status == states.NOT_START and scheduled and scheduled + task_store.task_timeout_ms() > now:
-            if task_store.update_in_place(task, [Task.due_at.set(scheduled + task_store.task_timeout_ms())]):
+        timeout_ms = settings.get().task_timeout_seconds * 1000
+        if task.status == states.NOT_START and scheduled and scheduled + timeout_ms > now:
+            if task_store.update_in_place(task, [Task.due_at.set(scheduled + timeout_ms)]):
                 report.deferred.append(task.task_id)
             continue
         with engine.task_log_context(task.task_id):

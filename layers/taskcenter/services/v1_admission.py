@@ -17,7 +17,7 @@ user's oldest waiting task through the retry queue so it starts without waiting 
 
 from __future__ import annotations
 
-from taskcenter import clock, config, queues
+from taskcenter import clock, queues, settings
 from taskcenter.domain import states
 from taskcenter.domain.v1_scripts import plan_of
 from taskcenter.observability import logger
@@ -28,16 +28,11 @@ PLATFORM = "tikmatrix"
 SLOT_BASE = 1000  # > the largest device_limit
 
 
-def recheck_ms() -> int:
-    """How long a task refused a slot first waits before the dispatcher tries again (a release wakes it sooner)."""
-    return max(1, config.env_int("V1_ADMISSION_RECHECK_SECONDS", 60)) * 1000
-
-
 def max_wait_ms() -> int:
-    """The longest a waiting task goes unchecked (V1_ADMISSION_MAX_WAIT_SECONDS, default 150). It must stay
-    below the retry worker's claim window (RETRY_CLAIM_SECONDS, 300): `wake_waiting` brings forward only
-    tasks due within it, so a task a worker has just claimed (due a whole claim window ahead) is never taken."""
-    return max(recheck_ms(), config.env_int("V1_ADMISSION_MAX_WAIT_SECONDS", 150) * 1000)
+    """The longest a waiting task goes unchecked. It must stay below the retry worker's claim window
+    (RETRY_CLAIM_SECONDS, 300): `wake_waiting` brings forward only tasks due within it, so a task a worker
+    has just claimed (due a whole claim window ahead) is never taken."""
+    return max(settings.get().v1_admission_recheck_seconds, settings.get().v1_admission_max_wait_seconds) * 1000
 
 
 def wait_ms(task: Task, now_ms: int) -> int:
@@ -46,7 +41,7 @@ def wait_ms(task: Task, now_ms: int) -> int:
     then not re-admitted every minute in full (a write and a lease read each): releases wake the next ones
     at once (wake_waiting), and the recheck is only the safety net (docs/task-api-v1.md, "Concurrency")."""
     waited = now_ms - max(int(task.submit_ms or 0), int(task.scheduled_ms or 0))
-    return min(max_wait_ms(), max(recheck_ms(), waited // 4))
+    return min(max_wait_ms(), max(settings.get().v1_admission_recheck_seconds * 1000, waited // 4))
 
 
 def device_of(task: Task) -> str:
@@ -114,7 +109,8 @@ def admission_check(task: Task) -> int:
     if _take(task, device, dev_raw, free_run, run_holders[free_run]):
         logger.info("v1 slot taken", extra={"task_id": task.task_id, "device": device, "slot": free_run})
         return 0
-    return min(recheck_ms(), 2000)  # lost a race for the slot: look again shortly
+    # lost a race for the slot: look again shortly
+    return min(settings.get().v1_admission_recheck_seconds * 1000, 2000)
 
 
 def _take(task: Task, device: str, dev_raw: int, slot: int, slot_holder: int) -> bool:

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from taskcenter import clock, config, script_secrets
+from taskcenter import clock, script_secrets, settings
 from taskcenter.domain import states
 from taskcenter.domain import v1_scripts as rules
 from taskcenter.domain.errors import DomainError, Forbidden, InsufficientQuota
@@ -28,12 +28,6 @@ from taskcenter.store.models import Channel, Credential, Task, User
 from taskcenter.store.money import Payer
 
 PLATFORM, KIND = v1_tasks.PLATFORM, v1_tasks.KIND
-
-
-def hold_ms() -> int:
-    """How long the tasks of an unfinished multi-chunk create stay held before the sweeper fails and
-    refunds them: longer than the function may run (template timeout 30 s), so never during a create."""
-    return max(60, config.env_int("V1_CREATE_HOLD_SECONDS", 300)) * 1000
 
 
 class CreateIncomplete(DomainError):
@@ -115,7 +109,7 @@ def create(principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
     payer = Payer(principal.user_id, principal.token_hash)
     due_ms = start_ms or int(tasks[0].next_poll_at)  # a scheduled start, or now (submission.build_tasks)
     hold_id = secrets.token_hex(8)
-    held_create.hold(tasks, hold_id, clock.now_ms() + hold_ms())
+    held_create.hold(tasks, hold_id, clock.now_ms() + settings.get().v1_create_hold_seconds * 1000)
     chunks = held_create.split(payer, tasks)  # measured on the held form, as it would be written
     if len(chunks) == 1 and held_create.fits_unheld(payer, tasks, due_ms=due_ms, scheduled_ms=start_ms):
         task_store.create_charged(payer, tasks)  # one transaction: all or nothing by itself
@@ -127,7 +121,8 @@ def create(principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
         starting = {t.task_id for t in to_start}
         waiting = [t for t in tasks if t.task_id not in starting]  # as admission would defer them
         tasks = _release(payer, [*to_start, *waiting], hold_id, due_ms=due_ms, scheduled_ms=start_ms,
-                         later_ms=clock.now_ms() + v1_admission.recheck_ms(), later_from=len(to_start))
+                         later_ms=clock.now_ms() + settings.get().v1_admission_recheck_seconds * 1000,
+                         later_from=len(to_start))
         released = {t.task_id for t in tasks}
         to_start = [t for t in to_start if t.task_id in released]
     submission.created(tasks)

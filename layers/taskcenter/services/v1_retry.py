@@ -24,7 +24,7 @@ import json
 import secrets
 from typing import Any
 
-from taskcenter import clock, config, queues
+from taskcenter import clock, queues, settings
 from taskcenter.domain import pricing, states
 from taskcenter.domain import v1_scripts as rules
 from taskcenter.domain.errors import Forbidden, InsufficientQuota
@@ -40,14 +40,6 @@ from taskcenter.store.money import Payer
 PAGE_KIND = "v1_retry_all_page"
 
 
-def max_retries() -> int:
-    return max(0, config.env_int("V1_MAX_RETRIES", 3))
-
-
-def page_size() -> int:
-    return max(1, min(500, config.env_int("V1_RETRY_ALL_PAGE_SIZE", 100)))
-
-
 def restart_attempt(task: Task, payer: Payer, group: str, *, failed_before_ms: int | None = None) -> bool:
     """Start a new attempt of a FAILURE task, charged again (store.v1_records.restart_attempt). True if
     this call restarted it; False when it is no longer the failed attempt we read, is at the retry limit,
@@ -55,12 +47,12 @@ def restart_attempt(task: Task, payer: Payer, group: str, *, failed_before_ms: i
     if task.billing == states.BILLING_REFUND_PENDING:
         money.refund_task(task.task_id, int(task.attempt))  # the old attempt's refund first (exactly once)
         task.refresh(consistent_read=True)
-    if task.status != states.FAILURE or int(task.retry_count or 0) >= max_retries():
+    if task.status != states.FAILURE or int(task.retry_count or 0) >= settings.get().v1_max_retries:
         return False
     if failed_before_ms is not None and int(task.finish_ms or 0) > failed_before_ms:
         return False
     price = pricing.quota_for(task.model_name, group)
-    if not records.restart_attempt(task, payer, price=price, group=group, max_retries=max_retries(),
+    if not records.restart_attempt(task, payer, price=price, group=group, max_retries=settings.get().v1_max_retries,
                                    failed_before_ms=failed_before_ms):
         return False
     logger.info("v1 task retried", extra={"task_id": task.task_id, "attempt": int(task.attempt)})
@@ -72,7 +64,7 @@ def retry(principal: Principal, numeric_id: int) -> dict[str, Any]:
     if task.status != states.FAILURE:
         raise rules.bad(f"only failed tasks can be retried (task {numeric_id} has status "
                         f"{rules.v1_status(task.status)})", "task_id")
-    limit = max_retries()
+    limit = settings.get().v1_max_retries
     if int(task.retry_count or 0) >= limit:
         raise rules.bad(f"task {numeric_id} has been retried {int(task.retry_count)} times; the limit is {limit}",
                         "task_id")
@@ -87,7 +79,7 @@ def start_retry_all(principal: Principal) -> dict[str, Any]:
     """Answers at once: how many failed tasks the run will go through (from the counters; those already
     at the retry limit are skipped by the run), and the run id. The pages follow on the retry queue."""
     failed = v1_tasks.count_by_status(principal.user_id, (states.FAILURE,))
-    data: dict[str, Any] = {"count": failed, "max_retry_count": max_retries(), "run_id": ""}
+    data: dict[str, Any] = {"count": failed, "max_retry_count": settings.get().v1_max_retries, "run_id": ""}
     if not failed:
         return data
     run_id = secrets.token_hex(8)
@@ -125,13 +117,14 @@ def retry_all_page(message: dict[str, Any]) -> int:
         return 0
     payer = Payer(user_id, str(message.get("key_hash") or ""))
     group = str(message.get("group") or _group_of(user_id))
-    rows = records.oldest_with_status(user_id, states.FAILURE, limit=page_size(), cursor=message.get("cursor") or None)
+    rows = records.oldest_with_status(user_id, states.FAILURE, limit=settings.get().v1_retry_all_page_size,
+                                      cursor=message.get("cursor") or None)
     restarted: list[Task] = []
     stopped_reason = ""
     seen = 0
     for row in rows:
         seen += 1
-        if row.status != states.FAILURE or int(row.retry_count or 0) >= max_retries():
+        if row.status != states.FAILURE or int(row.retry_count or 0) >= settings.get().v1_max_retries:
             continue
         if int(row.finish_ms or 0) > started_ms:
             continue

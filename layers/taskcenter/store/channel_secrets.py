@@ -18,10 +18,10 @@ import contextlib
 import logging
 from typing import Any
 
-from taskcenter import config
+from taskcenter import settings
 from taskcenter.store.db import aws_client
 
-LOCAL_PREFIX = "taskcenter/local/channel/"  # the local stack and tests (template.yaml sets the stack's)
+LOCAL_PREFIX = settings.LOCAL_CHANNEL_SECRET_PREFIX  # the local stack and tests (template.yaml sets the stack's)
 MAX_SECRET_BYTES = 65_536  # Secrets Manager's limit for SecretString
 RECOVERY_WINDOW_DAYS = 30  # a deleted channel's secret can be restored (undelete) for this long
 
@@ -37,16 +37,8 @@ def stack_prefix(stack: str) -> str:
     return f"taskcenter/{stack}/channel/"
 
 
-def prefix() -> str:
-    return config.env("CHANNEL_SECRET_PREFIX") or LOCAL_PREFIX
-
-
 def name_for(channel_id: int) -> str:
-    return f"{prefix()}{int(channel_id)}"
-
-
-def max_age_seconds() -> int:
-    return max(0, config.env_int("CHANNEL_SECRET_MAX_AGE_SECONDS", 300))
+    return f"{settings.get().channel_secret_prefix}{int(channel_id)}"
 
 
 def client() -> Any:
@@ -55,7 +47,7 @@ def client() -> Any:
     botocore_logger = logging.getLogger("botocore")
     if botocore_logger.level < logging.INFO:  # NOTSET (follow the root) included
         botocore_logger.setLevel(logging.INFO)
-    return aws_client("secretsmanager", "SECRETSMANAGER_ENDPOINT_URL")
+    return aws_client("secretsmanager")
 
 
 def _secrets_provider() -> Any:
@@ -73,7 +65,8 @@ def read(ref: str, *, force_fetch: bool = False) -> str:
     from aws_lambda_powertools.utilities.parameters import GetParameterError
 
     try:
-        value = _secrets_provider().get(ref, max_age=max_age_seconds(), force_fetch=force_fetch)
+        value = _secrets_provider().get(ref, max_age=settings.get().channel_secret_max_age_seconds,
+                                        force_fetch=force_fetch)
     except GetParameterError as error:
         # The SDK's message names the secret and the reason (never the value).
         raise SecretUnavailable(str(error)[:300]) from error

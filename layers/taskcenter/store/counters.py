@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from taskcenter import config
+from taskcenter import settings
 from taskcenter.store.models import Counter
 
 
@@ -31,7 +31,7 @@ def allocate_ids(sequence: str, count: int = 1) -> list[int]:
     block instead of one per task. Ids stay unique; they are not dense and not ordered across processes
     (listings sort by submit time, and the numeric id only breaks ties).
     """
-    block_size = max(1, config.env_int("ID_BLOCK_SIZE", 50))
+    block_size = max(1, settings.get().id_block_size)
     with _blocks_lock:
         pool = _blocks.setdefault(sequence, [])
         if len(pool) < count:

@@ -43,11 +43,11 @@ _pynamodb_connection.get_session = botocore_session  # the seam PynamoDB's Conne
 _clients: dict[tuple[str, str, str | None], Any] = {}
 
 
-def aws_client(service: str, endpoint_variable: str) -> Any:
+def aws_client(service: str) -> Any:
     """One boto3 client per service, region and endpoint (SQS, KMS, Secrets Manager), built alike: the shared
-    botocore session, standard retries, short timeouts, and the local stack's endpoint when
-    `endpoint_variable` or AWS_ENDPOINT_URL is set (on AWS the SDK's default applies)."""
-    endpoint = config.env(endpoint_variable) or config.env("AWS_ENDPOINT_URL") or None
+    botocore session, standard retries, short timeouts, and the local stack's endpoint when one is set
+    (config.endpoint_url; on AWS the SDK's default applies)."""
+    endpoint = config.endpoint_url(service)
     key = (service, config.region(), endpoint)
     client = _clients.get(key)
     if client is None:

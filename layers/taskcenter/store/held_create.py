@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pynamodb.exceptions import UpdateError
 from pynamodb.transactions import TransactWrite
 
-from taskcenter import clock
+from taskcenter import clock, settings
 from taskcenter.domain import listing, states
 from taskcenter.store import money
 from taskcenter.store import tasks as task_store
@@ -103,7 +103,7 @@ def _release_actions(task: Task, due_ms: int, scheduled_ms: int) -> list:
     """poll_shard and due_lane were written with the task; the hold lives in next_poll_at (absent), due_at
     (the hold's expiry) and scheduled_ms (0)."""
     actions = [Task.create_hold.remove(), Task.next_poll_at.set(due_ms),
-               Task.due_at.set(int(task.submit_ms) + task_store.task_timeout_ms()),
+               Task.due_at.set(int(task.submit_ms) + settings.get().task_timeout_seconds * 1000),
                Task.version.add(1), Task.updated_at.set(clock.now_s())]
     return actions + ([Task.scheduled_ms.set(scheduled_ms)] if scheduled_ms else [])
 

@@ -16,7 +16,7 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.models import Model
 
-from taskcenter import clock, config
+from taskcenter import clock, settings
 from taskcenter.store.counters import ScopeCount
 from taskcenter.store.models import _LazyMeta
 
@@ -40,10 +40,6 @@ class Cursor:
     start_key: dict[str, dict[str, str]]  # raw ExclusiveStartKey (GSI keys + table key)
     total_at: int  # the listing's total
     scope: ScopeCount  # the scope counter's total and change count
-
-
-def cursor_ttl_seconds() -> int:
-    return config.env_int("LISTING_CURSOR_TTL_SECONDS", 300)
 
 
 def _name(digest: str, offset: int) -> str:
@@ -73,7 +69,7 @@ def _item(digest: str, offset: int, cursor: Cursor) -> PageCursor:
         total_at=cursor.total_at,
         scope_total_at=cursor.scope.total,
         scope_changes_at=cursor.scope.changes,
-        expires_at=clock.now_s() + cursor_ttl_seconds(),
+        expires_at=clock.now_s() + settings.get().listing_cursor_ttl_seconds,
     )
 
 
@@ -102,10 +98,6 @@ class ListingTotal(Model):
     expires_at = NumberAttribute()
 
 
-def total_ttl_seconds() -> int:
-    return config.env_int("LISTING_TOTAL_CACHE_SECONDS", 120)
-
-
 def load_total(digest: str, scope_version: int) -> int | None:
     """A counted total still valid: kept less than its TTL ago, no task having entered or left the scope
     since (`scope_version` = the scope counter's change count)."""
@@ -120,4 +112,4 @@ def load_total(digest: str, scope_version: int) -> int | None:
 
 def save_total(digest: str, scope_version: int, total: int) -> None:
     ListingTotal(name=f"pt#{digest}", total=total, scope_version=scope_version,
-                 expires_at=clock.now_s() + total_ttl_seconds()).save()
+                 expires_at=clock.now_s() + settings.get().listing_total_cache_seconds).save()

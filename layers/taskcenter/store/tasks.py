@@ -14,7 +14,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from taskcenter import clock, config
+from taskcenter import clock, settings
 from taskcenter.domain import listing, states
 from taskcenter.domain.errors import TooLarge
 from taskcenter.observability import metrics
@@ -29,14 +29,6 @@ from taskcenter.store.money import (
     charge_submission,
     mark_failed_actions,
 )
-
-
-def poll_shards() -> int:
-    return config.env_int("POLL_SHARDS", 4)
-
-
-def task_timeout_ms() -> int:
-    return config.env_int("TASK_TIMEOUT_SECONDS", 24 * 3600) * 1000
 
 
 def listing_facts(task: Task, status: str | None = None) -> listing.ListingFacts:
@@ -59,7 +51,7 @@ def set_listing_attributes(task: Task) -> None:
 
 
 def shard_for(task_id: str) -> str:
-    return f"s{listing.shard_of(task_id, poll_shards())}"
+    return f"s{listing.shard_of(task_id, settings.get().poll_shards)}"
 
 
 def schedule_poll(task: Task, at_ms: int) -> None:
@@ -71,7 +63,7 @@ def schedule_poll(task: Task, at_ms: int) -> None:
 def set_deadline(task: Task) -> None:
     """Put an unsaved task into its deadline lane of the `due` index (the timeout sweeper's)."""
     task.due_lane = shard_for(task.task_id)
-    task.due_at = int(task.submit_ms) + task_timeout_ms()
+    task.due_at = int(task.submit_ms) + settings.get().task_timeout_seconds * 1000
 
 
 def build_task(

@@ -14,7 +14,7 @@ from typing import Any
 from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from taskcenter import clock
+from taskcenter import clock, settings
 from taskcenter.domain import listing, states
 from taskcenter.domain.errors import Conflict
 from taskcenter.domain.ids import v1_task_key
@@ -173,7 +173,7 @@ def restart_attempt(task: Task, payer: Payer, *, price: int, group: str, max_ret
         Task.poll_shard.set(task_store.shard_for(task.task_id)),
         Task.next_poll_at.set(now),
         Task.due_lane.set(task_store.shard_for(task.task_id)),
-        Task.due_at.set(now + task_store.task_timeout_ms()),
+        Task.due_at.set(now + settings.get().task_timeout_seconds * 1000),
     ]
     condition = ((Task.status == states.FAILURE) & (Task.version == old_version) & (Task.attempt == old_attempt)
                  & (Task.retry_count < max_retries)
