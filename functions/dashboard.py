@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from chalice import Blueprint, Response
-from taskcenter.services.auth import authenticate_dashboard
+from taskcenter.services.core.auth import authenticate_dashboard
 
 from functions._http import dashboard_ok, guarded, header, lazy_module, query
 
-dashboard_tasks = lazy_module("taskcenter.services.dashboard_tasks")  # loaded by the first call (cold start)
+dashboard_tasks = lazy_module("taskcenter.services.dashboard.task_listing")  # loaded by the first call (cold start)
 
 bp = Blueprint(__name__)
 

@@ -52,7 +52,7 @@ def _consume(event: Any, record_handler: Any) -> dict[str, Any]:
 
 @bp.schedule(Rate(1, unit=Rate.MINUTES), name="poll_dispatcher")
 def poll_dispatcher(event: Any) -> dict[str, Any]:
-    from taskcenter.services import engine
+    from taskcenter.services.jobs import polling as engine
 
     try:
         return engine.dispatch_due_polls().__dict__
@@ -62,7 +62,7 @@ def poll_dispatcher(event: Any) -> dict[str, Any]:
 
 @bp.on_sqs_message(queue="poll", batch_size=10, maximum_batching_window_in_seconds=2, name="poll_worker")
 def poll_worker(event: Any) -> dict[str, Any]:
-    from taskcenter.services import engine
+    from taskcenter.services.jobs import polling as engine
 
     run = engine.PollRun()
     response = _consume(event, lambda record: run.poll_record(record.body, record.message_id))
@@ -75,21 +75,21 @@ def poll_worker(event: Any) -> dict[str, Any]:
 
 @bp.on_sqs_message(queue="refund", batch_size=10, name="refund_worker")
 def refund_worker(event: Any) -> dict[str, Any]:
-    from taskcenter.services import refunds
+    from taskcenter.services.jobs import refunds
 
     return _consume(event, lambda record: refunds.refund_from_message(record.body))
 
 
 @bp.on_sqs_message(queue="retry", batch_size=5, name="retry_worker")
 def retry_worker(event: Any) -> dict[str, Any]:
-    from taskcenter.services import retries
+    from taskcenter.services.jobs import retry_worker as retries
 
     return _consume(event, lambda record: retries.retry_from_message(record.body))
 
 
 @bp.schedule(Rate(5, unit=Rate.MINUTES), name="timeout_sweeper")
 def timeout_sweeper(event: Any) -> dict[str, Any]:
-    from taskcenter.services import sweeper
+    from taskcenter.services.jobs import sweeper
 
     try:
         return sweeper.sweep_timeouts().__dict__
@@ -99,7 +99,7 @@ def timeout_sweeper(event: Any) -> dict[str, Any]:
 
 @bp.schedule(Rate(5, unit=Rate.MINUTES), name="reconciler")
 def reconciler(event: Any) -> dict[str, Any]:
-    from taskcenter.services import refunds
+    from taskcenter.services.jobs import refunds
 
     try:
         return refunds.reconcile().__dict__

@@ -1,6 +1,6 @@
 """Midjourney: the relay (midjourney-proxy protocol, API key) and the dashboard listings (/api/mj).
 
-docs/midjourney.md describes the surface; the rules live in taskcenter.services.mj_relay,
+docs/midjourney.md describes the surface; the rules live in taskcenter.services.midjourney.relay,
 mj_listing and image_proxy.
 """
 
@@ -13,8 +13,8 @@ from typing import Any
 from chalice import Blueprint, Response
 from taskcenter import config
 from taskcenter.domain.errors import DomainError
-from taskcenter.services.auth import Principal, authenticate_dashboard, authenticate_relay
-from taskcenter.services.idempotency import HEADER as IDEMPOTENCY_HEADER
+from taskcenter.services.core.auth import Principal, authenticate_dashboard, authenticate_relay
+from taskcenter.services.core.idempotency import HEADER as IDEMPOTENCY_HEADER
 
 from functions._http import (
     CONTENT_TYPES,
@@ -29,9 +29,9 @@ from functions._http import (
 )
 
 # Loaded by the first call that uses them (cold start: see lazy_module).
-image_proxy = lazy_module("taskcenter.services.image_proxy")
-mj_listing = lazy_module("taskcenter.services.mj_listing")
-mj_relay = lazy_module("taskcenter.services.mj_relay")
+image_proxy = lazy_module("taskcenter.services.midjourney.image_proxy")
+mj_listing = lazy_module("taskcenter.services.midjourney.dashboard_listing")
+mj_relay = lazy_module("taskcenter.services.midjourney.relay")
 task_store = lazy_module("taskcenter.store.tasks")
 
 bp = Blueprint(__name__)

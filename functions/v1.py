@@ -7,12 +7,12 @@ license check answers 40301 to a plan without API access (Starter). docs/task-ap
 from __future__ import annotations
 
 from chalice import Blueprint, Response
-from taskcenter.services.auth import Principal, authenticate_any
+from taskcenter.services.core.auth import Principal, authenticate_any
 
 from functions._http import CONTENT_TYPES, guarded, header, json_object, json_response, lazy_module, query, v1_ok
 
-v1_tasks = lazy_module("taskcenter.services.v1_tasks")  # loaded by the first call (cold start: see lazy_module)
-v1_retry = lazy_module("taskcenter.services.v1_retry")
+v1_tasks = lazy_module("taskcenter.services.task_api_v1.task_endpoints")  # loaded by the first call (cold start)
+v1_retry = lazy_module("taskcenter.services.task_api_v1.manual_retry")
 
 bp = Blueprint(__name__)
 

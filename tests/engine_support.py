@@ -19,7 +19,7 @@ from taskcenter.providers.base import (
     TransientUpstreamError,
     UpstreamState,
 )
-from taskcenter.services import channels as channel_service
+from taskcenter.services.core import channels as channel_service
 from taskcenter.store import counters, money
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Task

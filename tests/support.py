@@ -102,7 +102,7 @@ class World:
 
 def make_account(username: str, *, role: int = 1, quota: int = 10_000_000, plan: str = "Pro",
                  key_quota: int | None = None) -> Account:
-    from taskcenter.services import admin
+    from taskcenter.services.admin import operations as admin
 
     user = admin.create_user(username, role=role, quota=quota, plan=plan)
     access = admin.issue_credential(user["id"], "access")
@@ -115,7 +115,7 @@ def seed_world(channels: dict[str, str] | None = None) -> World:
 
     `channels` maps a channel type to its base URL (e.g. a simulated upstream's); none by default.
     """
-    from taskcenter.services import admin
+    from taskcenter.services.admin import operations as admin
 
     world = World(admin=make_account("admin", role=10), user=make_account("alice"), other=make_account("bob"))
     for ctype, url in (channels or {}).items():

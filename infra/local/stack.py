@@ -264,7 +264,7 @@ class LocalStack:
 
 # ---------------------------------------------------------------- seeding
 def _op(event: dict[str, Any]) -> Any:
-    from taskcenter.services import admin_ops
+    from taskcenter.services.admin import operation_specs as admin_ops
 
     reply = admin_ops.run(event)
     if not reply["ok"]:

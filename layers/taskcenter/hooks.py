@@ -15,7 +15,7 @@ from typing import Any
 from taskcenter.observability import logger
 
 # platform -> module that registers its admission check (submission.register_admission) and has on_terminal
-PLATFORM_MODULES: dict[str, str] = {"tikmatrix": "taskcenter.services.v1_admission"}
+PLATFORM_MODULES: dict[str, str] = {"tikmatrix": "taskcenter.services.task_api_v1.admission"}
 
 
 def load_platform(platform: str) -> Any:

@@ -15,8 +15,9 @@ from taskcenter.providers.base import (
     SubmitResult,
     TransientUpstreamError,
 )
-from taskcenter.services import admin, channels, submission
-from taskcenter.services.auth import authenticate_relay
+from taskcenter.services.admin import operations as admin
+from taskcenter.services.core import channels, submission
+from taskcenter.services.core.auth import authenticate_relay
 from taskcenter.store import money
 from taskcenter.store.models import LedgerEntry, Task, User
 
@@ -173,7 +174,8 @@ def test_backoff_grows_with_jitter_and_is_capped() -> None:
 def test_a_charged_task_whose_request_died_before_the_upstream_call_is_submitted_by_the_engine(
         scripted: Any, monkeypatch: pytest.MonkeyPatch, frozen_clock: Any) -> None:
     from taskcenter import queues
-    from taskcenter.services import engine, retries
+    from taskcenter.services.jobs import polling as engine
+    from taskcenter.services.jobs import retry_worker as retries
 
     _channel("https://up.example.com")
     principal = authenticate_relay(f"Bearer {scripted.user.api_key}")

@@ -9,7 +9,9 @@ import pytest
 from taskcenter import clock
 from taskcenter.domain import states
 from taskcenter.providers.base import UpstreamState
-from taskcenter.services import engine, refunds, retries
+from taskcenter.services.jobs import polling as engine
+from taskcenter.services.jobs import refunds
+from taskcenter.services.jobs import retry_worker as retries
 from taskcenter.store.models import Task
 
 NOW = 1_760_000_000_000
@@ -147,4 +149,5 @@ def test_retry_messages_of_another_kind_are_forwarded_and_unknown_kinds_refused(
     assert FORWARDED == [{"kind": "test_page", "page": 2}]
     with pytest.raises(ValueError):
         retries.retry_from_message({"kind": "nobody_knows"})
-    assert retries.FORWARDED_KINDS["v1_retry_all_page"] == "taskcenter.services.v1_retry:handle_retry_message"
+    assert retries.FORWARDED_KINDS["v1_retry_all_page"] == \
+        "taskcenter.services.task_api_v1.manual_retry:handle_retry_message"

@@ -15,7 +15,8 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from taskcenter import clock, config
-from taskcenter.domain import listing, states
+from taskcenter.domain import listing_plan as listing
+from taskcenter.domain import states
 from taskcenter.domain.errors import TooLarge
 from taskcenter.observability import metrics
 from taskcenter.store import item_size

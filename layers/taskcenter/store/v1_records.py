@@ -15,7 +15,8 @@ from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, Updat
 from pynamodb.transactions import TransactWrite
 
 from taskcenter import clock
-from taskcenter.domain import listing, states
+from taskcenter.domain import listing_plan as listing
+from taskcenter.domain import states
 from taskcenter.domain.errors import Conflict
 from taskcenter.domain.ids import v1_task_key
 from taskcenter.store import tasks as task_store

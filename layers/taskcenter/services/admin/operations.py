@@ -18,7 +18,7 @@ from taskcenter import clock
 from taskcenter.domain import credentials as cred_rules
 from taskcenter.domain import numbers
 from taskcenter.domain.errors import BadInput, Conflict, NotFound
-from taskcenter.services import admin_secrets
+from taskcenter.services.admin import secrets as admin_secrets
 from taskcenter.store import counters, money
 from taskcenter.store.db import cancellation_codes, connection
 from taskcenter.store.models import Channel, Counter, Credential, User

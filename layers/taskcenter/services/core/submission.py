@@ -39,9 +39,9 @@ from taskcenter.providers.base import (
     UpstreamError,
     provider_for,
 )
-from taskcenter.services import channels as channel_service
-from taskcenter.services.auth import Principal
-from taskcenter.services.lifecycle import fail_task
+from taskcenter.services.core import channels as channel_service
+from taskcenter.services.core.auth import Principal
+from taskcenter.services.core.lifecycle import fail_task
 from taskcenter.store import counters
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Task

@@ -28,7 +28,7 @@ from typing import Any
 from taskcenter import clock, config, queues
 from taskcenter.domain import states
 from taskcenter.observability import logger
-from taskcenter.services.engine import task_log_context
+from taskcenter.services.jobs.polling import task_log_context
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Task
 
@@ -69,7 +69,7 @@ def claim(task: Task) -> bool:
 
 
 # Other messages that share the retry queue, by their "kind": "module:function" taking the body.
-FORWARDED_KINDS = {"v1_retry_all_page": "taskcenter.services.v1_retry:handle_retry_message"}
+FORWARDED_KINDS = {"v1_retry_all_page": "taskcenter.services.task_api_v1.manual_retry:handle_retry_message"}
 
 
 def retry_from_message(body: str | dict[str, Any]) -> str:
@@ -108,7 +108,7 @@ def _retry(message: RetryMessage) -> str:
     if not claim(task):
         logger.info("retry lost the claim to another worker", extra={"task_id": task.task_id})
         return CLAIM_LOST
-    from taskcenter.services import submission  # the lead's module; imported late (it imports providers)
+    from taskcenter.services.core import submission  # the lead's module; imported late (it imports providers)
 
     task = submission.dispatch_to_upstream(task, client_waiting=False)
     logger.info("retry dispatched", extra={"task_id": task.task_id, "status": task.status,

@@ -12,16 +12,17 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist
 
 from taskcenter import queues, script_secrets
-from taskcenter.domain import listing, numbers, states
+from taskcenter.domain import listing_plan as listing
+from taskcenter.domain import numbers, states
 from taskcenter.domain import v1_scripts as rules
 from taskcenter.domain.errors import Conflict, DomainError, NotFound
 from taskcenter.domain.ids import v1_task_key
 from taskcenter.observability import logger
 from taskcenter.providers.base import UpstreamError, provider_for
-from taskcenter.services import channels as channel_service
-from taskcenter.services import listings
-from taskcenter.services.auth import Principal
-from taskcenter.services.lifecycle import fail_task
+from taskcenter.services.core import channels as channel_service
+from taskcenter.services.core import listing_executor as listings
+from taskcenter.services.core.auth import Principal
+from taskcenter.services.core.lifecycle import fail_task
 from taskcenter.store import money, v1_records
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Task
@@ -78,7 +79,7 @@ def own_task(principal: Principal, numeric_id: int) -> Task:
 # ---------------------------------------------------------------- create
 def create(principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
     """POST /api/v1/task: services/v1_create.py (imported here late: it uses this module)."""
-    from taskcenter.services import v1_create
+    from taskcenter.services.task_api_v1 import create as v1_create
 
     return v1_create.create(principal, body)
 
@@ -260,7 +261,7 @@ def batch_delete(principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
 def remove(task: Task) -> None:
     """Delete a finished task and take it out of the counters, in one transaction (conditional on the
     version read). An owed refund is settled first, so deleting never loses money."""
-    from taskcenter.services import v1_admission
+    from taskcenter.services.task_api_v1 import admission as v1_admission
 
     for _ in range(4):
         if task.status not in states.TERMINAL:

@@ -2,7 +2,7 @@
 
     tasks, total = list_tasks(ListingFilters(kind="task", user_id=7, status="SUCCESS"), page=1, page_size=20)
 
-`taskcenter.domain.listing.plan_listing` picks the one GSI and key condition that serve the filters;
+`taskcenter.domain.listing_plan.plan_listing` picks the one GSI and key condition that serve the filters;
 this module runs it with `Limit`, so a page reads about `page_size` items whatever the table size:
 
 - `task_id` given: one GetItem, checked against every other filter (ownership included).
@@ -34,7 +34,7 @@ from typing import Any
 
 from taskcenter.domain import numbers
 from taskcenter.domain.errors import BadInput
-from taskcenter.domain.listing import ListingFilters, ListingPlan, counter_names_for_read, plan_listing
+from taskcenter.domain.listing_plan import ListingFilters, ListingPlan, counter_names_for_read, plan_listing
 from taskcenter.store import counters, page_cursors
 from taskcenter.store import tasks as task_store
 from taskcenter.store.counters import ScopeCount

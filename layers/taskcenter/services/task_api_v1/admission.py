@@ -164,7 +164,7 @@ def on_terminal(task: Task) -> None:
 
 
 def _register() -> None:
-    from taskcenter.services import submission
+    from taskcenter.services.core import submission
 
     submission.register_admission(PLATFORM, admission_check)
 

@@ -32,8 +32,8 @@ from taskcenter import clock, config, queues
 from taskcenter.domain import states
 from taskcenter.observability import logger, metrics
 from taskcenter.providers.base import UpstreamState, provider_for
-from taskcenter.services import channels as channel_service
-from taskcenter.services.lifecycle import settle_refund
+from taskcenter.services.core import channels as channel_service
+from taskcenter.services.core.lifecycle import settle_refund
 from taskcenter.store import item_size
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Task
@@ -430,7 +430,7 @@ def hold_for_start(retries: list[dict[str, Any]], tasks: dict[str, Task], now_ms
     the message waits in a backlog (found by the chaos run). The message carries the hold: the retry worker
     accepts a task held by this message, and ignores it when the hold has moved on (a newer message has it).
     """
-    from taskcenter.services import retries as retry_service  # late: retries imports submission
+    from taskcenter.services.jobs import retry_worker as retry_service  # late: retries imports submission
 
     hold_until = now_ms + retry_service.claim_seconds() * 1000
     held: list[dict[str, Any]] = []

@@ -19,9 +19,11 @@ from taskcenter.domain import states
 from taskcenter.domain import v1_scripts as rules
 from taskcenter.domain.errors import DomainError, Forbidden, InsufficientQuota
 from taskcenter.observability import logger
-from taskcenter.services import channels as channel_service
-from taskcenter.services import submission, v1_admission, v1_tasks
-from taskcenter.services.auth import Principal
+from taskcenter.services.core import channels as channel_service
+from taskcenter.services.core import submission
+from taskcenter.services.core.auth import Principal
+from taskcenter.services.task_api_v1 import admission as v1_admission
+from taskcenter.services.task_api_v1 import task_endpoints as v1_tasks
 from taskcenter.store import held_create
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Channel, Credential, Task, User

@@ -18,8 +18,8 @@ from typing import Any
 
 from taskcenter.domain import states
 from taskcenter.domain.errors import BadInput, InsufficientQuota, NotFound, UpstreamRejected, UpstreamUnavailable
-from taskcenter.services import idempotency, submission
-from taskcenter.services.auth import Principal
+from taskcenter.services.core import idempotency, submission
+from taskcenter.services.core.auth import Principal
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Task
 

@@ -16,7 +16,7 @@ from typing import Any
 from taskcenter import clock, config
 from taskcenter.domain import states
 from taskcenter.observability import logger
-from taskcenter.services import engine
+from taskcenter.services.jobs import polling as engine
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Task
 
