@@ -26,6 +26,8 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("DYNAMODB_ENDPOINT_URL", None)
 
+import functions  # noqa: E402,F401 - the composition root: installs the platform table (functions/_composition.py)
+
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:

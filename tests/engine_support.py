@@ -24,6 +24,8 @@ from taskcenter.store import counters, money
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Task
 
+from tests.support import use_provider
+
 PRICE = 1000
 
 
@@ -70,7 +72,7 @@ def install_fake_upstream(monkeypatch: Any, upstream: FakeUpstream, channel_type
         def cancel(self, upstream_id: str) -> bool:
             return False
 
-    monkeypatch.setitem(base._REGISTRY, channel_type, FakeProvider)
+    use_provider(monkeypatch, channel_type, FakeProvider)
     channel_service.clear_cache()
 
 

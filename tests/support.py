@@ -206,3 +206,13 @@ def snapshot_tables() -> dict[str, list[dict[str, Any]]]:
         items = client.get_paginator("scan").paginate(TableName=name, ConsistentRead=True).build_full_result()
         out[name] = sorted(items.get("Items", []), key=lambda item: json.dumps(item, sort_keys=True))
     return out
+
+
+def use_provider(monkeypatch: Any, channel_type: str, provider: Any) -> None:
+    """Serve `channel_type`'s channels with `provider` (a fake adapter) for this test: its platform row, replaced."""
+    import dataclasses
+
+    from taskcenter.services import platforms
+
+    monkeypatch.setitem(platforms.TABLE, channel_type, dataclasses.replace(platforms.TABLE[channel_type],
+                                                                           provider=provider))

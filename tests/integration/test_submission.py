@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 from taskcenter.domain import states
 from taskcenter.domain.errors import InsufficientQuota, NoChannel, UpstreamRejected, UpstreamUnavailable
-from taskcenter.providers import base
 from taskcenter.providers.base import (
     ChannelInfo,
     PermanentUpstreamError,
@@ -20,6 +19,8 @@ from taskcenter.services.core import channels, submission
 from taskcenter.services.core.auth import authenticate_relay
 from taskcenter.store import money
 from taskcenter.store.models import LedgerEntry, Task, User
+
+from tests.support import use_provider
 
 # channel base URL -> what its submit does: "ok", "transient" or "refuse"
 BEHAVIOUR: dict[str, str] = {}
@@ -48,7 +49,7 @@ class ScriptedProvider:
 
 @pytest.fixture
 def scripted(monkeypatch: pytest.MonkeyPatch, world: Any) -> Any:
-    monkeypatch.setitem(base._REGISTRY, "suno", ScriptedProvider)
+    use_provider(monkeypatch, "suno", ScriptedProvider)
     monkeypatch.setenv("PRIVATE_HOST_ALLOWLIST", "")
     BEHAVIOUR.clear()
     CALLS.clear()

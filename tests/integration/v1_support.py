@@ -98,8 +98,8 @@ def run_retry_worker(rounds: int = 10) -> int:
 
 def poll_host(v1: V1World, user_id: int) -> int:
     """What the poll worker does: one batch fetch for the user's running tasks, applied. Returns moves."""
-    from taskcenter.providers.base import provider_for
     from taskcenter.services.core import channels
+    from taskcenter.services.core.platform_registry import provider_for
     from taskcenter.services.jobs import polling as engine
     from taskcenter.store.models import Task
 

@@ -223,12 +223,10 @@ def transition(task: Task, new_status: str, actions: list | None = None, *, fail
         return False
     task.refresh(consistent_read=True)
     if new_status in states.TERMINAL:
-        from taskcenter import hooks  # late: hooks import platform modules that import this one
-
-        # counted here, by the winner of the move only, whatever path made it (engine, submission, stop)
+        # counted here, by the winner of the move only, whatever path made it (engine, submission, stop);
+        # the platform's terminal hook is the caller's (services/core/lifecycle.py: storage never calls up)
         metrics.add_metric(name="TasksSucceeded" if new_status == states.SUCCESS else "TasksFailed",
                            unit="Count", value=1)
-        hooks.after_terminal(task)
     return True
 
 

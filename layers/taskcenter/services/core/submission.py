@@ -24,7 +24,6 @@ What the engine needs to resubmit later is kept on the task in `properties["_sub
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,11 +36,11 @@ from taskcenter.providers.base import (
     PermanentUpstreamError,
     SubmitRequest,
     UpstreamError,
-    provider_for,
 )
 from taskcenter.services.core import channels as channel_service
+from taskcenter.services.core import platform_registry
 from taskcenter.services.core.auth import Principal
-from taskcenter.services.core.lifecycle import fail_task
+from taskcenter.services.core.lifecycle import fail_task, move
 from taskcenter.store import counters
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Task
@@ -50,15 +49,6 @@ from taskcenter.store.money import Payer
 SUBMIT_KEY = "_submit"
 SUBMITTED_STATES = frozenset({states.SUBMITTED, states.QUEUED, states.IN_PROGRESS, states.MODAL})
 DRAINING_RECHECK_SECONDS = 300  # a task pinned to a disabled channel looks again this often
-
-# platform -> admission check: returns 0 when the task may start now, else milliseconds to wait
-# (Task API v1 registers its per-plan and per-device concurrency limits here).
-Admission = Callable[[Task], int]
-_ADMISSION: dict[str, Admission] = {}
-
-
-def register_admission(platform: str, check: Admission) -> None:
-    _ADMISSION[platform] = check
 
 
 def channel_attempts() -> int:
@@ -243,10 +233,8 @@ def dispatch_to_upstream(task: Task, *, client_waiting: bool) -> Task:
     """
     if task.status != states.NOT_START:
         return task
-    from taskcenter import hooks
-
-    hooks.load_platform(task.platform)  # registers the platform's admission check in this process
-    admission = _ADMISSION.get(task.platform)
+    row = platform_registry.platform(task.platform)
+    admission = row.admission if row is not None else None
     if admission is not None:
         wait_ms = int(admission(task))
         if wait_ms > 0:
@@ -264,7 +252,7 @@ def dispatch_to_upstream(task: Task, *, client_waiting: bool) -> Task:
         return task
     for channel in channels:
         try:
-            result = provider_for(channel).submit(request)
+            result = platform_registry.provider_for(channel).submit(request)
         except PermanentUpstreamError as error:
             # What the user sees is our words only (error.public); the upstream's reply stays in the log.
             reason = f"upstream refused the task: {error.public}"
@@ -323,7 +311,7 @@ def _mark_submitted(task: Task, channel: ChannelInfo, upstream_id: str, upstream
         actions.append(Task.start_ms.set(now))
     if extra:
         actions.append(Task.extra.set({**extra_of(task), **extra}))
-    if not task_store.transition(task, status, actions, channel_id=channel.id):
+    if not move(task, status, actions, channel_id=channel.id):
         logger.warning("task moved while submitting; upstream task may be orphaned",
                        extra={"task_id": task.task_id, "upstream_id": upstream_id, "channel_id": channel.id})
         task.refresh(consistent_read=True)

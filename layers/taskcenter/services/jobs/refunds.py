@@ -17,8 +17,7 @@ from typing import Any
 
 from taskcenter import clock, config, queues
 from taskcenter.domain import states
-from taskcenter.observability import logger, metrics
-from taskcenter.services.jobs.polling import task_log_context
+from taskcenter.observability import logger, metrics, task_log_context
 from taskcenter.store import money
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import REFUND_LANE, Task

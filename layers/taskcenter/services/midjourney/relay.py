@@ -21,10 +21,12 @@ from typing import Any
 from taskcenter.domain import numbers, states
 from taskcenter.domain.errors import BadInput, DomainError, NoChannel, NotFound, UpstreamRejected
 from taskcenter.observability import logger
-from taskcenter.providers.base import UpstreamError, provider_for
+from taskcenter.providers.base import UpstreamError
 from taskcenter.services.core import channels as channel_service
 from taskcenter.services.core import idempotency, submission
 from taskcenter.services.core.auth import Principal
+from taskcenter.services.core.platform_registry import provider_for
+from taskcenter.services.core.upstream_state import apply_upstream_state
 from taskcenter.services.midjourney import image_proxy
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Task
@@ -242,8 +244,6 @@ def refresh_from_upstream(task: Task) -> Task:
         return task
     state = reply.get(task.upstream_id)
     if state is not None:
-        from taskcenter.services.jobs.polling import apply_upstream_state
-
         apply_upstream_state(task, state)  # refreshes `task` in memory when it wrote
     return task
 

@@ -18,11 +18,12 @@ from taskcenter.domain import v1_scripts as rules
 from taskcenter.domain.errors import Conflict, DomainError, NotFound
 from taskcenter.domain.ids import v1_task_key
 from taskcenter.observability import logger
-from taskcenter.providers.base import UpstreamError, provider_for
+from taskcenter.providers.base import UpstreamError
 from taskcenter.services.core import channels as channel_service
 from taskcenter.services.core import listing_executor as listings
 from taskcenter.services.core.auth import Principal
 from taskcenter.services.core.lifecycle import fail_task
+from taskcenter.services.core.platform_registry import provider_for
 from taskcenter.store import money, v1_records
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Task
