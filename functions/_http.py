@@ -155,11 +155,21 @@ def _flush_metrics() -> None:
         logger.warning("metrics flush failed", exc_info=True)
 
 
+_app: Any = None  # the Chalice app serving the routes (app.py binds it; imported from here it would be a cycle)
+
+
+def bind_app(app: Any) -> None:
+    global _app
+    _app = app
+
+
+def current_app() -> Any:
+    return _app
+
+
 def _request_id() -> str:
     try:
-        from app import app
-
-        return str(app.current_request.context.get("requestId", "-"))
+        return str(_app.current_request.context.get("requestId", "-"))
     except Exception:
         return "-"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 from taskcenter import config
@@ -28,11 +28,16 @@ from functions._http import (
     query,
 )
 
-# Loaded by the first call that uses them (cold start: see lazy_module).
-image_proxy = lazy_module("taskcenter.services.midjourney.image_proxy")
-mj_listing = lazy_module("taskcenter.services.midjourney.dashboard_listing")
-mj_relay = lazy_module("taskcenter.services.midjourney.relay")
-task_store = lazy_module("taskcenter.store.tasks")
+if TYPE_CHECKING:  # what the lazy_module names below stand for (loaded by the first call: cold start)
+    from taskcenter.services.midjourney import dashboard_listing as mj_listing
+    from taskcenter.services.midjourney import image_proxy
+    from taskcenter.services.midjourney import relay as mj_relay
+    from taskcenter.store import tasks as task_store
+else:
+    image_proxy = lazy_module("taskcenter.services.midjourney.image_proxy")
+    mj_listing = lazy_module("taskcenter.services.midjourney.dashboard_listing")
+    mj_relay = lazy_module("taskcenter.services.midjourney.relay")
+    task_store = lazy_module("taskcenter.store.tasks")
 
 bp = Blueprint(__name__)
 

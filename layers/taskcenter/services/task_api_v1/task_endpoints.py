@@ -77,14 +77,6 @@ def own_task(principal: Principal, numeric_id: int) -> Task:
     return task
 
 
-# ---------------------------------------------------------------- create
-def create(principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
-    """POST /api/v1/task: services/v1_create.py (imported here late: it uses this module)."""
-    from taskcenter.services.task_api_v1 import create as v1_create
-
-    return v1_create.create(principal, body)
-
-
 def start_now(tasks: list[Task]) -> None:
     """Hand NOT_START tasks to the retry worker (which asks admission, then submits). If the send fails,
     the dispatcher finds them anyway: their next_poll_at is now."""
