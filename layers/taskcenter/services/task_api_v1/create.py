@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from taskcenter import clock, config, script_secrets
-from taskcenter.domain import states
+from taskcenter.domain import states, v1_start_time
 from taskcenter.domain import v1_scripts as rules
 from taskcenter.domain.errors import DomainError, Forbidden, InsufficientQuota
 from taskcenter.observability import logger
@@ -111,7 +111,7 @@ def create(principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
     """Validate, fan out, charge and write the tasks (see the module doc); start the immediate ones."""
     plan = rules.plan_create(body)
     now = clock.now_ms()
-    start_at = rules.resolve_start_time(plan.start_time_raw, principal.timezone, now)
+    start_at = v1_start_time.resolve_start_time(plan.start_time_raw, principal.timezone, now)
     start_ms = int(start_at.timestamp() * 1000) if start_at else 0
     tasks = submission.build_tasks(principal, _specs(plan, principal.user_id, start_at, start_ms, now))
     payer = Payer(principal.user_id, principal.token_hash)

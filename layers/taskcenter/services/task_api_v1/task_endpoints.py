@@ -13,7 +13,7 @@ from pynamodb.exceptions import DoesNotExist
 
 from taskcenter import queues, script_secrets
 from taskcenter.domain import listing_plan as listing
-from taskcenter.domain import numbers, states
+from taskcenter.domain import numbers, states, v1_start_time
 from taskcenter.domain import v1_scripts as rules
 from taskcenter.domain.errors import Conflict, DomainError, NotFound
 from taskcenter.domain.ids import v1_task_key
@@ -100,13 +100,13 @@ def view(task: Task, tz: str) -> dict[str, Any]:
         "enable_multi_account": bool(public.get("enable_multi_account")),
         "status": rules.v1_status(task.status),
         "source": task.source or "api",
-        "start_time": rules.iso(int(task.scheduled_ms or 0), tz),
+        "start_time": v1_start_time.iso(int(task.scheduled_ms or 0), tz),
         "retry_count": int(task.retry_count or 0),
         "error": task.fail_reason or "" if task.status == states.FAILURE else "",
         "result": task.data if task.data else None,
-        "created_at": rules.iso(int(task.submit_ms), tz),
-        "started_at": rules.iso(int(task.start_ms or 0), tz),
-        "finished_at": rules.iso(int(task.finish_ms or 0), tz),
+        "created_at": v1_start_time.iso(int(task.submit_ms), tz),
+        "started_at": v1_start_time.iso(int(task.start_ms or 0), tz),
+        "finished_at": v1_start_time.iso(int(task.finish_ms or 0), tz),
     }
 
 
