@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalice import Blueprint, Rate
-from taskcenter.observability import metrics
+from taskcenter.observability import flush_metrics
 
 bp = Blueprint(__name__)
 
@@ -35,11 +35,6 @@ PERMISSIONS = {
 }
 
 
-def _flush() -> None:
-    if metrics.metric_set:  # EMF to stdout (CloudWatch); nothing when the run counted nothing
-        metrics.flush_metrics()
-
-
 def _consume(event: Any, record_handler: Any) -> dict[str, Any]:
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
@@ -47,7 +42,7 @@ def _consume(event: Any, record_handler: Any) -> dict[str, Any]:
         return process_partial_response(event=event.to_dict(), record_handler=record_handler,
                                         processor=BatchProcessor(event_type=EventType.SQS), context=event.context)
     finally:
-        _flush()
+        flush_metrics()
 
 
 @bp.schedule(Rate(1, unit=Rate.MINUTES), name="poll_dispatcher")
@@ -57,7 +52,7 @@ def poll_dispatcher(event: Any) -> dict[str, Any]:
     try:
         return engine.dispatch_due_polls().__dict__
     finally:
-        _flush()
+        flush_metrics()
 
 
 @bp.on_sqs_message(queue="poll", batch_size=10, maximum_batching_window_in_seconds=2, name="poll_worker")
@@ -94,7 +89,7 @@ def timeout_sweeper(event: Any) -> dict[str, Any]:
     try:
         return sweeper.sweep_timeouts().__dict__
     finally:
-        _flush()
+        flush_metrics()
 
 
 @bp.schedule(Rate(5, unit=Rate.MINUTES), name="reconciler")
@@ -104,5 +99,5 @@ def reconciler(event: Any) -> dict[str, Any]:
     try:
         return refunds.reconcile().__dict__
     finally:
-        _flush()
+        flush_metrics()
 

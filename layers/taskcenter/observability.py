@@ -21,3 +21,14 @@ def task_log_context(task_id: str) -> Iterator[None]:
         yield
     finally:
         logger.remove_keys(["task_id"])
+
+
+def flush_metrics() -> None:
+    """Publish what the invocation counted (EMF to stdout -> CloudWatch); nothing when it counted nothing.
+    The one flush of every handler (routes: functions/_http.guarded; jobs: functions/jobs.py). A failed
+    flush is logged, never raised: metrics must not turn an answer, or a batch that did its work, into an error."""
+    try:
+        if metrics.metric_set:
+            metrics.flush_metrics()
+    except Exception:
+        logger.warning("metrics flush failed", exc_info=True)

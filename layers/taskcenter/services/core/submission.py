@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from taskcenter import clock, config, queues
-from taskcenter.domain import ids, pricing, states
+from taskcenter.domain import channel_status, ids, pricing, states
 from taskcenter.domain.errors import BadInput, NoChannel, UpstreamRejected, UpstreamUnavailable
 from taskcenter.observability import logger, metrics
 from taskcenter.providers.base import (
@@ -107,7 +107,7 @@ def _require_channel(spec: TaskSpec) -> None:
     """Refuse before charging when nothing could ever take the task."""
     if spec.channel_id:
         channel = channel_service.get_channel(spec.channel_id)
-        if channel is None or int(channel.status) != 1:
+        if not channel_status.takes_new_tasks(channel):
             raise NoChannel("the channel this task needs is not available")  # its id is not the user's business
         return
     if not channel_service.failover_order(spec.platform, spec.channel_model):
@@ -197,7 +197,7 @@ def submit_facts(task: Task) -> dict[str, Any]:
 def pinned_channel_disabled(task: Task) -> bool:
     pinned = int(submit_facts(task).get("pinned_channel") or 0)
     channel = channel_service.get_channel(pinned) if pinned else None
-    return channel is not None and int(channel.status) == 2
+    return channel_status.is_draining(channel)
 
 
 def upstream_payload(task: Task) -> dict[str, Any]:
@@ -214,7 +214,7 @@ def candidate_channels(task: Task) -> list[ChannelInfo]:
     pinned = int(facts.get("pinned_channel") or 0)
     if pinned:
         channel = channel_service.get_channel(pinned)
-        usable = channel_service.usable(channel) if channel is not None and int(channel.status) == 1 else None
+        usable = channel_service.usable(channel) if channel_status.takes_new_tasks(channel) else None
         return [usable] if usable is not None else []
     # Seeded by the task id: weighted-random across tasks, but one stable order per task, so the
     # rotation below really moves a background retry to the next channel.

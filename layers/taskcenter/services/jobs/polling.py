@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from taskcenter import clock, config, queues
-from taskcenter.domain import states
+from taskcenter.domain import channel_status, states
 from taskcenter.observability import logger, metrics, task_log_context
 from taskcenter.services.core import channels as channel_service
 from taskcenter.services.core import platform_registry
@@ -49,10 +49,6 @@ from taskcenter.services.core.upstream_state import (  # noqa: F401 - part of th
 from taskcenter.services.jobs import retry_worker as retry_service
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Task
-
-CHANNEL_ENABLED, CHANNEL_DISABLED, CHANNEL_DELETED = 1, 2, 3
-# Channels whose in-flight tasks are still polled: enabled, and disabled (draining). Deleted ones are not.
-FOLLOWED_CHANNEL_STATUSES = frozenset({CHANNEL_ENABLED, CHANNEL_DISABLED})
 
 # Slow lane: (staleness below, poll every N minutes). Staleness counts from the end of the fast window.
 SLOW_STEPS_MINUTES: tuple[tuple[int, int], ...] = ((10, 1), (30, 2), (120, 5))
@@ -179,7 +175,7 @@ def poll_batch(message: PollMessage) -> PollResult:
     if not tasks:
         return result
     channel = channel_service.get_channel(message.channel_id)
-    if channel is None or int(channel.status) not in FOLLOWED_CHANNEL_STATUSES:
+    if not channel_status.follows_its_tasks(channel):
         # Deleted (or gone): its tasks fail and are refunded. A disabled channel drains: no new tasks go
         # to it, but what it already holds is followed to the end (docs/admin.md, disable_channel).
         for task in tasks:

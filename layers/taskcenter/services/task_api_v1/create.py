@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from taskcenter import clock, config, script_secrets
-from taskcenter.domain import states, v1_start_time
+from taskcenter.domain import channel_status, states, v1_start_time
 from taskcenter.domain import v1_scripts as rules
 from taskcenter.domain.errors import DomainError, Forbidden, InsufficientQuota
 from taskcenter.observability import logger
@@ -55,7 +55,7 @@ class Placement:
 
 
 def _hosts() -> list[Channel]:
-    rows = [c for c in channel_service._channels_of_type(PLATFORM) if int(c.status) == 1]
+    rows = [c for c in channel_service._channels_of_type(PLATFORM) if channel_status.takes_new_tasks(c)]
     return sorted(rows, key=lambda c: (-int(c.priority), int(c.id)))
 
 

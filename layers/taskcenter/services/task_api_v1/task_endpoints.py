@@ -21,7 +21,7 @@ from taskcenter.observability import logger
 from taskcenter.providers.base import UpstreamError
 from taskcenter.services.core import channels as channel_service
 from taskcenter.services.core import listing_executor as listings
-from taskcenter.services.core.auth import Principal
+from taskcenter.services.core.auth import Principal, owns
 from taskcenter.services.core.lifecycle import fail_task
 from taskcenter.services.core.platform_registry import provider_for
 from taskcenter.store import money, v1_records
@@ -72,7 +72,7 @@ def not_found(numeric_id: int) -> NotFound:
 def own_task(principal: Principal, numeric_id: int) -> Task:
     """The caller's v1 task (one consistent GetItem); anyone else's, or none: 40401."""
     task = task_store.get(v1_task_key(numeric_id))
-    if task is None or int(task.user_id) != principal.user_id or task.platform != PLATFORM:
+    if not owns(principal, task, platform=PLATFORM):
         raise not_found(numeric_id)
     return task
 
