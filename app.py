@@ -1,4 +1,4 @@
-"""The Chalice app: the one route and handler table (DESIGN.md section 2).
+"""The Chalice app: the one route and handler table (docs/architecture.md).
 
 `chalice local` serves it, `chalice.test.Client` drives it in tests, and every function in
 template.yaml points its Handler at it: `app.app` for routes, `functions.<module>.<handler>` for

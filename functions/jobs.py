@@ -1,6 +1,6 @@
-"""Background jobs (DESIGN.md section 3): EventBridge schedules and SQS consumers, a few lines each.
+"""Background jobs (docs/engine.md): EventBridge schedules and SQS consumers, a few lines each.
 
-The work is in taskcenter.services (engine, refunds, retries, sweeper); docs/engine.md describes it.
+The work is in taskcenter.services.jobs (polling, refunds, retry_worker, sweeper); docs/engine.md describes it.
 SQS consumers report partial batch failures with Powertools (a failed record is redelivered and, after
 the queue's maxReceiveCount, goes to its dead-letter queue); every consumer is idempotent.
 

@@ -1,7 +1,7 @@
 """Midjourney: the relay (midjourney-proxy protocol, API key) and the dashboard listings (/api/mj).
 
-docs/midjourney.md describes the surface; the rules live in taskcenter.services.midjourney.relay,
-mj_listing and image_proxy.
+docs/midjourney.md describes the surface; the rules live in taskcenter.services.midjourney: relay,
+dashboard_listing and image_proxy.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Money primitives (store/money.py, DESIGN.md section 5) against moto: charge, refund, credit, audit.
+"""Money primitives (store/money.py, docs/architecture.md#money) against moto: charge, refund, credit, audit.
 
 The property that matters most: a refund happens exactly once per attempt, whoever races for it.
 """

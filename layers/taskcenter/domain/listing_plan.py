@@ -1,4 +1,4 @@
-"""Listing index design (DESIGN.md section 6): which index serves which query, and which counters give `total`.
+"""Listing index design (docs/listing.md): which index serves which query, and which counters give `total`.
 
 Every listable task carries composite GSI keys. A listing is one Query on one GSI with
 `Limit = page_size`, so a page reads about as many items as it returns whatever the table size.

@@ -1,7 +1,7 @@
 """Task API v1 (TikMatrix) rules: plans, statuses, scripts, script_config validation, fan-out
 (start_time: domain/v1_start_time.py).
 
-Pure: no I/O. The service (`services/v1_tasks.py`) applies them; docs/task-api-v1.md explains each choice.
+Pure: no I/O. The service (`services/task_api_v1/`) applies them; docs/task-api-v1.md explains each choice.
 """
 
 from __future__ import annotations

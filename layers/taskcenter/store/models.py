@@ -1,4 +1,4 @@
-"""PynamoDB models: the only way code touches DynamoDB (DESIGN.md section 2, 6).
+"""PynamoDB models: the only way code touches DynamoDB (docs/architecture.md, docs/listing.md).
 
 Table names and the endpoint are resolved lazily from the environment (see `_LazyMeta`), so the same
 models serve AWS, the local stack (moto server) and in-process moto. `tests/infra` proves these

@@ -1,4 +1,4 @@
-"""Channel selection (DESIGN.md section 7): enabled channels of a type that serve the model, by
+"""Channel selection (docs/architecture.md#providers-and-channels): enabled channels of a type that serve the model, by
 priority (highest first), then weighted-random among equal priority. Returns the failover order.
 """
 

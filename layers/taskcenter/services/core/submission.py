@@ -5,7 +5,8 @@ Two steps, because some tasks wait before they reach an upstream (a v1 start_tim
 - `create_tasks`: price every spec, reserve numeric ids, and write the tasks (NOT_START) in the
   charge transaction (store.tasks.create_charged): all or nothing. Nothing is written when the user
   cannot pay or no channel could take the task.
-- `dispatch_to_upstream`: submit one NOT_START task to its channel(s) with failover (DESIGN.md 7):
+- `dispatch_to_upstream`: submit one NOT_START task to its channel(s) with failover
+  (docs/architecture.md#providers-and-channels):
   429/5xx/timeouts/connection errors try the next channel; a 4xx refusal fails the task at once
   (never retried elsewhere). Success moves the task to SUBMITTED (or the upstream's state) with its
   upstream id and channel, and schedules its first poll. When every channel failed transiently:

@@ -1,4 +1,4 @@
-"""The polling engine (DESIGN.md sections 3 and 4): poll dispatcher, poll worker, upstream state mapping.
+"""The polling engine (docs/engine.md): poll dispatcher, poll worker, upstream state mapping.
 
 How a task is followed once it has an upstream id (docs/engine.md has the whole picture):
 

@@ -1,4 +1,4 @@
-"""Refund worker and reconciler (DESIGN.md sections 3 and 5).
+"""Refund worker and reconciler (docs/engine.md; money: docs/architecture.md#money).
 
 - The refund worker applies `store.money.refund_task` for one {"task_id", "attempt"} message. That
   transaction is exactly-once by construction (ledger entry `refund#<task>#<attempt>` must not exist and

@@ -1,4 +1,4 @@
-"""Retry worker (DESIGN.md section 3): resubmits one NOT_START task for a `retry` message
+"""Retry worker (docs/engine.md): resubmits one NOT_START task for a `retry` message
 {"task_id", "attempt", "reason"} (reason: "start" from the dispatcher for deferred starts and
 transient submission failures; "retry" from manual retry / retry-all).
 

@@ -1,4 +1,4 @@
-"""Timeout sweeper (DESIGN.md section 3): unfinished tasks past TASK_TIMEOUT_SECONDS (default 24 h, every
+"""Timeout sweeper (docs/engine.md): unfinished tasks past TASK_TIMEOUT_SECONDS (default 24 h, every
 platform alike) become FAILURE and are refunded.
 
 Candidates come from the deadline lanes of the sparse `due` index (due_at <= now, per shard; keys only; no

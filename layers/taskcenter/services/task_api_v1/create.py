@@ -143,7 +143,7 @@ def create(principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
 
 def _starters(principal: Principal, tasks: list[Task]) -> list[Task]:
     """The tasks of a large create that can start at once: the first on each device, up to the plan's
-    running limit (services/v1_admission.py). Only they get a start message; the others wait as admission
+    running limit (services/task_api_v1/admission.py). Only they get a start message; the others wait as admission
     would have them wait, and a freed slot wakes them (1,000 start messages would be 1,000 refusals)."""
     limit, devices, out = rules.plan_of(principal.plan).device_limit, set(), []
     for task in tasks:
