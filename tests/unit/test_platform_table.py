@@ -1,19 +1,14 @@
-"""The platform table and the one error path of each surface (issue 13 items 2 and 5, docs/architecture.md)."""
+"""The platform table, the one ownership and channel-status rules (issue 13 items 2 and 5, docs/architecture.md)."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from taskcenter.domain import channel_status, pricing
-from taskcenter.domain.errors import BadInput, UpstreamUnavailable
 from taskcenter.providers.base import ChannelInfo, PermanentUpstreamError
 from taskcenter.services import platforms
 from taskcenter.services.core import platform_registry
 from taskcenter.services.core.auth import Principal, owns
 from taskcenter.services.task_api_v1 import admission, manual_retry
-
-from functions._http import guarded
 
 
 def test_every_platform_has_one_row_with_its_adapter_and_priced_models() -> None:
@@ -38,26 +33,6 @@ def test_core_reads_the_installed_table_and_refuses_without_one(monkeypatch: pyt
     monkeypatch.setattr(platform_registry, "_loader", None)
     with pytest.raises(RuntimeError, match="no platform table installed"):
         platform_registry.platform("suno")
-
-
-def _reply(surface: str, error: Exception) -> tuple[int, dict]:
-    @guarded(surface)
-    def view() -> None:
-        raise error
-
-    response = view()
-    return response.status_code, json.loads(response.body)
-
-
-def test_the_midjourney_error_envelope_is_written_once_and_says_upstream_error() -> None:
-    """functions/_http.guarded("mj") is the one MJ error path (functions/mj.py's own wrapper is gone):
-    midjourney-proxy's shape as new-api relays it, type always "upstream_error" (a refusal too)."""
-    assert _reply("mj", BadInput("prompt is required")) == \
-        (400, {"description": "prompt is required", "type": "upstream_error", "code": 4})
-    assert _reply("mj", UpstreamUnavailable("every channel failed")) == \
-        (502, {"description": "every channel failed", "type": "upstream_error", "code": 5})
-    status, body = _reply("mj", RuntimeError("boom"))
-    assert status == 500 and body["code"] == 5 and body["type"] == "upstream_error"
 
 
 class _Task:
