@@ -17,12 +17,12 @@ venv: $(BIN)/activate
 local: venv  ## run the whole stack locally (moto server, chalice local, event runner, simulated upstreams)
 	$(BIN)/python -m infra.local
 
-test: venv  ## the full suite (unit, integration, infra, e2e)
-	$(BIN)/ruff check .
+test: lint  ## lint, then the full suite (unit, integration, infra, e2e)
 	$(BIN)/python -m pytest -n 2 tests
 
-lint: venv
+lint: venv  ## ruff, and the import rules of pyproject.toml [tool.importlinter] (docs/architecture.md)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 template: venv  ## regenerate template.yaml from the Chalice app, the models and the settings (and docs/configuration.md)
 	$(BIN)/python -m infra.template

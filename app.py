@@ -1,4 +1,4 @@
-"""The Chalice app: the one route and handler table (DESIGN.md section 2).
+"""The Chalice app: the one route and handler table (docs/architecture.md).
 
 `chalice local` serves it, `chalice.test.Client` drives it in tests, and every function in
 template.yaml points its Handler at it: `app.app` for routes, `functions.<module>.<handler>` for
@@ -17,9 +17,10 @@ if os.path.isdir(_LAYER) and _LAYER not in sys.path:
 
 from chalice import Chalice  # noqa: E402
 
-from functions import admin, dashboard, jobs, meta, mj, suno, user, v1  # noqa: E402
+from functions import _http, admin, dashboard, jobs, meta, mj, suno, user, v1  # noqa: E402
 
 app = Chalice(app_name="task-center")
+_http.bind_app(app)
 app.api.binary_types.extend(["image/png", "image/jpeg", "image/webp", "image/gif"])
 
 for blueprint in (user.bp, dashboard.bp, suno.bp, mj.bp, v1.bp, jobs.bp, admin.bp, meta.bp):

@@ -19,7 +19,7 @@ from typing import Any
 from chalice import Response
 from taskcenter.domain import json_body
 from taskcenter.domain.errors import BadInput, DomainError, TooLarge
-from taskcenter.observability import logger
+from taskcenter.observability import flush_metrics, logger
 
 # Chalice refuses unknown content types with its own 415 envelope; accept the usual ones and validate bodies ourselves.
 CONTENT_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data",
@@ -101,9 +101,9 @@ def _error_for(surface: str, err: DomainError) -> Response:
         return dashboard_error(err.message, status)
     if surface == "suno":
         return suno_error(err.code, err.message, status)
-    if surface == "mj":
+    if surface == "mj":  # midjourney-proxy's error shape as new-api relays it: type is always "upstream_error"
         mj_code = getattr(err, "mj_code", None) or (4 if status < 500 else 23 if status == 503 else 5)
-        return mj_error(err.message, mj_code, status, "upstream_error" if status >= 500 else "invalid_request")
+        return mj_error(err.message, mj_code, status)
     if surface == "v1":
         code = getattr(err, "v1_code", None) or V1_CODES.get(status, 40001 if status < 500 else 50001)
         return v1_error(code, err.message, status)
@@ -137,29 +137,28 @@ def guarded(surface: str) -> Callable[[Callable[..., Response]], Callable[..., R
                 logger.exception("unhandled error", extra={"surface": surface, "request_id": request_id})
                 return _internal(surface, request_id)
             finally:
-                _flush_metrics()
+                flush_metrics()
 
         return run
 
     return wrap
 
 
-def _flush_metrics() -> None:
-    """Publish what the request counted (EMF to stdout -> CloudWatch); nothing when it counted nothing."""
-    from taskcenter.observability import metrics
+_app: Any = None  # the Chalice app serving the routes (app.py binds it; imported from here it would be a cycle)
 
-    try:
-        if metrics.metric_set:
-            metrics.flush_metrics()
-    except Exception:  # metrics must never turn an answer into an error
-        logger.warning("metrics flush failed", exc_info=True)
+
+def bind_app(app: Any) -> None:
+    global _app
+    _app = app
+
+
+def current_app() -> Any:
+    return _app
 
 
 def _request_id() -> str:
     try:
-        from app import app
-
-        return str(app.current_request.context.get("requestId", "-"))
+        return str(_app.current_request.context.get("requestId", "-"))
     except Exception:
         return "-"
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint, Response
-from taskcenter.services.auth import authenticate_dashboard
+from taskcenter.services.core.auth import authenticate_dashboard
 
 from functions._http import dashboard_ok, guarded, header, lazy_module, query
 
-dashboard_tasks = lazy_module("taskcenter.services.dashboard_tasks")  # loaded by the first call (cold start)
+if TYPE_CHECKING:  # what the lazy_module names below stand for (loaded by the first call: cold start)
+    from taskcenter.services.dashboard import task_listing as dashboard_tasks
+else:
+    dashboard_tasks = lazy_module("taskcenter.services.dashboard.task_listing")  # loaded by the first call (cold start)
 
 bp = Blueprint(__name__)
 

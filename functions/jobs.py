@@ -1,6 +1,6 @@
-"""Background jobs (DESIGN.md section 3): EventBridge schedules and SQS consumers, a few lines each.
+"""Background jobs (docs/engine.md): EventBridge schedules and SQS consumers, a few lines each.
 
-The work is in taskcenter.services (engine, refunds, retries, sweeper); docs/engine.md describes it.
+The work is in taskcenter.services.jobs (polling, refunds, retry_worker, sweeper); docs/engine.md describes it.
 SQS consumers report partial batch failures with Powertools (a failed record is redelivered and, after
 the queue's maxReceiveCount, goes to its dead-letter queue); every consumer is idempotent.
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalice import Blueprint, Rate
-from taskcenter.observability import metrics
+from taskcenter.observability import flush_metrics
 
 bp = Blueprint(__name__)
 
@@ -35,11 +35,6 @@ PERMISSIONS = {
 }
 
 
-def _flush() -> None:
-    if metrics.metric_set:  # EMF to stdout (CloudWatch); nothing when the run counted nothing
-        metrics.flush_metrics()
-
-
 def _consume(event: Any, record_handler: Any) -> dict[str, Any]:
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
@@ -47,22 +42,22 @@ def _consume(event: Any, record_handler: Any) -> dict[str, Any]:
         return process_partial_response(event=event.to_dict(), record_handler=record_handler,
                                         processor=BatchProcessor(event_type=EventType.SQS), context=event.context)
     finally:
-        _flush()
+        flush_metrics()
 
 
 @bp.schedule(Rate(1, unit=Rate.MINUTES), name="poll_dispatcher")
 def poll_dispatcher(event: Any) -> dict[str, Any]:
-    from taskcenter.services import engine
+    from taskcenter.services.jobs import polling as engine
 
     try:
         return engine.dispatch_due_polls().__dict__
     finally:
-        _flush()
+        flush_metrics()
 
 
 @bp.on_sqs_message(queue="poll", batch_size=10, maximum_batching_window_in_seconds=2, name="poll_worker")
 def poll_worker(event: Any) -> dict[str, Any]:
-    from taskcenter.services import engine
+    from taskcenter.services.jobs import polling as engine
 
     run = engine.PollRun()
     response = _consume(event, lambda record: run.poll_record(record.body, record.message_id))
@@ -75,34 +70,34 @@ def poll_worker(event: Any) -> dict[str, Any]:
 
 @bp.on_sqs_message(queue="refund", batch_size=10, name="refund_worker")
 def refund_worker(event: Any) -> dict[str, Any]:
-    from taskcenter.services import refunds
+    from taskcenter.services.jobs import refunds
 
     return _consume(event, lambda record: refunds.refund_from_message(record.body))
 
 
 @bp.on_sqs_message(queue="retry", batch_size=5, name="retry_worker")
 def retry_worker(event: Any) -> dict[str, Any]:
-    from taskcenter.services import retries
+    from taskcenter.services.jobs import retry_worker as retries
 
     return _consume(event, lambda record: retries.retry_from_message(record.body))
 
 
 @bp.schedule(Rate(5, unit=Rate.MINUTES), name="timeout_sweeper")
 def timeout_sweeper(event: Any) -> dict[str, Any]:
-    from taskcenter.services import sweeper
+    from taskcenter.services.jobs import sweeper
 
     try:
         return sweeper.sweep_timeouts().__dict__
     finally:
-        _flush()
+        flush_metrics()
 
 
 @bp.schedule(Rate(5, unit=Rate.MINUTES), name="reconciler")
 def reconciler(event: Any) -> dict[str, Any]:
-    from taskcenter.services import refunds
+    from taskcenter.services.jobs import refunds
 
     try:
         return refunds.reconcile().__dict__
     finally:
-        _flush()
+        flush_metrics()
 

@@ -1,20 +1,17 @@
 """Midjourney: the relay (midjourney-proxy protocol, API key) and the dashboard listings (/api/mj).
 
-docs/midjourney.md describes the surface; the rules live in taskcenter.services.mj_relay,
-mj_listing and image_proxy.
+docs/midjourney.md describes the surface; the rules live in taskcenter.services.midjourney: relay,
+dashboard_listing and image_proxy.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 from taskcenter import settings
-from taskcenter.domain.errors import DomainError
-from taskcenter.services.auth import Principal, authenticate_dashboard, authenticate_relay
-from taskcenter.services.idempotency import HEADER as IDEMPOTENCY_HEADER
+from taskcenter.services.core.auth import Principal, authenticate_dashboard, authenticate_relay
+from taskcenter.services.core.idempotency import HEADER as IDEMPOTENCY_HEADER
 
 from functions._http import (
     CONTENT_TYPES,
@@ -28,11 +25,16 @@ from functions._http import (
     query,
 )
 
-# Loaded by the first call that uses them (cold start: see lazy_module).
-image_proxy = lazy_module("taskcenter.services.image_proxy")
-mj_listing = lazy_module("taskcenter.services.mj_listing")
-mj_relay = lazy_module("taskcenter.services.mj_relay")
-task_store = lazy_module("taskcenter.store.tasks")
+if TYPE_CHECKING:  # what the lazy_module names below stand for (loaded by the first call: cold start)
+    from taskcenter.services.midjourney import dashboard_listing as mj_listing
+    from taskcenter.services.midjourney import image_proxy
+    from taskcenter.services.midjourney import relay as mj_relay
+    from taskcenter.store import tasks as task_store
+else:
+    image_proxy = lazy_module("taskcenter.services.midjourney.image_proxy")
+    mj_listing = lazy_module("taskcenter.services.midjourney.dashboard_listing")
+    mj_relay = lazy_module("taskcenter.services.midjourney.relay")
+    task_store = lazy_module("taskcenter.store.tasks")
 
 bp = Blueprint(__name__)
 
@@ -56,21 +58,6 @@ PERMISSIONS: dict[str, dict[str, Any]] = {
     "list_mj_self": _LIST,
     "list_mj_all": _LIST,
 }
-
-
-def mj_envelope(view: Callable[..., Response]) -> Callable[..., Response]:
-    """Refusals in midjourney-proxy's error shape as new-api relays it: type is always "upstream_error"."""
-
-    @functools.wraps(view)
-    def run(*args: Any, **kwargs: Any) -> Response:
-        try:
-            return view(*args, **kwargs)
-        except DomainError as err:
-            status = err.http_status
-            code = getattr(err, "mj_code", None) or (4 if status < 500 else 23 if status == 503 else 5)
-            return mj_error(err.message, code, status)
-
-    return run
 
 
 def _relay_principal() -> Principal:
@@ -105,49 +92,42 @@ def _submit(kind: str) -> Response:
 # ---------------------------------------------------------------- relay: submit
 @bp.route("/mj/submit/imagine", methods=["POST"], content_types=CONTENT_TYPES)
 @guarded("mj")
-@mj_envelope
 def submit_mj_imagine() -> Response:
     return _submit("imagine")
 
 
 @bp.route("/mj/submit/action", methods=["POST"], content_types=CONTENT_TYPES)
 @guarded("mj")
-@mj_envelope
 def submit_mj_action() -> Response:
     return _submit("action")
 
 
 @bp.route("/mj/submit/blend", methods=["POST"], content_types=CONTENT_TYPES)
 @guarded("mj")
-@mj_envelope
 def submit_mj_blend() -> Response:
     return _submit("blend")
 
 
 @bp.route("/mj/submit/describe", methods=["POST"], content_types=CONTENT_TYPES)
 @guarded("mj")
-@mj_envelope
 def submit_mj_describe() -> Response:
     return _submit("describe")
 
 
 @bp.route("/mj/submit/modal", methods=["POST"], content_types=CONTENT_TYPES)
 @guarded("mj")
-@mj_envelope
 def submit_mj_modal() -> Response:
     return _submit("modal")
 
 
 @bp.route("/mj/submit/shorten", methods=["POST"], content_types=CONTENT_TYPES)
 @guarded("mj")
-@mj_envelope
 def submit_mj_shorten() -> Response:
     return _submit("shorten")
 
 
 @bp.route("/mj/submit/change", methods=["POST"], content_types=CONTENT_TYPES)
 @guarded("mj")
-@mj_envelope
 def submit_mj_change() -> Response:
     return _submit("change")
 
@@ -155,14 +135,12 @@ def submit_mj_change() -> Response:
 # ---------------------------------------------------------------- relay: fetch
 @bp.route("/mj/task/{id}/fetch", methods=["GET"])
 @guarded("mj")
-@mj_envelope
 def fetch_mj_task(id: str) -> Response:  # noqa: A002 - the path parameter's name in the route table
     return json_response(mj_relay.fetch(_relay_principal(), id, public_base_url()))
 
 
 @bp.route("/mj/task/list-by-condition", methods=["POST"], content_types=CONTENT_TYPES)
 @guarded("mj")
-@mj_envelope
 def list_mj_tasks_by_condition() -> Response:
     principal = _relay_principal()
     body = json_object(bp.current_request)
@@ -172,7 +150,6 @@ def list_mj_tasks_by_condition() -> Response:
 # ---------------------------------------------------------------- image forwarding (public, as new-api)
 @bp.route("/mj/image/{id}", methods=["GET"])
 @guarded("mj")
-@mj_envelope
 def get_mj_image(id: str) -> Response:  # noqa: A002 - the path parameter's name in the route table
     task_id = id
     if not settings.get().mj_forward_images:

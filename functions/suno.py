@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint, Response
-from taskcenter.services.auth import authenticate_relay
-from taskcenter.services.idempotency import HEADER as IDEMPOTENCY_HEADER
+from taskcenter.services.core.auth import authenticate_relay
+from taskcenter.services.core.idempotency import HEADER as IDEMPOTENCY_HEADER
 
 from functions._http import CONTENT_TYPES, guarded, header, json_object, lazy_module, suno_ok
 
-suno_relay = lazy_module("taskcenter.services.suno_relay")  # loaded by the first call (cold start: see lazy_module)
+if TYPE_CHECKING:  # what the lazy_module names below stand for (loaded by the first call: cold start)
+    from taskcenter.services.suno import relay as suno_relay
+else:
+    suno_relay = lazy_module("taskcenter.services.suno.relay")  # loaded by the first call (cold start: see lazy_module)
 
 bp = Blueprint(__name__)
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from chalice import Blueprint, Response
-from taskcenter.services import accounts
-from taskcenter.services.auth import authenticate_dashboard
+from taskcenter.services.core import accounts
+from taskcenter.services.core.auth import authenticate_dashboard
 
 from functions._http import dashboard_ok, guarded, header
 

@@ -6,13 +6,21 @@ license check answers 40301 to a plan without API access (Starter). docs/task-ap
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint, Response
-from taskcenter.services.auth import Principal, authenticate_any
+from taskcenter.services.core.auth import Principal, authenticate_any
 
 from functions._http import CONTENT_TYPES, guarded, header, json_object, json_response, lazy_module, query, v1_ok
 
-v1_tasks = lazy_module("taskcenter.services.v1_tasks")  # loaded by the first call (cold start: see lazy_module)
-v1_retry = lazy_module("taskcenter.services.v1_retry")
+if TYPE_CHECKING:  # what the lazy_module names below stand for (loaded by the first call: cold start)
+    from taskcenter.services.task_api_v1 import create as v1_create
+    from taskcenter.services.task_api_v1 import manual_retry as v1_retry
+    from taskcenter.services.task_api_v1 import task_endpoints as v1_tasks
+else:
+    v1_tasks = lazy_module("taskcenter.services.task_api_v1.task_endpoints")  # loaded by the first call (cold start)
+    v1_retry = lazy_module("taskcenter.services.task_api_v1.manual_retry")
+    v1_create = lazy_module("taskcenter.services.task_api_v1.create")
 
 bp = Blueprint(__name__)
 
@@ -52,7 +60,7 @@ def _api_caller() -> Principal:
 @guarded("v1")
 def v1_create_task() -> Response:
     principal = _api_caller()
-    return v1_ok(v1_tasks.create(principal, json_object(bp.current_request)))
+    return v1_ok(v1_create.create(principal, json_object(bp.current_request)))
 
 
 @bp.route("/api/v1/task", methods=["GET"])

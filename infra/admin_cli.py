@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--template", type=Path, default=ROOT / "template.yaml")
     args, rest = parser.parse_known_args(argv)
 
-    from taskcenter.services import admin_ops
+    from taskcenter.services.admin import operation_specs as admin_ops
 
     if args.op in {"ops", "list", "help"}:
         for name, op in sorted(admin_ops.OPS.items()):

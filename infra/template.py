@@ -3,7 +3,7 @@
     python -m infra.template            # writes template.yaml
     python -m infra.template --stdout   # prints it
 
-What it reads (DESIGN.md section 2; docs/deploy.md explains the result):
+What it reads (docs/architecture.md; docs/deploy.md explains the result):
 - `app.routes`: one `AWS::Serverless::Function` per view function (all its paths and methods are `Api`
   events of that one function), Handler `app.app` (API Gateway hands each function only its own routes);
 - `app.event_sources`: `@schedule` -> `Schedule` events, `@on_sqs_message(queue="poll"|"refund"|"retry")`

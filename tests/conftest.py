@@ -32,6 +32,8 @@ from taskcenter import settings  # noqa: E402
 
 settings.follow_environment(True)
 
+import functions  # noqa: E402,F401 - the composition root: installs the platform table (functions/_composition.py)
+
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:

@@ -20,10 +20,12 @@ from taskcenter.providers.base import (
     TransientUpstreamError,
     UpstreamState,
 )
-from taskcenter.services import channels as channel_service
+from taskcenter.services.core import channels as channel_service
 from taskcenter.store import counters, money
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Task
+
+from tests.support import use_provider
 
 PRICE = 1000
 
@@ -71,7 +73,7 @@ def install_fake_upstream(monkeypatch: Any, upstream: FakeUpstream, channel_type
         def cancel(self, upstream_id: str) -> bool:
             return False
 
-    monkeypatch.setitem(base._REGISTRY, channel_type, FakeProvider)
+    use_provider(monkeypatch, channel_type, FakeProvider)
     channel_service.clear_cache()
 
 

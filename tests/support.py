@@ -102,7 +102,7 @@ class World:
 
 def make_account(username: str, *, role: int = 1, quota: int = 10_000_000, plan: str = "Pro",
                  key_quota: int | None = None) -> Account:
-    from taskcenter.services import admin
+    from taskcenter.services.admin import operations as admin
 
     user = admin.create_user(username, role=role, quota=quota, plan=plan)
     access = admin.issue_credential(user["id"], "access")
@@ -115,7 +115,7 @@ def seed_world(channels: dict[str, str] | None = None) -> World:
 
     `channels` maps a channel type to its base URL (e.g. a simulated upstream's); none by default.
     """
-    from taskcenter.services import admin
+    from taskcenter.services.admin import operations as admin
 
     world = World(admin=make_account("admin", role=10), user=make_account("alice"), other=make_account("bob"))
     for ctype, url in (channels or {}).items():
@@ -206,3 +206,13 @@ def snapshot_tables() -> dict[str, list[dict[str, Any]]]:
         items = client.get_paginator("scan").paginate(TableName=name, ConsistentRead=True).build_full_result()
         out[name] = sorted(items.get("Items", []), key=lambda item: json.dumps(item, sort_keys=True))
     return out
+
+
+def use_provider(monkeypatch: Any, channel_type: str, provider: Any) -> None:
+    """Serve `channel_type`'s channels with `provider` (a fake adapter) for this test: its platform row, replaced."""
+    import dataclasses
+
+    from taskcenter.services import platforms
+
+    monkeypatch.setitem(platforms.TABLE, channel_type, dataclasses.replace(platforms.TABLE[channel_type],
+                                                                           provider=provider))

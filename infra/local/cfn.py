@@ -1,4 +1,4 @@
-"""Read template.yaml and create its tables, queues and KMS keys on the local AWS emulation (DESIGN.md section 9).
+"""Read template.yaml and create its tables, queues and KMS keys on the local AWS emulation (docs/local-stack.md).
 
 Only what the local stack needs is interpreted: `AWS::DynamoDB::Table` and `AWS::SQS::Queue` resources
 (keys, indexes, TTL, visibility timeout, redrive to the dead-letter queue, ...), `AWS::KMS::Key` and

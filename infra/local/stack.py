@@ -1,4 +1,4 @@
-"""Start the whole Task Center stack on one machine (DESIGN.md section 9; docs/local-stack.md).
+"""Start the whole Task Center stack on one machine (docs/local-stack.md).
 
 Order: moto server -> tables and queues from template.yaml -> components with ORDER < 50 (simulated
 upstreams) -> seeding through the admin operations -> the API (`chalice local`) -> components with
@@ -267,7 +267,7 @@ class LocalStack:
 
 # ---------------------------------------------------------------- seeding
 def _op(event: dict[str, Any]) -> Any:
-    from taskcenter.services import admin_ops
+    from taskcenter.services.admin import operation_specs as admin_ops
 
     reply = admin_ops.run(event)
     if not reply["ok"]:

@@ -188,8 +188,9 @@ def rows() -> list[dict[str, Any]]:
 def _measure(world: Any, monkeypatch: Any) -> list[dict[str, Any]]:
     from taskcenter import clock
     from taskcenter.domain import states
-    from taskcenter.services import admin, submission
-    from taskcenter.services.auth import authenticate_relay
+    from taskcenter.services.admin import operations as admin
+    from taskcenter.services.core import submission
+    from taskcenter.services.core.auth import authenticate_relay
     from taskcenter.store import tasks as task_store
 
     from functions import jobs

@@ -99,7 +99,8 @@ def _install(counter: ReadCounter) -> None:
 
 
 def _populate(user_tasks: int, table_tasks: int, seed: int = 1) -> dict[str, Any]:
-    from taskcenter.domain import listing, states
+    from taskcenter.domain import listing_plan as listing
+    from taskcenter.domain import states
     from taskcenter.store import tasks as task_store
     from taskcenter.store.models import Counter, Task
 
@@ -131,7 +132,7 @@ def _populate(user_tasks: int, table_tasks: int, seed: int = 1) -> dict[str, Any
 
 def _cases(data: dict[str, Any]) -> list[tuple[str, dict[str, Any], bool]]:
     """(label, list_tasks kwargs, measure deep pages too)."""
-    from taskcenter.domain.listing import ListingFilters
+    from taskcenter.domain.listing_plan import ListingFilters
 
     span_ms = data["span_s"] * 1000
     quarter = (BASE_MS + span_ms // 4, BASE_MS + 3 * span_ms // 4)
@@ -163,7 +164,7 @@ def _cases(data: dict[str, Any]) -> list[tuple[str, dict[str, Any], bool]]:
 
 
 def _measure(counter: ReadCounter, call: Callable[[], Any]) -> tuple[Reads, Any, Any]:
-    from taskcenter.services import listings
+    from taskcenter.services.core import listing_executor as listings
 
     counter.reset()
     result = call()
@@ -171,7 +172,7 @@ def _measure(counter: ReadCounter, call: Callable[[], Any]) -> tuple[Reads, Any,
 
 
 def run_scale(user_tasks: int, table_tasks: int) -> tuple[list[dict[str, Any]], list[tuple[str, int, int]]]:
-    from taskcenter.services import listings
+    from taskcenter.services.core import listing_executor as listings
 
     from tests.support import create_tables
 

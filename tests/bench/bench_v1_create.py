@@ -40,7 +40,8 @@ def measure() -> dict[str, Any]:
     with mock_aws(), serialize_aws_requests():
         os.environ.update(create_tables())
         os.environ.update(create_queues())
-        from taskcenter.services import admin, channels
+        from taskcenter.services.admin import operations as admin
+        from taskcenter.services.core import channels
 
         from app import app
 

@@ -67,8 +67,8 @@ def rows() -> list[dict[str, Any]]:
         with mock_aws():
             create_tables()
             create_queues()
-            from taskcenter.services import v1_retry
-            from taskcenter.services.auth import authenticate_any
+            from taskcenter.services.core.auth import authenticate_any
+            from taskcenter.services.task_api_v1 import manual_retry as v1_retry
             from taskcenter.store.models import Task
 
             account = make_account(f"bench{size}", quota=10**12)

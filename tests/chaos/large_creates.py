@@ -35,7 +35,7 @@ class LargeCreates:
 
 
 def _user(plan: str, key_quota: int | None = None) -> tuple[chaos.User, str]:
-    from taskcenter.services import admin
+    from taskcenter.services.admin import operations as admin
 
     name = "large" + secrets.token_hex(4)
     user = admin.create_user(name, quota=20_000_000_000, plan=plan)

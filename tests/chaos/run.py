@@ -145,7 +145,7 @@ def use_stack_env(env: dict[str, str]) -> None:
 
 
 def make_users(count: int) -> list[User]:
-    from taskcenter.services import admin
+    from taskcenter.services.admin import operations as admin
 
     users = []
     for _ in range(count):
@@ -205,7 +205,7 @@ def _run(options: Options, doc: dict[str, Any], began: float, log: Callable[[str
     api, env, components = doc["api_url"], doc["env"], doc["components"]
     use_stack_env(env)
     from taskcenter.observability import logger
-    from taskcenter.services import admin_ops
+    from taskcenter.services.admin import operation_specs as admin_ops
 
     logger.setLevel("WARNING")  # the admin operations' INFO lines would interleave with the progress lines
     log(f"stack up in {time.monotonic() - began:.0f}s: {api}; components {sorted(components)}")

@@ -39,7 +39,7 @@ def wait_for(stack: Any, task_id: str, headers: dict[str, str], statuses: set[st
 def fresh_account(stack: Any, monkeypatch: pytest.MonkeyPatch) -> Account:
     """A user of our own: other tests' refunds on the shared demo user cannot move our balance."""
     stack.use_env(monkeypatch)
-    from taskcenter.services import admin
+    from taskcenter.services.admin import operations as admin
 
     name = "mjfox" + secrets.token_hex(3)
     user = admin.create_user(name, quota=5_000_000, plan="Pro")

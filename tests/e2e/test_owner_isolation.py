@@ -22,7 +22,7 @@ pytestmark = pytest.mark.e2e
 
 def _second_user(stack: RunningStack, monkeypatch: pytest.MonkeyPatch) -> Account:
     stack.use_env(monkeypatch)
-    from taskcenter.services import admin
+    from taskcenter.services.admin import operations as admin
 
     name = "intruder" + secrets.token_hex(3)
     user = admin.create_user(name, quota=5_000_000, plan="Pro")

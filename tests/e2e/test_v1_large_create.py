@@ -15,7 +15,8 @@ from tests.e2e.conftest import RunningStack
 def test_a_1000_task_create_over_http_is_written_whole(local_stack: RunningStack,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     local_stack.use_env(monkeypatch)
-    from taskcenter.services import admin, channels
+    from taskcenter.services.admin import operations as admin
+    from taskcenter.services.core import channels
     from taskcenter.store import money
     from taskcenter.store.models import LedgerEntry
 

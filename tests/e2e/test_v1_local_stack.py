@@ -40,7 +40,7 @@ def reference_curl() -> str:
 
 def fresh_account(stack: RunningStack, monkeypatch: pytest.MonkeyPatch) -> Account:
     stack.use_env(monkeypatch)
-    from taskcenter.services import admin
+    from taskcenter.services.admin import operations as admin
 
     name = "tm" + secrets.token_hex(4)
     user = admin.create_user(name, quota=5_000_000, plan="Pro")
@@ -128,7 +128,7 @@ def test_a_login_password_is_masked_over_http_and_reaches_the_simulated_host(loc
     _, mine = local_stack.get("/api/task/self", headers=account.dashboard_headers())
     assert [i["properties"]["script_config"]["password"] for i in mine["data"]["items"]] == ["******"]
 
-    from taskcenter.services import admin_ops
+    from taskcenter.services.admin import operation_specs as admin_ops
 
     hosts = admin_ops.run({"op": "list_channels", "type": "tikmatrix"})["result"]
     seen = []

@@ -39,7 +39,7 @@ def test_only_create_encrypts_and_only_the_retry_worker_decrypts_on_that_key_onl
     key = {"KeyId": {"Ref": "V1SecretsKey"}}
     assert grants == {"V1CreateTaskFunction": [{"KMSEncryptPolicy": key}],
                       "JobsRetryWorkerFunction": [{"KMSDecryptPolicy": key}]}
-    # The retry worker is the only function that submits v1 tasks (retries.py -> dispatch_to_upstream).
+    # The retry worker is the only function that submits v1 tasks (jobs/retry_worker.py -> dispatch_to_upstream).
     retry = cfn.resources_of(template, "AWS::Serverless::Function")["JobsRetryWorkerFunction"]
     assert retry["Handler"] == "functions.jobs.retry_worker"
 

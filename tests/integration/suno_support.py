@@ -20,7 +20,7 @@ def suno_sim() -> Iterator[SunoSimulator]:
 @pytest.fixture
 def suno_world(aws: dict[str, str], suno_sim: SunoSimulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """The seeded world with one suno channel on the simulator (the private address allow-listed)."""
-    from taskcenter.services import channels
+    from taskcenter.services.core import channels
 
     from tests.support import seed_world
 
@@ -55,7 +55,7 @@ def write_tasks(rows: list[dict[str, Any]]) -> list[Any]:
 
     Test and benchmark data only: BatchWrite for the tasks, one ADD per counter.
     """
-    from taskcenter.domain import listing
+    from taskcenter.domain import listing_plan as listing
     from taskcenter.store import tasks as task_store
     from taskcenter.store.models import Counter, Task
     from taskcenter.store.money import counter_actions

@@ -9,7 +9,7 @@ import json
 
 import pytest
 from taskcenter.domain.credentials import hash_token
-from taskcenter.services import admin_ops
+from taskcenter.services.admin import operation_specs as admin_ops
 from taskcenter.store.models import Channel, Credential, LedgerEntry, User
 
 from functions.admin import PERMISSIONS, admin_operation

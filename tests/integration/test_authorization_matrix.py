@@ -81,7 +81,7 @@ def call(client: Any, route: Route, headers: dict[str, str]) -> tuple[int, dict[
 
 @pytest.fixture
 def principals(world: Any, frozen_clock: Any) -> dict[str, Any]:
-    from taskcenter.services import admin
+    from taskcenter.services.admin import operations as admin
 
     from tests.support import make_account
 

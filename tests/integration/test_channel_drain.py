@@ -10,8 +10,9 @@ from __future__ import annotations
 import pytest
 from taskcenter import clock
 from taskcenter.domain import states
-from taskcenter.services import admin, channels, submission
-from taskcenter.services.auth import Principal
+from taskcenter.services.admin import operations as admin
+from taskcenter.services.core import channels, submission
+from taskcenter.services.core.auth import Principal
 from taskcenter.store import money
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import LedgerEntry

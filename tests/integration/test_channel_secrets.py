@@ -15,7 +15,8 @@ from typing import Any
 import boto3
 import pytest
 from taskcenter.providers.base import TransientUpstreamError
-from taskcenter.services import admin_ops, channels
+from taskcenter.services.admin import operation_specs as admin_ops
+from taskcenter.services.core import channels
 from taskcenter.store import channel_secrets
 from taskcenter.store.models import Channel
 

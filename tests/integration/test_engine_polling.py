@@ -14,7 +14,9 @@ import pytest
 from taskcenter import clock, settings
 from taskcenter.domain import states
 from taskcenter.observability import metrics
-from taskcenter.services import admin, engine, retries
+from taskcenter.services.admin import operations as admin
+from taskcenter.services.jobs import polling as engine
+from taskcenter.services.jobs import retry_worker as retries
 from taskcenter.store import money
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import LedgerEntry

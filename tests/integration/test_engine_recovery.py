@@ -8,8 +8,11 @@ import pytest
 from taskcenter import clock, queues, settings
 from taskcenter.domain import states
 from taskcenter.observability import metrics
-from taskcenter.services import admin, refunds, retries, submission, sweeper
-from taskcenter.services.auth import authenticate_relay
+from taskcenter.services.admin import operations as admin
+from taskcenter.services.core import submission
+from taskcenter.services.core.auth import authenticate_relay
+from taskcenter.services.jobs import refunds, sweeper
+from taskcenter.services.jobs import retry_worker as retries
 from taskcenter.store import money
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import LedgerEntry, Task, User

@@ -114,7 +114,7 @@ def test_mj_button_index_with_unicode_digits_is_refused(client: Any, world: Any,
 
 
 def test_admin_operations_take_ascii_ids_only(world: Any) -> None:
-    from taskcenter.services import admin_ops
+    from taskcenter.services.admin import operation_specs as admin_ops
 
     before = snapshot()
     for value in ("\u0662", "\u00b2", "\uff12"):

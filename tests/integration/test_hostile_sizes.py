@@ -101,7 +101,8 @@ def test_continue_at_in_range_is_forwarded_as_a_number(client: Any, suno_world: 
 # ---------------------------------------------------------------- the item size guard (every platform)
 @pytest.fixture
 def mj_world(world: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    from taskcenter.services import admin, channels
+    from taskcenter.services.admin import operations as admin
+    from taskcenter.services.core import channels
 
     # Never reached: the refusal comes before any upstream call. Allow-listed so creation would proceed.
     monkeypatch.setenv("PRIVATE_HOST_ALLOWLIST", "127.0.0.1:9")
@@ -166,7 +167,9 @@ def test_an_upstream_result_that_would_overflow_the_item_is_left_out_and_the_tas
     failed (DynamoDB's ValidationException), the task stayed IN_PROGRESS until the sweeper. Now the raw
     result is left out of the item, the rest is stored and the task ends SUCCESS."""
     from taskcenter import clock
-    from taskcenter.services import admin, channels, engine
+    from taskcenter.services.admin import operations as admin
+    from taskcenter.services.core import channels
+    from taskcenter.services.jobs import polling as engine
 
     from infra.simulators.midjourney import MidjourneySimulator, SimConfig
 

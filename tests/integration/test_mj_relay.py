@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from taskcenter import clock
 from taskcenter.domain import states
-from taskcenter.services import channels, engine
+from taskcenter.services.core import channels
+from taskcenter.services.jobs import polling as engine
 from taskcenter.store import money
 from taskcenter.store.models import LedgerEntry, Task, User
 
@@ -29,7 +30,7 @@ def mj(world: Any, frozen_clock: Any, monkeypatch: pytest.MonkeyPatch) -> Iterat
     sim = MidjourneySimulator(config=SimConfig(step_seconds=STEP_S), now_ms=clock.now_ms).start()
     monkeypatch.setenv("PRIVATE_HOST_ALLOWLIST", f"{sim.host}:{sim.port}")
     monkeypatch.setenv("PUBLIC_BASE_URL", BASE)
-    from taskcenter.services import admin
+    from taskcenter.services.admin import operations as admin
 
     world.channels["midjourney"] = admin.create_channel("midjourney", sim.url, name="mj-sim",
                                                         secret="sim-secret")["id"]

@@ -1,4 +1,4 @@
-"""Money primitives (store/money.py, DESIGN.md section 5) against moto: charge, refund, credit, audit.
+"""Money primitives (store/money.py, docs/architecture.md#money) against moto: charge, refund, credit, audit.
 
 The property that matters most: a refund happens exactly once per attempt, whoever races for it.
 """
@@ -8,9 +8,10 @@ from __future__ import annotations
 import threading
 
 import pytest
-from taskcenter.domain import listing, states
+from taskcenter.domain import listing_plan as listing
+from taskcenter.domain import states
 from taskcenter.domain.errors import BadInput, Forbidden, InsufficientQuota, NotFound
-from taskcenter.services import admin
+from taskcenter.services.admin import operations as admin
 from taskcenter.store import counters, money
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Credential, LedgerEntry, Task, User

@@ -1,6 +1,7 @@
 """A 200 whose body is not the upstream's envelope is garbage (fail over), not a refusal (found by the chaos run).
 
-DESIGN.md section 7: fail over on 429/5xx/timeouts, never on 400-class refusals. A 200 without the envelope's
+docs/architecture.md#providers-and-channels: fail over on 429/5xx/timeouts, never on 400-class refusals.
+A 200 without the envelope's
 code is neither; before the fix the Suno and Midjourney adapters took it as a refusal and failed the task
 without trying another channel.
 """

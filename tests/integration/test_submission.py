@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 from taskcenter.domain import states
 from taskcenter.domain.errors import InsufficientQuota, NoChannel, UpstreamRejected, UpstreamUnavailable
-from taskcenter.providers import base
 from taskcenter.providers.base import (
     ChannelInfo,
     PermanentUpstreamError,
@@ -15,10 +14,13 @@ from taskcenter.providers.base import (
     SubmitResult,
     TransientUpstreamError,
 )
-from taskcenter.services import admin, channels, submission
-from taskcenter.services.auth import authenticate_relay
+from taskcenter.services.admin import operations as admin
+from taskcenter.services.core import channels, submission
+from taskcenter.services.core.auth import authenticate_relay
 from taskcenter.store import money
 from taskcenter.store.models import LedgerEntry, Task, User
+
+from tests.support import use_provider
 
 # channel base URL -> what its submit does: "ok", "transient" or "refuse"
 BEHAVIOUR: dict[str, str] = {}
@@ -47,7 +49,7 @@ class ScriptedProvider:
 
 @pytest.fixture
 def scripted(monkeypatch: pytest.MonkeyPatch, world: Any) -> Any:
-    monkeypatch.setitem(base._REGISTRY, "suno", ScriptedProvider)
+    use_provider(monkeypatch, "suno", ScriptedProvider)
     monkeypatch.setenv("PRIVATE_HOST_ALLOWLIST", "")
     BEHAVIOUR.clear()
     CALLS.clear()
@@ -173,7 +175,8 @@ def test_backoff_grows_with_jitter_and_is_capped() -> None:
 def test_a_charged_task_whose_request_died_before_the_upstream_call_is_submitted_by_the_engine(
         scripted: Any, monkeypatch: pytest.MonkeyPatch, frozen_clock: Any) -> None:
     from taskcenter import queues
-    from taskcenter.services import engine, retries
+    from taskcenter.services.jobs import polling as engine
+    from taskcenter.services.jobs import retry_worker as retries
 
     _channel("https://up.example.com")
     principal = authenticate_relay(f"Bearer {scripted.user.api_key}")

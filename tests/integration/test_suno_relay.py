@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 from taskcenter.domain import states
-from taskcenter.services import admin, channels
+from taskcenter.services.admin import operations as admin
+from taskcenter.services.core import channels
 from taskcenter.store import money
 from taskcenter.store.models import LedgerEntry, Task, User
 

@@ -9,8 +9,8 @@ from urllib.parse import urlencode
 
 import pytest
 from taskcenter.domain import states
-from taskcenter.domain.listing import ListingFilters
-from taskcenter.services import listings
+from taskcenter.domain.listing_plan import ListingFilters
+from taskcenter.services.core import listing_executor as listings
 from taskcenter.store import tasks as task_store
 from taskcenter.store import v1_records
 from taskcenter.store.models import Task

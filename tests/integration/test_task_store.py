@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 
 import pytest
-from taskcenter.domain import listing, states
+from taskcenter.domain import listing_plan as listing
+from taskcenter.domain import states
 from taskcenter.domain.errors import InsufficientQuota
 from taskcenter.store import counters, money
 from taskcenter.store import tasks as task_store

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 from taskcenter.domain import states
-from taskcenter.services import admin, channels, submission
-from taskcenter.services.auth import authenticate_relay
+from taskcenter.services.admin import operations as admin
+from taskcenter.services.core import channels, submission
+from taskcenter.services.core.auth import authenticate_relay
 from taskcenter.store import money
 from taskcenter.store.models import Task
 
@@ -99,7 +100,7 @@ def test_an_unparseable_redirect_on_the_only_channel_is_a_clean_502_and_a_counte
 
 
 def suno_support_spec() -> submission.TaskSpec:
-    from taskcenter.services import suno_relay
+    from taskcenter.services.suno import relay as suno_relay
 
     return suno_relay.task_spec("MUSIC", "suno_music", {"prompt": "a song", "mv": "chirp-v3-0"})
 

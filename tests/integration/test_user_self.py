@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from taskcenter.services import admin
+from taskcenter.services.admin import operations as admin
 
 
 def _get(client, headers):

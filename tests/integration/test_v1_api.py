@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from taskcenter.domain import pricing
-from taskcenter.services import admin
+from taskcenter.services.admin import operations as admin
 from taskcenter.store import money
 
 from tests.integration.v1_support import V1World, poll_host, quota, retry_messages, run_retry_worker
@@ -29,7 +29,7 @@ def test_create_fans_out_charges_lists_gets_and_counts(v1: V1World, frozen_clock
     before = quota(v1.user)
     # The reference example (its device served by a host) -> one task.
     admin.update_channel(v1.channel_id, devices=["dev1", "dev2", "dev3", "dev4", "dev5", "device_serial_1"])
-    from taskcenter.services import channels
+    from taskcenter.services.core import channels
 
     channels.clear_cache()
     status, reply = v1.call("POST", "/api/v1/task", REFERENCE)
@@ -208,7 +208,7 @@ def test_another_users_task_is_invisible_on_every_route(v1: V1World, monkeypatch
     assert v1.get(mine)["status"] == 0 and quota(v1.user) == before
 
     # Anything unexpected is 50001 in the v1 envelope, with a request id and no stack trace.
-    from taskcenter.services import v1_tasks
+    from taskcenter.services.task_api_v1 import task_endpoints as v1_tasks
 
     def broken(principal: Any) -> None:
         raise RuntimeError("disk on fire")

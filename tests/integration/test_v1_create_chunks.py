@@ -33,7 +33,8 @@ DEVICES = [f"fan{i:03d}" for i in range(200)]
 
 @pytest.fixture
 def fan_out(v1: V1World, monkeypatch: pytest.MonkeyPatch) -> V1World:
-    from taskcenter.services import admin, channels
+    from taskcenter.services.admin import operations as admin
+    from taskcenter.services.core import channels
 
     from infra.local import moto_main
 
@@ -94,7 +95,7 @@ def test_a_1000_task_create_is_written_whole_under_the_real_transaction_limit(fa
 def _spend_between_chunks(monkeypatch: pytest.MonkeyPatch, meanwhile: Callable[[int], None]) -> list[int]:
     """Run `meanwhile(chunk number)` before every chunk after the first (what other requests and the
     background jobs may do while a create is being written). Returns the sizes of the chunks written."""
-    from taskcenter.services import v1_create
+    from taskcenter.services.task_api_v1 import create as v1_create
     from taskcenter.store import tasks as task_store
 
     written: list[int] = []
@@ -158,7 +159,10 @@ def test_a_limited_key_that_runs_out_part_way_leaves_no_task_and_no_charge(
 
 def test_nothing_can_start_a_task_of_a_create_still_being_written(
         fan_out: V1World, monkeypatch: pytest.MonkeyPatch) -> None:
-    from taskcenter.services import engine, retries, sweeper, v1_admission
+    from taskcenter.services.jobs import polling as engine
+    from taskcenter.services.jobs import retry_worker as retries
+    from taskcenter.services.jobs import sweeper
+    from taskcenter.services.task_api_v1 import admission as v1_admission
 
     v1, price = fan_out, pricing.quota_for("v1_follow", "default")
     poor = make_account("raced", quota=price * 10_000, key_quota=price * 100)
@@ -205,7 +209,7 @@ def test_a_refusal_that_cannot_be_withdrawn_is_not_answered_as_refused_and_is_re
         fan_out: V1World, monkeypatch: pytest.MonkeyPatch) -> None:
     import boto3
     from taskcenter import config
-    from taskcenter.services import refunds, sweeper
+    from taskcenter.services.jobs import refunds, sweeper
     from taskcenter.store import held_create
 
     v1, price = fan_out, pricing.quota_for("v1_follow", "default")

@@ -19,7 +19,7 @@ HOLD = {"serials": ["dev1"], "script_name": "post",
 
 def test_two_deletes_of_one_task_one_deletes_and_the_other_is_told_it_is_gone(
         v1: V1World, monkeypatch: pytest.MonkeyPatch) -> None:
-    from taskcenter.services import v1_tasks
+    from taskcenter.services.task_api_v1 import task_endpoints as v1_tasks
 
     task_id = v1.create(HOLD)[0]
     run_retry_worker()
@@ -51,7 +51,7 @@ def test_two_deletes_of_one_task_one_deletes_and_the_other_is_told_it_is_gone(
 
 def test_a_batch_delete_reports_each_id_when_one_vanishes_mid_loop(v1: V1World,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    from taskcenter.services import v1_tasks
+    from taskcenter.services.task_api_v1 import task_endpoints as v1_tasks
 
     first, second, third = v1.create({**HOLD, "serials": ["dev1", "dev2", "dev3"]})
     run_retry_worker()
@@ -66,7 +66,7 @@ def test_a_batch_delete_reports_each_id_when_one_vanishes_mid_loop(v1: V1World,
     original_delete = v1_tasks.delete
 
     def v1_principal() -> Any:
-        from taskcenter.services.auth import authenticate_any
+        from taskcenter.services.core.auth import authenticate_any
 
         return authenticate_any(f"Bearer {v1.user.api_key}", None)
 
@@ -81,7 +81,7 @@ def test_a_batch_delete_reports_each_id_when_one_vanishes_mid_loop(v1: V1World,
 
 def test_a_task_that_keeps_changing_is_a_conflict_alone_and_in_a_batch(v1: V1World,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    from taskcenter.services import v1_tasks
+    from taskcenter.services.task_api_v1 import task_endpoints as v1_tasks
 
     first, second = v1.create({**HOLD, "serials": ["dev1", "dev2"]})
     monkeypatch.setattr(v1_tasks, "fail_task", lambda task, reason, refund_now=False: False)  # always loses

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 from taskcenter.domain import states
 from taskcenter.domain import v1_scripts as rules
-from taskcenter.services import v1_admission, v1_retry
+from taskcenter.services.task_api_v1 import admission as v1_admission
+from taskcenter.services.task_api_v1 import manual_retry as v1_retry
 from taskcenter.store import money
 from taskcenter.store.models import Counter, LedgerEntry, Task
 

@@ -53,7 +53,8 @@ class V1World:
 
 
 def make_v1_world(world: World, client: Any, monkeypatch: Any, **sim_config: Any) -> V1World:
-    from taskcenter.services import admin, channels
+    from taskcenter.services.admin import operations as admin
+    from taskcenter.services.core import channels
 
     sim = TikMatrixSimulator(config=SimConfig(**{"pending_seconds": 0.0, "run_seconds": 3600.0, **sim_config}))
     sim.start()
@@ -82,7 +83,7 @@ def retry_messages(delete: bool = True) -> list[dict[str, Any]]:
 
 def run_retry_worker(rounds: int = 10) -> int:
     """The engine's retry worker over what is on the retry queue now (it forwards retry-all pages to us)."""
-    from taskcenter.services import retries
+    from taskcenter.services.jobs import retry_worker as retries
 
     handled = 0
     for _ in range(rounds):
@@ -97,8 +98,9 @@ def run_retry_worker(rounds: int = 10) -> int:
 
 def poll_host(v1: V1World, user_id: int) -> int:
     """What the poll worker does: one batch fetch for the user's running tasks, applied. Returns moves."""
-    from taskcenter.providers.base import provider_for
-    from taskcenter.services import channels, engine
+    from taskcenter.services.core import channels
+    from taskcenter.services.core.platform_registry import provider_for
+    from taskcenter.services.jobs import polling as engine
     from taskcenter.store.models import Task
 
     index = Task.user_platform_status  # type: ignore[attr-defined]

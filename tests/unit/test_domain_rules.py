@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from taskcenter.domain import credentials, ids, listing, pricing, states
+from taskcenter.domain import credentials, ids, pricing, states
+from taskcenter.domain import listing_plan as listing
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,9 @@ import pytest
 from taskcenter import clock, settings
 from taskcenter.domain import states
 from taskcenter.providers.base import UpstreamState
-from taskcenter.services import engine, refunds, retries
+from taskcenter.services.jobs import polling as engine
+from taskcenter.services.jobs import refunds
+from taskcenter.services.jobs import retry_worker as retries
 from taskcenter.store.models import Task
 
 NOW = 1_760_000_000_000
@@ -142,9 +144,16 @@ def _capture(body: dict) -> bool:
 
 
 def test_retry_messages_of_another_kind_are_forwarded_and_unknown_kinds_refused(monkeypatch):
-    monkeypatch.setitem(retries.FORWARDED_KINDS, "test_page", f"{__name__}:_capture")
+    import dataclasses
+
+    from taskcenter.services import platforms
+    from taskcenter.services.task_api_v1 import manual_retry
+
+    row = platforms.TABLE["tikmatrix"]
+    monkeypatch.setitem(platforms.TABLE, "tikmatrix",
+                        dataclasses.replace(row, message_kinds={**row.message_kinds, "test_page": _capture}))
     assert retries.retry_from_message('{"kind": "test_page", "page": 2}') == retries.FORWARDED
     assert FORWARDED == [{"kind": "test_page", "page": 2}]
     with pytest.raises(ValueError):
         retries.retry_from_message({"kind": "nobody_knows"})
-    assert retries.FORWARDED_KINDS["v1_retry_all_page"] == "taskcenter.services.v1_retry:handle_retry_message"
+    assert row.message_kinds["v1_retry_all_page"] is manual_retry.handle_retry_message

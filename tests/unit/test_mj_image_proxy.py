@@ -14,8 +14,8 @@ from urllib.parse import quote
 
 import pytest
 from taskcenter.providers import http
-from taskcenter.services import image_proxy
-from taskcenter.services.image_proxy import ImageRefused
+from taskcenter.services.midjourney import image_proxy
+from taskcenter.services.midjourney.image_proxy import ImageRefused
 
 from infra.simulators.midjourney import PNG, MidjourneySimulator
 

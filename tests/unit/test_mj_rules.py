@@ -16,8 +16,8 @@ from taskcenter.providers.base import (
     TransientUpstreamError,
 )
 from taskcenter.providers.midjourney import MidjourneyProvider, state_of
-from taskcenter.services import mj_relay
-from taskcenter.services.mj_relay import MjRefused, action_of_custom_id, parse_submission
+from taskcenter.services.midjourney import relay as mj_relay
+from taskcenter.services.midjourney.relay import MjRefused, action_of_custom_id, parse_submission
 
 from infra.simulators.midjourney import MidjourneySimulator, SimConfig
 

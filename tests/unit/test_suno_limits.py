@@ -6,7 +6,7 @@ import math
 
 import pytest
 from taskcenter.domain.errors import BadInput
-from taskcenter.services import suno_relay
+from taskcenter.services.suno import relay as suno_relay
 
 
 @pytest.mark.parametrize("mv", ["chirp-v3-0", "chirp-v3-5", "chirp-v4", "CHIRP-V4", "V3_5", "V4", "chirp-v2"])

@@ -7,7 +7,8 @@ import pytest
 from taskcenter.domain import states
 from taskcenter.domain.errors import BadInput
 from taskcenter.providers.suno import item_to_state, map_status
-from taskcenter.services import listings, suno_relay
+from taskcenter.services.core import listing_executor as listings
+from taskcenter.services.suno import relay as suno_relay
 
 from infra.simulators.suno import SunoSimConfig, SunoSimulator
 

@@ -11,6 +11,7 @@ import pytest
 from taskcenter.domain import states
 from taskcenter.domain import v1_scripts as rules
 from taskcenter.domain.errors import DomainError
+from taskcenter.domain.v1_start_time import resolve_start_time
 
 POST_CFG = {"content_type": 0, "captions": "hi", "material_list": ["C:/v.mp4"], "upload_wait_time": 60}
 
@@ -82,30 +83,30 @@ def test_validation_names_the_field_and_picks_the_code() -> None:
 
 def test_start_time_hhmm_is_the_next_such_time_in_the_users_zone() -> None:
     now = ms("2026-03-07T16:00:00+00:00")  # 2026-03-08 00:00 in Shanghai
-    assert rules.resolve_start_time("09:30", "Asia/Shanghai", now).isoformat() == "2026-03-08T09:30:00+08:00"
-    assert rules.resolve_start_time("15:00", "UTC", now).isoformat() == "2026-03-08T15:00:00+00:00"
-    assert rules.resolve_start_time("16:01", "UTC", now).isoformat() == "2026-03-07T16:01:00+00:00"
-    assert rules.resolve_start_time("16:00", "UTC", now).isoformat() == "2026-03-08T16:00:00+00:00"  # now: tomorrow
+    assert resolve_start_time("09:30", "Asia/Shanghai", now).isoformat() == "2026-03-08T09:30:00+08:00"
+    assert resolve_start_time("15:00", "UTC", now).isoformat() == "2026-03-08T15:00:00+00:00"
+    assert resolve_start_time("16:01", "UTC", now).isoformat() == "2026-03-07T16:01:00+00:00"
+    assert resolve_start_time("16:00", "UTC", now).isoformat() == "2026-03-08T16:00:00+00:00"  # now: tomorrow
     # New York springs forward on 2026-03-08: 02:30 does not exist that day and moves to 03:30 EDT.
     ny_now = ms("2026-03-08T05:00:00+00:00")  # 00:00 EST
-    resolved = rules.resolve_start_time("02:30", "America/New_York", ny_now)
+    resolved = resolve_start_time("02:30", "America/New_York", ny_now)
     assert resolved.isoformat() == "2026-03-08T03:30:00-04:00"
-    assert rules.resolve_start_time("9:05", "UTC", now).isoformat() == "2026-03-08T09:05:00+00:00"
-    assert rules.resolve_start_time(None, "UTC", now) is None and rules.resolve_start_time(" ", "UTC", now) is None
+    assert resolve_start_time("9:05", "UTC", now).isoformat() == "2026-03-08T09:05:00+00:00"
+    assert resolve_start_time(None, "UTC", now) is None and resolve_start_time(" ", "UTC", now) is None
 
 
 def test_start_time_iso_and_refusals() -> None:
     now = ms("2026-03-07T16:00:00+00:00")
-    assert rules.resolve_start_time("2026-03-07T20:00:00Z", "Asia/Tokyo", now).isoformat() == \
+    assert resolve_start_time("2026-03-07T20:00:00Z", "Asia/Tokyo", now).isoformat() == \
         "2026-03-08T05:00:00+09:00"
-    naive = rules.resolve_start_time("2026-03-08T10:00:00", "Asia/Tokyo", now)  # no offset: the user's zone
+    naive = resolve_start_time("2026-03-08T10:00:00", "Asia/Tokyo", now)  # no offset: the user's zone
     assert naive == datetime(2026, 3, 8, 10, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
-    assert rules.resolve_start_time("2026-03-07T15:59:30Z", "UTC", now) is None  # just now: start now
+    assert resolve_start_time("2026-03-07T15:59:30Z", "UTC", now) is None  # just now: start now
     for bad in ("24:00", "12:60", "noon", "2026-03-01T00:00:00Z", "2027-01-01T00:00:00Z", "12-30"):
         with pytest.raises(DomainError) as caught:
-            rules.resolve_start_time(bad, "UTC", now)
+            resolve_start_time(bad, "UTC", now)
         assert caught.value.field == "start_time"
-    assert rules.resolve_start_time("10:00", "Not/AZone", now).isoformat() == "2026-03-08T10:00:00+00:00"
+    assert resolve_start_time("10:00", "Not/AZone", now).isoformat() == "2026-03-08T10:00:00+00:00"
 
 
 def test_statuses_plans_and_host_replies() -> None:
@@ -165,5 +166,5 @@ def test_start_time_at_the_edges_of_the_calendar_is_a_clear_refusal() -> None:
     now = ms("2026-03-07T16:00:00+00:00")
     for raw in ("0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00"):
         with pytest.raises(DomainError) as caught:
-            rules.resolve_start_time(raw, "America/New_York" if "-12" not in raw else "Pacific/Kiritimati", now)
+            resolve_start_time(raw, "America/New_York" if "-12" not in raw else "Pacific/Kiritimati", now)
         assert caught.value.field == "start_time"

@@ -1,4 +1,4 @@
-"""Task state machine (DESIGN.md section 4)."""
+"""Task state machine (docs/engine.md, "State mapping")."""
 
 from __future__ import annotations
 

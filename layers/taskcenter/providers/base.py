@@ -88,29 +88,3 @@ class Provider(Protocol):
     def cancel(self, upstream_id: str) -> bool:
         """Ask the upstream to stop; False where it cannot."""
         ...
-
-
-_REGISTRY: dict[str, type] = {}
-
-
-def register(channel_type: str):  # type: ignore[no-untyped-def]
-    def wrap(cls: type) -> type:
-        _REGISTRY[channel_type] = cls
-        return cls
-
-    return wrap
-
-
-def provider_for(channel: ChannelInfo) -> Provider:
-    """The adapter for a channel (imports the adapter modules on first use)."""
-    if channel.type not in _REGISTRY:
-        import importlib
-
-        module = {"suno": "suno", "midjourney": "midjourney", "tikmatrix": "tikmatrix"}.get(channel.type)
-        if module:
-            importlib.import_module(f"taskcenter.providers.{module}")
-    cls = _REGISTRY.get(channel.type)
-    if cls is None:
-        raise PermanentUpstreamError(f"no provider for channel type {channel.type!r}",
-                                     public="no adapter serves this kind of task")
-    return cls(channel)

@@ -17,11 +17,9 @@ simulated upstreams on 127.0.0.1; nothing else private is ever allowed.
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -37,6 +35,7 @@ from taskcenter.domain import numbers
 from taskcenter.domain.errors import BadInput
 from taskcenter.providers.addresses import refuse_reason
 from taskcenter.providers.base import ChannelInfo, PermanentUpstreamError, TransientUpstreamError
+from taskcenter.providers.watchdog import Watchdog
 
 
 class BadUpstreamUrl(TransientUpstreamError):
@@ -210,7 +209,8 @@ def request(
 ) -> HttpReply:
     """One HTTP exchange with an upstream. Raises TransientUpstreamError (or a subclass: BadUpstreamUrl,
     RefusedDestination, UnsafeAddress, UpstreamTimeout) on any failure; never follows a redirect to a
-    refused address. HTTP error statuses are returned, not raised: adapters decide.
+    refused address. HTTP error statuses are returned, not raised: adapters decide. `total_timeout` bounds
+    the whole exchange (every hop, headers, body): a server trickling bytes is cut off (UpstreamTimeout).
 
     Redirects (docs/decisions.md, "Outbound HTTP and upstream errors"): with `same_origin_only` (the
     default: every call to a channel) a redirect may only stay on the URL's origin (scheme, host,
@@ -219,89 +219,26 @@ def request(
     other origins are followed, each hop vetted, and once the request has left its origin it loses its
     credential headers (urllib3's `Retry.remove_headers_on_redirect`: Authorization, Cookie,
     Proxy-Authorization; plus mj-api-secret and `credential_headers`); a request body never goes to
-    another origin. https -> http is refused in both modes.
-    `total_timeout` bounds the whole exchange (every hop, headers and body): a server that trickles
-    bytes slower than it would take the read timeout to notice is cut off (UpstreamTimeout).
-    """
+    another origin. https -> http is refused in both modes."""
     deadline = time.monotonic() + total_timeout if total_timeout else None
-    timeout = Timeout(
-        connect=connect_timeout if connect_timeout is not None else settings.get().upstream_connect_timeout,
-        read=read_timeout if read_timeout is not None else settings.get().upstream_read_timeout,
-    )
-    # Connection failures are retried with backoff by urllib3; a request the upstream may have
-    # received (read errors, statuses) is never resent here: the caller's failover decides.
-    retry = Retry(total=retries if retries is not None else settings.get().upstream_connect_retries,
-                  connect=None, read=0, status=0, redirect=0, other=0, backoff_factor=0.2,
-                  raise_on_status=False, raise_on_redirect=False,
-                  remove_headers_on_redirect=CREDENTIAL_HEADERS | set(credential_headers))
-    body = None
-    send_headers = {"User-Agent": "task-center/1.0", "Accept": "application/json, */*"}
-    send_headers.update(headers or {})
-    if json_body is not None:
-        body = json.dumps(json_body).encode()
-        send_headers["Content-Type"] = "application/json"
-    current = url
-    target = parse_url(url)
+    timeout, retry = _timeout_and_retry(connect_timeout, read_timeout, retries, credential_headers)
+    send_headers, body = _first_hop(headers, json_body)
+    current, target = url, parse_url(url)
     origin = target.origin
     for _ in range(max_redirects + 1):
-        ip = resolve_public(target.host, target.port)
-        hop_headers = dict(send_headers)
-        hop_headers["Host"] = target.netloc
-        hop_timeout = timeout
-        if deadline is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise _timed_out(total_timeout or 0)
-            hop_timeout = Timeout(connect=min(timeout.connect_timeout or remaining, remaining),
-                                  read=min(timeout.read_timeout or remaining, remaining))
-        try:
-            resp = _pool(target.scheme, ip, target.port, target.host).urlopen(
-                method, target.path, body=body, headers=hop_headers, timeout=hop_timeout, retries=retry,
-                redirect=False, preload_content=False, assert_same_host=False,
-            )
-        except urllib3.exceptions.HTTPError as error:
-            if deadline is not None and time.monotonic() >= deadline:
-                raise _timed_out(total_timeout or 0) from error
-            raise TransientUpstreamError(f"upstream unreachable: {type(error).__name__}: {error}",
-                                         public="the upstream is unreachable") from error
-        except ValueError as error:  # http.client refuses a path or Host with control characters
-            raise BadUpstreamUrl(f"cannot request {current[:200]!r}: {error}",
-                                 public="the upstream gave a URL that cannot be parsed") from error
-        watchdog = _Watchdog(resp, deadline - time.monotonic()) if deadline is not None else None
+        resp = _send(method, target, current, body, {**send_headers, "Host": target.netloc},
+                     timeout, retry, deadline, total_timeout)
+        watchdog = Watchdog(resp, deadline - time.monotonic()) if deadline is not None else None
         complete = False  # a body not read to its end (redirect, too large, error) must not be reused
         try:
-            location = resp.headers.get("Location")
-            if resp.status in (301, 302, 303, 307, 308) and location:
-                previous = target
-                current, target = redirect_target(current, origin, previous, location,
-                                                  same_origin_only=same_origin_only)
-                if resp.status == 303 or (resp.status in (301, 302) and method == "POST"):
-                    method, body = "GET", None
-                    send_headers.pop("Content-Type", None)
-                if target.origin != previous.origin:  # only without same_origin_only
-                    if body is not None:
-                        raise RefusedDestination(f"redirect of a request with a body to another origin "
-                                                 f"refused ({current[:200]})",
-                                                 public="a redirect to another origin was refused")
-                    for name in [n for n in send_headers if n.lower() in retry.remove_headers_on_redirect]:
-                        del send_headers[name]
+            if resp.status in (301, 302, 303, 307, 308) and (location := resp.headers.get("Location")):
+                current, target, method, body = _follow_redirect(resp.status, location, current, origin, target,
+                                                                 method, body, send_headers, retry,
+                                                                 same_origin_only=same_origin_only)
                 continue
-            declared = resp.headers.get("Content-Length")
-            if declared and numbers.is_ascii_int(declared) and int(declared) > max_bytes:
-                raise TransientUpstreamError(f"upstream body too large ({declared} bytes > {max_bytes})",
-                                             status=resp.status, public=f"the reply is too large (> {max_bytes} bytes)")
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in resp.stream(64 * 1024):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise TransientUpstreamError(f"upstream body too large (> {max_bytes} bytes)", status=resp.status,
-                                                 public=f"the reply is too large (> {max_bytes} bytes)")
-                chunks.append(chunk)
-            if watchdog is not None and watchdog.fired:  # cut off mid-body: what we have is truncated
-                raise _timed_out(total_timeout or 0)
+            content = _read_body(resp, max_bytes, watchdog, total_timeout)
             complete = True
-            return HttpReply(resp.status, {k.lower(): v for k, v in resp.headers.items()}, b"".join(chunks), current)
+            return HttpReply(resp.status, {k.lower(): v for k, v in resp.headers.items()}, content, current)
         except (urllib3.exceptions.HTTPError, OSError) as error:
             if watchdog is not None and watchdog.fired:
                 raise _timed_out(total_timeout or 0) from error
@@ -316,26 +253,96 @@ def request(
     raise TransientUpstreamError(f"too many redirects (> {max_redirects})", public="too many redirects")
 
 
-class _Watchdog:
-    """Shuts the response's socket down when the exchange's time is up (a blocked read then returns)."""
+def _first_hop(headers: dict[str, str] | None, json_body: Any) -> tuple[dict[str, str], bytes | None]:
+    send_headers = {"User-Agent": "task-center/1.0", "Accept": "application/json, */*", **(headers or {})}
+    if json_body is None:
+        return send_headers, None
+    send_headers["Content-Type"] = "application/json"
+    return send_headers, json.dumps(json_body).encode()
 
-    def __init__(self, resp: Any, seconds: float) -> None:
-        self.fired = False
-        self._resp = resp
-        self._timer = threading.Timer(max(0.0, seconds), self._fire)
-        self._timer.daemon = True
-        self._timer.start()
 
-    def _fire(self) -> None:
-        self.fired = True
-        conn = getattr(self._resp, "connection", None)
-        sock = getattr(conn, "sock", None)
-        if sock is not None:
-            with contextlib.suppress(OSError):  # already closed: nothing to cut
-                sock.shutdown(socket.SHUT_RDWR)
+def _timeout_and_retry(connect_timeout: float | None, read_timeout: float | None, retries: int | None,
+                       credential_headers: Iterable[str]) -> tuple[Timeout, Retry]:
+    timeout = Timeout(
+        connect=connect_timeout if connect_timeout is not None else settings.get().upstream_connect_timeout,
+        read=read_timeout if read_timeout is not None else settings.get().upstream_read_timeout,
+    )
+    # Connection failures are retried with backoff by urllib3; a request the upstream may have
+    # received (read errors, statuses) is never resent here: the caller's failover decides.
+    retry = Retry(total=retries if retries is not None else settings.get().upstream_connect_retries,
+                  connect=None, read=0, status=0, redirect=0, other=0, backoff_factor=0.2,
+                  raise_on_status=False, raise_on_redirect=False,
+                  remove_headers_on_redirect=CREDENTIAL_HEADERS | set(credential_headers))
+    return timeout, retry
 
-    def cancel(self) -> None:
-        self._timer.cancel()
+
+def _hop_timeout(timeout: Timeout, deadline: float | None, total_timeout: float | None) -> Timeout:
+    """The hop's timeouts, cut to what is left of `total_timeout`."""
+    if deadline is None:
+        return timeout
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise _timed_out(total_timeout or 0)
+    return Timeout(connect=min(timeout.connect_timeout or remaining, remaining),
+                   read=min(timeout.read_timeout or remaining, remaining))
+
+
+def _send(method: str, target: Target, current: str, body: bytes | None, hop_headers: dict[str, str],
+          timeout: Timeout, retry: Retry, deadline: float | None, total_timeout: float | None) -> Any:
+    """One hop, to the vetted public address of `target` (resolve_public); the reply is not read yet."""
+    ip = resolve_public(target.host, target.port)
+    hop_timeout = _hop_timeout(timeout, deadline, total_timeout)
+    try:
+        return _pool(target.scheme, ip, target.port, target.host).urlopen(
+            method, target.path, body=body, headers=hop_headers, timeout=hop_timeout, retries=retry,
+            redirect=False, preload_content=False, assert_same_host=False,
+        )
+    except urllib3.exceptions.HTTPError as error:
+        if deadline is not None and time.monotonic() >= deadline:
+            raise _timed_out(total_timeout or 0) from error
+        raise TransientUpstreamError(f"upstream unreachable: {type(error).__name__}: {error}",
+                                     public="the upstream is unreachable") from error
+    except ValueError as error:  # http.client refuses a path or Host with control characters
+        raise BadUpstreamUrl(f"cannot request {current[:200]!r}: {error}",
+                             public="the upstream gave a URL that cannot be parsed") from error
+
+
+def _follow_redirect(status: int, location: str, current: str, origin: tuple[str, str, int], previous: Target,
+                     method: str,
+                     body: bytes | None, send_headers: dict[str, str], retry: Retry, *,
+                     same_origin_only: bool) -> tuple[str, Target, str, bytes | None]:
+    """The next hop of a redirect: (url, target, method, body); drops the credential headers (in
+    `send_headers`) once the request leaves its origin, and refuses to carry a body there."""
+    current, target = redirect_target(current, origin, previous, location, same_origin_only=same_origin_only)
+    if status == 303 or (status in (301, 302) and method == "POST"):
+        method, body = "GET", None
+        send_headers.pop("Content-Type", None)
+    if target.origin != previous.origin:  # only without same_origin_only
+        if body is not None:
+            raise RefusedDestination(f"redirect of a request with a body to another origin refused ({current[:200]})",
+                                     public="a redirect to another origin was refused")
+        for name in [n for n in send_headers if n.lower() in retry.remove_headers_on_redirect]:
+            del send_headers[name]
+    return current, target, method, body
+
+
+def _read_body(resp: Any, max_bytes: int, watchdog: Any, total_timeout: float | None) -> bytes:
+    """The whole body, at most `max_bytes` (declared or streamed); cut off by the watchdog: a timeout."""
+    declared = resp.headers.get("Content-Length")
+    if declared and numbers.is_ascii_int(declared) and int(declared) > max_bytes:
+        raise TransientUpstreamError(f"upstream body too large ({declared} bytes > {max_bytes})",
+                                     status=resp.status, public=f"the reply is too large (> {max_bytes} bytes)")
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in resp.stream(64 * 1024):
+        size += len(chunk)
+        if size > max_bytes:
+            raise TransientUpstreamError(f"upstream body too large (> {max_bytes} bytes)", status=resp.status,
+                                         public=f"the reply is too large (> {max_bytes} bytes)")
+        chunks.append(chunk)
+    if watchdog is not None and watchdog.fired:  # cut off mid-body: what we have is truncated
+        raise _timed_out(total_timeout or 0)
+    return b"".join(chunks)
 
 
 def redact(text: str, secret: str) -> str:

@@ -24,7 +24,6 @@ from taskcenter.providers.base import (
     SubmitResult,
     TransientUpstreamError,
     UpstreamState,
-    register,
 )
 
 SUBMIT_KINDS = frozenset({"imagine", "action", "blend", "describe", "modal", "shorten", "change"})
@@ -105,7 +104,6 @@ def _button(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@register("midjourney")
 class MidjourneyProvider:
     def __init__(self, channel: ChannelInfo) -> None:
         self.channel = channel

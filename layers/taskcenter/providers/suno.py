@@ -25,7 +25,6 @@ from taskcenter.providers.base import (
     SubmitResult,
     TransientUpstreamError,
     UpstreamState,
-    register,
 )
 
 # Upstream status words -> ours. The Suno API server speaks our vocabulary; clip-level words
@@ -90,7 +89,6 @@ def item_to_state(item: dict[str, Any]) -> UpstreamState | None:
     )
 
 
-@register("suno")
 class SunoProvider:
     def __init__(self, channel: ChannelInfo) -> None:
         self.channel = channel

@@ -29,14 +29,12 @@ from taskcenter.providers.base import (
     SubmitResult,
     TransientUpstreamError,
     UpstreamState,
-    register,
 )
 
 FETCH_SINGLE_LIMIT = 20
 HOST_STATUS = {0: states.IN_PROGRESS, 1: states.IN_PROGRESS, 2: states.SUCCESS, 3: states.FAILURE}
 
 
-@register("tikmatrix")
 class TikMatrixProvider:
     def __init__(self, channel: ChannelInfo) -> None:
         self.channel = channel

@@ -22,7 +22,8 @@ from pynamodb.exceptions import UpdateError
 from pynamodb.transactions import TransactWrite
 
 from taskcenter import clock, settings
-from taskcenter.domain import listing, states
+from taskcenter.domain import listing_plan as listing
+from taskcenter.domain import states
 from taskcenter.store import money
 from taskcenter.store import tasks as task_store
 from taskcenter.store.db import TRANSACT_WRITE_MAX_ITEMS, conditional_transaction, fits_one_transaction

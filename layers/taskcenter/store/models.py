@@ -1,4 +1,4 @@
-"""PynamoDB models: the only way code touches DynamoDB (DESIGN.md section 2, 6).
+"""PynamoDB models: the only way code touches DynamoDB (docs/architecture.md, docs/listing.md).
 
 Table names and the endpoint are resolved lazily from the environment (see `_LazyMeta`), so the same
 models serve AWS, the local stack (moto server) and in-process moto. `tests/infra` proves these
@@ -196,7 +196,7 @@ class Task(EnvModel):
 
     Times are milliseconds internally; each surface converts (dashboard tasks: seconds; MJ: ms).
     `kind` is the listing family ("task" or "mj"); listing GSI keys (lu, lup, ... lt, ls) are
-    computed by `taskcenter.domain.listing` and written with every change of status.
+    computed by `taskcenter.domain.listing_plan` and written with every change of status.
     """
 
     Meta = _LazyMeta("tasks")
@@ -245,7 +245,7 @@ class Task(EnvModel):
     next_poll_at = NumberAttribute(null=True)
     due_lane = UnicodeAttribute(null=True)
     due_at = NumberAttribute(null=True)
-    # listing keys (see taskcenter.domain.listing)
+    # listing keys (see taskcenter.domain.listing_plan)
     lu = UnicodeAttribute(null=True)
     lup = UnicodeAttribute(null=True)
     lua = UnicodeAttribute(null=True)
@@ -274,7 +274,7 @@ def _listing_index(name: str, hash_attr: str, range_attr: str) -> GlobalSecondar
 
 
 def _attach_listing_indexes() -> None:
-    from taskcenter.domain.listing import SCOPE_INDEXES
+    from taskcenter.domain.listing_plan import SCOPE_INDEXES
 
     for hash_attr, (time_name, status_name) in SCOPE_INDEXES.items():
         for name, range_attr in ((time_name, "lt"), (status_name, "ls")):

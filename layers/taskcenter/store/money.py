@@ -1,4 +1,4 @@
-"""Money primitives (DESIGN.md section 5). Each is one DynamoDB transaction, recorded in the ledger.
+"""Money primitives (docs/architecture.md#money). Each is one DynamoDB transaction, recorded in the ledger.
 
 - charge: user quota down (condition: enabled and enough), key remaining down (condition: enabled and,
   unless unlimited, enough), tasks written (condition: new), ledger `charge#<task>#<attempt>` (condition: new),

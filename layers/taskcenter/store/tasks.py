@@ -15,7 +15,8 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from taskcenter import clock, settings
-from taskcenter.domain import listing, states
+from taskcenter.domain import listing_plan as listing
+from taskcenter.domain import states
 from taskcenter.domain.errors import TooLarge
 from taskcenter.observability import metrics
 from taskcenter.store import item_size
@@ -214,12 +215,10 @@ def transition(task: Task, new_status: str, actions: list | None = None, *, fail
         return False
     task.refresh(consistent_read=True)
     if new_status in states.TERMINAL:
-        from taskcenter import hooks  # late: hooks import platform modules that import this one
-
-        # counted here, by the winner of the move only, whatever path made it (engine, submission, stop)
+        # counted here, by the winner of the move only, whatever path made it (engine, submission, stop);
+        # the platform's terminal hook is the caller's (services/core/lifecycle.py: storage never calls up)
         metrics.add_metric(name="TasksSucceeded" if new_status == states.SUCCESS else "TasksFailed",
                            unit="Count", value=1)
-        hooks.after_terminal(task)
     return True
 
 

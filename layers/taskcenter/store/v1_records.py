@@ -1,8 +1,8 @@
 """Task API v1 persistence: slot leases and retry-all runs (counters table), task restarts and deletes.
 
-Each write is one conditional request or one transaction; the services (services/v1_*.py) decide when.
-Leases and runs are items of the counters table (`name`, numeric `value`): see services/v1_admission.py
-and services/v1_retry.py for what they mean.
+Each write is one conditional request or one transaction; the services (services/task_api_v1/) decide when.
+Leases and runs are items of the counters table (`name`, numeric `value`): see services/task_api_v1/admission.py
+and services/task_api_v1/manual_retry.py for what they mean.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, Updat
 from pynamodb.transactions import TransactWrite
 
 from taskcenter import clock, settings
-from taskcenter.domain import listing, states
+from taskcenter.domain import listing_plan as listing
+from taskcenter.domain import states
 from taskcenter.domain.errors import Conflict
 from taskcenter.domain.ids import v1_task_key
 from taskcenter.store import tasks as task_store

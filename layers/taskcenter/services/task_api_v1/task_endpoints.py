@@ -12,16 +12,18 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist
 
 from taskcenter import queues, script_secrets
-from taskcenter.domain import listing, numbers, states
+from taskcenter.domain import listing_plan as listing
+from taskcenter.domain import numbers, states, v1_start_time
 from taskcenter.domain import v1_scripts as rules
 from taskcenter.domain.errors import Conflict, DomainError, NotFound
 from taskcenter.domain.ids import v1_task_key
 from taskcenter.observability import logger
-from taskcenter.providers.base import UpstreamError, provider_for
-from taskcenter.services import channels as channel_service
-from taskcenter.services import listings
-from taskcenter.services.auth import Principal
-from taskcenter.services.lifecycle import fail_task
+from taskcenter.providers.base import UpstreamError
+from taskcenter.services.core import channels as channel_service
+from taskcenter.services.core import listing_executor as listings
+from taskcenter.services.core.auth import Principal, owns
+from taskcenter.services.core.lifecycle import fail_task
+from taskcenter.services.core.platform_registry import provider_for
 from taskcenter.store import money, v1_records
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Task
@@ -70,17 +72,9 @@ def not_found(numeric_id: int) -> NotFound:
 def own_task(principal: Principal, numeric_id: int) -> Task:
     """The caller's v1 task (one consistent GetItem); anyone else's, or none: 40401."""
     task = task_store.get(v1_task_key(numeric_id))
-    if task is None or int(task.user_id) != principal.user_id or task.platform != PLATFORM:
+    if not owns(principal, task, platform=PLATFORM):
         raise not_found(numeric_id)
     return task
-
-
-# ---------------------------------------------------------------- create
-def create(principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
-    """POST /api/v1/task: services/v1_create.py (imported here late: it uses this module)."""
-    from taskcenter.services import v1_create
-
-    return v1_create.create(principal, body)
 
 
 def start_now(tasks: list[Task]) -> None:
@@ -106,13 +100,13 @@ def view(task: Task, tz: str) -> dict[str, Any]:
         "enable_multi_account": bool(public.get("enable_multi_account")),
         "status": rules.v1_status(task.status),
         "source": task.source or "api",
-        "start_time": rules.iso(int(task.scheduled_ms or 0), tz),
+        "start_time": v1_start_time.iso(int(task.scheduled_ms or 0), tz),
         "retry_count": int(task.retry_count or 0),
         "error": task.fail_reason or "" if task.status == states.FAILURE else "",
         "result": task.data if task.data else None,
-        "created_at": rules.iso(int(task.submit_ms), tz),
-        "started_at": rules.iso(int(task.start_ms or 0), tz),
-        "finished_at": rules.iso(int(task.finish_ms or 0), tz),
+        "created_at": v1_start_time.iso(int(task.submit_ms), tz),
+        "started_at": v1_start_time.iso(int(task.start_ms or 0), tz),
+        "finished_at": v1_start_time.iso(int(task.finish_ms or 0), tz),
     }
 
 
@@ -260,7 +254,7 @@ def batch_delete(principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
 def remove(task: Task) -> None:
     """Delete a finished task and take it out of the counters, in one transaction (conditional on the
     version read). An owed refund is settled first, so deleting never loses money."""
-    from taskcenter.services import v1_admission
+    from taskcenter.services.task_api_v1 import admission as v1_admission
 
     for _ in range(4):
         if task.status not in states.TERMINAL:

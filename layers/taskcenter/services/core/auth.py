@@ -7,6 +7,7 @@ the admin operations; the charge transaction re-checks the user's real status an
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
@@ -33,6 +34,13 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.role >= ROLE_ADMIN
+
+
+def owns(principal: Principal, task: Any, *, platform: str | None = None, kind: str | None = None) -> bool:
+    """The one ownership rule of every surface: the task exists, is the caller's, and (when given) is of
+    the surface's platform or kind. Anyone else's task is answered as not found (docs/architecture.md)."""
+    return (task is not None and int(task.user_id) == principal.user_id
+            and (platform is None or task.platform == platform) and (kind is None or task.kind == kind))
 
 
 def _load(token: str) -> Credential:

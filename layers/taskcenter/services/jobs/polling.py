@@ -1,4 +1,4 @@
-"""The polling engine (DESIGN.md sections 3 and 4): poll dispatcher, poll worker, upstream state mapping.
+"""The polling engine (docs/engine.md): poll dispatcher, poll worker, upstream state mapping.
 
 How a task is followed once it has an upstream id (docs/engine.md has the whole picture):
 
@@ -23,41 +23,35 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from taskcenter import clock, queues, settings
-from taskcenter.domain import states
-from taskcenter.observability import logger, metrics
-from taskcenter.providers.base import UpstreamState, provider_for
-from taskcenter.services import channels as channel_service
-from taskcenter.services.lifecycle import settle_refund
-from taskcenter.store import item_size
+from taskcenter.domain import channel_status, states
+from taskcenter.observability import logger, metrics, task_log_context
+from taskcenter.services.core import channels as channel_service
+from taskcenter.services.core import platform_registry
+from taskcenter.services.core.lifecycle import fail_task
+from taskcenter.services.core.upstream_state import (  # noqa: F401 - part of this module's interface (tests, bench)
+    LOST_RACE,
+    MOVED,
+    UNCHANGED,
+    UPDATED,
+    apply_upstream_state,
+    field_actions,
+    last_change_ms,
+    normalise_status,
+    reschedule_actions,
+)
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Task
-
-CHANNEL_ENABLED, CHANNEL_DISABLED, CHANNEL_DELETED = 1, 2, 3
-# Channels whose in-flight tasks are still polled: enabled, and disabled (draining). Deleted ones are not.
-FOLLOWED_CHANNEL_STATUSES = frozenset({CHANNEL_ENABLED, CHANNEL_DISABLED})
 
 # Slow lane: (staleness below, poll every N minutes). Staleness counts from the end of the fast window.
 SLOW_STEPS_MINUTES: tuple[tuple[int, int], ...] = ((10, 1), (30, 2), (120, 5))
 SLOW_STEP_MAX_MINUTES = 10
 
 IN_FLIGHT = frozenset({states.SUBMITTED, states.QUEUED, states.IN_PROGRESS, states.UNKNOWN, states.MODAL})
-KNOWN_STATUSES = frozenset(states.ALL_STATUSES) | {states.MODAL}
-
-
-@contextmanager
-def task_log_context(task_id: str) -> Iterator[None]:
-    """Every log line written meanwhile (ours, submission's, money's) carries the task id."""
-    logger.append_keys(task_id=task_id)
-    try:
-        yield
-    finally:
-        logger.remove_keys(["task_id"])
 
 
 # ---------------------------------------------------------------- chain timing
@@ -71,10 +65,6 @@ def aligned_chain_delay(now_ms: int) -> int:
 
 
 # ---------------------------------------------------------------- pure rules
-def last_change_ms(task: Task) -> int:
-    return int(task.updated_at or 0) * 1000
-
-
 def is_fresh(task: Task, now_ms: int) -> bool:
     """Moved within the fast window: the chain (fast lane) follows it, the dispatcher leaves it alone."""
     return now_ms - last_change_ms(task) < settings.get().poll_fast_window_seconds * 1000
@@ -100,109 +90,6 @@ def dispatcher_should_poll(task: Task, now_ms: int) -> bool:
     return (stale_ms // 60_000) % slow_step_minutes(stale_ms) == 0
 
 
-def normalise_status(status: str) -> str:
-    status = (status or "").upper()
-    return status if status in KNOWN_STATUSES else states.UNKNOWN
-
-
-def _as_dict(value: Any) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if hasattr(value, "as_dict"):
-        return dict(value.as_dict())
-    return dict(value) if isinstance(value, dict) else {}
-
-
-def field_actions(task: Task, state: UpstreamState, new_status: str, now_ms: int) -> list:
-    """Update actions for the facts the upstream reports that differ from the stored task ([] if none)."""
-    actions: list = []
-    if state.progress and state.progress != task.progress and new_status not in states.TERMINAL:
-        actions.append(Task.progress.set(state.progress))
-    data = state.data if state.data is not None and state.data != task.data else None
-    extra = None
-    if state.extra:
-        current = _as_dict(task.extra)
-        merged = {**current, **state.extra}
-        extra = merged if merged != current else None
-    data, extra = item_size.storable_result(task, data, extra)  # never past DynamoDB's 400 KB item
-    if data is not None:
-        actions.append(Task.data.set(data))
-    if new_status == states.IN_PROGRESS and not int(task.start_ms or 0):
-        actions.append(Task.start_ms.set(int(state.start_ms or now_ms)))
-    if extra is not None:
-        actions.append(Task.extra.set(extra))
-    if int(task.poll_misses or 0):
-        actions.append(Task.poll_misses.set(0))
-    return actions
-
-
-def reschedule_actions(task: Task, now_ms: int) -> list:
-    """Keep a moved task in the poll_due index, out of the dispatcher's sight for the fast window."""
-    window_ms = settings.get().poll_fast_window_seconds * 1000
-    return [Task.poll_shard.set(task_store.shard_for(task.task_id)), Task.next_poll_at.set(now_ms + window_ms)]
-
-
-# ---------------------------------------------------------------- applying one upstream report
-UNCHANGED, UPDATED, MOVED, LOST_RACE = "unchanged", "updated", "moved", "lost_race"
-
-
-def apply_upstream_state(task: Task, state: UpstreamState) -> str:
-    """Bring the stored task in line with what the upstream reports. Returns what happened.
-
-    Terminal tasks and reports that would move backwards (out-of-order or duplicate deliveries) write
-    nothing. A move is a conditional transition: a racing worker that already moved the task makes this
-    call lose (LOST_RACE) and do nothing else; only the winner triggers the refund.
-    """
-    if task.status in states.TERMINAL:
-        return UNCHANGED
-    now = clock.now_ms()
-    reported = normalise_status(state.status)
-    if reported != task.status and not states.may_transition(task.status, reported):
-        return UNCHANGED  # an older report than what we hold (reordered or duplicate delivery): ignore it
-    if reported == task.status:
-        actions = field_actions(task, state, task.status, now)
-        if not actions:
-            return UNCHANGED
-        interval_ms = settings.get().poll_progress_min_interval_seconds * 1000
-        if not int(task.poll_misses or 0) and now - last_change_ms(task) < interval_ms:
-            return UNCHANGED  # progress moved, but we wrote it moments ago: the next poll will carry it
-        actions += reschedule_actions(task, now)
-        if not task_store.update_in_place(task, actions):
-            return LOST_RACE
-        task.refresh(consistent_read=True)
-        return UPDATED
-    actions = field_actions(task, state, reported, now)
-    actions += reschedule_actions(task, now)
-    reason = ""
-    if reported == states.FAILURE:
-        reason = (state.fail_reason or "upstream reported failure")[:1000]
-    if not task_store.transition(task, reported, actions, fail_reason=reason):
-        logger.info("transition lost to another worker", extra={"task_id": task.task_id, "to": reported})
-        return LOST_RACE
-    logger.info("task moved", extra={"task_id": task.task_id, "status": reported, "upstream_id": task.upstream_id})
-    after_terminal_move(task)
-    return MOVED
-
-
-def after_terminal_move(task: Task) -> None:
-    """What only the winner of a move runs: the refund of a failed, charged attempt.
-
-    (TasksSucceeded / TasksFailed are counted by store.tasks.transition, for every path.)"""
-    if task.status == states.FAILURE and task.billing == states.BILLING_REFUND_PENDING:
-        settle_refund(task)
-
-
-def fail_with(task: Task, reason: str, actions: list | None = None) -> bool:
-    """FAILURE with `reason` (conditional on the status/version we read), then refund. True if this call won."""
-    if task.status in states.TERMINAL:
-        return False
-    if not task_store.transition(task, states.FAILURE, list(actions or []), fail_reason=reason):
-        return False
-    logger.info("task failed", extra={"task_id": task.task_id, "reason": reason, "billing": task.billing})
-    after_terminal_move(task)
-    return True
-
-
 def record_miss(task: Task) -> str:
     """The upstream's batch reply left this task out. After POLL_MAX_MISSES in a row it fails (refunded).
 
@@ -211,7 +98,7 @@ def record_miss(task: Task) -> str:
     """
     misses = int(task.poll_misses or 0) + 1
     if misses >= settings.get().poll_max_misses:
-        won = fail_with(task, f"upstream no longer knows this task (not returned by {misses} polls)")
+        won = fail_task(task, f"upstream no longer knows this task (not returned by {misses} polls)")
         return MOVED if won else LOST_RACE
     if not task_store.update_in_place(task, [Task.poll_misses.set(misses)]):
         return LOST_RACE
@@ -264,22 +151,22 @@ def poll_batch(message: PollMessage) -> PollResult:
     if not tasks:
         return result
     channel = channel_service.get_channel(message.channel_id)
-    if channel is None or int(channel.status) not in FOLLOWED_CHANNEL_STATUSES:
+    if not channel_status.follows_its_tasks(channel):
         # Deleted (or gone): its tasks fail and are refunded. A disabled channel drains: no new tasks go
         # to it, but what it already holds is followed to the end (docs/admin.md, disable_channel).
         for task in tasks:
-            result.outcomes[task.task_id] = MOVED if fail_with(task, "the channel of this task was deleted") \
+            result.outcomes[task.task_id] = MOVED if fail_task(task, "the channel of this task was deleted") \
                 else LOST_RACE
         return result
     pollable: list[Task] = []
     for task in tasks:
         if not task.upstream_id:
-            result.outcomes[task.task_id] = MOVED if fail_with(task, "missing upstream id") else LOST_RACE
+            result.outcomes[task.task_id] = MOVED if fail_task(task, "missing upstream id") else LOST_RACE
         else:
             pollable.append(task)
     if not pollable:
         return result
-    provider = provider_for(channel_service.info(channel))
+    provider = platform_registry.provider_for(channel_service.info(channel))
     reply = provider.fetch([t.upstream_id for t in pollable])
     result.upstream_calls += 1
     for task in pollable:
@@ -403,7 +290,6 @@ def hold_for_start(retries: list[dict[str, Any]], tasks: dict[str, Task], now_ms
     the message waits in a backlog (found by the chaos run). The message carries the hold: the retry worker
     accepts a task held by this message, and ignores it when the hold has moved on (a newer message has it).
     """
-
     hold_until = now_ms + settings.get().retry_claim_seconds * 1000
     held: list[dict[str, Any]] = []
     for body in retries:

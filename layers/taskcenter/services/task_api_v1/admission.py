@@ -11,7 +11,7 @@ Taking slots is one transaction: both lease puts conditioned on the value read (
 plus a condition check that the task is still NOT_START. Two dispatchers racing for the last slot: one
 wins, the other is told to wait. A lease is *stale* when its holder task is finished, gone, or on another
 device: so a release lost to a crash never blocks a user forever (the next admission takes it over).
-Releases happen at once on every terminal transition (the hook in `taskcenter.hooks`), and wake the
+Releases happen at once on every terminal transition (its row's terminal hook in services/platforms.py), and wake the
 user's oldest waiting task through the retry queue so it starts without waiting for the dispatcher.
 """
 
@@ -170,15 +170,7 @@ def wake_waiting(user_id: int, device: str = "", limit: int = 3) -> int:
 
 
 def on_terminal(task: Task) -> None:
-    """Terminal-transition hook (taskcenter.hooks): free the slots at once."""
+    """Terminal-transition hook (services/platforms.py): free the slots at once."""
     if task.platform == PLATFORM:
         release(task)
 
-
-def _register() -> None:
-    from taskcenter.services import submission
-
-    submission.register_admission(PLATFORM, admission_check)
-
-
-_register()

@@ -1,4 +1,4 @@
-"""Retry worker (DESIGN.md section 3): resubmits one NOT_START task for a `retry` message
+"""Retry worker (docs/engine.md): resubmits one NOT_START task for a `retry` message
 {"task_id", "attempt", "reason"} (reason: "start" from the dispatcher for deferred starts and
 transient submission failures; "retry" from manual retry / retry-all).
 
@@ -15,20 +15,19 @@ transient submission failures; "retry" from manual retry / retry-all).
   than the SQS maximum delay, the worker sends the next retry message with that delay, so a 10 s
   backoff means 10 s, not "at the next dispatcher minute".
 - Messages with a "kind" belong to another feature sharing the queue (Task API v1 retry-all pages) and
-  are forwarded to it (FORWARDED_KINDS).
+  are forwarded to the platform that handles that kind (its `message_kinds` in services/platforms.py).
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 from dataclasses import dataclass
 from typing import Any
 
 from taskcenter import clock, queues, settings
 from taskcenter.domain import states
-from taskcenter.observability import logger
-from taskcenter.services.engine import task_log_context
+from taskcenter.observability import logger, task_log_context
+from taskcenter.services.core import platform_registry, submission
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Task
 
@@ -64,20 +63,16 @@ def claim(task: Task) -> bool:
     return True
 
 
-# Other messages that share the retry queue, by their "kind": "module:function" taking the body.
-FORWARDED_KINDS = {"v1_retry_all_page": "taskcenter.services.v1_retry:handle_retry_message"}
-
 
 def retry_from_message(body: str | dict[str, Any]) -> str:
     """The retry worker's record handler. Returns ignored | claim_lost | dispatched | forwarded."""
     raw = json.loads(body) if isinstance(body, str) else dict(body)
     kind = raw.get("kind")
     if kind:
-        target = FORWARDED_KINDS.get(str(kind))
-        if target is None:
+        handler = platform_registry.message_handler(str(kind))  # a platform's row (services/platforms.py)
+        if handler is None:
             raise ValueError(f"unknown retry message kind {kind!r}")
-        module_name, function = target.split(":")
-        getattr(importlib.import_module(module_name), function)(raw)
+        handler(raw)
         return FORWARDED
     message = RetryMessage.parse(raw)
     with task_log_context(message.task_id):
@@ -104,8 +99,6 @@ def _retry(message: RetryMessage) -> str:
     if not claim(task):
         logger.info("retry lost the claim to another worker", extra={"task_id": task.task_id})
         return CLAIM_LOST
-    from taskcenter.services import submission  # the lead's module; imported late (it imports providers)
-
     task = submission.dispatch_to_upstream(task, client_waiting=False)
     logger.info("retry dispatched", extra={"task_id": task.task_id, "status": task.status,
                                            "submit_attempts": int(task.submit_attempts or 0)})

@@ -1,4 +1,4 @@
-"""Refund worker and reconciler (DESIGN.md sections 3 and 5).
+"""Refund worker and reconciler (docs/engine.md; money: docs/architecture.md#money).
 
 - The refund worker applies `store.money.refund_task` for one {"task_id", "attempt"} message. That
   transaction is exactly-once by construction (ledger entry `refund#<task>#<attempt>` must not exist and
@@ -17,8 +17,7 @@ from typing import Any
 
 from taskcenter import clock, queues, settings
 from taskcenter.domain import states
-from taskcenter.observability import logger, metrics
-from taskcenter.services.engine import task_log_context
+from taskcenter.observability import logger, metrics, task_log_context
 from taskcenter.store import money
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import REFUND_LANE, Task

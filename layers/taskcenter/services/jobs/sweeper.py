@@ -1,4 +1,4 @@
-"""Timeout sweeper (DESIGN.md section 3): unfinished tasks past TASK_TIMEOUT_SECONDS (default 24 h, every
+"""Timeout sweeper (docs/engine.md): unfinished tasks past TASK_TIMEOUT_SECONDS (default 24 h, every
 platform alike) become FAILURE and are refunded.
 
 Candidates come from the deadline lanes of the sparse `due` index (due_at <= now, per shard; keys only; no
@@ -15,8 +15,8 @@ from typing import Any
 
 from taskcenter import clock, settings
 from taskcenter.domain import states
-from taskcenter.observability import logger
-from taskcenter.services import engine
+from taskcenter.observability import logger, task_log_context
+from taskcenter.services.core.lifecycle import fail_task
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Task
 
@@ -94,7 +94,7 @@ def sweep_timeouts() -> SweepReport:
             if task_store.update_in_place(task, [Task.due_at.set(scheduled + timeout_ms)]):
                 report.deferred.append(task.task_id)
             continue
-        with engine.task_log_context(task.task_id):
+        with task_log_context(task.task_id):
             if time_out(task):
                 report.timed_out.append(task.task_id)
     if report.timed_out:
@@ -105,5 +105,5 @@ def sweep_timeouts() -> SweepReport:
 def time_out(task: Task) -> bool:
     """FAILURE by timeout, data settled, refund enqueued (by the winner only). True if this call won."""
     reason = timeout_reason()
-    return engine.fail_with(task, reason, [Task.data.set(settle_data(task.data, reason))])
+    return fail_task(task, reason, actions=[Task.data.set(settle_data(task.data, reason))])
 

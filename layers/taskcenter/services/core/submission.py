@@ -5,7 +5,8 @@ Two steps, because some tasks wait before they reach an upstream (a v1 start_tim
 - `create_tasks`: price every spec, reserve numeric ids, and write the tasks (NOT_START) in the
   charge transaction (store.tasks.create_charged): all or nothing. Nothing is written when the user
   cannot pay or no channel could take the task.
-- `dispatch_to_upstream`: submit one NOT_START task to its channel(s) with failover (DESIGN.md 7):
+- `dispatch_to_upstream`: submit one NOT_START task to its channel(s) with failover
+  (docs/architecture.md#providers-and-channels):
   429/5xx/timeouts/connection errors try the next channel; a 4xx refusal fails the task at once
   (never retried elsewhere). Success moves the task to SUBMITTED (or the upstream's state) with its
   upstream id and channel, and schedules its first poll. When every channel failed transiently:
@@ -24,12 +25,11 @@ What the engine needs to resubmit later is kept on the task in `properties["_sub
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from taskcenter import clock, queues, settings
-from taskcenter.domain import ids, pricing, states
+from taskcenter.domain import channel_status, ids, pricing, states
 from taskcenter.domain.errors import BadInput, NoChannel, UpstreamRejected, UpstreamUnavailable
 from taskcenter.observability import logger, metrics
 from taskcenter.providers.base import (
@@ -37,11 +37,11 @@ from taskcenter.providers.base import (
     PermanentUpstreamError,
     SubmitRequest,
     UpstreamError,
-    provider_for,
 )
-from taskcenter.services import channels as channel_service
-from taskcenter.services.auth import Principal
-from taskcenter.services.lifecycle import fail_task
+from taskcenter.services.core import channels as channel_service
+from taskcenter.services.core import platform_registry
+from taskcenter.services.core.auth import Principal
+from taskcenter.services.core.lifecycle import fail_task, move
 from taskcenter.store import counters
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Task
@@ -50,15 +50,6 @@ from taskcenter.store.money import Payer
 SUBMIT_KEY = "_submit"
 SUBMITTED_STATES = frozenset({states.SUBMITTED, states.QUEUED, states.IN_PROGRESS, states.MODAL})
 DRAINING_RECHECK_SECONDS = 300  # a task pinned to a disabled channel looks again this often
-
-# platform -> admission check: returns 0 when the task may start now, else milliseconds to wait
-# (Task API v1 registers its per-plan and per-device concurrency limits here).
-Admission = Callable[[Task], int]
-_ADMISSION: dict[str, Admission] = {}
-
-
-def register_admission(platform: str, check: Admission) -> None:
-    _ADMISSION[platform] = check
 
 
 @dataclass(frozen=True)
@@ -104,7 +95,7 @@ def _require_channel(spec: TaskSpec) -> None:
     """Refuse before charging when nothing could ever take the task."""
     if spec.channel_id:
         channel = channel_service.get_channel(spec.channel_id)
-        if channel is None or int(channel.status) != 1:
+        if not channel_status.takes_new_tasks(channel):
             raise NoChannel("the channel this task needs is not available")  # its id is not the user's business
         return
     if not channel_service.failover_order(spec.platform, spec.channel_model):
@@ -194,7 +185,7 @@ def submit_facts(task: Task) -> dict[str, Any]:
 def pinned_channel_disabled(task: Task) -> bool:
     pinned = int(submit_facts(task).get("pinned_channel") or 0)
     channel = channel_service.get_channel(pinned) if pinned else None
-    return channel is not None and int(channel.status) == 2
+    return channel_status.is_draining(channel)
 
 
 def upstream_payload(task: Task) -> dict[str, Any]:
@@ -211,7 +202,7 @@ def candidate_channels(task: Task) -> list[ChannelInfo]:
     pinned = int(facts.get("pinned_channel") or 0)
     if pinned:
         channel = channel_service.get_channel(pinned)
-        usable = channel_service.usable(channel) if channel is not None and int(channel.status) == 1 else None
+        usable = channel_service.usable(channel) if channel_status.takes_new_tasks(channel) else None
         return [usable] if usable is not None else []
     # Seeded by the task id: weighted-random across tasks, but one stable order per task, so the
     # rotation below really moves a background retry to the next channel.
@@ -230,10 +221,8 @@ def dispatch_to_upstream(task: Task, *, client_waiting: bool) -> Task:
     """
     if task.status != states.NOT_START:
         return task
-    from taskcenter import hooks
-
-    hooks.load_platform(task.platform)  # registers the platform's admission check in this process
-    admission = _ADMISSION.get(task.platform)
+    row = platform_registry.platform(task.platform)
+    admission = row.admission if row is not None else None
     if admission is not None:
         wait_ms = int(admission(task))
         if wait_ms > 0:
@@ -251,7 +240,7 @@ def dispatch_to_upstream(task: Task, *, client_waiting: bool) -> Task:
         return task
     for channel in channels:
         try:
-            result = provider_for(channel).submit(request)
+            result = platform_registry.provider_for(channel).submit(request)
         except PermanentUpstreamError as error:
             # What the user sees is our words only (error.public); the upstream's reply stays in the log.
             reason = f"upstream refused the task: {error.public}"
@@ -310,7 +299,7 @@ def _mark_submitted(task: Task, channel: ChannelInfo, upstream_id: str, upstream
         actions.append(Task.start_ms.set(now))
     if extra:
         actions.append(Task.extra.set({**extra_of(task), **extra}))
-    if not task_store.transition(task, status, actions, channel_id=channel.id):
+    if not move(task, status, actions, channel_id=channel.id):
         logger.warning("task moved while submitting; upstream task may be orphaned",
                        extra={"task_id": task.task_id, "upstream_id": upstream_id, "channel_id": channel.id})
         task.refresh(consistent_read=True)

@@ -15,10 +15,10 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from taskcenter import clock, settings
+from taskcenter.domain import channel_status, numbers
 from taskcenter.domain import credentials as cred_rules
-from taskcenter.domain import numbers
 from taskcenter.domain.errors import BadInput, Conflict, NotFound
-from taskcenter.services import admin_secrets
+from taskcenter.services.admin import secrets as admin_secrets
 from taskcenter.store import counters, money
 from taskcenter.store.db import cancellation_codes, connection
 from taskcenter.store.models import Channel, Counter, Credential, User
@@ -267,7 +267,7 @@ def create_channel(type: str, base_url: str, *, name: str = "", secret: str = ""
     priority = _int(priority, "priority")
     weight = _int(weight, "weight", minimum=0)
     status = _int(status, "status")
-    if status not in {1, 2}:
+    if status not in channel_status.SETTABLE:
         raise BadInput("status must be 1 or 2", field="status")
     secret = admin_secrets.check_secret(secret)
     lists = {field: _str_list(value, field) for field, value in
@@ -316,7 +316,7 @@ def update_channel(channel_id: Any, **changes: Any) -> dict[str, Any]:
     status = None
     if "status" in changes:
         status = _int(changes["status"], "status")
-        if status not in {1, 2, 3}:
+        if status not in channel_status.ALL:
             raise BadInput("status must be 1 (enabled), 2 (disabled) or 3 (deleted)", field="status")
         actions.append(Channel.status.set(status))
     if not actions and secret is None:
@@ -334,12 +334,12 @@ def update_channel(channel_id: Any, **changes: Any) -> dict[str, Any]:
 
 
 def disable_channel(channel_id: Any) -> dict[str, Any]:
-    return update_channel(channel_id, status=2)
+    return update_channel(channel_id, status=channel_status.DISABLED)
 
 
 def delete_channel(channel_id: Any) -> dict[str, Any]:
     """Channels are soft-deleted (status 3): their in-flight tasks still name them, and are failed and refunded."""
-    return update_channel(channel_id, status=3)
+    return update_channel(channel_id, status=channel_status.DELETED)
 
 
 def migrate_channel_secrets() -> dict[str, Any]:

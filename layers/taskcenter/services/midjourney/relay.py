@@ -19,13 +19,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from taskcenter import settings
-from taskcenter.domain import numbers, states
+from taskcenter.domain import channel_status, numbers, states
 from taskcenter.domain.errors import BadInput, DomainError, NoChannel, NotFound, UpstreamRejected
 from taskcenter.observability import logger
-from taskcenter.providers.base import UpstreamError, provider_for
-from taskcenter.services import channels as channel_service
-from taskcenter.services import idempotency, submission
-from taskcenter.services.auth import Principal
+from taskcenter.providers.base import UpstreamError
+from taskcenter.services.core import channels as channel_service
+from taskcenter.services.core import idempotency, submission
+from taskcenter.services.core.auth import Principal, owns
+from taskcenter.services.core.platform_registry import provider_for
+from taskcenter.services.core.upstream_state import apply_upstream_state
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Task
 
@@ -220,7 +222,7 @@ def parse_submission(kind: str, body: dict[str, Any]) -> MjSubmission:
 def own_task(principal: Principal, task_id: str) -> Task:
     """The caller's Midjourney task, or NotFound (another user's task is not found either)."""
     task = task_store.get(task_id) if task_id and len(task_id) <= 64 else None
-    if task is None or task.kind != KIND or int(task.user_id) != principal.user_id:
+    if not owns(principal, task, kind=KIND):
         raise MjRefused(f"task_not_found: task {task_id[:64]} does not exist", http_status=404)
     return task
 
@@ -233,7 +235,7 @@ def refresh_from_upstream(task: Task) -> Task:
     if task.status in states.TERMINAL or not task.upstream_id or not int(task.channel_id or 0):
         return task
     channel = channel_service.get_channel(int(task.channel_id))
-    if channel is None or int(channel.status) not in (1, 2):  # a disabled channel still answers for its tasks
+    if not channel_status.follows_its_tasks(channel):  # a disabled channel still answers for its tasks
         return task
     try:
         reply = provider_for(channel_service.info(channel)).fetch([task.upstream_id])
@@ -242,8 +244,6 @@ def refresh_from_upstream(task: Task) -> Task:
         return task
     state = reply.get(task.upstream_id)
     if state is not None:
-        from taskcenter.services.engine import apply_upstream_state
-
         apply_upstream_state(task, state)  # refreshes `task` in memory when it wrote
     return task
 
@@ -263,7 +263,7 @@ def require_parent(principal: Principal, request: MjSubmission) -> Task:
     if not int(parent.channel_id or 0) or not parent.upstream_id:
         raise MjRefused(f"task {parent.task_id} never reached an upstream; nothing to act on")
     channel = channel_service.get_channel(int(parent.channel_id))
-    if channel is None or int(channel.status) != 1:
+    if not channel_status.takes_new_tasks(channel):
         raise NoChannel(f"the channel of task {parent.task_id} is no longer available")
     return parent
 
@@ -386,5 +386,5 @@ def list_by_condition(principal: Principal, body: dict[str, Any], base_url: str)
         raise BadInput(f"at most {MAX_IDS} ids per request", field="ids")
     wanted = [i for i in dict.fromkeys(ids) if i and len(i) <= 64]
     found = {t.task_id: t for t in task_store.get_many(wanted)
-             if t.kind == KIND and int(t.user_id) == principal.user_id}
+             if owns(principal, t, kind=KIND)}
     return [task_view(found[i], base_url) for i in wanted if i in found]

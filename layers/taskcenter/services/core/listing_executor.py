@@ -2,7 +2,7 @@
 
     tasks, total = list_tasks(ListingFilters(kind="task", user_id=7, status="SUCCESS"), page=1, page_size=20)
 
-`taskcenter.domain.listing.plan_listing` picks the one GSI and key condition that serve the filters;
+`taskcenter.domain.listing_plan.plan_listing` picks the one GSI and key condition that serve the filters;
 this module runs it with `Limit`, so a page reads about `page_size` items whatever the table size:
 
 - `task_id` given: one GetItem, checked against every other filter (ownership included).
@@ -32,16 +32,20 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any
 
-from taskcenter.domain import numbers
 from taskcenter.domain.errors import BadInput
-from taskcenter.domain.listing import ListingFilters, ListingPlan, counter_names_for_read, plan_listing
+from taskcenter.domain.listing_plan import ListingFilters, ListingPlan, counter_names_for_read, plan_listing
+from taskcenter.services.core.listing_params import (  # noqa: F401 - the surfaces read them from here
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    parse_int,
+    parse_paging,
+    parse_time_range,
+)
 from taskcenter.store import counters, page_cursors
 from taskcenter.store import tasks as task_store
 from taskcenter.store.counters import ScopeCount
 from taskcenter.store.models import Task
 
-DEFAULT_PAGE_SIZE = 20
-MAX_PAGE_SIZE = 100
 WALK_PAGE = 1000  # keys per request when walking to a deep offset
 ANCHOR_EVERY = 1000  # a walk keeps a cursor on every row that is a multiple of this
 NEAR_PAGES = 3  # kept cursors of up to this many pages before and after a page are candidates to start it
@@ -368,55 +372,3 @@ def _read_page(plan: ListingPlan, start_key: dict[str, Any] | None, page_size: i
     items = list(rows)
     stats.page_items += rows.page_iter.total_scanned_count  # rows evaluated, a post filter's rejects included
     return items
-
-
-# ---------------------------------------------------------------- request parsing shared by the surfaces
-def parse_int(raw: str | None, name: str) -> int | None:
-    """An optional integer query parameter; garbage is a clear 400."""
-    text = numbers.strip_ascii(str(raw)) if raw is not None else ""
-    if text == "":
-        return None
-    return numbers.ascii_int(text, name=name)  # "²" or "٣" is a 400, never int()'s ValueError or a silent 3
-
-
-def parse_paging(params: dict[str, str | None], *, default_page_size: int = DEFAULT_PAGE_SIZE) -> tuple[int, int]:
-    """(page, page_size) as new-api reads them: `p` (1-based; below 1 -> 1), `page_size` (aliases `ps`,
-    `size`; missing or 0 -> the default; above MAX_PAGE_SIZE -> MAX_PAGE_SIZE). A negative page size or a
-    non-numeric value cannot make sense: 400."""
-    page = parse_int(params.get("p"), "p")
-    size = None
-    for alias in ("page_size", "ps", "size"):
-        size = parse_int(params.get(alias), alias)
-        if size:
-            break
-    if size is not None and size < 0:
-        raise BadInput(f"page_size must be between 1 and {MAX_PAGE_SIZE}", field="page_size")
-    return max(1, page or 1), min(MAX_PAGE_SIZE, size or default_page_size)
-
-
-def parse_time_range(params: dict[str, str | None], *, unit_ms: int = 1000,
-                     names: tuple[str, str] = ("start_timestamp", "end_timestamp")) -> tuple[int | None, int | None]:
-    """Optional (start_ms, end_ms), both inclusive, from timestamps in seconds (unit_ms=1000) or ms (1).
-
-    0 or missing means no bound (as new-api). A non-number, a negative value, a seconds value that is
-    clearly milliseconds, or start after end: 400.
-    """
-    out: list[int | None] = []
-    for name in names:
-        value = parse_int(params.get(name), name)
-        if value is None or value == 0:
-            out.append(None)
-            continue
-        if value < 0:
-            raise BadInput(f"{name} must be a positive timestamp", field=name)
-        limit = 10**11 if unit_ms == 1000 else 10**14
-        if value >= limit:
-            unit = "seconds" if unit_ms == 1000 else "milliseconds"
-            raise BadInput(f"{name} is out of range (expected a Unix timestamp in {unit})", field=name)
-        out.append(value * unit_ms)
-    start_ms, end_ms = out
-    if end_ms is not None:
-        end_ms += unit_ms - 1  # the whole last second (submit_time <= end_timestamp, in the caller's unit)
-    if start_ms is not None and end_ms is not None and start_ms > end_ms:
-        raise BadInput(f"{names[0]} is after {names[1]}", field=names[0])
-    return start_ms, end_ms

@@ -15,13 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from taskcenter import clock, script_secrets, settings
-from taskcenter.domain import states
+from taskcenter.domain import channel_status, states, v1_start_time
 from taskcenter.domain import v1_scripts as rules
 from taskcenter.domain.errors import DomainError, Forbidden, InsufficientQuota
 from taskcenter.observability import logger
-from taskcenter.services import channels as channel_service
-from taskcenter.services import submission, v1_admission, v1_tasks
-from taskcenter.services.auth import Principal
+from taskcenter.services.core import channels as channel_service
+from taskcenter.services.core import submission
+from taskcenter.services.core.auth import Principal
+from taskcenter.services.task_api_v1 import admission as v1_admission
+from taskcenter.services.task_api_v1 import task_endpoints as v1_tasks
 from taskcenter.store import held_create
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Channel, Credential, Task, User
@@ -47,7 +49,7 @@ class Placement:
 
 
 def _hosts() -> list[Channel]:
-    rows = [c for c in channel_service._channels_of_type(PLATFORM) if int(c.status) == 1]
+    rows = [c for c in channel_service._channels_of_type(PLATFORM) if channel_status.takes_new_tasks(c)]
     return sorted(rows, key=lambda c: (-int(c.priority), int(c.id)))
 
 
@@ -103,7 +105,7 @@ def create(principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
     """Validate, fan out, charge and write the tasks (see the module doc); start the immediate ones."""
     plan = rules.plan_create(body)
     now = clock.now_ms()
-    start_at = rules.resolve_start_time(plan.start_time_raw, principal.timezone, now)
+    start_at = v1_start_time.resolve_start_time(plan.start_time_raw, principal.timezone, now)
     start_ms = int(start_at.timestamp() * 1000) if start_at else 0
     tasks = submission.build_tasks(principal, _specs(plan, principal.user_id, start_at, start_ms, now))
     payer = Payer(principal.user_id, principal.token_hash)
@@ -136,7 +138,7 @@ def create(principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
 
 def _starters(principal: Principal, tasks: list[Task]) -> list[Task]:
     """The tasks of a large create that can start at once: the first on each device, up to the plan's
-    running limit (services/v1_admission.py). Only they get a start message; the others wait as admission
+    running limit (services/task_api_v1/admission.py). Only they get a start message; the others wait as admission
     would have them wait, and a freed slot wakes them (1,000 start messages would be 1,000 refusals)."""
     limit, devices, out = rules.plan_of(principal.plan).device_limit, set(), []
     for task in tasks:

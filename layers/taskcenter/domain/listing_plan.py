@@ -1,4 +1,4 @@
-"""Listing index design (DESIGN.md section 6): which index serves which query, and which counters give `total`.
+"""Listing index design (docs/listing.md): which index serves which query, and which counters give `total`.
 
 Every listable task carries composite GSI keys. A listing is one Query on one GSI with
 `Limit = page_size`, so a page reads about as many items as it returns whatever the table size.
@@ -185,46 +185,7 @@ class ListingPlan:
 
 def plan_listing(f: ListingFilters) -> ListingPlan:
     """Choose the one index and key condition that serves these filters."""
-    post: dict[str, object] = {}
-    if f.user_id is not None:
-        base = f"u#{f.user_id}#{f.kind}"
-        if f.serial:
-            attr, value = "lud", f"{base}#d#{f.serial}"
-            if f.action:
-                post["action"] = f.action
-            if f.platform:
-                post["platform"] = f.platform
-        elif f.action:
-            attr, value = "lua", f"{base}#a#{f.action}"
-            if f.platform:
-                post["platform"] = f.platform  # implied by action: keeps all or nothing
-        elif f.platform:
-            attr, value = "lup", f"{base}#p#{f.platform}"
-        else:
-            attr, value = "lu", base
-        if f.channel_id is not None:
-            post["channel_id"] = f.channel_id
-    else:
-        base = f"g#{f.kind}"
-        if f.channel_id is not None and f.action:
-            attr, value = "lgca", f"{base}#c#{f.channel_id}#a#{f.action}"
-            if f.platform:
-                post["platform"] = f.platform  # implied by the action: all or nothing
-        elif f.channel_id is not None:
-            attr, value = "lgc", f"{base}#c#{f.channel_id}"
-            if f.platform:
-                post["platform"] = f.platform  # implied by channel type: all or nothing
-        elif f.action:
-            attr, value = "lga", f"{base}#a#{f.action}"
-            if f.platform:
-                post["platform"] = f.platform
-        elif f.platform:
-            attr, value = "lgp", f"{base}#p#{f.platform}"
-        else:
-            attr, value = "lg", base
-        if f.serial:
-            post["serial"] = f.serial
-
+    attr, value, post = _user_scope(f) if f.user_id is not None else _global_scope(f)
     time_index, status_index = SCOPE_INDEXES[attr]
     low = f"{f.start_ms:013d}" if f.start_ms is not None else None
     high = f"{f.end_ms:013d}#~" if f.end_ms is not None else None
@@ -251,6 +212,54 @@ def plan_listing(f: ListingFilters) -> ListingPlan:
         counter_scope=counter_scope,
         counter_status=f.status or "ALL",
     )
+
+
+def _user_scope(f: ListingFilters) -> tuple[str, str, dict[str, object]]:
+    """(hash attribute, hash value, post filters) of a user's listing."""
+    post: dict[str, object] = {}
+    base = f"u#{f.user_id}#{f.kind}"
+    if f.serial:
+        attr, value = "lud", f"{base}#d#{f.serial}"
+        if f.action:
+            post["action"] = f.action
+        if f.platform:
+            post["platform"] = f.platform
+    elif f.action:
+        attr, value = "lua", f"{base}#a#{f.action}"
+        if f.platform:
+            post["platform"] = f.platform  # implied by action: keeps all or nothing
+    elif f.platform:
+        attr, value = "lup", f"{base}#p#{f.platform}"
+    else:
+        attr, value = "lu", base
+    if f.channel_id is not None:
+        post["channel_id"] = f.channel_id
+    return attr, value, post
+
+
+def _global_scope(f: ListingFilters) -> tuple[str, str, dict[str, object]]:
+    """(hash attribute, hash value, post filters) of the admin listing (every user)."""
+    post: dict[str, object] = {}
+    base = f"g#{f.kind}"
+    if f.channel_id is not None and f.action:
+        attr, value = "lgca", f"{base}#c#{f.channel_id}#a#{f.action}"
+        if f.platform:
+            post["platform"] = f.platform  # implied by the action: all or nothing
+    elif f.channel_id is not None:
+        attr, value = "lgc", f"{base}#c#{f.channel_id}"
+        if f.platform:
+            post["platform"] = f.platform  # implied by channel type: all or nothing
+    elif f.action:
+        attr, value = "lga", f"{base}#a#{f.action}"
+        if f.platform:
+            post["platform"] = f.platform
+    elif f.platform:
+        attr, value = "lgp", f"{base}#p#{f.platform}"
+    else:
+        attr, value = "lg", base
+    if f.serial:
+        post["serial"] = f.serial
+    return attr, value, post
 
 
 def shard_of(text: str, shards: int) -> int:

@@ -1,4 +1,4 @@
-"""Channel selection (DESIGN.md section 7): enabled channels of a type that serve the model, by
+"""Channel selection (docs/architecture.md#providers-and-channels): enabled channels of a type that serve the model, by
 priority (highest first), then weighted-random among equal priority. Returns the failover order.
 """
 
@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import time
 
+from taskcenter.domain import channel_status
 from taskcenter.observability import logger, metrics
 from taskcenter.providers.base import ChannelInfo, TransientUpstreamError
 from taskcenter.store import channel_secrets
@@ -74,7 +75,7 @@ def failover_order(channel_type: str, model: str = "", *, exclude: set[int] | No
     rng = rng or random.Random()
     candidates = [
         ch for ch in _channels_of_type(channel_type)
-        if int(ch.status) == 1 and (not model or not ch.models or model in ch.models)
+        if channel_status.takes_new_tasks(ch) and (not model or not ch.models or model in ch.models)
         and int(ch.id) not in (exclude or set())
     ]
     by_priority: dict[int, list[Channel]] = {}

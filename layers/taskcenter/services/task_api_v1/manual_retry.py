@@ -29,8 +29,8 @@ from taskcenter.domain import pricing, states
 from taskcenter.domain import v1_scripts as rules
 from taskcenter.domain.errors import Forbidden, InsufficientQuota
 from taskcenter.observability import logger
-from taskcenter.services import v1_tasks
-from taskcenter.services.auth import Principal
+from taskcenter.services.core.auth import Principal
+from taskcenter.services.task_api_v1 import task_endpoints as v1_tasks
 from taskcenter.store import money
 from taskcenter.store import tasks as task_store
 from taskcenter.store import v1_records as records

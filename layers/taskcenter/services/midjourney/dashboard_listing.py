@@ -11,9 +11,10 @@ import json
 from typing import Any
 
 from taskcenter.domain.errors import BadInput
-from taskcenter.domain.listing import ListingFilters
-from taskcenter.services import listings, mj_relay
-from taskcenter.services.auth import Principal
+from taskcenter.domain.listing_plan import ListingFilters
+from taskcenter.services.core import listing_executor as listings
+from taskcenter.services.core.auth import Principal
+from taskcenter.services.midjourney import relay as mj_relay
 from taskcenter.store.models import Task
 
 

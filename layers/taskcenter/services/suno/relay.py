@@ -18,8 +18,8 @@ from typing import Any
 
 from taskcenter.domain import states
 from taskcenter.domain.errors import BadInput, InsufficientQuota, NotFound, UpstreamRejected, UpstreamUnavailable
-from taskcenter.services import idempotency, submission
-from taskcenter.services.auth import Principal
+from taskcenter.services.core import idempotency, submission
+from taskcenter.services.core.auth import Principal, owns
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Task
 
@@ -168,7 +168,7 @@ def task_view(task: Task) -> dict[str, Any]:
 
 
 def _visible(task: Task | None, principal: Principal) -> bool:
-    return task is not None and int(task.user_id) == principal.user_id and task.platform == "suno"
+    return owns(principal, task, platform="suno")
 
 
 def fetch_one(principal: Principal, task_id: str) -> dict[str, Any]:

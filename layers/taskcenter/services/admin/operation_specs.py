@@ -8,7 +8,7 @@ operator pastes into the AWS console's Test tab, or what `python -m infra.admin_
     {"ok": false, "error": "<code>", "message": "...", "field": "<name or null>"}
 
 Fields are checked here (unknown fields, missing required fields, JSON types) before the service in
-`taskcenter.services.admin` validates values; both happen before any write, so bad input changes nothing.
+`taskcenter.services.admin.operations` validates values; both happen before any write, so bad input changes nothing.
 docs/admin.md documents every operation.
 """
 
@@ -22,7 +22,7 @@ from pynamodb.exceptions import DoesNotExist
 
 from taskcenter.domain.errors import BadInput, DomainError, NotFound
 from taskcenter.observability import logger
-from taskcenter.services import admin
+from taskcenter.services.admin import operations as admin
 from taskcenter.store.models import Channel, Counter
 
 # JSON types a field may take. "int" also accepts a string of digits (console users type "2").

@@ -13,9 +13,9 @@ from typing import Any
 from taskcenter import script_secrets
 from taskcenter.domain import states
 from taskcenter.domain.errors import BadInput
-from taskcenter.domain.listing import ListingFilters
-from taskcenter.services import listings
-from taskcenter.services.auth import Principal
+from taskcenter.domain.listing_plan import ListingFilters
+from taskcenter.services.core import listing_executor as listings
+from taskcenter.services.core.auth import Principal
 from taskcenter.store.models import Task
 
 INTERNAL_PROPERTY_PREFIX = "_"  # properties["_submit"] and friends are the engine's, never shown

@@ -1,0 +1,76 @@
+"""Task lifecycle steps shared by every surface and job: moving a task, failing it, settling what it owes.
+
+Every status move goes through `move`: the storage write (`store.tasks.transition`, conditional on the
+status and version read) says whether this call won, and only the winner of a move to SUCCESS or FAILURE
+runs the platform's terminal hook (core/platform_registry.py; storage never calls upward).
+
+A move to FAILURE marks a charged attempt refund_pending in the same conditional write; the refund itself
+is a separate exactly-once transaction, sent through the refund queue. If the enqueue is lost (crash, SQS
+error), the reconciler finds the task by its refund_pending state and enqueues again (docs/engine.md).
+"""
+
+from __future__ import annotations
+
+from taskcenter import queues
+from taskcenter.domain import states
+from taskcenter.observability import logger
+from taskcenter.services.core import platform_registry
+from taskcenter.store import money
+from taskcenter.store import tasks as task_store
+from taskcenter.store.models import Task
+
+
+def move(task: Task, new_status: str, actions: list | None = None, *, fail_reason: str = "",
+         channel_id: int | None = None) -> bool:
+    """`store.tasks.transition`, then (if this call won a terminal move) the platform's terminal hook."""
+    if not task_store.transition(task, new_status, actions, fail_reason=fail_reason, channel_id=channel_id):
+        return False
+    if new_status in states.TERMINAL:
+        run_terminal_hook(task)
+    return True
+
+
+def run_terminal_hook(task: Task) -> None:
+    """A hook never breaks the move: errors are logged (v1 slots also heal on their own, see
+    services/task_api_v1/admission.py)."""
+    try:
+        row = platform_registry.platform(task.platform)
+        if row is not None and row.on_terminal is not None:
+            row.on_terminal(task)
+    except Exception:
+        logger.exception("terminal hook failed", extra={"task_id": getattr(task, "task_id", "")})
+
+
+def fail_task(task: Task, reason: str, *, actions: list | None = None, refund_now: bool = False) -> bool:
+    """Move a task to FAILURE with `reason` (and `actions` in the same write). True if this call made the move.
+
+    Only the winner settles money: with refund_now the refund happens in this request (used when the
+    client is waiting for the answer, e.g. every channel failed at submission); otherwise a refund
+    message is queued.
+    """
+    if task.status in states.TERMINAL:
+        return False
+    if not move(task, states.FAILURE, list(actions or []), fail_reason=reason):
+        return False
+    logger.info("task failed", extra={"task_id": task.task_id, "reason": reason, "billing": task.billing})
+    after_move(task, refund_now=refund_now)
+    return True
+
+
+def after_move(task: Task, *, refund_now: bool = False) -> None:
+    """What only the winner of a move runs: the refund of a failed, charged attempt.
+
+    (TasksSucceeded / TasksFailed are counted by store.tasks.transition, for every path.)"""
+    if task.status == states.FAILURE and task.billing == states.BILLING_REFUND_PENDING:
+        settle_refund(task, refund_now=refund_now)
+
+
+def settle_refund(task: Task, *, refund_now: bool = False) -> None:
+    if refund_now:
+        money.refund_task(task.task_id, int(task.attempt))
+        task.refresh(consistent_read=True)
+        return
+    try:
+        queues.send("refund", {"task_id": task.task_id, "attempt": int(task.attempt)})
+    except Exception:  # the reconciler re-enqueues refunds owed past the grace period
+        logger.exception("refund enqueue failed; reconciler will retry", extra={"task_id": task.task_id})

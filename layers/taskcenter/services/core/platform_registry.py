@@ -1,0 +1,70 @@
+"""What core asks of a platform at run time, and where it finds it (docs/architecture.md, "Platforms").
+
+Core code (submission, lifecycle, polling's adapters) needs each platform's behaviour -- its provider
+adapter, its admission rule, its terminal hook, the queue message kinds it handles -- but may not import
+the platform packages (they sit above core). The platform table (`taskcenter.services.platforms`) lists
+every platform as one `Platform` row; the composition root (`functions/_composition.py`, and
+tests/conftest.py for tests that call the layer directly) hands it to `install` once, as a loader, so a
+route that never needs a platform never imports one (cold start).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from taskcenter.providers.base import ChannelInfo, PermanentUpstreamError, Provider
+
+if TYPE_CHECKING:
+    from taskcenter.store.models import Task
+
+
+@dataclass(frozen=True)
+class Platform:
+    """One platform: a channel type with its adapter, and the rules only it has."""
+
+    name: str  # the task's `platform` and its channels' `type`
+    provider: Callable[[ChannelInfo], Provider]  # the adapter class (providers/<name>.py)
+    models: tuple[str, ...] = ()  # the pricing model names its tasks are charged as (domain/pricing.py)
+    # Before submission: 0 to go ahead, else milliseconds to wait (e.g. Task API v1 device slots).
+    admission: Callable[[Task], int] | None = None
+    # After the move to SUCCESS or FAILURE, run by the winner of the move only (core/lifecycle.py).
+    on_terminal: Callable[[Task], None] | None = None
+    # Messages with a "kind" sharing the retry queue, handled by the platform (body -> anything).
+    message_kinds: Mapping[str, Callable[[dict[str, Any]], Any]] = field(default_factory=dict)
+
+
+_loader: Callable[[], Mapping[str, Platform]] | None = None
+
+
+def install(loader: Callable[[], Mapping[str, Platform]]) -> None:
+    """Give core the platform table (called by the composition root; the loader runs on first use)."""
+    global _loader
+    _loader = loader
+
+
+def table() -> Mapping[str, Platform]:
+    if _loader is None:
+        raise RuntimeError("no platform table installed (functions/_composition.py installs it)")
+    return _loader()
+
+
+def platform(name: str) -> Platform | None:
+    return table().get(name)
+
+
+def provider_for(channel: ChannelInfo) -> Provider:
+    """The adapter for a channel, from its platform's row."""
+    row = platform(channel.type)
+    if row is None:
+        raise PermanentUpstreamError(f"no provider for channel type {channel.type!r}",
+                                     public="no adapter serves this kind of task")
+    return row.provider(channel)
+
+
+def message_handler(kind: str) -> Callable[[dict[str, Any]], Any] | None:
+    for row in table().values():
+        if kind in row.message_kinds:
+            return row.message_kinds[kind]
+    return None

@@ -1,0 +1,105 @@
+"""Applying one upstream report to a stored task: the state mapping shared by the poll worker (jobs/polling.py)
+and the surfaces that refresh a task on read (midjourney/relay.py). docs/engine.md describes the rules.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from taskcenter import clock, settings
+from taskcenter.domain import states
+from taskcenter.observability import logger
+from taskcenter.providers.base import UpstreamState
+from taskcenter.services.core.lifecycle import after_move, move
+from taskcenter.store import item_size
+from taskcenter.store import tasks as task_store
+from taskcenter.store.models import Task
+
+KNOWN_STATUSES = frozenset(states.ALL_STATUSES) | {states.MODAL}
+
+
+def last_change_ms(task: Task) -> int:
+    return int(task.updated_at or 0) * 1000
+
+
+def normalise_status(status: str) -> str:
+    status = (status or "").upper()
+    return status if status in KNOWN_STATUSES else states.UNKNOWN
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if hasattr(value, "as_dict"):
+        return dict(value.as_dict())
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def field_actions(task: Task, state: UpstreamState, new_status: str, now_ms: int) -> list:
+    """Update actions for the facts the upstream reports that differ from the stored task ([] if none)."""
+    actions: list = []
+    if state.progress and state.progress != task.progress and new_status not in states.TERMINAL:
+        actions.append(Task.progress.set(state.progress))
+    data = state.data if state.data is not None and state.data != task.data else None
+    extra = None
+    if state.extra:
+        current = _as_dict(task.extra)
+        merged = {**current, **state.extra}
+        extra = merged if merged != current else None
+    data, extra = item_size.storable_result(task, data, extra)  # never past DynamoDB's 400 KB item
+    if data is not None:
+        actions.append(Task.data.set(data))
+    if new_status == states.IN_PROGRESS and not int(task.start_ms or 0):
+        actions.append(Task.start_ms.set(int(state.start_ms or now_ms)))
+    if extra is not None:
+        actions.append(Task.extra.set(extra))
+    if int(task.poll_misses or 0):
+        actions.append(Task.poll_misses.set(0))
+    return actions
+
+
+def reschedule_actions(task: Task, now_ms: int) -> list:
+    """Keep a moved task in the poll_due index, out of the dispatcher's sight for the fast window."""
+    return [Task.poll_shard.set(task_store.shard_for(task.task_id)), Task.next_poll_at.set(
+        now_ms + settings.get().poll_fast_window_seconds * 1000)]
+
+
+UNCHANGED, UPDATED, MOVED, LOST_RACE = "unchanged", "updated", "moved", "lost_race"
+
+
+def apply_upstream_state(task: Task, state: UpstreamState) -> str:
+    """Bring the stored task in line with what the upstream reports. Returns what happened.
+
+    Terminal tasks and reports that would move backwards (out-of-order or duplicate deliveries) write
+    nothing. A move is a conditional transition: a racing worker that already moved the task makes this
+    call lose (LOST_RACE) and do nothing else; only the winner triggers the refund.
+    """
+    if task.status in states.TERMINAL:
+        return UNCHANGED
+    now = clock.now_ms()
+    reported = normalise_status(state.status)
+    if reported != task.status and not states.may_transition(task.status, reported):
+        return UNCHANGED  # an older report than what we hold (reordered or duplicate delivery): ignore it
+    if reported == task.status:
+        actions = field_actions(task, state, task.status, now)
+        if not actions:
+            return UNCHANGED
+        recent = now - last_change_ms(task) < settings.get().poll_progress_min_interval_seconds * 1000
+        if not int(task.poll_misses or 0) and recent:
+            return UNCHANGED  # progress moved, but we wrote it moments ago: the next poll will carry it
+        actions += reschedule_actions(task, now)
+        if not task_store.update_in_place(task, actions):
+            return LOST_RACE
+        task.refresh(consistent_read=True)
+        return UPDATED
+    actions = field_actions(task, state, reported, now)
+    actions += reschedule_actions(task, now)
+    reason = ""
+    if reported == states.FAILURE:
+        reason = (state.fail_reason or "upstream reported failure")[:1000]
+    if not move(task, reported, actions, fail_reason=reason):
+        logger.info("transition lost to another worker", extra={"task_id": task.task_id, "to": reported})
+        return LOST_RACE
+    logger.info("task moved", extra={"task_id": task.task_id, "status": reported, "upstream_id": task.upstream_id})
+    after_move(task)
+    return MOVED
