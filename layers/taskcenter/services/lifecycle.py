@@ -11,9 +11,8 @@ from __future__ import annotations
 from taskcenter import queues
 from taskcenter.domain import states
 from taskcenter.observability import logger
-from taskcenter.store import money
-from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Task
+from taskcenter.store.repositories import current as repositories
 
 
 def fail_task(task: Task, reason: str, *, refund_now: bool = False) -> bool:
@@ -25,7 +24,7 @@ def fail_task(task: Task, reason: str, *, refund_now: bool = False) -> bool:
     """
     if task.status in states.TERMINAL:
         return False
-    if not task_store.transition(task, states.FAILURE, fail_reason=reason):
+    if not repositories().tasks.transition(task, states.FAILURE, fail_reason=reason):
         return False
     logger.info("task failed", extra={"task_id": task.task_id, "reason": reason, "billing": task.billing})
     if task.billing == states.BILLING_REFUND_PENDING:
@@ -35,8 +34,8 @@ def fail_task(task: Task, reason: str, *, refund_now: bool = False) -> bool:
 
 def settle_refund(task: Task, *, refund_now: bool = False) -> None:
     if refund_now:
-        money.refund_task(task.task_id, int(task.attempt))
-        task.refresh(consistent_read=True)
+        repositories().ledger.refund(task.task_id, int(task.attempt))
+        repositories().tasks.refresh(task)
         return
     try:
         queues.send("refund", {"task_id": task.task_id, "attempt": int(task.attempt)})

@@ -22,6 +22,7 @@ from taskcenter.services.engine import task_log_context
 from taskcenter.store import money
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import REFUND_LANE, Task
+from taskcenter.store.repositories import current as repositories
 
 
 def refund_grace_ms() -> int:
@@ -58,7 +59,7 @@ def refund_from_message(body: str | dict[str, Any]) -> bool:
 
 
 def _refund(message: RefundMessage) -> bool:
-    refunded = money.refund_task(message.task_id, message.attempt)
+    refunded = repositories().ledger.refund(message.task_id, message.attempt)
     if refunded:
         metrics.add_metric(name="Refunds", unit="Count", value=1)
         logger.info("task refunded", extra={"task_id": message.task_id, "attempt": message.attempt})

@@ -1,0 +1,129 @@
+"""Storage behind small interfaces named by intent, and the one place services get them from.
+
+Services call `current().tasks.transition(...)`, `current().ledger.refund(...)` and so on instead of building
+PynamoDB update expressions or calling `Model.get/query` themselves. Two implementations keep the same
+semantics (the contract suite in tests/repository_contract.py runs against both):
+
+- `store.pynamo_repositories` (the default): today's store functions (store/tasks.py, store/money.py,
+  store/counters.py), wrapped, not rewritten;
+- `store.memory`: dictionaries, for unit tests of services with no moto and no network.
+
+Changes to a task are plain `{attribute: value}` maps (`REMOVE` drops the attribute), never PynamoDB actions,
+so a service does not depend on how they are written. docs/architecture.md, "Storage".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+if TYPE_CHECKING:
+    from taskcenter.store.counters import ScopeCount
+    from taskcenter.store.models import Channel, Credential, Task
+    from taskcenter.store.money import AuditResult, Payer
+
+
+class _Remove:
+    def __repr__(self) -> str:
+        return "REMOVE"
+
+
+REMOVE: Final = _Remove()  # a change value: take the attribute off the item (out of a sparse index)
+Changes = Mapping[str, Any]
+
+
+class TaskRepository(Protocol):
+    def get(self, task_id: str) -> Task | None:
+        """A consistent read; None when there is no such task."""
+
+    def get_many(self, task_ids: Iterable[str]) -> list[Task]:
+        """Consistent reads of the tasks that exist (missing ids are left out; order not kept)."""
+
+    def refresh(self, task: Task) -> None:
+        """Reload `task` in place from storage (a consistent read)."""
+
+    def transition(self, task: Task, new_status: str, changes: Changes | None = None, *, fail_reason: str = "",
+                   channel_id: int | None = None) -> bool:
+        """Move `task` to `new_status` if its stored status and version are still the ones it holds, with
+        `changes`, the listing counters moving in the same write. False: another writer moved it first
+        (nothing written). True: `task` is refreshed. A FAILURE of a charged attempt becomes refund_pending."""
+
+    def update(self, task: Task, changes: Changes) -> bool:
+        """Change fields without changing the status, conditional on status and version. Not refreshed."""
+
+    def hold_until(self, task: Task, at_ms: int, *, submit_attempts: int | None = None) -> bool:
+        """Put the task in the poll index due at `at_ms` (a claim, a deferral, a backoff), conditional on
+        status and version. True: this call holds it and `task` is refreshed."""
+
+
+class LedgerRepository(Protocol):
+    def charge(self, payer: Payer, tasks: list[Task]) -> None:
+        """Write new tasks and charge for them (each task's `quota`), all or nothing, each charge in the ledger.
+        Raises InsufficientQuota / Forbidden (user disabled) / Conflict (a task exists) / TooLarge."""
+
+    def refund(self, task_id: str, attempt: int | None = None) -> bool:
+        """Refund a refund_pending attempt, once: True if this call moved the money, False if nothing was owed
+        (already refunded, attempt moved on, no such task)."""
+
+    def credit(self, user_id: int, amount: int, note: str = "") -> int:
+        """Top a user up (ledger `credit#...`). Returns the new quota. NotFound for no such user."""
+
+    def audit(self, user_id: int) -> AuditResult:
+        """The user's balance against the sums of their ledger. NotFound for no such user."""
+
+
+class CounterRepository(Protocol):
+    def allocate_ids(self, sequence: str, count: int = 1) -> list[int]:
+        """`count` unique numeric ids from the sequence (not dense, not ordered across processes)."""
+
+    def read(self, names: list[str]) -> ScopeCount:
+        """The counters `names` summed (value and change count); missing ones count 0."""
+
+
+class ChannelRepository(Protocol):
+    def get(self, channel_id: int) -> Channel | None:
+        """A consistent read; None when there is no such channel."""
+
+    def of_type(self, channel_type: str) -> list[Channel]:
+        """Every channel of a type, whatever its status (one Query on the by_type index; no scan)."""
+
+    def enabled_of_type(self, channel_type: str) -> list[Channel]:
+        """The channels of a type that are enabled (status 1)."""
+
+
+class CredentialRepository(Protocol):
+    def by_hash(self, token_hash: str) -> Credential | None:
+        """The access token or API key stored under this hash; None when unknown."""
+
+
+@dataclass(frozen=True)
+class Repositories:
+    tasks: TaskRepository
+    ledger: LedgerRepository
+    counters: CounterRepository
+    channels: ChannelRepository
+    credentials: CredentialRepository
+
+
+_active: list[Repositories] = []
+
+
+def current() -> Repositories:
+    """The repositories services use: the PynamoDB ones unless a test put others in place with `use`."""
+    if _active:
+        return _active[-1]
+    from taskcenter.store import pynamo_repositories  # late: keeps this module free of PynamoDB
+
+    return pynamo_repositories.default()
+
+
+@contextmanager
+def use(repositories: Repositories) -> Iterator[Repositories]:
+    """Serve `repositories` to services inside the block (tests: the in-memory ones)."""
+    _active.append(repositories)
+    try:
+        yield repositories
+    finally:
+        _active.remove(repositories)
