@@ -153,6 +153,7 @@ class MemoryTasks:
                 return False
             apply_changes(stored, {**changes, "version": int(task.version) + 1, "updated_at": clock.now_s()})
             self.store.put_task(stored)
+        self.refresh(task)  # as PynamoDB's Model.update sets the returned item on the instance
         return True
 
     def hold_until(self, task: Task, at_ms: int, *, submit_attempts: int | None = None) -> bool:

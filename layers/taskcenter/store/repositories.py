@@ -51,7 +51,8 @@ class TaskRepository(Protocol):
         (nothing written). True: `task` is refreshed. A FAILURE of a charged attempt becomes refund_pending."""
 
     def update(self, task: Task, changes: Changes) -> bool:
-        """Change fields without changing the status, conditional on status and version. Not refreshed."""
+        """Change fields without changing the status, conditional on status and version. True: `task` holds
+        the item as written (UpdateItem returns it); False: another writer changed it first (nothing written)."""
 
     def hold_until(self, task: Task, at_ms: int, *, submit_attempts: int | None = None) -> bool:
         """Put the task in the poll index due at `at_ms` (a claim, a deferral, a backoff), conditional on
