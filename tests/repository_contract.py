@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import pytest
+from taskcenter import clock
 from taskcenter.domain import listing, states
 from taskcenter.domain.errors import Conflict, Forbidden, InsufficientQuota, NotFound
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import REFUND_LANE, Channel, Credential, Task, User
-from taskcenter.store.money import Payer
+from taskcenter.store.money import Payer, day_of
 from taskcenter.store.repositories import REMOVE, Repositories
 
 USER, KEY = 41, "contract-key-hash"
@@ -184,6 +185,20 @@ class RepositoryContract:
         assert not funded.repos.tasks.hold_until(theirs, 999)
         assert funded.repos.tasks.get("h1").next_poll_at == 123_456
 
+    def test_owed_refunds_come_from_the_refund_lane_oldest_first(self, funded: Subject) -> None:
+        tasks = self.charged(funded, new_task("o1", 1), new_task("o2", 2), new_task("o3", 3))
+        try:
+            for at, task in ((3_000, tasks[1]), (1_000, tasks[0]), (9_000, tasks[2])):
+                clock.set_now(1_760_000_000_000 + at)
+                assert funded.repos.tasks.transition(task, states.FAILURE, fail_reason="owed")
+        finally:
+            clock.set_now(None)
+        due_by = 1_760_000_000_000 + 5_000
+        assert funded.repos.tasks.owed_refunds(due_by, 10) == ["o1", "o2"]
+        assert funded.repos.tasks.owed_refunds(due_by, 1) == ["o1"]
+        assert funded.repos.ledger.refund("o1", 1)
+        assert funded.repos.tasks.owed_refunds(due_by, 10) == ["o2"]
+
     # -------------------------------------------------------------- the rest
     def test_credit_and_audit(self, funded: Subject) -> None:
         assert funded.repos.ledger.credit(USER, 250, "top-up") == 1250
@@ -192,6 +207,9 @@ class RepositoryContract:
             funded.repos.ledger.credit(USER + 1, 5)
         with pytest.raises(NotFound):
             funded.repos.ledger.audit(USER + 1)
+        today = day_of(clock.now_ms())
+        assert funded.repos.ledger.active_users([today, "1999-01-01"]) == {USER}
+        assert funded.repos.ledger.active_users(["1999-01-01"]) == set()
 
     def test_allocated_ids_are_unique(self, subject: Subject) -> None:
         first = subject.repos.counters.allocate_ids("contract", 3)

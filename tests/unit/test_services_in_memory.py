@@ -7,13 +7,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from taskcenter import clock
 from taskcenter.domain import states
 from taskcenter.domain.errors import InsufficientQuota, NoChannel, UpstreamRejected, UpstreamUnavailable
 from taskcenter.providers.base import PermanentUpstreamError, TransientUpstreamError
 from taskcenter.services import lifecycle, refunds, retries, submission
 from taskcenter.store.models import User
 
-from tests.unit.memory_world import FUNDS, World, spec
+from tests.unit.memory_world import FUNDS, NOW, World, spec
 
 
 def price() -> int:
@@ -127,6 +128,19 @@ def test_settling_now_refunds_in_the_request_and_refreshes_the_task(mem: World) 
     assert lifecycle.fail_task(task, "stopped", refund_now=True)
     assert task.billing == states.BILLING_REFUNDED and not mem.messages("refund")
     assert mem.balance() == (FUNDS, 0)
+
+
+def test_the_reconciler_requeues_refunds_owed_past_the_grace_period_and_audits(mem: World) -> None:
+    mem.add_channel(1)
+    late, recent = (submission.submit_now(mem.principal, spec()) for _ in range(2))
+    lifecycle.fail_task(late, "lost refund message")
+    clock.set_now(NOW + refunds.refund_grace_ms() + 1000)
+    lifecycle.fail_task(recent, "just failed")
+    mem.sent.clear()
+    report = refunds.reconcile()
+    assert report.refunds_requeued == [late.task_id]  # the recent one is still within its grace period
+    assert mem.messages("refund") == [{"task_id": late.task_id, "attempt": 1}]
+    assert (report.users_audited, report.mismatched_users) == (1, [])
 
 
 # ---------------------------------------------------------------- the retry worker

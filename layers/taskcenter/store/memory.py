@@ -156,6 +156,13 @@ class MemoryTasks:
         self.refresh(task)  # as PynamoDB's Model.update sets the returned item on the instance
         return True
 
+    def owed_refunds(self, due_by_ms: int, limit: int) -> list[str]:
+        with self.store.lock:
+            lane = [Task.from_raw_data(raw) for raw in self.store.tasks.values()]
+        owed = sorted((int(t.due_at), t.task_id) for t in lane if t.due_lane == REFUND_LANE
+                      and t.due_at is not None and int(t.due_at) <= due_by_ms)
+        return [task_id for _, task_id in owed[:limit]]
+
     def hold_until(self, task: Task, at_ms: int, *, submit_attempts: int | None = None) -> bool:
         changes: dict[str, Any] = {"poll_shard": task_store.shard_for(task.task_id), "next_poll_at": at_ms}
         if submit_attempts is not None:
@@ -277,6 +284,12 @@ class MemoryLedger:
                     sums[entry.kind] = sums.get(entry.kind, 0) + int(entry.amount)
         return AuditResult(int(user_id), int(user.quota), int(user.used_quota), sums["credit"], sums["charge"],
                            sums["refund"])
+
+    def active_users(self, days: Iterable[str]) -> set[int]:
+        wanted = set(days)
+        with self.store.lock:
+            rows = [LedgerEntry.from_raw_data(raw) for raw in self.store.ledger.values()]
+        return {int(row.user_id) for row in rows if row.day in wanted}
 
 
 class MemoryCounters:

@@ -13,7 +13,7 @@ from pynamodb.exceptions import DoesNotExist
 from taskcenter.store import counters, money
 from taskcenter.store import tasks as task_store
 from taskcenter.store.counters import ScopeCount
-from taskcenter.store.models import Channel, Credential, Task
+from taskcenter.store.models import REFUND_LANE, Channel, Credential, Task
 from taskcenter.store.money import AuditResult, Payer
 from taskcenter.store.repositories import REMOVE, Changes, Repositories
 
@@ -45,6 +45,9 @@ class PynamoTasks:
     def update(self, task: Task, changes: Changes) -> bool:
         return task_store.update_in_place(task, task_actions(changes))
 
+    def owed_refunds(self, due_by_ms: int, limit: int) -> list[str]:
+        return [t.task_id for t in Task.due.query(REFUND_LANE, Task.due_at <= due_by_ms, limit=limit)]
+
     def hold_until(self, task: Task, at_ms: int, *, submit_attempts: int | None = None) -> bool:
         changes: dict[str, object] = {"poll_shard": task_store.shard_for(task.task_id), "next_poll_at": at_ms}
         if submit_attempts is not None:
@@ -67,6 +70,9 @@ class PynamoLedger:
 
     def audit(self, user_id: int) -> AuditResult:
         return money.audit_user(user_id)
+
+    def active_users(self, days: Iterable[str]) -> set[int]:
+        return money.users_with_ledger_activity(days)
 
 
 class PynamoCounters:

@@ -58,6 +58,10 @@ class TaskRepository(Protocol):
         """Put the task in the poll index due at `at_ms` (a claim, a deferral, a backoff), conditional on
         status and version. True: this call holds it and `task` is refreshed."""
 
+    def owed_refunds(self, due_by_ms: int, limit: int) -> list[str]:
+        """Ids of tasks owed a refund since `due_by_ms` or before, oldest first, at most `limit` (the refund
+        lane of the sparse `due` index: keys only, no scan; the index may lag, so read the task after)."""
+
 
 class LedgerRepository(Protocol):
     def charge(self, payer: Payer, tasks: list[Task]) -> None:
@@ -73,6 +77,9 @@ class LedgerRepository(Protocol):
 
     def audit(self, user_id: int) -> AuditResult:
         """The user's balance against the sums of their ledger. NotFound for no such user."""
+
+    def active_users(self, days: Iterable[str]) -> set[int]:
+        """Users whose ledger moved on these days ("YYYY-MM-DD", UTC; the by_day index, no scan)."""
 
 
 class CounterRepository(Protocol):
