@@ -13,7 +13,8 @@ from typing import Any, Protocol
 import pytest
 from taskcenter import clock
 from taskcenter.domain import listing, states
-from taskcenter.domain.errors import Conflict, Forbidden, InsufficientQuota, NotFound
+from taskcenter.domain.errors import Conflict, Forbidden, InsufficientQuota, NotFound, TooLarge
+from taskcenter.store import item_size
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import REFUND_LANE, Channel, Credential, Task, User
 from taskcenter.store.money import Payer, day_of
@@ -115,6 +116,14 @@ class RepositoryContract:
             self.charged(funded, new_task("e2", 2), new_task("e1", 1))
         assert funded.repos.tasks.get("e2") is None
         assert self.balance(funded) == (900, 100, 400)
+
+    def test_a_task_too_large_to_store_is_refused_before_anything_is_written(self, funded: Subject) -> None:
+        big = new_task("b2", 2)
+        big.properties = {"input": "x" * item_size.MAX_ITEM_BYTES}  # past DynamoDB's item limit, whatever else
+        with pytest.raises(TooLarge):
+            self.charged(funded, new_task("b1", 1), big)
+        assert funded.repos.tasks.get_many(["b1", "b2"]) == []
+        assert self.balance(funded) == (1000, 0, 500)
 
     # -------------------------------------------------------------- conditional writes
     def test_a_transition_has_one_winner(self, funded: Subject) -> None:

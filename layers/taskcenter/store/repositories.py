@@ -9,7 +9,7 @@ semantics (the contract suite in tests/repository_contract.py runs against both)
 - `store.memory`: dictionaries, for unit tests of services with no moto and no network.
 
 Changes to a task are plain `{attribute: value}` maps (`REMOVE` drops the attribute), never PynamoDB actions,
-so a service does not depend on how they are written. docs/architecture.md, "Storage".
+so a service does not depend on how they are written (docs/repositories.md).
 """
 
 from __future__ import annotations
