@@ -12,6 +12,7 @@ from taskcenter.observability import logger, metrics
 from taskcenter.providers.base import ChannelInfo, TransientUpstreamError
 from taskcenter.store import channel_secrets
 from taskcenter.store.models import Channel
+from taskcenter.store.repositories import current as repositories
 
 _CACHE_SECONDS = 10.0
 _cache: dict[str, tuple[float, list[Channel]]] = {}
@@ -23,7 +24,7 @@ def _channels_of_type(channel_type: str) -> list[Channel]:
     now = time.monotonic()
     if hit and now - hit[0] < _CACHE_SECONDS:
         return hit[1]
-    rows = list(Channel.by_type.query(channel_type))
+    rows = repositories().channels.of_type(channel_type)
     if rows:  # an empty answer is not cached: a channel added a moment ago must be usable at once
         _cache[channel_type] = (now, rows)
     return rows
@@ -94,7 +95,4 @@ def failover_order(channel_type: str, model: str = "", *, exclude: set[int] | No
 
 
 def get_channel(channel_id: int) -> Channel | None:
-    try:
-        return Channel.get(channel_id, consistent_read=True)
-    except Channel.DoesNotExist:
-        return None
+    return repositories().channels.get(channel_id)

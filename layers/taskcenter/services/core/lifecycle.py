@@ -15,15 +15,23 @@ from taskcenter import queues
 from taskcenter.domain import states
 from taskcenter.observability import logger
 from taskcenter.services.core import platform_registry
-from taskcenter.store import money
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Task
+from taskcenter.store.repositories import Changes
+from taskcenter.store.repositories import current as repositories
 
 
-def move(task: Task, new_status: str, actions: list | None = None, *, fail_reason: str = "",
-         channel_id: int | None = None) -> bool:
-    """`store.tasks.transition`, then (if this call won a terminal move) the platform's terminal hook."""
-    if not task_store.transition(task, new_status, actions, fail_reason=fail_reason, channel_id=channel_id):
+def move(task: Task, new_status: str, changes: Changes | None = None, *, actions: list | None = None,
+         fail_reason: str = "", channel_id: int | None = None) -> bool:
+    """The tasks repository's conditional transition, then (if this call won a terminal move) the platform's
+    terminal hook. `actions` (PynamoDB update actions) is the poll path's form, not behind the repository
+    yet (docs/repositories.md, "What still calls the models"); everything else passes `changes`."""
+    if actions:
+        won = task_store.transition(task, new_status, actions, fail_reason=fail_reason, channel_id=channel_id)
+    else:
+        won = repositories().tasks.transition(task, new_status, changes, fail_reason=fail_reason,
+                                              channel_id=channel_id)
+    if not won:
         return False
     if new_status in states.TERMINAL:
         run_terminal_hook(task)
@@ -50,7 +58,7 @@ def fail_task(task: Task, reason: str, *, actions: list | None = None, refund_no
     """
     if task.status in states.TERMINAL:
         return False
-    if not move(task, states.FAILURE, list(actions or []), fail_reason=reason):
+    if not move(task, states.FAILURE, actions=list(actions or []), fail_reason=reason):
         return False
     logger.info("task failed", extra={"task_id": task.task_id, "reason": reason, "billing": task.billing})
     after_move(task, refund_now=refund_now)
@@ -67,8 +75,8 @@ def after_move(task: Task, *, refund_now: bool = False) -> None:
 
 def settle_refund(task: Task, *, refund_now: bool = False) -> None:
     if refund_now:
-        money.refund_task(task.task_id, int(task.attempt))
-        task.refresh(consistent_read=True)
+        repositories().ledger.refund(task.task_id, int(task.attempt))
+        repositories().tasks.refresh(task)
         return
     try:
         queues.send("refund", {"task_id": task.task_id, "attempt": int(task.attempt)})

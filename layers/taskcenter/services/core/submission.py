@@ -42,10 +42,10 @@ from taskcenter.services.core import channels as channel_service
 from taskcenter.services.core import platform_registry
 from taskcenter.services.core.auth import Principal
 from taskcenter.services.core.lifecycle import fail_task, move
-from taskcenter.store import counters
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Task
 from taskcenter.store.money import Payer
+from taskcenter.store.repositories import current as repositories
 
 SUBMIT_KEY = "_submit"
 SUBMITTED_STATES = frozenset({states.SUBMITTED, states.QUEUED, states.IN_PROGRESS, states.MODAL})
@@ -106,7 +106,7 @@ def _require_channel(spec: TaskSpec) -> None:
 def create_tasks(principal: Principal, specs: list[TaskSpec]) -> list[Task]:
     """Charge for and write the tasks, NOT_START, in one transaction. Returns them (saved)."""
     built = build_tasks(principal, specs)
-    task_store.create_charged(Payer(principal.user_id, principal.token_hash), built)
+    repositories().ledger.charge(Payer(principal.user_id, principal.token_hash), built)
     created(built)
     return built
 
@@ -120,7 +120,7 @@ def build_tasks(principal: Principal, specs: list[TaskSpec]) -> list[Task]:
         _require_channel(spec)
     prices = [price_of(spec, principal.group) for spec in specs]
     missing = [i for i, spec in enumerate(specs) if not spec.numeric_id]
-    reserved = iter(counters.allocate_ids("task", len(missing))) if missing else iter(())
+    reserved = iter(repositories().counters.allocate_ids("task", len(missing))) if missing else iter(())
     built: list[Task] = []
     for spec, price in zip(specs, prices, strict=True):
         numeric_id = spec.numeric_id or next(reserved)
@@ -277,32 +277,24 @@ def backoff_ms(attempt: int, *, rng: random.Random | None = None) -> int:
 
 
 def _defer(task: Task, wait_ms: int, **counters_set: int) -> None:
-    actions = [Task.poll_shard.set(task_store.shard_for(task.task_id)),
-               Task.next_poll_at.set(clock.now_ms() + max(1, int(wait_ms)))]
-    if "submit_attempts" in counters_set:
-        actions.append(Task.submit_attempts.set(counters_set["submit_attempts"]))
-    if task_store.update_in_place(task, actions):
-        task.refresh(consistent_read=True)
+    repositories().tasks.hold_until(task, clock.now_ms() + max(1, int(wait_ms)),
+                                    submit_attempts=counters_set.get("submit_attempts"))
 
 
 def _mark_submitted(task: Task, channel: ChannelInfo, upstream_id: str, upstream_status: str,
                     extra: dict[str, Any]) -> None:
     now = clock.now_ms()
     status = upstream_status if upstream_status in SUBMITTED_STATES else states.SUBMITTED
-    actions = [
-        Task.upstream_id.set(upstream_id),
-        Task.poll_shard.set(task_store.shard_for(task.task_id)),
-        Task.next_poll_at.set(now + settings.get().first_poll_seconds * 1000),
-        Task.poll_misses.set(0),
-    ]
+    changes: dict[str, Any] = {"upstream_id": upstream_id, "poll_shard": task_store.shard_for(task.task_id),
+                               "next_poll_at": now + settings.get().first_poll_seconds * 1000, "poll_misses": 0}
     if status == states.IN_PROGRESS:
-        actions.append(Task.start_ms.set(now))
+        changes["start_ms"] = now
     if extra:
-        actions.append(Task.extra.set({**extra_of(task), **extra}))
-    if not move(task, status, actions, channel_id=channel.id):
+        changes["extra"] = {**extra_of(task), **extra}
+    if not move(task, status, changes, channel_id=channel.id):
         logger.warning("task moved while submitting; upstream task may be orphaned",
                        extra={"task_id": task.task_id, "upstream_id": upstream_id, "channel_id": channel.id})
-        task.refresh(consistent_read=True)
+        repositories().tasks.refresh(task)
         return
     logger.info("task submitted", extra={"task_id": task.task_id, "channel_id": channel.id,
                                          "upstream_id": upstream_id, "status": status})

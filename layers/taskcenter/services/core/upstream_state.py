@@ -97,7 +97,7 @@ def apply_upstream_state(task: Task, state: UpstreamState) -> str:
     reason = ""
     if reported == states.FAILURE:
         reason = (state.fail_reason or "upstream reported failure")[:1000]
-    if not move(task, reported, actions, fail_reason=reason):
+    if not move(task, reported, actions=actions, fail_reason=reason):
         logger.info("transition lost to another worker", extra={"task_id": task.task_id, "to": reported})
         return LOST_RACE
     logger.info("task moved", extra={"task_id": task.task_id, "status": reported, "upstream_id": task.upstream_id})

@@ -19,8 +19,7 @@ from taskcenter import clock, queues, settings
 from taskcenter.domain import states
 from taskcenter.observability import logger, metrics, task_log_context
 from taskcenter.store import money
-from taskcenter.store import tasks as task_store
-from taskcenter.store.models import REFUND_LANE, Task
+from taskcenter.store.repositories import current as repositories
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,7 @@ def refund_from_message(body: str | dict[str, Any]) -> bool:
 
 
 def _refund(message: RefundMessage) -> bool:
-    refunded = money.refund_task(message.task_id, message.attempt)
+    refunded = repositories().ledger.refund(message.task_id, message.attempt)
     if refunded:
         metrics.add_metric(name="Refunds", unit="Count", value=1)
         logger.info("task refunded", extra={"task_id": message.task_id, "attempt": message.attempt})
@@ -62,17 +61,17 @@ class ReconcileReport:
     mismatched_users: list[int] = field(default_factory=list)
 
 
-def owed_refunds(now_ms: int) -> list[Task]:
+def owed_refunds(now_ms: int) -> list[str]:
     """Tasks refund_pending since before now - grace: the `due` index's refund lane (keys only)."""
-    cutoff = now_ms - settings.get().refund_grace_seconds * 1000
-    return list(Task.due.query(REFUND_LANE, Task.due_at <= cutoff, limit=settings.get().reconcile_limit))
+    return repositories().tasks.owed_refunds(now_ms - settings.get().refund_grace_seconds * 1000,
+                                            settings.get().reconcile_limit)
 
 
 def requeue_owed_refunds(now_ms: int) -> list[str]:
     """Re-enqueue every refund owed past the grace period. The refund worker reads the attempt itself."""
-    keys = [t.task_id for t in owed_refunds(now_ms)]
+    keys = owed_refunds(now_ms)
     bodies = []
-    for task in task_store.get_many(keys):
+    for task in repositories().tasks.get_many(keys):
         if task.billing == states.BILLING_REFUND_PENDING:
             bodies.append({"task_id": task.task_id, "attempt": int(task.attempt)})
             logger.warning("refund owed past the grace period; enqueued again",
@@ -87,10 +86,10 @@ def requeue_owed_refunds(now_ms: int) -> list[str]:
 def audit_recent_ledgers(now_ms: int) -> tuple[int, list[int]]:
     """Audit users whose ledger moved in the last AUDIT_DAYS days (by_day index). Returns (audited, bad)."""
     days = [money.day_of(now_ms - d * 86_400_000) for d in range(settings.get().audit_days)]
-    users = sorted(money.users_with_ledger_activity(days))
+    users = sorted(repositories().ledger.active_users(days))
     bad: list[int] = []
     for user_id in users:
-        result = money.audit_user(user_id)
+        result = repositories().ledger.audit(user_id)
         if not result.ok:
             bad.append(user_id)
             logger.error("ledger audit failed: balance does not add up",

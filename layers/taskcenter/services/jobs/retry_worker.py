@@ -28,8 +28,8 @@ from taskcenter import clock, queues, settings
 from taskcenter.domain import states
 from taskcenter.observability import logger, task_log_context
 from taskcenter.services.core import platform_registry, submission
-from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Task
+from taskcenter.store.repositories import current as repositories
 
 IGNORED, CLAIM_LOST, DISPATCHED, FORWARDED = "ignored", "claim_lost", "dispatched", "forwarded"
 MAX_SQS_DELAY_S = 900
@@ -56,11 +56,7 @@ class RetryMessage:
 def claim(task: Task) -> bool:
     """Take the task for this worker (conditional on the version read). False if another worker has it."""
     until = clock.now_ms() + settings.get().retry_claim_seconds * 1000
-    if not task_store.update_in_place(task, [Task.poll_shard.set(task_store.shard_for(task.task_id)),
-                                             Task.next_poll_at.set(until)]):
-        return False
-    task.refresh(consistent_read=True)
-    return True
+    return repositories().tasks.hold_until(task, until)
 
 
 
@@ -80,7 +76,7 @@ def retry_from_message(body: str | dict[str, Any]) -> str:
 
 
 def _retry(message: RetryMessage) -> str:
-    task = task_store.get(message.task_id)
+    task = repositories().tasks.get(message.task_id)
     if task is None or int(task.attempt) != message.attempt or task.status != states.NOT_START:
         logger.info("retry message ignored", extra={"task_id": message.task_id, "attempt": message.attempt,
                                                     "reason": message.reason,

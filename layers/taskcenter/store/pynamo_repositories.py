@@ -1,0 +1,112 @@
+"""The PynamoDB repositories: thin wrappers over today's store functions (store/tasks.py, store/money.py,
+store/counters.py). The logic stays where it was; these only turn `{attribute: value}` changes into
+PynamoDB update actions. Interfaces and semantics: store/repositories.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cache
+
+from pynamodb.exceptions import DoesNotExist
+
+from taskcenter.store import counters, money
+from taskcenter.store import tasks as task_store
+from taskcenter.store.counters import ScopeCount
+from taskcenter.store.models import REFUND_LANE, Channel, Credential, Task
+from taskcenter.store.money import AuditResult, Payer
+from taskcenter.store.repository_types import REMOVE, Changes, Repositories
+
+
+def task_actions(changes: Changes | None) -> list:
+    """`{attribute: value}` as PynamoDB update actions (REMOVE: remove the attribute)."""
+    actions = []
+    for name, value in (changes or {}).items():
+        attribute = getattr(Task, name)
+        actions.append(attribute.remove() if value is REMOVE else attribute.set(value))
+    return actions
+
+
+class PynamoTasks:
+    def get(self, task_id: str) -> Task | None:
+        return task_store.get(task_id)
+
+    def get_many(self, task_ids: Iterable[str]) -> list[Task]:
+        return task_store.get_many(task_ids)
+
+    def refresh(self, task: Task) -> None:
+        task.refresh(consistent_read=True)
+
+    def transition(self, task: Task, new_status: str, changes: Changes | None = None, *, fail_reason: str = "",
+                   channel_id: int | None = None) -> bool:
+        return task_store.transition(task, new_status, task_actions(changes), fail_reason=fail_reason,
+                                     channel_id=channel_id)
+
+    def update(self, task: Task, changes: Changes) -> bool:
+        return task_store.update_in_place(task, task_actions(changes))
+
+    def owed_refunds(self, due_by_ms: int, limit: int) -> list[str]:
+        return [t.task_id for t in Task.due.query(REFUND_LANE, Task.due_at <= due_by_ms, limit=limit)]
+
+    def hold_until(self, task: Task, at_ms: int, *, submit_attempts: int | None = None) -> bool:
+        changes: dict[str, object] = {"poll_shard": task_store.shard_for(task.task_id), "next_poll_at": at_ms}
+        if submit_attempts is not None:
+            changes["submit_attempts"] = submit_attempts
+        if not self.update(task, changes):
+            return False
+        self.refresh(task)
+        return True
+
+
+class PynamoLedger:
+    def charge(self, payer: Payer, tasks: list[Task]) -> None:
+        task_store.create_charged(payer, tasks)
+
+    def refund(self, task_id: str, attempt: int | None = None) -> bool:
+        return money.refund_task(task_id, attempt)
+
+    def credit(self, user_id: int, amount: int, note: str = "") -> int:
+        return money.credit_user(user_id, amount, note)
+
+    def audit(self, user_id: int) -> AuditResult:
+        return money.audit_user(user_id)
+
+    def active_users(self, days: Iterable[str]) -> set[int]:
+        return money.users_with_ledger_activity(days)
+
+
+class PynamoCounters:
+    def allocate_ids(self, sequence: str, count: int = 1) -> list[int]:
+        return counters.allocate_ids(sequence, count)
+
+    def read(self, names: list[str]) -> ScopeCount:
+        return counters.read_scope(names)
+
+
+class PynamoChannels:
+    def get(self, channel_id: int) -> Channel | None:
+        try:
+            return Channel.get(channel_id, consistent_read=True)
+        except DoesNotExist:
+            return None
+
+    def of_type(self, channel_type: str) -> list[Channel]:
+        return list(Channel.by_type.query(channel_type))
+
+    def enabled_of_type(self, channel_type: str) -> list[Channel]:
+        return [ch for ch in self.of_type(channel_type) if int(ch.status) == 1]
+
+
+class PynamoCredentials:
+    def by_hash(self, token_hash: str) -> Credential | None:
+        try:
+            return Credential.get(token_hash, consistent_read=True)
+        except DoesNotExist:
+            return None
+
+
+@cache
+def default() -> Repositories:
+    """One set per process: the wrappers hold no state (table names resolve lazily, per call)."""
+    return Repositories(tasks=PynamoTasks(), ledger=PynamoLedger(), counters=PynamoCounters(),
+                        channels=PynamoChannels(), credentials=PynamoCredentials())

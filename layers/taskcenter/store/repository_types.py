@@ -1,0 +1,105 @@
+"""The repository interfaces and the change form they take (docs/repositories.md); store/repositories.py
+serves the set in use. Kept apart so the implementations (store/pynamo_repositories.py, store/memory.py)
+import the interfaces without importing the module that picks one (no import cycle).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+if TYPE_CHECKING:
+    from taskcenter.store.counters import ScopeCount
+    from taskcenter.store.models import Channel, Credential, Task
+    from taskcenter.store.money import AuditResult, Payer
+
+
+class _Remove:
+    def __repr__(self) -> str:
+        return "REMOVE"
+
+
+REMOVE: Final = _Remove()  # a change value: take the attribute off the item (out of a sparse index)
+Changes = Mapping[str, Any]
+
+
+class TaskRepository(Protocol):
+    def get(self, task_id: str) -> Task | None:
+        """A consistent read; None when there is no such task."""
+
+    def get_many(self, task_ids: Iterable[str]) -> list[Task]:
+        """Consistent reads of the tasks that exist (missing ids are left out; order not kept)."""
+
+    def refresh(self, task: Task) -> None:
+        """Reload `task` in place from storage (a consistent read)."""
+
+    def transition(self, task: Task, new_status: str, changes: Changes | None = None, *, fail_reason: str = "",
+                   channel_id: int | None = None) -> bool:
+        """Move `task` to `new_status` if its stored status and version are still the ones it holds, with
+        `changes`, the listing counters moving in the same write. False: another writer moved it first
+        (nothing written). True: `task` is refreshed. A FAILURE of a charged attempt becomes refund_pending."""
+
+    def update(self, task: Task, changes: Changes) -> bool:
+        """Change fields without changing the status, conditional on status and version. True: `task` holds
+        the item as written (UpdateItem returns it); False: another writer changed it first (nothing written)."""
+
+    def hold_until(self, task: Task, at_ms: int, *, submit_attempts: int | None = None) -> bool:
+        """Put the task in the poll index due at `at_ms` (a claim, a deferral, a backoff), conditional on
+        status and version. True: this call holds it and `task` is refreshed."""
+
+    def owed_refunds(self, due_by_ms: int, limit: int) -> list[str]:
+        """Ids of tasks owed a refund since `due_by_ms` or before, oldest first, at most `limit` (the refund
+        lane of the sparse `due` index: keys only, no scan; the index may lag, so read the task after)."""
+
+
+class LedgerRepository(Protocol):
+    def charge(self, payer: Payer, tasks: list[Task]) -> None:
+        """Write new tasks and charge for them (each task's `quota`), all or nothing, each charge in the ledger.
+        Raises InsufficientQuota / Forbidden (user disabled) / Conflict (a task exists) / TooLarge."""
+
+    def refund(self, task_id: str, attempt: int | None = None) -> bool:
+        """Refund a refund_pending attempt, once: True if this call moved the money, False if nothing was owed
+        (already refunded, attempt moved on, no such task)."""
+
+    def credit(self, user_id: int, amount: int, note: str = "") -> int:
+        """Top a user up (ledger `credit#...`). Returns the new quota. NotFound for no such user."""
+
+    def audit(self, user_id: int) -> AuditResult:
+        """The user's balance against the sums of their ledger. NotFound for no such user."""
+
+    def active_users(self, days: Iterable[str]) -> set[int]:
+        """Users whose ledger moved on these days ("YYYY-MM-DD", UTC; the by_day index, no scan)."""
+
+
+class CounterRepository(Protocol):
+    def allocate_ids(self, sequence: str, count: int = 1) -> list[int]:
+        """`count` unique numeric ids from the sequence (not dense, not ordered across processes)."""
+
+    def read(self, names: list[str]) -> ScopeCount:
+        """The counters `names` summed (value and change count); missing ones count 0."""
+
+
+class ChannelRepository(Protocol):
+    def get(self, channel_id: int) -> Channel | None:
+        """A consistent read; None when there is no such channel."""
+
+    def of_type(self, channel_type: str) -> list[Channel]:
+        """Every channel of a type, whatever its status (one Query on the by_type index; no scan)."""
+
+    def enabled_of_type(self, channel_type: str) -> list[Channel]:
+        """The channels of a type that are enabled (status 1)."""
+
+
+class CredentialRepository(Protocol):
+    def by_hash(self, token_hash: str) -> Credential | None:
+        """The access token or API key stored under this hash; None when unknown."""
+
+
+@dataclass(frozen=True)
+class Repositories:
+    tasks: TaskRepository
+    ledger: LedgerRepository
+    counters: CounterRepository
+    channels: ChannelRepository
+    credentials: CredentialRepository
