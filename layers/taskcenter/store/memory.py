@@ -165,10 +165,7 @@ class MemoryTasks:
         return [task_id for _, task_id in owed[:limit]]
 
     def hold_until(self, task: Task, at_ms: int, *, submit_attempts: int | None = None) -> bool:
-        changes: dict[str, Any] = {"poll_shard": task_store.shard_for(task.task_id), "next_poll_at": at_ms}
-        if submit_attempts is not None:
-            changes["submit_attempts"] = submit_attempts
-        if not self.update(task, changes):
+        if not self.update(task, task_store.hold_changes(task.task_id, at_ms, submit_attempts)):
             return False
         self.refresh(task)
         return True

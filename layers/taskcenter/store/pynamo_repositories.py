@@ -49,10 +49,7 @@ class PynamoTasks:
         return [t.task_id for t in Task.due.query(REFUND_LANE, Task.due_at <= due_by_ms, limit=limit)]
 
     def hold_until(self, task: Task, at_ms: int, *, submit_attempts: int | None = None) -> bool:
-        changes: dict[str, object] = {"poll_shard": task_store.shard_for(task.task_id), "next_poll_at": at_ms}
-        if submit_attempts is not None:
-            changes["submit_attempts"] = submit_attempts
-        if not self.update(task, changes):
+        if not self.update(task, task_store.hold_changes(task.task_id, at_ms, submit_attempts)):
             return False
         self.refresh(task)
         return True

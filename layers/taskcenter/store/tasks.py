@@ -55,6 +55,14 @@ def shard_for(task_id: str) -> str:
     return f"s{listing.shard_of(task_id, settings.get().poll_shards)}"
 
 
+def hold_changes(task_id: str, at_ms: int, submit_attempts: int | None = None) -> dict[str, object]:
+    """What holding a task until `at_ms` writes (repositories' `hold_until`): due then, in its poll shard."""
+    changes: dict[str, object] = {"poll_shard": shard_for(task_id), "next_poll_at": at_ms}
+    if submit_attempts is not None:
+        changes["submit_attempts"] = submit_attempts
+    return changes
+
+
 def schedule_poll(task: Task, at_ms: int) -> None:
     """Put an unsaved task into the sparse poll index (used at creation)."""
     task.poll_shard = shard_for(task.task_id)
