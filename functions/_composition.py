@@ -8,15 +8,19 @@ the table imports every provider adapter and the Task API v1 rules).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from taskcenter.services.core import platform_registry
+from taskcenter.services.core import platform_loader  # the registry itself loads on first use (cold start)
+
+if TYPE_CHECKING:
+    from taskcenter.services.core.platform_registry import Platform
 
 
-def _platform_table() -> Mapping[str, platform_registry.Platform]:
+def _platform_table() -> Mapping[str, Platform]:
     from taskcenter.services import platforms  # on first use (see the module doc)
 
     return platforms.TABLE
 
 
 def install() -> None:
-    platform_registry.install(_platform_table)
+    platform_loader.install(_platform_table)

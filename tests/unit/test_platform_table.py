@@ -6,7 +6,7 @@ import pytest
 from taskcenter.domain import channel_status, pricing
 from taskcenter.providers.base import ChannelInfo, PermanentUpstreamError
 from taskcenter.services import platforms
-from taskcenter.services.core import platform_registry
+from taskcenter.services.core import platform_loader, platform_registry
 from taskcenter.services.core.auth import Principal, owns
 from taskcenter.services.task_api_v1 import admission, manual_retry
 
@@ -30,7 +30,7 @@ def test_core_reads_the_installed_table_and_refuses_without_one(monkeypatch: pyt
     assert platform_registry.message_handler("nobody_knows") is None
     with pytest.raises(PermanentUpstreamError):
         platform_registry.provider_for(ChannelInfo(id=1, type="fax", base_url="", secret=""))
-    monkeypatch.setattr(platform_registry, "_loader", None)
+    monkeypatch.setattr(platform_loader, "loader", None)
     with pytest.raises(RuntimeError, match="no platform table installed"):
         platform_registry.platform("suno")
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from taskcenter.providers.base import ChannelInfo, PermanentUpstreamError, Provider
+from taskcenter.services.core import platform_loader
 
 if TYPE_CHECKING:
     from taskcenter.store.models import Task
@@ -35,19 +36,15 @@ class Platform:
     message_kinds: Mapping[str, Callable[[dict[str, Any]], Any]] = field(default_factory=dict)
 
 
-_loader: Callable[[], Mapping[str, Platform]] | None = None
-
-
 def install(loader: Callable[[], Mapping[str, Platform]]) -> None:
-    """Give core the platform table (called by the composition root; the loader runs on first use)."""
-    global _loader
-    _loader = loader
+    """Give core the platform table (the composition root calls platform_loader.install, the same thing)."""
+    platform_loader.install(loader)
 
 
 def table() -> Mapping[str, Platform]:
-    if _loader is None:
+    if platform_loader.loader is None:
         raise RuntimeError("no platform table installed (functions/_composition.py installs it)")
-    return _loader()
+    return platform_loader.loader()
 
 
 def platform(name: str) -> Platform | None:
