@@ -45,3 +45,13 @@ def send_many(queue: str, bodies: list[dict[str, Any]], *, delay_seconds: int = 
             raise RuntimeError(f"SQS refused {len(reply['Failed'])} messages: {reply['Failed'][:2]}")
         sent += len(reply.get("Successful", []))
     return sent
+
+
+def task_message(body: str | dict[str, Any], queue: str) -> tuple[dict[str, Any], str, int]:
+    """A task message's body (the refund and retry queues): the raw dict, its task_id and attempt.
+    ValueError/KeyError for a malformed one (the consumer reports it as a failed record)."""
+    raw = json.loads(body) if isinstance(body, str) else dict(body)
+    task_id = raw.get("task_id")
+    if not isinstance(task_id, str) or not task_id:
+        raise ValueError(f"{queue} message needs a task_id")
+    return raw, task_id, int(raw["attempt"])

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,11 +28,8 @@ class RefundMessage:
 
     @classmethod
     def parse(cls, body: str | dict[str, Any]) -> RefundMessage:
-        raw = json.loads(body) if isinstance(body, str) else dict(body)
-        task_id = raw.get("task_id")
-        if not isinstance(task_id, str) or not task_id:
-            raise ValueError("refund message needs a task_id")
-        return cls(task_id=task_id, attempt=int(raw["attempt"]))
+        _, task_id, attempt = queues.task_message(body, "refund")
+        return cls(task_id=task_id, attempt=attempt)
 
 
 def refund_from_message(body: str | dict[str, Any]) -> bool:

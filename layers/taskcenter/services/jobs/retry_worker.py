@@ -45,11 +45,8 @@ class RetryMessage:
 
     @classmethod
     def parse(cls, body: str | dict[str, Any]) -> RetryMessage:
-        raw = json.loads(body) if isinstance(body, str) else dict(body)
-        task_id = raw.get("task_id")
-        if not isinstance(task_id, str) or not task_id:
-            raise ValueError("retry message needs a task_id")
-        return cls(task_id=task_id, attempt=int(raw["attempt"]), reason=str(raw.get("reason") or "retry"),
+        raw, task_id, attempt = queues.task_message(body, "retry")
+        return cls(task_id=task_id, attempt=attempt, reason=str(raw.get("reason") or "retry"),
                    hold_until=int(raw.get("hold_until") or 0))
 
 
