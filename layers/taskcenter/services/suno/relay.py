@@ -216,12 +216,15 @@ def fetch_one(principal: Principal, task_id: str) -> dict[str, Any]:
 
 
 def fetch_many(principal: Principal, body: dict[str, Any]) -> list[dict[str, Any]]:
-    """The caller's Suno tasks among `ids`, in the order asked; unknown and others' ids are left out."""
+    """The caller's Suno tasks among `ids`, in the order asked; unknown and others' ids are left out.
+    (new-api answers in its row order; the order asked is one a client can rely on, docs/compatibility.md.)"""
     ids = body.get("ids")
     if ids is None:
         return []
-    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-        raise BadInput("ids must be a list of task ids (strings)", field="ids")
+    # new-api takes strings or numbers (an id a client parsed as a number); anything else is a 400
+    if not isinstance(ids, list) or not all(isinstance(i, str | int) and not isinstance(i, bool) for i in ids):
+        raise BadInput("ids must be a list of task ids", field="ids")
+    ids = [str(i) for i in ids]
     if len(ids) > MAX_FETCH_IDS:
         raise BadInput(f"at most {MAX_FETCH_IDS} ids per request", field="ids")
     wanted = [i for i in dict.fromkeys(ids) if i and len(i) <= 128]
