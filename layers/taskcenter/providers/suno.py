@@ -117,10 +117,9 @@ class SunoProvider:
             raise TransientUpstreamError("suno submit: reply has no envelope code", status=reply.status, body=body)
         if body.get("code") != "success":
             message = http.redact(str(body.get("message") or body.get("code") or "refused")[:300], self.channel.secret)
-            code = http.redact(str(body["code"])[:64], self.channel.secret)
-            # body: the refusal as the relay answers it (new-api relays the upstream's code and message)
+            # body: the refusal's code, which the relay answers with as new-api does (services/suno/relay.py)
             raise PermanentUpstreamError(f"suno submit refused: {message}", status=reply.status,
-                                         body={"code": code, "message": message}, public="refused by the Suno API")
+                                         body={"code": str(body["code"])[:64]}, public="refused by the Suno API")
         upstream_id = body.get("data")
         if not isinstance(upstream_id, str) or not upstream_id:
             raise TransientUpstreamError("suno submit: reply carries no task id", status=reply.status, body=body)

@@ -10,18 +10,23 @@ sends it to the origin's channel too).
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
+from typing import Protocol, TypeVar
 
 from taskcenter.domain import channel_status
 from taskcenter.domain.errors import GatewayRefusal
 from taskcenter.services.core import channels as channel_service
 from taskcenter.services.core.auth import CHANNEL_DISABLED, INVALID_CHANNEL, Principal
 
-if TYPE_CHECKING:
-    from taskcenter.services.core.submission import TaskSpec
+
+class _Spec(Protocol):  # submission.TaskSpec (not imported: submission imports this module)
+    platform: str
+    channel_id: int
 
 
-def apply(principal: Principal, spec: TaskSpec) -> TaskSpec:
+SpecT = TypeVar("SpecT", bound=_Spec)
+
+
+def apply(principal: Principal, spec: SpecT) -> SpecT:
     """`spec` pinned to the principal's named channel: 400 when no channel of the spec's platform has that
     id, 403 when it takes no new tasks (disabled or draining); unchanged when none is named."""
     if not principal.pinned_channel or spec.channel_id:
@@ -31,4 +36,4 @@ def apply(principal: Principal, spec: TaskSpec) -> TaskSpec:
         raise GatewayRefusal(INVALID_CHANNEL, status=400)
     if not channel_status.takes_new_tasks(channel):
         raise GatewayRefusal(CHANNEL_DISABLED, status=403)
-    return dataclasses.replace(spec, channel_id=principal.pinned_channel)
+    return dataclasses.replace(spec, channel_id=principal.pinned_channel)  # type: ignore[type-var]

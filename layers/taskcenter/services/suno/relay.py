@@ -50,6 +50,7 @@ _FIELDS: dict[str, tuple[type, ...]] = {
     "task_id": (str,),  # continuation: passed to the upstream verbatim, as new-api does (docs/suno.md)
     "make_instrumental": (bool,),
 }
+_UPSTREAM_CODE = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # an upstream's refusal code is relayed only if it is one
 # new-api's codes for a charge the payer cannot make (newapi-relay-wire.md §2.3; both HTTP 403)
 _QUOTA_CODES = {"insufficient_user_quota": "insufficient_user_quota",
                 "insufficient_token_quota": "pre_consume_token_quota_failed"}
@@ -106,18 +107,19 @@ class SunoRefusal(DomainError):
 
 
 def _refusal(error: UpstreamRejected) -> SunoRefusal:
-    """The upstream refused: its own code and message (the Suno API's words for the user, the channel's
-    secret masked by the provider) with HTTP 500 when it answered 200; `fail_to_fetch_task` with its HTTP
-    status when it answered 4xx (our words: that body is an error page, not a message for the user)."""
+    """The upstream refused: new-api's codes and statuses (HTTP 500 with the upstream's own `code` when it
+    answered 2xx; `fail_to_fetch_task` with its HTTP status when it answered 4xx). The message stays ours,
+    naming the task: an upstream's refusal text can name its accounts or keys (docs/decisions.md, "Outbound
+    HTTP and upstream errors"; docs/compatibility.md, "Suno relay")."""
     cause = error.__cause__
-    body = cause.body if isinstance(cause, PermanentUpstreamError) and isinstance(cause.body, dict) else {}
     status = cause.status if isinstance(cause, PermanentUpstreamError) else 0
+    body = cause.body if isinstance(cause, PermanentUpstreamError) and isinstance(cause.body, dict) else {}
+    task_id = getattr(error, "task_id", "")
+    message = f"{error.message} (task {task_id} failed and was refunded)" if task_id else error.message
     if status and not 200 <= status < 300:
-        task_id = getattr(error, "task_id", "")
-        detail = f" (task {task_id} failed and was refunded)" if task_id else ""
-        return SunoRefusal(f"{error.message}{detail}", code="fail_to_fetch_task", status=status)
-    return SunoRefusal(str(body.get("message") or error.message), code=str(body.get("code") or "fail_to_fetch_task"),
-                       status=500)
+        return SunoRefusal(message, code="fail_to_fetch_task", status=status)
+    code = str(body.get("code") or "")
+    return SunoRefusal(message, code=code if _UPSTREAM_CODE.fullmatch(code) else "fail_to_fetch_task", status=500)
 
 
 class TaskNotExist(NotFound):
