@@ -18,7 +18,7 @@ from typing import Any
 
 from chalice import Response
 from taskcenter.domain import json_body
-from taskcenter.domain.errors import BadInput, DomainError, TooLarge
+from taskcenter.domain.errors import BadInput, DashboardAuthError, DomainError, GatewayRefusal, TooLarge
 from taskcenter.observability import flush_metrics, logger
 
 # Chalice refuses unknown content types with its own 415 envelope; accept the usual ones and validate bodies ourselves.
@@ -71,12 +71,17 @@ def dashboard_ok(data: Any) -> Response:
     return json_response({"success": True, "message": "", "data": data})
 
 
-def dashboard_error(message: str, status: int) -> Response:
-    return json_response({"success": False, "message": message}, status)
+def dashboard_error(message: str, status: int, code: str | None = None) -> Response:
+    return json_response({"success": False, **({"code": code} if code else {}), "message": message}, status)
 
 
-def suno_ok(data: Any) -> Response:
-    return json_response({"code": "success", "message": "", "data": data})
+def gateway_error(message: str, status: int, code: str = "") -> Response:
+    """new-api's refusals before a relay handler runs (auth, channel pinning), on every relay route."""
+    return json_response({"error": {"message": message, "type": "new_api_error", "code": code}}, status)
+
+
+def suno_ok(data: Any, message: str = "") -> Response:
+    return json_response({"code": "success", "message": message, "data": data})
 
 
 def suno_error(code: str, message: str, status: int) -> Response:
@@ -97,8 +102,10 @@ def v1_error(code: int, message: str, status: int) -> Response:
 
 def _error_for(surface: str, err: DomainError) -> Response:
     status = err.http_status
+    if isinstance(err, GatewayRefusal) and surface in ("suno", "mj"):
+        return gateway_error(err.message, status, err.gateway_code)
     if surface == "dashboard":
-        return dashboard_error(err.message, status)
+        return dashboard_error(err.message, status, err.auth_code if isinstance(err, DashboardAuthError) else None)
     if surface == "suno":
         return suno_error(err.code, err.message, status)
     if surface == "mj":  # midjourney-proxy's error shape as new-api relays it: type is always "upstream_error"

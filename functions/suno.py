@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from chalice import Blueprint, Response
-from taskcenter.services.core.auth import authenticate_relay
+from taskcenter.services.core.auth import Principal, authenticate_relay
 from taskcenter.services.core.idempotency import HEADER as IDEMPOTENCY_HEADER
 
 from functions._http import CONTENT_TYPES, guarded, header, json_object, lazy_module, suno_ok
@@ -31,13 +31,21 @@ PERMISSIONS = {
 }
 
 
+def _principal() -> Principal:
+    """new-api's TokenAuth on every relay route: `Authorization` or `mj-api-secret` (core/auth.relay_key)."""
+    request = bp.current_request
+    return authenticate_relay(header(request, "Authorization"), header(request, "mj-api-secret"))
+
+
 @bp.route("/suno/submit/{action}", methods=["POST"], content_types=CONTENT_TYPES)
 @guarded("suno")
 def suno_submit(action: str) -> Response:
     request = bp.current_request
-    principal = authenticate_relay(header(request, "Authorization"))
+    principal = _principal()
     outcome = suno_relay.submit(principal, action, json_object(request), header(request, IDEMPOTENCY_HEADER))
-    reply = suno_ok(outcome.value["task_id"])
+    # the upstream's message, verbatim; new-api's header of extra billing ratios (none for Suno)
+    reply = suno_ok(outcome.value["task_id"], str(outcome.value.get("message") or ""))
+    reply.headers["X-New-Api-Other-Ratios"] = "{}"
     if outcome.replayed:
         reply.headers["Idempotent-Replayed"] = "true"
     return reply
@@ -47,12 +55,12 @@ def suno_submit(action: str) -> Response:
 @guarded("suno")
 def suno_fetch_many() -> Response:
     request = bp.current_request
-    principal = authenticate_relay(header(request, "Authorization"))
+    principal = _principal()
     return suno_ok(suno_relay.fetch_many(principal, json_object(request, required=False)))
 
 
 @bp.route("/suno/fetch/{task_id}", methods=["GET"])
 @guarded("suno")
 def suno_fetch_one(task_id: str) -> Response:
-    principal = authenticate_relay(header(bp.current_request, "Authorization"))
+    principal = _principal()
     return suno_ok(suno_relay.fetch_one(principal, task_id))

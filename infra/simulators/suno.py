@@ -19,9 +19,10 @@ SUBMITTED, QUEUED, IN_PROGRESS), `api_key` (required bearer key, "" = none), `se
 decision comes from one seeded generator, so a run is reproducible).
 
 Deterministic controls for tests: a prompt containing `sim:fail` ends in FAILURE, `sim:vanish` is
-forgotten, `sim:reject` is refused with HTTP 400; `script_submits(429, 500, "timeout", 400, ...)`
-makes the next submissions answer those statuses in order; `advance(seconds)` moves the simulator's
-clock; `finish_all()` ends every task now.
+forgotten, `sim:reject` is refused with HTTP 400, `sim:refuse` with HTTP 200 and the envelope code
+`prompt_refused` (the Suno API's refusal that new-api relays with HTTP 500);
+`script_submits(429, 500, "timeout", 400, ...)` makes the next submissions answer those statuses in
+order; `advance(seconds)` moves the simulator's clock; `finish_all()` ends every task now.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from urllib.parse import urlsplit
 from infra.simulators import QuietJsonHandler
 
 ACTIONS = ("MUSIC", "LYRICS")
+SUBMIT_MESSAGE = "submitted"  # the upstream's message on an accepted submit (the relay passes it on verbatim)
 
 
 @dataclass
@@ -210,6 +212,8 @@ class SunoSimulator:
             if "sim:reject" in prompt + description:
                 record.status = 400
                 return 400, _error("prompt_rejected", "the prompt was rejected")
+            if "sim:refuse" in prompt + description:
+                return 200, _error("prompt_refused", "the prompt breaks the content policy")
             if self.config.submit_failure_rate and self._rng.random() < self.config.submit_failure_rate:
                 status = self._rng.choice((429, 500))
                 record.status = status
@@ -222,7 +226,7 @@ class SunoSimulator:
             )
             self._state.tasks[task.id] = task
             record.upstream_id = task.id
-            return 200, {"code": "success", "message": "", "data": task.id}
+            return 200, {"code": "success", "message": SUBMIT_MESSAGE, "data": task.id}
 
     def view(self, task: SimTask) -> dict[str, Any] | None:
         """The task as fetch shows it now; None once it is forgotten."""

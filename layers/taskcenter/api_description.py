@@ -36,20 +36,25 @@ ANY_OBJ = {"type": "object", "additionalProperties": True}
 
 SCHEMAS: dict[str, Any] = {
     # ---------------------------------------------------------------- dashboard
-    "DashboardError": _obj({"success": {"type": "boolean", "enum": [False]}, "message": S}, ["success", "message"]),
+    "DashboardError": _obj({"success": {"type": "boolean", "enum": [False]}, "message": S,
+                            "code": {**S, "description": "AUTH_... on an authentication refusal without New-Api-User"}},
+                           ["success", "message"]),
     "UserSelf": _obj({"id": I, "username": S, "display_name": S, "role": I, "status": I, "group": S,
                       "quota": I, "used_quota": I, "request_count": I}, ["id", "username", "role", "quota"]),
     "Task": _obj({
-        "id": I, "created_at": I, "updated_at": I, "task_id": S, "platform": S, "user_id": I,
-        "channel_id": {**I, "description": "admin listing only (0 for users)"},
-        "username": {**S, "description": "admin listing only: the owner"}, "quota": I, "action": S,
+        "id": I, "created_at": I, "updated_at": I, "task_id": S, "platform": S, "user_id": I, "group": S,
+        "channel_id": {**I, "description": "0 in the user listing"},
+        "result_url": {**S, "description": "the failure text (new-api's fallback); omitted when empty"},
+        "username": {**S, "description": "admin listing only: the owner"},
+        "quota": {**I, "description": "0 once refunded"}, "action": S,
         "status": {"type": "string", "enum": STATUSES}, "fail_reason": S, "submit_time": I, "start_time": I,
         "finish_time": I, "progress": S, "properties": ANY_OBJ, "data": {},
     }, ["id", "task_id", "platform", "user_id", "quota", "action", "status", "submit_time", "progress"]),
     "MjTask": _obj({
-        "id": I, "user_id": I, "channel_id": I, "mj_id": S, "action": S, "prompt": S, "prompt_en": S,
-        "status": S, "progress": S, "image_url": S, "video_url": S, "video_urls": S, "submit_time": I,
-        "start_time": I, "finish_time": I, "fail_reason": S, "quota": I,
+        "id": I, "code": I, "user_id": I, "channel_id": I, "mj_id": S, "action": S, "prompt": S, "prompt_en": S,
+        "description": S, "state": S, "status": S, "progress": S, "image_url": S, "video_url": S,
+        "video_urls": S, "submit_time": I, "start_time": I, "finish_time": I, "fail_reason": S, "quota": I,
+        "buttons": {**S, "description": "JSON string"}, "properties": {**S, "description": "JSON string"},
     }, ["id", "mj_id", "action", "status", "progress", "submit_time", "quota"]),
     # ---------------------------------------------------------------- Suno relay
     # maxLength: the largest model's limits (v4.5+); older models allow less (docs/suno.md, "Limits and storage")
@@ -57,10 +62,12 @@ SCHEMAS: dict[str, Any] = {
                         "mv": {**S, "maxLength": 64}, "title": {**S, "maxLength": 100},
                         "tags": {**S, "maxLength": 1000},
                         "continue_at": {"type": "number", "minimum": 0, "maximum": 3600},
-                        "continue_clip_id": {**S, "maxLength": 128}, "make_instrumental": B}),
+                        "continue_clip_id": {**S, "maxLength": 128}, "task_id": {**S, "maxLength": 128},
+                        "make_instrumental": B}),
     "SunoError": _obj({"code": S, "message": S, "data": {"nullable": True}}, ["code", "message", "data"]),
-    "SunoTask": _obj({"task_id": S, "action": S, "status": S, "fail_reason": S, "submit_time": I,
-                      "start_time": I, "finish_time": I, "progress": S, "data": {}}, ["task_id", "status"]),
+    "SunoTask": _ref("Task"),  # new-api's TaskDto, as the task listings (the real channel_id, no username)
+    "GatewayError": _obj({"error": _obj({"message": S, "type": {"type": "string", "enum": ["new_api_error"]},
+                                         "code": S}, ["message", "type", "code"])}, ["error"]),
     "IdList": _obj({"ids": {"type": "array", "items": S, "maxItems": 100}}, ["ids"]),
     # ---------------------------------------------------------------- Midjourney relay
     "MjSubmitReply": _obj({"code": I, "description": S, "result": S, "properties": ANY_OBJ},
@@ -118,8 +125,8 @@ def _page(item: str) -> dict[str, Any]:
 
 ERROR_SCHEMA = {"dashboard": "DashboardError", "suno": "SunoError", "mj": "MjError", "v1": "V1Error"}
 SECURITY = {
-    "dashboard": [{"accessToken": [], "newApiUser": []}],
-    "suno": [{"apiKey": []}],
+    "dashboard": [{"accessToken": []}, {"accessToken": [], "newApiUser": []}],
+    "suno": [{"apiKey": []}, {"mjApiSecret": []}],
     "mj": [{"apiKey": []}, {"mjApiSecret": []}],
     "v1": [{"apiKey": []}],
 }
@@ -147,8 +154,10 @@ def _op(surface: str, summary: str, ok: dict[str, Any], *, params: list[dict[str
         ok_content: str = "application/json") -> dict[str, Any]:
     responses: dict[str, Any] = {"200": {"description": "OK", "content": {ok_content: {"schema": ok}}}}
     for status in (*errors, 500):
+        # the relays' authentication refusals are new-api's gateway shape (docs/compatibility.md)
+        schema = "GatewayError" if surface in ("suno", "mj") and status in (401, 403) else ERROR_SCHEMA[surface]
         responses[str(status)] = {"description": "error in the surface's envelope",
-                                  "content": {"application/json": {"schema": _ref(ERROR_SCHEMA[surface])}}}
+                                  "content": {"application/json": {"schema": _ref(schema)}}}
     op: dict[str, Any] = {"summary": summary, "tags": [surface], "responses": responses,
                           "parameters": list(params or [])}
     if body:
@@ -261,8 +270,11 @@ def build(routes: list[tuple[str, str]], server_url: str = "/", *, strict: bool 
             "securitySchemes": {
                 "accessToken": {"type": "http", "scheme": "bearer", "description": "dashboard access token"},
                 "newApiUser": {"type": "apiKey", "in": "header", "name": "New-Api-User",
-                               "description": "numeric user id (an optional 'Bearer ' prefix is accepted)"},
-                "apiKey": {"type": "http", "scheme": "bearer", "description": "sk- API key (v1: or access token)"},
+                               "description": "optional numeric user id; when sent it must be the token's "
+                                              "user (an optional 'Bearer ' prefix is accepted)"},
+                "apiKey": {"type": "http", "scheme": "bearer",
+                           "description": "API key, sk- optional; sk-KEY-<channel id> pins an admin's relay request "
+                                          "(v1: or access token)"},
                 "mjApiSecret": {"type": "apiKey", "in": "header", "name": "mj-api-secret"},
             },
         },

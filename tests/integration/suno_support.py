@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 
-from infra.simulators.suno import SunoSimConfig, SunoSimulator
+from infra.simulators.suno import SUBMIT_MESSAGE, SunoSimConfig, SunoSimulator
+
+__all__ = ["SUBMIT_MESSAGE", "TASK_DTO_KEYS"]
+
+# new-api's TaskDto (newapi-relay-wire.md §2.5): the relay fetch and the dashboard task listings
+TASK_DTO_KEYS = frozenset({
+    "id", "created_at", "updated_at", "task_id", "platform", "user_id", "group", "channel_id", "quota", "action",
+    "status", "fail_reason", "result_url", "submit_time", "start_time", "finish_time", "progress", "properties",
+    "username", "data"})
 
 
 @pytest.fixture

@@ -54,11 +54,20 @@ def all_routes() -> list[Route]:
     return sorted(r for r in routes if (r.method, r.path) not in PUBLIC_ROUTES and r.surface != "other")
 
 
-def assert_envelope(route: Route, status: int, body: dict[str, Any], expected_status: int) -> None:
+def assert_envelope(route: Route, status: int, body: dict[str, Any], expected_status: int,
+                    headers: dict[str, str] | None = None) -> None:
+    """Credential refusals: the dashboard's `{success, message}` (plus new-api's `AUTH_...` code when no
+    New-Api-User was sent); on the relays the gateway's `{"error": {...}}` (newapi-relay-wire.md §1.2, §4.1)."""
     where = f"{route.method} {route.path}"
     assert status == expected_status, f"{where}: HTTP {status}, expected {expected_status}: {body}"
     if route.surface == "dashboard":
         assert body.get("success") is False and isinstance(body.get("message"), str) and body["message"], where
+        if headers is not None:
+            assert ("New-Api-User" in headers) == ("code" not in body), where
+            assert "code" not in body or str(body["code"]).startswith("AUTH_"), where
+    elif route.surface in ("suno", "mj") and status in (401, 403):
+        error = body.get("error") or {}
+        assert error.get("type") == "new_api_error" and error.get("message") and "code" in error, where
     elif route.surface == "suno":
         assert isinstance(body.get("code"), str) and body.get("data") is None and body.get("message"), where
     elif route.surface == "mj":
@@ -126,10 +135,12 @@ def credential_cells(route: Route, p: dict[str, Any]) -> list[tuple[str, dict[st
             ("disabled user", _dashboard(disabled.access_token, disabled.user_id), 403),
             ("API key on the dashboard", _dashboard(user.api_key, user.user_id), 401),
             ("New-Api-User of another user", _dashboard(user.access_token, world.other.user_id), 401),
-            ("missing New-Api-User", _bearer(user.access_token), 401),
+            ("revoked token alone", _bearer(revoked.access_token), 401),
+            ("disabled user alone", _bearer(disabled.access_token), 401),  # new-api: AUTH_USER_DISABLED, 401
         ]
         if route.admin_only:
             cells.append(("user on an admin route", _dashboard(user.access_token, user.user_id), 403))
+            cells.append(("user alone on an admin route", _bearer(user.access_token), 403))
     elif route.surface in {"suno", "mj"}:
         cells += [
             ("revoked key", _bearer(revoked.api_key), 401),
@@ -163,7 +174,7 @@ def test_every_route_refuses_every_bad_credential_in_its_own_envelope_and_writes
         for name, headers, expected in credential_cells(route, principals):
             status, body = call(client, route, headers)
             try:
-                assert_envelope(route, status, body, expected)
+                assert_envelope(route, status, body, expected, headers)
             except AssertionError as error:
                 raise AssertionError(f"[{name}] {error}") from None
             checked += 1

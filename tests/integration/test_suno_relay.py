@@ -37,7 +37,8 @@ def test_submit_fetch_and_both_listings(client: Any, suno_world: Any, suno_sim: 
     status, body, _ = submit(client, world.user, "Music", {"prompt": "a calm song", "tags": "ambient",
                                                            "make_instrumental": False, "unknown_field": 1})
     assert status == 200, body
-    assert set(body) == {"code", "message", "data"} and body["code"] == "success" and body["message"] == ""
+    assert set(body) == {"code", "message", "data"} and body["code"] == "success"
+    assert body["message"] == suno_support.SUBMIT_MESSAGE  # the upstream's, verbatim (new-api)
     music_id = body["data"]
     assert music_id.startswith("task_") and len(music_id) == 37
     upstream = suno_sim.submits[-1]
@@ -57,8 +58,8 @@ def test_submit_fetch_and_both_listings(client: Any, suno_world: Any, suno_sim: 
     # GET /suno/fetch/{id}: new-api's TaskDto.
     status, body, _ = call(client, "GET", f"/suno/fetch/{music_id}", world.user.relay_headers())
     assert status == 200 and body["code"] == "success"
-    assert set(body["data"]) == {"task_id", "action", "status", "fail_reason", "submit_time", "start_time",
-                                 "finish_time", "progress", "data"}
+    assert set(body["data"]) == suno_support.TASK_DTO_KEYS - {"result_url", "username"}  # both empty: omitted
+    assert body["data"]["channel_id"] == world.channels["suno"] and body["data"]["group"] == "default"
     assert body["data"]["task_id"] == music_id and body["data"]["action"] == "MUSIC"
     assert body["data"]["status"] == "SUBMITTED" and body["data"]["data"] is None
 
@@ -80,8 +81,9 @@ def test_submit_fetch_and_both_listings(client: Any, suno_world: Any, suno_sim: 
     item = next(i for i in body["data"]["items"] if i["task_id"] == music_id)
     assert item["quota"] == MUSIC_PRICE and item["platform"] == "suno" and item["action"] == "MUSIC"
     assert item["properties"] == {"input": "a calm song", "model": "suno_music", "mv": "chirp-v3-0",
-                                  "tags": "ambient", "make_instrumental": False}  # no "_submit"
-    assert "channel_id" not in item
+                                  "tags": "ambient", "make_instrumental": False, "upstream_model_name": "suno_music",
+                                  "origin_model_name": "suno_music"}  # no "_submit"
+    assert item["channel_id"] == 0  # the user listing shows no channel (new-api zeroes it)
     status, body = listing(client, world.admin, f"task_id={music_id}", admin=True)
     assert status == 200 and body["data"]["total"] == 1
     assert body["data"]["items"][0]["quota"] == MUSIC_PRICE
@@ -108,9 +110,6 @@ def test_bad_requests_are_4xx_in_the_suno_envelope_and_write_nothing(client: Any
         ("music", world.user.relay_headers(), b'{"prompt": 5}', 400, "invalid_request"),
         ("music", world.user.relay_headers(), b'{"make_instrumental": "yes"}', 400, "invalid_request"),
         ("music", world.user.relay_headers(), b'{"continue_at": true}', 400, "invalid_request"),
-        ("music", {"Content-Type": "application/json"}, b'{"prompt": "x"}', 401, "unauthorized"),
-        ("music", {"Authorization": f"Bearer {world.user.access_token}"}, b'{"prompt": "x"}', 401, "unauthorized"),
-        ("music", {"Authorization": "Bearer sk-forged"}, b'{"prompt": "x"}', 401, "unauthorized"),
         ("music", {**world.user.relay_headers(), "Idempotency-Key": "x" * 300}, b'{"prompt": "x"}', 400,
          "invalid_request"),
     ]
@@ -118,11 +117,15 @@ def test_bad_requests_are_4xx_in_the_suno_envelope_and_write_nothing(client: Any
         status, body, _ = call(client, "POST", f"/suno/submit/{action}", headers, raw=raw)
         assert (status, body["code"]) == (want_status, want_code), (action, raw, body)
         assert body["data"] is None and body["message"]
+    for headers in ({"Content-Type": "application/json"}, {"Authorization": f"Bearer {world.user.access_token}"},
+                    {"Authorization": "Bearer sk-forged"}):  # the gateway's own shape (newapi-relay-wire.md §1.2)
+        status, body, _ = call(client, "POST", "/suno/submit/music", headers, raw=b'{"prompt": "x"}')
+        assert status == 401 and body == {"error": {"message": "Invalid token", "type": "new_api_error", "code": ""}}
     assert "invalid_action" in call(client, "POST", "/suno/submit/video", world.user.relay_headers(),
                                     raw=b"{}")[1]["message"]
     assert "prompt_empty" in call(client, "POST", "/suno/submit/lyrics", world.user.relay_headers(),
                                   raw=b"{}")[1]["message"]
-    for raw in (b'{"ids": "task_x"}', b'{"ids": [1, 2]}', b"[1]", b"{bad"):
+    for raw in (b'{"ids": "task_x"}', b'{"ids": [{}]}', b"[1]", b"{bad"):
         status, body, _ = call(client, "POST", "/suno/fetch", world.user.relay_headers(), raw=raw)
         assert status == 400 and body["code"] == "invalid_request" and body["data"] is None
     assert call(client, "GET", "/suno/fetch/task_x", {})[0] == 401
@@ -134,14 +137,14 @@ def test_bad_requests_are_4xx_in_the_suno_envelope_and_write_nothing(client: Any
     key = admin.issue_credential(poor["id"], "key")
     status, body, _ = call(client, "POST", "/suno/submit/music", {"Authorization": f"Bearer {key['token']}"},
                            {"prompt": "x"})
-    assert status == 403 and body["code"] == "quota_not_enough" and body["data"] is None
+    assert status == 403 and body["code"] == "insufficient_user_quota" and body["data"] is None  # new-api's code
     assert list(Task.user_time.query(f"u#{poor['id']}#task")) == []  # type: ignore[attr-defined]
     assert _ledger(poor["id"]) == [] and _quota(poor["id"]) == 10
     admin.disable_channel(world.channels["suno"])
     channels.clear_cache()
     before = snapshot_tables()
     status, body, _ = submit(client, world.user)
-    assert status == 503 and body["code"] == "no_available_channel"
+    assert status == 503 and body["error"]["code"] == "model_not_found"  # the distributor's, in the gateway shape
     assert snapshot_tables() == before and suno_sim.submits == []
 
 
@@ -171,7 +174,7 @@ def test_failover_on_429_5xx_timeout_and_connection_errors_never_on_4xx(
     suno_sim.script_submits(400)
     charged = _quota(world.user.user_id)
     status, body, _ = submit(client, world.user)
-    assert status == 400 and body["code"] == "upstream_rejected" and body["data"] is None
+    assert status == 400 and body["code"] == "fail_to_fetch_task" and body["data"] is None  # upstream's status
     assert len(suno_sim.submits) == 1
     task_id = body["message"].split("(task ")[1].split(" ")[0]
     task = Task.get(task_id)
@@ -199,7 +202,7 @@ def test_every_channel_failing_fails_and_refunds_in_the_same_request(
 
     suno_sim.script_submits(500, 429, 502, 500)
     status, body, _ = submit(client, world.user, headers={"Idempotency-Key": "k-fail"})
-    assert status == 502 and body["code"] == "upstream_unavailable" and body["data"] is None
+    assert status == 502 and body["code"] == "do_request_failed" and body["data"] is None
     assert len(suno_sim.submits) == 3  # SUBMIT_CHANNEL_ATTEMPTS defaults to 3
     task_id = body["message"].split("(task ")[1].split(" ")[0]
     task = Task.get(task_id)

@@ -84,7 +84,7 @@ def test_an_unparseable_redirect_on_the_only_channel_is_a_clean_502_and_a_counte
     before = int(money.audit_user(world.user.user_id).quota)
 
     status, body, _ = submit(client, world.user)
-    assert status == 502 and body["code"] == "upstream_unavailable" and body["data"] is None, body
+    assert status == 502 and body["code"] == "do_request_failed" and body["data"] is None, body
     _assert_nothing_upstream_shown(body["message"], world, stub)
     task_id = body["message"].split("(task ")[1].split(" ")[0]
     task = Task.get(task_id)
@@ -167,7 +167,7 @@ def test_a_refused_key_on_every_channel_shows_our_words_only_in_every_reply(
     world = _world(stub.url)
 
     status, body, _ = submit(client, world.user)
-    assert status == 502 and body["code"] == "upstream_unavailable", body
+    assert status == 502 and body["code"] == "do_request_failed", body
     _assert_nothing_upstream_shown(body["message"], world, stub)
     task_id = body["message"].split("(task ")[1].split(" ")[0]
     shown = [Task.get(task_id).fail_reason,
@@ -184,12 +184,12 @@ def test_a_refusal_of_the_task_itself_shows_the_status_not_the_body(
     stub.routes["/suno/submit/MUSIC"] = Answer(400, body={"code": "error", "message": UPSTREAM_BODY})
     world = _world(stub.url)
     status, body, _ = submit(client, world.user)
-    assert status == 400 and body["code"] == "upstream_rejected", body
+    assert status == 400 and body["code"] == "fail_to_fetch_task", body  # new-api: the upstream's status
     assert "HTTP 400" in body["message"]
     _assert_nothing_upstream_shown(body["message"], world, stub)
     stub.routes["/suno/submit/MUSIC"] = Answer(200, body={"code": "error", "message": UPSTREAM_BODY})
     status, body, _ = submit(client, world.user)
-    assert status == 400 and body["code"] == "upstream_rejected", body
+    assert status == 500 and body["code"] == "error", body  # new-api: HTTP 500 with the upstream's code
     _assert_nothing_upstream_shown(body["message"], world, stub)
 
 

@@ -6,6 +6,8 @@ import json
 
 from taskcenter.services.admin import operations as admin
 
+from tests.support import make_account
+
 
 def _get(client, headers):
     r = client.http.get("/api/user/self", headers=headers)
@@ -32,7 +34,6 @@ def test_missing_or_bad_credentials_are_401(client, world):
     for headers in (
         {},
         {"New-Api-User": h["New-Api-User"]},
-        {"Authorization": h["Authorization"]},
         {**h, "Authorization": "Bearer not-a-token"},
         {**h, "New-Api-User": str(world.other.user_id)},
         {**h, "New-Api-User": "abc"},
@@ -41,6 +42,40 @@ def test_missing_or_bad_credentials_are_401(client, world):
         status, body = _get(client, headers)
         assert status == 401, headers
         assert body["success"] is False and body["message"]
+
+
+def test_the_access_token_alone_is_enough_and_errors_carry_new_apis_auth_codes(client, world, frozen_clock):
+    """Regression (issue 14): new-api's dashboard since July 2026 and every personal-access-token script send
+    only `Authorization: Bearer <token>`; that was a 401. Without New-Api-User the errors are the current
+    dashboard's `{success, code: AUTH_..., message}` with its statuses (newapi-relay-wire.md §4.1)."""
+    token = world.user.access_token
+    for authorization in (f"Bearer {token}", f"bearer {token}", token):
+        status, body = _get(client, {"Authorization": authorization})
+        assert status == 200 and body["data"]["id"] == world.user.user_id, authorization
+    assert _get(client, {"Authorization": f"Bearer {token}", "New-Api-User": ""})[0] == 200  # empty = absent
+
+    expired = admin.issue_credential(world.other.user_id, "access", expires_at=frozen_clock.now_s() - 1)["token"]
+    disabled = make_account("banned")
+    admin.update_user(disabled.user_id, status=2)
+    revoked = make_account("revoked")
+    admin.revoke_credential(revoked.access_token)
+    for headers, want_status, want_code in (
+        ({}, 401, "AUTH_UNAUTHORIZED"),
+        ({"Authorization": "Bearer not-a-token"}, 401, "AUTH_UNAUTHORIZED"),
+        ({"Authorization": f"Bearer {world.user.api_key}"}, 401, "AUTH_UNAUTHORIZED"),
+        ({"Authorization": f"Bearer {expired}"}, 401, "AUTH_TOKEN_EXPIRED"),
+        ({"Authorization": f"Bearer {revoked.access_token}"}, 401, "AUTH_SESSION_REVOKED"),
+        ({"Authorization": f"Bearer {disabled.access_token}"}, 401, "AUTH_USER_DISABLED"),
+    ):
+        status, body = _get(client, headers)
+        assert (status, body.get("code"), body["success"]) == (want_status, want_code, False), headers
+        assert body["message"]
+    reply = client.http.get("/api/task", headers={"Authorization": f"Bearer {token}"})  # admin route, common user
+    assert reply.status_code == 403 and json.loads(reply.body)["code"] == "AUTH_INSUFFICIENT_PRIVILEGE"
+    # With New-Api-User (the older dashboard, scripts from its documentation) it must still match, and the
+    # errors keep that dashboard's shape: no code.
+    status, body = _get(client, {"Authorization": f"Bearer {token}", "New-Api-User": str(world.other.user_id)})
+    assert status == 401 and "code" not in body and body["success"] is False
 
 
 def test_revoked_and_expired_tokens_are_401(client, world):

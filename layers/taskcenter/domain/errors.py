@@ -71,3 +71,29 @@ class UpstreamRejected(DomainError):
 class NoChannel(DomainError):
     http_status = 503
     code = "no_available_channel"
+
+
+class GatewayRefusal(DomainError):
+    """Refused by the gateway before any relay handler (key, owner, channel pinning). new-api answers these
+    on every relay route in the OpenAI shape `{"error": {"message", "type": "new_api_error", "code"}}`
+    (docs/compatibility.md, "Relay authentication")."""
+
+    code = "gateway_refusal"
+
+    def __init__(self, message: str, *, status: int = 401, gateway_code: str = "") -> None:
+        super().__init__(message)
+        self.http_status = status
+        self.gateway_code = gateway_code
+
+
+class DashboardAuthError(DomainError):
+    """A dashboard authentication failure. `auth_code` (AUTH_UNAUTHORIZED, ...) is set for a caller that sent
+    no New-Api-User (new-api's dashboard since July 2026 and personal access tokens), which reads it; the older
+    dashboard's shape has none (docs/compatibility.md, "Dashboard")."""
+
+    code = "dashboard_auth"
+
+    def __init__(self, message: str, *, status: int, auth_code: str | None = None) -> None:
+        super().__init__(message)
+        self.http_status = status
+        self.auth_code = auth_code

@@ -49,6 +49,7 @@ _STATUS = {
 }
 
 FETCH_BATCH = 100  # ids per upstream fetch request
+MAX_MESSAGE = 1000  # of the upstream's submit message kept for the reply (a sentence; never a page)
 
 
 def map_status(raw: Any, fail_reason: str = "") -> str:
@@ -116,12 +117,16 @@ class SunoProvider:
             raise TransientUpstreamError("suno submit: reply has no envelope code", status=reply.status, body=body)
         if body.get("code") != "success":
             message = http.redact(str(body.get("message") or body.get("code") or "refused")[:300], self.channel.secret)
-            raise PermanentUpstreamError(f"suno submit refused: {message}", status=reply.status, body=body,
-                                         public="refused by the Suno API")
+            # body: the refusal's code, which the relay answers with as new-api does (services/suno/relay.py)
+            raise PermanentUpstreamError(f"suno submit refused: {message}", status=reply.status,
+                                         body={"code": str(body["code"])[:64]}, public="refused by the Suno API")
         upstream_id = body.get("data")
         if not isinstance(upstream_id, str) or not upstream_id:
             raise TransientUpstreamError("suno submit: reply carries no task id", status=reply.status, body=body)
-        return SubmitResult(upstream_id=upstream_id, status=states.SUBMITTED, raw=body)
+        # The upstream's message is the relay's reply message (as new-api's); kept on the task for it
+        message = http.redact(str(body.get("message") or "")[:MAX_MESSAGE], self.channel.secret)
+        return SubmitResult(upstream_id=upstream_id, status=states.SUBMITTED, raw=body,
+                            extra={"submit_message": message} if message else {})
 
     def fetch(self, upstream_ids: list[str]) -> dict[str, UpstreamState]:
         out: dict[str, UpstreamState] = {}

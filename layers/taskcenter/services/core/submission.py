@@ -38,8 +38,8 @@ from taskcenter.providers.base import (
     SubmitRequest,
     UpstreamError,
 )
+from taskcenter.services.core import channel_pin, platform_registry
 from taskcenter.services.core import channels as channel_service
-from taskcenter.services.core import platform_registry
 from taskcenter.services.core.auth import Principal
 from taskcenter.services.core.lifecycle import fail_task, move
 from taskcenter.store import tasks as task_store
@@ -173,7 +173,7 @@ def submit_now(principal: Principal, spec: TaskSpec) -> Task:
     Raises NoChannel (nothing charged), UpstreamRejected / UpstreamUnavailable (the task exists, FAILURE,
     refunded already; the error carries `task_id`).
     """
-    task = create_tasks(principal, [spec])[0]
+    task = create_tasks(principal, [channel_pin.apply(principal, spec)])[0]  # sk-KEY-<channel id>
     return dispatch_to_upstream(task, client_waiting=True)
 
 

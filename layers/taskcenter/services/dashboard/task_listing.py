@@ -8,17 +8,18 @@ page_size, non-numeric numbers, an unknown status, a timestamp in milliseconds, 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from taskcenter import script_secrets
 from taskcenter.domain import states
 from taskcenter.domain.errors import BadInput
 from taskcenter.domain.listing_plan import ListingFilters
 from taskcenter.services.core import listing_executor as listings
+from taskcenter.services.core import task_dto
 from taskcenter.services.core.auth import Principal
-from taskcenter.store.models import Task
 
-INTERNAL_PROPERTY_PREFIX = "_"  # properties["_submit"] and friends are the engine's, never shown
+if TYPE_CHECKING:
+    from taskcenter.store.models import Task
+
 # Suno's actions are stored upper-case (as new-api); accept them in any case in a filter.
 _CASE_FOLDED_ACTIONS = {"music": "MUSIC", "lyrics": "LYRICS"}
 
@@ -66,36 +67,9 @@ def parse_filters(params: dict[str, str | None], principal: Principal, *, admin:
     return filters, page, page_size, _text(params, "task_id")
 
 
-def public_properties(task: Task) -> dict[str, Any]:
-    """What a listing shows of a task's properties: not the engine's, and every secret masked (a v1 login's
-    password: script_secrets.mask)."""
-    props = task.properties or {}
-    return script_secrets.mask({k: v for k, v in props.items() if not str(k).startswith(INTERNAL_PROPERTY_PREFIX)})
-
-
 def item_view(task: Task, *, admin: bool) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "id": int(task.id),
-        "created_at": int(task.created_at or 0),
-        "updated_at": int(task.updated_at or 0),
-        "task_id": task.task_id,
-        "platform": task.platform,
-        "user_id": int(task.user_id),
-        "quota": int(task.quota or 0),
-        "action": task.action,
-        "status": task.status,
-        "fail_reason": task.fail_reason or "",
-        "submit_time": int(task.submit_ms or 0) // 1000,
-        "start_time": int(task.start_ms or 0) // 1000,
-        "finish_time": int(task.finish_ms or 0) // 1000,
-        "progress": task.progress or "0%",
-        "properties": public_properties(task),
-        "data": task.data if task.data is not None else {},
-    }
-    if admin:
-        item["channel_id"] = int(task.channel_id or 0)
-        item["username"] = task.username or ""  # new-api's admin listing names the owner
-    return item
+    """new-api's TaskDto; the user listing shows channel_id 0, the admin listing the owner's username."""
+    return task_dto.task_dto(task, show_channel=admin, show_username=admin)
 
 
 def list_page(params: dict[str, str | None], principal: Principal, *, admin: bool) -> dict[str, Any]:

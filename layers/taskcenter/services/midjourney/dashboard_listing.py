@@ -8,14 +8,18 @@ Times are milliseconds, in filters and in rows (the MJ table mirrors midjourney-
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from taskcenter.domain import states
 from taskcenter.domain.errors import BadInput
 from taskcenter.domain.listing_plan import ListingFilters
 from taskcenter.services.core import listing_executor as listings
+from taskcenter.services.core import task_dto
 from taskcenter.services.core.auth import Principal
 from taskcenter.services.midjourney import relay as mj_relay
-from taskcenter.store.models import Task
+
+if TYPE_CHECKING:
+    from taskcenter.store.models import Task
 
 
 def parse_query(params: dict[str, Any], *, admin: bool) -> tuple[ListingFilters, str | None, int, int]:
@@ -37,30 +41,46 @@ def parse_query(params: dict[str, Any], *, admin: bool) -> tuple[ListingFilters,
     return filters, mj_id, page, page_size
 
 
+def submit_code(task: Task) -> int:
+    """The row's `code`, as new-api keeps it: the submit reply's (1, 21 exists, 22 queued) until the upstream
+    has shown the task running, then 1; 0 for a task that never reached the upstream ("not submitted")."""
+    if not task.upstream_id:
+        return 0
+    if task.status in (states.NOT_START, states.SUBMITTED, states.QUEUED):
+        submitted = mj_relay.submission.extra_of(task).get("mj_submit") or {}
+        return int(submitted.get("code") or mj_relay.CODE_OK)
+    return mj_relay.CODE_OK
+
+
 def row(task: Task, base_url: str, *, admin: bool) -> dict[str, Any]:
-    extra = mj_relay.submission.extra_of(task)
-    item: dict[str, Any] = {
+    """new-api's raw MJ row (newapi-relay-wire.md §4.3): snake_case, times in ms, `video_urls`, `buttons` and
+    `properties` as JSON strings; `user_id` and `channel_id` are shown to users too, as new-api does."""
+    view = mj_relay.task_view(task, base_url)  # the relay's object: buttons, properties, state, description
+    buttons = view.get("buttons") or []
+    return {
         "id": int(task.id),
-        "mj_id": task.task_id,
+        "code": submit_code(task),
+        "user_id": int(task.user_id),
         "action": task.action,
-        "prompt": str((task.properties or {}).get("prompt") or ""),
-        "prompt_en": str(extra.get("prompt_en") or ""),
-        "description": str(extra.get("description") or ""),
-        "status": mj_relay.mj_status(task.status),
-        "progress": task.progress or "0%",
-        "image_url": mj_relay.image_url(task, base_url),
-        "video_url": "",
-        "video_urls": json.dumps([]),
+        "mj_id": task.task_id,
+        "prompt": str(view.get("prompt") or ""),
+        "prompt_en": str(view.get("promptEn") or ""),
+        "description": str(view.get("description") or ""),
+        "state": str(view.get("state") or ""),
         "submit_time": int(task.submit_ms or 0),
         "start_time": int(task.start_ms or 0),
         "finish_time": int(task.finish_ms or 0),
+        "image_url": mj_relay.image_url(task, base_url),
+        "video_url": str(view.get("videoUrl") or ""),
+        "video_urls": json.dumps(view["videoUrls"]) if view.get("videoUrls") else "",
+        "status": mj_relay.mj_status(task.status),
+        "progress": task.progress or "0%",
         "fail_reason": task.fail_reason or "",
-        "quota": int(task.quota or 0),
+        "channel_id": int(task.channel_id or 0),
+        "quota": task_dto.charged_quota(task),
+        "buttons": json.dumps(buttons, ensure_ascii=False) if buttons else "",
+        "properties": json.dumps(view.get("properties") or {}, ensure_ascii=False),
     }
-    if admin:
-        item["user_id"] = int(task.user_id)
-        item["channel_id"] = int(task.channel_id or 0)
-    return item
 
 
 def list_mj(principal: Principal, params: dict[str, Any], base_url: str, *, admin: bool) -> dict[str, Any]:

@@ -4,9 +4,9 @@
     POST /suno/fetch {"ids": [...]}   -> {"code":"success","message":"","data":[task, ...]}
     GET  /suno/fetch/{task_id}        -> {"code":"success","message":"","data":task}
 
-A task as the relay shows it (new-api's TaskDto): task_id, action, status, fail_reason, submit_time,
-start_time, finish_time (seconds), progress, data (the upstream's raw result, null before there is one).
-Error codes and HTTP statuses are listed in docs/suno.md.
+A task as the relay shows it is new-api's TaskDto (core/task_dto.py: twenty keys, the real channel_id).
+The submit reply's `message` is the upstream's. Error codes and HTTP statuses are new-api's
+(newapi-relay-wire.md §2.3), listed in docs/suno.md; docs/compatibility.md gives where we differ.
 """
 
 from __future__ import annotations
@@ -14,14 +14,25 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from taskcenter.domain import states
-from taskcenter.domain.errors import BadInput, InsufficientQuota, NotFound, UpstreamRejected, UpstreamUnavailable
-from taskcenter.services.core import idempotency, submission
+from taskcenter.domain.errors import (
+    BadInput,
+    DomainError,
+    GatewayRefusal,
+    InsufficientQuota,
+    NoChannel,
+    NotFound,
+    UpstreamRejected,
+    UpstreamUnavailable,
+)
+from taskcenter.providers.base import PermanentUpstreamError
+from taskcenter.services.core import idempotency, submission, task_dto
 from taskcenter.services.core.auth import Principal, owns
-from taskcenter.store import tasks as task_store
-from taskcenter.store.models import Task
+from taskcenter.store.repositories import current as repositories
+
+if TYPE_CHECKING:
+    from taskcenter.store.models import Task
 
 ACTIONS = {"music": ("MUSIC", "suno_music"), "lyrics": ("LYRICS", "suno_lyrics")}
 DEFAULT_MV = "chirp-v3-0"  # what new-api fills in when a music request names no model
@@ -36,8 +47,13 @@ _FIELDS: dict[str, tuple[type, ...]] = {
     "tags": (str,),
     "continue_at": (int, float),
     "continue_clip_id": (str,),
+    "task_id": (str,),  # continuation: passed to the upstream verbatim, as new-api does (docs/suno.md)
     "make_instrumental": (bool,),
 }
+_UPSTREAM_CODE = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # an upstream's refusal code is relayed only if it is one
+# new-api's codes for a charge the payer cannot make (newapi-relay-wire.md §2.3; both HTTP 403)
+_QUOTA_CODES = {"insufficient_user_quota": "insufficient_user_quota",
+                "insufficient_token_quota": "pre_consume_token_quota_failed"}
 
 
 @dataclass(frozen=True)
@@ -57,6 +73,7 @@ _OLDER_MODEL = re.compile(r"(chirp-)?v[1-3]([-_.].*)?|(chirp-)?v4([-_.]0)?", re.
 MAX_DESCRIPTION = 500  # gpt_description_prompt: the description ("non-custom") mode's prompt limit
 MAX_MV = 64
 MAX_CLIP_ID = 128  # clip ids are UUIDs (36 characters)
+MAX_TASK_ID = 128  # a continued task's id: ours (task_ + 32) or an upstream's
 MAX_CONTINUE_AT_S = 3600.0  # seconds into the clip (an hour); the longest documented clips are 8-9 minutes
 
 
@@ -69,7 +86,8 @@ def limits_for(mv: str) -> TextLimits:
 def _check_lengths(payload: dict[str, Any]) -> None:
     limits = limits_for(str(payload.get("mv") or DEFAULT_MV))
     bounds = {"prompt": limits.prompt, "tags": limits.tags, "title": limits.title,
-              "gpt_description_prompt": MAX_DESCRIPTION, "mv": MAX_MV, "continue_clip_id": MAX_CLIP_ID}
+              "gpt_description_prompt": MAX_DESCRIPTION, "mv": MAX_MV, "continue_clip_id": MAX_CLIP_ID,
+              "task_id": MAX_TASK_ID}
     for name, limit in bounds.items():
         value = payload.get(name)
         if isinstance(value, str) and len(value) > limit:
@@ -78,6 +96,30 @@ def _check_lengths(payload: dict[str, Any]) -> None:
     if at is not None and not (math.isfinite(at) and 0 <= at <= MAX_CONTINUE_AT_S):
         raise BadInput(f"continue_at must be a number of seconds from 0 to {MAX_CONTINUE_AT_S:g}",
                        field="continue_at")
+
+
+class SunoRefusal(DomainError):
+    """An error in new-api's Suno shape with its code and HTTP status (newapi-relay-wire.md §2.3)."""
+
+    def __init__(self, message: str, *, code: str, status: int) -> None:
+        super().__init__(message, code=code)
+        self.http_status = status
+
+
+def _refusal(error: UpstreamRejected) -> SunoRefusal:
+    """The upstream refused: new-api's codes and statuses (HTTP 500 with the upstream's own `code` when it
+    answered 2xx; `fail_to_fetch_task` with its HTTP status when it answered 4xx). The message stays ours,
+    naming the task: an upstream's refusal text can name its accounts or keys (docs/decisions.md, "Outbound
+    HTTP and upstream errors"; docs/compatibility.md, "Suno relay")."""
+    cause = error.__cause__
+    status = cause.status if isinstance(cause, PermanentUpstreamError) else 0
+    body = cause.body if isinstance(cause, PermanentUpstreamError) and isinstance(cause.body, dict) else {}
+    task_id = getattr(error, "task_id", "")
+    message = f"{error.message} (task {task_id} failed and was refunded)" if task_id else error.message
+    if status and not 200 <= status < 300:
+        return SunoRefusal(message, code="fail_to_fetch_task", status=status)
+    code = str(body.get("code") or "")
+    return SunoRefusal(message, code=code if _UPSTREAM_CODE.fullmatch(code) else "fail_to_fetch_task", status=500)
 
 
 class TaskNotExist(NotFound):
@@ -140,31 +182,27 @@ def submit(principal: Principal, raw_action: str, body: dict[str, Any],
         try:
             task = submission.submit_now(principal, task_spec(action, model_name, payload))
         except InsufficientQuota as error:
-            raise InsufficientQuota(error.message, code="quota_not_enough") from error
-        except (UpstreamUnavailable, UpstreamRejected) as error:
+            raise SunoRefusal(error.message, code=_QUOTA_CODES.get(error.code, "insufficient_user_quota"),
+                              status=403) from error
+        except NoChannel as error:  # new-api's distributor: before any charge, in the gateway's shape
+            raise GatewayRefusal(f"No available channel for model {model_name} under group {principal.group}",
+                                 status=503, gateway_code="model_not_found") from error
+        except UpstreamRejected as error:
+            raise _refusal(error) from error
+        except UpstreamUnavailable as error:
             task_id = getattr(error, "task_id", "")
-            if task_id:
-                error.message = f"{error.message} (task {task_id} failed and was refunded)"
-            raise
-        return {"task_id": task.task_id}
+            detail = f" (task {task_id} failed and was refunded)" if task_id else ""
+            raise SunoRefusal(f"{error.message}{detail}", code="do_request_failed", status=502) from error
+        message = str(submission.extra_of(task).get("submit_message") or "")
+        return {"task_id": task.task_id, "message": message}
 
     return idempotency.run_once("suno-submit", user_id=principal.user_id, key=key,
                                 request={"action": action, "payload": payload}, produce=produce)
 
 
 def task_view(task: Task) -> dict[str, Any]:
-    data = task.data if task.data not in (None, {}, []) else None
-    return {
-        "task_id": task.task_id,
-        "action": task.action,
-        "status": task.status,
-        "fail_reason": task.fail_reason or "",
-        "submit_time": int(task.submit_ms or 0) // 1000,
-        "start_time": int(task.start_ms or 0) // 1000,
-        "finish_time": int(task.finish_ms or 0) // 1000,
-        "progress": task.progress or ("100%" if task.status in states.TERMINAL else "0%"),
-        "data": data,
-    }
+    """new-api's TaskDto, as its relay fetch shows it: the real channel_id, no username."""
+    return task_dto.task_dto(task, show_channel=True, show_username=False)
 
 
 def _visible(task: Task | None, principal: Principal) -> bool:
@@ -172,7 +210,7 @@ def _visible(task: Task | None, principal: Principal) -> bool:
 
 
 def fetch_one(principal: Principal, task_id: str) -> dict[str, Any]:
-    task = task_store.get(task_id) if task_id and len(task_id) <= 128 else None
+    task = repositories().tasks.get(task_id) if task_id and len(task_id) <= 128 else None
     if not _visible(task, principal):
         raise TaskNotExist("task_not_exist")
     assert task is not None
@@ -180,14 +218,17 @@ def fetch_one(principal: Principal, task_id: str) -> dict[str, Any]:
 
 
 def fetch_many(principal: Principal, body: dict[str, Any]) -> list[dict[str, Any]]:
-    """The caller's Suno tasks among `ids`, in the order asked; unknown and others' ids are left out."""
+    """The caller's Suno tasks among `ids`, in the order asked; unknown and others' ids are left out.
+    (new-api answers in its row order; the order asked is one a client can rely on, docs/compatibility.md.)"""
     ids = body.get("ids")
     if ids is None:
         return []
-    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-        raise BadInput("ids must be a list of task ids (strings)", field="ids")
+    # new-api takes strings or numbers (an id a client parsed as a number); anything else is a 400
+    if not isinstance(ids, list) or not all(isinstance(i, str | int) and not isinstance(i, bool) for i in ids):
+        raise BadInput("ids must be a list of task ids", field="ids")
+    ids = [str(i) for i in ids]
     if len(ids) > MAX_FETCH_IDS:
         raise BadInput(f"at most {MAX_FETCH_IDS} ids per request", field="ids")
     wanted = [i for i in dict.fromkeys(ids) if i and len(i) <= 128]
-    found = {t.task_id: t for t in task_store.get_many(wanted) if _visible(t, principal)}
+    found = {t.task_id: t for t in repositories().tasks.get_many(wanted) if _visible(t, principal)}
     return [task_view(found[i]) for i in wanted if i in found]
