@@ -20,8 +20,8 @@ from dataclasses import replace
 from typing import Any
 
 from taskcenter import clock
+from taskcenter.domain import channel_status, states
 from taskcenter.domain import listing_plan as listing
-from taskcenter.domain import states
 from taskcenter.domain.errors import BadInput, Conflict, Forbidden, InsufficientQuota, NotFound
 from taskcenter.observability import metrics
 from taskcenter.store import item_size
@@ -332,7 +332,7 @@ class MemoryChannels:
         return [ch for ch in rows if ch.type == channel_type]  # by_type index order: by id
 
     def enabled_of_type(self, channel_type: str) -> list[Channel]:
-        return [ch for ch in self.of_type(channel_type) if int(ch.status) == 1]
+        return [ch for ch in self.of_type(channel_type) if channel_status.takes_new_tasks(ch)]
 
     def add(self, fields: Mapping[str, Any]) -> Channel | None:
         channel = Channel(**fields)

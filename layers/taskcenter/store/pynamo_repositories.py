@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from pynamodb.exceptions import DoesNotExist, PutError
 
+from taskcenter.domain import channel_status
 from taskcenter.store import counters, money
 from taskcenter.store import tasks as task_store
 from taskcenter.store.counters import ScopeCount
@@ -101,7 +102,7 @@ class PynamoChannels:
         return list(Channel.by_type.query(channel_type))
 
     def enabled_of_type(self, channel_type: str) -> list[Channel]:
-        return [ch for ch in self.of_type(channel_type) if int(ch.status) == 1]
+        return [ch for ch in self.of_type(channel_type) if channel_status.takes_new_tasks(ch)]
 
     def add(self, fields: Mapping[str, Any]) -> Channel | None:
         return _save_new(Channel(**fields), Channel.id.does_not_exist())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from taskcenter.domain.channel_status import DELETED
 from taskcenter.domain.errors import BadInput, Conflict
 from taskcenter.observability import logger
 from taskcenter.store import channel_secrets
@@ -18,8 +19,6 @@ from taskcenter.store.repositories import current as repositories
 
 if TYPE_CHECKING:
     from taskcenter.store.models import Channel
-
-DELETED = 3
 
 
 def check_secret(value: Any) -> str:
