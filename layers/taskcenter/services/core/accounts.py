@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from taskcenter.domain.errors import Unauthorized
-from taskcenter.store.repositories import current as repositories
 
 
 def user_self(user_id: int) -> dict[str, Any]:
+    from taskcenter.store.repositories import current as repositories  # late: every route imports this module
+
     user = repositories().users.get(user_id)
     if user is None:
         raise Unauthorized("user no longer exists")

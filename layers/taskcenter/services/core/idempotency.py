@@ -22,7 +22,6 @@ from typing import Any
 
 from taskcenter import settings
 from taskcenter.domain.errors import BadInput, Conflict
-from taskcenter.store.idempotency_records import persistence_layer
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
@@ -69,6 +68,8 @@ def run_once(scope: str, *, user_id: int, key: str | None, request: Any,
         IdempotencyAlreadyInProgressError,
         IdempotencyValidationError,
     )
+
+    from taskcenter.store.idempotency_records import persistence_layer  # late, as Powertools: cold start
 
     ran = {"value": False}
     idempotency_config = IdempotencyConfig(event_key_jmespath="[user, key]", payload_validation_jmespath="request",
