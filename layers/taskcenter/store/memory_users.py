@@ -4,14 +4,24 @@ with the same semantics as store/pynamo_users.py: the name guard lives in the co
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
 from taskcenter.store.models import User
 from taskcenter.store.pynamo_users import username_guard
 from taskcenter.store.repository_types import REMOVE, Changes
 
-if TYPE_CHECKING:
-    from taskcenter.store.memory import MemoryStore
+
+class UserTables(Protocol):
+    """What this needs of store.memory.MemoryStore (named structurally: memory.py imports this module)."""
+
+    lock: AbstractContextManager[Any]
+    users: dict[int, dict[str, Any]]
+    counters: dict[str, tuple[int, int]]
+
+    def user(self, user_id: int) -> User | None: ...
+
+    def put_user(self, user: User) -> None: ...
 
 
 def apply_to(item: object, changes: Changes) -> None:
@@ -20,7 +30,7 @@ def apply_to(item: object, changes: Changes) -> None:
 
 
 class MemoryUsers:
-    def __init__(self, store: MemoryStore) -> None:
+    def __init__(self, store: UserTables) -> None:
         self.store = store
 
     def get(self, user_id: int) -> User | None:
