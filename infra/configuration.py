@@ -3,11 +3,13 @@
     python -m infra.configuration            # writes docs/configuration.md
     python -m infra.configuration --stdout   # prints it
 
-"Read by" is found, not declared: every read of a setting is written `settings.get().<field>`, and this
+"Read in" is found, not declared: every read of a setting is written `settings.get().<field>`, and this
 module finds those expressions in app.py, functions/ and layers/ (ast), with the function around each.
-What template.yaml sets comes from `infra.template.SETTING_VALUES`, the one map of the template's
-parameters onto settings. tests/infra/test_configuration.py checks that the file is up to date, that
-every setting is read somewhere and that every read names a setting.
+"Read by" names the Lambda functions whose code reads it (infra/function_settings.py: the import closure of
+each handler). What template.yaml sets comes from `infra.template.SETTING_VALUES`, the one map of the
+template's parameters onto settings, on the functions that read each (infra.template).
+tests/infra/test_configuration.py checks that the file is up to date, that every setting is read somewhere,
+that every read names a setting and that each function is given what it reads.
 """
 
 from __future__ import annotations
@@ -114,12 +116,39 @@ def _template_value(value: Any) -> str:
     return "this stack's resource"
 
 
+def lambda_readers() -> tuple[dict[str, list[str]], int]:
+    """({setting: the Lambda functions reading it, shortened}, how many functions there are)."""
+    from infra import function_settings
+    from infra.template import app_functions, load_app
+
+    specs = app_functions(load_app())
+    reading = function_settings.by_function(specs)
+    by_module: dict[str, list[str]] = defaultdict(list)
+    for spec in specs:
+        by_module[spec.module].append(spec.logical_id)
+    out: dict[str, list[str]] = {}
+    for name in {n for names in reading.values() for n in names}:
+        readers = {logical for logical, names in reading.items() if name in names}
+        if len(readers) == len(specs):
+            out[name] = ["every function"]
+            continue
+        shown = []
+        for module, logicals in sorted(by_module.items()):
+            if set(logicals) <= readers:
+                shown.append(f"`{module}.*` ({len(logicals)})")
+            else:
+                shown += [f"`{logical}`" for logical in logicals if logical in readers]
+        out[name] = shown
+    return out, len(specs)
+
+
 def render() -> str:
     from taskcenter import config, settings
 
     from infra.template import SETTING_VALUES
 
     found, _ = reads()
+    by_lambda, count = lambda_readers()
     lines = [
         "# Configuration",
         "",
@@ -132,20 +161,27 @@ def render() -> str:
         "them. Tests and the local stack, which change their environment between calls, make `get()` follow it",
         "(`settings.follow_environment(True)` in tests/conftest.py, tests/bench and infra/local/stack.py).",
         "",
-        "template.yaml sets the variables in the last column on every function (`Globals`); its parameters map onto",
-        "settings in `infra/template.py` (`SETTING_VALUES`). The other variables are unset on AWS, so the default",
-        "applies; set one on a function to change it. \"Read by\" lists the functions whose code reads the field",
-        "(found in the code by `make configuration`, checked by tests/infra/test_configuration.py).",
+        "\"Read by\" lists the Lambda functions (template.yaml logical ids; `functions.mj.*` is every function whose",
+        f"handler is in functions/mj.py) that read the field, of the {count}: those whose handler's import closure",
+        "reads it (infra/function_settings.py; module-grained, so it may name a function that never reaches the read,",
+        "never miss one). \"Read in\" lists the code that reads it. Both are found in the code by `make configuration`",
+        "and checked by tests/infra/test_configuration.py.",
         "",
-        "| Variable | Type | Default | Bounds | Meaning | Read by | template.yaml |",
-        "|---|---|---|---|---|---|---|",
+        "template.yaml sets the variables in the last column, each on the functions that read it: in `Globals` when",
+        "every function does, else in those functions' own `Environment` (infra/template.py, `SETTING_VALUES` maps",
+        "its parameters onto settings). The other variables are unset on AWS, so the default applies; set one on a",
+        "function to change it.",
+        "",
+        "| Variable | Type | Default | Bounds | Meaning | Read by | Read in | template.yaml |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for spec in settings.SETTINGS:
         meta = spec.metadata
         readers = [f"`{r}`" for r in found.get(spec.name, [])] + ([meta["read_by"]] if meta["read_by"] else [])
         template = _template_value(SETTING_VALUES[spec.name]) if spec.name in SETTING_VALUES else ""
         lines.append(f"| `{meta['env']}` (`{spec.name}`) | {_type(spec)} | {_shown(_default(spec))} | {_bounds(spec)} "
-                     f"| {meta['doc']} | {'<br>'.join(readers)} | {template} |")
+                     f"| {meta['doc']} | {', '.join(by_lambda.get(spec.name, []))} | {'<br>'.join(readers)} "
+                     f"| {template} |")
     lines += [
         "",
         "## AWS wiring",

@@ -37,6 +37,7 @@ handler names (`functions.user.get_user_self` -> `UserGetUserSelfFunction`), so 
 from __future__ import annotations
 
 import argparse
+import copy
 import importlib
 import json
 import sys
@@ -397,6 +398,27 @@ def setting_variables() -> dict[str, Any]:
     return {by_name[name]: value for name, value in SETTING_VALUES.items()}
 
 
+def function_settings_split(functions: list[FunctionSpec]) -> tuple[set[str], dict[str, dict[str, Any]]]:
+    """Where each setting template.yaml sets goes: (the ones every function reads: Globals, {logical id: the
+    variables of the others it reads}) -- each function gets exactly the settings its code reads
+    (infra/function_settings.py; docs/configuration.md, "Read by")."""
+    from infra import function_settings
+
+    variables = setting_variables()
+    env = {name: settings_env(name) for name in SETTING_VALUES}
+    reads = function_settings.by_function(functions)
+    common = set(SETTING_VALUES).intersection(*reads.values()) if reads else set(SETTING_VALUES)
+    own = {logical: {env[name]: copy.deepcopy(variables[env[name]]) for name in sorted(SETTING_VALUES)
+                     if name in names and name not in common} for logical, names in reads.items()}
+    return common, own
+
+
+def settings_env(name: str) -> str:
+    from taskcenter import settings
+
+    return settings.env_name(name)
+
+
 def setting_defaults() -> dict[str, Any]:
     from taskcenter import settings
 
@@ -467,6 +489,7 @@ def build_template(app: Any | None = None, *, warn: bool = True) -> dict[str, An
 
     timeouts: dict[str, int] = {}
     missing: list[str] = []
+    global_settings, own_settings = function_settings_split(functions)
     for spec in functions:
         entry, declared = permissions_for(spec)
         if not declared:
@@ -480,6 +503,8 @@ def build_template(app: Any | None = None, *, warn: bool = True) -> dict[str, An
             props["Timeout"] = int(entry["timeout"])
         if entry.get("memory"):
             props["MemorySize"] = int(entry["memory"])
+        if own_settings.get(spec.logical_id):
+            props["Environment"] = {"Variables": own_settings[spec.logical_id]}
         if spec.events:
             props["Events"] = {name: spec.events[name] for name in sorted(spec.events)}
         function_policies = policies(spec, entry)
@@ -537,7 +562,7 @@ def build_template(app: Any | None = None, *, warn: bool = True) -> dict[str, An
 
     variables: dict[str, Any] = {variable: ref(table_logical_id(name)) for name, variable in TABLE_ENV.items()}
     variables.update({variable: ref(queue_logical_id(name)) for name, variable in QUEUE_ENV.items()})
-    variables.update(setting_variables())
+    variables.update({settings_env(name): value for name, value in SETTING_VALUES.items() if name in global_settings})
     default = setting_defaults()
     # "*/*": API Gateway decides binary-or-text from the FIRST Accept value, and browsers (an <img> of
     # /mj/image/{id}) list image/avif or text/html first; with */* every base64 body Chalice marks

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from taskcenter import config, settings
 
-from infra import configuration
+from infra import configuration, function_settings
 from infra import template as generator
 from infra.local import cfn
 
@@ -53,9 +53,45 @@ def test_template_environment_is_the_settings_it_sets_plus_the_aws_wiring():
     template = cfn.load_template(ROOT / "template.yaml")
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
     wiring = {*config.TABLE_ENV.values(), *config.QUEUE_ENV.values()}
-    assert set(variables) - wiring == {settings.env_name(name) for name in generator.SETTING_VALUES}
+    own = {logical: res["Properties"].get("Environment", {}).get("Variables", {})
+           for logical, res in template["Resources"].items() if res["Type"] == "AWS::Serverless::Function"}
+    assert set(variables) - wiring | {v for env in own.values() for v in env} == \
+        {settings.env_name(name) for name in generator.SETTING_VALUES}
     for name, value in generator.SETTING_VALUES.items():
-        assert variables[settings.env_name(name)] == value, name
+        for env in [variables, *own.values()]:
+            assert env.get(settings.env_name(name), value) == value, name
+
+
+def test_each_function_is_given_exactly_the_settings_it_sets_that_its_code_reads():
+    """Globals holds what every function reads; a function's own Environment the rest of what it reads."""
+    template = cfn.load_template(ROOT / "template.yaml")
+    shared = set(template["Globals"]["Function"]["Environment"]["Variables"])
+    specs = generator.app_functions(generator.load_app())
+    reading = function_settings.by_function(specs)
+    for spec in specs:
+        props = template["Resources"][spec.logical_id]["Properties"]
+        given = shared | set(props.get("Environment", {}).get("Variables", {}))
+        wanted = {settings.env_name(n) for n in generator.SETTING_VALUES if n in reading[spec.logical_id]}
+        assert given & set(settings.ENV_NAMES) == wanted, spec.logical_id
+    mj_image, poll_worker = reading["MjGetMjImageFunction"], reading["JobsPollWorkerFunction"]
+    assert {"mj_forward_images", "public_base_url"} <= mj_image
+    assert "mj_forward_images" not in poll_worker and "public_base_url" not in poll_worker
+    assert "sweep_limit" in reading["JobsTimeoutSweeperFunction"] and "sweep_limit" not in mj_image
+
+
+def test_a_function_s_closure_follows_parent_packages_and_the_composition_root():
+    """Loading functions.user loads functions/__init__ (the composition root), and through it the platform
+    table: what the user's route can run without importing it by name."""
+    closure = function_settings.loaded_by("functions.user")
+    assert {"functions", "functions._composition", "taskcenter.services.platforms"} <= closure
+    assert "functions.mj" not in closure
+
+
+def test_every_module_that_reads_a_setting_is_loaded_by_some_function():
+    """A reader no function loads would be a hole in the derivation (or dead code): none."""
+    loaded = set().union(*(function_settings.loaded_by(spec.module)
+                           for spec in generator.app_functions(generator.load_app())))
+    assert set(function_settings.reads_by_module()) - loaded == set()
 
 
 def test_template_parameters_default_to_the_settings_defaults():

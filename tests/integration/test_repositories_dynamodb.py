@@ -10,6 +10,7 @@ from taskcenter.store.models import Channel, Credential, User
 from taskcenter.store.pynamo_repositories import default
 
 from tests.repository_contract import RepositoryContract, Subject
+from tests.repository_contract_accounts import AccountsContract
 
 
 class PynamoSeeder:
@@ -23,7 +24,7 @@ class PynamoSeeder:
         channel.save()
 
 
-class TestDynamoDBRepositories(RepositoryContract):
+class TestDynamoDBRepositories(RepositoryContract, AccountsContract):
     @pytest.fixture
     def subject(self, aws: dict[str, Any]) -> Subject:
         counters.forget_blocks()  # a fresh account restarts the id sequences

@@ -7,6 +7,7 @@ from taskcenter.store.memory import MemoryStore
 from taskcenter.store.models import Channel, Credential, User
 
 from tests.repository_contract import RepositoryContract, Subject
+from tests.repository_contract_accounts import AccountsContract
 
 
 class MemorySeeder:
@@ -23,7 +24,7 @@ class MemorySeeder:
         self.store.put_channel(channel)
 
 
-class TestMemoryRepositories(RepositoryContract):
+class TestMemoryRepositories(RepositoryContract, AccountsContract):
     @pytest.fixture
     def subject(self) -> Subject:
         store = MemoryStore()

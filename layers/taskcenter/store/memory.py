@@ -15,18 +15,19 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
 from taskcenter import clock
+from taskcenter.domain import channel_status, states
 from taskcenter.domain import listing_plan as listing
-from taskcenter.domain import states
 from taskcenter.domain.errors import BadInput, Conflict, Forbidden, InsufficientQuota, NotFound
 from taskcenter.observability import metrics
 from taskcenter.store import item_size
 from taskcenter.store import tasks as task_store
 from taskcenter.store.counters import ScopeCount
+from taskcenter.store.memory_users import MemoryUsers
 from taskcenter.store.models import REFUND_LANE, Channel, Credential, LedgerEntry, Task, User
 from taskcenter.store.money import AuditResult, Payer, day_of
 from taskcenter.store.repositories import REMOVE, Changes, Repositories
@@ -76,7 +77,8 @@ class MemoryStore:
 
     def repositories(self) -> Repositories:
         return Repositories(tasks=MemoryTasks(self), ledger=MemoryLedger(self), counters=MemoryCounters(self),
-                            channels=MemoryChannels(self), credentials=MemoryCredentials(self))
+                            channels=MemoryChannels(self), credentials=MemoryCredentials(self),
+                            users=MemoryUsers(self))
 
 
 def apply_changes(task: Task, changes: Changes) -> None:
@@ -163,6 +165,13 @@ class MemoryTasks:
         owed = sorted((int(t.due_at), t.task_id) for t in lane if t.due_lane == REFUND_LANE
                       and t.due_at is not None and int(t.due_at) <= due_by_ms)
         return [task_id for _, task_id in owed[:limit]]
+
+    def past_deadline(self, shard: str, due_by_ms: int, limit: int) -> list[str]:
+        with self.store.lock:
+            lane = [Task.from_raw_data(raw) for raw in self.store.tasks.values()]
+        due = sorted((int(t.due_at), t.task_id) for t in lane if t.due_lane == shard
+                     and t.due_at is not None and int(t.due_at) <= due_by_ms)
+        return [task_id for _, task_id in due[:limit]]
 
     def hold_until(self, task: Task, at_ms: int, *, submit_attempts: int | None = None) -> bool:
         if not self.update(task, task_store.hold_changes(task.task_id, at_ms, submit_attempts)):
@@ -306,6 +315,9 @@ class MemoryCounters:
             rows = [self.store.counters.get(n, (0, 0)) for n in dict.fromkeys(names)]
         return ScopeCount(sum(v for v, _ in rows), sum(c for _, c in rows))
 
+    def next_id(self, sequence: str) -> int:
+        return self.allocate_ids(sequence, 1)[0]
+
 
 class MemoryChannels:
     def __init__(self, store: MemoryStore) -> None:
@@ -320,7 +332,28 @@ class MemoryChannels:
         return [ch for ch in rows if ch.type == channel_type]  # by_type index order: by id
 
     def enabled_of_type(self, channel_type: str) -> list[Channel]:
-        return [ch for ch in self.of_type(channel_type) if int(ch.status) == 1]
+        return [ch for ch in self.of_type(channel_type) if channel_status.takes_new_tasks(ch)]
+
+    def add(self, fields: Mapping[str, Any]) -> Channel | None:
+        channel = Channel(**fields)
+        with self.store.lock:
+            if int(channel.id) in self.store.channels:
+                return None
+            self.store.put_channel(channel)
+        return channel
+
+    def update(self, channel: Channel, changes: Changes, *, plaintext: str | None = None) -> bool:
+        with self.store.lock:
+            stored = self.get(channel.id)
+            if stored is None or (plaintext is not None and stored.legacy_secret != plaintext):
+                return False
+            apply_changes(stored, changes)
+            self.store.put_channel(stored)
+        channel.deserialize(self.store.channels[int(channel.id)])
+        return True
+
+    def drop_plaintext_secret(self, channel: Channel, plaintext: str, changes: Changes) -> bool:
+        return self.update(channel, {**changes, "legacy_secret": REMOVE}, plaintext=plaintext)
 
 
 class MemoryCredentials:
@@ -329,3 +362,25 @@ class MemoryCredentials:
 
     def by_hash(self, token_hash: str) -> Credential | None:
         return self.store.credential(token_hash)
+
+    def of_user(self, user_id: int) -> list[Credential]:
+        with self.store.lock:
+            rows = [Credential.from_raw_data(raw) for _, raw in sorted(self.store.credentials.items())]
+        return [c for c in rows if int(c.user_id) == int(user_id)]
+
+    def add(self, fields: Mapping[str, Any]) -> Credential | None:
+        credential = Credential(**fields)
+        with self.store.lock:
+            if credential.token_hash in self.store.credentials:
+                return None
+            self.store.put_credential(credential)
+        return credential
+
+    def update(self, credential: Credential, changes: Changes) -> None:
+        with self.store.lock:
+            stored = self.store.credential(credential.token_hash)
+            if stored is None:
+                raise NotFound("no such credential")  # credentials are never deleted (store/models.py)
+            apply_changes(stored, changes)
+            self.store.put_credential(stored)
+        credential.deserialize(self.store.credentials[credential.token_hash])

@@ -5,17 +5,22 @@ PynamoDB update actions. Interfaces and semantics: store/repositories.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import cache
+from typing import Any, TypeVar
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, PutError
 
+from taskcenter.domain import channel_status
 from taskcenter.store import counters, money
 from taskcenter.store import tasks as task_store
 from taskcenter.store.counters import ScopeCount
 from taskcenter.store.models import REFUND_LANE, Channel, Credential, Task
 from taskcenter.store.money import AuditResult, Payer
+from taskcenter.store.pynamo_users import PynamoUsers, conditional_update, model_actions
 from taskcenter.store.repository_types import REMOVE, Changes, Repositories
+
+T = TypeVar("T", Channel, Credential)
 
 
 def task_actions(changes: Changes | None) -> list:
@@ -48,6 +53,9 @@ class PynamoTasks:
     def owed_refunds(self, due_by_ms: int, limit: int) -> list[str]:
         return [t.task_id for t in Task.due.query(REFUND_LANE, Task.due_at <= due_by_ms, limit=limit)]
 
+    def past_deadline(self, shard: str, due_by_ms: int, limit: int) -> list[str]:
+        return [t.task_id for t in Task.due.query(shard, Task.due_at <= due_by_ms, limit=limit)]
+
     def hold_until(self, task: Task, at_ms: int, *, submit_attempts: int | None = None) -> bool:
         if not self.update(task, task_store.hold_changes(task.task_id, at_ms, submit_attempts)):
             return False
@@ -79,6 +87,9 @@ class PynamoCounters:
     def read(self, names: list[str]) -> ScopeCount:
         return counters.read_scope(names)
 
+    def next_id(self, sequence: str) -> int:
+        return counters.next_id(sequence)
+
 
 class PynamoChannels:
     def get(self, channel_id: int) -> Channel | None:
@@ -91,7 +102,17 @@ class PynamoChannels:
         return list(Channel.by_type.query(channel_type))
 
     def enabled_of_type(self, channel_type: str) -> list[Channel]:
-        return [ch for ch in self.of_type(channel_type) if int(ch.status) == 1]
+        return [ch for ch in self.of_type(channel_type) if channel_status.takes_new_tasks(ch)]
+
+    def add(self, fields: Mapping[str, Any]) -> Channel | None:
+        return _save_new(Channel(**fields), Channel.id.does_not_exist())
+
+    def update(self, channel: Channel, changes: Changes) -> bool:
+        return conditional_update(channel, model_actions(Channel, changes), Channel.id.exists())
+
+    def drop_plaintext_secret(self, channel: Channel, plaintext: str, changes: Changes) -> bool:
+        return conditional_update(channel, model_actions(Channel, {**changes, "legacy_secret": REMOVE}),
+                                  Channel.legacy_secret == plaintext)
 
 
 class PynamoCredentials:
@@ -101,9 +122,28 @@ class PynamoCredentials:
         except DoesNotExist:
             return None
 
+    def of_user(self, user_id: int) -> list[Credential]:
+        return [Credential.get(ref.token_hash, consistent_read=True) for ref in Credential.by_user.query(int(user_id))]
+
+    def add(self, fields: Mapping[str, Any]) -> Credential | None:
+        return _save_new(Credential(**fields), Credential.token_hash.does_not_exist())
+
+    def update(self, credential: Credential, changes: Changes) -> None:
+        credential.update(actions=model_actions(Credential, changes))
+
+
+def _save_new(item: T, condition: object) -> T | None:
+    try:
+        item.save(condition=condition)
+    except PutError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            return None
+        raise
+    return item
+
 
 @cache
 def default() -> Repositories:
     """One set per process: the wrappers hold no state (table names resolve lazily, per call)."""
     return Repositories(tasks=PynamoTasks(), ledger=PynamoLedger(), counters=PynamoCounters(),
-                        channels=PynamoChannels(), credentials=PynamoCredentials())
+                        channels=PynamoChannels(), credentials=PynamoCredentials(), users=PynamoUsers())

@@ -26,6 +26,7 @@ from taskcenter.store.repository_types import (  # noqa: F401 - the interfaces, 
     LedgerRepository,
     Repositories,
     TaskRepository,
+    UserRepository,
 )
 
 _active: list[Repositories] = []

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 if TYPE_CHECKING:
     from taskcenter.store.counters import ScopeCount
-    from taskcenter.store.models import Channel, Credential, Task
+    from taskcenter.store.models import Channel, Credential, Task, User
     from taskcenter.store.money import AuditResult, Payer
 
 
@@ -52,6 +52,10 @@ class TaskRepository(Protocol):
         """Ids of tasks owed a refund since `due_by_ms` or before, oldest first, at most `limit` (the refund
         lane of the sparse `due` index: keys only, no scan; the index may lag, so read the task after)."""
 
+    def past_deadline(self, shard: str, due_by_ms: int, limit: int) -> list[str]:
+        """Ids of unfinished tasks of a poll shard whose deadline is `due_by_ms` or before, at most `limit`
+        (the shard's deadline lane of the `due` index: keys only, no scan; read the task after)."""
+
 
 class LedgerRepository(Protocol):
     def charge(self, payer: Payer, tasks: list[Task]) -> None:
@@ -79,6 +83,9 @@ class CounterRepository(Protocol):
     def read(self, names: list[str]) -> ScopeCount:
         """The counters `names` summed (value and change count); missing ones count 0."""
 
+    def next_id(self, sequence: str) -> int:
+        """One id, reserved from the sequence now (no block: users and channels are numbered densely)."""
+
 
 class ChannelRepository(Protocol):
     def get(self, channel_id: int) -> Channel | None:
@@ -90,10 +97,47 @@ class ChannelRepository(Protocol):
     def enabled_of_type(self, channel_type: str) -> list[Channel]:
         """The channels of a type that are enabled (status 1)."""
 
+    # Admin writes (services/admin).
+    def add(self, fields: Mapping[str, Any]) -> Channel | None:
+        """Write a new channel of these attributes. None: its id is taken (nothing written)."""
+
+    def update(self, channel: Channel, changes: Changes) -> bool:
+        """Change fields of an existing channel; `channel` then holds the item as written. False: no such
+        channel (nothing written)."""
+
+    def drop_plaintext_secret(self, channel: Channel, plaintext: str, changes: Changes) -> bool:
+        """Take the plaintext secret off the row with `changes`, on condition that it is still `plaintext` (a
+        concurrent update is never overwritten). False: it changed (nothing written)."""
+
 
 class CredentialRepository(Protocol):
     def by_hash(self, token_hash: str) -> Credential | None:
         """The access token or API key stored under this hash; None when unknown."""
+
+    # Admin reads and writes (services/admin).
+    def of_user(self, user_id: int) -> list[Credential]:
+        """Every token and key of a user, whatever its status (the by_user index, then a consistent read each)."""
+
+    def add(self, fields: Mapping[str, Any]) -> Credential | None:
+        """Write a new credential of these attributes. None: its hash is taken (nothing written)."""
+
+    def update(self, credential: Credential, changes: Changes) -> None:
+        """Change fields of a stored credential (status, the owner snapshot); `credential` then holds them."""
+
+
+class UserRepository(Protocol):
+    def get(self, user_id: int) -> User | None:
+        """A consistent read; None when there is no such user."""
+
+    def id_of(self, username: str) -> int | None:
+        """The id of the user with this name (any case), through its uniqueness guard; None when unknown."""
+
+    def create(self, fields: Mapping[str, Any]) -> User | None:
+        """Write a new user of these attributes and the guard of its name, one transaction. None: the name
+        (or the id) is taken (nothing written). Quota comes through the ledger (`ledger.credit`), not here."""
+
+    def update(self, user: User, changes: Changes) -> bool:
+        """Change fields of an existing user; `user` then holds the item as written. False: no such user."""
 
 
 @dataclass(frozen=True)
@@ -103,3 +147,4 @@ class Repositories:
     counters: CounterRepository
     channels: ChannelRepository
     credentials: CredentialRepository
+    users: UserRepository

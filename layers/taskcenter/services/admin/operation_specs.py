@@ -18,12 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
-
 from taskcenter.domain.errors import BadInput, DomainError, NotFound
 from taskcenter.observability import logger
 from taskcenter.services.admin import operations as admin
-from taskcenter.store.models import Channel, Counter
+from taskcenter.store.repositories import current as repositories
 
 # JSON types a field may take. "int" also accepts a string of digits (console users type "2").
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -54,11 +52,10 @@ def _resolve_user_id(user_id: Any = None, username: Any = None) -> int:
         return int(admin.get_user(user_id).id)
     if username is None:
         raise BadInput("user_id or username is required", field="user_id")
-    try:
-        guard = Counter.get(f"username#{str(username).lower()}", consistent_read=True)
-    except DoesNotExist as error:
-        raise NotFound(f"user {username!r} not found") from error
-    return int(guard.value)
+    user_id = repositories().users.id_of(str(username))
+    if user_id is None:
+        raise NotFound(f"user {username!r} not found")
+    return user_id
 
 
 def _get_user(user_id: Any = None, username: Any = None) -> dict[str, Any]:
@@ -100,7 +97,7 @@ def _list_channels(type: str | None = None) -> list[dict[str, Any]]:
     if type is not None and type not in admin.CHANNEL_TYPES:
         raise BadInput(f"type must be one of {sorted(admin.CHANNEL_TYPES)}", field="type")
     types = [type] if type else sorted(admin.CHANNEL_TYPES)
-    return [admin.channel_view(ch) for t in types for ch in Channel.by_type.query(t)]
+    return [admin.channel_view(ch) for t in types for ch in repositories().channels.of_type(t)]
 
 
 def _audit(user_id: Any = None) -> dict[str, Any]:

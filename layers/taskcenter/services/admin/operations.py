@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
-from pynamodb.transactions import TransactWrite
-
 from taskcenter import clock, settings
-from taskcenter.domain import channel_status, numbers
+from taskcenter.domain import channel_status
 from taskcenter.domain import credentials as cred_rules
 from taskcenter.domain.errors import BadInput, Conflict, NotFound
+from taskcenter.domain.fields import integer as _int
+from taskcenter.domain.fields import string_list as _str_list
 from taskcenter.services.admin import secrets as admin_secrets
-from taskcenter.store import counters, money
-from taskcenter.store.db import cancellation_codes, connection
-from taskcenter.store.models import Channel, Counter, Credential, User
+from taskcenter.store.money import day_of
+from taskcenter.store.repositories import current as repositories
+
+if TYPE_CHECKING:  # the rows the repositories hand back (store/models.py), for annotations only
+    from taskcenter.store.models import Channel, User
 
 ROLES = {1, 10, 100}
 PLANS = {"Starter": 5, "Pro": 20, "Team": 50, "Business": 100}  # plan -> device_limit
@@ -29,23 +30,12 @@ CHANNEL_TYPES = {"suno", "midjourney", "tikmatrix"}
 _USERNAME = re.compile(r"^[A-Za-z0-9_.\-]{3,40}$")
 
 
-def _int(value: Any, field: str, *, minimum: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and numbers.is_ascii_int(value.strip()):  # ASCII digits only, never "٣"
-            value = int(value.strip())
-        else:
-            raise BadInput(f"{field} must be an integer", field=field)
-    if minimum is not None and value < minimum:
-        raise BadInput(f"{field} must be >= {minimum}", field=field)
-    return value
-
-
 def get_user(user_id: Any) -> User:
     uid = _int(user_id, "user_id", minimum=1)
-    try:
-        return User.get(uid, consistent_read=True)
-    except DoesNotExist as error:
-        raise NotFound(f"user {uid} not found") from error
+    user = repositories().users.get(uid)
+    if user is None:
+        raise NotFound(f"user {uid} not found")
+    return user
 
 
 def user_view(user: User) -> dict[str, Any]:
@@ -71,23 +61,16 @@ def create_user(username: str, *, role: Any = 1, group: str = "default", plan: s
         raise BadInput("group must be a non-empty string", field="group")
     # Refuse a taken name before reserving an id, so a duplicate writes nothing (the guard in the
     # transaction below still settles a race between two creates).
-    if Counter.count(f"username#{username.lower()}", consistent_read=True):
+    if repositories().users.id_of(username) is not None:
         raise Conflict(f"username {username!r} is taken", field="username")
-    user_id = counters.next_id("user")
+    user_id = repositories().counters.next_id("user")
     now = clock.now_s()
-    user = User(id=user_id, username=username, display_name=display_name or username, role=role, group=group,
-                plan=plan, timezone=timezone, quota=0, created_at=now, updated_at=now)
-    try:
-        with TransactWrite(connection=connection()) as tx:
-            tx.save(Counter(name=f"username#{username.lower()}", value=user_id),
-                    condition=Counter.name.does_not_exist())
-            tx.save(user, condition=User.id.does_not_exist())
-    except TransactWriteError as error:
-        if "ConditionalCheckFailed" in cancellation_codes(error):
-            raise Conflict(f"username {username!r} is taken", field="username") from error
-        raise
+    if repositories().users.create({"id": user_id, "username": username, "display_name": display_name or username,
+                                    "role": role, "group": group, "plan": plan, "timezone": timezone, "quota": 0,
+                                    "created_at": now, "updated_at": now}) is None:
+        raise Conflict(f"username {username!r} is taken", field="username")
     if quota:
-        money.credit_user(user_id, quota, note="initial quota")
+        repositories().ledger.credit(user_id, quota, note="initial quota")
     return user_view(get_user(user_id))
 
 
@@ -115,49 +98,43 @@ def issue_credential(user_id: Any, kind: str, *, name: str = "", unlimited: bool
     expires = _int(expires_at, "expires_at", minimum=-1)
     if kind == "access":
         # One dashboard access token per user (as new-api): issuing a new one revokes the old.
-        for old in Credential.by_user.query(int(user.id)):
-            full = Credential.get(old.token_hash, consistent_read=True)
+        for full in repositories().credentials.of_user(int(user.id)):
             if full.kind == "access" and full.status == cred_rules.ENABLED:
-                full.update(actions=[Credential.status.set(cred_rules.DISABLED)])
+                repositories().credentials.update(full, {"status": cred_rules.DISABLED})
     token = cred_rules.new_access_token() if kind == "access" else cred_rules.new_api_key()
-    cred = Credential(
-        token_hash=cred_rules.hash_token(token), kind=kind, user_id=int(user.id), name=name[:64],
-        preview=cred_rules.preview(token), unlimited=bool(unlimited), remaining_quota=remaining,
-        expires_at=expires, created_at=clock.now_s(),
-    )
-    _copy_snapshot(cred, user)
-    cred.save(condition=Credential.token_hash.does_not_exist())
+    cred = repositories().credentials.add({
+        "token_hash": cred_rules.hash_token(token), "kind": kind, "user_id": int(user.id), "name": name[:64],
+        "preview": cred_rules.preview(token), "unlimited": bool(unlimited), "remaining_quota": remaining,
+        "expires_at": expires, "created_at": clock.now_s(), **owner_snapshot(user), "username": user.username,
+    })
+    if cred is None:  # a random 256-bit token: taken only if the generator is broken
+        raise Conflict("a credential with this token already exists; issue again")
     return {"token": token, "kind": kind, "user_id": int(user.id), "preview": cred.preview,
             "token_hash": cred.token_hash, "unlimited": cred.unlimited, "remaining_quota": remaining,
             "expires_at": expires}
 
 
-def _copy_snapshot(cred: Credential, user: User) -> None:
-    cred.user_role = int(user.role)
-    cred.user_status = int(user.status)
-    cred.user_group = user.group
-    cred.user_plan = user.plan
-    cred.user_timezone = user.timezone
-    cred.username = user.username
+def owner_snapshot(user: User) -> dict[str, Any]:
+    """The owner's facts every credential carries (authentication is one GetItem, store/models.py)."""
+    return {"user_role": int(user.role), "user_status": int(user.status), "user_group": user.group,
+            "user_plan": user.plan, "user_timezone": user.timezone}
 
 
 def revoke_credential(token_or_hash: str) -> dict[str, Any]:
     if not isinstance(token_or_hash, str) or not token_or_hash:
         raise BadInput("token (or token_hash) is required", field="token")
     key = token_or_hash if re.fullmatch(r"[0-9a-f]{64}", token_or_hash) else cred_rules.hash_token(token_or_hash)
-    try:
-        cred = Credential.get(key, consistent_read=True)
-    except DoesNotExist as error:
-        raise NotFound("no such token") from error
-    cred.update(actions=[Credential.status.set(cred_rules.DISABLED)])
+    cred = repositories().credentials.by_hash(key)
+    if cred is None:
+        raise NotFound("no such token")
+    repositories().credentials.update(cred, {"status": cred_rules.DISABLED})
     return {"token_hash": key, "status": "revoked"}
 
 
 def list_credentials(user_id: Any) -> list[dict[str, Any]]:
     user = get_user(user_id)
     out = []
-    for ref in Credential.by_user.query(int(user.id)):
-        c = Credential.get(ref.token_hash, consistent_read=True)
+    for c in repositories().credentials.of_user(int(user.id)):
         out.append({"token_hash": c.token_hash, "kind": c.kind, "name": c.name, "preview": c.preview,
                     "status": int(c.status), "unlimited": c.unlimited, "remaining_quota": int(c.remaining_quota),
                     "used_quota": int(c.used_quota), "expires_at": int(c.expires_at)})
@@ -169,7 +146,7 @@ def top_up(user_id: Any, amount: Any, note: str = "") -> dict[str, Any]:
     amount = _int(amount, "amount")
     if amount <= 0:
         raise BadInput("amount must be a positive integer", field="amount")
-    quota = money.credit_user(int(user.id), amount, note=note)
+    quota = repositories().ledger.credit(int(user.id), amount, note=note)
     return {"user_id": int(user.id), "quota": quota}
 
 
@@ -180,38 +157,33 @@ def update_user(user_id: Any, **changes: Any) -> dict[str, Any]:
     if unknown:
         raise BadInput(f"unknown fields: {sorted(unknown)}", field=sorted(unknown)[0])
     user = get_user(user_id)
-    actions = []
+    fields: dict[str, Any] = {}
     if "role" in changes:
-        role = _int(changes["role"], "role")
-        if role not in ROLES:
+        fields["role"] = _int(changes["role"], "role")
+        if fields["role"] not in ROLES:
             raise BadInput("role must be 1, 10 or 100", field="role")
-        actions.append(User.role.set(role))
     if "status" in changes:
-        status = _int(changes["status"], "status")
-        if status not in {1, 2}:
+        fields["status"] = _int(changes["status"], "status")
+        if fields["status"] not in {1, 2}:
             raise BadInput("status must be 1 (enabled) or 2 (disabled)", field="status")
-        actions.append(User.status.set(status))
     if "group" in changes:
         if not isinstance(changes["group"], str) or not changes["group"]:
             raise BadInput("group must be a non-empty string", field="group")
-        actions.append(User.group.set(changes["group"]))
+        fields["group"] = changes["group"]
     if "plan" in changes:
         _check_plan(changes["plan"])
-        actions.append(User.plan.set(changes["plan"]))
+        fields["plan"] = changes["plan"]
     if "timezone" in changes:
         _check_timezone(changes["timezone"])
-        actions.append(User.timezone.set(changes["timezone"]))
+        fields["timezone"] = changes["timezone"]
     if "display_name" in changes:
-        actions.append(User.display_name.set(str(changes["display_name"])[:64]))
-    if not actions:
+        fields["display_name"] = str(changes["display_name"])[:64]
+    if not fields:
         raise BadInput("nothing to change")
-    actions.append(User.updated_at.set(clock.now_s()))
-    user.update(actions=actions, condition=User.id.exists())
-    for ref in Credential.by_user.query(int(user.id)):
-        cred = Credential.get(ref.token_hash, consistent_read=True)
-        cred.update(actions=[Credential.user_role.set(int(user.role)), Credential.user_status.set(int(user.status)),
-                             Credential.user_group.set(user.group), Credential.user_plan.set(user.plan),
-                             Credential.user_timezone.set(user.timezone)])
+    if not repositories().users.update(user, {**fields, "updated_at": clock.now_s()}):
+        raise NotFound(f"user {int(user.id)} not found")
+    for cred in repositories().credentials.of_user(int(user.id)):
+        repositories().credentials.update(cred, owner_snapshot(user))
     return user_view(user)
 
 
@@ -250,14 +222,6 @@ def channel_view(ch: Channel) -> dict[str, Any]:
             **admin_secrets.view(ch)}
 
 
-def _str_list(value: Any, field: str) -> list[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise BadInput(f"{field} must be a list of strings", field=field)
-    return list(dict.fromkeys(value))
-
-
 def create_channel(type: str, base_url: str, *, name: str = "", secret: str = "", priority: Any = 0,
                    weight: Any = 1, models: Any = None, devices: Any = None, accounts: Any = None,
                    status: Any = 1) -> dict[str, Any]:
@@ -272,25 +236,28 @@ def create_channel(type: str, base_url: str, *, name: str = "", secret: str = ""
     secret = admin_secrets.check_secret(secret)
     lists = {field: _str_list(value, field) for field, value in
              (("models", models), ("devices", devices), ("accounts", accounts))}
-    channel_id = counters.next_id("channel")
+    channel_id = repositories().counters.next_id("channel")
     ref = admin_secrets.store_new(channel_id, secret)  # the value goes to Secrets Manager, the row keeps its name
-    ch = Channel(id=channel_id, type=type, name=name or f"{type}-channel", base_url=url, secret_ref=ref,
-                 priority=priority, weight=weight, **lists, status=status,
-                 created_at=clock.now_s(), updated_at=clock.now_s())
     try:
-        ch.save(condition=Channel.id.does_not_exist())
+        ch = repositories().channels.add({
+            "id": channel_id, "type": type, "name": name or f"{type}-channel", "base_url": url, "secret_ref": ref,
+            "priority": priority, "weight": weight, **lists, "status": status,
+            "created_at": clock.now_s(), "updated_at": clock.now_s()})
     except Exception:
         admin_secrets.forget_new(ref)
         raise
+    if ch is None:  # the id came from the sequence: taken only if the sequence was reset
+        admin_secrets.forget_new(ref)
+        raise Conflict(f"channel {channel_id} already exists; create again")
     return channel_view(ch)
 
 
 def get_channel(channel_id: Any) -> Channel:
     cid = _int(channel_id, "channel_id", minimum=1)
-    try:
-        return Channel.get(cid, consistent_read=True)
-    except DoesNotExist as error:
-        raise NotFound(f"channel {cid} not found") from error
+    channel = repositories().channels.get(cid)
+    if channel is None:
+        raise NotFound(f"channel {cid} not found")
+    return channel
 
 
 def update_channel(channel_id: Any, **changes: Any) -> dict[str, Any]:
@@ -299,36 +266,35 @@ def update_channel(channel_id: Any, **changes: Any) -> dict[str, Any]:
     if unknown:
         raise BadInput(f"unknown fields: {sorted(unknown)}", field=sorted(unknown)[0])
     ch = get_channel(channel_id)
-    actions = []
+    fields: dict[str, Any] = {}
     if "base_url" in changes:
-        actions.append(Channel.base_url.set(_check_base_url(changes["base_url"],
-                                                            allow_private=settings.get().allow_private_upstreams)))
+        fields["base_url"] = _check_base_url(changes["base_url"], allow_private=settings.get().allow_private_upstreams)
     if "name" in changes:
-        actions.append(Channel.name.set(str(changes["name"])[:64]))
+        fields["name"] = str(changes["name"])[:64]
     secret = admin_secrets.check_secret(changes["secret"]) if "secret" in changes else None
     if "priority" in changes:
-        actions.append(Channel.priority.set(_int(changes["priority"], "priority")))
+        fields["priority"] = _int(changes["priority"], "priority")
     if "weight" in changes:
-        actions.append(Channel.weight.set(_int(changes["weight"], "weight", minimum=0)))
+        fields["weight"] = _int(changes["weight"], "weight", minimum=0)
     for field in ("models", "devices", "accounts"):
         if field in changes:
-            actions.append(getattr(Channel, field).set(_str_list(changes[field], field)))
+            fields[field] = _str_list(changes[field], field)
     status = None
     if "status" in changes:
         status = _int(changes["status"], "status")
         if status not in channel_status.ALL:
             raise BadInput("status must be 1 (enabled), 2 (disabled) or 3 (deleted)", field="status")
-        actions.append(Channel.status.set(status))
-    if not actions and secret is None:
+        fields["status"] = status
+    if not fields and secret is None:
         raise BadInput("nothing to change")
     # Every field is valid: now Secrets Manager, then the row (docs/admin.md "Channel secrets").
     previous = int(ch.status)
     if status is not None:
         admin_secrets.before_status_change(ch, status)
     if secret is not None:
-        actions += admin_secrets.update_actions(ch, secret)
-    actions.append(Channel.updated_at.set(clock.now_s()))
-    ch.update(actions=actions, condition=Channel.id.exists())
+        fields.update(admin_secrets.secret_changes(ch, secret))
+    if not repositories().channels.update(ch, {**fields, "updated_at": clock.now_s()}):
+        raise NotFound(f"channel {int(ch.id)} not found")
     admin_secrets.after_status_change(ch, previous)
     return channel_view(ch)
 
@@ -353,8 +319,8 @@ def audit(user_id: Any = None) -> dict[str, Any]:
         ids = [int(get_user(user_id).id)]
     else:
         now = clock.now_ms()
-        ids = sorted(money.users_with_ledger_activity([money.day_of(now - 86_400_000), money.day_of(now)]))
-    results = [money.audit_user(uid) for uid in ids]
+        ids = sorted(repositories().ledger.active_users([day_of(now - 86_400_000), day_of(now)]))
+    results = [repositories().ledger.audit(uid) for uid in ids]
     bad = [r for r in results if not r.ok]
     return {
         "checked": len(results),

@@ -8,14 +8,17 @@ of rows written before this into Secrets Manager. Replies and logs never carry a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from taskcenter.domain.errors import BadInput
+from taskcenter.domain.channel_status import DELETED
+from taskcenter.domain.errors import BadInput, Conflict
 from taskcenter.observability import logger
 from taskcenter.store import channel_secrets
-from taskcenter.store.models import Channel
+from taskcenter.store.repositories import REMOVE
+from taskcenter.store.repositories import current as repositories
 
-DELETED = 3
+if TYPE_CHECKING:
+    from taskcenter.store.models import Channel
 
 
 def check_secret(value: Any) -> str:
@@ -49,15 +52,15 @@ def forget_new(ref: str) -> None:
             logger.warning("orphan channel secret left", extra={"secret_ref": ref})
 
 
-def update_actions(ch: Channel, value: str) -> list:
-    """Write `value` as the channel's secret now; the row actions that go with it."""
+def secret_changes(ch: Channel, value: str) -> dict[str, Any]:
+    """Write `value` as the channel's secret now; the row changes that go with it."""
     if not value:
         if ch.secret_ref:
             channel_secrets.schedule_deletion(ch.secret_ref)
-        return [Channel.secret_ref.set(""), Channel.legacy_secret.remove()]
+        return {"secret_ref": "", "legacy_secret": REMOVE}
     ref = channel_secrets.create_or_update(ch.secret_ref or channel_secrets.name_for(int(ch.id)), value,
                                            channel_id=int(ch.id), exists=bool(ch.secret_ref))
-    return [Channel.secret_ref.set(ref), Channel.legacy_secret.remove()]
+    return {"secret_ref": ref, "legacy_secret": REMOVE}
 
 
 def before_status_change(ch: Channel, status: int) -> None:
@@ -89,19 +92,24 @@ def migrate(types: list[str]) -> dict[str, Any]:
     dropped: list[int] = []
     checked = 0
     for channel_type in types:
-        for ch in Channel.by_type.query(channel_type):
+        for ch in repositories().channels.of_type(channel_type):
             checked += 1
             plaintext = ch.legacy_secret
             if not plaintext:
                 continue
             if plaintext.startswith("ssm:"):
-                ch.update(actions=[Channel.legacy_secret.remove()], condition=Channel.legacy_secret == plaintext)
+                _drop_plaintext(ch, plaintext, {})
                 dropped.append(int(ch.id))
                 continue
             ref = channel_secrets.create_or_update(ch.secret_ref or channel_secrets.name_for(int(ch.id)), plaintext,
                                                    channel_id=int(ch.id), exists=bool(ch.secret_ref))
-            ch.update(actions=[Channel.secret_ref.set(ref), Channel.legacy_secret.remove()],
-                      condition=Channel.legacy_secret == plaintext)
+            _drop_plaintext(ch, plaintext, {"secret_ref": ref})
             migrated.append(int(ch.id))
     logger.info("channel secrets migrated", extra={"migrated": migrated, "dropped_references": dropped})
     return {"checked": checked, "migrated": sorted(migrated), "dropped_references": sorted(dropped)}
+
+
+def _drop_plaintext(ch: Channel, plaintext: str, changes: dict[str, Any]) -> None:
+    """The row loses its plaintext only if it still holds the value read (a concurrent update wins)."""
+    if not repositories().channels.drop_plaintext_secret(ch, plaintext, changes):
+        raise Conflict(f"channel {int(ch.id)} changed during the migration; run migrate_channel_secrets again")

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
-
 from taskcenter.domain.errors import Unauthorized
-from taskcenter.store.models import User
 
 
 def user_self(user_id: int) -> dict[str, Any]:
-    try:
-        user = User.get(user_id, consistent_read=True)
-    except DoesNotExist as error:
-        raise Unauthorized("user no longer exists") from error
+    from taskcenter.store.repositories import current as repositories  # late: every route imports this module
+
+    user = repositories().users.get(user_id)
+    if user is None:
+        raise Unauthorized("user no longer exists")
     return {
         "id": int(user.id), "username": user.username, "display_name": user.display_name, "role": int(user.role),
         "status": int(user.status), "group": user.group, "quota": int(user.quota),

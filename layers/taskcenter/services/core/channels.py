@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import random
 import time
+from typing import TYPE_CHECKING
 
 from taskcenter.domain import channel_status
 from taskcenter.observability import logger, metrics
 from taskcenter.providers.base import ChannelInfo, TransientUpstreamError
 from taskcenter.store import channel_secrets
-from taskcenter.store.models import Channel
 from taskcenter.store.repositories import current as repositories
+
+if TYPE_CHECKING:
+    from taskcenter.store.models import Channel
 
 _CACHE_SECONDS = 10.0
 _cache: dict[str, tuple[float, list[Channel]]] = {}

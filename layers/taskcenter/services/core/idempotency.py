@@ -1,7 +1,7 @@
 """Idempotent submissions: an `Idempotency-Key` header makes a repeated request return the first answer.
 
-Powertools idempotency with its DynamoDB persistence layer on IDEMPOTENCY_TABLE. The record key is
-`taskcenter#<scope>#<hash of (user id, header value)>`, so two users' keys never collide; the request
+Powertools idempotency with its DynamoDB persistence layer on IDEMPOTENCY_TABLE (store/idempotency_records.py).
+The record key is `taskcenter#<scope>#<hash of (user id, header value)>`, so two users' keys never collide; the request
 itself is the validation payload, so the same key with a different request is refused (409) instead of
 silently answering the first request's result. Only successful answers are kept: a request that
 raised (no channel, upstream failure, insufficient quota) leaves no record, and the client may retry
@@ -20,12 +20,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from taskcenter import config, settings
+from taskcenter import settings
 from taskcenter.domain.errors import BadInput, Conflict
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
-_stores: dict[tuple[str, str, str | None], Any] = {}
 
 
 class Outcome:
@@ -45,17 +44,6 @@ def check_key(key: str | None) -> str | None:
     if len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise BadInput(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters", field=HEADER)
     return key
-
-
-def _store() -> Any:
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-
-    cache_key = (config.table_name("idempotency"), config.region(), config.dynamodb_endpoint())
-    store = _stores.get(cache_key)
-    if store is None:
-        store = DynamoDBPersistenceLayer(table_name=cache_key[0])
-        _stores[cache_key] = store
-    return store
 
 
 class _Remaining:
@@ -81,13 +69,15 @@ def run_once(scope: str, *, user_id: int, key: str | None, request: Any,
         IdempotencyValidationError,
     )
 
+    from taskcenter.store.idempotency_records import persistence_layer  # late, as Powertools: cold start
+
     ran = {"value": False}
     idempotency_config = IdempotencyConfig(event_key_jmespath="[user, key]", payload_validation_jmespath="request",
                                            raise_on_no_idempotency_key=True,
                                            expires_after_seconds=settings.get().idempotency_ttl_seconds)
     idempotency_config.register_lambda_context(_Remaining(settings.get().idempotency_in_progress_seconds))
 
-    @idempotent_function(data_keyword_argument="call", persistence_store=_store(), config=idempotency_config,
+    @idempotent_function(data_keyword_argument="call", persistence_store=persistence_layer(), config=idempotency_config,
                          key_prefix=f"taskcenter#{scope}")
     def once(call: dict[str, Any]) -> dict[str, Any]:
         ran["value"] = True

@@ -11,14 +11,18 @@ error), the reconciler finds the task by its refund_pending state and enqueues a
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from taskcenter import queues
 from taskcenter.domain import states
 from taskcenter.observability import logger
 from taskcenter.services.core import platform_registry
 from taskcenter.store import tasks as task_store
-from taskcenter.store.models import Task
 from taskcenter.store.repositories import Changes
 from taskcenter.store.repositories import current as repositories
+
+if TYPE_CHECKING:
+    from taskcenter.store.models import Task
 
 
 def move(task: Task, new_status: str, changes: Changes | None = None, *, actions: list | None = None,
@@ -49,8 +53,10 @@ def run_terminal_hook(task: Task) -> None:
         logger.exception("terminal hook failed", extra={"task_id": getattr(task, "task_id", "")})
 
 
-def fail_task(task: Task, reason: str, *, actions: list | None = None, refund_now: bool = False) -> bool:
-    """Move a task to FAILURE with `reason` (and `actions` in the same write). True if this call made the move.
+def fail_task(task: Task, reason: str, *, changes: Changes | None = None, actions: list | None = None,
+              refund_now: bool = False) -> bool:
+    """Move a task to FAILURE with `reason` (and `changes`, or the poll path's `actions`, in the same write).
+    True if this call made the move.
 
     Only the winner settles money: with refund_now the refund happens in this request (used when the
     client is waiting for the answer, e.g. every channel failed at submission); otherwise a refund
@@ -58,7 +64,7 @@ def fail_task(task: Task, reason: str, *, actions: list | None = None, refund_no
     """
     if task.status in states.TERMINAL:
         return False
-    if not move(task, states.FAILURE, actions=list(actions or []), fail_reason=reason):
+    if not move(task, states.FAILURE, changes, actions=list(actions or []), fail_reason=reason):
         return False
     logger.info("task failed", extra={"task_id": task.task_id, "reason": reason, "billing": task.billing})
     after_move(task, refund_now=refund_now)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from taskcenter import clock, queues, settings
 from taskcenter.domain import channel_status, ids, pricing, states
@@ -43,9 +43,11 @@ from taskcenter.services.core import channels as channel_service
 from taskcenter.services.core.auth import Principal
 from taskcenter.services.core.lifecycle import fail_task, move
 from taskcenter.store import tasks as task_store
-from taskcenter.store.models import Task
 from taskcenter.store.money import Payer
 from taskcenter.store.repositories import current as repositories
+
+if TYPE_CHECKING:
+    from taskcenter.store.models import Task
 
 SUBMIT_KEY = "_submit"
 SUBMITTED_STATES = frozenset({states.SUBMITTED, states.QUEUED, states.IN_PROGRESS, states.MODAL})

@@ -22,14 +22,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from taskcenter import clock, queues, settings
 from taskcenter.domain import states
 from taskcenter.observability import logger, task_log_context
 from taskcenter.services.core import platform_registry, submission
-from taskcenter.store.models import Task
 from taskcenter.store.repositories import current as repositories
+
+if TYPE_CHECKING:
+    from taskcenter.store.models import Task
 
 IGNORED, CLAIM_LOST, DISPATCHED, FORWARDED = "ignored", "claim_lost", "dispatched", "forwarded"
 MAX_SQS_DELAY_S = 900

@@ -11,14 +11,16 @@ is recorded beside them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from taskcenter import clock, settings
 from taskcenter.domain import states
 from taskcenter.observability import logger, task_log_context
 from taskcenter.services.core.lifecycle import fail_task
-from taskcenter.store import tasks as task_store
-from taskcenter.store.models import Task
+from taskcenter.store.repositories import current as repositories
+
+if TYPE_CHECKING:
+    from taskcenter.store.models import Task
 
 # Words upstreams use for "not finished" (Suno clip statuses, midjourney-proxy, TikMatrix, ours).
 IN_PROGRESS_WORDS = frozenset({
@@ -75,8 +77,7 @@ class SweepReport:
 def due_deadlines(now_ms: int) -> list[str]:
     ids: list[str] = []
     for shard in range(settings.get().poll_shards):
-        for key in Task.due.query(f"s{shard}", Task.due_at <= now_ms, limit=settings.get().sweep_limit):
-            ids.append(key.task_id)
+        ids += repositories().tasks.past_deadline(f"s{shard}", now_ms, settings.get().sweep_limit)
     return ids
 
 
@@ -85,13 +86,13 @@ def sweep_timeouts() -> SweepReport:
     to start + limit instead (the limit counts from when it may start)."""
     now = clock.now_ms()
     report = SweepReport()
-    for task in task_store.get_many(due_deadlines(now)):
+    for task in repositories().tasks.get_many(due_deadlines(now)):
         if task.status in states.TERMINAL:
             continue
         scheduled = int(task.scheduled_ms or 0)
         timeout_ms = settings.get().task_timeout_seconds * 1000
         if task.status == states.NOT_START and scheduled and scheduled + timeout_ms > now:
-            if task_store.update_in_place(task, [Task.due_at.set(scheduled + timeout_ms)]):
+            if repositories().tasks.update(task, {"due_at": scheduled + timeout_ms}):
                 report.deferred.append(task.task_id)
             continue
         with task_log_context(task.task_id):
@@ -105,5 +106,5 @@ def sweep_timeouts() -> SweepReport:
 def time_out(task: Task) -> bool:
     """FAILURE by timeout, data settled, refund enqueued (by the winner only). True if this call won."""
     reason = timeout_reason()
-    return fail_task(task, reason, actions=[Task.data.set(settle_data(task.data, reason))])
+    return fail_task(task, reason, changes={"data": settle_data(task.data, reason)})
 
