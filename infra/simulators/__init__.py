@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+# What an expired signed file URL answers (S3's and most CDNs' answer once a URL's signature lapsed).
+EXPIRED_BODY = b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
+
+
+def file_bytes(name: str, size: int) -> bytes:
+    """The bytes a simulator serves for a result file `name`: deterministic, so a copy can be compared byte
+    for byte, and different per file."""
+    seed = hashlib.sha256(name.encode()).digest()
+    return (seed * (size // len(seed) + 1))[:size]
 
 
 class QuietJsonHandler(BaseHTTPRequestHandler):

@@ -6,6 +6,7 @@ Routes (the upstream's three, same envelope as the relay: `{"code": "success", "
     POST /suno/fetch  {"ids": [...]}                        -> data: [item, ...] (unknown ids left out)
     GET  /suno/fetch/{id}                                   -> data: item | 400 task_not_exist
     GET  /health                                            -> ok
+    GET  /files/<clip>.<mp3|png|mp4>                        -> the clip's file (public, as Suno's CDN)
     POST /sim/config  {field: value}                        -> change the knobs at run time
 
 An item is `{task_id, action, status, fail_reason, submit_time, start_time, finish_time, progress, data}`
@@ -16,7 +17,9 @@ Knobs (`SunoSimConfig`, also from `SUNO_SIM_*` environment variables): `latency_
 answer), `submit_failure_rate` (answers 429 or 500), `task_failure_rate` (ends FAILURE),
 `forget_rate` (the task vanishes from fetch once it is in progress), `step_seconds` (time in
 SUBMITTED, QUEUED, IN_PROGRESS), `api_key` (required bearer key, "" = none), `seed` (every random
-decision comes from one seeded generator, so a run is reproducible).
+decision comes from one seeded generator, so a run is reproducible), `file_bytes` (size of each served
+audio/video file; `infra.simulators.file_bytes(name, size)` gives its bytes), `files_expired` (every file
+URL answers 403 "Request has expired", as a lapsed signed URL: the results kept tests, docs/results.md).
 
 Deterministic controls for tests: a prompt containing `sim:fail` ends in FAILURE, `sim:vanish` is
 forgotten, `sim:reject` is refused with HTTP 400; `script_submits(429, 500, "timeout", 400, ...)`
@@ -36,7 +39,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from infra.simulators import QuietJsonHandler
+from infra.simulators import EXPIRED_BODY, QuietJsonHandler, file_bytes
 
 ACTIONS = ("MUSIC", "LYRICS")
 
@@ -51,6 +54,8 @@ class SunoSimConfig:
     api_key: str = "sim-secret"
     seed: int = 7
     timeout_s: float = 30.0  # how long a scripted "timeout" answer stalls
+    file_bytes: int = 256 * 1024  # size of each served audio/video file (images are a tenth)
+    files_expired: bool = False  # every /files/ URL answers 403, as an expired signed URL
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> SunoSimConfig:
@@ -314,6 +319,9 @@ def _handler_for(sim: SunoSimulator) -> type[BaseHTTPRequestHandler]:
             if path == "/health":
                 self._reply(200, {"status": "ok", "tasks": len(sim._state.tasks)})
                 return
+            if path.startswith("/files/"):
+                self._file(path[len("/files/"):])
+                return
             if not self._authorised():
                 return
             self._delay()
@@ -325,6 +333,18 @@ def _handler_for(sim: SunoSimulator) -> type[BaseHTTPRequestHandler]:
                     self._reply(200, {"code": "success", "message": "", "data": item})
                 return
             self._reply(404, _error("not_found", f"no route {path}"))
+
+        def _file(self, name: str) -> None:
+            if sim.config.files_expired:
+                self.send_body(403, EXPIRED_BODY, "application/xml")
+                return
+            kind = name.rsplit(".", 1)[-1]
+            types = {"mp3": "audio/mpeg", "png": "image/png", "mp4": "video/mp4"}
+            if kind not in types:
+                self._reply(404, _error("not_found", "no such file"))
+                return
+            size = int(sim.config.file_bytes) // (10 if kind == "png" else 1)
+            self.send_body(200, file_bytes(name, max(1, size)), types[kind])
 
         def do_POST(self) -> None:  # noqa: N802
             path = urlsplit(self.path).path.rstrip("/")

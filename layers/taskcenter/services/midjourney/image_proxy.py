@@ -12,6 +12,7 @@ SVG) could run script under our domain. Each refusal says why, in our words: no 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from taskcenter import settings
 from taskcenter.domain.errors import DomainError
@@ -19,7 +20,9 @@ from taskcenter.observability import logger
 from taskcenter.providers import http
 from taskcenter.providers.base import UpstreamError
 from taskcenter.services.core.submission import extra_of
-from taskcenter.store.models import Task
+
+if TYPE_CHECKING:
+    from taskcenter.store.models import Task
 
 ALLOWED_TYPES = {"image/png": "image/png", "image/jpeg": "image/jpeg", "image/jpg": "image/jpeg",
                  "image/pjpeg": "image/jpeg", "image/webp": "image/webp", "image/gif": "image/gif"}

@@ -14,7 +14,7 @@ for good too. Failing for good is recorded on the task (`state: failed`, `error`
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from taskcenter import queues, settings
 from taskcenter.domain import states
@@ -24,8 +24,10 @@ from taskcenter.providers.base import UpstreamError
 from taskcenter.services.core import platform_registry
 from taskcenter.services.results.serving import record_of
 from taskcenter.store import result_objects
-from taskcenter.store.models import Task
 from taskcenter.store.repositories import current as repositories
+
+if TYPE_CHECKING:
+    from taskcenter.store.models import Task
 
 KEPT, FAILED, PARTIAL = "kept", "failed", "partial"
 # Content types a kept file keeps; anything else is stored as bytes (application/octet-stream).
