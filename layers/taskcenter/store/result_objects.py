@@ -83,7 +83,7 @@ class S3ResultObjects:
 
         # One thread, one part at a time: memory stays at about one part (the worker copies one file).
         transfer = TransferConfig(multipart_threshold=PART_BYTES, multipart_chunksize=PART_BYTES,
-                                  max_concurrency=1, use_threads=False, max_in_memory_upload_chunks=1)
+                                  max_concurrency=1, use_threads=False)
         self._s3().upload_fileobj(chunk_file(chunks), self.bucket, key, Config=transfer,
                                   ExtraArgs={"ContentType": content_type})
         stored = self.head(key)
@@ -123,12 +123,12 @@ def s3_client() -> Any:
         import boto3
         from botocore.config import Config
 
-        from taskcenter.store.db import botocore_session
-
         options: dict[str, Any] = {"signature_version": "s3v4"}
         if endpoint:
             options["s3"] = {"addressing_style": "path"}
-        client = _clients[key] = boto3.session.Session(botocore_session=botocore_session()).client(
+        # Its own session: boto3 adds S3's transfer methods to a session's client class once per boto3
+        # Session, so a second one over the shared botocore session (store/db.py) would add them twice.
+        client = _clients[key] = boto3.session.Session().client(
             "s3", region_name=key[0], endpoint_url=endpoint,
             config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=60,
                           **options))
