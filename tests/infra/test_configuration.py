@@ -52,7 +52,7 @@ def test_no_code_reads_a_setting_s_variable_around_the_object():
 def test_template_environment_is_the_settings_it_sets_plus_the_aws_wiring():
     template = cfn.load_template(ROOT / "template.yaml")
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
-    wiring = {*config.TABLE_ENV.values(), *config.QUEUE_ENV.values()}
+    wiring = {*config.TABLE_ENV.values(), *config.QUEUE_ENV.values(), config.RESULTS_BUCKET_ENV}
     assert set(variables) - wiring == {settings.env_name(name) for name in generator.SETTING_VALUES}
     for name, value in generator.SETTING_VALUES.items():
         assert variables[settings.env_name(name)] == value, name
