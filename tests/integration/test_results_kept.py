@@ -123,6 +123,9 @@ def test_suno_song_audio_and_image_kept_streamed_and_fetch_points_at_the_kept_co
     assert data[0]["audio_url"] == f"{BASE}/suno/result/{task_id}/0.audio"
     assert data[1]["image_url"] == f"{BASE}/suno/result/{task_id}/1.image"
     assert data[0]["title"] == clip["title"]  # the rest of the clip unchanged
+    r = client.http.get("/api/task/self?platform=suno", headers=sims.user.dashboard_headers())
+    listed = next(i for i in json.loads(r.body)["data"]["items"] if i["task_id"] == task_id)
+    assert listed["data"][0]["audio_url"] == f"{BASE}/suno/result/{task_id}/0.audio"  # the dashboard's too
     r = client.http.get(f"/suno/result/{task_id}/0.audio")
     assert r.status_code == 302 and "X-Amz-Signature=" in r.headers["Location"]
     assert client.http.get(f"/suno/result/{task_id}/9.audio").status_code == 404

@@ -25,7 +25,7 @@ def _models(prefix: str) -> tuple[str, ...]:
 TABLE: dict[str, Platform] = {
     # result_urls: the files the result keeper copies (docs/results.md)
     "suno": Platform(name="suno", provider=SunoProvider, models=_models("suno_"),
-                     result_urls=suno_relay.result_urls),
+                     result_urls=suno_relay.result_urls, shown_data=suno_relay.kept_data),
     "midjourney": Platform(name="midjourney", provider=MidjourneyProvider, models=_models("mj_"),
                            result_urls=image_proxy.result_urls),
     "tikmatrix": Platform(

@@ -37,6 +37,9 @@ class Platform:
     # Where a succeeded task's result files are: {variant: upstream URL} (docs/results.md). A platform with
     # this hook has its results copied into the results bucket by the result keeper once a task succeeds.
     result_urls: Callable[[Task], Mapping[str, str]] | None = None
+    # The task's `data` as listings show it, given the reply's base URL: kept files' links point at our result
+    # routes (they outlive the upstream's URLs). None: `data` as stored.
+    shown_data: Callable[[Task, str], Any] | None = None
 
 
 def install(loader: Callable[[], Mapping[str, Platform]]) -> None:
@@ -69,6 +72,13 @@ def result_urls(task: Task) -> Mapping[str, str]:
     if row is None or row.result_urls is None:
         return {}
     return {variant: url for variant, url in row.result_urls(task).items() if url}
+
+
+def shown_data(task: Task, base_url: str) -> Any:
+    row = platform(task.platform)
+    if row is None or row.shown_data is None or not base_url:
+        return task.data
+    return row.shown_data(task, base_url)
 
 
 def message_handler(kind: str) -> Callable[[dict[str, Any]], Any] | None:

@@ -15,6 +15,7 @@ from taskcenter.domain import states
 from taskcenter.domain.errors import BadInput
 from taskcenter.domain.listing_plan import ListingFilters
 from taskcenter.services.core import listing_executor as listings
+from taskcenter.services.core import platform_registry
 from taskcenter.services.core.auth import Principal
 from taskcenter.store.models import Task
 
@@ -73,7 +74,7 @@ def public_properties(task: Task) -> dict[str, Any]:
     return script_secrets.mask({k: v for k, v in props.items() if not str(k).startswith(INTERNAL_PROPERTY_PREFIX)})
 
 
-def item_view(task: Task, *, admin: bool) -> dict[str, Any]:
+def item_view(task: Task, *, admin: bool, base_url: str = "") -> dict[str, Any]:
     item: dict[str, Any] = {
         "id": int(task.id),
         "created_at": int(task.created_at or 0),
@@ -90,7 +91,8 @@ def item_view(task: Task, *, admin: bool) -> dict[str, Any]:
         "finish_time": int(task.finish_ms or 0) // 1000,
         "progress": task.progress or "0%",
         "properties": public_properties(task),
-        "data": task.data if task.data is not None else {},
+        # kept result files link to our result routes (docs/results.md)
+        "data": platform_registry.shown_data(task, base_url) if task.data is not None else {},
     }
     if admin:
         item["channel_id"] = int(task.channel_id or 0)
@@ -98,8 +100,9 @@ def item_view(task: Task, *, admin: bool) -> dict[str, Any]:
     return item
 
 
-def list_page(params: dict[str, str | None], principal: Principal, *, admin: bool) -> dict[str, Any]:
+def list_page(params: dict[str, str | None], principal: Principal, *, admin: bool,
+              base_url: str = "") -> dict[str, Any]:
     filters, page, page_size, task_id = parse_filters(params, principal, admin=admin)
     tasks, total = listings.list_tasks(filters, page, page_size, task_id=task_id)
-    return {"items": [item_view(t, admin=admin) for t in tasks], "total": total, "page": page,
+    return {"items": [item_view(t, admin=admin, base_url=base_url) for t in tasks], "total": total, "page": page,
             "page_size": page_size}
