@@ -17,7 +17,7 @@ from taskcenter.services.results import keeping, serving
 from taskcenter.store import result_objects
 from taskcenter.store.memory_results import MemoryResultObjects
 
-from tests.unit.memory_world import World, mem, spec  # noqa: F401 - mem is a fixture
+from tests.unit.memory_world import World, spec
 
 CHUNK = 64 * 1024
 CLIPS = [{"id": "c0", "audio_url": "https://cdn.example/c0.mp3", "image_url": "https://cdn.example/c0.png"},
