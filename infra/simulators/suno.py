@@ -39,7 +39,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from infra.simulators import EXPIRED_BODY, QuietJsonHandler, file_bytes
+from infra.simulators import QuietJsonHandler
 
 ACTIONS = ("MUSIC", "LYRICS")
 
@@ -319,8 +319,8 @@ def _handler_for(sim: SunoSimulator) -> type[BaseHTTPRequestHandler]:
             if path == "/health":
                 self._reply(200, {"status": "ok", "tasks": len(sim._state.tasks)})
                 return
-            if path.startswith("/files/"):
-                self._file(path[len("/files/"):])
+            if path.startswith("/files/"):  # images are a tenth of file_bytes
+                self.send_file(path[len("/files/"):], int(sim.config.file_bytes), expired=sim.config.files_expired)
                 return
             if not self._authorised():
                 return
@@ -333,18 +333,6 @@ def _handler_for(sim: SunoSimulator) -> type[BaseHTTPRequestHandler]:
                     self._reply(200, {"code": "success", "message": "", "data": item})
                 return
             self._reply(404, _error("not_found", f"no route {path}"))
-
-        def _file(self, name: str) -> None:
-            if sim.config.files_expired:
-                self.send_body(403, EXPIRED_BODY, "application/xml")
-                return
-            kind = name.rsplit(".", 1)[-1]
-            types = {"mp3": "audio/mpeg", "png": "image/png", "mp4": "video/mp4"}
-            if kind not in types:
-                self._reply(404, _error("not_found", "no such file"))
-                return
-            size = int(sim.config.file_bytes) // (10 if kind == "png" else 1)
-            self.send_body(200, file_bytes(name, max(1, size)), types[kind])
 
         def do_POST(self) -> None:  # noqa: N802
             path = urlsplit(self.path).path.rstrip("/")
