@@ -198,3 +198,22 @@ def json_object(request: Any, *, required: bool = True) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadInput("request body must be a JSON object")
     return body
+
+
+def base_url(request: Any) -> str:
+    """PUBLIC_BASE_URL, else what the request came in on (API Gateway: domain + stage): the base of the links
+    a reply gives (/mj/image/{id}, /suno/result/{id}/{variant})."""
+    from taskcenter import settings
+
+    configured = settings.get().public_base_url
+    if configured:
+        return configured
+    context = request.context or {}
+    host = context.get("domainName") or header(request, "Host") or ""
+    if not host:
+        return ""
+    proto = (header(request, "X-Forwarded-Proto") or ("https" if context.get("domainName") else "http"))
+    proto = proto.split(",")[0].strip()
+    stage = context.get("stage") or ""
+    prefix = f"/{stage}" if stage and ".execute-api." in host else ""
+    return f"{proto}://{host}{prefix}"

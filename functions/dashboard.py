@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from chalice import Blueprint, Response
 from taskcenter.services.core.auth import authenticate_dashboard
 
-from functions._http import dashboard_ok, guarded, header, lazy_module, query
+from functions._http import base_url, dashboard_ok, guarded, header, lazy_module, query
 
 if TYPE_CHECKING:  # what the lazy_module names below stand for (loaded by the first call: cold start)
     from taskcenter.services.dashboard import task_listing as dashboard_tasks
@@ -28,7 +28,8 @@ PERMISSIONS = {
 def list_own_tasks() -> Response:
     request = bp.current_request
     principal = authenticate_dashboard(header(request, "Authorization"), header(request, "New-Api-User"))
-    return dashboard_ok(dashboard_tasks.list_page(query(request), principal, admin=False))
+    return dashboard_ok(dashboard_tasks.list_page(query(request), principal, admin=False,
+                                                  base_url=base_url(request)))
 
 
 @bp.route("/api/task", methods=["GET"])
@@ -36,4 +37,5 @@ def list_own_tasks() -> Response:
 def list_all_tasks() -> Response:
     request = bp.current_request
     principal = authenticate_dashboard(header(request, "Authorization"), header(request, "New-Api-User"), admin=True)
-    return dashboard_ok(dashboard_tasks.list_page(query(request), principal, admin=True))
+    return dashboard_ok(dashboard_tasks.list_page(query(request), principal, admin=True,
+                                                  base_url=base_url(request)))

@@ -32,6 +32,8 @@ PERMISSIONS = {
                         "timeout": 300},
     "reconciler": {"tables": {"tasks": "r", "ledger": "r", "users": "r"}, "queues": {"refund": "send"},
                    "timeout": 300},
+    # Streams one file at a time (docs/results.md): memory is about one multipart part, not the file.
+    "keep_worker": {"tables": {"tasks": "rw"}, "results": "write", "timeout": 300, "memory": 512},
 }
 
 
@@ -80,6 +82,15 @@ def retry_worker(event: Any) -> dict[str, Any]:
     from taskcenter.services.jobs import retry_worker as retries
 
     return _consume(event, lambda record: retries.retry_from_message(record.body))
+
+
+@bp.on_sqs_message(queue="keep", batch_size=1, name="keep_worker")
+def keep_worker(event: Any) -> dict[str, Any]:
+    from taskcenter.services.results import keeping
+
+    # One file copy can take minutes: one message per invocation, its receive count bounds the retries.
+    return _consume(event, lambda record: keeping.keep_from_message(
+        record.body, int(record.attributes.approximate_receive_count or 1)))
 
 
 @bp.schedule(Rate(5, unit=Rate.MINUTES), name="timeout_sweeper")

@@ -15,6 +15,7 @@ from taskcenter.services.core.idempotency import HEADER as IDEMPOTENCY_HEADER
 
 from functions._http import (
     CONTENT_TYPES,
+    base_url,
     dashboard_ok,
     guarded,
     header,
@@ -29,8 +30,10 @@ if TYPE_CHECKING:  # what the lazy_module names below stand for (loaded by the f
     from taskcenter.services.midjourney import dashboard_listing as mj_listing
     from taskcenter.services.midjourney import image_proxy
     from taskcenter.services.midjourney import relay as mj_relay
+    from taskcenter.services.results import serving as results_serving
     from taskcenter.store import tasks as task_store
 else:
+    results_serving = lazy_module("taskcenter.services.results.serving")
     image_proxy = lazy_module("taskcenter.services.midjourney.image_proxy")
     mj_listing = lazy_module("taskcenter.services.midjourney.dashboard_listing")
     mj_relay = lazy_module("taskcenter.services.midjourney.relay")
@@ -54,7 +57,7 @@ PERMISSIONS: dict[str, dict[str, Any]] = {
     "submit_mj_change": _SUBMIT,
     "fetch_mj_task": _READ,
     "list_mj_tasks_by_condition": _READ,
-    "get_mj_image": {"tables": {"tasks": "r"}, "timeout": 30},
+    "get_mj_image": {"tables": {"tasks": "r"}, "results": "read", "timeout": 30},
     "list_mj_self": _LIST,
     "list_mj_all": _LIST,
 }
@@ -67,19 +70,7 @@ def _relay_principal() -> Principal:
 
 def public_base_url() -> str:
     """PUBLIC_BASE_URL, else what the request came in on (API Gateway: domain + stage)."""
-    configured = settings.get().public_base_url
-    if configured:
-        return configured
-    request = bp.current_request
-    context = request.context or {}
-    host = context.get("domainName") or header(request, "Host") or ""
-    if not host:
-        return ""
-    proto = (header(request, "X-Forwarded-Proto") or ("https" if context.get("domainName") else "http"))
-    proto = proto.split(",")[0].strip()
-    stage = context.get("stage") or ""
-    prefix = f"/{stage}" if stage and ".execute-api." in host else ""
-    return f"{proto}://{host}{prefix}"
+    return base_url(bp.current_request)
 
 
 def _submit(kind: str) -> Response:
@@ -157,6 +148,9 @@ def get_mj_image(id: str) -> Response:  # noqa: A002 - the path parameter's name
     task = task_store.get(task_id, consistent=False) if len(task_id) <= 64 else None
     if task is None or task.kind != mj_relay.KIND:
         return mj_error(f"task_not_found: task {task_id[:64]} does not exist", 4, 404)
+    kept = results_serving.presigned_result(task, "image")
+    if kept is not None:  # the kept copy (docs/results.md): a redirect, the bytes never pass through Lambda
+        return Response(body="", status_code=302, headers={"Location": kept, "Cache-Control": "private, no-store"})
     image = image_proxy.fetch_image(mj_relay.upstream_image_url(task))
     return Response(body=image.body, status_code=200,
                     headers={"Content-Type": image.content_type, "Cache-Control": "public, max-age=86400",

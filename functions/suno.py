@@ -8,11 +8,13 @@ from chalice import Blueprint, Response
 from taskcenter.services.core.auth import Principal, authenticate_relay
 from taskcenter.services.core.idempotency import HEADER as IDEMPOTENCY_HEADER
 
-from functions._http import CONTENT_TYPES, guarded, header, json_object, lazy_module, suno_ok
+from functions._http import CONTENT_TYPES, base_url, guarded, header, json_object, lazy_module, suno_ok
 
 if TYPE_CHECKING:  # what the lazy_module names below stand for (loaded by the first call: cold start)
+    from taskcenter.services.results import serving as results_serving
     from taskcenter.services.suno import relay as suno_relay
 else:
+    results_serving = lazy_module("taskcenter.services.results.serving")
     suno_relay = lazy_module("taskcenter.services.suno.relay")  # loaded by the first call (cold start: see lazy_module)
 
 bp = Blueprint(__name__)
@@ -28,6 +30,7 @@ PERMISSIONS = {
     },
     "suno_fetch_many": {"tables": {"users": "r", "credentials": "r", "tasks": "r"}},
     "suno_fetch_one": {"tables": {"users": "r", "credentials": "r", "tasks": "r"}},
+    "suno_result": {"tables": {"tasks": "r"}, "results": "read"},
 }
 
 
@@ -56,11 +59,30 @@ def suno_submit(action: str) -> Response:
 def suno_fetch_many() -> Response:
     request = bp.current_request
     principal = _principal()
-    return suno_ok(suno_relay.fetch_many(principal, json_object(request, required=False)))
+    return suno_ok(suno_relay.fetch_many(principal, json_object(request, required=False), _base_url()))
 
 
 @bp.route("/suno/fetch/{task_id}", methods=["GET"])
 @guarded("suno")
 def suno_fetch_one(task_id: str) -> Response:
     principal = _principal()
-    return suno_ok(suno_relay.fetch_one(principal, task_id))
+    return suno_ok(suno_relay.fetch_one(principal, task_id, _base_url()))
+
+
+@bp.route("/suno/result/{task_id}/{variant}", methods=["GET"])
+@guarded("suno")
+def suno_result(task_id: str, variant: str) -> Response:
+    """A clip's kept file (`0.audio`, `1.image`, ...): a redirect to a short-lived presigned URL of the kept
+    copy, or to the upstream's URL while it is not kept (docs/results.md). Public, as the upstream's URLs."""
+    task = suno_relay.result_task(task_id)
+    if task is None:
+        return Response(body={"code": "task_not_exist", "message": "task_not_exist", "data": None}, status_code=404)
+    location = results_serving.presigned_result(task, variant) or suno_relay.result_urls(task).get(variant)
+    if not location:
+        return Response(body={"code": "not_found", "message": f"no result file {variant[:32]!r} for this task",
+                              "data": None}, status_code=404)
+    return Response(body="", status_code=302, headers={"Location": location, "Cache-Control": "private, no-store"})
+
+
+def _base_url() -> str:
+    return base_url(bp.current_request)

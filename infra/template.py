@@ -48,7 +48,7 @@ from typing import Any
 
 import yaml
 
-from infra import template_kms
+from infra import template_kms, template_results
 
 ROOT = Path(__file__).resolve().parents[1]
 for _path in (ROOT, ROOT / "layers"):
@@ -282,10 +282,12 @@ def validate_permissions(spec: FunctionSpec, entry: dict[str, Any]) -> None:
     from taskcenter.config import QUEUE_ENV, TABLE_ENV
 
     where = f"{spec.module}.PERMISSIONS[{spec.name!r}]"
-    unknown = set(entry) - {"tables", "queues", "secrets", "timeout", "memory", "kms"}
+    unknown = set(entry) - {"tables", "queues", "secrets", "timeout", "memory", "kms", "results"}
     if unknown:
         raise ValueError(f"{where}: unknown keys {sorted(unknown)} "
-                         "(allowed: tables, queues, secrets, timeout, memory, kms)")
+                         "(allowed: tables, queues, secrets, timeout, memory, kms, results)")
+    if "results" in entry:  # the results bucket (infra/template_results.py)
+        template_results.validate(where, entry["results"])
     if entry.get("secrets") not in (None, *SECRET_MODES):
         raise ValueError(f"{where}: secrets {entry['secrets']!r}; modes {'|'.join(SECRET_MODES)}")
     if "kms" in entry:
@@ -315,6 +317,8 @@ def policies(spec: FunctionSpec, entry: dict[str, Any]) -> list[dict[str, Any]]:
             "Resource": {"Fn::Sub": CHANNEL_SECRETS_ARN}}]})
     if entry.get("kms"):  # the v1 script-secrets key only (infra/template_kms.py)
         out.append(template_kms.policy(entry["kms"]))
+    if entry.get("results"):  # the results bucket's objects only (infra/template_results.py)
+        out.append(template_results.policy(entry["results"]))
     return out
 
 
@@ -546,6 +550,14 @@ def build_template(app: Any | None = None, *, warn: bool = True) -> dict[str, An
         "'channel credential refused by its upstream' names the channel (docs/deploy.md, Operating)",
         METRICS_NAMESPACE, CHANNEL_AUTH_METRIC, ("service", SERVICE), "Sum", 300)
     resources.update(template_kms.resources())
+    resources.update(template_results.resources())
+    resources["ResultsKeepFailedAlarm"] = alarm(
+        "a task's result could not be copied into the results bucket for good (its record says why; the log line "
+        "'result not kept' names the task; docs/results.md)",
+        METRICS_NAMESPACE, template_results.KEEP_FAILED_METRIC, ("service", SERVICE), "Sum", 300)
+    resources["ResultsKeepNotQueuedAlarm"] = alarm(
+        "a succeeded task's result keeping could not be queued (log line 'result keeping not queued'; "
+        "docs/results.md)", METRICS_NAMESPACE, template_results.NOT_QUEUED_METRIC, ("service", SERVICE), "Sum", 300)
     resources["AlarmTopic"] = {"Type": "AWS::SNS::Topic", "Properties": {"DisplayName": "Task Center alarms"}}
     resources["AlarmEmailSubscription"] = {"Type": "AWS::SNS::Subscription", "Condition": "HasAlarmEmail",
                                            "Properties": {"Protocol": "email", "Endpoint": ref("AlarmEmail"),
@@ -563,6 +575,7 @@ def build_template(app: Any | None = None, *, warn: bool = True) -> dict[str, An
     variables: dict[str, Any] = {variable: ref(table_logical_id(name)) for name, variable in TABLE_ENV.items()}
     variables.update({variable: ref(queue_logical_id(name)) for name, variable in QUEUE_ENV.items()})
     variables.update({settings_env(name): value for name, value in SETTING_VALUES.items() if name in global_settings})
+    variables.update(template_results.environment())
     default = setting_defaults()
     # "*/*": API Gateway decides binary-or-text from the FIRST Accept value, and browsers (an <img> of
     # /mj/image/{id}) list image/avif or text/html first; with */* every base64 body Chalice marks
@@ -599,6 +612,7 @@ def build_template(app: Any | None = None, *, warn: bool = True) -> dict[str, An
             "PublicBaseUrl": {"Type": "String", "Default": "",
                               "Description": "Public base URL (custom domain) for links such as /mj/image/{id}; "
                                              "empty: the URL each request came in on"},
+            **template_results.parameter(),
             "TaskTimeoutSeconds": {"Type": "Number", "Default": default["task_timeout_seconds"], "MinValue": 60,
                                    "Description": "Unfinished tasks older than this are failed and refunded"},
         },

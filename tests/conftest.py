@@ -41,7 +41,13 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     from moto import mock_aws
     from taskcenter.store import channel_secrets
 
-    from tests.support import create_kms_key, create_queues, create_tables, serialize_aws_requests
+    from tests.support import (
+        create_kms_key,
+        create_queues,
+        create_results_bucket,
+        create_tables,
+        serialize_aws_requests,
+    )
 
     channel_secrets.clear_cache()  # channel ids (and so secret names) start over in every fresh account
     with mock_aws(), serialize_aws_requests():
@@ -50,6 +56,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         for var, value in create_queues().items():
             monkeypatch.setenv(var, value)
         for var, value in create_kms_key().items():
+            monkeypatch.setenv(var, value)
+        for var, value in create_results_bucket().items():
             monkeypatch.setenv(var, value)
         yield dict(os.environ)
 

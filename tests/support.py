@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 from taskcenter.config import QUEUE_ENV, TABLE_ENV
 
-QUEUES = ("poll", "refund", "retry")
+QUEUES = ("poll", "refund", "retry", "keep")
 
 
 def create_tables() -> dict[str, str]:
@@ -57,6 +57,21 @@ def create_queues() -> dict[str, str]:
 
     os.environ.update(env)
     return env
+
+
+def create_results_bucket() -> dict[str, str]:
+    """The results bucket (docs/results.md), private and encrypted as template.yaml declares it."""
+    from taskcenter.config import RESULTS_BUCKET_ENV
+
+    name = "test-results"
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=name)
+    s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+    import os
+
+    os.environ[RESULTS_BUCKET_ENV] = name
+    return {RESULTS_BUCKET_ENV: name}
 
 
 def create_kms_key() -> dict[str, str]:

@@ -1,7 +1,8 @@
 """Read template.yaml and create its tables, queues and KMS keys on the local AWS emulation (docs/local-stack.md).
 
 Only what the local stack needs is interpreted: `AWS::DynamoDB::Table` and `AWS::SQS::Queue` resources
-(keys, indexes, TTL, visibility timeout, redrive to the dead-letter queue, ...), `AWS::KMS::Key` and
+(keys, indexes, TTL, visibility timeout, redrive to the dead-letter queue, ...), `AWS::S3::Bucket`
+(`create_buckets`: every bucket, with its encryption, public access block and lifecycle), `AWS::KMS::Key` and
 `AWS::KMS::Alias` (`create_keys`: the v1 script-secrets key) and the functions'
 environment variables that point at them (`USERS_TABLE: !Ref UsersTable`), so the API and the workers get
 the same variables on the local stack as on AWS. Physical names are `local-<LogicalId>`.
@@ -22,6 +23,7 @@ import yaml
 PREFIX = "local-"
 TABLE_TYPE = "AWS::DynamoDB::Table"
 QUEUE_TYPE = "AWS::SQS::Queue"
+BUCKET_TYPE = "AWS::S3::Bucket"
 KEY_TYPE = "AWS::KMS::Key"
 ALIAS_TYPE = "AWS::KMS::Alias"
 FUNCTION_TYPES = {"AWS::Serverless::Function", "AWS::Lambda::Function"}
@@ -139,10 +141,15 @@ class Resources:
     tables: dict[str, str]
     queues: dict[str, QueueInfo]
     keys: dict[str, dict[str, str]] = field(default_factory=dict)  # logical id -> {"Ref": key id, "Arn": arn}
+    buckets: dict[str, str] = field(default_factory=dict)  # logical id -> bucket name
 
     def resolve(self, binding: Binding) -> str | None:
         if binding.logical_id in self.keys:
             return self.keys[binding.logical_id].get(binding.attribute)
+        if binding.logical_id in self.buckets:
+            name = self.buckets[binding.logical_id]
+            return {"Ref": name, "Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com"}.get(
+                binding.attribute)
         if binding.logical_id in self.tables:
             return self.tables[binding.logical_id] if binding.attribute == "Ref" else None
         queue = self.queues.get(binding.logical_id)
@@ -231,6 +238,59 @@ def create_keys(template: dict[str, Any], kms: Any, resources: Resources) -> Res
         kms.create_alias(AliasName=f"alias/{physical_name(logical_id)}",
                          TargetKeyId=resources.keys[target.logical_id]["KeyId"])
     return resources
+
+
+def bucket_name(logical_id: str) -> str:
+    """S3 bucket names are lower case (`local-resultsbucket`)."""
+    return physical_name(logical_id).lower()
+
+
+def _parameter_value(template: dict[str, Any], value: Any) -> Any:
+    """A property's value with `!Ref <Parameter>` replaced by the parameter's default."""
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        parameter = (template.get("Parameters") or {}).get(value["Ref"]) or {}
+        return parameter.get("Default")
+    if isinstance(value, dict):
+        return {key: _parameter_value(template, item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_parameter_value(template, item) for item in value]
+    return value
+
+
+def create_buckets(template: dict[str, Any], s3: Any, resources: Resources) -> Resources:
+    """Create every S3 bucket of the template, with the settings the emulation keeps (encryption, public access
+    block, lifecycle with its parameters' defaults), and add them to `resources`."""
+    for logical_id, props in resources_of(template, BUCKET_TYPE).items():
+        name = bucket_name(logical_id)
+        s3.create_bucket(Bucket=name)
+        props = _parameter_value(template, props)
+        if props.get("BucketEncryption"):
+            # CloudFormation's ServerSideEncryptionByDefault is the API's ApplyServerSideEncryptionByDefault.
+            rules = [{("ApplyServerSideEncryptionByDefault" if key == "ServerSideEncryptionByDefault" else key): value
+                      for key, value in rule.items()}
+                     for rule in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]]
+            s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+        if props.get("PublicAccessBlockConfiguration"):
+            s3.put_public_access_block(Bucket=name,
+                                       PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"])
+        rules = (props.get("LifecycleConfiguration") or {}).get("Rules") or []
+        if rules:
+            s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={
+                "Rules": [_lifecycle_rule(rule) for rule in rules]})
+        resources.buckets[logical_id] = name
+    return resources
+
+
+def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """A CloudFormation lifecycle rule as PutBucketLifecycleConfiguration takes it."""
+    out: dict[str, Any] = {"ID": rule.get("Id", "rule"), "Status": rule.get("Status", "Enabled"),
+                           "Filter": {"Prefix": rule.get("Prefix", "")}}
+    if rule.get("ExpirationInDays") is not None:
+        out["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
+    if rule.get("AbortIncompleteMultipartUpload"):
+        out["AbortIncompleteMultipartUpload"] = {
+            "DaysAfterInitiation": int(rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"])}
+    return out
 
 
 def binding_environment(template: dict[str, Any], resources: Resources) -> dict[str, str]:

@@ -168,7 +168,8 @@ class LocalStack:
                            env=env, template=template, tables=resources.tables, queues=resources.queues,
                            verbose=self.verbose)
         self.ctx = ctx
-        say(f"{len(resources.tables)} tables, {len(resources.queues)} queues and {len(resources.keys)} KMS keys "
+        say(f"{len(resources.tables)} tables, {len(resources.queues)} queues, {len(resources.buckets)} buckets and "
+            f"{len(resources.keys)} KMS keys "
             f"created on {self.moto_url}")
 
         modules = discover_components() if self.use_components else []
@@ -209,6 +210,7 @@ class LocalStack:
                                         region_name="us-east-1")
         resources = cfn.create_resources(template, session.client("dynamodb", endpoint_url=self.moto_url),
                                          session.client("sqs", endpoint_url=self.moto_url))
+        resources = cfn.create_buckets(template, session.client("s3", endpoint_url=self.moto_url), resources)
         return cfn.create_keys(template, session.client("kms", endpoint_url=self.moto_url), resources)
 
     def _start_api(self, ctx: StackContext) -> None:

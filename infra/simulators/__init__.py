@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+# What an expired signed file URL answers (S3's and most CDNs' answer once a URL's signature lapsed).
+EXPIRED_BODY = b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
+
+
+def file_bytes(name: str, size: int) -> bytes:
+    """The bytes a simulator serves for a result file `name`: deterministic, so a copy can be compared byte
+    for byte, and different per file."""
+    seed = hashlib.sha256(name.encode()).digest()
+    return (seed * (size // len(seed) + 1))[:size]
 
 
 class QuietJsonHandler(BaseHTTPRequestHandler):
@@ -26,3 +37,15 @@ class QuietJsonHandler(BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.end_headers()
         self.wfile.write(raw)
+
+    def send_file(self, name: str, size: int, *, expired: bool) -> None:
+        """A result file (`<name>.mp3|mp4|png`, `file_bytes(name, size)`; an image a tenth of `size`), or the
+        403 of an expired signed URL."""
+        types = {"mp3": "audio/mpeg", "png": "image/png", "mp4": "video/mp4"}
+        kind = name.rsplit(".", 1)[-1]
+        if expired:
+            self.send_body(403, EXPIRED_BODY, "application/xml")
+        elif kind not in types:
+            self.send_body(404, {"error": "no such file"})
+        else:
+            self.send_body(200, file_bytes(name, max(1, size // 10 if kind == "png" else size)), types[kind])

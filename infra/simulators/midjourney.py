@@ -16,7 +16,8 @@ Failures are configurable, globally (rates, seeded) or per prompt, so tests are 
     sim:busy          submit answers HTTP 503
 
 `SimConfig` fields: `step_seconds` (time per progress step), `fail_rate`, `submit_error_rate` (HTTP 503),
-`queue_full_rate` (code 23), `latency_seconds` (per request), `secret`, `seed`. `POST /sim/config`
+`queue_full_rate` (code 23), `latency_seconds` (per request), `secret`, `seed`, `images_expired` (every
+`/images/` URL answers 403 "Request has expired", as a lapsed signed URL: docs/results.md). `POST /sim/config`
 changes them at run time (JSON body); `GET /health` answers ok. Extra routes for the image forwarding
 tests: `GET /redirect?to=<url>` answers 302 to `to`, `GET /images/<name>.png` serves a small PNG,
 `/big.png` 3 MB, `/page.html` HTML.
@@ -37,7 +38,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from infra.simulators import QuietJsonHandler
+from infra.simulators import EXPIRED_BODY, QuietJsonHandler
 
 ACCEPTED = 1
 EXISTS = 21
@@ -71,6 +72,7 @@ class SimConfig:
     latency_seconds: float = 0.0  # added before answering each protocol request
     secret: str = "sim-secret"  # required mj-api-secret ("" = no auth)
     seed: int = 7
+    images_expired: bool = False  # /images/ answers 403, as an expired signed URL (the results kept tests)
 
 
 @dataclass
@@ -363,6 +365,8 @@ def _handler_for(sim: MidjourneySimulator) -> type[BaseHTTPRequestHandler]:
             sim.requests.append(("GET", path))
             if path == "/health":
                 self._reply(200, {"ok": True})
+            elif path.startswith("/images/") and sim.config.images_expired:
+                self._reply(403, EXPIRED_BODY, "application/xml")
             elif path.startswith("/images/"):
                 self._reply(200, PNG, "image/png")
             elif path == "/redirect":

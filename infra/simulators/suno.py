@@ -6,6 +6,7 @@ Routes (the upstream's three, same envelope as the relay: `{"code": "success", "
     POST /suno/fetch  {"ids": [...]}                        -> data: [item, ...] (unknown ids left out)
     GET  /suno/fetch/{id}                                   -> data: item | 400 task_not_exist
     GET  /health                                            -> ok
+    GET  /files/<clip>.<mp3|png|mp4>                        -> the clip's file (public, as Suno's CDN)
     POST /sim/config  {field: value}                        -> change the knobs at run time
 
 An item is `{task_id, action, status, fail_reason, submit_time, start_time, finish_time, progress, data}`
@@ -16,7 +17,9 @@ Knobs (`SunoSimConfig`, also from `SUNO_SIM_*` environment variables): `latency_
 answer), `submit_failure_rate` (answers 429 or 500), `task_failure_rate` (ends FAILURE),
 `forget_rate` (the task vanishes from fetch once it is in progress), `step_seconds` (time in
 SUBMITTED, QUEUED, IN_PROGRESS), `api_key` (required bearer key, "" = none), `seed` (every random
-decision comes from one seeded generator, so a run is reproducible).
+decision comes from one seeded generator, so a run is reproducible), `file_bytes` (size of each served
+audio/video file; `infra.simulators.file_bytes(name, size)` gives its bytes), `files_expired` (every file
+URL answers 403 "Request has expired", as a lapsed signed URL: the results kept tests, docs/results.md).
 
 Deterministic controls for tests: a prompt containing `sim:fail` ends in FAILURE, `sim:vanish` is
 forgotten, `sim:reject` is refused with HTTP 400, `sim:refuse` with HTTP 200 and the envelope code
@@ -53,6 +56,8 @@ class SunoSimConfig:
     api_key: str = "sim-secret"
     seed: int = 7
     timeout_s: float = 30.0  # how long a scripted "timeout" answer stalls
+    file_bytes: int = 256 * 1024  # size of each served audio/video file (images are a tenth)
+    files_expired: bool = False  # every /files/ URL answers 403, as an expired signed URL
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> SunoSimConfig:
@@ -317,6 +322,9 @@ def _handler_for(sim: SunoSimulator) -> type[BaseHTTPRequestHandler]:
             path = urlsplit(self.path).path.rstrip("/")
             if path == "/health":
                 self._reply(200, {"status": "ok", "tasks": len(sim._state.tasks)})
+                return
+            if path.startswith("/files/"):  # images are a tenth of file_bytes
+                self.send_file(path[len("/files/"):], int(sim.config.file_bytes), expired=sim.config.files_expired)
                 return
             if not self._authorised():
                 return

@@ -166,6 +166,13 @@ def _op(surface: str, summary: str, ok: dict[str, Any], *, params: list[dict[str
     return op
 
 
+def _redirects(op: dict[str, Any]) -> dict[str, Any]:
+    """A result route: 302 to a short-lived presigned URL of the kept copy (docs/results.md)."""
+    op["responses"]["302"] = {"description": "redirect to the file (Location)",
+                              "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}}}
+    return op
+
+
 def _path_param(name: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": S}
 
@@ -210,9 +217,14 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                                         params=[_path_param("id")], errors=(400, 401, 403, 404)),
     ("POST", "/mj/task/list-by-condition"): _op("mj", "The caller's tasks among ids",
                                                 {"type": "array", "items": _ref("MjProxyTask")}, body="IdList"),
-    ("GET", "/mj/image/{id}"): _op("mj", "The task's image, streamed from the upstream (SSRF-safe)",
-                                   {"type": "string", "format": "binary"}, params=[_path_param("id")],
-                                   errors=(400, 404, 502), public=True, ok_content="image/*"),
+    ("GET", "/mj/image/{id}"): _redirects(_op(
+        "mj", "The task's image: a redirect to the kept copy (docs/results.md), else streamed from the upstream "
+        "(SSRF-safe)", {"type": "string", "format": "binary"}, params=[_path_param("id")],
+        errors=(400, 404, 502), public=True, ok_content="image/*")),
+    ("GET", "/suno/result/{task_id}/{variant}"): _redirects(_op(
+        "suno", "A clip's kept file (variant `<clip index>.audio` or `.image`): a redirect to a short-lived "
+        "presigned URL of the copy, else to the upstream's URL (docs/results.md)", {},
+        params=[_path_param("task_id"), _path_param("variant")], errors=(404,), public=True)),
     ("POST", "/api/v1/task"): _op("v1", "Create tasks (one per device, per target where the script fans out)",
                                   V1_OK, body="V1Create"),
     ("GET", "/api/v1/task"): _op("v1", "List the caller's tasks", V1_OK, params=V1_LIST),

@@ -23,6 +23,7 @@ TABLE_ENV = {
 ENDPOINT_ENV = {
     "dynamodb": "DYNAMODB_ENDPOINT_URL",
     "kms": "KMS_ENDPOINT_URL",
+    "s3": "S3_ENDPOINT_URL",
     "secretsmanager": "SECRETSMANAGER_ENDPOINT_URL",
     "sqs": "SQS_ENDPOINT_URL",
 }
@@ -31,7 +32,11 @@ QUEUE_ENV = {
     "poll": "POLL_QUEUE_URL",
     "refund": "REFUND_QUEUE_URL",
     "retry": "RETRY_QUEUE_URL",
+    "keep": "KEEP_QUEUE_URL",  # the result keeper (docs/results.md)
 }
+
+# The private bucket results are kept in (template.yaml's ResultsBucket; docs/results.md).
+RESULTS_BUCKET_ENV = "RESULTS_BUCKET"
 
 
 def table_name(logical: str) -> str:
@@ -40,6 +45,10 @@ def table_name(logical: str) -> str:
 
 def queue_url(logical: str) -> str:
     return os.environ.get(QUEUE_ENV[logical], "")
+
+
+def results_bucket() -> str:
+    return os.environ.get(RESULTS_BUCKET_ENV, "")
 
 
 def region() -> str:

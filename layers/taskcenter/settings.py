@@ -133,6 +133,22 @@ class Settings:
         "Public base URL (custom domain, no trailing slash) for links such as /mj/image/{id}; empty: the URL "
         "each request came in on.", strip="/")
 
+    # ------------------------------------------------------------ results kept (docs/results.md)
+    results_max_bytes: int = _setting(
+        "RESULTS_MAX_BYTES", 512 * 1024 * 1024, "Largest result file the keeper copies into the results bucket.",
+        minimum=1024)
+    results_copy_timeout_seconds: float = _setting(
+        "RESULTS_COPY_TIMEOUT_SECONDS", 240.0,
+        "Seconds one result file's copy may take (download and upload), below the keep worker's timeout.",
+        minimum=1.0)
+    results_copy_attempts: int = _setting(
+        "RESULTS_COPY_ATTEMPTS", 4,
+        "Deliveries of a keep message before a copy that keeps failing is recorded as failed for good (below "
+        "the queue's maxReceiveCount).", minimum=1, maximum=4)
+    results_url_seconds: int = _setting(
+        "RESULTS_URL_SECONDS", 300, "Lifetime of the presigned URL a result route redirects to.",
+        minimum=10, maximum=7 * 24 * 3600)
+
     # ------------------------------------------------------------ Task API v1 (docs/task-api-v1.md)
     v1_admission_recheck_seconds: int = _setting(
         "V1_ADMISSION_RECHECK_SECONDS", 60,

@@ -52,7 +52,7 @@ def test_no_code_reads_a_setting_s_variable_around_the_object():
 def test_template_environment_is_the_settings_it_sets_plus_the_aws_wiring():
     template = cfn.load_template(ROOT / "template.yaml")
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
-    wiring = {*config.TABLE_ENV.values(), *config.QUEUE_ENV.values()}
+    wiring = {*config.TABLE_ENV.values(), *config.QUEUE_ENV.values(), config.RESULTS_BUCKET_ENV}
     own = {logical: res["Properties"].get("Environment", {}).get("Variables", {})
            for logical, res in template["Resources"].items() if res["Type"] == "AWS::Serverless::Function"}
     assert set(variables) - wiring | {v for env in own.values() for v in env} == \

@@ -18,6 +18,7 @@ import pytest
 PUBLIC_ROUTES = {
     ("GET", "/mj/image/{id}"),  # browsers load forwarded images in <img> tags (new-api does the same)
     ("GET", "/openapi.json"),
+    ("GET", "/suno/result/{task_id}/{variant}"),  # a kept file's link, public as Suno's own file URLs
 }
 
 

@@ -13,6 +13,8 @@ from taskcenter.providers.midjourney import MidjourneyProvider
 from taskcenter.providers.suno import SunoProvider
 from taskcenter.providers.tikmatrix import TikMatrixProvider
 from taskcenter.services.core.platform_registry import Platform
+from taskcenter.services.midjourney import image_proxy
+from taskcenter.services.suno import relay as suno_relay
 from taskcenter.services.task_api_v1 import admission, manual_retry
 
 
@@ -21,8 +23,11 @@ def _models(prefix: str) -> tuple[str, ...]:
 
 
 TABLE: dict[str, Platform] = {
-    "suno": Platform(name="suno", provider=SunoProvider, models=_models("suno_")),
-    "midjourney": Platform(name="midjourney", provider=MidjourneyProvider, models=_models("mj_")),
+    # result_urls: the files the result keeper copies (docs/results.md)
+    "suno": Platform(name="suno", provider=SunoProvider, models=_models("suno_"),
+                     result_urls=suno_relay.result_urls, shown_data=suno_relay.kept_data),
+    "midjourney": Platform(name="midjourney", provider=MidjourneyProvider, models=_models("mj_"),
+                           result_urls=image_proxy.result_urls),
     "tikmatrix": Platform(
         name="tikmatrix", provider=TikMatrixProvider, models=_models("v1_"),
         admission=admission.admission_check,  # device and plan slots (docs/task-api-v1.md)

@@ -237,6 +237,9 @@ class Task(EnvModel):
     scheduled_ms = NumberAttribute(default=0)  # v1 start_time resolved (0: start now)
     parent_task_id = UnicodeAttribute(default="")  # MJ action's source task
     extra = MapAttribute(default=dict)  # surface-specific odds and ends
+    # The result keeper's record (docs/results.md): {"state": kept|failed, "files": {variant: {key, size, type}},
+    # "error": why a copy failed for good}; absent until the keeper ran.
+    results = JSONAttribute(null=True)
     # Set while a create written in several transactions is not complete: nothing dispatches the task
     # (docs/task-api-v1.md, "Create"); cleared when the whole create committed.
     create_hold = UnicodeAttribute(null=True)

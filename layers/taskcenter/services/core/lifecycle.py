@@ -39,7 +39,24 @@ def move(task: Task, new_status: str, changes: Changes | None = None, *, actions
         return False
     if new_status in states.TERMINAL:
         run_terminal_hook(task)
+    if new_status == states.SUCCESS:
+        queue_result_keeping(task)
     return True
+
+
+def queue_result_keeping(task: Task) -> None:
+    """The winner of a move to SUCCESS asks the result keeper to copy the task's result files into the
+    results bucket (docs/results.md). A lost message is counted (metric ResultsKeepNotQueued, alarmed) and
+    logged with the task id; the result routes keep answering from the upstream's URL meanwhile."""
+    try:
+        if not platform_registry.result_urls(task):
+            return
+        queues.send("keep", {"task_id": task.task_id, "attempt": int(task.attempt)})
+    except Exception:
+        from taskcenter.observability import metrics
+
+        metrics.add_metric(name="ResultsKeepNotQueued", unit="Count", value=1)
+        logger.exception("result keeping not queued", extra={"task_id": getattr(task, "task_id", "")})
 
 
 def run_terminal_hook(task: Task) -> None:

@@ -34,6 +34,12 @@ class Platform:
     on_terminal: Callable[[Task], None] | None = None
     # Messages with a "kind" sharing the retry queue, handled by the platform (body -> anything).
     message_kinds: Mapping[str, Callable[[dict[str, Any]], Any]] = field(default_factory=dict)
+    # Where a succeeded task's result files are: {variant: upstream URL} (docs/results.md). A platform with
+    # this hook has its results copied into the results bucket by the result keeper once a task succeeds.
+    result_urls: Callable[[Task], Mapping[str, str]] | None = None
+    # The task's `data` as listings show it, given the reply's base URL: kept files' links point at our result
+    # routes (they outlive the upstream's URLs). None: `data` as stored.
+    shown_data: Callable[[Task, str], Any] | None = None
 
 
 def install(loader: Callable[[], Mapping[str, Platform]]) -> None:
@@ -58,6 +64,21 @@ def provider_for(channel: ChannelInfo) -> Provider:
         raise PermanentUpstreamError(f"no provider for channel type {channel.type!r}",
                                      public="no adapter serves this kind of task")
     return row.provider(channel)
+
+
+def result_urls(task: Task) -> Mapping[str, str]:
+    """The task's result files to keep, from its platform's row ({} when it has none)."""
+    row = platform(task.platform)
+    if row is None or row.result_urls is None:
+        return {}
+    return {variant: url for variant, url in row.result_urls(task).items() if url}
+
+
+def shown_data(task: Task, base_url: str) -> Any:
+    row = platform(task.platform)
+    if row is None or row.shown_data is None or not base_url:
+        return task.data
+    return row.shown_data(task, base_url)
 
 
 def message_handler(kind: str) -> Callable[[dict[str, Any]], Any] | None:

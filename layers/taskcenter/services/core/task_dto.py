@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from taskcenter import script_secrets
 from taskcenter.domain import states
+from taskcenter.services.core import platform_registry
 
 if TYPE_CHECKING:
     from taskcenter.store.models import Task
@@ -34,7 +35,7 @@ def public_properties(task: Task) -> dict[str, Any]:
     return script_secrets.mask({k: v for k, v in props.items() if not str(k).startswith(INTERNAL_PROPERTY_PREFIX)})
 
 
-def task_dto(task: Task, *, show_channel: bool, show_username: bool) -> dict[str, Any]:
+def task_dto(task: Task, *, show_channel: bool, show_username: bool, base_url: str = "") -> dict[str, Any]:
     model = task.model_name or ""
     # new-api's properties always carry input and the two model names (when known); ours add the request facts
     properties = {"input": "", **public_properties(task),
@@ -57,7 +58,8 @@ def task_dto(task: Task, *, show_channel: bool, show_username: bool) -> dict[str
         "finish_time": int(task.finish_ms or 0) // 1000,
         "progress": progress(task),
         "properties": properties,
-        "data": task.data if task.data not in (None, {}) else None,  # null until the upstream gave a result
+        # null until the upstream gave a result; kept files link to our result routes (docs/results.md)
+        "data": platform_registry.shown_data(task, base_url) if task.data not in (None, {}) else None,
     }
     # No task keeps a private result URL, so new-api's fallback applies: the failure text (UIs read either)
     if item["fail_reason"]:

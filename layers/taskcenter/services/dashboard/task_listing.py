@@ -67,13 +67,15 @@ def parse_filters(params: dict[str, str | None], principal: Principal, *, admin:
     return filters, page, page_size, _text(params, "task_id")
 
 
-def item_view(task: Task, *, admin: bool) -> dict[str, Any]:
-    """new-api's TaskDto; the user listing shows channel_id 0, the admin listing the owner's username."""
-    return task_dto.task_dto(task, show_channel=admin, show_username=admin)
+def item_view(task: Task, *, admin: bool, base_url: str = "") -> dict[str, Any]:
+    """new-api's TaskDto; the user listing shows channel_id 0, the admin listing the owner's username;
+    kept result files link to our result routes (docs/results.md)."""
+    return task_dto.task_dto(task, show_channel=admin, show_username=admin, base_url=base_url)
 
 
-def list_page(params: dict[str, str | None], principal: Principal, *, admin: bool) -> dict[str, Any]:
+def list_page(params: dict[str, str | None], principal: Principal, *, admin: bool,
+              base_url: str = "") -> dict[str, Any]:
     filters, page, page_size, task_id = parse_filters(params, principal, admin=admin)
     tasks, total = listings.list_tasks(filters, page, page_size, task_id=task_id)
-    return {"items": [item_view(t, admin=admin) for t in tasks], "total": total, "page": page,
+    return {"items": [item_view(t, admin=admin, base_url=base_url) for t in tasks], "total": total, "page": page,
             "page_size": page_size}

@@ -12,12 +12,17 @@ SVG) could run script under our domain. Each refusal says why, in our words: no 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from taskcenter import settings
 from taskcenter.domain.errors import DomainError
 from taskcenter.observability import logger
 from taskcenter.providers import http
 from taskcenter.providers.base import UpstreamError
+from taskcenter.services.core.submission import extra_of
+
+if TYPE_CHECKING:
+    from taskcenter.store.models import Task
 
 ALLOWED_TYPES = {"image/png": "image/png", "image/jpeg": "image/jpeg", "image/jpg": "image/jpeg",
                  "image/pjpeg": "image/jpeg", "image/webp": "image/webp", "image/gif": "image/gif"}
@@ -65,3 +70,8 @@ def fetch_image(url: str) -> Image:
         raise ImageRefused(f"image forwarding refused: the upstream answered {declared or 'no content type'}, "
                            "not a png, jpeg, webp or gif image", 502, 5)
     return Image(reply.body, content_type)
+
+
+def result_urls(task: Task) -> dict[str, str]:
+    """The platform row's hook (docs/results.md): an MJ task's one result file, its image."""
+    return {"image": str(extra_of(task).get("image_url") or "")}

@@ -29,6 +29,7 @@ from taskcenter.domain.errors import (
 from taskcenter.providers.base import PermanentUpstreamError
 from taskcenter.services.core import idempotency, submission, task_dto
 from taskcenter.services.core.auth import Principal, owns
+from taskcenter.services.results import serving as results_serving
 from taskcenter.store.repositories import current as repositories
 
 if TYPE_CHECKING:
@@ -200,24 +201,59 @@ def submit(principal: Principal, raw_action: str, body: dict[str, Any],
                                 request={"action": action, "payload": payload}, produce=produce)
 
 
-def task_view(task: Task) -> dict[str, Any]:
-    """new-api's TaskDto, as its relay fetch shows it: the real channel_id, no username."""
-    return task_dto.task_dto(task, show_channel=True, show_username=False)
+# A clip's URL fields the result keeper copies (docs/results.md), and the variant each is kept as.
+RESULT_FIELDS = {"audio_url": "audio", "image_url": "image"}
+MAX_KEPT_CLIPS = 8  # Suno answers two clips per music task
+
+
+def result_urls(task: Task) -> dict[str, str]:
+    """The platform row's hook: `<clip index>.<audio|image>` -> the upstream's URL."""
+    clips = task.data if isinstance(task.data, list) else []
+    out: dict[str, str] = {}
+    for n, clip in enumerate(clips[:MAX_KEPT_CLIPS]):
+        for name, variant in RESULT_FIELDS.items():
+            url = clip.get(name) if isinstance(clip, dict) else None
+            if isinstance(url, str) and url.startswith(("http://", "https://")):
+                out[f"{n}.{variant}"] = url
+    return out
+
+
+def kept_data(task: Task, base_url: str) -> Any:
+    """`data` with each kept file's URL pointing at our result route (a redirect to the kept copy), so a
+    client reading audio_url/image_url gets a URL that outlives the upstream's."""
+    kept = results_serving.kept_variants(task)
+    if not kept or not base_url or not isinstance(task.data, list):
+        return task.data
+    clips = []
+    for n, clip in enumerate(task.data):
+        if isinstance(clip, dict):
+            clip = dict(clip)
+            for name, variant in RESULT_FIELDS.items():
+                if f"{n}.{variant}" in kept:
+                    clip[name] = f"{base_url}/suno/result/{task.task_id}/{n}.{variant}"
+        clips.append(clip)
+    return clips
+
+
+def task_view(task: Task, base_url: str = "") -> dict[str, Any]:
+    """new-api's TaskDto, as its relay fetch shows it: the real channel_id, no username; kept files link to
+    our result route (docs/results.md)."""
+    return task_dto.task_dto(task, show_channel=True, show_username=False, base_url=base_url)
 
 
 def _visible(task: Task | None, principal: Principal) -> bool:
     return owns(principal, task, platform="suno")
 
 
-def fetch_one(principal: Principal, task_id: str) -> dict[str, Any]:
+def fetch_one(principal: Principal, task_id: str, base_url: str = "") -> dict[str, Any]:
     task = repositories().tasks.get(task_id) if task_id and len(task_id) <= 128 else None
     if not _visible(task, principal):
         raise TaskNotExist("task_not_exist")
     assert task is not None
-    return task_view(task)
+    return task_view(task, base_url)
 
 
-def fetch_many(principal: Principal, body: dict[str, Any]) -> list[dict[str, Any]]:
+def fetch_many(principal: Principal, body: dict[str, Any], base_url: str = "") -> list[dict[str, Any]]:
     """The caller's Suno tasks among `ids`, in the order asked; unknown and others' ids are left out.
     (new-api answers in its row order; the order asked is one a client can rely on, docs/compatibility.md.)"""
     ids = body.get("ids")
@@ -231,4 +267,11 @@ def fetch_many(principal: Principal, body: dict[str, Any]) -> list[dict[str, Any
         raise BadInput(f"at most {MAX_FETCH_IDS} ids per request", field="ids")
     wanted = [i for i in dict.fromkeys(ids) if i and len(i) <= 128]
     found = {t.task_id: t for t in repositories().tasks.get_many(wanted) if _visible(t, principal)}
-    return [task_view(found[i]) for i in wanted if i in found]
+    return [task_view(found[i], base_url) for i in wanted if i in found]
+
+
+def result_task(task_id: str) -> Task | None:
+    """The Suno task a public result URL names (its random task id is the URL's only secret, as the
+    upstream's own file URLs; docs/results.md)."""
+    task = repositories().tasks.get(task_id) if task_id and len(task_id) <= 128 else None
+    return task if task is not None and task.platform == "suno" else None
