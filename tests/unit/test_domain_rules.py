@@ -108,9 +108,14 @@ def test_planner_time_range_with_and_without_status() -> None:
 
 def test_counter_moves_balance() -> None:
     created = listing.counter_deltas_for_create(FACTS)
-    # every scope counts the task once in ALL and once in its status
+    # every scope counts the task once in ALL and once in its status; the bucketed scopes once in its hour too
     assert all(v == 1 for v in created.values())
-    assert len(created) == 2 * len(listing.scope_values(FACTS))
+    assert len(created) == 2 * len(listing.scope_values(FACTS)) + len(listing.BUCKETED_SCOPES)
+    hour = FACTS.submit_ms // listing.BUCKET_MS
+    assert f"n#u#7#task#ALL#h{hour}" in created
+    assert listing.bucket_counter_name("lg", "g#task", hour, 42) in created
+    assert listing.bucket_counter_name("lg", "g#task", hour, 42) in listing.bucket_names_for_read(
+        "lg", "g#task", hour, hour)
     moved = listing.counter_deltas_for_transition(FACTS, "QUEUED", "SUCCESS")
     assert sum(moved.values()) == 0
     assert all("#ALL" not in name for name in moved)  # ALL totals do not move on a status change
@@ -130,3 +135,34 @@ def test_admin_counters_are_sharded_and_stable_per_task() -> None:
     assert a in listing.counter_names_for_read("lg", "g#task", "ALL")
     assert len(listing.counter_names_for_read("lg", "g#task", "ALL")) == listing.ADMIN_COUNTER_SHARDS
     assert listing.counter_names_for_read("lu", "u#7#task", "ALL") == ["n#u#7#task#ALL"]
+
+
+H = 3_600_000
+
+
+def test_window_buckets_whole_hours_and_counted_edges() -> None:
+    """The dashboard's window (local midnight to now + 1 h) needs no row counted at all; a window starting
+    inside an hour counts that hour's rows before it, one ending before the next hour its rows after it."""
+    now = 1_000 * H + 25 * 60_000  # 00:25 past hour 1000
+    today = listing.window_buckets(990 * H, now + H, now)
+    assert (today.first, today.last, today.outside) == (990, 1001, ((now + H + 1, 1002 * H - 1),))
+    assert listing.window_buckets(990 * H, None, now).outside == ()  # open end: up to now + 1 h
+    assert listing.window_buckets(990 * H, 10**15, now) == listing.WindowBuckets(990, 1001, ())  # far future
+    half = listing.window_buckets(990 * H + 30 * 60_000, 995 * H - 1, now)  # a UTC+5:30 midnight, closed
+    assert (half.first, half.last, half.outside) == (990, 994, ((990 * H, 990 * H + 30 * 60_000 - 1),))
+    assert listing.window_buckets(990 * H, 991 * H + 5, now).outside == ((991 * H + 6, 992 * H - 1),)
+    assert listing.window_buckets(now + 2 * H, None, now).last < listing.window_buckets(now + 2 * H, None, now).first
+    # more items than a few BatchGets: counted instead (an admin scope reads 4 shards per hour)
+    assert listing.window_buckets(0, now, now) is None
+    assert listing.window_buckets(now - 99 * H, now, now, shards=4) is not None
+    assert listing.window_buckets(now - 100 * H, now, now, shards=4) is None
+
+
+def test_bucket_window_only_where_buckets_answer() -> None:
+    f = listing.ListingFilters
+    assert listing.plan_listing(f(kind="task", user_id=7, start_ms=5, end_ms=9)).window == (5, 9)
+    assert listing.plan_listing(f(kind="task", start_ms=5)).window == (5, None)
+    assert listing.plan_listing(f(kind="task", channel_id=2, start_ms=5)).window == (5, None)
+    assert listing.plan_listing(f(kind="task", user_id=7, status="SUCCESS", start_ms=5)).window is None
+    assert listing.plan_listing(f(kind="task", user_id=7, platform="suno", start_ms=5)).window is None
+    assert listing.plan_listing(f(kind="task", user_id=7, end_ms=9)).window is None  # no start: counted
