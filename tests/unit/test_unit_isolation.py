@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-IN_MEMORY = ["tests/unit/test_services_in_memory.py", "tests/unit/test_repositories_memory.py"]
+IN_MEMORY = ["tests/unit/test_services_in_memory.py", "tests/unit/test_repositories_memory.py",
+             "tests/unit/test_poll_path_in_memory.py"]
 
 
 def probe(paths: list[str]) -> dict[str, Any]:

@@ -52,6 +52,11 @@ class TaskRepository(Protocol):
         """Ids of tasks owed a refund since `due_by_ms` or before, oldest first, at most `limit` (the refund
         lane of the sparse `due` index: keys only, no scan; the index may lag, so read the task after)."""
 
+    # -- the poll path (services/jobs/polling.py)
+    def due_for_poll(self, shard: str, now_ms: int, limit: int) -> list[Task]:
+        """Tasks of one poll shard whose next poll is due by `now_ms`, soonest first, at most `limit` (the
+        sparse `poll_due` index, no scan; the index may lag, so a task's status decides what is done)."""
+
 
 class LedgerRepository(Protocol):
     def charge(self, payer: Payer, tasks: list[Task]) -> None:
