@@ -225,9 +225,9 @@ class RepositoryContract:
     def test_a_charge_counts_its_tasks_in_their_submit_hour(self, funded: Subject) -> None:
         tasks = self.charged(funded, new_task("b1", 1), new_task("b2", 2))
         hour = listing.bucket_of(int(tasks[0].submit_ms))
-        names = listing.bucket_names_for_read("lu", f"u#{USER}#task", hour - 1, hour + 1)
+        names = listing.bucket_names_for_read("lu", f"u#{USER}#task", [hour - 1, hour, hour + 1])
         assert funded.repos.counters.read(names).total == 2
-        admin = listing.bucket_names_for_read("lg", "g#task", hour, hour)
+        admin = listing.bucket_names_for_read("lg", "g#task", [hour])
         assert funded.repos.counters.read(admin).total == 2
 
     # -------------------------------------------------------------- the rest

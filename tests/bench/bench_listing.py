@@ -195,6 +195,8 @@ def run_scale(user_tasks: int, table_tasks: int) -> tuple[list[dict[str, Any]], 
             kw["filters"], 1, PAGE_SIZE, task_id=kw.get("task_id")))
         total_cost = {"counters": f"counters ({stats.counter_items} items)",
                       "count": f"COUNT evaluated {reads.count_items} rows (kept for next pages)",
+                      "buckets": f"counters and hour buckets ({stats.counter_items} items), COUNT of partial edge "
+                                 f"hours {reads.count_items} rows",
                       "get": "the GetItem itself", "": "nothing (empty by the implied-filter check)"}
         figures = f"p1={reads.task_items}"
         next_reads = -1

@@ -115,7 +115,7 @@ def test_counter_moves_balance() -> None:
     assert f"n#u#7#task#ALL#h{hour}" in created
     assert listing.bucket_counter_name("lg", "g#task", hour, 42) in created
     assert listing.bucket_counter_name("lg", "g#task", hour, 42) in listing.bucket_names_for_read(
-        "lg", "g#task", hour, hour)
+        "lg", "g#task", [hour])
     moved = listing.counter_deltas_for_transition(FACTS, "QUEUED", "SUCCESS")
     assert sum(moved.values()) == 0
     assert all("#ALL" not in name for name in moved)  # ALL totals do not move on a status change
@@ -140,18 +140,27 @@ def test_admin_counters_are_sharded_and_stable_per_task() -> None:
 H = 3_600_000
 
 
-def test_window_buckets_whole_hours_and_counted_edges() -> None:
-    """The dashboard's window (local midnight to now + 1 h) needs no row counted at all; a window starting
-    inside an hour counts that hour's rows before it, one ending before the next hour its rows after it."""
+def test_window_buckets_whole_hours_and_the_shorter_side_of_each_edge() -> None:
+    """The dashboard's window (local midnight to now + 1 h) counts no row at all; a partial edge hour is read
+    from its bucket less its rows outside the window, or by its rows inside, whichever stretch is shorter."""
+    wb = listing.WindowBuckets
     now = 1_000 * H + 25 * 60_000  # 00:25 past hour 1000
-    today = listing.window_buckets(990 * H, now + H, now)
-    assert (today.first, today.last, today.outside) == (990, 1001, ((now + H + 1, 1002 * H - 1),))
-    assert listing.window_buckets(990 * H, None, now).outside == ()  # open end: up to now + 1 h
-    assert listing.window_buckets(990 * H, 10**15, now) == listing.WindowBuckets(990, 1001, ())  # far future
-    half = listing.window_buckets(990 * H + 30 * 60_000, 995 * H - 1, now)  # a UTC+5:30 midnight, closed
-    assert (half.first, half.last, half.outside) == (990, 994, ((990 * H, 990 * H + 30 * 60_000 - 1),))
-    assert listing.window_buckets(990 * H, 991 * H + 5, now).outside == ((991 * H + 6, 992 * H - 1),)
-    assert listing.window_buckets(now + 2 * H, None, now).last < listing.window_buckets(now + 2 * H, None, now).first
+    # the end edge past now holds no rows: bucket less nothing
+    assert listing.window_buckets(990 * H, now + H, now) == wb(tuple(range(990, 1002)), minus=((now + H + 1,
+                                                                                             1002 * H - 1),))
+    assert listing.window_buckets(990 * H, None, now) == wb(tuple(range(990, 1002)))  # open end: to now + 1 h
+    assert listing.window_buckets(990 * H, 10**15, now) == wb(tuple(range(990, 1002)))  # far future
+    # a UTC+5:30 midnight: 30 minutes before it against 30 after: the bucket less the rows before
+    half = listing.window_buckets(990 * H + 30 * 60_000, 995 * H - 1, now)
+    assert half == wb(tuple(range(990, 995)), minus=((990 * H, 990 * H + 30 * 60_000 - 1),))
+    # 10 minutes into an hour: count those rows instead of the 50 minutes outside
+    late = listing.window_buckets(990 * H + 50 * 60_000, 992 * H + 10 * 60_000, now)
+    assert late == wb((991,), plus=((990 * H + 50 * 60_000, 991 * H - 1), (992 * H, 992 * H + 10 * 60_000)))
+    # inside one hour: the window itself, or the bucket less both sides
+    assert listing.window_buckets(990 * H + 5, 990 * H + 9, now) == wb((), plus=((990 * H + 5, 990 * H + 9),))
+    assert listing.window_buckets(990 * H + 5, 991 * H - 9, now) == wb((990,), minus=(
+        (990 * H, 990 * H + 4), (991 * H - 8, 991 * H - 1)))
+    assert listing.window_buckets(now + 2 * H, None, now) == wb(())
     # more items than a few BatchGets: counted instead (an admin scope reads 4 shards per hour)
     assert listing.window_buckets(0, now, now) is None
     assert listing.window_buckets(now - 99 * H, now, now, shards=4) is not None

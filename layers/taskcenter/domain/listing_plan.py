@@ -37,6 +37,7 @@ With a time range, counters cannot answer, and `total` is a COUNT query on the s
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 ADMIN_COUNTER_SHARDS = 4
@@ -145,11 +146,10 @@ def bucket_counter_name(scope_attr: str, scope_value: str, bucket: int, numeric_
     return f"{name}#s{admin_shard(numeric_id)}" if scope_attr in ADMIN_SCOPES else name
 
 
-def bucket_names_for_read(scope_attr: str, scope_value: str, first: int, last: int) -> list[str]:
-    """Every counter item of the hours first..last (inclusive) of one bucketed scope (all its shards)."""
+def bucket_names_for_read(scope_attr: str, scope_value: str, hours: Iterable[int]) -> list[str]:
+    """Every counter item of these hours of one bucketed scope (all its shards)."""
     shards = range(ADMIN_COUNTER_SHARDS) if scope_attr in ADMIN_SCOPES else (None,)
-    return [f"n#{scope_value}#ALL#h{b}" + ("" if s is None else f"#s{s}")
-            for b in range(first, last + 1) for s in shards]
+    return [f"n#{scope_value}#ALL#h{b}" + ("" if s is None else f"#s{s}") for b in hours for s in shards]
 
 
 def counter_deltas_for_create(f: ListingFacts) -> dict[str, int]:
@@ -250,33 +250,62 @@ def plan_listing(f: ListingFilters) -> ListingPlan:
 
 @dataclass(frozen=True)
 class WindowBuckets:
-    """How a window's total is read: the hours first..last summed, minus the rows of those hours that lie
-    outside the window (`outside`: inclusive ms ranges, at most one per edge, each within one hour)."""
+    """How a window's total is read: the hours `hours` summed, plus the rows counted in `plus`, minus the
+    rows counted in `minus` (inclusive ms ranges, each within one partial edge hour)."""
 
-    first: int
-    last: int
-    outside: tuple[tuple[int, int], ...]
+    hours: tuple[int, ...]
+    plus: tuple[tuple[int, int], ...] = ()
+    minus: tuple[tuple[int, int], ...] = ()
+
+
+def _rows_span(low: int, high: int, now_ms: int) -> int:
+    """How long a stretch of submit times holds rows (none after now): what a COUNT of it roughly reads."""
+    return max(0, min(high, now_ms) - low + 1)
 
 
 def window_buckets(start_ms: int, end_ms: int | None, now_ms: int, shards: int = 1) -> WindowBuckets | None:
-    """The buckets that total [start_ms, end_ms]; None when that takes more than MAX_BUCKET_ITEMS items.
+    """The buckets and edge counts that total [start_ms, end_ms]; None when that takes more than
+    MAX_BUCKET_ITEMS counter items.
 
-    An end more than one hour ahead of `now_ms` (or none) stops at the hour of now + 1 h: no task is submitted
-    later than now (the submit time is the server's clock when the task is written; docs/listing.md).
+    A partial edge hour is either read from its bucket with its rows outside the window counted and taken off,
+    or left out with its rows inside the window counted, whichever stretch is shorter (rows only exist up to
+    now: the end edge of a window reaching past now costs nothing). An end more than one hour ahead of
+    `now_ms` (or none) stops at the hour of now + 1 h: no task is submitted later than now (the submit time
+    is the server's clock when the task is written; docs/listing.md).
     """
     horizon = now_ms + BUCKET_MS
     end = end_ms if end_ms is not None and end_ms <= horizon else None
-    first, last = bucket_of(start_ms), bucket_of(horizon if end is None else end)
+    high = horizon if end is None else end
+    first, last = bucket_of(start_ms), bucket_of(high)
     if last < first:
-        return WindowBuckets(first, first - 1, ())
+        return WindowBuckets(())
     if (last - first + 1) * shards > MAX_BUCKET_ITEMS:
         return None
-    outside = []
-    if start_ms > first * BUCKET_MS:
-        outside.append((first * BUCKET_MS, start_ms - 1))
-    if end is not None and end < (last + 1) * BUCKET_MS - 1:
-        outside.append((end + 1, (last + 1) * BUCKET_MS - 1))
-    return WindowBuckets(first, last, tuple(outside))
+    hours = set(range(first, last + 1))
+    plus: list[tuple[int, int]] = []
+    minus: list[tuple[int, int]] = []
+    before = (first * BUCKET_MS, start_ms - 1)  # the first hour's rows before the window
+    after = (high + 1, (last + 1) * BUCKET_MS - 1) if end is not None else (0, -1)  # the last hour's after it
+    if first == last:
+        outside = _rows_span(*before, now_ms) + _rows_span(*after, now_ms)
+        if _rows_span(start_ms, high, now_ms) < outside:
+            return WindowBuckets((), plus=((start_ms, high),))
+        return WindowBuckets((first,), minus=tuple(r for r in (before, after) if r[0] <= r[1]))
+    if before[0] <= before[1]:
+        inside = (start_ms, (first + 1) * BUCKET_MS - 1)
+        if _rows_span(*inside, now_ms) < _rows_span(*before, now_ms):
+            hours.discard(first)
+            plus.append(inside)
+        else:
+            minus.append(before)
+    if after[0] <= after[1]:
+        inside = (last * BUCKET_MS, high)
+        if _rows_span(*inside, now_ms) < _rows_span(*after, now_ms):
+            hours.discard(last)
+            plus.append(inside)
+        else:
+            minus.append(after)
+    return WindowBuckets(tuple(sorted(hours)), tuple(plus), tuple(minus))
 
 
 def bucket_window(attr: str, post: dict[str, object], f: ListingFilters) -> tuple[int, int | None] | None:

@@ -231,19 +231,20 @@ def _total(plan: ListingPlan, stats: ListingStats, now_ms: int) -> tuple[int, Sc
 
 def _window_total(plan: ListingPlan, names: list[str], buckets: WindowBuckets, stats: ListingStats
                   ) -> tuple[int, ScopeCount]:
-    """A time window's total from the hour buckets (docs/listing.md, "A time window's total"): the whole
-    hours summed and, for a partial edge hour, its rows outside the window counted and taken off (a COUNT
-    over at most one hour of rows; none for a window starting on the hour and ending after now). The scope
-    counter comes in the same BatchGetItem."""
-    hours = bucket_names_for_read(plan.hash_attr, plan.hash_value, buckets.first, buckets.last)
+    """A time window's total from the hour buckets (docs/listing.md, "A time window's total"): whole hours
+    summed; a partial edge hour either from its bucket less its rows outside the window, or by its rows
+    inside, whichever is the shorter stretch to count (none for a window starting on the hour and ending
+    after now). The scope counter comes in the same BatchGetItem."""
+    hours = bucket_names_for_read(plan.hash_attr, plan.hash_value, buckets.hours)
     read = counters.read_many(names + hours)
     stats.counter_items += len(names) + len(hours)
     scope = ScopeCount(sum(read[n].total for n in names if n in read), sum(read[n].changes for n in names if n in read))
     total = sum(read[n].total for n in hours if n in read)
-    for low, high in buckets.outside:
-        outside = reads.count_submitted(plan, low, high)
-        stats.count_items += outside
-        total -= outside
+    for sign, ranges in ((1, buckets.plus), (-1, buckets.minus)):
+        for low, high in ranges:
+            counted = reads.count_submitted(plan, low, high)
+            stats.count_items += counted
+            total += sign * counted
     stats.total_source = "buckets"
     return max(0, total), scope
 
