@@ -209,6 +209,27 @@ class RepositoryContract:
         assert funded.repos.ledger.refund("o1", 1)
         assert funded.repos.tasks.owed_refunds(due_by, 10) == ["o2"]
 
+    # -------------------------------------------------------------- the poll path and the listing buckets
+    def test_due_for_poll_is_one_shard_soonest_first(self, funded: Subject) -> None:
+        tasks = self.charged(funded, *(new_task(f"p{i}", i, quota=10) for i in range(1, 7)))
+        for at, task in zip((500, 100, 300, 900, 200, 700), tasks, strict=True):
+            assert funded.repos.tasks.hold_until(task, at)
+        shard = tasks[0].poll_shard
+        mine = sorted((int(t.next_poll_at), t.task_id) for t in tasks if t.poll_shard == shard)
+        due = funded.repos.tasks.due_for_poll(shard, 600, 10)
+        assert [t.task_id for t in due] == [task_id for at, task_id in mine if at <= 600]
+        assert [t.task_id for t in funded.repos.tasks.due_for_poll(shard, 600, 1)] == [mine[0][1]]
+        assert funded.repos.tasks.transition(funded.repos.tasks.get(mine[0][1]), states.SUCCESS)
+        assert mine[0][1] not in [t.task_id for t in funded.repos.tasks.due_for_poll(shard, 10**13, 10)]
+
+    def test_a_charge_counts_its_tasks_in_their_submit_hour(self, funded: Subject) -> None:
+        tasks = self.charged(funded, new_task("b1", 1), new_task("b2", 2))
+        hour = listing.bucket_of(int(tasks[0].submit_ms))
+        names = listing.bucket_names_for_read("lu", f"u#{USER}#task", [hour - 1, hour, hour + 1])
+        assert funded.repos.counters.read(names).total == 2
+        admin = listing.bucket_names_for_read("lg", "g#task", [hour])
+        assert funded.repos.counters.read(admin).total == 2
+
     # -------------------------------------------------------------- the rest
     def test_credit_and_audit(self, funded: Subject) -> None:
         assert funded.repos.ledger.credit(USER, 250, "top-up") == 1250

@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PAGE_SIZE = 20
-BASE_MS = 1_700_000_000_000
+BASE_MS = 1_700_000_000_000  # 22:13:20 UTC
+SPACING_MS = 800  # 100,000 tasks in 22.2 h: all of them submitted "today" for the dashboard's default window
+LOCAL_MIDNIGHT_MS = 1_699_999_200_000  # 22:00 UTC: today 00:00 in UTC+2, the window's start
 DEFAULT_SCALES = "500:5000,1500:15000"
 
 
@@ -118,7 +120,7 @@ def _populate(user_tasks: int, table_tasks: int, seed: int = 1) -> dict[str, Any
             task = task_store.build_task(
                 task_id=f"task_{i:07d}", numeric_id=i, kind="task", platform=platform, user_id=owner, action=action,
                 status=status, channel_id=rng.choice((1, 2)) if platform == "suno" else 3, quota=50_000,
-                submit_ms=BASE_MS + i * 1000, properties={"input": "bench"},
+                submit_ms=BASE_MS + i * SPACING_MS, properties={"input": "bench"},
                 serial=f"dev{rng.randrange(4)}" if platform == "tikmatrix" else "")
             batch.save(task)
             (own if owner == 1 else others).append(task.task_id)
@@ -127,14 +129,14 @@ def _populate(user_tasks: int, table_tasks: int, seed: int = 1) -> dict[str, Any
     with Counter.batch_write() as batch:
         for name, value in deltas.items():
             batch.save(Counter(name=name, value=value, changes=value))
-    return {"own": own, "other": others[0], "span_s": table_tasks}
+    return {"own": own, "other": others[0], "span_ms": table_tasks * SPACING_MS}
 
 
 def _cases(data: dict[str, Any]) -> list[tuple[str, dict[str, Any], bool]]:
     """(label, list_tasks kwargs, measure deep pages too)."""
     from taskcenter.domain.listing_plan import ListingFilters
 
-    span_ms = data["span_s"] * 1000
+    span_ms = data["span_ms"]
     quarter = (BASE_MS + span_ms // 4, BASE_MS + 3 * span_ms // 4)
     u = {"kind": "task", "user_id": 1}
     g = {"kind": "task"}
@@ -193,6 +195,8 @@ def run_scale(user_tasks: int, table_tasks: int) -> tuple[list[dict[str, Any]], 
             kw["filters"], 1, PAGE_SIZE, task_id=kw.get("task_id")))
         total_cost = {"counters": f"counters ({stats.counter_items} items)",
                       "count": f"COUNT evaluated {reads.count_items} rows (kept for next pages)",
+                      "buckets": f"counters and hour buckets ({stats.counter_items} items), COUNT of partial edge "
+                                 f"hours {reads.count_items} rows",
                       "get": "the GetItem itself", "": "nothing (empty by the implied-filter check)"}
         figures = f"p1={reads.task_items}"
         next_reads = -1
@@ -238,8 +242,54 @@ def run_scale(user_tasks: int, table_tasks: int) -> tuple[list[dict[str, Any]], 
                     "target": f"<= {PAGE_SIZE + 2} (p1, next)",
                     "note": f"{len(items)} shown of {total}; total: {total_cost.get(stats.total_source)}; "
                             f"aux items {reads.aux_items}, requests {reads.requests}"})
+    window_rows, window_comparable = _default_window(counter, data, scale, deep_admin)
+    out += window_rows
+    comparable += window_comparable
     out.append({"metric": f"[{scale}] setup", "value": f"{written_s:.0f}", "unit": "s to write",
                 "note": f"{table_tasks:,} tasks by BatchWrite + counters, moto in-process"})
+    return out, comparable
+
+
+def _default_window(counter: ReadCounter, data: dict[str, Any], scale: str, deep_admin: bool
+                    ) -> tuple[list[dict[str, Any]], list[tuple[str, int, int]]]:
+    """The dashboard's default window (today 00:00 local to now + 1 h, recomputed by every request; every
+    task of the table submitted today): p1, next, previous, last and a far page, each request with its end
+    one second later than the one before."""
+    from taskcenter import clock
+    from taskcenter.domain.listing_plan import ListingFilters
+    from taskcenter.services.core import listing_executor as listings
+
+    clock.set_now(BASE_MS + data["span_ms"] + 60_000)
+    out: list[dict[str, Any]] = []
+    comparable: list[tuple[str, int, int]] = []
+    try:
+        for label, scope in (("user", {"user_id": 1}), ("admin", {}), ("admin: channel", {"channel_id": 2})):
+            def request(p: int, scope: dict[str, Any] = scope) -> tuple[Reads, Any, Any]:
+                clock.set_now(clock.now_ms() + 1000)
+                window = ListingFilters(kind="task", start_ms=LOCAL_MIDNIGHT_MS,
+                                        end_ms=clock.now_ms() + 3_600_000 + 999, **scope)
+                return _measure(counter, lambda: listings.list_tasks(window, p, PAGE_SIZE))
+
+            first, (items, total), stats = request(1)
+            last_page = (total + PAGE_SIZE - 1) // PAGE_SIZE
+            steps = [("p1", first, stats)]
+            for name, p in (("next p2", 2), ("p3", 3), ("previous p2", 2), (f"last p{last_page}", last_page)):
+                reads, _, step_stats = request(p)
+                steps.append((name, reads, step_stats))
+            if label == "user" or deep_admin:
+                far = max(4, last_page // 2)
+                reads, _, step_stats = request(far)
+                steps.append((f"far p{far} (first visit)", reads, step_stats))
+            shown = {"p1": len(items)}
+            beyond = max(r.task_items - PAGE_SIZE for n, r, _ in steps if not n.startswith("far"))
+            figures = "; ".join(f"{n}={r.task_items} ({st.seek}, counters {st.counter_items}, COUNT rows "
+                                f"{r.count_items})" for n, r, st in steps)
+            comparable.append((f"default window, {label}", first.task_items - shown["p1"], beyond))
+            out.append({"metric": f"[{scale}] default window (today 00:00 to now + 1 h), {label}",
+                        "value": figures, "unit": "task items read", "target": f"<= {PAGE_SIZE + 2} (p1, next, "
+                        "previous, last)", "note": f"{total:,} tasks in the window; total: {stats.total_source}"})
+    finally:
+        clock.set_now(None)
     return out, comparable
 
 

@@ -142,6 +142,7 @@ def _measure(world: Any, monkeypatch: Any) -> list[dict[str, Any]]:
     # ---- an upstream that reports new progress at every poll (chain link every 8 s, 64 s in progress)
     for interval in ("0", "10"):
         os.environ["POLL_PROGRESS_MIN_INTERVAL_SECONDS"] = interval
+        settings.reload()  # read once per process otherwise: the row would show whichever value was read first
         busy = submission.submit_now(principal, spec)
         with _Recorder() as progress_life:
             for step in range(9):
@@ -155,6 +156,7 @@ def _measure(world: Any, monkeypatch: Any) -> list[dict[str, Any]]:
                     "value": progress_life.writes()[0], "unit": "requests",
                     "note": "IN_PROGRESS for 64 s then SUCCESS; status moves are never held back"})
     os.environ.pop("POLL_PROGRESS_MIN_INTERVAL_SECONDS", None)
+    settings.reload()
 
     # ---- unchanged poll
     other = submission.submit_now(principal, spec)

@@ -113,3 +113,23 @@ def dead_letter_checks(env: dict[str, str]) -> tuple[list[Check], dict[str, int]
                   f"{len(dlqs)} DLQs, alarmed {sorted(alarmed)}" + (f"; NO ALARM {unalarmed}" if unalarmed else "")),
             Check("nothing stranded in a DLQ without an alarm", not stranded,
                   ", ".join(f"{d}={n}" for d, n in depths.items()))], depths
+
+
+def counter_checks() -> tuple[list[Check], dict[str, Any]]:
+    """Every listing counter (every scope and status, every hour bucket) equals a full recount of the tasks
+    table: what `total` and `/stats` answer is exact after the run (a Scan of both tables: a test tool's read)."""
+    from taskcenter.domain import listing_plan as listing
+    from taskcenter.store import tasks as task_store
+    from taskcenter.store.models import Counter as CounterItem
+    from taskcenter.store.models import Task
+
+    expected: Counter[str] = Counter()
+    for task in Task.scan(attributes_to_get=["task_id", "id", "kind", "platform", "user_id", "action", "status",
+                                             "channel_id", "submit_ms", "serial"]):
+        expected.update(listing.counter_deltas_for_create(task_store.listing_facts(task)))
+    stored = {c.name: int(c.value or 0) for c in CounterItem.scan() if c.name.startswith("n#")}
+    wrong = sorted(n for n in set(expected) | set(stored) if stored.get(n, 0) != expected.get(n, 0))
+    figures = {"listing counters recounted": len(stored), "listing counters wrong": len(wrong)}
+    detail = ", ".join(f"{n}: {stored.get(n, 0)} stored, {expected.get(n, 0)} counted" for n in wrong[:10])
+    return [Check("every listing total equals a full recount (all scopes, statuses, hour buckets)", not wrong,
+                  detail or f"{len(stored)} counters")], figures

@@ -10,6 +10,7 @@ Then, read from the stack's own tables (a Scan: this is a test tool on a private
 - refunds = failed attempts exactly: every charged attempt that failed has one refund ledger entry, no
   succeeded attempt has one;
 - `money.audit_user` holds for every user;
+- every listing counter (scope, status, hour bucket) equals a full recount of the tasks table;
 - every dead-letter queue has an alarm in template.yaml (and its depth is reported);
 - a 1,000-task v1 fan-out create wrote every task, and refused large v1 creates (a limited key that runs out
   part-way) left no task and no charge (tests/chaos/large_creates.py).
@@ -34,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.chaos.checks import Check, dead_letter_checks, money_checks
+from tests.chaos.checks import Check, counter_checks, dead_letter_checks, money_checks
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -304,7 +305,9 @@ def report(options: Options, doc: dict[str, Any], submissions: list[Submission],
                         f"{dict(Counter(t.status for t in deleted_tasks))}"))
     money, money_figures = money_checks(tasks, user_ids)
     dlq, depths = dead_letter_checks(env)
-    checks += money + dlq
+    totals, total_figures = counter_checks()
+    checks += money + dlq + totals
+    money_figures.update(total_figures)
     if large is not None:
         large_checks, large_figures = large_creates.checks(large, tasks)
         checks += large_checks

@@ -248,8 +248,13 @@ def test_deep_pages_cursors_and_lists_changing_between_pages(client: Any, world:
     assert page(2, status_filter) == _oracle(tasks, status_filter)[6:12]
     assert listings.last_stats.seek in ("walk", "walk_from_end")
 
-    # A time range: total is counted once, then kept while the scope's counter does not move.
-    ranged = ListingFilters(kind="task", user_id=world.user.user_id, start_ms=BASE_MS + 20 * 60_000,
+    # A time range over the user's scope: whole hours from the hour buckets, the edges' outside rows counted.
+    window = ListingFilters(kind="task", user_id=world.user.user_id, start_ms=BASE_MS + 20 * 60_000,
+                            end_ms=BASE_MS + 80 * 60_000)
+    assert page(1, window) == _oracle(tasks, window)[:6] and listings.last_stats.total_source == "buckets"
+    # A time range over a scope with no buckets: total is counted once, then kept while the scope's counter
+    # does not move.
+    ranged = ListingFilters(kind="task", user_id=world.user.user_id, platform="suno", start_ms=BASE_MS + 20 * 60_000,
                             end_ms=BASE_MS + 80 * 60_000)
     assert page(1, ranged) == _oracle(tasks, ranged)[:6] and listings.last_stats.total_source == "count"
     assert page(2, ranged) == _oracle(tasks, ranged)[6:12] and listings.last_stats.total_source == "count_cached"

@@ -108,9 +108,14 @@ def test_planner_time_range_with_and_without_status() -> None:
 
 def test_counter_moves_balance() -> None:
     created = listing.counter_deltas_for_create(FACTS)
-    # every scope counts the task once in ALL and once in its status
+    # every scope counts the task once in ALL and once in its status; the bucketed scopes once in its hour too
     assert all(v == 1 for v in created.values())
-    assert len(created) == 2 * len(listing.scope_values(FACTS))
+    assert len(created) == 2 * len(listing.scope_values(FACTS)) + len(listing.BUCKETED_SCOPES)
+    hour = FACTS.submit_ms // listing.BUCKET_MS
+    assert f"n#u#7#task#ALL#h{hour}" in created
+    assert listing.bucket_counter_name("lg", "g#task", hour, 42) in created
+    assert listing.bucket_counter_name("lg", "g#task", hour, 42) in listing.bucket_names_for_read(
+        "lg", "g#task", [hour])
     moved = listing.counter_deltas_for_transition(FACTS, "QUEUED", "SUCCESS")
     assert sum(moved.values()) == 0
     assert all("#ALL" not in name for name in moved)  # ALL totals do not move on a status change
@@ -130,3 +135,43 @@ def test_admin_counters_are_sharded_and_stable_per_task() -> None:
     assert a in listing.counter_names_for_read("lg", "g#task", "ALL")
     assert len(listing.counter_names_for_read("lg", "g#task", "ALL")) == listing.ADMIN_COUNTER_SHARDS
     assert listing.counter_names_for_read("lu", "u#7#task", "ALL") == ["n#u#7#task#ALL"]
+
+
+H = 3_600_000
+
+
+def test_window_buckets_whole_hours_and_the_shorter_side_of_each_edge() -> None:
+    """The dashboard's window (local midnight to now + 1 h) counts no row at all; a partial edge hour is read
+    from its bucket less its rows outside the window, or by its rows inside, whichever stretch is shorter."""
+    wb = listing.WindowBuckets
+    now = 1_000 * H + 25 * 60_000  # 00:25 past hour 1000
+    # the end edge past now holds no rows: bucket less nothing
+    assert listing.window_buckets(990 * H, now + H, now) == wb(tuple(range(990, 1002)), minus=((now + H + 1,
+                                                                                             1002 * H - 1),))
+    assert listing.window_buckets(990 * H, None, now) == wb(tuple(range(990, 1002)))  # open end: to now + 1 h
+    assert listing.window_buckets(990 * H, 10**15, now) == wb(tuple(range(990, 1002)))  # far future
+    # a UTC+5:30 midnight: 30 minutes before it against 30 after: the bucket less the rows before
+    half = listing.window_buckets(990 * H + 30 * 60_000, 995 * H - 1, now)
+    assert half == wb(tuple(range(990, 995)), minus=((990 * H, 990 * H + 30 * 60_000 - 1),))
+    # 10 minutes into an hour: count those rows instead of the 50 minutes outside
+    late = listing.window_buckets(990 * H + 50 * 60_000, 992 * H + 10 * 60_000, now)
+    assert late == wb((991,), plus=((990 * H + 50 * 60_000, 991 * H - 1), (992 * H, 992 * H + 10 * 60_000)))
+    # inside one hour: the window itself, or the bucket less both sides
+    assert listing.window_buckets(990 * H + 5, 990 * H + 9, now) == wb((), plus=((990 * H + 5, 990 * H + 9),))
+    assert listing.window_buckets(990 * H + 5, 991 * H - 9, now) == wb((990,), minus=(
+        (990 * H, 990 * H + 4), (991 * H - 8, 991 * H - 1)))
+    assert listing.window_buckets(now + 2 * H, None, now) == wb(())
+    # more items than a few BatchGets: counted instead (an admin scope reads 4 shards per hour)
+    assert listing.window_buckets(0, now, now) is None
+    assert listing.window_buckets(now - 99 * H, now, now, shards=4) is not None
+    assert listing.window_buckets(now - 100 * H, now, now, shards=4) is None
+
+
+def test_bucket_window_only_where_buckets_answer() -> None:
+    f = listing.ListingFilters
+    assert listing.plan_listing(f(kind="task", user_id=7, start_ms=5, end_ms=9)).window == (5, 9)
+    assert listing.plan_listing(f(kind="task", start_ms=5)).window == (5, None)
+    assert listing.plan_listing(f(kind="task", channel_id=2, start_ms=5)).window == (5, None)
+    assert listing.plan_listing(f(kind="task", user_id=7, status="SUCCESS", start_ms=5)).window is None
+    assert listing.plan_listing(f(kind="task", user_id=7, platform="suno", start_ms=5)).window is None
+    assert listing.plan_listing(f(kind="task", user_id=7, end_ms=9)).window is None  # no start: counted

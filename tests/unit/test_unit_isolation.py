@@ -12,7 +12,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 IN_MEMORY = ["tests/unit/test_services_in_memory.py", "tests/unit/test_repositories_memory.py",
-             "tests/unit/test_admin_in_memory.py", "tests/unit/test_sweeper_in_memory.py"]
+             "tests/unit/test_admin_in_memory.py", "tests/unit/test_sweeper_in_memory.py",
+             "tests/unit/test_poll_path_in_memory.py"]
 
 
 def probe(paths: list[str]) -> dict[str, Any]:

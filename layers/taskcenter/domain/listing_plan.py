@@ -37,6 +37,7 @@ With a time range, counters cannot answer, and `total` is a COUNT query on the s
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 ADMIN_COUNTER_SHARDS = 4
@@ -126,11 +127,38 @@ def counter_names_for_read(scope_attr: str, scope_value: str, status: str) -> li
     return [f"n#{scope_value}#{status}"]
 
 
+# Time-bucketed counters (docs/listing.md, "A time window's total"): the scopes the dashboards' default
+# time windows list (user, admin, admin + channel) also count their tasks per hour of submit time (ALL
+# only), so the total of a window is whole hours summed plus the partial edge hours counted.
+BUCKET_MS = 3_600_000
+BUCKETED_SCOPES = ("lu", "lg", "lgc")
+# A window needing more bucket items than this (a user's window of over 16 days, an admin's of over 4)
+# is counted instead (a COUNT query, kept while valid): 4 BatchGetItem requests at most.
+MAX_BUCKET_ITEMS = 400
+
+
+def bucket_of(ms: int) -> int:
+    return ms // BUCKET_MS
+
+
+def bucket_counter_name(scope_attr: str, scope_value: str, bucket: int, numeric_id: int) -> str:
+    name = f"n#{scope_value}#ALL#h{bucket}"
+    return f"{name}#s{admin_shard(numeric_id)}" if scope_attr in ADMIN_SCOPES else name
+
+
+def bucket_names_for_read(scope_attr: str, scope_value: str, hours: Iterable[int]) -> list[str]:
+    """Every counter item of these hours of one bucketed scope (all its shards)."""
+    shards = range(ADMIN_COUNTER_SHARDS) if scope_attr in ADMIN_SCOPES else (None,)
+    return [f"n#{scope_value}#ALL#h{b}" + ("" if s is None else f"#s{s}") for b in hours for s in shards]
+
+
 def counter_deltas_for_create(f: ListingFacts) -> dict[str, int]:
     deltas: dict[str, int] = {}
     for attr, value in scope_values(f).items():
-        for status in ("ALL", f.status):
-            name = counter_name(attr, value, status, f.numeric_id)
+        names = [counter_name(attr, value, status, f.numeric_id) for status in ("ALL", f.status)]
+        if attr in BUCKETED_SCOPES:
+            names.append(bucket_counter_name(attr, value, bucket_of(f.submit_ms), f.numeric_id))
+        for name in names:
             deltas[name] = deltas.get(name, 0) + 1
     return deltas
 
@@ -181,6 +209,11 @@ class ListingPlan:
     post_filters: dict[str, object] = field(default_factory=dict)  # attribute -> required value
     counter_scope: tuple[str, str] | None = None  # (scope_attr, scope_value) when counters can give total
     counter_status: str = "ALL"
+    # A time window over a bucketed scope, no status, no post filter: (start_ms, end_ms) for its hour buckets
+    window: tuple[int, int | None] | None = None
+    # Set by the executor: the window's end is not in the past, so its rows are those from its start on
+    # (kept cursors and counted totals are named by what they list, not by an end that moves every request)
+    open_end: bool = False
 
 
 def plan_listing(f: ListingFilters) -> ListingPlan:
@@ -201,6 +234,7 @@ def plan_listing(f: ListingFilters) -> ListingPlan:
     has_time = f.start_ms is not None or f.end_ms is not None
     counter_scope = None if (post or has_time) else (attr, value)
     return ListingPlan(
+        window=bucket_window(attr, post, f),
         index_name=index_name,
         hash_attr=attr,
         hash_value=value,
@@ -212,6 +246,73 @@ def plan_listing(f: ListingFilters) -> ListingPlan:
         counter_scope=counter_scope,
         counter_status=f.status or "ALL",
     )
+
+
+@dataclass(frozen=True)
+class WindowBuckets:
+    """How a window's total is read: the hours `hours` summed, plus the rows counted in `plus`, minus the
+    rows counted in `minus` (inclusive ms ranges, each within one partial edge hour)."""
+
+    hours: tuple[int, ...]
+    plus: tuple[tuple[int, int], ...] = ()
+    minus: tuple[tuple[int, int], ...] = ()
+
+
+def _rows_span(low: int, high: int, now_ms: int) -> int:
+    """How long a stretch of submit times holds rows (none after now): what a COUNT of it roughly reads."""
+    return max(0, min(high, now_ms) - low + 1)
+
+
+def window_buckets(start_ms: int, end_ms: int | None, now_ms: int, shards: int = 1) -> WindowBuckets | None:
+    """The buckets and edge counts that total [start_ms, end_ms]; None when that takes more than
+    MAX_BUCKET_ITEMS counter items.
+
+    A partial edge hour is either read from its bucket with its rows outside the window counted and taken off,
+    or left out with its rows inside the window counted, whichever stretch is shorter (rows only exist up to
+    now: the end edge of a window reaching past now costs nothing). An end more than one hour ahead of
+    `now_ms` (or none) stops at the hour of now + 1 h: no task is submitted later than now (the submit time
+    is the server's clock when the task is written; docs/listing.md).
+    """
+    horizon = now_ms + BUCKET_MS
+    end = end_ms if end_ms is not None and end_ms <= horizon else None
+    high = horizon if end is None else end
+    first, last = bucket_of(start_ms), bucket_of(high)
+    if last < first:
+        return WindowBuckets(())
+    if (last - first + 1) * shards > MAX_BUCKET_ITEMS:
+        return None
+    hours = set(range(first, last + 1))
+    plus: list[tuple[int, int]] = []
+    minus: list[tuple[int, int]] = []
+    before = (first * BUCKET_MS, start_ms - 1)  # the first hour's rows before the window
+    after = (high + 1, (last + 1) * BUCKET_MS - 1) if end is not None else (0, -1)  # the last hour's after it
+    if first == last:
+        outside = _rows_span(*before, now_ms) + _rows_span(*after, now_ms)
+        if _rows_span(start_ms, high, now_ms) < outside:
+            return WindowBuckets((), plus=((start_ms, high),))
+        return WindowBuckets((first,), minus=tuple(r for r in (before, after) if r[0] <= r[1]))
+    if before[0] <= before[1]:
+        inside = (start_ms, (first + 1) * BUCKET_MS - 1)
+        if _rows_span(*inside, now_ms) < _rows_span(*before, now_ms):
+            hours.discard(first)
+            plus.append(inside)
+        else:
+            minus.append(before)
+    if after[0] <= after[1]:
+        inside = (last * BUCKET_MS, high)
+        if _rows_span(*inside, now_ms) < _rows_span(*after, now_ms):
+            hours.discard(last)
+            plus.append(inside)
+        else:
+            minus.append(after)
+    return WindowBuckets(tuple(sorted(hours)), tuple(plus), tuple(minus))
+
+
+def bucket_window(attr: str, post: dict[str, object], f: ListingFilters) -> tuple[int, int | None] | None:
+    """The window the hour buckets can total: a bucketed scope, no status, no post filter, a start."""
+    if attr not in BUCKETED_SCOPES or post or f.status or f.start_ms is None:
+        return None
+    return (f.start_ms, f.end_ms)
 
 
 def _user_scope(f: ListingFilters) -> tuple[str, str, dict[str, object]]:

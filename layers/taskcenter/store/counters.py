@@ -76,3 +76,9 @@ def read_scope(names: list[str]) -> ScopeCount:
         total += int(item.value or 0)
         changes += int(item.changes or 0)
     return ScopeCount(total, changes)
+
+
+def read_many(names: list[str]) -> dict[str, ScopeCount]:
+    """The counters among `names` that exist, by name (PynamoDB sends BatchGetItem 100 keys at a time)."""
+    return {item.name: ScopeCount(int(item.value or 0), int(item.changes or 0))
+            for item in (Counter.batch_get(list(dict.fromkeys(names))) if names else ())}

@@ -179,6 +179,14 @@ class MemoryTasks:
         self.refresh(task)
         return True
 
+    # -- the poll path
+    def due_for_poll(self, shard: str, now_ms: int, limit: int) -> list[Task]:
+        with self.store.lock:
+            rows = [Task.from_raw_data(raw) for raw in self.store.tasks.values()]
+        due = sorted((t for t in rows if t.poll_shard == shard and t.next_poll_at is not None
+                      and int(t.next_poll_at) <= now_ms), key=lambda t: (int(t.next_poll_at), t.task_id))
+        return due[:limit]
+
 
 def _after_terminal(task: Task) -> None:
     """As store.tasks.transition does for its winner: count the move (the platform's terminal hook is run by

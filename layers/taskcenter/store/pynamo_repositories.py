@@ -62,6 +62,10 @@ class PynamoTasks:
         self.refresh(task)
         return True
 
+    # -- the poll path
+    def due_for_poll(self, shard: str, now_ms: int, limit: int) -> list[Task]:
+        return list(Task.poll_due.query(shard, Task.next_poll_at <= now_ms, limit=limit))
+
 
 class PynamoLedger:
     def charge(self, payer: Payer, tasks: list[Task]) -> None:

@@ -56,6 +56,11 @@ class TaskRepository(Protocol):
         """Ids of unfinished tasks of a poll shard whose deadline is `due_by_ms` or before, at most `limit`
         (the shard's deadline lane of the `due` index: keys only, no scan; read the task after)."""
 
+    # -- the poll path (services/jobs/polling.py)
+    def due_for_poll(self, shard: str, now_ms: int, limit: int) -> list[Task]:
+        """Tasks of one poll shard whose next poll is due by `now_ms`, soonest first, at most `limit` (the
+        sparse `poll_due` index, no scan; the index may lag, so a task's status decides what is done)."""
+
 
 class LedgerRepository(Protocol):
     def charge(self, payer: Payer, tasks: list[Task]) -> None:

@@ -30,10 +30,22 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from taskcenter import clock
 from taskcenter.domain.errors import BadInput
-from taskcenter.domain.listing_plan import ListingFilters, ListingPlan, counter_names_for_read, plan_listing
+from taskcenter.domain.listing_plan import (
+    ADMIN_COUNTER_SHARDS,
+    ADMIN_SCOPES,
+    ListingFilters,
+    ListingPlan,
+    WindowBuckets,
+    bucket_names_for_read,
+    bucket_window,
+    counter_names_for_read,
+    plan_listing,
+    window_buckets,
+)
 from taskcenter.services.core.listing_params import (  # noqa: F401 - the surfaces read them from here
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -42,9 +54,12 @@ from taskcenter.services.core.listing_params import (  # noqa: F401 - the surfac
     parse_time_range,
 )
 from taskcenter.store import counters, page_cursors
+from taskcenter.store import listing_reads as reads
 from taskcenter.store import tasks as task_store
 from taskcenter.store.counters import ScopeCount
-from taskcenter.store.models import Task
+
+if TYPE_CHECKING:
+    from taskcenter.store.models import Task
 
 WALK_PAGE = 1000  # keys per request when walking to a deep offset
 ANCHOR_EVERY = 1000  # a walk keeps a cursor on every row that is a multiple of this
@@ -102,9 +117,11 @@ def list_tasks(filters: ListingFilters, page: int = 1, page_size: int = DEFAULT_
 
     plan = plan_listing(filters)
     plan, empty = _resolve_implied_filters(plan, filters, stats)
+    now_ms = clock.now_ms()
+    plan = replace(plan, open_end=filters.end_ms is not None and filters.end_ms >= now_ms)
     if empty:
         return [], 0
-    total, scope = _total(plan, stats)
+    total, scope = _total(plan, stats, now_ms)
     offset = (page - 1) * page_size
     if offset and offset >= total:
         stats.seek = "past_end"
@@ -127,9 +144,9 @@ def _keep_page_cursors(plan: ListingPlan, offset: int, page_size: int, items: li
     previous page is read upwards from there), with the listing's counts `now`: one BatchWrite."""
     kept: dict[int, page_cursors.Cursor] = {}
     if len(items) == page_size and offset + page_size < now.total_at:
-        kept[offset + page_size] = replace(now, start_key=_key_of(plan, items[-1]))
+        kept[offset + page_size] = replace(now, start_key=reads.key_of(plan, items[-1]))
     if offset and items:
-        kept[offset + 1] = replace(now, start_key=_key_of(plan, items[0]))
+        kept[offset + 1] = replace(now, start_key=reads.key_of(plan, items[0]))
     if kept:
         page_cursors.save_many(_digest(plan), kept)
         stats.cursor_writes += len(kept)
@@ -152,42 +169,15 @@ def matches(task: Task, f: ListingFilters) -> bool:
 
 
 # ---------------------------------------------------------------- plan execution
-def _index(plan: ListingPlan) -> Any:
-    return getattr(Task, plan.index_name)
-
-
-def _range_condition(plan: ListingPlan) -> Any:
-    attr = getattr(Task, plan.range_attr)
-    if plan.range_prefix is not None:
-        return attr.startswith(plan.range_prefix)
-    if plan.range_low is not None and plan.range_high is not None:
-        return attr.between(plan.range_low, plan.range_high)
-    if plan.range_low is not None:
-        return attr >= plan.range_low
-    if plan.range_high is not None:
-        return attr <= plan.range_high
-    return None
-
-
-def _filter_condition(plan: ListingPlan) -> Any:
-    condition = None
-    for name, value in sorted(plan.post_filters.items()):
-        term = getattr(Task, name) == value
-        condition = term if condition is None else condition & term
-    return condition
-
-
-def _key_names(plan: ListingPlan) -> list[str]:
-    return ["task_id", plan.hash_attr, plan.range_attr]
-
-
-def _key_of(plan: ListingPlan, task: Task) -> dict[str, dict[str, str]]:
-    return {name: {"S": str(getattr(task, name))} for name in _key_names(plan)}
+_OPEN = "open"
 
 
 def _digest(plan: ListingPlan) -> str:
     """Identifies the ordered row set of a listing (not the page size: cursors are kept by offset)."""
-    raw = json.dumps([plan.index_name, plan.hash_value, plan.range_low, plan.range_high, plan.range_prefix,
+    # An open window (its end not past) lists the rows from its start on: the end is left out, so the
+    # dashboard's window (today 00:00 to now + 1 h, recomputed by every request) names one listing all day.
+    high = _OPEN if plan.open_end else plan.range_high
+    raw = json.dumps([plan.index_name, plan.hash_value, plan.range_low, high, plan.range_prefix,
                       sorted((k, str(v)) for k, v in plan.post_filters.items())], separators=(",", ":"))
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
@@ -196,20 +186,27 @@ def _resolve_implied_filters(plan: ListingPlan, f: ListingFilters, stats: Listin
     """Drop a platform filter the scope implies, after checking it on one row. Returns (plan, empty)."""
     if plan.hash_attr not in _PLATFORM_IMPLIED or "platform" not in plan.post_filters:
         return plan, False
-    probe = list(_index(plan).query(plan.hash_value, limit=1, page_size=1, attributes_to_get=["task_id", "platform"]))
-    stats.probe_items += len(probe)
-    if not probe or probe[0].platform != plan.post_filters["platform"]:
+    probe = reads.probe(plan)
+    stats.probe_items += probe is not None
+    if probe is None or probe.platform != plan.post_filters["platform"]:
         return plan, True
     post = {k: v for k, v in plan.post_filters.items() if k != "platform"}
     has_time = f.start_ms is not None or f.end_ms is not None
     counter_scope = (plan.hash_attr, plan.hash_value) if not post and not has_time else None
-    return replace(plan, post_filters=post, counter_scope=counter_scope), False
+    window = bucket_window(plan.hash_attr, post, f)
+    return replace(plan, post_filters=post, counter_scope=counter_scope, window=window), False
 
 
-def _total(plan: ListingPlan, stats: ListingStats) -> tuple[int, ScopeCount]:
+def _total(plan: ListingPlan, stats: ListingStats, now_ms: int) -> tuple[int, ScopeCount]:
     """The listing's exact total, and its scope counter (total and change count: what kept cursors and
     counted totals are checked against)."""
     names = counter_names_for_read(plan.hash_attr, plan.hash_value, plan.counter_status)
+    buckets = None
+    if plan.window is not None:
+        shards = ADMIN_COUNTER_SHARDS if plan.hash_attr in ADMIN_SCOPES else 1
+        buckets = window_buckets(plan.window[0], plan.window[1], now_ms, shards)
+    if buckets is not None:
+        return _window_total(plan, names, buckets, stats)
     stats.counter_items += len(names)
     scope = counters.read_scope(names)
     if plan.counter_scope is not None:
@@ -225,12 +222,31 @@ def _total(plan: ListingPlan, stats: ListingStats) -> tuple[int, ScopeCount]:
         stats.total_source = "count_cached"
         return cached, scope
     stats.total_source = "count"
-    result = int(Task.count(plan.hash_value, range_key_condition=_range_condition(plan),
-                            filter_condition=_filter_condition(plan), index_name=plan.index_name))
+    result = reads.count(plan)
     stats.count_items += result
     page_cursors.save_total(digest, scope.changes, result)
     stats.cursor_writes += 1
     return result, scope
+
+
+def _window_total(plan: ListingPlan, names: list[str], buckets: WindowBuckets, stats: ListingStats
+                  ) -> tuple[int, ScopeCount]:
+    """A time window's total from the hour buckets (docs/listing.md, "A time window's total"): whole hours
+    summed; a partial edge hour either from its bucket less its rows outside the window, or by its rows
+    inside, whichever is the shorter stretch to count (none for a window starting on the hour and ending
+    after now). The scope counter comes in the same BatchGetItem."""
+    hours = bucket_names_for_read(plan.hash_attr, plan.hash_value, buckets.hours)
+    read = counters.read_many(names + hours)
+    stats.counter_items += len(names) + len(hours)
+    scope = ScopeCount(sum(read[n].total for n in names if n in read), sum(read[n].changes for n in names if n in read))
+    total = sum(read[n].total for n in hours if n in read)
+    for sign, ranges in ((1, buckets.plus), (-1, buckets.minus)):
+        for low, high in ranges:
+            counted = reads.count_submitted(plan, low, high)
+            stats.count_items += counted
+            total += sign * counted
+    stats.total_source = "buckets"
+    return max(0, total), scope
 
 
 # ---------------------------------------------------------------- reaching page p > 1
@@ -306,11 +322,8 @@ def _read_beyond_first_page(plan: ListingPlan, offset: int, total: int, scope: S
                           digest=digest, now=now)
             if start is None:
                 return []
-        result = _index(plan).query(plan.hash_value, range_key_condition=_range_condition(plan),
-                                    filter_condition=_filter_condition(plan), scan_index_forward=True,
-                                    last_evaluated_key=start, limit=last - offset, page_size=last - offset)
-        rows = list(result)
-        stats.page_items += result.page_iter.total_scanned_count
+        rows, scanned = reads.read_rows(plan, start, last - offset, newest_first=False)
+        stats.page_items += scanned
         return list(reversed(rows))
     if best.row == offset:
         start = best.key
@@ -348,16 +361,13 @@ def _walk(plan: ListingPlan, count: int, stats: ListingStats, *, start: dict[str
         step = min(WALK_PAGE, remaining)  # never read past the target (the last request is shortened)
         to_anchor = (ANCHOR_EVERY - row % ANCHOR_EVERY) if newest_first else (row % ANCHOR_EVERY or ANCHOR_EVERY)
         step = min(step, to_anchor)  # stop on every anchor row
-        rows = list(_index(plan).query(plan.hash_value, range_key_condition=_range_condition(plan),
-                                       filter_condition=_filter_condition(plan), scan_index_forward=not newest_first,
-                                       last_evaluated_key=start, limit=step, page_size=step,
-                                       attributes_to_get=_key_names(plan)))
+        rows = reads.read_keys(plan, start, step, newest_first=newest_first)
         stats.seek_items += len(rows)
         if len(rows) < step:
             return None
         remaining -= step
         row += step_sign * step
-        start = _key_of(plan, rows[-1])
+        start = reads.key_of(plan, rows[-1])
         if remaining > 0 and row % ANCHOR_EVERY == 0 and 0 < row <= now.total_at:
             page_cursors.save(digest, row, replace(now, start_key=start))
             stats.cursor_writes += 1
@@ -366,9 +376,6 @@ def _walk(plan: ListingPlan, count: int, stats: ListingStats, *, start: dict[str
 
 def _read_page(plan: ListingPlan, start_key: dict[str, Any] | None, page_size: int,
                stats: ListingStats) -> list[Task]:
-    rows = _index(plan).query(plan.hash_value, range_key_condition=_range_condition(plan),
-                              filter_condition=_filter_condition(plan), scan_index_forward=False,
-                              last_evaluated_key=start_key, limit=page_size, page_size=page_size)
-    items = list(rows)
-    stats.page_items += rows.page_iter.total_scanned_count  # rows evaluated, a post filter's rejects included
+    items, scanned = reads.read_rows(plan, start_key, page_size)
+    stats.page_items += scanned  # rows evaluated, a post filter's rejects included
     return items

@@ -4,7 +4,7 @@ and the surfaces that refresh a task on read (midjourney/relay.py). docs/engine.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from taskcenter import clock, settings
 from taskcenter.domain import states
@@ -13,7 +13,10 @@ from taskcenter.providers.base import UpstreamState
 from taskcenter.services.core.lifecycle import after_move, move
 from taskcenter.store import item_size
 from taskcenter.store import tasks as task_store
-from taskcenter.store.models import Task
+from taskcenter.store.repositories import current as repositories
+
+if TYPE_CHECKING:
+    from taskcenter.store.models import Task
 
 KNOWN_STATUSES = frozenset(states.ALL_STATUSES) | {states.MODAL}
 
@@ -35,11 +38,11 @@ def _as_dict(value: Any) -> dict[str, Any]:
     return dict(value) if isinstance(value, dict) else {}
 
 
-def field_actions(task: Task, state: UpstreamState, new_status: str, now_ms: int) -> list:
-    """Update actions for the facts the upstream reports that differ from the stored task ([] if none)."""
-    actions: list = []
+def field_changes(task: Task, state: UpstreamState, new_status: str, now_ms: int) -> dict[str, Any]:
+    """The facts the upstream reports that differ from the stored task, as repository changes ({} if none)."""
+    changes: dict[str, Any] = {}
     if state.progress and state.progress != task.progress and new_status not in states.TERMINAL:
-        actions.append(Task.progress.set(state.progress))
+        changes["progress"] = state.progress
     data = state.data if state.data is not None and state.data != task.data else None
     extra = None
     if state.extra:
@@ -48,20 +51,19 @@ def field_actions(task: Task, state: UpstreamState, new_status: str, now_ms: int
         extra = merged if merged != current else None
     data, extra = item_size.storable_result(task, data, extra)  # never past DynamoDB's 400 KB item
     if data is not None:
-        actions.append(Task.data.set(data))
+        changes["data"] = data
     if new_status == states.IN_PROGRESS and not int(task.start_ms or 0):
-        actions.append(Task.start_ms.set(int(state.start_ms or now_ms)))
+        changes["start_ms"] = int(state.start_ms or now_ms)
     if extra is not None:
-        actions.append(Task.extra.set(extra))
+        changes["extra"] = extra
     if int(task.poll_misses or 0):
-        actions.append(Task.poll_misses.set(0))
-    return actions
+        changes["poll_misses"] = 0
+    return changes
 
 
-def reschedule_actions(task: Task, now_ms: int) -> list:
+def reschedule_changes(task: Task, now_ms: int) -> dict[str, Any]:
     """Keep a moved task in the poll_due index, out of the dispatcher's sight for the fast window."""
-    return [Task.poll_shard.set(task_store.shard_for(task.task_id)), Task.next_poll_at.set(
-        now_ms + settings.get().poll_fast_window_seconds * 1000)]
+    return task_store.hold_changes(task.task_id, now_ms + settings.get().poll_fast_window_seconds * 1000)
 
 
 UNCHANGED, UPDATED, MOVED, LOST_RACE = "unchanged", "updated", "moved", "lost_race"
@@ -81,23 +83,21 @@ def apply_upstream_state(task: Task, state: UpstreamState) -> str:
     if reported != task.status and not states.may_transition(task.status, reported):
         return UNCHANGED  # an older report than what we hold (reordered or duplicate delivery): ignore it
     if reported == task.status:
-        actions = field_actions(task, state, task.status, now)
-        if not actions:
+        changes = field_changes(task, state, task.status, now)
+        if not changes:
             return UNCHANGED
         recent = now - last_change_ms(task) < settings.get().poll_progress_min_interval_seconds * 1000
         if not int(task.poll_misses or 0) and recent:
             return UNCHANGED  # progress moved, but we wrote it moments ago: the next poll will carry it
-        actions += reschedule_actions(task, now)
-        if not task_store.update_in_place(task, actions):
+        # the update answers the item as written: `task` is current without another read
+        if not repositories().tasks.update(task, {**changes, **reschedule_changes(task, now)}):
             return LOST_RACE
-        task.refresh(consistent_read=True)
         return UPDATED
-    actions = field_actions(task, state, reported, now)
-    actions += reschedule_actions(task, now)
+    changes = {**field_changes(task, state, reported, now), **reschedule_changes(task, now)}
     reason = ""
     if reported == states.FAILURE:
         reason = (state.fail_reason or "upstream reported failure")[:1000]
-    if not move(task, reported, actions=actions, fail_reason=reason):
+    if not move(task, reported, changes, fail_reason=reason):
         logger.info("transition lost to another worker", extra={"task_id": task.task_id, "to": reported})
         return LOST_RACE
     logger.info("task moved", extra={"task_id": task.task_id, "status": reported, "upstream_id": task.upstream_id})

@@ -16,7 +16,8 @@ How a task is followed once it has an upstream id (docs/engine.md has the whole 
 
 Writes: a poll writes only when something changed: a status move is one `transition` (conditional on
 status and version, counters in the same transaction); a change of progress/data within a status is
-one conditional `update_in_place`. Both also set `next_poll_at` (free: same request).
+one conditional `update`. Both also set `next_poll_at` (free: same request). Storage is reached through
+the repositories only (store/repositories.py, docs/repositories.md).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from taskcenter import clock, queues, settings
 from taskcenter.domain import channel_status, states
@@ -39,13 +40,15 @@ from taskcenter.services.core.upstream_state import (  # noqa: F401 - part of th
     UNCHANGED,
     UPDATED,
     apply_upstream_state,
-    field_actions,
+    field_changes,
     last_change_ms,
     normalise_status,
-    reschedule_actions,
+    reschedule_changes,
 )
-from taskcenter.store import tasks as task_store
-from taskcenter.store.models import Task
+from taskcenter.store.repositories import current as repositories
+
+if TYPE_CHECKING:
+    from taskcenter.store.models import Task
 
 # Slow lane: (staleness below, poll every N minutes). Staleness counts from the end of the fast window.
 SLOW_STEPS_MINUTES: tuple[tuple[int, int], ...] = ((10, 1), (30, 2), (120, 5))
@@ -100,9 +103,8 @@ def record_miss(task: Task) -> str:
     if misses >= settings.get().poll_max_misses:
         won = fail_task(task, f"upstream no longer knows this task (not returned by {misses} polls)")
         return MOVED if won else LOST_RACE
-    if not task_store.update_in_place(task, [Task.poll_misses.set(misses)]):
+    if not repositories().tasks.update(task, {"poll_misses": misses}):
         return LOST_RACE
-    task.refresh(consistent_read=True)
     logger.warning("task missing from upstream reply", extra={"task_id": task.task_id, "misses": misses})
     return UPDATED
 
@@ -146,7 +148,7 @@ def poll_batch(message: PollMessage) -> PollResult:
     now = clock.now_ms()
     if message.due_ms:
         metrics.add_metric(name="PollLagSeconds", unit="Seconds", value=max(0, now - message.due_ms) / 1000)
-    tasks = [t for t in task_store.get_many(message.task_ids)
+    tasks = [t for t in repositories().tasks.get_many(message.task_ids)
              if t.status in IN_FLIGHT and int(t.channel_id or 0) == message.channel_id]
     if not tasks:
         return result
@@ -250,8 +252,7 @@ class DispatchReport:
 def due_tasks(now_ms: int) -> Iterable[Task]:
     """Tasks whose next poll is due, from the sparse poll_due index: one Query per shard, no scan."""
     for shard in range(settings.get().poll_shards):
-        yield from Task.poll_due.query(f"s{shard}", Task.next_poll_at <= now_ms,
-                                       limit=settings.get().poll_dispatch_limit)
+        yield from repositories().tasks.due_for_poll(f"s{shard}", now_ms, settings.get().poll_dispatch_limit)
 
 
 def plan_dispatch(tasks: Iterable[Task], now_ms: int) -> tuple[list[PollMessage], list[dict[str, Any]], DispatchReport]:
@@ -296,7 +297,7 @@ def hold_for_start(retries: list[dict[str, Any]], tasks: dict[str, Task], now_ms
         task = tasks.get(body["task_id"])
         if task is None:
             continue
-        if task_store.update_in_place(task, [Task.next_poll_at.set(hold_until)]):
+        if repositories().tasks.update(task, {"next_poll_at": hold_until}):
             held.append({**body, "hold_until": hold_until})
     return held
 
