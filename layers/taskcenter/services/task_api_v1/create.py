@@ -87,9 +87,9 @@ def _specs(plan: rules.CreatePlan, user_id: int, start_at: Any, start_ms: int, n
         account = planned.account or where.account
         payload = {"serial": serial if planned.serial else "", "account": account if not planned.serial else "",
                    "script_name": plan.script.name, "script_config": planned.script_config,
-                   "enable_multi_account": plan.enable_multi_account}
+                   "enable_multi_account": plan.enable_multi_account, **plan.intervals}
         properties = {"script_config": planned.script_config, "enable_multi_account": plan.enable_multi_account,
-                      "start_time": start_at.isoformat(timespec="seconds") if start_at else None}
+                      "start_time": start_at.isoformat(timespec="seconds") if start_at else None, **plan.intervals}
         if planned.target:
             properties["target"] = planned.target
         specs.append(submission.TaskSpec(

@@ -5,7 +5,7 @@ charged again at today's price, in one transaction (store.money.charge_submissio
 task still being the FAILURE attempt we read, refunded, and under the retry limit (V1_MAX_RETRIES,
 default 3). Then the retry worker starts it like any new task (admission, then the host).
 
-Retry-all answers at once and fans out through the retry queue in pages: a message
+Retry-all runs its first page in the request and fans the rest out through the retry queue in pages: a message
 `{"kind": "v1_retry_all_page", "run_id", "user_id", "key_hash", "group", "started_ms", "page", "cursor"}`
 handles up to V1_RETRY_ALL_PAGE_SIZE failed tasks (a Query on the user's FAILURE range, ascending, from
 `cursor`) and sends the next page. Never twice, whatever SQS does:
@@ -75,21 +75,24 @@ def retry(principal: Principal, numeric_id: int) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- retry-all
-def start_retry_all(principal: Principal) -> dict[str, Any]:
-    """Answers at once: how many failed tasks the run will go through (from the counters; those already
-    at the retry limit are skipped by the run), and the run id. The pages follow on the retry queue."""
+def start_retry_all(principal: Principal) -> int:
+    """The reference's reply: `data` is the number of tasks reset (tikmatrix-scripts.md §7; 0 means none was
+    under the retry limit). The first page runs in this request, so the number is exact for up to one page
+    (V1_RETRY_ALL_PAGE_SIZE) of failed tasks; the rest follow on the retry queue and are counted from the
+    counters (docs/task-api-v1.md, "Retry-all": those at the limit among them are skipped when reached)."""
     failed = v1_tasks.count_by_status(principal.user_id, (states.FAILURE,))
-    data: dict[str, Any] = {"count": failed, "max_retry_count": settings.get().v1_max_retries, "run_id": ""}
     if not failed:
-        return data
+        return 0
     run_id = secrets.token_hex(8)
     records.create_item(_run_key(run_id), 0)
-    queues.send("retry", {"kind": PAGE_KIND, "run_id": run_id, "user_id": principal.user_id,
-                          "key_hash": principal.token_hash, "group": principal.group,
-                          "started_ms": clock.now_ms(), "page": 0, "cursor": None})
-    data["run_id"] = run_id
-    logger.info("v1 retry-all started", extra={"user_id": principal.user_id, "run_id": run_id, "failed": failed})
-    return data
+    restarted = retry_all_page({"kind": PAGE_KIND, "run_id": run_id, "user_id": principal.user_id,
+                                "key_hash": principal.token_hash, "group": principal.group,
+                                "started_ms": clock.now_ms(), "page": 0, "cursor": None})
+    more = records.read_value(_run_key(run_id)) is not None  # the run is dropped when its last page is done
+    later = v1_tasks.count_by_status(principal.user_id, (states.FAILURE,)) if more else 0
+    logger.info("v1 retry-all started", extra={"user_id": principal.user_id, "run_id": run_id, "failed": failed,
+                                               "restarted": restarted, "more": more})
+    return restarted + later
 
 
 def _run_key(run_id: str) -> str:

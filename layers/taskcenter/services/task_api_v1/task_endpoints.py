@@ -7,11 +7,12 @@ user's id answers 40401 exactly like a missing one. docs/task-api-v1.md records 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
-from taskcenter import queues, script_secrets
+from taskcenter import clock, queues, script_secrets
 from taskcenter.domain import listing_plan as listing
 from taskcenter.domain import numbers, states, v1_start_time
 from taskcenter.domain import v1_scripts as rules
@@ -89,25 +90,44 @@ def start_now(tasks: list[Task]) -> None:
 
 # ---------------------------------------------------------------- views
 def view(task: Task, tz: str) -> dict[str, Any]:
+    """A task object with every field the desktop UI reads (tikmatrix-scripts.md §6; docs/task-api-v1.md,
+    "Task objects"): `start_time` is the actual start once running (the scheduled one before), `end_time`
+    the finish, both "YYYY-MM-DD HH:MM:SS" in the user's zone; `script_args` the JSON string the UI parses."""
     props = task.properties or {}
     public = {k: v for k, v in props.items() if not k.startswith("_")}
-    return {
+    config = script_secrets.mask(public.get("script_config") or {})
+    start_ms, finish_ms = int(task.start_ms or 0), int(task.finish_ms or 0)
+    failed = task.status == states.FAILURE
+    duration = max(0, ((finish_ms or clock.now_ms()) - start_ms) // 1000) if start_ms else None
+    remark = task.fail_reason or "" if failed else ""
+    if not remark and isinstance(task.data, dict) and isinstance(task.data.get("remark"), str):
+        remark = task.data["remark"]
+    out = {
         "id": int(task.id),
         "serial": task.serial or "",
         "username": task.account or "",
         "script_name": task.action,
-        "script_config": script_secrets.mask(public.get("script_config") or {}),
+        "script_config": config,
+        "script_args": json.dumps({**config, "username": task.account or ""}, ensure_ascii=False),
         "enable_multi_account": bool(public.get("enable_multi_account")),
         "status": rules.v1_status(task.status),
         "source": task.source or "api",
-        "start_time": v1_start_time.iso(int(task.scheduled_ms or 0), tz),
+        "start_time": v1_start_time.wall(start_ms or int(task.scheduled_ms or 0), tz),
+        "end_time": v1_start_time.wall(finish_ms, tz),
+        "scheduled_at": v1_start_time.iso(int(task.scheduled_ms or 0), tz),
         "retry_count": int(task.retry_count or 0),
-        "error": task.fail_reason or "" if task.status == states.FAILURE else "",
+        "remark": remark,
+        "error": task.fail_reason or "" if failed else "",
         "result": task.data if task.data else None,
         "created_at": v1_start_time.iso(int(task.submit_ms), tz),
-        "started_at": v1_start_time.iso(int(task.start_ms or 0), tz),
-        "finished_at": v1_start_time.iso(int(task.finish_ms or 0), tz),
+        "started_at": v1_start_time.iso(start_ms, tz),
+        "finished_at": v1_start_time.iso(finish_ms, tz),
+        "duration_seconds": duration,
     }
+    for name in ("min_interval", "max_interval"):
+        if public.get(name) is not None:
+            out[name] = public[name]
+    return out
 
 
 def get(principal: Principal, numeric_id: int) -> dict[str, Any]:
