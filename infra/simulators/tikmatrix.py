@@ -216,7 +216,8 @@ class TikMatrixSimulator:
                 task = SimTask(self.next_id, serial, username, script, config, time.monotonic(), fails=fails,
                                hold="sim:hold" in marks,
                                extra={"body_fields": sorted(body), "undocumented": undocumented(body),
-                                      **{k: body[k] for k in ("min_interval", "max_interval") if k in body}})
+                                      **{k: body[k] for k in ("enable_multi_account", "min_interval",
+                                                              "max_interval") if k in body}})
                 self.tasks[task.id] = task
                 ids.append(task.id)
                 self.next_id += 1
