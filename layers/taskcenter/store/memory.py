@@ -76,7 +76,8 @@ class MemoryStore:
 
     def repositories(self) -> Repositories:
         return Repositories(tasks=MemoryTasks(self), ledger=MemoryLedger(self), counters=MemoryCounters(self),
-                            channels=MemoryChannels(self), credentials=MemoryCredentials(self))
+                            channels=MemoryChannels(self), credentials=MemoryCredentials(self),
+                            users=MemoryUsers(self))
 
 
 def apply_changes(task: Task, changes: Changes) -> None:
@@ -329,3 +330,11 @@ class MemoryCredentials:
 
     def by_hash(self, token_hash: str) -> Credential | None:
         return self.store.credential(token_hash)
+
+
+class MemoryUsers:
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+
+    def by_id(self, user_id: int) -> User | None:
+        return self.store.user(user_id)

@@ -13,7 +13,7 @@ from pynamodb.exceptions import DoesNotExist
 from taskcenter.store import counters, money
 from taskcenter.store import tasks as task_store
 from taskcenter.store.counters import ScopeCount
-from taskcenter.store.models import REFUND_LANE, Channel, Credential, Task
+from taskcenter.store.models import REFUND_LANE, Channel, Credential, Task, User
 from taskcenter.store.money import AuditResult, Payer
 from taskcenter.store.repository_types import REMOVE, Changes, Repositories
 
@@ -102,8 +102,16 @@ class PynamoCredentials:
             return None
 
 
+class PynamoUsers:
+    def by_id(self, user_id: int) -> User | None:
+        try:
+            return User.get(int(user_id), consistent_read=True)
+        except DoesNotExist:
+            return None
+
+
 @cache
 def default() -> Repositories:
     """One set per process: the wrappers hold no state (table names resolve lazily, per call)."""
     return Repositories(tasks=PynamoTasks(), ledger=PynamoLedger(), counters=PynamoCounters(),
-                        channels=PynamoChannels(), credentials=PynamoCredentials())
+                        channels=PynamoChannels(), credentials=PynamoCredentials(), users=PynamoUsers())

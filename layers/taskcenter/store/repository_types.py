@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 if TYPE_CHECKING:
     from taskcenter.store.counters import ScopeCount
-    from taskcenter.store.models import Channel, Credential, Task
+    from taskcenter.store.models import Channel, Credential, Task, User
     from taskcenter.store.money import AuditResult, Payer
 
 
@@ -96,6 +96,12 @@ class CredentialRepository(Protocol):
         """The access token or API key stored under this hash; None when unknown."""
 
 
+# ---------------------------------------------------------------- users (Task API v1: plan, quota, group)
+class UserRepository(Protocol):
+    def by_id(self, user_id: int) -> User | None:
+        """The user (a consistent read); None when there is no such user."""
+
+
 @dataclass(frozen=True)
 class Repositories:
     tasks: TaskRepository
@@ -103,3 +109,4 @@ class Repositories:
     counters: CounterRepository
     channels: ChannelRepository
     credentials: CredentialRepository
+    users: UserRepository

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from taskcenter import clock, queues, settings
 from taskcenter.domain import pricing, states
@@ -31,11 +31,13 @@ from taskcenter.domain.errors import Forbidden, InsufficientQuota
 from taskcenter.observability import logger
 from taskcenter.services.core.auth import Principal
 from taskcenter.services.task_api_v1 import task_endpoints as v1_tasks
-from taskcenter.store import money
+from taskcenter.store import money, repositories
 from taskcenter.store import tasks as task_store
 from taskcenter.store import v1_records as records
-from taskcenter.store.models import Task, User
 from taskcenter.store.money import Payer
+
+if TYPE_CHECKING:
+    from taskcenter.store.models import Task
 
 PAGE_KIND = "v1_retry_all_page"
 
@@ -46,7 +48,7 @@ def restart_attempt(task: Task, payer: Payer, group: str, *, failed_before_ms: i
     or failed after `failed_before_ms`. Raises InsufficientQuota / Forbidden if unpaid."""
     if task.billing == states.BILLING_REFUND_PENDING:
         money.refund_task(task.task_id, int(task.attempt))  # the old attempt's refund first (exactly once)
-        task.refresh(consistent_read=True)
+        repositories.current().tasks.refresh(task)
     if task.status != states.FAILURE or int(task.retry_count or 0) >= settings.get().v1_max_retries:
         return False
     if failed_before_ms is not None and int(task.finish_ms or 0) > failed_before_ms:
@@ -165,8 +167,6 @@ def _advance(run_id: str, page: int, message: dict[str, Any], cursor: dict[str, 
 
 
 def _group_of(user_id: int) -> str:
-    try:
-        return User.get(user_id).group
-    except User.DoesNotExist:
-        return "default"
+    user = repositories.current().users.by_id(user_id)
+    return user.group if user is not None else "default"
 

@@ -8,9 +8,7 @@ user's id answers 40401 exactly like a missing one. docs/task-api-v1.md records 
 from __future__ import annotations
 
 import json
-from typing import Any
-
-from pynamodb.exceptions import DoesNotExist
+from typing import TYPE_CHECKING, Any
 
 from taskcenter import clock, queues, script_secrets
 from taskcenter.domain import listing_plan as listing
@@ -25,9 +23,11 @@ from taskcenter.services.core import listing_executor as listings
 from taskcenter.services.core.auth import Principal, owns
 from taskcenter.services.core.lifecycle import fail_task
 from taskcenter.services.core.platform_registry import provider_for
-from taskcenter.store import money, v1_records
+from taskcenter.store import money, repositories, v1_records
 from taskcenter.store import tasks as task_store
-from taskcenter.store.models import Task
+
+if TYPE_CHECKING:
+    from taskcenter.store.models import Task
 
 PLATFORM = "tikmatrix"
 KIND = "task"
@@ -200,7 +200,7 @@ def stop(principal: Principal, numeric_id: int) -> dict[str, Any]:
                         "task_id")
     try:
         stop_task(task)
-    except DoesNotExist as error:  # deleted while we stopped it: as if the stop came after the delete
+    except v1_records.TaskGone as error:  # deleted while we stopped it: as if the stop came after the delete
         raise not_found(numeric_id) from error
     return view(task, principal.timezone)
 
@@ -216,7 +216,7 @@ def stop_task(task: Task) -> None:
         if fail_task(task, STOPPED, refund_now=True):
             logger.info("v1 task stopped", extra={"task_id": task.task_id})
             return
-        task.refresh(consistent_read=True)
+        repositories.current().tasks.refresh(task)
     raise Conflict("the task kept changing while being stopped; try again")
 
 
@@ -240,7 +240,7 @@ def delete(principal: Principal, numeric_id: int) -> None:
     try:
         stop_task(task)
         remove(task)
-    except DoesNotExist as error:
+    except v1_records.TaskGone as error:
         raise not_found(numeric_id) from error
 
 
@@ -284,5 +284,5 @@ def remove(task: Task) -> None:
         elif v1_records.delete_finished(task):
             v1_admission.release(task, wake=True)
             return
-        task.refresh(consistent_read=True)
+        repositories.current().tasks.refresh(task)
     raise Conflict("the task kept changing while being deleted; try again")
