@@ -66,3 +66,22 @@ def test_a_failed_task_shows_its_reason_as_remark(v1: V1World) -> None:
     sent = v1.sim.submissions[0]["script_config"]
     assert sent["comment_content"] == "sim:fail\nsecond" and sent["target_post_urls"] == [
         "https://www.tiktok.com/@u/video/1"]
+
+
+def test_the_chatgpt_api_key_of_a_warmup_is_sealed_at_rest_masked_and_reaches_the_host(v1: V1World) -> None:
+    from tests.support import snapshot_tables
+
+    key = "sk-warmup-" + "7" * 24
+    ids = v1.create({"serials": ["dev4"], "script_name": "account_warmup", "script_config": {
+        "task_duration": 1800, "topic": "tech reviews\ngadgets", "min_duration": 30, "max_duration": 90,
+        "like_probable": 25, "comment_probable": 20, "generate_by_chatgpt": True,
+        "chatgpt_settings": {"api_key": key, "model": "gpt-3.5-turbo", "prompt": "Say hi"}}})
+    assert key not in json.dumps(snapshot_tables(), default=str)  # encrypted at rest
+    view = v1.get(ids[0])
+    assert view["script_config"]["chatgpt_settings"] == {"api_key": "******", "model": "gpt-3.5-turbo",
+                                                         "prompt": "Say hi"}
+    assert key not in json.dumps(view)
+    run_retry_worker()
+    (sent,) = v1.sim.submissions
+    assert sent["script_config"]["chatgpt_settings"]["api_key"] == key  # opened for the host only
+    assert sent["script_config"]["floow_probable"] == 0 and undocumented(sent) == []
