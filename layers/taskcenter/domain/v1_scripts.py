@@ -1,5 +1,5 @@
-"""Task API v1 (TikMatrix) rules: plans, statuses, scripts, script_config validation, fan-out
-(start_time: domain/v1_start_time.py).
+"""Task API v1 (TikMatrix) rules: plans, statuses, scripts, the create request and its fan-out (each script's
+config: domain/v1_script_configs.py; start_time: domain/v1_start_time.py).
 
 Pure: no I/O. The service (`services/task_api_v1/`) applies them; docs/task-api-v1.md explains each choice.
 """
