@@ -3,8 +3,9 @@
 N failed v1 tasks are written straight into the tables (in-process moto), for two sizes of N; retry-all is
 started (the answer runs the first page itself, for the reference's reset count) and its second page handled.
 Reported: DynamoDB requests of the answer (two counter reads around one page) and of one page, per size, so
-the ratio shows a page costs the same whatever N is; then the run of the smaller size is driven to the end with every page message delivered twice:
-each task restarted exactly once. From the page size, 100,000 failed tasks are 1,000 page messages.
+the ratio shows a page costs the same whatever N is; then the run of the smaller size is driven to the end
+with every page message delivered twice: each task restarted exactly once. From the page size, 100,000
+failed tasks are 1,000 page messages.
 
 Run: `.venv/bin/python -m tests.bench v1_retry_all`.
 """
