@@ -255,6 +255,11 @@ class RepositoryContract:
         assert subject.repos.channels.get(7).type == "midjourney"
         assert subject.repos.channels.get(8) is None
 
+    def test_users_get_for_task_api_v1(self, funded: Subject) -> None:
+        found: Any = funded.repos.users.get(USER)
+        assert (int(found.id), found.username, int(found.quota)) == (USER, "carol", 1000)  # credited above
+        assert funded.repos.users.get(USER + 1000) is None
+
     def test_credentials_by_hash(self, funded: Subject) -> None:
         found: Any = funded.repos.credentials.by_hash(KEY)
         assert (found.user_id, found.kind) == (USER, "key")

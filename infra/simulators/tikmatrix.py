@@ -8,6 +8,10 @@ status/serial/script_name, page/page_size, and `task_ids=1,2,3` for batch status
 0 pending, 1 running, 2 completed, 3 failed. Tasks move with time: pending for `pending_seconds`, running
 for `run_seconds`, then completed (or failed, at `fail_rate`, seeded).
 
+Every submission is checked against the documented vocabulary (DOCUMENTED): follow/unfollow/comment
+without their documented targets are refused (40001), and each task records the fields it was sent under
+`sim` (`body_fields`, `undocumented`) in its view, so tests can see what reached the host.
+
 Markers in any string of a script_config make tests deterministic:
 
     sim:fail     the task ends failed ("simulated failure")
@@ -35,6 +39,45 @@ from urllib.parse import parse_qs, urlsplit
 from infra.simulators import QuietJsonHandler
 
 SCRIPTS = ("post", "follow", "unfollow", "comment", "account_warmup", "login", "profile", "match_accounts")
+# The documented script_config keys (tikmatrix-scripts.md §3; post also the desktop UI's extras). A submission
+# records the keys outside these as `undocumented` (tests assert there are none for documented examples), and
+# follow/unfollow/comment without their documented targets are refused with 40001, as the host does.
+_POST_UI = ("ai_label", "caption_format", "insert_emoji", "comment_on_own_post", "own_post_comment",
+            "generate_by_chatgpt", "chatgpt_settings", "rotate_proxy")
+DOCUMENTED: dict[str, frozenset[str]] = {
+    "post": frozenset({"content_type", "image_count", "captions", "post_way", "material_source", "material_path",
+                       "material_list", "materials_tags", "upload_wait_time", "sound_wait_time", "add_sound",
+                       "sound_name", "custom_sound_keyword", "origin_sound_volume", "add_sound_volume",
+                       "add_product_link", "placement", *_POST_UI}),
+    "follow": frozenset({"target_users", "target_user", "access_method"}),
+    "unfollow": frozenset({"target_users", "target_user", "access_method"}),
+    "comment": frozenset({"target_post_urls", "target_post_url", "comment_content", "comment_order", "insert_emoji",
+                          "comment_image_path"}),
+    "account_warmup": frozenset({"task_duration", "topic", "min_duration", "max_duration", "like_probable",
+                                 "floow_probable", "collect_probable", "comment_probable", "comment", "insert_emoji",
+                                 "comment_order", "generate_by_chatgpt", "chatgpt_settings"}),
+    "login": frozenset(),
+    "profile": frozenset({"profile_order", "nicknames", "usernames", "bios", "link_url", "avatars_path"}),
+    "match_accounts": frozenset(),
+}
+TOP_LEVEL = frozenset({"serials", "usernames", "script_name", "script_config", "enable_multi_account", "start_time",
+                       "min_interval", "max_interval"})
+
+
+def undocumented(body: dict[str, Any]) -> list[str]:
+    """Keys of a create body (top level, and script_config) the TikMatrix documentation does not list."""
+    config = body.get("script_config") if isinstance(body.get("script_config"), dict) else {}
+    known = DOCUMENTED.get(str(body.get("script_name")), frozenset())
+    return sorted([k for k in body if k not in TOP_LEVEL] + [f"script_config.{k}" for k in config if k not in known])
+
+
+def _missing_target(script: str, config: dict[str, Any]) -> str:
+    if script in ("follow", "unfollow") and not (config.get("target_users") or config.get("target_user")):
+        return "Missing target user"
+    if script == "comment" and not ((config.get("target_post_urls") or config.get("target_post_url"))
+                                    and config.get("comment_content")):
+        return "Missing target post URL or comment content"
+    return ""
 
 
 @dataclass
@@ -139,6 +182,7 @@ class TikMatrixSimulator:
         done = task.created + self.config.pending_seconds + self.config.run_seconds
         return {"id": task.id, "serial": task.serial, "username": task.username, "script_name": task.script_name,
                 "script_config": task.script_config, "status": status, "source": "api", "error": error,
+                "remark": error, "retry_count": 0, "sim": task.extra,
                 "result": {"ok": True, "device": task.serial or task.username} if status == 2 else None,
                 "created_at": round(task.created, 3), "finished_at": round(done, 3) if status >= 2 else None}
 
@@ -153,6 +197,9 @@ class TikMatrixSimulator:
         serials, usernames = body.get("serials") or [], body.get("usernames") or []
         if not serials and not usernames:
             return 400, _err(40001, "serials or usernames is required")
+        missing = _missing_target(script, config)
+        if missing:
+            return 400, _err(40001, missing)
         marks = " ".join(_strings(config))
         if "sim:busy" in marks:
             return 503, _err(50001, "host busy")
@@ -167,7 +214,10 @@ class TikMatrixSimulator:
             for serial, username in [(s, "") for s in serials] + [("", u) for u in usernames]:
                 fails = "sim:fail" in marks or (self.config.fail_rate > 0 and self.rng.random() < self.config.fail_rate)
                 task = SimTask(self.next_id, serial, username, script, config, time.monotonic(), fails=fails,
-                               hold="sim:hold" in marks)
+                               hold="sim:hold" in marks,
+                               extra={"body_fields": sorted(body), "undocumented": undocumented(body),
+                                      **{k: body[k] for k in ("enable_multi_account", "min_interval",
+                                                              "max_interval") if k in body}})
                 self.tasks[task.id] = task
                 ids.append(task.id)
                 self.next_id += 1

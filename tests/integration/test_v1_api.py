@@ -39,10 +39,10 @@ def test_create_fans_out_charges_lists_gets_and_counts(v1: V1World, frozen_clock
 
     # follow: one task per target per device (3 x 2 = 6); each carries its one target.
     follow = v1.create({"serials": ["dev1", "dev2"], "script_name": "follow",
-                        "script_config": {"target_usernames": ["a", "@b", "c"]}})
+                        "script_config": {"target_users": ["a", "@b", "c"]}})
     assert len(follow) == 6
-    targets = sorted((v1.get(i)["serial"], v1.get(i)["script_config"]["target_username"]) for i in follow)
-    assert targets == [(d, t) for d in ("dev1", "dev2") for t in ("a", "b", "c")]
+    targets = sorted((v1.get(i)["serial"], *v1.get(i)["script_config"]["target_users"]) for i in follow)
+    assert targets == [(d, t) for d in ("dev1", "dev2") for t in ("@b", "a", "c")]
     comment = v1.create({"serials": ["dev3"], "script_name": "comment",
                          "script_config": {"target_post_urls": ["https://t/1", "https://t/2"],
                                            "comment_content": "nice"}})
@@ -108,7 +108,8 @@ def test_start_time_is_resolved_in_the_users_time_zone(v1: V1World, frozen_clock
     status, reply = v1.call("POST", "/api/v1/task", {**POST, "start_time": "09:30"})
     assert reply["data"]["start_time"] == "2025-10-10T09:30:00+08:00"  # tomorrow: 09:30 has passed today
     task = v1.get(reply["data"]["task_ids"][0])
-    assert task["start_time"] == "2025-10-10T09:30:00+08:00" and task["status"] == 0
+    assert task["scheduled_at"] == "2025-10-10T09:30:00+08:00" and task["status"] == 0
+    assert task["start_time"] == "2025-10-10 09:30:00"  # the desktop UI's form, in the user's zone
     status, reply = v1.call("POST", "/api/v1/task", {**POST, "start_time": "17:00"})
     assert reply["data"]["start_time"] == "2025-10-09T17:00:00+08:00"
     status, reply = v1.call("POST", "/api/v1/task", {**POST, "start_time": "2025-10-09T12:00:00Z"})
@@ -130,17 +131,18 @@ def test_bad_input_answers_its_code_and_writes_nothing(v1: V1World) -> None:
         ({**POST, "serials": ["unknown-device"]}, 40001, "unknown-device"),
         ({**POST, "usernames": ["nobody"], "serials": None}, 40001, "nobody"),
         ({**POST, "script_config": "x"}, 40001, "script_config"),
-        ({**POST, "script_config": {"content_type": "0", "material_list": ["a"]}}, 40001,
+        ({**POST, "script_config": {"content_type": "video", "material_list": ["a"]}}, 40001,
          "script_config.content_type"),
         ({**POST, "script_config": {"content_type": 5, "material_list": ["a"]}}, 40001,
          "script_config.content_type"),
-        ({**POST, "script_config": {"captions": "x"}}, 40001, "script_config.material_list"),
+        ({**POST, "script_config": {"captions": "x", "material_source": "localFolder"}}, 40001,
+         "script_config.material_path"),
         ({**POST, "script_config": {"material_list": ["a"], "upload_wait_time": -1}}, 40001,
          "script_config.upload_wait_time"),
         ({"serials": ["dev1"], "script_name": "follow", "script_config": {}}, 40001,
-         "script_config.target_usernames"),
-        ({"serials": ["dev1"], "script_name": "follow", "script_config": {"target_usernames": [1]}}, 40001,
-         "script_config.target_usernames"),
+         "script_config.target_users"),
+        ({"serials": ["dev1"], "script_name": "follow", "script_config": {"target_users": [1]}}, 40001,
+         "script_config.target_users"),
         ({**POST, "enable_multi_account": "yes"}, 40001, "enable_multi_account"),
         ({**POST, "start_time": "25:00"}, 40001, "start_time"),
         ({**POST, "start_time": 930}, 40001, "start_time"),
@@ -204,7 +206,7 @@ def test_another_users_task_is_invisible_on_every_route(v1: V1World, monkeypatch
     listed = v1.call("GET", f"/api/v1/task?serial={POST['serials'][0]}", account=stranger)[1]["data"]
     assert listed["total"] == 0 and listed["tasks"] == []
     assert v1.call("GET", "/api/v1/task/stats", account=stranger)[1]["data"]["total"] == 0
-    assert v1.call("POST", "/api/v1/task/retry-all", account=stranger)[1]["data"]["count"] == 0
+    assert v1.call("POST", "/api/v1/task/retry-all", account=stranger)[1]["data"] == 0
     assert v1.get(mine)["status"] == 0 and quota(v1.user) == before
 
     # Anything unexpected is 50001 in the v1 envelope, with a request id and no stack trace.

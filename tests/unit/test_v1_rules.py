@@ -28,17 +28,18 @@ def code_and_field(body: dict[str, Any]) -> tuple[int, str | None]:
 
 def test_fan_out_counts_and_forced_multi_account() -> None:
     plan = rules.plan_create({"serials": ["d1", "d2"], "script_name": "follow",
-                              "script_config": {"target_usernames": ["a", "b", "c"]}})
+                              "script_config": {"target_users": ["a", "b", "c"]}})
     assert len(plan.tasks) == 6
-    assert {(t.serial, t.script_config["target_username"]) for t in plan.tasks} == {
+    assert {(t.serial, *t.script_config["target_users"]) for t in plan.tasks} == {
         (d, t) for d in ("d1", "d2") for t in ("a", "b", "c")}
-    assert all("target_usernames" not in t.script_config for t in plan.tasks)
+    assert all(t.script_config["access_method"] == "direct" for t in plan.tasks)
     unfollow = rules.plan_create({"usernames": ["x", "y"], "script_name": "unfollow",
-                                  "script_config": {"target_usernames": ["@a", "a"]}})  # "@a" == "a"
+                                  "script_config": {"target_users": ["@a", "a"]}})  # "@a" == "a"
     assert len(unfollow.tasks) == 2 and unfollow.tasks[0].account == "x"
     comment = rules.plan_create({"serials": ["d1"], "script_name": "comment",
-                                 "script_config": {"target_post_urls": ["u1", "u2", "u3"], "comment_content": "hey"}})
-    assert len(comment.tasks) == 3 and comment.tasks[0].script_config["comment_content"] == ["hey"]
+                                 "script_config": {"target_post_urls": [f"https://t.co/{i}" for i in (1, 2, 3)],
+                                                   "comment_content": "hey"}})
+    assert len(comment.tasks) == 3 and comment.tasks[0].script_config["comment_content"] == "hey"
     post = rules.plan_create({"serials": ["d1", "d2", "d1"], "script_name": "post", "script_config": POST_CFG})
     assert len(post.tasks) == 2  # duplicate serials collapse
     login = rules.plan_create({"serials": ["d1"], "script_name": "login", "enable_multi_account": False,
@@ -48,7 +49,7 @@ def test_fan_out_counts_and_forced_multi_account() -> None:
     assert (login.enable_multi_account, match.enable_multi_account) == (True, False)
     warmup = rules.plan_create({"serials": ["d1"], "script_name": "account_warmup", "enable_multi_account": True,
                                 "script_config": {}})
-    assert warmup.enable_multi_account is True and warmup.script_config["duration_minutes"] == 30
+    assert warmup.enable_multi_account is True and warmup.script_config["task_duration"] == 600
     assert set(rules.SCRIPTS) == {"post", "follow", "unfollow", "comment", "account_warmup", "login", "profile",
                                   "match_accounts"}
 
@@ -62,21 +63,21 @@ def test_validation_names_the_field_and_picks_the_code() -> None:
     assert code_and_field({**base, "usernames": ["u"]}) == (40001, "serials")  # both modes at once
     assert code_and_field({**base, "script_config": {**POST_CFG, "content_type": True}}) == (
         40001, "script_config.content_type")
-    assert code_and_field({**base, "script_config": {**POST_CFG, "material_list": ["a", "b"]}}) == (
-        40001, "script_config.material_list")  # a video post takes one file
+    assert code_and_field({**base, "script_config": {**POST_CFG, "material_list": "a.mp4"}}) == (
+        40001, "script_config.material_list")
     assert code_and_field({**base, "script_config": {**POST_CFG, "upload_wait_time": 99999}}) == (
         40001, "script_config.upload_wait_time")
-    assert code_and_field({"serials": ["d1"], "script_name": "login", "script_config": {"username": "u"}}) == (
+    assert code_and_field({"serials": ["d1"], "script_name": "login", "script_config": {"password": 5}}) == (
         40001, "script_config.password")
-    assert code_and_field({"serials": ["d1"], "script_name": "profile", "script_config": {}}) == (
-        40001, "script_config.nickname")
+    assert code_and_field({"serials": ["d1"], "script_name": "profile", "script_config": {"bios": ["x"]}}) == (
+        40001, "script_config.bios")
     assert code_and_field({"serials": ["d1"], "script_name": "account_warmup",
-                           "script_config": {"like_probability": 101}}) == (40001, "script_config.like_probability")
+                           "script_config": {"like_probable": 101}}) == (40001, "script_config.like_probable")
     assert code_and_field({"serials": ["d1"], "script_name": "follow",
-                           "script_config": {"target_usernames": ["bad name!"]}}) == (
-        40001, "script_config.target_usernames")
+                           "script_config": {"target_users": ["bad name!"]}}) == (
+        40001, "script_config.target_users")
     assert code_and_field({"serials": [f"d{i}" for i in range(11)], "script_name": "follow",
-                           "script_config": {"target_usernames": [f"u{i}" for i in range(100)]}})[0] == 40001
+                           "script_config": {"target_users": [f"u{i}" for i in range(100)]}})[0] == 40001
     assert code_and_field({"serials": [f"d{i}" for i in range(201)], "script_name": "post",
                            "script_config": POST_CFG}) == (40001, "serials")
 

@@ -64,3 +64,11 @@ def iso(ms: int, tz_name: str) -> str | None:
     if not ms:
         return None
     return datetime.fromtimestamp(int(ms) / 1000, zone(tz_name)).isoformat(timespec="seconds")
+
+
+def wall(ms: int, tz_name: str) -> str:
+    """Milliseconds -> "YYYY-MM-DD HH:MM:SS" in the user's zone, the form the desktop UI parses for a task's
+    `start_time` / `end_time` (tikmatrix-scripts.md §6); "" for 0."""
+    if not ms:
+        return ""
+    return datetime.fromtimestamp(int(ms) / 1000, zone(tz_name)).strftime("%Y-%m-%d %H:%M:%S")

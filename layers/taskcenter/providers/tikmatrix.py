@@ -2,7 +2,10 @@
 (`/api/v1/task`, the same protocol our Task API v1 serves; reference: tikmatrix-task-api.md).
 
 - submit: `POST /api/v1/task` with one device (`serials: [serial]`) or one account (`usernames: [name]`),
-  the script and its (single-target) config; the host answers `data.task_ids[0]`, our upstream id.
+  the script and its config in the documented vocabulary (tikmatrix-scripts.md §3: what
+  domain/v1_script_configs.py returns; follow/comment with a one-entry `target_users` / `target_post_urls`),
+  `enable_multi_account`, and `min_interval` / `max_interval` when the client gave them; the host answers
+  `data.task_ids[0]`, our upstream id.
 - fetch: `GET /api/v1/task?task_ids=1,2,3&page_size=100` (a filter our simulator honours; a host that
   ignores it returns its latest tasks, and ids not among them are read one by one with
   `GET /api/v1/task/{id}`, at most FETCH_SINGLE_LIMIT per batch; the rest count as a poll miss).
@@ -70,6 +73,9 @@ class TikMatrixProvider:
             "script_config": _open_secrets(payload.get("script_config") or {}, request.user_id),
             "enable_multi_account": bool(payload.get("enable_multi_account")),
         }
+        for name in ("min_interval", "max_interval"):  # top-level, as the desktop UI sends them (minutes)
+            if payload.get(name) is not None:
+                body[name] = payload[name]
         if payload.get("serial"):
             body["serials"] = [payload["serial"]]
         else:
@@ -135,7 +141,7 @@ def _state(item: dict[str, Any]) -> UpstreamState | None:
     if upstream_id is None or not isinstance(status, int) or isinstance(status, bool):
         return None
     mapped = HOST_STATUS.get(status, states.IN_PROGRESS)  # an unknown host status is not an end: still running
-    reason = str(item.get("error") or item.get("fail_reason") or "")
+    reason = str(item.get("error") or item.get("remark") or item.get("fail_reason") or "")
     progress = "100%" if mapped in states.TERMINAL else ""
     return UpstreamState(upstream_id=str(upstream_id), status=mapped, progress=progress,
                          fail_reason=reason if mapped == states.FAILURE else "",

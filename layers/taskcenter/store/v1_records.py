@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from taskcenter import clock, settings
@@ -25,6 +25,7 @@ from taskcenter.store.models import Counter, Task
 from taskcenter.store.money import Charge, Payer, add_counter_deltas, charge_submission
 
 PLATFORM = "tikmatrix"
+TaskGone = DoesNotExist  # raised when a task was deleted while we worked on it (a refresh, a delete)
 
 
 def _condition_failed(error: Exception) -> bool:

@@ -17,12 +17,17 @@ user's oldest waiting task through the retry queue so it starts without waiting 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from taskcenter import clock, queues, settings
 from taskcenter.domain import states
 from taskcenter.domain.v1_scripts import plan_of
 from taskcenter.observability import logger
+from taskcenter.store import repositories
 from taskcenter.store import v1_records as records
-from taskcenter.store.models import Task, User
+
+if TYPE_CHECKING:
+    from taskcenter.store.models import Task
 
 PLATFORM = "tikmatrix"
 SLOT_BASE = 1000  # > the largest device_limit
@@ -57,10 +62,8 @@ def run_lease(user_id: int, k: int) -> str:
 
 
 def device_limit(user_id: int) -> int:
-    try:
-        return plan_of(User.get(user_id, consistent_read=True).plan).device_limit
-    except User.DoesNotExist:
-        return 0
+    user = repositories.current().users.get(user_id)
+    return plan_of(user.plan).device_limit if user is not None else 0
 
 
 def lease_value(numeric_id: int, slot: int) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from taskcenter import clock, script_secrets, settings
 from taskcenter.domain import channel_status, states, v1_start_time
@@ -24,10 +24,12 @@ from taskcenter.services.core import submission
 from taskcenter.services.core.auth import Principal
 from taskcenter.services.task_api_v1 import admission as v1_admission
 from taskcenter.services.task_api_v1 import task_endpoints as v1_tasks
-from taskcenter.store import held_create
+from taskcenter.store import held_create, repositories
 from taskcenter.store import tasks as task_store
-from taskcenter.store.models import Channel, Credential, Task, User
 from taskcenter.store.money import Payer
+
+if TYPE_CHECKING:
+    from taskcenter.store.models import Channel, Task
 
 PLATFORM, KIND = v1_tasks.PLATFORM, v1_tasks.KIND
 
@@ -87,9 +89,9 @@ def _specs(plan: rules.CreatePlan, user_id: int, start_at: Any, start_ms: int, n
         account = planned.account or where.account
         payload = {"serial": serial if planned.serial else "", "account": account if not planned.serial else "",
                    "script_name": plan.script.name, "script_config": planned.script_config,
-                   "enable_multi_account": plan.enable_multi_account}
+                   "enable_multi_account": plan.enable_multi_account, **plan.intervals}
         properties = {"script_config": planned.script_config, "enable_multi_account": plan.enable_multi_account,
-                      "start_time": start_at.isoformat(timespec="seconds") if start_at else None}
+                      "start_time": start_at.isoformat(timespec="seconds") if start_at else None, **plan.intervals}
         if planned.target:
             properties["target"] = planned.target
         specs.append(submission.TaskSpec(
@@ -153,18 +155,16 @@ def precheck_quota(principal: Principal, tasks: list[Task]) -> None:
     """Before a chunked create: refuse at once when the user or the key plainly cannot pay for all of it
     (disabled, or not enough quota and not unlimited). The chunks' own conditions still decide."""
     total = sum(int(t.quota) for t in tasks)
-    user = User.get(principal.user_id, consistent_read=True)
-    if int(user.status) != 1:
+    user = repositories.current().users.get(principal.user_id)
+    if user is None or int(user.status) != 1:
         raise Forbidden("user is disabled")
     if int(user.quota) < total:
         raise InsufficientQuota(f"user quota is not enough for {len(tasks)} tasks ({total} needed)")
     if not principal.token_hash:
         return
-    try:
-        key = Credential.get(principal.token_hash, consistent_read=True)
-    except Credential.DoesNotExist as error:
-        raise InsufficientQuota("token quota is not enough or token disabled",
-                                code="insufficient_token_quota") from error
+    key = repositories.current().credentials.by_hash(principal.token_hash)
+    if key is None:
+        raise InsufficientQuota("token quota is not enough or token disabled", code="insufficient_token_quota")
     if int(key.status) != 1 or (not key.unlimited and int(key.remaining_quota or 0) < total):
         raise InsufficientQuota(f"token quota is not enough for {len(tasks)} tasks ({total} needed) or token "
                                 "disabled", code="insufficient_token_quota")

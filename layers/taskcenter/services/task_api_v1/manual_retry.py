@@ -5,7 +5,7 @@ charged again at today's price, in one transaction (store.money.charge_submissio
 task still being the FAILURE attempt we read, refunded, and under the retry limit (V1_MAX_RETRIES,
 default 3). Then the retry worker starts it like any new task (admission, then the host).
 
-Retry-all answers at once and fans out through the retry queue in pages: a message
+Retry-all runs its first page in the request and fans the rest out through the retry queue in pages: a message
 `{"kind": "v1_retry_all_page", "run_id", "user_id", "key_hash", "group", "started_ms", "page", "cursor"}`
 handles up to V1_RETRY_ALL_PAGE_SIZE failed tasks (a Query on the user's FAILURE range, ascending, from
 `cursor`) and sends the next page. Never twice, whatever SQS does:
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from taskcenter import clock, queues, settings
 from taskcenter.domain import pricing, states
@@ -31,11 +31,13 @@ from taskcenter.domain.errors import Forbidden, InsufficientQuota
 from taskcenter.observability import logger
 from taskcenter.services.core.auth import Principal
 from taskcenter.services.task_api_v1 import task_endpoints as v1_tasks
-from taskcenter.store import money
+from taskcenter.store import money, repositories
 from taskcenter.store import tasks as task_store
 from taskcenter.store import v1_records as records
-from taskcenter.store.models import Task, User
 from taskcenter.store.money import Payer
+
+if TYPE_CHECKING:
+    from taskcenter.store.models import Task
 
 PAGE_KIND = "v1_retry_all_page"
 
@@ -46,7 +48,7 @@ def restart_attempt(task: Task, payer: Payer, group: str, *, failed_before_ms: i
     or failed after `failed_before_ms`. Raises InsufficientQuota / Forbidden if unpaid."""
     if task.billing == states.BILLING_REFUND_PENDING:
         money.refund_task(task.task_id, int(task.attempt))  # the old attempt's refund first (exactly once)
-        task.refresh(consistent_read=True)
+        repositories.current().tasks.refresh(task)
     if task.status != states.FAILURE or int(task.retry_count or 0) >= settings.get().v1_max_retries:
         return False
     if failed_before_ms is not None and int(task.finish_ms or 0) > failed_before_ms:
@@ -75,21 +77,24 @@ def retry(principal: Principal, numeric_id: int) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- retry-all
-def start_retry_all(principal: Principal) -> dict[str, Any]:
-    """Answers at once: how many failed tasks the run will go through (from the counters; those already
-    at the retry limit are skipped by the run), and the run id. The pages follow on the retry queue."""
+def start_retry_all(principal: Principal) -> int:
+    """The reference's reply: `data` is the number of tasks reset (tikmatrix-scripts.md §7; 0 means none was
+    under the retry limit). The first page runs in this request, so the number is exact for up to one page
+    (V1_RETRY_ALL_PAGE_SIZE) of failed tasks; the rest follow on the retry queue and are counted from the
+    counters (docs/task-api-v1.md, "Retry-all": those at the limit among them are skipped when reached)."""
     failed = v1_tasks.count_by_status(principal.user_id, (states.FAILURE,))
-    data: dict[str, Any] = {"count": failed, "max_retry_count": settings.get().v1_max_retries, "run_id": ""}
     if not failed:
-        return data
+        return 0
     run_id = secrets.token_hex(8)
     records.create_item(_run_key(run_id), 0)
-    queues.send("retry", {"kind": PAGE_KIND, "run_id": run_id, "user_id": principal.user_id,
-                          "key_hash": principal.token_hash, "group": principal.group,
-                          "started_ms": clock.now_ms(), "page": 0, "cursor": None})
-    data["run_id"] = run_id
-    logger.info("v1 retry-all started", extra={"user_id": principal.user_id, "run_id": run_id, "failed": failed})
-    return data
+    restarted = retry_all_page({"kind": PAGE_KIND, "run_id": run_id, "user_id": principal.user_id,
+                                "key_hash": principal.token_hash, "group": principal.group,
+                                "started_ms": clock.now_ms(), "page": 0, "cursor": None})
+    more = records.read_value(_run_key(run_id)) is not None  # the run is dropped when its last page is done
+    later = v1_tasks.count_by_status(principal.user_id, (states.FAILURE,)) if more else 0
+    logger.info("v1 retry-all started", extra={"user_id": principal.user_id, "run_id": run_id, "failed": failed,
+                                               "restarted": restarted, "more": more})
+    return restarted + later
 
 
 def _run_key(run_id: str) -> str:
@@ -162,8 +167,6 @@ def _advance(run_id: str, page: int, message: dict[str, Any], cursor: dict[str, 
 
 
 def _group_of(user_id: int) -> str:
-    try:
-        return User.get(user_id).group
-    except User.DoesNotExist:
-        return "default"
+    user = repositories.current().users.get(user_id)
+    return user.group if user is not None else "default"
 

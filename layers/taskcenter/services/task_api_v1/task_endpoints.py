@@ -7,11 +7,10 @@ user's id answers 40401 exactly like a missing one. docs/task-api-v1.md records 
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import TYPE_CHECKING, Any
 
-from pynamodb.exceptions import DoesNotExist
-
-from taskcenter import queues, script_secrets
+from taskcenter import clock, queues, script_secrets
 from taskcenter.domain import listing_plan as listing
 from taskcenter.domain import numbers, states, v1_start_time
 from taskcenter.domain import v1_scripts as rules
@@ -24,9 +23,11 @@ from taskcenter.services.core import listing_executor as listings
 from taskcenter.services.core.auth import Principal, owns
 from taskcenter.services.core.lifecycle import fail_task
 from taskcenter.services.core.platform_registry import provider_for
-from taskcenter.store import money, v1_records
+from taskcenter.store import money, repositories, v1_records
 from taskcenter.store import tasks as task_store
-from taskcenter.store.models import Task
+
+if TYPE_CHECKING:
+    from taskcenter.store.models import Task
 
 PLATFORM = "tikmatrix"
 KIND = "task"
@@ -89,25 +90,44 @@ def start_now(tasks: list[Task]) -> None:
 
 # ---------------------------------------------------------------- views
 def view(task: Task, tz: str) -> dict[str, Any]:
+    """A task object with every field the desktop UI reads (tikmatrix-scripts.md §6; docs/task-api-v1.md,
+    "Task objects"): `start_time` is the actual start once running (the scheduled one before), `end_time`
+    the finish, both "YYYY-MM-DD HH:MM:SS" in the user's zone; `script_args` the JSON string the UI parses."""
     props = task.properties or {}
     public = {k: v for k, v in props.items() if not k.startswith("_")}
-    return {
+    config = script_secrets.mask(public.get("script_config") or {})
+    start_ms, finish_ms = int(task.start_ms or 0), int(task.finish_ms or 0)
+    failed = task.status == states.FAILURE
+    duration = max(0, ((finish_ms or clock.now_ms()) - start_ms) // 1000) if start_ms else None
+    remark = task.fail_reason or "" if failed else ""
+    if not remark and isinstance(task.data, dict) and isinstance(task.data.get("remark"), str):
+        remark = task.data["remark"]
+    out = {
         "id": int(task.id),
         "serial": task.serial or "",
         "username": task.account or "",
         "script_name": task.action,
-        "script_config": script_secrets.mask(public.get("script_config") or {}),
+        "script_config": config,
+        "script_args": json.dumps({**config, "username": task.account or ""}, ensure_ascii=False),
         "enable_multi_account": bool(public.get("enable_multi_account")),
         "status": rules.v1_status(task.status),
         "source": task.source or "api",
-        "start_time": v1_start_time.iso(int(task.scheduled_ms or 0), tz),
+        "start_time": v1_start_time.wall(start_ms or int(task.scheduled_ms or 0), tz),
+        "end_time": v1_start_time.wall(finish_ms, tz),
+        "scheduled_at": v1_start_time.iso(int(task.scheduled_ms or 0), tz),
         "retry_count": int(task.retry_count or 0),
-        "error": task.fail_reason or "" if task.status == states.FAILURE else "",
+        "remark": remark,
+        "error": task.fail_reason or "" if failed else "",
         "result": task.data if task.data else None,
         "created_at": v1_start_time.iso(int(task.submit_ms), tz),
-        "started_at": v1_start_time.iso(int(task.start_ms or 0), tz),
-        "finished_at": v1_start_time.iso(int(task.finish_ms or 0), tz),
+        "started_at": v1_start_time.iso(start_ms, tz),
+        "finished_at": v1_start_time.iso(finish_ms, tz),
+        "duration_seconds": duration,
     }
+    for name in ("min_interval", "max_interval"):
+        if public.get(name) is not None:
+            out[name] = public[name]
+    return out
 
 
 def get(principal: Principal, numeric_id: int) -> dict[str, Any]:
@@ -180,7 +200,7 @@ def stop(principal: Principal, numeric_id: int) -> dict[str, Any]:
                         "task_id")
     try:
         stop_task(task)
-    except DoesNotExist as error:  # deleted while we stopped it: as if the stop came after the delete
+    except v1_records.TaskGone as error:  # deleted while we stopped it: as if the stop came after the delete
         raise not_found(numeric_id) from error
     return view(task, principal.timezone)
 
@@ -196,7 +216,7 @@ def stop_task(task: Task) -> None:
         if fail_task(task, STOPPED, refund_now=True):
             logger.info("v1 task stopped", extra={"task_id": task.task_id})
             return
-        task.refresh(consistent_read=True)
+        repositories.current().tasks.refresh(task)
     raise Conflict("the task kept changing while being stopped; try again")
 
 
@@ -220,7 +240,7 @@ def delete(principal: Principal, numeric_id: int) -> None:
     try:
         stop_task(task)
         remove(task)
-    except DoesNotExist as error:
+    except v1_records.TaskGone as error:
         raise not_found(numeric_id) from error
 
 
@@ -264,5 +284,5 @@ def remove(task: Task) -> None:
         elif v1_records.delete_finished(task):
             v1_admission.release(task, wake=True)
             return
-        task.refresh(consistent_read=True)
+        repositories.current().tasks.refresh(task)
     raise Conflict("the task kept changing while being deleted; try again")
