@@ -24,7 +24,7 @@ from taskcenter.domain import listing_plan as listing
 from taskcenter.domain import states
 from taskcenter.domain.errors import BadInput, Conflict, Forbidden, InsufficientQuota, NotFound
 from taskcenter.observability import metrics
-from taskcenter.store import item_size
+from taskcenter.store import item_size, memory_videos
 from taskcenter.store import tasks as task_store
 from taskcenter.store.counters import ScopeCount
 from taskcenter.store.models import REFUND_LANE, Channel, Credential, LedgerEntry, Task, User
@@ -170,6 +170,12 @@ class MemoryTasks:
         self.refresh(task)
         return True
 
+    # video platform (store/memory_videos.py)
+    def user_platform_page(self, user_id: int, kind: str, platform: str, *, after: Task | None, limit: int,
+                           newest_first: bool) -> list[Task]:
+        return memory_videos.user_platform_page(self.store, user_id, kind, platform, after=after, limit=limit,
+                                                newest_first=newest_first)
+
 
 def _after_terminal(task: Task) -> None:
     """As store.tasks.transition does for its winner: count the move (the platform's terminal hook is run by
@@ -280,6 +286,10 @@ class MemoryLedger:
                     sums[entry.kind] = sums.get(entry.kind, 0) + int(entry.amount)
         return AuditResult(int(user_id), int(user.quota), int(user.used_quota), sums["credit"], sums["charge"],
                            sums["refund"])
+
+    # video platform (store/memory_videos.py)
+    def settle(self, task_id: str, attempt: int, actual: int) -> int:
+        return memory_videos.settle(self, task_id, attempt, actual)
 
     def active_users(self, days: Iterable[str]) -> set[int]:
         wanted = set(days)
