@@ -95,8 +95,16 @@ def v1_error(code: int, message: str, status: int) -> Response:
     return json_response({"code": code, "message": message, "data": None}, status)
 
 
+def openai_error(message: str, status: int, code: str | None = None, param: str | None = None) -> Response:
+    """The OpenAI API's error envelope (the Videos API surface, docs/video.md)."""
+    kind = "server_error" if status >= 500 else "invalid_request_error"
+    return json_response({"error": {"message": message, "type": kind, "param": param, "code": code}}, status)
+
+
 def _error_for(surface: str, err: DomainError) -> Response:
     status = err.http_status
+    if surface == "openai":
+        return openai_error(err.message, status, err.code, err.field)
     if surface == "dashboard":
         return dashboard_error(err.message, status)
     if surface == "suno":
@@ -120,6 +128,8 @@ def _internal(surface: str, request_id: str) -> Response:
         return mj_error(message, 5, 500)
     if surface == "v1":
         return v1_error(50001, message, 500)
+    if surface == "openai":
+        return openai_error(message, 500, "internal_error")
     return json_response({"error": "internal_error", "message": message}, 500)
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from taskcenter.domain.pricing import DEFAULT_PRICES_USD
 from taskcenter.providers.midjourney import MidjourneyProvider
+from taskcenter.providers.sora import SoraProvider
 from taskcenter.providers.suno import SunoProvider
 from taskcenter.providers.tikmatrix import TikMatrixProvider
 from taskcenter.services.core.platform_registry import Platform
 from taskcenter.services.task_api_v1 import admission, manual_retry
+from taskcenter.services.video import settlement as video_settlement
 
 
 def _models(prefix: str) -> tuple[str, ...]:
@@ -28,5 +30,10 @@ TABLE: dict[str, Platform] = {
         admission=admission.admission_check,  # device and plan slots (docs/task-api-v1.md)
         on_terminal=admission.on_terminal,  # frees the task's slots at once
         message_kinds={"v1_retry_all_page": manual_retry.handle_retry_message},
+    ),
+    "sora": Platform(
+        name="sora", provider=SoraProvider, models=("video:sora-2", "video:sora-2-pro"),
+        on_terminal=video_settlement.on_terminal,  # settles what the upstream produced (docs/video.md)
+        listing_platform="55",  # new-api's channel type for Sora (docs/video.md, "Dashboards")
     ),
 }

@@ -34,6 +34,8 @@ class Platform:
     on_terminal: Callable[[Task], None] | None = None
     # Messages with a "kind" sharing the retry queue, handled by the platform (body -> anything).
     message_kinds: Mapping[str, Callable[[dict[str, Any]], Any]] = field(default_factory=dict)
+    # The `platform` value new-api's dashboards show for it ("" = its name; video: the channel type number).
+    listing_platform: str = ""
 
 
 def install(loader: Callable[[], Mapping[str, Platform]]) -> None:
@@ -49,6 +51,14 @@ def table() -> Mapping[str, Platform]:
 
 def platform(name: str) -> Platform | None:
     return table().get(name)
+
+
+def from_listing_name(value: str) -> str:
+    """The platform a dashboard `platform=` filter means (new-api's value or our name)."""
+    for row in table().values():
+        if row.listing_platform and row.listing_platform == value:
+            return row.name
+    return value
 
 
 def provider_for(channel: ChannelInfo) -> Provider:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from taskcenter import script_secrets
+from taskcenter import script_secrets, settings
 from taskcenter.domain import states
 from taskcenter.domain.errors import BadInput
 from taskcenter.domain.listing_plan import ListingFilters
 from taskcenter.services.core import listing_executor as listings
+from taskcenter.services.core import platform_registry
 from taskcenter.services.core.auth import Principal
 from taskcenter.store.models import Task
 
@@ -31,6 +32,14 @@ def _text(params: dict[str, str | None], name: str) -> str | None:
     if len(value) > 128:
         raise BadInput(f"{name} is too long", field=name)
     return value
+
+
+def _platform(value: str | None) -> str | None:
+    """new-api's platform values for video are channel type numbers ("55" Sora): our platform name for them
+    (the platform table is read only for such a value: cold start)."""
+    if value is None or not value.isdigit():
+        return value
+    return platform_registry.from_listing_name(value)
 
 
 def parse_filters(params: dict[str, str | None], principal: Principal, *, admin: bool
@@ -56,7 +65,7 @@ def parse_filters(params: dict[str, str | None], principal: Principal, *, admin:
     filters = ListingFilters(
         kind="task",
         user_id=None if admin else principal.user_id,
-        platform=_text(params, "platform"),
+        platform=_platform(_text(params, "platform")),
         action=action,
         status=status,
         channel_id=channel_id,
@@ -71,6 +80,14 @@ def public_properties(task: Task) -> dict[str, Any]:
     password: script_secrets.mask)."""
     props = task.properties or {}
     return script_secrets.mask({k: v for k, v in props.items() if not str(k).startswith(INTERNAL_PROPERTY_PREFIX)})
+
+
+def _shown(task: Task) -> dict[str, Any]:
+    """What a platform put on the task for the dashboards (task.extra["shown"]: video's new-api platform value
+    and result path, set at creation)."""
+    extra = task.extra.as_dict() if hasattr(task.extra, "as_dict") else dict(task.extra or {})
+    shown = extra.get("shown")
+    return shown if isinstance(shown, dict) else {}
 
 
 def item_view(task: Task, *, admin: bool) -> dict[str, Any]:
@@ -92,6 +109,10 @@ def item_view(task: Task, *, admin: bool) -> dict[str, Any]:
         "properties": public_properties(task),
         "data": task.data if task.data is not None else {},
     }
+    shown = _shown(task)
+    item["platform"] = shown.get("listing_platform") or task.platform
+    if shown.get("result_path") and task.status == states.SUCCESS:  # TaskDto.result_url (omitempty)
+        item["result_url"] = settings.get().public_base_url + str(shown["result_path"])
     if admin:
         item["channel_id"] = int(task.channel_id or 0)
         item["username"] = task.username or ""  # new-api's admin listing names the owner
