@@ -98,6 +98,7 @@ class _State:
     videos: dict[str, SimVideo] = field(default_factory=dict)
     creates: list[dict[str, Any]] = field(default_factory=list)
     content_downloads: int = 0
+    offset: float = 0.0  # advance(): the simulator's clock ahead of the monotonic one
 
 
 def _error(message: str, kind: str = "invalid_request_error", code: str | None = None) -> dict[str, Any]:
@@ -143,6 +144,13 @@ class SoraSimulator:
         with self._lock:
             return list(self._state.creates)
 
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._state.offset += seconds
+
+    def _now(self) -> float:
+        return time.monotonic() + self._state.offset
+
     def configure(self, **changes: Any) -> None:
         known = {f.name for f in fields(SoraSimConfig)}
         with self._lock:
@@ -155,7 +163,7 @@ class SoraSimulator:
     def create(self, body: dict[str, Any], *, remix_of: SimVideo | None = None) -> tuple[int, dict[str, Any]]:
         prompt = str(body.get("prompt") or "")
         with self._lock:
-            self._state.creates.append({k: v for k, v in body.items() if k != "input_reference_bytes"})
+            self._state.creates.append(dict(body))
             if not prompt:
                 return 400, _error("prompt is required")
             if "sim:reject" in prompt:
@@ -169,7 +177,7 @@ class SoraSimulator:
                 model=str((remix_of.model if remix_of else body.get("model")) or "sora-2"), prompt=prompt,
                 seconds=str((remix_of.seconds if remix_of else body.get("seconds")) or "4"),
                 size=str((remix_of.size if remix_of else body.get("size")) or "720x1280"),
-                created=time.monotonic(), created_at=int(time.time()),
+                created=self._now(), created_at=int(time.time()),
                 fail="sim:fail" in prompt or self._rng.random() < self.config.task_failure_rate,
                 remixed_from=remix_of.id if remix_of else None,
                 had_reference=bool(body.get("input_reference")) or bool(body.get("input_reference_bytes")))
@@ -180,7 +188,7 @@ class SoraSimulator:
 
     def view(self, video: SimVideo) -> dict[str, Any]:
         queued, running = self.config.step_seconds
-        elapsed = time.monotonic() - video.created
+        elapsed = self._now() - video.created
         status, progress = "queued", 0
         if elapsed >= queued + running:
             status, progress = ("failed" if video.fail else "completed"), 100

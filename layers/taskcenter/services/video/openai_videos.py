@@ -20,7 +20,7 @@ from typing import Any
 
 from taskcenter import clock
 from taskcenter.domain import ids, states, video_pricing
-from taskcenter.domain.errors import BadInput, NotFound
+from taskcenter.domain.errors import BadInput, NotFound, UpstreamRejected, UpstreamUnavailable
 from taskcenter.services.core import idempotency, submission
 from taskcenter.services.core.auth import Principal, owns
 from taskcenter.services.video.requests import CreateRequest, prompt_of
@@ -118,7 +118,12 @@ def _submit(principal: Principal, spec: submission.TaskSpec, idempotency_key: st
     key = idempotency.check_key(idempotency_key)
 
     def produce() -> dict[str, Any]:
-        task = submission.submit_now(principal, spec)
+        try:
+            task = submission.submit_now(principal, spec)
+        except (UpstreamUnavailable, UpstreamRejected) as error:
+            if getattr(error, "task_id", ""):
+                error.message = f"{error.message} (video {error.task_id} failed and was refunded)"
+            raise
         return video_object(task)
 
     return idempotency.run_once("video-create", user_id=principal.user_id, key=key, request=request_facts,
