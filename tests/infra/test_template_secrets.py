@@ -21,6 +21,8 @@ READERS = {
     *(f"V1{name}Function" for name in ("DeleteTask", "BatchDeleteTasks", "StopTask")),
     "JobsPollWorkerFunction",
     "JobsRetryWorkerFunction",
+    "VideoCreateVideoFunction",
+    "VideoRemixVideoFunction",
 }
 WRITER = "AdminOperationFunction"
 PREFIX_ARN = ("arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"

@@ -1,9 +1,9 @@
 """The in-memory twin of store/videos.py (settlement, a user's page of one platform), for store/memory.py's
-repositories; the same contract (tests/repository_contract.py) runs against both."""
+repositories (given as `Any`: store/memory.py imports this module); the same contract (tests/repository_contract.py) runs against both."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 from taskcenter import clock
 from taskcenter.domain import listing_plan as listing
@@ -11,11 +11,8 @@ from taskcenter.domain import states
 from taskcenter.store.models import Task
 from taskcenter.store.videos import settle_entry
 
-if TYPE_CHECKING:
-    from taskcenter.store.memory import MemoryLedger, MemoryStore
 
-
-def settle(ledger: MemoryLedger, task_id: str, attempt: int, actual: int) -> int:
+def settle(ledger: Any, task_id: str, attempt: int, actual: int) -> int:
     store = ledger.store
     with store.lock:
         raw = store.tasks.get(task_id)
@@ -45,7 +42,7 @@ def settle(ledger: MemoryLedger, task_id: str, attempt: int, actual: int) -> int
     return delta
 
 
-def user_platform_page(store: MemoryStore, user_id: int, kind: str, platform: str, *, after: Task | None,
+def user_platform_page(store: Any, user_id: int, kind: str, platform: str, *, after: Task | None,
                        limit: int, newest_first: bool) -> list[Task]:
     scope = f"u#{int(user_id)}#{kind}#p#{platform}"
     with store.lock:
