@@ -36,6 +36,8 @@ class Route:
             return "mj"
         if self.path.startswith("/api/"):
             return "dashboard"
+        if self.path.startswith("/v1/"):
+            return "openai"
         return "other"
 
     @property
@@ -66,6 +68,10 @@ def assert_envelope(route: Route, status: int, body: dict[str, Any], expected_st
     elif route.surface == "v1":
         assert isinstance(body.get("code"), int) and body["code"] // 100 == expected_status, where
         assert body.get("data") is None and body.get("message"), where
+    elif route.surface == "openai":
+        error = body.get("error")
+        assert isinstance(error, dict) and error.get("message") and error.get("type"), where
+        assert set(error) == {"message", "type", "param", "code"}, where
 
 
 def call(client: Any, route: Route, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
@@ -130,7 +136,7 @@ def credential_cells(route: Route, p: dict[str, Any]) -> list[tuple[str, dict[st
         ]
         if route.admin_only:
             cells.append(("user on an admin route", _dashboard(user.access_token, user.user_id), 403))
-    elif route.surface in {"suno", "mj"}:
+    elif route.surface in {"suno", "mj", "openai"}:
         cells += [
             ("revoked key", _bearer(revoked.api_key), 401),
             ("expired key", _bearer(expired["key"]), 401),

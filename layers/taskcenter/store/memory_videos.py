@@ -1,5 +1,6 @@
 """The in-memory twin of store/videos.py (settlement, a user's page of one platform), for store/memory.py's
-repositories (given as `Any`: store/memory.py imports this module); the same contract (tests/repository_contract.py) runs against both."""
+repositories (given as `Any`: store/memory.py imports this module); the same contract
+(tests/repository_contract.py) runs against both."""
 
 from __future__ import annotations
 
