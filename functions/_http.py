@@ -107,7 +107,7 @@ def _error_for(surface: str, err: DomainError) -> Response:
         return openai_error(err.message, status, err.code, err.field)
     if surface == "dashboard":
         return dashboard_error(err.message, status)
-    if surface == "suno":
+    if surface in ("suno", "newapi"):  # new-api's own envelope (the Suno relay, the video routes)
         return suno_error(err.code, err.message, status)
     if surface == "mj":  # midjourney-proxy's error shape as new-api relays it: type is always "upstream_error"
         mj_code = getattr(err, "mj_code", None) or (4 if status < 500 else 23 if status == 503 else 5)
@@ -122,7 +122,7 @@ def _internal(surface: str, request_id: str) -> Response:
     message = f"internal error (request {request_id})"
     if surface == "dashboard":
         return dashboard_error(message, 500)
-    if surface == "suno":
+    if surface in ("suno", "newapi"):
         return suno_error("internal_error", message, 500)
     if surface == "mj":
         return mj_error(message, 5, 500)

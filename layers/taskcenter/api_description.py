@@ -122,6 +122,23 @@ SCHEMAS: dict[str, Any] = {
     "VideoList": _obj({"object": {"type": "string", "enum": ["list"]}, "data": {"type": "array",
                        "items": _ref("Video")}, "first_id": {**S, "nullable": True},
                        "last_id": {**S, "nullable": True}, "has_more": B}, ["object", "data", "has_more"]),
+    "VideoGeneration": _obj({
+        "model": {**S, "description": "sora-2* (Sora) or kling-* (Kling): picks the platform"},
+        "prompt": {**S, "minLength": 1, "maxLength": 32000}, "mode": {"type": "string", "enum": ["std", "pro"]},
+        "image": S, "images": {"type": "array", "items": S}, "size": S,
+        "duration": {"description": "seconds: an integer or a numeric string (0-3600)"}, "seconds": S,
+        "input_reference": S, "metadata": {"description": "an object, or a JSON string of one (vendor fields)"},
+    }, ["model", "prompt"]),
+    "KlingCreate": _obj({"model_name": {**S, "default": "kling-v1"}, "prompt": S, "negative_prompt": S, "image": S,
+                         "mode": {"type": "string", "enum": ["std", "pro"]},
+                         "duration": {"type": "string", "enum": ["5", "10"]}, "aspect_ratio": S}, ["prompt"]),
+    "VideoTaskDto": _obj({
+        "id": I, "created_at": I, "updated_at": I, "task_id": S, "platform": {**S, "description": "55 Sora, 50 Kling"},
+        "user_id": I, "group": S, "channel_id": I, "quota": I, "action": S,
+        "status": {"type": "string", "enum": STATUSES}, "fail_reason": S,
+        "result_url": {**S, "description": "once SUCCESS: the content route"}, "submit_time": I, "start_time": I,
+        "finish_time": I, "progress": S, "properties": ANY_OBJ, "data": {},
+    }, ["task_id", "platform", "status", "progress"]),
     "VideoDeleted": _obj({"id": S, "object": {"type": "string", "enum": ["video.deleted"]}, "deleted": B},
                          ["id", "object", "deleted"]),
 }
@@ -143,13 +160,14 @@ def _page(item: str) -> dict[str, Any]:
 
 
 ERROR_SCHEMA = {"dashboard": "DashboardError", "suno": "SunoError", "mj": "MjError", "v1": "V1Error",
-                "openai": "OpenAIError"}
+                "openai": "OpenAIError", "newapi": "SunoError"}
 SECURITY = {
     "dashboard": [{"accessToken": [], "newApiUser": []}],
     "suno": [{"apiKey": []}],
     "mj": [{"apiKey": []}, {"mjApiSecret": []}],
     "v1": [{"apiKey": []}],
     "openai": [{"apiKey": []}],
+    "newapi": [{"apiKey": []}],
 }
 
 
@@ -272,6 +290,18 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "responses": {**_op("openai", "", ANY_OBJ, errors=(400, 401, 404))["responses"],
                       "302": {"description": "redirect to the asset (Location header)"}},
     },
+    # new-api's video routes (docs/video.md)
+    ("POST", "/v1/video/generations"): _op("newapi", "Submit a video task (new-api's request)", _ref("Video"),
+                                           body="VideoGeneration", errors=(400, 401, 403, 502, 503)),
+    ("GET", "/v1/video/generations/{task_id}"): _op("newapi", "One of the caller's video tasks",
+                                                    _envelope("suno", _ref("VideoTaskDto")),
+                                                    params=[_path_param("task_id")]),
+    ("POST", "/kling/v1/videos/{action}"): _op("newapi", "Submit a Kling task in Kling's own body (text2video, "
+                                               "image2video)", _ref("Video"), params=[_path_param("action")],
+                                               body="KlingCreate", errors=(400, 401, 403, 502, 503)),
+    ("GET", "/kling/v1/videos/{action}/{task_id}"): _op("newapi", "One of the caller's Kling tasks (new-api's "
+                                                        "envelope)", _envelope("suno", _ref("VideoTaskDto")),
+                                                        params=[_path_param("action"), _path_param("task_id")]),
     ("GET", "/openapi.json"): {"summary": "This description", "tags": ["meta"], "security": [],
                                "responses": {"200": {"description": "OpenAPI 3 document",
                                                      "content": {"application/json": {"schema": ANY_OBJ}}}}},

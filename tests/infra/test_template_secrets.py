@@ -23,6 +23,8 @@ READERS = {
     "JobsRetryWorkerFunction",
     "VideoCreateVideoFunction",
     "VideoRemixVideoFunction",
+    "VideoNewapiSubmitVideoGenerationFunction",
+    "VideoNewapiSubmitKlingVideoFunction",
 }
 WRITER = "AdminOperationFunction"
 PREFIX_ARN = ("arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"

@@ -36,6 +36,8 @@ class Route:
             return "mj"
         if self.path.startswith("/api/"):
             return "dashboard"
+        if self.path.startswith(("/v1/video/", "/kling/")):
+            return "newapi"
         if self.path.startswith("/v1/"):
             return "openai"
         return "other"
@@ -61,7 +63,7 @@ def assert_envelope(route: Route, status: int, body: dict[str, Any], expected_st
     assert status == expected_status, f"{where}: HTTP {status}, expected {expected_status}: {body}"
     if route.surface == "dashboard":
         assert body.get("success") is False and isinstance(body.get("message"), str) and body["message"], where
-    elif route.surface == "suno":
+    elif route.surface in ("suno", "newapi"):
         assert isinstance(body.get("code"), str) and body.get("data") is None and body.get("message"), where
     elif route.surface == "mj":
         assert isinstance(body.get("code"), int) and body.get("description") and "type" in body, where
@@ -136,7 +138,7 @@ def credential_cells(route: Route, p: dict[str, Any]) -> list[tuple[str, dict[st
         ]
         if route.admin_only:
             cells.append(("user on an admin route", _dashboard(user.access_token, user.user_id), 403))
-    elif route.surface in {"suno", "mj", "openai"}:
+    elif route.surface in {"suno", "mj", "openai", "newapi"}:
         cells += [
             ("revoked key", _bearer(revoked.api_key), 401),
             ("expired key", _bearer(expired["key"]), 401),

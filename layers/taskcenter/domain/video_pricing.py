@@ -25,6 +25,10 @@ DEFAULT_VIDEO_PRICES_USD: dict[str, float] = {
     "video:sora-2-pro@1024x1792": 0.50,
     "video:sora-2-pro@1920x1080": 0.70,
     "video:sora-2-pro@1080x1920": 0.70,
+    # Kling (new-api has no default; Kling's list prices about 0.14 USD per 5 s standard, 0.245 professional):
+    # every kling-* model, by mode (std / pro) where a model has no price of its own.
+    "video:kling": 0.028,
+    "video:kling@pro": 0.049,
 }
 
 
@@ -33,10 +37,12 @@ def _prices() -> dict[str, float]:
 
 
 def base_model(model: str) -> str:
-    """Dated snapshots share their family's price: sora-2-2025-10-06 -> sora-2, sora-2-pro-2025-10-06 -> sora-2-pro."""
+    """Dated snapshots share their family's price (sora-2-2025-10-06 -> sora-2); kling-* models share `kling`."""
     for family in ("sora-2-pro", "sora-2"):
         if model == family or model.startswith(family + "-20"):
             return family
+    if model.startswith("kling-"):
+        return "kling"
     return model
 
 

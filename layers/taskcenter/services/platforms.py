@@ -9,6 +9,7 @@ Core reads this table through `core.platform_registry`, installed by the composi
 from __future__ import annotations
 
 from taskcenter.domain.pricing import DEFAULT_PRICES_USD
+from taskcenter.providers.kling import KlingProvider
 from taskcenter.providers.midjourney import MidjourneyProvider
 from taskcenter.providers.sora import SoraProvider
 from taskcenter.providers.suno import SunoProvider
@@ -35,5 +36,9 @@ TABLE: dict[str, Platform] = {
         name="sora", provider=SoraProvider, models=("video:sora-2", "video:sora-2-pro"),
         on_terminal=video_settlement.on_terminal,  # settles what the upstream produced (docs/video.md)
         listing_platform="55",  # new-api's channel type for Sora (docs/video.md, "Dashboards")
+    ),
+    "kling": Platform(
+        name="kling", provider=KlingProvider, models=("video:kling",),
+        on_terminal=video_settlement.on_terminal, listing_platform="50",  # new-api's channel type for Kling
     ),
 }

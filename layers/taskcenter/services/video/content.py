@@ -31,6 +31,12 @@ def content_location(task: Any, variant: str) -> str:
     if task.status != states.SUCCESS:
         raise BadInput(f"Video is not ready yet (status {task.status}); wait until it is completed.",
                        field="video_id")
+    data = task.data if isinstance(task.data, dict) else {}
+    if task.platform != "sora":  # Kling: a public CDN URL in the result (variant video only)
+        url = data.get("url")
+        if variant != "video" or not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise NotFound(f"this video has no {variant}", code="video_not_found")
+        return url
     channel = channel_service.get_channel(int(task.channel_id or 0))
     if channel is None or not task.upstream_id:
         raise NotFound("the video's content is no longer available", code="video_not_found")

@@ -27,6 +27,7 @@ from taskcenter.services.video.requests import CreateRequest, prompt_of
 from taskcenter.store.repositories import current as repositories
 
 PLATFORM = "sora"
+VIDEO_PLATFORMS = frozenset({"sora", "kling"})  # retrieve and content serve every video task
 LISTING_PLATFORM = "55"  # new-api's channel type for Sora: the `platform` its dashboards show
 ACTION_GENERATE = "generate"
 ACTION_REMIX = "remix"
@@ -84,7 +85,7 @@ def video_object(task: Any) -> dict[str, Any]:
 
 def _visible(principal: Principal, video_id: str) -> Any:
     task = repositories().tasks.get(video_id) if video_id and len(video_id) <= 128 else None
-    if not owns(principal, task, platform=PLATFORM) or DELETED in submission.extra_of(task):
+    if not owns(principal, task) or task.platform not in VIDEO_PLATFORMS or DELETED in submission.extra_of(task):
         raise VideoNotFound(f"Video with id '{video_id[:128]}' not found.", field="video_id")
     return task
 

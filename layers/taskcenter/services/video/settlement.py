@@ -16,11 +16,12 @@ from taskcenter.store.repositories import current as repositories
 
 
 def produced(task: Any) -> tuple[str, str, float] | None:
-    """(model, size, seconds) the upstream says it produced; None when it did not say."""
+    """(model, size, seconds) the upstream says it produced (Sora: the object's seconds and size; Kling: the
+    video's duration, at the requested mode); None when it did not say."""
     data = task.data if isinstance(task.data, dict) else {}
     props = task.properties or {}
     try:
-        seconds = float(data.get("seconds"))
+        seconds = float(data.get("seconds") if data.get("seconds") is not None else data.get("duration"))
     except (TypeError, ValueError):
         return None
     if not 0 <= seconds <= 3600:
