@@ -4,7 +4,8 @@ It runs in a child process (infra/local/simproc.py: restarted if it crashes) and
 channel (key `<access key>|<secret key>` of the simulator's config, as new-api stores Kling keys).
 Settings (environment): KLING_SIM_PORT (default 0: a free port), KLING_SIM_STEP_SECONDS
 ("submitted,processing", default "2,4"), KLING_SIM_LATENCY, KLING_SIM_SUBMIT_FAILURE_RATE,
-KLING_SIM_TASK_FAILURE_RATE, KLING_SIM_RESULT_BYTES (default 2 MB). Prompts with `sim:fail`, `sim:reject`, `sim:seconds=N` force those outcomes.
+KLING_SIM_TASK_FAILURE_RATE, KLING_SIM_RESULT_BYTES (default 2 MB). Prompts with `sim:fail`, `sim:reject`,
+`sim:seconds=N` force those outcomes.
 """
 
 from __future__ import annotations
