@@ -123,7 +123,7 @@ SCHEMAS: dict[str, Any] = {
                        "items": _ref("Video")}, "first_id": {**S, "nullable": True},
                        "last_id": {**S, "nullable": True}, "has_more": B}, ["object", "data", "has_more"]),
     "VideoGeneration": _obj({
-        "model": {**S, "description": "sora-2* (Sora) or kling-* (Kling): picks the platform"},
+        "model": {**S, "description": "picks the platform: sora-2*, kling-*, doubao-seedance-*, veo-*"},
         "prompt": {**S, "minLength": 1, "maxLength": 32000}, "mode": {"type": "string", "enum": ["std", "pro"]},
         "image": S, "images": {"type": "array", "items": S}, "size": S,
         "duration": {"description": "seconds: an integer or a numeric string (0-3600)"}, "seconds": S,
@@ -133,7 +133,7 @@ SCHEMAS: dict[str, Any] = {
                          "mode": {"type": "string", "enum": ["std", "pro"]},
                          "duration": {"type": "string", "enum": ["5", "10"]}, "aspect_ratio": S}, ["prompt"]),
     "VideoTaskDto": _obj({
-        "id": I, "created_at": I, "updated_at": I, "task_id": S, "platform": {**S, "description": "55 Sora, 50 Kling"},
+        "id": I, "created_at": I, "updated_at": I, "task_id": S, "platform": {**S, "description": "55 Sora, 50 Kling, 54 Doubao, 24 Gemini"},
         "user_id": I, "group": S, "channel_id": I, "quota": I, "action": S,
         "status": {"type": "string", "enum": STATUSES}, "fail_reason": S,
         "result_url": {**S, "description": "once SUCCESS: the content route"}, "submit_time": I, "start_time": I,

@@ -12,12 +12,12 @@ from taskcenter.services.task_api_v1 import admission, manual_retry
 
 
 def test_every_platform_has_one_row_with_its_adapter_and_priced_models() -> None:
-    assert set(platforms.TABLE) == {"suno", "midjourney", "tikmatrix", "sora", "kling"}
+    assert set(platforms.TABLE) == {"suno", "midjourney", "tikmatrix", "sora", "kling", "doubao", "gemini"}
     for name, row in platforms.TABLE.items():
         assert row.name == name
         adapter = row.provider(ChannelInfo(id=1, type=name, base_url="https://upstream.example.com", secret="s"))
         assert callable(adapter.submit) and callable(adapter.fetch) and callable(adapter.cancel)
-        if name in ("sora", "kling"):  # priced per second and size (domain/video_pricing.py)
+        if name in ("sora", "kling", "doubao", "gemini"):  # priced per second and size (domain/video_pricing.py)
             assert all(video_pricing.usd_per_second(m.removeprefix("video:"), "std") > 0 for m in row.models)
             continue
         assert row.models and all(pricing.price_usd(model) >= 0 for model in row.models)

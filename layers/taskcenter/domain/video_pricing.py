@@ -29,6 +29,17 @@ DEFAULT_VIDEO_PRICES_USD: dict[str, float] = {
     # every kling-* model, by mode (std / pro) where a model has no price of its own.
     "video:kling": 0.028,
     "video:kling@pro": 0.049,
+    # Doubao Seedance (new-api bills its tokens; ours is per second by resolution, every doubao-seedance-* model)
+    "video:doubao-seedance": 0.03,
+    "video:doubao-seedance@480p": 0.015,
+    "video:doubao-seedance@1080p": 0.07,
+    # Veo (Google's list prices; new-api's defaults x its seconds ratio; 4k x 1.5 / x 2.333 as new-api)
+    "video:veo-3.0-generate-001": 0.40,
+    "video:veo-3.0-fast-generate-001": 0.15,
+    "video:veo-3.1-generate-preview": 0.40,
+    "video:veo-3.1-generate-preview@4k": 0.60,
+    "video:veo-3.1-fast-generate-preview": 0.15,
+    "video:veo-3.1-fast-generate-preview@4k": 0.35,
 }
 
 
@@ -37,12 +48,15 @@ def _prices() -> dict[str, float]:
 
 
 def base_model(model: str) -> str:
-    """Dated snapshots share their family's price (sora-2-2025-10-06 -> sora-2); kling-* models share `kling`."""
+    """Dated snapshots share their family's price (sora-2-2025-10-06 -> sora-2); kling-* models share
+    `kling`, doubao-seedance-* share `doubao-seedance`."""
     for family in ("sora-2-pro", "sora-2"):
         if model == family or model.startswith(family + "-20"):
             return family
     if model.startswith("kling-"):
         return "kling"
+    if model.startswith("doubao-seedance-"):
+        return "doubao-seedance"
     return model
 
 

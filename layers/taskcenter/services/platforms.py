@@ -11,9 +11,11 @@ from __future__ import annotations
 from taskcenter.domain.pricing import DEFAULT_PRICES_USD
 from taskcenter.providers.kling import KlingProvider
 from taskcenter.providers.midjourney import MidjourneyProvider
+from taskcenter.providers.seedance import SeedanceProvider
 from taskcenter.providers.sora import SoraProvider
 from taskcenter.providers.suno import SunoProvider
 from taskcenter.providers.tikmatrix import TikMatrixProvider
+from taskcenter.providers.veo import VeoProvider
 from taskcenter.services.core.platform_registry import Platform
 from taskcenter.services.task_api_v1 import admission, manual_retry
 from taskcenter.services.video import settlement as video_settlement
@@ -40,5 +42,13 @@ TABLE: dict[str, Platform] = {
     "kling": Platform(
         name="kling", provider=KlingProvider, models=("video:kling",),
         on_terminal=video_settlement.on_terminal, listing_platform="50",  # new-api's channel type for Kling
+    ),
+    "doubao": Platform(
+        name="doubao", provider=SeedanceProvider, models=("video:doubao-seedance",),
+        on_terminal=video_settlement.on_terminal, listing_platform="54",  # new-api's DoubaoVideo channel type
+    ),
+    "gemini": Platform(
+        name="gemini", provider=VeoProvider, models=("video:veo-3.0-generate-001", "video:veo-3.1-generate-preview"),
+        on_terminal=video_settlement.on_terminal, listing_platform="24",  # new-api's Gemini channel type
     ),
 }

@@ -25,7 +25,7 @@ from taskcenter.store.models import Channel, Counter, Credential, User
 
 ROLES = {1, 10, 100}
 PLANS = {"Starter": 5, "Pro": 20, "Team": 50, "Business": 100}  # plan -> device_limit
-CHANNEL_TYPES = {"suno", "midjourney", "tikmatrix", "sora", "kling"}
+CHANNEL_TYPES = {"suno", "midjourney", "tikmatrix", "sora", "kling", "doubao", "gemini"}
 _USERNAME = re.compile(r"^[A-Za-z0-9_.\-]{3,40}$")
 
 

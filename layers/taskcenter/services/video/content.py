@@ -32,7 +32,7 @@ def content_location(task: Any, variant: str) -> str:
         raise BadInput(f"Video is not ready yet (status {task.status}); wait until it is completed.",
                        field="video_id")
     data = task.data if isinstance(task.data, dict) else {}
-    if task.platform != "sora":  # Kling: a public CDN URL in the result (variant video only)
+    if task.platform != "sora":  # the result's URL (Kling, Seedance: public, signed; Veo: needs the key), video only
         url = data.get("url")
         if variant != "video" or not isinstance(url, str) or not url.startswith(("https://", "http://")):
             raise NotFound(f"this video has no {variant}", code="video_not_found")

@@ -27,7 +27,7 @@ from taskcenter.services.video.requests import CreateRequest, prompt_of
 from taskcenter.store.repositories import current as repositories
 
 PLATFORM = "sora"
-VIDEO_PLATFORMS = frozenset({"sora", "kling"})  # retrieve and content serve every video task
+VIDEO_PLATFORMS = frozenset({"sora", "kling", "doubao", "gemini"})  # retrieve and content serve every video task
 LISTING_PLATFORM = "55"  # new-api's channel type for Sora: the `platform` its dashboards show
 ACTION_GENERATE = "generate"
 ACTION_REMIX = "remix"
