@@ -133,7 +133,8 @@ SCHEMAS: dict[str, Any] = {
                          "mode": {"type": "string", "enum": ["std", "pro"]},
                          "duration": {"type": "string", "enum": ["5", "10"]}, "aspect_ratio": S}, ["prompt"]),
     "VideoTaskDto": _obj({
-        "id": I, "created_at": I, "updated_at": I, "task_id": S, "platform": {**S, "description": "55 Sora, 50 Kling, 54 Doubao, 24 Gemini"},
+        "id": I, "created_at": I, "updated_at": I, "task_id": S,
+        "platform": {**S, "description": "55 Sora, 50 Kling, 54 Doubao, 24 Gemini"},
         "user_id": I, "group": S, "channel_id": I, "quota": I, "action": S,
         "status": {"type": "string", "enum": STATUSES}, "fail_reason": S,
         "result_url": {**S, "description": "once SUCCESS: the content route"}, "submit_time": I, "start_time": I,
