@@ -1,5 +1,5 @@
 """The chaos run: the local stack with faults everywhere, N tasks across the providers (Suno, Midjourney,
-TikMatrix, Sora and Kling videos), then the invariants.
+TikMatrix, Sora, Kling, Seedance and Veo videos), then the invariants.
 
 Faults (docs/chaos.md): the chaos proxies in front of every simulator (infra/local/components/chaos.py) answer
 30 % of upstream calls 503/429, 5 % with garbage, stall 5 % past the API's read timeout; the event runner
@@ -63,9 +63,13 @@ CHAOS_ENV = {
     "MJ_SIM_STEP_SECONDS": "1",
     "SORA_SIM_STEP_SECONDS": "1,2",
     "KLING_SIM_STEP_SECONDS": "1,2",
+    "ARK_SIM_STEP_SECONDS": "1,2",
+    "VEO_SIM_STEP_SECONDS": "1,2",
 }
 TERMINAL = ("SUCCESS", "FAILURE")
-KINDS = ("suno_music", "suno_lyrics", "mj_imagine", "v1_post", "v1_follow", "video_sora", "video_kling")
+KINDS = ("suno_music", "suno_lyrics", "mj_imagine", "v1_post", "v1_follow", "video_sora", "video_kling",
+         "video_seedance", "video_veo")
+VIDEO_MODELS = {"video_seedance": "doubao-seedance-1-0-pro", "video_veo": "veo-3.0-generate-001"}
 SECOND_SUNO = "suno-sim-2"
 
 
@@ -123,7 +127,9 @@ def submit(api: str, kind: str, user: User, n: int, device: str) -> Submission:
             out.ids = [str(out.reply.get("data"))]
     elif kind.startswith("video_"):  # every other Sora video reports 8 s for 4 requested: settled (docs/video.md)
         path, body = (("/v1/videos", {"prompt": f"{'sim:seconds=8 ' if n % 2 else ''}chaos video {n}"})
-                      if kind == "video_sora" else ("/kling/v1/videos/text2video", {"prompt": f"chaos kling {n}"}))
+                      if kind == "video_sora" else ("/kling/v1/videos/text2video", {"prompt": f"chaos kling {n}"})
+                      if kind == "video_kling" else
+                      ("/v1/video/generations", {"model": VIDEO_MODELS[kind], "prompt": f"chaos video {n}"}))
         out.status, out.reply = call("POST", f"{api}{path}", body, user.headers())
         out.accepted = out.status == 200 and isinstance(out.reply, dict) and bool(out.reply.get("id"))
         if out.accepted:

@@ -96,3 +96,26 @@ def _location(stack: RunningStack, path: str, headers: dict[str, str]) -> str:
         return str(reply.getheader("Location"))
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize(("model", "platform"), [("doubao-seedance-1-0-pro", "54"), ("veo-3.0-generate-001", "24")])
+def test_seedance_and_veo_end_to_end(local_stack: RunningStack, monkeypatch: pytest.MonkeyPatch, model: str,
+                                     platform: str) -> None:
+    stack = local_stack
+    if not any("runner" in name for name in stack.components):
+        pytest.skip("the engine (event runner) is not part of this stack")
+    relay = stack.demo.relay_headers()
+    status, video = stack.post("/v1/video/generations", {"model": model, "prompt": "a lighthouse at dawn"},
+                               headers=relay)
+    assert status == 200, video
+    done = _until_done(stack, f"/v1/video/generations/{video['task_id']}")
+    assert (done["status"], done["platform"]) == ("SUCCESS", platform), done
+    stack.use_env(monkeypatch)
+    from taskcenter.store import tasks as task_store
+
+    upstream = task_store.get(video["task_id"]).upstream_id
+    asset_id = upstream.removeprefix("cgt-") if platform == "54" else upstream.rsplit("/", 1)[1]
+    with urllib.request.urlopen(_location(stack, f"/v1/videos/{video['task_id']}/content", relay),
+                                timeout=30) as asset:
+        body = asset.read()
+    assert len(body) >= 1024 * 1024 and body == asset_bytes(asset_id, "video", len(body))
