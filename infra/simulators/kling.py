@@ -196,72 +196,75 @@ class KlingSimulator:
             return self._state.tasks.get(task_id)
 
 
-def _handler_for(sim: KlingSimulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(QuietJsonHandler):
-        def _body(self) -> Any:
-            length = int(self.headers.get("Content-Length") or 0)
+class _Handler(QuietJsonHandler):
+    sim: KlingSimulator  # set by _handler_for
+
+    def _body(self) -> Any:
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            return json.loads(self.rfile.read(length)) if length else None
+        except ValueError:
+            return None
+
+    def _authorised(self) -> bool:
+        error = self.sim.auth_error(self.headers.get("Authorization", ""))
+        if error is not None:
+            self.send_body(401, _envelope(error[0], error[1]))
+            return False
+        if self.sim.config.latency_s > 0:
+            time.sleep(self.sim.config.latency_s)  # simulated upstream latency
+        return True
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        parts = [p for p in urlsplit(self.path).path.split("/") if p]
+        if parts == ["health"]:
+            self.send_body(200, {"status": "ok", "tasks": len(self.sim._state.tasks)})
+            return
+        if len(parts) == 2 and parts[0] == "files" and parts[1].endswith(".mp4"):
+            task = self.sim.get(parts[1][:-4])
+            if task is None or self.sim.view(task)["task_status"] != "succeed":
+                self.send_body(404, _envelope(1203, "not found"))
+                return
+            data = asset_bytes(task.id, "video", self.sim.config.result_bytes)
+            self.send_response(200)
+            self.send_header("Content-Type", "video/mp4")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            for start in range(0, len(data), CHUNK):
+                self.wfile.write(data[start:start + CHUNK])
+            return
+        if not self._authorised():
+            return
+        if len(parts) == 4 and parts[:2] == ["v1", "videos"] and parts[2] in ("text2video", "image2video"):
+            task = self.sim.get(parts[3])
+            if task is None:
+                self.send_body(404, _envelope(1203, "task not found"))
+            else:
+                self.send_body(200, _envelope(0, "SUCCEED", self.sim.view(task)))
+            return
+        self.send_body(404, _envelope(1200, f"no route {self.path}"))
+
+    def do_POST(self) -> None:  # noqa: N802
+        parts = [p for p in urlsplit(self.path).path.split("/") if p]
+        body = self._body()
+        if parts == ["sim", "config"]:
             try:
-                return json.loads(self.rfile.read(length)) if length else None
-            except ValueError:
-                return None
+                self.sim.configure(**(body or {}))
+            except (TypeError, ValueError) as error:
+                self.send_body(400, _envelope(1200, str(error)))
+                return
+            self.send_body(200, _envelope(0, "SUCCEED", asdict(self.sim.config)))
+            return
+        if not self._authorised():
+            return
+        if len(parts) == 3 and parts[:2] == ["v1", "videos"] and parts[2] in ("text2video", "image2video"):
+            if not isinstance(body, dict) or not body.get("prompt"):
+                self.send_body(400, _envelope(1201, "prompt is required"))
+                return
+            self.send_body(*self.sim.create(parts[2], body))
+            return
+        self.send_body(404, _envelope(1200, f"no route {self.path}"))
 
-        def _authorised(self) -> bool:
-            error = sim.auth_error(self.headers.get("Authorization", ""))
-            if error is not None:
-                self.send_body(401, _envelope(error[0], error[1]))
-                return False
-            if sim.config.latency_s > 0:
-                time.sleep(sim.config.latency_s)  # simulated upstream latency
-            return True
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-            parts = [p for p in urlsplit(self.path).path.split("/") if p]
-            if parts == ["health"]:
-                self.send_body(200, {"status": "ok", "tasks": len(sim._state.tasks)})
-                return
-            if len(parts) == 2 and parts[0] == "files" and parts[1].endswith(".mp4"):
-                task = sim.get(parts[1][:-4])
-                if task is None or sim.view(task)["task_status"] != "succeed":
-                    self.send_body(404, _envelope(1203, "not found"))
-                    return
-                data = asset_bytes(task.id, "video", sim.config.result_bytes)
-                self.send_response(200)
-                self.send_header("Content-Type", "video/mp4")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                for start in range(0, len(data), CHUNK):
-                    self.wfile.write(data[start:start + CHUNK])
-                return
-            if not self._authorised():
-                return
-            if len(parts) == 4 and parts[:2] == ["v1", "videos"] and parts[2] in ("text2video", "image2video"):
-                task = sim.get(parts[3])
-                if task is None:
-                    self.send_body(404, _envelope(1203, "task not found"))
-                else:
-                    self.send_body(200, _envelope(0, "SUCCEED", sim.view(task)))
-                return
-            self.send_body(404, _envelope(1200, f"no route {self.path}"))
-
-        def do_POST(self) -> None:  # noqa: N802
-            parts = [p for p in urlsplit(self.path).path.split("/") if p]
-            body = self._body()
-            if parts == ["sim", "config"]:
-                try:
-                    sim.configure(**(body or {}))
-                except (TypeError, ValueError) as error:
-                    self.send_body(400, _envelope(1200, str(error)))
-                    return
-                self.send_body(200, _envelope(0, "SUCCEED", asdict(sim.config)))
-                return
-            if not self._authorised():
-                return
-            if len(parts) == 3 and parts[:2] == ["v1", "videos"] and parts[2] in ("text2video", "image2video"):
-                if not isinstance(body, dict) or not body.get("prompt"):
-                    self.send_body(400, _envelope(1201, "prompt is required"))
-                    return
-                self.send_body(*sim.create(parts[2], body))
-                return
-            self.send_body(404, _envelope(1200, f"no route {self.path}"))
-
-    return Handler
+def _handler_for(sim: KlingSimulator) -> type[BaseHTTPRequestHandler]:
+    return type("Handler", (_Handler,), {"sim": sim})

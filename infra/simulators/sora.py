@@ -231,113 +231,116 @@ def _multipart(raw: bytes, content_type: str) -> dict[str, Any]:
     return out
 
 
-def _handler_for(sim: SoraSimulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(QuietJsonHandler):
-        def _body(self) -> Any:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            kind = self.headers.get("Content-Type", "")
-            if kind.startswith("multipart/form-data"):
-                return _multipart(raw, kind)
+class _Handler(QuietJsonHandler):
+    sim: SoraSimulator  # set by _handler_for
+
+    def _body(self) -> Any:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        kind = self.headers.get("Content-Type", "")
+        if kind.startswith("multipart/form-data"):
+            return _multipart(raw, kind)
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError:
+            return None
+
+    def _authorised(self) -> bool:
+        key = self.sim.config.api_key
+        if key and self.headers.get("Authorization", "") != f"Bearer {key}":
+            self.send_body(401, _error("Incorrect API key provided.", code="invalid_api_key"))
+            return False
+        return True
+
+    def _route(self) -> tuple[list[str], dict[str, list[str]]]:
+        parts = urlsplit(self.path)
+        return [p for p in parts.path.split("/") if p], parse_qs(parts.query)
+
+    def _delay(self) -> None:
+        if self.sim.config.latency_s > 0:
+            time.sleep(self.sim.config.latency_s)  # simulated upstream latency
+
+    def _content(self, video_id: str, variant: str) -> None:
+        video = self.sim.get(video_id)
+        if video is None or self.sim.view(video)["status"] != "completed":
+            self.send_body(404 if video is None else 400, _error("Video is not available."))
+            return
+        size = self.sim.asset_size(variant)
+        data = asset_bytes(video_id, variant, size)
+        self.send_response(200)
+        self.send_header("Content-Type", "video/mp4" if variant == "video" else "image/webp")
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        for start in range(0, size, CHUNK):
+            self.wfile.write(data[start:start + CHUNK])
+        with self.sim._lock:
+            self.sim._state.content_downloads += 1
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        parts, params = self._route()
+        if parts == ["health"]:
+            self.send_body(200, {"status": "ok", "videos": len(self.sim._state.videos)})
+            return
+        if len(parts) == 4 and parts[:2] == ["v1", "videos"] and parts[3] == "content":
+            self._content(parts[2], (params.get("variant") or ["video"])[0])
+            return
+        if not self._authorised():
+            return
+        self._delay()
+        if len(parts) == 3 and parts[:2] == ["v1", "videos"]:
+            video = self.sim.get(parts[2])
+            if video is None:
+                self.send_body(404, _error(f"Video with id '{parts[2]}' not found."))
+            else:
+                self.send_body(200, self.sim.view(video))
+            return
+        self.send_body(404, _error(f"no route {self.path}"))
+
+    def do_POST(self) -> None:  # noqa: N802
+        parts, _ = self._route()
+        body = self._body()
+        if parts == ["sim", "config"]:
             try:
-                return json.loads(raw) if raw else None
-            except ValueError:
-                return None
+                self.sim.configure(**(body or {}))
+            except (TypeError, ValueError) as error:
+                self.send_body(400, _error(str(error)))
+                return
+            self.send_body(200, {"config": asdict(self.sim.config)})
+            return
+        if not self._authorised():
+            return
+        self._delay()
+        if not isinstance(body, dict):
+            self.send_body(400, _error("body must be a JSON object or a form"))
+            return
+        if parts == ["v1", "videos"]:
+            self.send_body(*self.sim.create(body))
+            return
+        if len(parts) == 4 and parts[:2] == ["v1", "videos"] and parts[3] == "remix":
+            source = self.sim.get(parts[2])
+            if source is None or self.sim.view(source)["status"] != "completed":
+                self.send_body(404 if source is None else 400, _error("Only completed videos can be remixed."))
+                return
+            self.send_body(*self.sim.create(body, remix_of=source))
+            return
+        self.send_body(404, _error(f"no route {self.path}"))
 
-        def _authorised(self) -> bool:
-            key = sim.config.api_key
-            if key and self.headers.get("Authorization", "") != f"Bearer {key}":
-                self.send_body(401, _error("Incorrect API key provided.", code="invalid_api_key"))
-                return False
-            return True
+    def do_DELETE(self) -> None:  # noqa: N802
+        parts, _ = self._route()
+        if not self._authorised():
+            return
+        if len(parts) == 3 and parts[:2] == ["v1", "videos"]:
+            video = self.sim.get(parts[2])
+            if video is None:
+                self.send_body(404, _error(f"Video with id '{parts[2]}' not found."))
+            elif self.sim.view(video)["status"] not in ("completed", "failed"):
+                self.send_body(400, _error("Only completed or failed videos can be deleted."))
+            else:
+                self.sim.delete(parts[2])
+                self.send_body(200, {"id": parts[2], "object": "video.deleted", "deleted": True})
+            return
+        self.send_body(404, _error(f"no route {self.path}"))
 
-        def _route(self) -> tuple[list[str], dict[str, list[str]]]:
-            parts = urlsplit(self.path)
-            return [p for p in parts.path.split("/") if p], parse_qs(parts.query)
 
-        def _delay(self) -> None:
-            if sim.config.latency_s > 0:
-                time.sleep(sim.config.latency_s)  # simulated upstream latency
-
-        def _content(self, video_id: str, variant: str) -> None:
-            video = sim.get(video_id)
-            if video is None or sim.view(video)["status"] != "completed":
-                self.send_body(404 if video is None else 400, _error("Video is not available."))
-                return
-            size = sim.asset_size(variant)
-            data = asset_bytes(video_id, variant, size)
-            self.send_response(200)
-            self.send_header("Content-Type", "video/mp4" if variant == "video" else "image/webp")
-            self.send_header("Content-Length", str(size))
-            self.end_headers()
-            for start in range(0, size, CHUNK):
-                self.wfile.write(data[start:start + CHUNK])
-            with sim._lock:
-                sim._state.content_downloads += 1
-
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-            parts, params = self._route()
-            if parts == ["health"]:
-                self.send_body(200, {"status": "ok", "videos": len(sim._state.videos)})
-                return
-            if len(parts) == 4 and parts[:2] == ["v1", "videos"] and parts[3] == "content":
-                self._content(parts[2], (params.get("variant") or ["video"])[0])
-                return
-            if not self._authorised():
-                return
-            self._delay()
-            if len(parts) == 3 and parts[:2] == ["v1", "videos"]:
-                video = sim.get(parts[2])
-                if video is None:
-                    self.send_body(404, _error(f"Video with id '{parts[2]}' not found."))
-                else:
-                    self.send_body(200, sim.view(video))
-                return
-            self.send_body(404, _error(f"no route {self.path}"))
-
-        def do_POST(self) -> None:  # noqa: N802
-            parts, _ = self._route()
-            body = self._body()
-            if parts == ["sim", "config"]:
-                try:
-                    sim.configure(**(body or {}))
-                except (TypeError, ValueError) as error:
-                    self.send_body(400, _error(str(error)))
-                    return
-                self.send_body(200, {"config": asdict(sim.config)})
-                return
-            if not self._authorised():
-                return
-            self._delay()
-            if not isinstance(body, dict):
-                self.send_body(400, _error("body must be a JSON object or a form"))
-                return
-            if parts == ["v1", "videos"]:
-                self.send_body(*sim.create(body))
-                return
-            if len(parts) == 4 and parts[:2] == ["v1", "videos"] and parts[3] == "remix":
-                source = sim.get(parts[2])
-                if source is None or sim.view(source)["status"] != "completed":
-                    self.send_body(404 if source is None else 400, _error("Only completed videos can be remixed."))
-                    return
-                self.send_body(*sim.create(body, remix_of=source))
-                return
-            self.send_body(404, _error(f"no route {self.path}"))
-
-        def do_DELETE(self) -> None:  # noqa: N802
-            parts, _ = self._route()
-            if not self._authorised():
-                return
-            if len(parts) == 3 and parts[:2] == ["v1", "videos"]:
-                video = sim.get(parts[2])
-                if video is None:
-                    self.send_body(404, _error(f"Video with id '{parts[2]}' not found."))
-                elif sim.view(video)["status"] not in ("completed", "failed"):
-                    self.send_body(400, _error("Only completed or failed videos can be deleted."))
-                else:
-                    sim.delete(parts[2])
-                    self.send_body(200, {"id": parts[2], "object": "video.deleted", "deleted": True})
-                return
-            self.send_body(404, _error(f"no route {self.path}"))
-
-    return Handler
+def _handler_for(sim: SoraSimulator) -> type[BaseHTTPRequestHandler]:
+    return type("Handler", (_Handler,), {"sim": sim})
