@@ -169,3 +169,14 @@ def test_a_wrong_kling_key_fails_over_and_never_reaches_a_success(video_world, s
     status, reply = call(client, "POST", "/kling/v1/videos/text2video", video_world.user, {"prompt": "a kite"})
     assert (status, reply["code"]) == (502, "upstream_unavailable"), reply  # 401 upstream: the channel's fault
     assert int(User.get(video_world.user.user_id).quota) == before  # refunded in the same request
+
+
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("GET", "/v1/videos?limit=%C2%B2", None),  # "²": int() would raise (a 500), found by the fuzzer
+    ("GET", "/v1/videos?limit=%D9%A3", None),  # "٣": int() would silently read 3
+    ("POST", "/v1/video/generations", {"model": "kling-v1", "prompt": "x", "duration": "\u00b2"}),
+    ("POST", "/v1/video/generations", {"model": "doubao-seedance-1", "prompt": "x", "metadata": {"duration": "٣"}}),
+])
+def test_numbers_in_unicode_digits_are_a_400(video_world, client, method, path, body) -> None:
+    status, reply = call(client, method, path, video_world.user, body)
+    assert status == 400, reply

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from taskcenter import clock
-from taskcenter.domain import ids, states, video_pricing
+from taskcenter.domain import ids, numbers, states, video_pricing
 from taskcenter.domain.errors import BadInput, NotFound, UpstreamRejected, UpstreamUnavailable
 from taskcenter.services.core import idempotency, submission
 from taskcenter.services.core.auth import Principal, owns
@@ -159,11 +159,10 @@ def retrieve(principal: Principal, video_id: str) -> dict[str, Any]:
 
 
 def _limit(raw: str | None) -> int:
-    if raw is None or raw == "":
+    if raw is None or raw.strip() == "":
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 0 <= int(raw) <= MAX_LIMIT:
-        raise BadInput(f"limit must be an integer from 0 to {MAX_LIMIT}", field="limit")
-    return int(raw)
+    # ASCII digits only: "²" or "٣" is a 400, never int()'s ValueError or a silent 3
+    return numbers.ascii_int(numbers.strip_ascii(raw), name="limit", minimum=0, maximum=MAX_LIMIT)
 
 
 def list_videos(principal: Principal, params: dict[str, str | None]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from taskcenter.domain import video_pricing
+from taskcenter.domain import numbers, video_pricing
 from taskcenter.domain.errors import BadInput
 from taskcenter.services.core import submission
 from taskcenter.services.core.auth import Principal
@@ -52,7 +52,7 @@ def seconds_of(body: dict[str, Any]) -> str | None:
         value = body.get(name)
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit() \
+        if isinstance(value, bool) or not isinstance(value, (int, str)) or not numbers.is_ascii_int(str(value)) \
                 or not 0 <= int(value) <= 3600:
             raise BadInput(f"{name} must be a number of seconds from 0 to 3600", code="invalid_seconds", field=name)
         return str(int(value))
@@ -97,7 +97,7 @@ def seedance_spec(principal: Principal, body: dict[str, Any], model: str) -> sub
     prompt, meta, image = requests.prompt_of(body), metadata_of(body), _image(body)
     duration = str(meta.get("duration") or seconds_of(body) or "5")
     resolution = str(meta.get("resolution") or "720p")
-    if not duration.isdigit() or not 2 <= int(duration) <= 12 or resolution not in SEEDANCE_RESOLUTIONS:
+    if not numbers.is_ascii_int(duration) or not 2 <= int(duration) <= 12 or resolution not in SEEDANCE_RESOLUTIONS:
         raise BadInput("Seedance takes duration 2 to 12 and resolution 480p, 720p or 1080p", field="duration")
     payload = {"model": model, "duration": int(duration), "resolution": resolution,
                "ratio": str(meta.get("ratio") or _ASPECT.get(str(body.get("size") or ""), "16:9")),
@@ -123,7 +123,7 @@ def veo_spec(principal: Principal, body: dict[str, Any], model: str) -> submissi
     if duration not in ("4", "6", "8") or resolution not in ("720p", "1080p", "4k"):
         raise BadInput("Veo takes duration 4, 6 or 8 and resolution 720p, 1080p or 4k", field="duration")
     width, _, height = size.partition("x")
-    portrait = width.isdigit() and height.isdigit() and int(height) > int(width)
+    portrait = numbers.is_ascii_int(width) and numbers.is_ascii_int(height) and int(height) > int(width)
     payload = {"model": model, "duration": int(duration), "resolution": resolution,
                "aspect_ratio": str(meta.get("aspectRatio") or ("9:16" if portrait else "16:9"))}
     return _spec(principal, platform="gemini", listing="24", model=model, prompt=prompt, seconds=duration,
