@@ -100,13 +100,21 @@ def v1_error(code: int, message: str, status: int) -> Response:
     return json_response({"code": code, "message": message, "data": None}, status)
 
 
+def openai_error(message: str, status: int, code: str | None = None, param: str | None = None) -> Response:
+    """The OpenAI API's error envelope (the Videos API surface, docs/video.md)."""
+    kind = "server_error" if status >= 500 else "invalid_request_error"
+    return json_response({"error": {"message": message, "type": kind, "param": param, "code": code}}, status)
+
+
 def _error_for(surface: str, err: DomainError) -> Response:
     status = err.http_status
-    if isinstance(err, GatewayRefusal) and surface in ("suno", "mj"):
+    if surface == "openai":
+        return openai_error(err.message, status, err.code, err.field)
+    if isinstance(err, GatewayRefusal) and surface in ("suno", "mj", "newapi"):
         return gateway_error(err.message, status, err.gateway_code)
     if surface == "dashboard":
         return dashboard_error(err.message, status, err.auth_code if isinstance(err, DashboardAuthError) else None)
-    if surface == "suno":
+    if surface in ("suno", "newapi"):  # new-api's own envelope (the Suno relay, the video routes)
         return suno_error(err.code, err.message, status)
     if surface == "mj":  # midjourney-proxy's error shape as new-api relays it: type is always "upstream_error"
         mj_code = getattr(err, "mj_code", None) or (4 if status < 500 else 23 if status == 503 else 5)
@@ -121,12 +129,14 @@ def _internal(surface: str, request_id: str) -> Response:
     message = f"internal error (request {request_id})"
     if surface == "dashboard":
         return dashboard_error(message, 500)
-    if surface == "suno":
+    if surface in ("suno", "newapi"):
         return suno_error("internal_error", message, 500)
     if surface == "mj":
         return mj_error(message, 5, 500)
     if surface == "v1":
         return v1_error(50001, message, 500)
+    if surface == "openai":
+        return openai_error(message, 500, "internal_error")
     return json_response({"error": "internal_error", "message": message}, 500)
 
 

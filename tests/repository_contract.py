@@ -264,3 +264,45 @@ class RepositoryContract:
         found: Any = funded.repos.credentials.by_hash(KEY)
         assert (found.user_id, found.kind) == (USER, "key")
         assert funded.repos.credentials.by_hash("unknown") is None
+
+    # -------------------------------------------------------------- video platform (store/videos.py)
+    def test_settlement_moves_the_difference_once_as_a_second_ledger_entry(self, funded: Subject) -> None:
+        more, less, failed = self.charged(funded, new_task("v1", 1), new_task("v2", 2), new_task("v3", 3))
+        assert not funded.repos.ledger.settle("v1", 1, 150)  # not finished yet: nothing moves
+        for task in (more, less):
+            assert funded.repos.tasks.transition(task, states.SUCCESS)
+        assert funded.repos.tasks.transition(failed, states.FAILURE, fail_reason="x")
+        assert funded.repos.ledger.settle("v1", 1, 150) == 50
+        assert funded.repos.ledger.settle("v1", 1, 150) == 0  # once
+        assert funded.repos.ledger.settle("v1", 1, 170) == 0  # the settled price stands
+        assert funded.repos.ledger.settle("v2", 1, 40) == -60
+        assert funded.repos.ledger.settle("v2", 1, 40) == 0
+        assert funded.repos.ledger.settle("v3", 1, 200) == 0  # a failure is refunded, never settled
+        assert funded.repos.ledger.settle("v1", 2, 10) == 0  # another attempt
+        assert (int(funded.repos.tasks.get("v1").quota), int(funded.repos.tasks.get("v2").quota)) == (150, 40)
+        assert self.balance(funded) == (1000 - 300 - 50 + 60, 300 + 50 - 60, 500 - 300 - 50 + 60)
+        audit = funded.repos.ledger.audit(USER)
+        assert (audit.charges, audit.refunds) == (350, 60)
+
+    def test_settlement_the_payer_cannot_cover_moves_nothing(self, funded: Subject) -> None:
+        task = self.charged(funded, new_task("w1", 1, quota=400))[0]
+        assert funded.repos.tasks.transition(task, states.SUCCESS)
+        assert funded.repos.ledger.settle("w1", 1, 400 + 101) == 0  # the key has 100 left
+        assert self.balance(funded) == (600, 400, 100)
+        assert int(funded.repos.tasks.get("w1").quota) == 400
+
+    def test_a_users_page_of_one_platform_in_both_orders_with_a_cursor(self, funded: Subject) -> None:
+        tasks = [new_task(f"p{n}", n, quota=0) for n in range(1, 5)]
+        other = task_store.build_task(task_id="q1", numeric_id=9, kind="task", platform="midjourney",
+                                      user_id=USER, action="IMAGINE", quota=0, key_hash=KEY)
+        self.charged(funded, *tasks, other)
+        page = funded.repos.tasks.user_platform_page(USER, "task", "suno", after=None, limit=3, newest_first=True)
+        assert [t.task_id for t in page] == ["p4", "p3", "p2"]
+        rest = funded.repos.tasks.user_platform_page(USER, "task", "suno", after=page[-1], limit=3,
+                                                     newest_first=True)
+        assert [t.task_id for t in rest] == ["p1"]
+        oldest = funded.repos.tasks.user_platform_page(USER, "task", "suno", after=tasks[0], limit=2,
+                                                       newest_first=False)
+        assert [t.task_id for t in oldest] == ["p2", "p3"]
+        assert funded.repos.tasks.user_platform_page(USER + 1, "task", "suno", after=None, limit=5,
+                                                     newest_first=True) == []

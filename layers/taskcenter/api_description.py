@@ -105,6 +105,50 @@ SCHEMAS: dict[str, Any] = {
     "V1Task": _obj({"id": I, "serial": S, "username": S, "script_name": S, "script_config": ANY_OBJ,
                     "status": {"type": "integer", "enum": [0, 1, 2, 3]}, "source": S}, ["id", "status"]),
     "V1TaskIds": _obj({"task_ids": {"type": "array", "items": I, "maxItems": 1000}}, ["task_ids"]),
+    # ---------------------------------------------------------------- OpenAI Videos API (docs/video.md)
+    "OpenAIError": _obj({"error": _obj({"message": S, "type": S, "param": {**S, "nullable": True},
+                                        "code": {**S, "nullable": True}}, ["message", "type"])}, ["error"]),
+    "VideoCreate": _obj({
+        "prompt": {**S, "minLength": 1, "maxLength": 32000},
+        "model": {**S, "default": "sora-2", "description": "sora-2, sora-2-pro or a dated snapshot"},
+        "seconds": {"type": "string", "enum": ["4", "8", "12"], "default": "4"},
+        "size": {"type": "string", "enum": ["720x1280", "1280x720", "1024x1792", "1792x1024", "1920x1080",
+                                            "1080x1920"], "default": "720x1280",
+                 "description": "sora-2: 720x1280 or 1280x720 only"},
+        "input_reference": {"description": "JSON: {image_url} (URL or data URL); multipart: a jpeg/png/webp file"},
+    }, ["prompt"]),
+    "VideoRemix": _obj({"prompt": {**S, "minLength": 1, "maxLength": 32000}}, ["prompt"]),
+    "Video": _obj({
+        "id": S, "object": {"type": "string", "enum": ["video"]}, "model": S,
+        "status": {"type": "string", "enum": ["queued", "in_progress", "completed", "failed"]},
+        "progress": I, "created_at": I, "completed_at": {**I, "nullable": True},
+        "expires_at": {**I, "nullable": True}, "prompt": S, "seconds": S, "size": S,
+        "remixed_from_video_id": {**S, "nullable": True},
+        "error": {**_obj({"code": S, "message": S}), "nullable": True},
+    }, ["id", "object", "status", "progress", "created_at"]),
+    "VideoList": _obj({"object": {"type": "string", "enum": ["list"]}, "data": {"type": "array",
+                       "items": _ref("Video")}, "first_id": {**S, "nullable": True},
+                       "last_id": {**S, "nullable": True}, "has_more": B}, ["object", "data", "has_more"]),
+    "VideoGeneration": _obj({
+        "model": {**S, "description": "picks the platform: sora-2*, kling-*, doubao-seedance-*, veo-*"},
+        "prompt": {**S, "minLength": 1, "maxLength": 32000}, "mode": {"type": "string", "enum": ["std", "pro"]},
+        "image": S, "images": {"type": "array", "items": S}, "size": S,
+        "duration": {"description": "seconds: an integer or a numeric string (0-3600)"}, "seconds": S,
+        "input_reference": S, "metadata": {"description": "an object, or a JSON string of one (vendor fields)"},
+    }, ["model", "prompt"]),
+    "KlingCreate": _obj({"model_name": {**S, "default": "kling-v1"}, "prompt": S, "negative_prompt": S, "image": S,
+                         "mode": {"type": "string", "enum": ["std", "pro"]},
+                         "duration": {"type": "string", "enum": ["5", "10"]}, "aspect_ratio": S}, ["prompt"]),
+    "VideoTaskDto": _obj({
+        "id": I, "created_at": I, "updated_at": I, "task_id": S,
+        "platform": {**S, "description": "55 Sora, 50 Kling, 54 Doubao, 24 Gemini"},
+        "user_id": I, "group": S, "channel_id": I, "quota": I, "action": S,
+        "status": {"type": "string", "enum": STATUSES}, "fail_reason": S,
+        "result_url": {**S, "description": "once SUCCESS: the content route"}, "submit_time": I, "start_time": I,
+        "finish_time": I, "progress": S, "properties": ANY_OBJ, "data": {},
+    }, ["task_id", "platform", "status", "progress"]),
+    "VideoDeleted": _obj({"id": S, "object": {"type": "string", "enum": ["video.deleted"]}, "deleted": B},
+                         ["id", "object", "deleted"]),
 }
 
 
@@ -123,12 +167,15 @@ def _page(item: str) -> dict[str, Any]:
                 ["items", "total", "page", "page_size"])
 
 
-ERROR_SCHEMA = {"dashboard": "DashboardError", "suno": "SunoError", "mj": "MjError", "v1": "V1Error"}
+ERROR_SCHEMA = {"dashboard": "DashboardError", "suno": "SunoError", "mj": "MjError", "v1": "V1Error",
+                "openai": "OpenAIError", "newapi": "SunoError"}
 SECURITY = {
     "dashboard": [{"accessToken": []}, {"accessToken": [], "newApiUser": []}],
     "suno": [{"apiKey": []}, {"mjApiSecret": []}],
     "mj": [{"apiKey": []}, {"mjApiSecret": []}],
     "v1": [{"apiKey": []}],
+    "openai": [{"apiKey": []}],
+    "newapi": [{"apiKey": []}],
 }
 
 
@@ -242,6 +289,41 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                                             V1_OK),
     ("GET", "/api/v1/task/stats"): _op("v1", "Counts: total, pending, running, completed, failed", V1_OK),
     ("GET", "/api/v1/license/check"): _op("v1", "The caller's plan and API access", V1_OK, errors=(401,)),
+    # OpenAI Videos API (docs/video.md)
+    ("POST", "/v1/videos"): _op("openai", "Create a video (JSON, or multipart/form-data with an input_reference "
+                                "file); charged for the requested seconds", _ref("Video"), body="VideoCreate",
+                                errors=(400, 401, 403, 413, 502, 503)),
+    ("GET", "/v1/videos"): _op("openai", "The caller's videos (cursor pagination)", _ref("VideoList"),
+                               params=[_q("after", S, "id of the last video of the previous page"),
+                                       _q("limit", {"type": "integer", "minimum": 0, "maximum": 100, "default": 20}),
+                                       _q("order", {"type": "string", "enum": ["asc", "desc"], "default": "desc"})]),
+    ("GET", "/v1/videos/{video_id}"): _op("openai", "One of the caller's videos", _ref("Video"),
+                                          params=[_path_param("video_id")], errors=(400, 401, 404)),
+    ("DELETE", "/v1/videos/{video_id}"): _op("openai", "Delete a completed or failed video", _ref("VideoDeleted"),
+                                             params=[_path_param("video_id")], errors=(400, 401, 404)),
+    ("POST", "/v1/videos/{video_id}/remix"): _op("openai", "A new video from a completed one, with a new prompt",
+                                                 _ref("Video"), params=[_path_param("video_id")], body="VideoRemix",
+                                                 errors=(400, 401, 403, 404, 502, 503)),
+    ("GET", "/v1/videos/{video_id}/content"): {
+        **_op("openai", "The video's asset: a 302 redirect to it", ANY_OBJ, errors=(400, 401, 404),
+              params=[_path_param("video_id"),
+                      _q("variant", {"type": "string", "enum": ["video", "thumbnail", "spritesheet"],
+                                     "default": "video"})]),
+        "responses": {**_op("openai", "", ANY_OBJ, errors=(400, 401, 404))["responses"],
+                      "302": {"description": "redirect to the asset (Location header)"}},
+    },
+    # new-api's video routes (docs/video.md)
+    ("POST", "/v1/video/generations"): _op("newapi", "Submit a video task (new-api's request)", _ref("Video"),
+                                           body="VideoGeneration", errors=(400, 401, 403, 502, 503)),
+    ("GET", "/v1/video/generations/{task_id}"): _op("newapi", "One of the caller's video tasks",
+                                                    _envelope("suno", _ref("VideoTaskDto")),
+                                                    params=[_path_param("task_id")]),
+    ("POST", "/kling/v1/videos/{action}"): _op("newapi", "Submit a Kling task in Kling's own body (text2video, "
+                                               "image2video)", _ref("Video"), params=[_path_param("action")],
+                                               body="KlingCreate", errors=(400, 401, 403, 502, 503)),
+    ("GET", "/kling/v1/videos/{action}/{task_id}"): _op("newapi", "One of the caller's Kling tasks (new-api's "
+                                                        "envelope)", _envelope("suno", _ref("VideoTaskDto")),
+                                                        params=[_path_param("action"), _path_param("task_id")]),
     ("GET", "/openapi.json"): {"summary": "This description", "tags": ["meta"], "security": [],
                                "responses": {"200": {"description": "OpenAPI 3 document",
                                                      "content": {"application/json": {"schema": ANY_OBJ}}}}},

@@ -83,7 +83,8 @@ class Settings:
     audit_days: int = _setting("AUDIT_DAYS", 2, "Days of ledger the reconciler's money audit reads.", minimum=1)
     reconcile_limit: int = _setting("RECONCILE_LIMIT", 1000, "Owed refunds the reconciler requeues per run.", minimum=1)
     model_prices: dict[str, float] = _setting(
-        "MODEL_PRICES", {}, "JSON object of model prices in USD, merged over the defaults of domain/pricing.py.")
+        "MODEL_PRICES", {}, "JSON object of model prices in USD, merged over the defaults of domain/pricing.py "
+        "(video: `video:<model>` and `video:<model>@<size>`, USD per second, domain/video_pricing.py).")
     group_ratios: dict[str, float] = _setting(
         "GROUP_RATIOS", {}, "JSON object of group price ratios, merged over the defaults of domain/pricing.py.")
 

@@ -30,10 +30,13 @@ def money_checks(tasks: list[Any], user_ids: set[int]) -> tuple[list[Check], dic
 
     charges: dict[tuple[str, int], int] = {}
     refunds: Counter[tuple[str, int]] = Counter()
+    settlements: Counter[tuple[str, int]] = Counter()  # video: what the upstream produced (docs/video.md)
     for uid in user_ids:
         for entry in ledger(uid):
             key = (entry.task_id, int(entry.attempt))
-            if entry.kind == "charge":
+            if str(entry.entry).startswith("settle#"):
+                settlements[key] += 1
+            elif entry.kind == "charge":
                 charges[key] = int(entry.amount)
             elif entry.kind == "refund":
                 refunds[key] += 1
@@ -56,7 +59,10 @@ def money_checks(tasks: list[Any], user_ids: set[int]) -> tuple[list[Check], dic
     unknown = sorted(k for k in charges if k[0] not in by_id and k not in withdrawn)
     audits = {uid: money.audit_user(uid) for uid in sorted(user_ids)}
     bad_audits = [a for a in audits.values() if not a.ok]
-    figures = {"charged attempts": len(charges), "failed charged attempts": len(failed_attempts),
+    bad_settlements = sorted(k for k, n in settlements.items()
+                             if n > 1 or k not in succeeded_attempts or k in refunded)
+    figures = {"charged attempts": len(charges), "settled attempts (video)": len(settlements),
+               "failed charged attempts": len(failed_attempts),
                "withdrawn attempts (refused creates)": len(withdrawn),
                "refund ledger entries": sum(refunds.values()), "succeeded charged attempts": len(succeeded_attempts),
                "refunds of succeeded attempts": len(refunded & succeeded_attempts),
@@ -68,6 +74,8 @@ def money_checks(tasks: list[Any], user_ids: set[int]) -> tuple[list[Check], dic
               f"{len(failed_attempts)} failed charged attempts, {sum(refunds.values())} refunds"
               + (f"; missing {missing[:10]}" if missing else "") + (f"; unexpected {extra[:10]}" if extra else "")
               + (f"; twice {twice[:10]}" if twice else "")),
+        Check("settlements: once, on succeeded attempts only", not bad_settlements,
+              f"{len(settlements)} settled" + (f"; wrong {bad_settlements[:10]}" if bad_settlements else "")),
         Check("every charge belongs to a task (or was refunded with it)", not unknown,
               f"{len(unknown)} charges of unknown tasks {unknown[:5]}"),
         Check("ledger audit true for every user", not bad_audits,

@@ -38,12 +38,14 @@ def test_chaos_run_keeps_every_invariant(tmp_path: Path, monkeypatch: pytest.Mon
     assert not failed, f"{failed}\n\n{result.report}\n\nlogs: {tmp_path / 'stack' / 'logs'}"
     # the chaos did happen: every provider was hit, duplicates and crashes were injected, the channel had work
     proxies = {p["channel"]: p for p in result.figures["proxy"]["proxies"]}
-    assert {"suno-sim", "suno-sim-2", "midjourney-sim", "tikmatrix-sim"} <= set(proxies)
+    assert {"suno-sim", "suno-sim-2", "midjourney-sim", "tikmatrix-sim", "sora-sim", "kling-sim", "ark-sim",
+            "veo-sim"} <= set(proxies)
     assert sum(p["http_503"] + p["http_429"] for p in proxies.values()) > 0
     chaos = result.figures["runner"]["chaos"]
     assert chaos["duplicated_batches"] > 0 and chaos["crashed_batches"] > 0
     assert result.figures["deletion"]["in_flight"] > 0
-    assert {platform for platform, _ in result.figures["by"]} == {"suno", "midjourney", "tikmatrix"}
+    assert {platform for platform, _ in result.figures["by"]} == {"suno", "midjourney", "tikmatrix", "sora", "kling",
+                                                                  "doubao", "gemini"}
     assert (tmp_path / "chaos-report.md").read_text().startswith("# Chaos run")
     names = {c.name for c in result.checks}  # the large v1 creates (a fan-out, refused ones) were checked
     assert {"the fan-out create wrote every task", "nothing charged that was refused"} <= names

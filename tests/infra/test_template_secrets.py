@@ -21,6 +21,10 @@ READERS = {
     *(f"V1{name}Function" for name in ("DeleteTask", "BatchDeleteTasks", "StopTask")),
     "JobsPollWorkerFunction",
     "JobsRetryWorkerFunction",
+    "VideoCreateVideoFunction",
+    "VideoRemixVideoFunction",
+    "VideoNewapiSubmitVideoGenerationFunction",
+    "VideoNewapiSubmitKlingVideoFunction",
 }
 WRITER = "AdminOperationFunction"
 PREFIX_ARN = ("arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"

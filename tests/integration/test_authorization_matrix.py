@@ -37,6 +37,10 @@ class Route:
             return "mj"
         if self.path.startswith("/api/"):
             return "dashboard"
+        if self.path.startswith(("/v1/video/", "/kling/")):
+            return "newapi"
+        if self.path.startswith("/v1/"):
+            return "openai"
         return "other"
 
     @property
@@ -66,16 +70,20 @@ def assert_envelope(route: Route, status: int, body: dict[str, Any], expected_st
         if headers is not None:
             assert ("New-Api-User" in headers) == ("code" not in body), where
             assert "code" not in body or str(body["code"]).startswith("AUTH_"), where
-    elif route.surface in ("suno", "mj") and status in (401, 403):
+    elif route.surface in ("suno", "mj", "newapi") and status in (401, 403):
         error = body.get("error") or {}
         assert error.get("type") == "new_api_error" and error.get("message") and "code" in error, where
-    elif route.surface == "suno":
+    elif route.surface in ("suno", "newapi"):
         assert isinstance(body.get("code"), str) and body.get("data") is None and body.get("message"), where
     elif route.surface == "mj":
         assert isinstance(body.get("code"), int) and body.get("description") and "type" in body, where
     elif route.surface == "v1":
         assert isinstance(body.get("code"), int) and body["code"] // 100 == expected_status, where
         assert body.get("data") is None and body.get("message"), where
+    elif route.surface == "openai":
+        error = body.get("error")
+        assert isinstance(error, dict) and error.get("message") and error.get("type"), where
+        assert set(error) == {"message", "type", "param", "code"}, where
 
 
 def call(client: Any, route: Route, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
@@ -142,7 +150,7 @@ def credential_cells(route: Route, p: dict[str, Any]) -> list[tuple[str, dict[st
         if route.admin_only:
             cells.append(("user on an admin route", _dashboard(user.access_token, user.user_id), 403))
             cells.append(("user alone on an admin route", _bearer(user.access_token), 403))
-    elif route.surface in {"suno", "mj"}:
+    elif route.surface in {"suno", "mj", "openai", "newapi"}:
         cells += [
             ("revoked key", _bearer(revoked.api_key), 401),
             ("expired key", _bearer(expired["key"]), 401),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from taskcenter.domain import channel_status, pricing
+from taskcenter.domain import channel_status, pricing, video_pricing
 from taskcenter.providers.base import ChannelInfo, PermanentUpstreamError
 from taskcenter.services import platforms
 from taskcenter.services.core import platform_loader, platform_registry
@@ -12,11 +12,14 @@ from taskcenter.services.task_api_v1 import admission, manual_retry
 
 
 def test_every_platform_has_one_row_with_its_adapter_and_priced_models() -> None:
-    assert set(platforms.TABLE) == {"suno", "midjourney", "tikmatrix"}
+    assert set(platforms.TABLE) == {"suno", "midjourney", "tikmatrix", "sora", "kling", "doubao", "gemini"}
     for name, row in platforms.TABLE.items():
         assert row.name == name
         adapter = row.provider(ChannelInfo(id=1, type=name, base_url="https://upstream.example.com", secret="s"))
         assert callable(adapter.submit) and callable(adapter.fetch) and callable(adapter.cancel)
+        if name in ("sora", "kling", "doubao", "gemini"):  # priced per second and size (domain/video_pricing.py)
+            assert all(video_pricing.usd_per_second(m.removeprefix("video:"), "std") > 0 for m in row.models)
+            continue
         assert row.models and all(pricing.price_usd(model) >= 0 for model in row.models)
     v1 = platforms.TABLE["tikmatrix"]
     assert v1.admission is admission.admission_check and v1.on_terminal is admission.on_terminal

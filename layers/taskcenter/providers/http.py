@@ -257,6 +257,8 @@ def _first_hop(headers: dict[str, str] | None, json_body: Any) -> tuple[dict[str
     send_headers = {"User-Agent": "task-center/1.0", "Accept": "application/json, */*", **(headers or {})}
     if json_body is None:
         return send_headers, None
+    if isinstance(json_body, bytes):  # an encoded body (multipart): the caller's headers give its Content-Type
+        return send_headers, json_body
     send_headers["Content-Type"] = "application/json"
     return send_headers, json.dumps(json_body).encode()
 

@@ -9,13 +9,18 @@ Core reads this table through `core.platform_registry`, installed by the composi
 from __future__ import annotations
 
 from taskcenter.domain.pricing import DEFAULT_PRICES_USD
+from taskcenter.providers.kling import KlingProvider
 from taskcenter.providers.midjourney import MidjourneyProvider
+from taskcenter.providers.seedance import SeedanceProvider
+from taskcenter.providers.sora import SoraProvider
 from taskcenter.providers.suno import SunoProvider
 from taskcenter.providers.tikmatrix import TikMatrixProvider
+from taskcenter.providers.veo import VeoProvider
 from taskcenter.services.core.platform_registry import Platform
 from taskcenter.services.midjourney import image_proxy
 from taskcenter.services.suno import relay as suno_relay
 from taskcenter.services.task_api_v1 import admission, manual_retry
+from taskcenter.services.video import settlement as video_settlement
 
 
 def _models(prefix: str) -> tuple[str, ...]:
@@ -33,5 +38,22 @@ TABLE: dict[str, Platform] = {
         admission=admission.admission_check,  # device and plan slots (docs/task-api-v1.md)
         on_terminal=admission.on_terminal,  # frees the task's slots at once
         message_kinds={"v1_retry_all_page": manual_retry.handle_retry_message},
+    ),
+    "sora": Platform(
+        name="sora", provider=SoraProvider, models=("video:sora-2", "video:sora-2-pro"),
+        on_terminal=video_settlement.on_terminal,  # settles what the upstream produced (docs/video.md)
+        listing_platform="55",  # new-api's channel type for Sora (docs/video.md, "Dashboards")
+    ),
+    "kling": Platform(
+        name="kling", provider=KlingProvider, models=("video:kling",),
+        on_terminal=video_settlement.on_terminal, listing_platform="50",  # new-api's channel type for Kling
+    ),
+    "doubao": Platform(
+        name="doubao", provider=SeedanceProvider, models=("video:doubao-seedance",),
+        on_terminal=video_settlement.on_terminal, listing_platform="54",  # new-api's DoubaoVideo channel type
+    ),
+    "gemini": Platform(
+        name="gemini", provider=VeoProvider, models=("video:veo-3.0-generate-001", "video:veo-3.1-generate-preview"),
+        on_terminal=video_settlement.on_terminal, listing_platform="24",  # new-api's Gemini channel type
     ),
 }

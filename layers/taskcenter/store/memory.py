@@ -24,10 +24,10 @@ from taskcenter.domain import channel_status, states
 from taskcenter.domain import listing_plan as listing
 from taskcenter.domain.errors import BadInput, Conflict, Forbidden, InsufficientQuota, NotFound
 from taskcenter.observability import metrics
-from taskcenter.store import item_size
+from taskcenter.store import item_size, memory_videos
 from taskcenter.store import tasks as task_store
 from taskcenter.store.counters import ScopeCount
-from taskcenter.store.memory_users import MemoryUsers
+from taskcenter.store.memory_users import MemoryCredentials, MemoryUsers
 from taskcenter.store.models import REFUND_LANE, Channel, Credential, LedgerEntry, Task, User
 from taskcenter.store.money import AuditResult, Payer, day_of
 from taskcenter.store.repositories import REMOVE, Changes, Repositories
@@ -187,6 +187,12 @@ class MemoryTasks:
                       and int(t.next_poll_at) <= now_ms), key=lambda t: (int(t.next_poll_at), t.task_id))
         return due[:limit]
 
+    # video platform (store/memory_videos.py)
+    def user_platform_page(self, user_id: int, kind: str, platform: str, *, after: Task | None, limit: int,
+                           newest_first: bool) -> list[Task]:
+        return memory_videos.user_platform_page(self.store, user_id, kind, platform, after=after, limit=limit,
+                                                newest_first=newest_first)
+
 
 def _after_terminal(task: Task) -> None:
     """As store.tasks.transition does for its winner: count the move (the platform's terminal hook is run by
@@ -298,6 +304,10 @@ class MemoryLedger:
         return AuditResult(int(user_id), int(user.quota), int(user.used_quota), sums["credit"], sums["charge"],
                            sums["refund"])
 
+    # video platform (store/memory_videos.py)
+    def settle(self, task_id: str, attempt: int, actual: int) -> int:
+        return memory_videos.settle(self, task_id, attempt, actual)
+
     def active_users(self, days: Iterable[str]) -> set[int]:
         wanted = set(days)
         with self.store.lock:
@@ -362,33 +372,3 @@ class MemoryChannels:
 
     def drop_plaintext_secret(self, channel: Channel, plaintext: str, changes: Changes) -> bool:
         return self.update(channel, {**changes, "legacy_secret": REMOVE}, plaintext=plaintext)
-
-
-class MemoryCredentials:
-    def __init__(self, store: MemoryStore) -> None:
-        self.store = store
-
-    def by_hash(self, token_hash: str) -> Credential | None:
-        return self.store.credential(token_hash)
-
-    def of_user(self, user_id: int) -> list[Credential]:
-        with self.store.lock:
-            rows = [Credential.from_raw_data(raw) for _, raw in sorted(self.store.credentials.items())]
-        return [c for c in rows if int(c.user_id) == int(user_id)]
-
-    def add(self, fields: Mapping[str, Any]) -> Credential | None:
-        credential = Credential(**fields)
-        with self.store.lock:
-            if credential.token_hash in self.store.credentials:
-                return None
-            self.store.put_credential(credential)
-        return credential
-
-    def update(self, credential: Credential, changes: Changes) -> None:
-        with self.store.lock:
-            stored = self.store.credential(credential.token_hash)
-            if stored is None:
-                raise NotFound("no such credential")  # credentials are never deleted (store/models.py)
-            apply_changes(stored, changes)
-            self.store.put_credential(stored)
-        credential.deserialize(self.store.credentials[credential.token_hash])

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from pynamodb.exceptions import DoesNotExist, PutError
 
 from taskcenter.domain import channel_status
-from taskcenter.store import counters, money
+from taskcenter.store import counters, money, videos
 from taskcenter.store import tasks as task_store
 from taskcenter.store.counters import ScopeCount
 from taskcenter.store.models import REFUND_LANE, Channel, Credential, Task
@@ -66,6 +66,12 @@ class PynamoTasks:
     def due_for_poll(self, shard: str, now_ms: int, limit: int) -> list[Task]:
         return list(Task.poll_due.query(shard, Task.next_poll_at <= now_ms, limit=limit))
 
+    # video platform (store/videos.py)
+    def user_platform_page(self, user_id: int, kind: str, platform: str, *, after: Task | None, limit: int,
+                           newest_first: bool) -> list[Task]:
+        return videos.user_platform_page(user_id, kind, platform, after=after, limit=limit,
+                                         newest_first=newest_first)
+
 
 class PynamoLedger:
     def charge(self, payer: Payer, tasks: list[Task]) -> None:
@@ -82,6 +88,10 @@ class PynamoLedger:
 
     def active_users(self, days: Iterable[str]) -> set[int]:
         return money.users_with_ledger_activity(days)
+
+    # video platform (store/videos.py)
+    def settle(self, task_id: str, attempt: int, actual: int) -> int:
+        return videos.settle_task(task_id, attempt, actual)
 
 
 class PynamoCounters:

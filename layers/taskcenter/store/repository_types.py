@@ -61,6 +61,12 @@ class TaskRepository(Protocol):
         """Tasks of one poll shard whose next poll is due by `now_ms`, soonest first, at most `limit` (the
         sparse `poll_due` index, no scan; the index may lag, so a task's status decides what is done)."""
 
+    # video platform (store/videos.py)
+    def user_platform_page(self, user_id: int, kind: str, platform: str, *, after: Task | None, limit: int,
+                           newest_first: bool) -> list[Task]:
+        """Up to `limit` of the user's tasks of `platform` by submission time (newest or oldest first),
+        strictly after `after` in that order (one Query on the user+platform listing index; no scan)."""
+
 
 class LedgerRepository(Protocol):
     def charge(self, payer: Payer, tasks: list[Task]) -> None:
@@ -79,6 +85,12 @@ class LedgerRepository(Protocol):
 
     def active_users(self, days: Iterable[str]) -> set[int]:
         """Users whose ledger moved on these days ("YYYY-MM-DD", UTC; the by_day index, no scan)."""
+
+    # video platform (store/videos.py)
+    def settle(self, task_id: str, attempt: int, actual: int) -> int:
+        """Bring a charged SUCCESS attempt's charge to `actual`, once (ledger settle#<task>#<attempt>, kind
+        charge or refund; task.quota rewritten). Returns the quota moved (positive: charged more), 0 when
+        nothing moved (no difference, settled already, not a charged SUCCESS, or the payer cannot cover it)."""
 
 
 class CounterRepository(Protocol):

@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # the rows the repositories hand back (store/models.py), for 
 
 ROLES = {1, 10, 100}
 PLANS = {"Starter": 5, "Pro": 20, "Team": 50, "Business": 100}  # plan -> device_limit
-CHANNEL_TYPES = {"suno", "midjourney", "tikmatrix"}
+CHANNEL_TYPES = {"suno", "midjourney", "tikmatrix", "sora", "kling", "doubao", "gemini"}
 _USERNAME = re.compile(r"^[A-Za-z0-9_.\-]{3,40}$")
 
 

@@ -40,6 +40,8 @@ class Platform:
     # The task's `data` as listings show it, given the reply's base URL: kept files' links point at our result
     # routes (they outlive the upstream's URLs). None: `data` as stored.
     shown_data: Callable[[Task, str], Any] | None = None
+    # The `platform` value new-api's dashboards show for it ("" = its name; video: the channel type number).
+    listing_platform: str = ""
 
 
 def install(loader: Callable[[], Mapping[str, Platform]]) -> None:
@@ -55,6 +57,14 @@ def table() -> Mapping[str, Platform]:
 
 def platform(name: str) -> Platform | None:
     return table().get(name)
+
+
+def from_listing_name(value: str) -> str:
+    """The platform a dashboard `platform=` filter means (new-api's value or our name)."""
+    for row in table().values():
+        if row.listing_platform and row.listing_platform == value:
+            return row.name
+    return value
 
 
 def provider_for(channel: ChannelInfo) -> Provider:

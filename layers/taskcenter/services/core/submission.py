@@ -74,9 +74,14 @@ class TaskSpec:
     # payload field -> the property holding the same value (Suno's prompt is properties["input"]): stored
     # once, in properties, and put back into the payload at submission (docs/suno.md, "Limits and storage")
     payload_from_properties: dict[str, str] = field(default_factory=dict)
+    # The price, when the surface computes it from the request (video: per second and resolution,
+    # domain/video_pricing.py); None: model_name's price per call.
+    quota: int | None = None
 
 
 def price_of(spec: TaskSpec, group: str) -> int:
+    if spec.quota is not None:
+        return int(spec.quota)
     try:
         return pricing.quota_for(spec.model_name, group)
     except KeyError as error:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from taskcenter import script_secrets
+from taskcenter import script_secrets, settings
 from taskcenter.domain import states
 from taskcenter.services.core import platform_registry
 
@@ -35,6 +35,14 @@ def public_properties(task: Task) -> dict[str, Any]:
     return script_secrets.mask({k: v for k, v in props.items() if not str(k).startswith(INTERNAL_PROPERTY_PREFIX)})
 
 
+def _shown(task: Task) -> dict[str, Any]:
+    """What a platform put on the task for the dashboards (task.extra["shown"]: video's new-api platform value
+    and result path, set at creation)."""
+    extra = task.extra.as_dict() if hasattr(task.extra, "as_dict") else dict(task.extra or {})
+    shown = extra.get("shown")
+    return shown if isinstance(shown, dict) else {}
+
+
 def task_dto(task: Task, *, show_channel: bool, show_username: bool, base_url: str = "") -> dict[str, Any]:
     model = task.model_name or ""
     # new-api's properties always carry input and the two model names (when known); ours add the request facts
@@ -45,7 +53,7 @@ def task_dto(task: Task, *, show_channel: bool, show_username: bool, base_url: s
         "created_at": int(task.created_at or 0),
         "updated_at": int(task.updated_at or 0),
         "task_id": task.task_id,
-        "platform": task.platform,
+        "platform": _shown(task).get("listing_platform") or task.platform,  # video: new-api's numbers
         "user_id": int(task.user_id),
         "group": task.group or "",
         "channel_id": int(task.channel_id or 0) if show_channel else 0,
@@ -61,8 +69,10 @@ def task_dto(task: Task, *, show_channel: bool, show_username: bool, base_url: s
         # null until the upstream gave a result; kept files link to our result routes (docs/results.md)
         "data": platform_registry.shown_data(task, base_url) if task.data not in (None, {}) else None,
     }
-    # No task keeps a private result URL, so new-api's fallback applies: the failure text (UIs read either)
-    if item["fail_reason"]:
+    result_path = _shown(task).get("result_path")
+    if result_path and task.status == states.SUCCESS:  # video: our content route (docs/video.md)
+        item["result_url"] = settings.get().public_base_url + str(result_path)
+    elif item["fail_reason"]:  # new-api's fallback: the failure text (UIs read either)
         item["result_url"] = item["fail_reason"]
     if show_username and task.username:
         item["username"] = task.username

@@ -14,7 +14,7 @@ from taskcenter.domain import states
 from taskcenter.domain.errors import BadInput
 from taskcenter.domain.listing_plan import ListingFilters
 from taskcenter.services.core import listing_executor as listings
-from taskcenter.services.core import task_dto
+from taskcenter.services.core import platform_registry, task_dto
 from taskcenter.services.core.auth import Principal
 
 if TYPE_CHECKING:
@@ -32,6 +32,14 @@ def _text(params: dict[str, str | None], name: str) -> str | None:
     if len(value) > 128:
         raise BadInput(f"{name} is too long", field=name)
     return value
+
+
+def _platform(value: str | None) -> str | None:
+    """new-api's platform values for video are channel type numbers ("55" Sora): our platform name for them
+    (the platform table is read only for such a value: cold start)."""
+    if value is None or not value.isdigit():
+        return value
+    return platform_registry.from_listing_name(value)
 
 
 def parse_filters(params: dict[str, str | None], principal: Principal, *, admin: bool
@@ -57,7 +65,7 @@ def parse_filters(params: dict[str, str | None], principal: Principal, *, admin:
     filters = ListingFilters(
         kind="task",
         user_id=None if admin else principal.user_id,
-        platform=_text(params, "platform"),
+        platform=_platform(_text(params, "platform")),
         action=action,
         status=status,
         channel_id=channel_id,

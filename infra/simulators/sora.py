@@ -1,0 +1,346 @@
+"""A simulated OpenAI Videos API (Sora) upstream for tests and the local stack (standard library only).
+
+Routes (the OpenAI Videos API's, docs/video.md; errors in OpenAI's envelope):
+
+    POST   /v1/videos                 JSON or multipart/form-data -> video object, status "queued"
+    GET    /v1/videos/{id}            -> video object (queued -> in_progress -> completed | failed)
+    POST   /v1/videos/{id}/remix      {"prompt"} -> new video object (source must be completed)
+    DELETE /v1/videos/{id}            -> {"id", "object": "video.deleted", "deleted": true} (terminal only)
+    GET    /v1/videos/{id}/content?variant=video|thumbnail|spritesheet -> the asset's bytes
+    GET    /health; POST /sim/config {field: value}
+
+Every route but /health and /content needs `Authorization: Bearer <api_key>`. Content is served without
+the key: it stands for the asset URL a client is redirected to until the results bucket (issue 15 item 5)
+keeps its own copy (docs/video.md, "Where results live").
+
+Knobs (`SoraSimConfig`, also `SORA_SIM_*` environment variables): latency_s, submit_failure_rate (429 or
+500), task_failure_rate, step_seconds (queued, in_progress), result_bytes (size of the video asset, several
+MB by default), api_key, seed. Prompt controls: `sim:fail` ends failed, `sim:reject` is refused with 400,
+`sim:seconds=N` reports N seconds produced (settlement tests). Asset bytes are `asset_bytes(id, variant, n)`:
+deterministic, so a test can compare a download byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import threading
+import time
+from dataclasses import asdict, dataclass, field, fields
+from email import policy
+from email.parser import BytesParser
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from infra.simulators import QuietJsonHandler
+
+CHUNK = 64 * 1024
+THUMBNAIL_BYTES = 24 * 1024
+_SECONDS = re.compile(r"sim:seconds=(\d{1,4})")
+
+
+def asset_bytes(upstream_id: str, variant: str, size: int) -> bytes:
+    """The simulator's asset: a repeated pattern naming the video and variant, `size` bytes long."""
+    pattern = f"[{upstream_id}:{variant}]".encode()
+    return (pattern * (size // len(pattern) + 1))[:size]
+
+
+@dataclass
+class SoraSimConfig:
+    latency_s: float = 0.0
+    submit_failure_rate: float = 0.0
+    task_failure_rate: float = 0.0
+    step_seconds: tuple[float, float] = (1.0, 2.0)  # queued, in_progress
+    result_bytes: int = 3 * 1024 * 1024
+    api_key: str = "sim-secret"
+    seed: int = 11
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> SoraSimConfig:
+        env = os.environ if environ is None else environ
+        config = cls()
+        for name, var in (("latency_s", "SORA_SIM_LATENCY"), ("submit_failure_rate", "SORA_SIM_SUBMIT_FAILURE_RATE"),
+                          ("task_failure_rate", "SORA_SIM_TASK_FAILURE_RATE")):
+            if env.get(var):
+                setattr(config, name, float(env[var]))
+        if env.get("SORA_SIM_STEP_SECONDS"):
+            parts = [float(p) for p in env["SORA_SIM_STEP_SECONDS"].split(",")]
+            config.step_seconds = (parts[0], parts[-1])
+        if env.get("SORA_SIM_RESULT_BYTES"):
+            config.result_bytes = int(env["SORA_SIM_RESULT_BYTES"])
+        if env.get("SORA_SIM_SEED"):
+            config.seed = int(env["SORA_SIM_SEED"])
+        if "SORA_SIM_API_KEY" in env:
+            config.api_key = env["SORA_SIM_API_KEY"]
+        return config
+
+
+@dataclass
+class SimVideo:
+    id: str
+    model: str
+    prompt: str
+    seconds: str
+    size: str
+    created: float  # simulator clock
+    created_at: int  # epoch seconds
+    fail: bool = False
+    produced_seconds: str = ""
+    remixed_from: str | None = None
+    had_reference: bool = False
+
+
+@dataclass
+class _State:
+    videos: dict[str, SimVideo] = field(default_factory=dict)
+    creates: list[dict[str, Any]] = field(default_factory=list)
+    content_downloads: int = 0
+    offset: float = 0.0  # advance(): the simulator's clock ahead of the monotonic one
+
+
+def _error(message: str, kind: str = "invalid_request_error", code: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+
+class SoraSimulator:
+    """`with SoraSimulator() as sim: sim.url` - an HTTP server on a free port, in a daemon thread."""
+
+    name = "sora-sim"
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, config: SoraSimConfig | None = None) -> None:
+        self.config = config or SoraSimConfig()
+        self._rng = random.Random(self.config.seed)
+        self._lock = threading.Lock()
+        self._state = _State()
+        self._counter = 0
+        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server.daemon_threads = True
+        self.host, self.port = self._server.server_address[0], int(self._server.server_address[1])
+        self.url = f"http://{self.host}:{self.port}"
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> SoraSimulator:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="sora-sim", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> SoraSimulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def creates(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._state.creates)
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._state.offset += seconds
+
+    def _now(self) -> float:
+        return time.monotonic() + self._state.offset
+
+    def configure(self, **changes: Any) -> None:
+        known = {f.name for f in fields(SoraSimConfig)}
+        with self._lock:
+            for name, value in changes.items():
+                if name not in known:
+                    raise ValueError(f"unknown simulator setting {name!r}")
+                setattr(self.config, name, tuple(float(v) for v in value) if name == "step_seconds" else value)
+
+    # ------------------------------------------------------------ protocol
+    def create(self, body: dict[str, Any], *, remix_of: SimVideo | None = None) -> tuple[int, dict[str, Any]]:
+        prompt = str(body.get("prompt") or "")
+        with self._lock:
+            self._state.creates.append(dict(body))
+            if not prompt:
+                return 400, _error("prompt is required")
+            if "sim:reject" in prompt:
+                return 400, _error("Your request was rejected by the safety system.", code="moderation_blocked")
+            if self.config.submit_failure_rate and self._rng.random() < self.config.submit_failure_rate:
+                status = self._rng.choice((429, 500))
+                return status, _error("simulated failure", "server_error" if status == 500 else "rate_limit")
+            self._counter += 1
+            video = SimVideo(
+                id=f"video_sim{self.port}{self._counter:06d}{self._rng.randrange(16**8):08x}",
+                model=str((remix_of.model if remix_of else body.get("model")) or "sora-2"), prompt=prompt,
+                seconds=str((remix_of.seconds if remix_of else body.get("seconds")) or "4"),
+                size=str((remix_of.size if remix_of else body.get("size")) or "720x1280"),
+                created=self._now(), created_at=int(time.time()),
+                fail="sim:fail" in prompt or self._rng.random() < self.config.task_failure_rate,
+                remixed_from=remix_of.id if remix_of else None,
+                had_reference=bool(body.get("input_reference")) or bool(body.get("input_reference_bytes")))
+            found = _SECONDS.search(prompt)
+            video.produced_seconds = found.group(1) if found else video.seconds
+            self._state.videos[video.id] = video
+            return 200, self.view(video)
+
+    def view(self, video: SimVideo) -> dict[str, Any]:
+        queued, running = self.config.step_seconds
+        elapsed = self._now() - video.created
+        status, progress = "queued", 0
+        if elapsed >= queued + running:
+            status, progress = ("failed" if video.fail else "completed"), 100
+        elif elapsed >= queued:
+            status, progress = "in_progress", min(99, int((elapsed - queued) / running * 100)) if running else 99
+        done = status in ("completed", "failed")
+        return {
+            "id": video.id, "object": "video", "model": video.model, "status": status, "progress": progress,
+            "created_at": video.created_at,
+            "completed_at": video.created_at + int(queued + running) if done else None,
+            "expires_at": video.created_at + 3600 if status == "completed" else None,
+            "prompt": video.prompt, "seconds": video.produced_seconds if done else video.seconds,
+            "size": video.size, "remixed_from_video_id": video.remixed_from,
+            "error": {"code": "video_generation_failed", "message": "simulated generation failure"}
+            if status == "failed" else None,
+        }
+
+    def get(self, video_id: str) -> SimVideo | None:
+        with self._lock:
+            return self._state.videos.get(video_id)
+
+    def delete(self, video_id: str) -> bool:
+        with self._lock:
+            return self._state.videos.pop(video_id, None) is not None
+
+    def asset_size(self, variant: str) -> int:
+        return self.config.result_bytes if variant == "video" else THUMBNAIL_BYTES
+
+
+def _multipart(raw: bytes, content_type: str) -> dict[str, Any]:
+    message = BytesParser(policy=policy.HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw)
+    out: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True) or b""
+        if name == "input_reference" and part.get_filename() is not None:
+            out["input_reference_bytes"] = len(payload)
+        elif isinstance(name, str):
+            out[name] = payload.decode("utf-8", "replace")
+    return out
+
+
+class _Handler(QuietJsonHandler):
+    sim: SoraSimulator  # set by _handler_for
+
+    def _body(self) -> Any:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        kind = self.headers.get("Content-Type", "")
+        if kind.startswith("multipart/form-data"):
+            return _multipart(raw, kind)
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError:
+            return None
+
+    def _authorised(self) -> bool:
+        key = self.sim.config.api_key
+        if key and self.headers.get("Authorization", "") != f"Bearer {key}":
+            self.send_body(401, _error("Incorrect API key provided.", code="invalid_api_key"))
+            return False
+        return True
+
+    def _route(self) -> tuple[list[str], dict[str, list[str]]]:
+        parts = urlsplit(self.path)
+        return [p for p in parts.path.split("/") if p], parse_qs(parts.query)
+
+    def _delay(self) -> None:
+        if self.sim.config.latency_s > 0:
+            time.sleep(self.sim.config.latency_s)  # simulated upstream latency
+
+    def _content(self, video_id: str, variant: str) -> None:
+        video = self.sim.get(video_id)
+        if video is None or self.sim.view(video)["status"] != "completed":
+            self.send_body(404 if video is None else 400, _error("Video is not available."))
+            return
+        size = self.sim.asset_size(variant)
+        data = asset_bytes(video_id, variant, size)
+        self.send_response(200)
+        self.send_header("Content-Type", "video/mp4" if variant == "video" else "image/webp")
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        for start in range(0, size, CHUNK):
+            self.wfile.write(data[start:start + CHUNK])
+        with self.sim._lock:
+            self.sim._state.content_downloads += 1
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        parts, params = self._route()
+        if parts == ["health"]:
+            self.send_body(200, {"status": "ok", "videos": len(self.sim._state.videos)})
+            return
+        if len(parts) == 4 and parts[:2] == ["v1", "videos"] and parts[3] == "content":
+            self._content(parts[2], (params.get("variant") or ["video"])[0])
+            return
+        if not self._authorised():
+            return
+        self._delay()
+        if len(parts) == 3 and parts[:2] == ["v1", "videos"]:
+            video = self.sim.get(parts[2])
+            if video is None:
+                self.send_body(404, _error(f"Video with id '{parts[2]}' not found."))
+            else:
+                self.send_body(200, self.sim.view(video))
+            return
+        self.send_body(404, _error(f"no route {self.path}"))
+
+    def do_POST(self) -> None:  # noqa: N802
+        parts, _ = self._route()
+        body = self._body()
+        if parts == ["sim", "config"]:
+            try:
+                self.sim.configure(**(body or {}))
+            except (TypeError, ValueError) as error:
+                self.send_body(400, _error(str(error)))
+                return
+            self.send_body(200, {"config": asdict(self.sim.config)})
+            return
+        if not self._authorised():
+            return
+        self._delay()
+        if not isinstance(body, dict):
+            self.send_body(400, _error("body must be a JSON object or a form"))
+            return
+        if parts == ["v1", "videos"]:
+            self.send_body(*self.sim.create(body))
+            return
+        if len(parts) == 4 and parts[:2] == ["v1", "videos"] and parts[3] == "remix":
+            source = self.sim.get(parts[2])
+            if source is None or self.sim.view(source)["status"] != "completed":
+                self.send_body(404 if source is None else 400, _error("Only completed videos can be remixed."))
+                return
+            self.send_body(*self.sim.create(body, remix_of=source))
+            return
+        self.send_body(404, _error(f"no route {self.path}"))
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        parts, _ = self._route()
+        if not self._authorised():
+            return
+        if len(parts) == 3 and parts[:2] == ["v1", "videos"]:
+            video = self.sim.get(parts[2])
+            if video is None:
+                self.send_body(404, _error(f"Video with id '{parts[2]}' not found."))
+            elif self.sim.view(video)["status"] not in ("completed", "failed"):
+                self.send_body(400, _error("Only completed or failed videos can be deleted."))
+            else:
+                self.sim.delete(parts[2])
+                self.send_body(200, {"id": parts[2], "object": "video.deleted", "deleted": True})
+            return
+        self.send_body(404, _error(f"no route {self.path}"))
+
+
+def _handler_for(sim: SoraSimulator) -> type[BaseHTTPRequestHandler]:
+    return type("Handler", (_Handler,), {"sim": sim})

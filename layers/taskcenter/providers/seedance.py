@@ -1,0 +1,106 @@
+"""Doubao Seedance on Volcengine Ark (content generation tasks; docs/video.md, "Platforms").
+
+- submit: `POST {base}/api/v3/contents/generations/tasks`, `Authorization: Bearer <ARK key>`, body
+  `{model, content: [image_url items..., {type: "text", text}], duration, resolution, ratio}` (images first and
+  the prompt last, as new-api); reply `{"id": "cgt-..."}`.
+- fetch: `GET {base}/api/v3/contents/generations/tasks/{id}` per task.
+
+Status mapping: queued/pending -> QUEUED (10%), running/processing -> IN_PROGRESS (50%), succeeded -> SUCCESS
+(`content.video_url`), failed -> FAILURE (`error.message`). Unlike new-api (which leaves them in progress until
+its timeout sweep), Ark's terminal `cancelled` and `expired` end the task as FAILURE at once (refunded).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from taskcenter.domain import states
+from taskcenter.providers import http
+from taskcenter.providers.base import (
+    ChannelInfo,
+    PermanentUpstreamError,
+    SubmitRequest,
+    SubmitResult,
+    TransientUpstreamError,
+    UpstreamState,
+)
+
+PATH = "/api/v3/contents/generations/tasks"
+_STATUS = {"queued": (states.QUEUED, "10%"), "pending": (states.QUEUED, "10%"),
+           "running": (states.IN_PROGRESS, "50%"), "processing": (states.IN_PROGRESS, "50%"),
+           "succeeded": (states.SUCCESS, "100%"), "failed": (states.FAILURE, "100%"),
+           "cancelled": (states.FAILURE, "100%"), "expired": (states.FAILURE, "100%")}
+
+
+def task_to_state(body: dict[str, Any]) -> UpstreamState | None:
+    upstream_id = body.get("id")
+    found = _STATUS.get(str(body.get("status") or "").lower())
+    if not isinstance(upstream_id, str) or found is None:
+        return None
+    status, progress = found
+    content = body.get("content") if isinstance(body.get("content"), dict) else {}
+    error = body.get("error") if isinstance(body.get("error"), dict) else {}
+    usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+    if status == states.SUCCESS and not isinstance(content.get("video_url"), str):
+        return UpstreamState(upstream_id=upstream_id, status=states.FAILURE, progress="100%",
+                             fail_reason="the upstream reported success without a video")
+    reason = ""
+    if status == states.FAILURE:
+        reason = str(error.get("message") or f"task {body.get('status')}")[:300]
+    data = {"url": content.get("video_url"), "duration": body.get("duration"), "resolution": body.get("resolution"),
+            "total_tokens": usage.get("total_tokens")}
+    return UpstreamState(upstream_id=upstream_id, status=status, progress=progress, fail_reason=reason,
+                         data={k: v for k, v in data.items() if v is not None})
+
+
+class SeedanceProvider:
+    def __init__(self, channel: ChannelInfo) -> None:
+        self.channel = channel
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.channel.secret}"} if self.channel.secret else {}
+
+    def _object(self, reply: http.HttpReply, what: str) -> dict[str, Any]:
+        http.classify_status(reply, what, secret=self.channel.secret)
+        body = reply.json()
+        if not isinstance(body, dict):
+            raise TransientUpstreamError(f"{what}: upstream answered a non-object", status=reply.status)
+        return body
+
+    def submit(self, request: SubmitRequest) -> SubmitResult:
+        p = request.payload
+        content: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": url}, "role": "first_frame"}
+                                         for url in p.get("images") or []]
+        content.append({"type": "text", "text": str(p.get("prompt") or "")})
+        body = {"model": p.get("model"), "content": content, "duration": int(p.get("duration") or 5),
+                "resolution": p.get("resolution") or "720p", "ratio": p.get("ratio") or "16:9"}
+        reply = http.channel_request(self.channel, "POST", PATH, headers=self._headers(), json_body=body)
+        try:
+            created = self._object(reply, "seedance submit")
+        except PermanentUpstreamError as error:
+            error.public = "refused by the video upstream"
+            raise
+        upstream_id = created.get("id")
+        if not isinstance(upstream_id, str) or not upstream_id:
+            raise TransientUpstreamError("seedance submit: no task id", status=reply.status)
+        return SubmitResult(upstream_id=upstream_id, status=states.QUEUED, raw=created)
+
+    def fetch(self, upstream_ids: list[str]) -> dict[str, UpstreamState]:
+        out: dict[str, UpstreamState] = {}
+        for upstream_id in dict.fromkeys(i for i in upstream_ids if i):
+            reply = http.channel_request(self.channel, "GET", f"{PATH}/{quote(upstream_id, safe='')}",
+                                         headers=self._headers())
+            if reply.status == 404:
+                continue
+            try:
+                body = self._object(reply, "seedance fetch")
+            except PermanentUpstreamError as error:
+                raise TransientUpstreamError(error.message, status=error.status) from error
+            state = task_to_state(body)
+            if state is not None and state.upstream_id == upstream_id:
+                out[upstream_id] = state
+        return out
+
+    def cancel(self, upstream_id: str) -> bool:
+        return False

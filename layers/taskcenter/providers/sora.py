@@ -1,0 +1,150 @@
+"""OpenAI Sora adapter: the OpenAI Videos API as an upstream (docs/video.md, "Platforms").
+
+- submit: `POST {base}/v1/videos`, JSON `{model, prompt, seconds, size}` (plus `input_reference` as an
+  `{image_url}` object), or multipart/form-data when the client sent an image file (`input_reference`
+  file part). `Authorization: Bearer <channel key>`. Reply: the video object; its `id` is the upstream id.
+- remix: `POST {base}/v1/videos/{upstream source id}/remix` `{"prompt"}` (the payload's `remix_of` names
+  the source's upstream id: never our public id, new-api's quirk).
+- fetch: `GET {base}/v1/videos/{id}` per task (the API has no batch fetch); 404 = the upstream does not
+  know it (absent from the result, the engine's poll misses decide).
+- cancel: `DELETE {base}/v1/videos/{id}` is not a cancel (only terminal jobs may be deleted): False.
+
+Status mapping (as new-api): queued/pending -> QUEUED; in_progress/processing -> IN_PROGRESS (upstream
+progress kept); completed -> SUCCESS; failed/cancelled -> FAILURE (reason: the error's message, which is the
+upstream's text about the user's own prompt, truncated).
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+from urllib.parse import quote
+
+from urllib3 import encode_multipart_formdata
+
+from taskcenter.domain import states
+from taskcenter.providers import http
+from taskcenter.providers.base import (
+    ChannelInfo,
+    PermanentUpstreamError,
+    SubmitRequest,
+    SubmitResult,
+    TransientUpstreamError,
+    UpstreamState,
+)
+
+_STATUS = {
+    "queued": states.QUEUED, "pending": states.QUEUED,
+    "in_progress": states.IN_PROGRESS, "processing": states.IN_PROGRESS,
+    "completed": states.SUCCESS,
+    "failed": states.FAILURE, "cancelled": states.FAILURE,
+}
+MAX_REASON = 300
+# What the video object keeps once terminal (the stored `data`): the OpenAI fields, nothing else.
+OBJECT_FIELDS = ("id", "object", "model", "status", "progress", "created_at", "completed_at", "expires_at",
+                 "seconds", "size", "remixed_from_video_id", "error")
+
+
+def _progress(value: Any) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return 0
+    return max(0, min(100, number))
+
+
+def _seconds_ms(value: Any) -> int:
+    try:
+        number = int(value or 0)
+    except (TypeError, ValueError, OverflowError):
+        return 0
+    return number * 1000 if 0 < number < 10**11 else 0
+
+
+def object_to_state(body: dict[str, Any]) -> UpstreamState | None:
+    upstream_id = body.get("id")
+    if not isinstance(upstream_id, str) or not upstream_id:
+        return None
+    status = _STATUS.get(str(body.get("status") or "").lower(), states.UNKNOWN)
+    error = body.get("error") if isinstance(body.get("error"), dict) else {}
+    reason = str(error.get("message") or "task failed")[:MAX_REASON] if status == states.FAILURE else ""
+    progress = _progress(body.get("progress"))
+    if status in states.TERMINAL:
+        progress = 100
+    data = {name: body.get(name) for name in OBJECT_FIELDS if name in body}
+    return UpstreamState(upstream_id=upstream_id, status=status, progress=f"{progress}%", fail_reason=reason,
+                         finish_ms=_seconds_ms(body.get("completed_at")), data=data)
+
+
+class SoraProvider:
+    def __init__(self, channel: ChannelInfo) -> None:
+        self.channel = channel
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.channel.secret}"} if self.channel.secret else {}
+
+    def _object(self, reply: http.HttpReply, what: str) -> dict[str, Any]:
+        http.classify_status(reply, what, secret=self.channel.secret)
+        body = reply.json()
+        if not isinstance(body, dict):
+            raise TransientUpstreamError(f"{what}: upstream answered a non-object", status=reply.status,
+                                         public="the upstream's reply is not an object")
+        return body
+
+    def _submit_body(self, payload: dict[str, Any]) -> tuple[dict[str, str], Any]:
+        fields = {name: str(payload[name]) for name in ("model", "prompt", "seconds", "size") if payload.get(name)}
+        image = payload.get("input_reference")
+        if isinstance(image, dict) and image.get("data_base64"):
+            parts: dict[str, Any] = dict(fields)
+            parts["input_reference"] = (str(image.get("filename") or "reference"),
+                                        base64.b64decode(image["data_base64"]),
+                                        str(image.get("content_type") or "application/octet-stream"))
+            body, content_type = encode_multipart_formdata(parts)
+            return {**self._headers(), "Content-Type": content_type}, body
+        if isinstance(image, dict) and image.get("image_url"):
+            return self._headers(), {**fields, "input_reference": {"image_url": image["image_url"]}}
+        return self._headers(), fields
+
+    def submit(self, request: SubmitRequest) -> SubmitResult:
+        payload = request.payload
+        source = str(payload.get("remix_of") or "")
+        if source:
+            reply = http.channel_request(self.channel, "POST", f"/v1/videos/{quote(source, safe='')}/remix",
+                                         headers=self._headers(), json_body={"prompt": payload.get("prompt", "")})
+        else:
+            headers, body = self._submit_body(payload)
+            reply = http.channel_request(self.channel, "POST", "/v1/videos", headers=headers, json_body=body)
+        try:
+            body = self._object(reply, "sora submit")
+        except PermanentUpstreamError as error:
+            error.public = "refused by the video upstream"
+            raise
+        state = object_to_state(body)
+        if state is None:
+            raise TransientUpstreamError("sora submit: reply carries no video id", status=reply.status)
+        return SubmitResult(upstream_id=state.upstream_id, status=state.status if state.status in (
+            states.QUEUED, states.IN_PROGRESS) else states.SUBMITTED, raw=body)
+
+    def fetch(self, upstream_ids: list[str]) -> dict[str, UpstreamState]:
+        out: dict[str, UpstreamState] = {}
+        for upstream_id in dict.fromkeys(i for i in upstream_ids if i):
+            reply = http.channel_request(self.channel, "GET", f"/v1/videos/{quote(upstream_id, safe='')}",
+                                         headers=self._headers())
+            if reply.status == 404:
+                continue  # unknown upstream: absent (the poller counts misses)
+            try:
+                body = self._object(reply, "sora fetch")
+            except PermanentUpstreamError as error:  # a fetch failure says nothing about the task
+                raise TransientUpstreamError(error.message, status=error.status) from error
+            state = object_to_state(body)
+            if state is not None and state.upstream_id == upstream_id:
+                out[upstream_id] = state
+        return out
+
+    def cancel(self, upstream_id: str) -> bool:
+        return False
+
+    def content_url(self, upstream_id: str, variant: str) -> str:
+        """Where the upstream serves an asset (it needs the channel's key: only a worker of ours may fetch it)."""
+        return (f"{self.channel.base_url.rstrip('/')}/v1/videos/{quote(upstream_id, safe='')}/content"
+                f"?variant={quote(variant, safe='')}")

@@ -1,0 +1,1 @@
+"""Video generation (docs/video.md): the OpenAI Videos API surface, content, pricing settlement."""
