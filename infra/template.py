@@ -103,6 +103,7 @@ SETTING_VALUES: dict[str, Any] = {
     "powertools_log_level": {"Ref": "LogLevel"},
     "task_timeout_seconds": {"Ref": "TaskTimeoutSeconds"},
     "public_base_url": {"Ref": "PublicBaseUrl"},
+    "dashboard_cors_origins": {"Ref": "DashboardCorsOrigins"},
     "model_prices": {"Ref": "ModelPrices"},
     "group_ratios": {"Ref": "GroupRatios"},
     "mj_forward_images": {"Ref": "ForwardMidjourneyImages"},
@@ -556,6 +557,9 @@ def build_template(app: Any | None = None, *, warn: bool = True) -> dict[str, An
         "Parameters": {
             "AlarmEmail": {"Type": "String", "Default": "",
                            "Description": "Email address subscribed to the alarm topic (empty: none)"},
+            "DashboardCorsOrigins": {"Type": "String", "Default": "",
+                                     "Description": "Comma-separated origins allowed to call the dashboard routes "
+                                                    "(/api/...) from a browser; * for any; empty: none"},
             "ForwardMidjourneyImages": {"Type": "String", "Default": str(default["mj_forward_images"]).lower(),
                                         "AllowedValues": ["true", "false"],
                                         "Description": "Show MJ image_url as {PublicBaseUrl}/mj/image/{id} and "
