@@ -25,7 +25,7 @@ MAX_AGE = "7200"  # Chromium's ceiling for a cached preflight
 RELAY_ALLOWED_HEADERS = "*,Authorization,Content-Type,mj-api-secret,Idempotency-Key,New-Api-User,x-ptoken,mj-version"
 DASHBOARD_ALLOWED_HEADERS = "Authorization,Content-Type,New-Api-User,Idempotency-Key"
 EXPOSED = "Idempotent-Replayed,Auth-Version"
-_RELAY_PATH = re.compile(r"^/(?:[^/]+/)?(?:mj|suno)(?:/|$)")
+_RELAY_PATH = re.compile(r"^/(?:\{mode\}/|mj-[^/]*/)?(?:mj|suno)(?:/|$)")  # /mj, /suno, /{mode}/mj, /mj-fast/mj
 
 PERMISSIONS: dict[str, dict[str, Any]] = {"preflight": {"tables": {}}}  # reads nothing
 

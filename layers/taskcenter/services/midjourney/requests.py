@@ -173,6 +173,8 @@ def parse_submission(kind: str, body: dict[str, Any]) -> MjSubmission:
         upstream.update(prompt=prompt)
         props.update(prompt=prompt)
         return MjSubmission(kind, "SHORTEN", upstream, props)
+    if kind == "simple-change":
+        return _simple_change(body, upstream, props)
     parent_id = _text(_id_as_text(body, "taskId"), "taskId", required=True, limit=64)
     if kind == "action":
         custom_id = _text(body, "customId", required=True, limit=500)
@@ -200,8 +202,6 @@ def parse_submission(kind: str, body: dict[str, Any]) -> MjSubmission:
         upstream.update(prompt=prompt)
         props.update(prompt=prompt)
         return MjSubmission(kind, "MODAL", upstream, props, parent_id, states.MODAL)
-    if kind == "simple-change":
-        return _simple_change(body, upstream, props)
     raise NotFound(f"unknown Midjourney submit action {kind!r}")
 
 
