@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from taskcenter import clock
-from taskcenter.domain import lambda_limits, states
+from taskcenter.domain import states
 from taskcenter.store import money
 from taskcenter.store.models import LedgerEntry, Task
 
@@ -78,12 +78,21 @@ def test_task_ids_are_16_digits_below_2_53(client: Any, mj: Any) -> None:
         assert str(clock.now_ms()) == task_id[:13]
 
 
-def test_progress_images_change_url_until_success_and_video_urls_are_null(client: Any, mj: Any) -> None:
+def test_video_urls_are_null_when_there_are_none(client: Any, mj: Any) -> None:
+    # The Dooy client shows videos instead of the image whenever videoUrls is truthy: [] is truthy in JS.
+    h = mj.user.relay_headers()
+    task_id = post(client, "/mj/submit/imagine", {"prompt": "a fox"}, h)[1]["result"]
+    assert get(client, f"/mj/task/{task_id}/fetch", h)[1]["videoUrls"] is None
+    advance_and_poll(task_id, 4)
+    assert post(client, "/mj/task/list-by-condition", {"ids": [task_id]}, h)[1][0]["videoUrls"] is None
+
+
+def test_progress_images_change_url_until_success(client: Any, mj: Any) -> None:
     h = mj.user.relay_headers()
     task_id = post(client, "/mj/submit/imagine", {"prompt": "a fox"}, h)[1]["result"]
     advance_and_poll(task_id, 2)  # IN_PROGRESS 50%, with a preview image
     view = get(client, f"/mj/task/{task_id}/fetch", h)[1]
-    assert view["status"] == "IN_PROGRESS" and view["videoUrls"] is None
+    assert view["status"] == "IN_PROGRESS"
     assert view["imageUrl"].startswith(f"{BASE}/mj/image/{task_id}?rand=")
     again = get(client, f"/mj/task/{task_id}/fetch", h)[1]
     assert again["imageUrl"] != view["imageUrl"]
@@ -120,6 +129,8 @@ def test_megabyte_images_are_accepted_relayed_and_not_stored(client: Any, mj: An
     assert big[0][-200:] not in json.dumps(Task.get(reply["result"]).attribute_values, default=str)
 
     # Beyond what one Lambda event carries (6 MB, the body base64-encoded): a clear 413 in the MJ envelope.
+    from taskcenter.domain import lambda_limits
+
     limit = lambda_limits.LAMBDA_SYNC_PAYLOAD_BYTES * 3 // 4
     status, reply = post(client, "/mj/submit/imagine", {"prompt": "x", "base64Array": [image(limit)]}, h)
     assert status == 413 and reply["code"] == 4 and "bytes" in reply["description"]
