@@ -145,9 +145,9 @@ def guarded(surface: str) -> Callable[[Callable[..., Response]], Callable[..., R
 
 
 def _cors(surface: str, response: Response) -> Response:
-    from functions import cors  # late: functions.cors reads this module's helpers
+    from functions import cors  # late: only routes that answer load it
 
-    return cors.add_headers(surface, response)
+    return cors.add_headers(surface, response, getattr(_app, "current_request", None))
 
 
 _app: Any = None  # the Chalice app serving the routes (app.py binds it; imported from here it would be a cycle)

@@ -17,8 +17,6 @@ from typing import Any
 from chalice import Response
 from taskcenter import settings
 
-from functions._http import current_app, header
-
 METHODS = "GET,POST,PUT,DELETE,OPTIONS"
 MAX_AGE = "7200"  # Chromium's ceiling for a cached preflight
 # "*" covers any header except Authorization (Fetch standard), which relays also take: listed as well.
@@ -28,6 +26,11 @@ EXPOSED = "Idempotent-Replayed,Auth-Version"
 _RELAY_PATH = re.compile(r"^/(?:\{mode\}/|mj-[^/]*/)?(?:mj|suno)(?:/|$)")  # /mj, /suno, /{mode}/mj, /mj-fast/mj
 
 PERMISSIONS: dict[str, dict[str, Any]] = {"preflight": {"tables": {}}}  # reads nothing
+
+
+def header(request: Any, name: str) -> str:
+    headers = request.headers or {}
+    return headers.get(name) or headers.get(name.lower()) or ""
 
 
 def surface_of(path: str) -> str:
@@ -69,8 +72,8 @@ def headers_for(surface: str, request: Any, *, preflight: bool = False) -> dict[
     return out
 
 
-def add_headers(surface: str, response: Response) -> Response:
-    request = getattr(current_app(), "current_request", None)
+def add_headers(surface: str, response: Response, request: Any) -> Response:
+    """`response` with the CORS headers of `surface` ("mj", "suno", "dashboard"; others get none)."""
     if request is None or surface not in ("mj", "suno", "dashboard"):
         return response
     extra = headers_for("dashboard" if surface == "dashboard" else "relay", request)
@@ -78,14 +81,19 @@ def add_headers(surface: str, response: Response) -> Response:
     return response
 
 
+_app: Any = None  # the app register_preflight served
+
+
 def preflight(**_path_params: str) -> Response:
-    request = current_app().current_request
+    request = _app.current_request
     surface = surface_of(request.context.get("resourcePath") or request.path or "")
     return Response(body="", status_code=204, headers=headers_for(surface, request, preflight=True))
 
 
 def register_preflight(app: Any) -> None:
     """An OPTIONS route (this module's `preflight`) on every relay and dashboard path of `app`."""
+    global _app
+    _app = app
     for path in sorted(app.routes):
         if surface_of(path) and "OPTIONS" not in app.routes[path]:
             app.route(path, methods=["OPTIONS"])(preflight)

@@ -455,6 +455,15 @@ def dashboard_body(queues: list[str]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- the template
+# A path no route has is API Gateway's own 403 "Missing Authentication Token"; answer 404 in a body that reads
+# as the MJ envelope and as the dashboard's (docs/compatibility.md), with the relay's CORS header.
+GATEWAY_RESPONSES: dict[str, Any] = {"MISSING_AUTHENTICATION_TOKEN": {
+    "StatusCode": 404, "ResponseParameters": {"Headers": {"Access-Control-Allow-Origin": "'*'"}},
+    "ResponseTemplates": {"application/json": json.dumps(
+        {"code": 4, "type": "upstream_error", "description": "no such route", "success": False,
+         "message": "no such route"}, separators=(",", ":"))}}}
+
+
 def build_template(app: Any | None = None, *, warn: bool = True) -> dict[str, Any]:
     from taskcenter.config import QUEUE_ENV, TABLE_ENV
 
@@ -522,14 +531,6 @@ def build_template(app: Any | None = None, *, warn: bool = True) -> dict[str, An
         "'channel credential refused by its upstream' names the channel (docs/deploy.md, Operating)",
         METRICS_NAMESPACE, CHANNEL_AUTH_METRIC, ("service", SERVICE), "Sum", 300)
     resources.update(template_kms.resources())
-    # A path no route has is API Gateway's own 403 "Missing Authentication Token"; answer 404 in a body that
-    # reads as the MJ envelope and the dashboard's (docs/compatibility.md). The relay's CORS header goes with it.
-    resources["MissingRouteResponse"] = {"Type": "AWS::ApiGateway::GatewayResponse", "Properties": {
-        "RestApiId": ref("ServerlessRestApi"), "ResponseType": "MISSING_AUTHENTICATION_TOKEN", "StatusCode": "404",
-        "ResponseParameters": {"gatewayresponse.header.Access-Control-Allow-Origin": "'*'"},
-        "ResponseTemplates": {"application/json": json.dumps(
-            {"code": 4, "type": "upstream_error", "description": "no such route", "success": False,
-             "message": "no such route"}, separators=(",", ":"))}}}
     resources["AlarmTopic"] = {"Type": "AWS::SNS::Topic", "Properties": {"DisplayName": "Task Center alarms"}}
     resources["AlarmEmailSubscription"] = {"Type": "AWS::SNS::Subscription", "Condition": "HasAlarmEmail",
                                            "Properties": {"Protocol": "email", "Endpoint": ref("AlarmEmail"),
@@ -600,7 +601,7 @@ def build_template(app: Any | None = None, *, warn: bool = True) -> dict[str, An
                 "Environment": {"Variables": {k: variables[k] for k in sorted(variables)}},
             },
             "Api": {"OpenApiVersion": "3.0.1", "BinaryMediaTypes": binary_types,
-                    "EndpointConfiguration": {"Type": "REGIONAL"}},
+                    "EndpointConfiguration": {"Type": "REGIONAL"}, "GatewayResponses": GATEWAY_RESPONSES},
         },
         "Resources": {key: resources[key] for key in sorted(resources)},
         "Outputs": {

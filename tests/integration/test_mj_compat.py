@@ -101,7 +101,8 @@ def test_progress_images_change_url_until_success(client: Any, mj: Any) -> None:
     advance_and_poll(task_id, 2)
     done = get(client, f"/mj/task/{task_id}/fetch", h)[1]
     assert done["status"] == "SUCCESS" and done["imageUrl"] == f"{BASE}/mj/image/{task_id}"
-    assert client.http.get(f"/mj/image/{task_id}", headers={"Accept": "*/*"}).headers["Cache-Control"] == "public, max-age=86400"
+    final = client.http.get(f"/mj/image/{task_id}", headers={"Accept": "*/*"})
+    assert final.headers["Cache-Control"] == "public, max-age=86400"
 
 
 def test_list_by_condition_takes_numbers_and_more_than_100_ids(client: Any, mj: Any) -> None:
@@ -217,3 +218,25 @@ def test_cors_relay_any_origin_dashboard_as_configured(client: Any, mj: Any,
     # Task API v1 is not for browsers: no CORS.
     assert "Access-Control-Allow-Origin" not in client.http.get("/api/v1/task", headers=ask).headers
 
+
+
+def test_a_resubmission_without_the_request_images_fails_and_refunds(client: Any, mj: Any) -> None:
+    """The rescue path (the request died after the charge): the images lived only in that request, so the
+    background dispatch fails the task and refunds it instead of sending the upstream a blend of nothing."""
+    from taskcenter.services.core import submission
+    from taskcenter.services.core.auth import authenticate_relay
+
+    h = mj.user.relay_headers()
+    principal = authenticate_relay(h["Authorization"], None)
+    spec = submission.TaskSpec(platform="midjourney", kind="mj", action="BLEND", model_name="mj_blend",
+                               payload={"kind": "blend", "body": {"dimensions": "SQUARE"},
+                                        "images_not_kept": ["base64Array"]}, properties={"prompt": ""})
+    before = quota(mj.user.user_id)
+    task = submission.create_tasks(principal, [spec])[0]
+    assert quota(mj.user.user_id) == before - 50_000
+    submission.dispatch_to_upstream(task, client_waiting=False)
+    task = Task.get(task.task_id)
+    assert task.status == states.FAILURE and "images were not kept" in task.fail_reason
+    assert not any(kind == "blend" for kind, _ in mj.extra["sim"].submitted)  # nothing half-sent upstream
+    assert money.refund_task(task.task_id, 1)
+    assert quota(mj.user.user_id) == before and money.audit_user(mj.user.user_id).ok
