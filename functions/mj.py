@@ -61,6 +61,8 @@ PERMISSIONS: dict[str, dict[str, Any]] = {
     "submit_mj_edits": _SUBMIT,
     "submit_mj_video": _SUBMIT,
     "submit_mj_swap_face": _SUBMIT,
+    "submit_mj_upload": {"tables": {"users": "r", "credentials": "r", "channels": "r"}, "secrets": "read",
+                         "timeout": 60},
     "fetch_mj_task": _READ,
     "get_mj_image_seed": {"tables": {"users": "r", "credentials": "r", "tasks": "r", "channels": "r"},
                           "secrets": "read", "timeout": 30},
@@ -188,6 +190,15 @@ def submit_mj_video(mode: str | None = None) -> Response:
 @guarded("mj")
 def submit_mj_swap_face(mode: str | None = None) -> Response:
     return _submit("swap", mode)
+
+
+@_relay_routes("/mj/submit/upload-discord-images", methods=["POST"], content_types=CONTENT_TYPES)
+@guarded("mj")
+def submit_mj_upload(mode: str | None = None) -> Response:
+    _check_mode(mode)
+    principal = _relay_principal()
+    request = bp.current_request
+    return json_response(mj_relay.upload(principal, json_object(request, max_bytes=lambda_body_limit(request))))
 
 
 # ---------------------------------------------------------------- relay: fetch

@@ -372,6 +372,13 @@ def _handler_for(sim: MidjourneySimulator) -> type[BaseHTTPRequestHandler]:
                 return
             if not isinstance(body, dict):
                 self._reply(400, _bad("请求体不是JSON对象"))
+            elif path == "/mj/submit/upload-discord-images":
+                images = body.get("base64Array")
+                if not isinstance(images, list) or not images:
+                    self._reply(200, _bad("base64Array不能为空"))
+                else:
+                    self._reply(200, {"code": ACCEPTED, "description": "上传成功", "properties": {},
+                                      "result": [f"{sim.url}/images/upload-{i}.png" for i in range(len(images))]})
             elif path.startswith("/mj/submit/"):
                 status, reply = sim.submit(path[len("/mj/submit/"):], body)
                 self._reply(status, reply)

@@ -96,6 +96,8 @@ SCHEMAS: dict[str, Any] = {
     "MjVideo": _obj({"prompt": S, "motion": {"type": "string", "enum": ["low", "high"]}, "image": S, "base64": S,
                      "mode": {"type": "string", "enum": ["FAST", "RELAX", "TURBO"]}, "taskId": S,
                      "notifyHook": S, "state": S}),
+    "MjUpload": _obj({"base64Array": {"type": "array", "items": S, "minItems": 1, "maxItems": 5}},
+                     ["base64Array"]),
     "MjSwapFace": _obj({"sourceBase64": S, "targetBase64": S}, ["sourceBase64", "targetBase64"]),
     "MjIdList": _obj({"ids": {"type": "array", "items": {"oneOf": [S, I]},
                               "description": "strings or numbers; as many as one reply can carry (else 413)"}},
@@ -227,6 +229,9 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                                       errors=(400, 401, 403, 404, 413, 502, 503)),
     ("POST", "/mj/insight-face/swap"): _op("mj", "Face swap (InsightFace)", _ref("MjSubmitReply"), body="MjSwapFace",
                                            errors=(400, 401, 403, 413, 502, 503)),
+    ("POST", "/mj/submit/upload-discord-images"): _op("mj", "Upload reference images (result: their URLs); "
+                                                      "no task, not charged", _ref("MjSubmitReply"),
+                                                      body="MjUpload", errors=(400, 401, 403, 413, 502, 503)),
     ("GET", "/mj/task/{id}/image-seed"): _op("mj", "The seed of one of the caller's tasks (result), from its upstream",
                                              _ref("MjSubmitReply"), params=[_path_param("id")],
                                              errors=(400, 401, 403, 404, 502)),

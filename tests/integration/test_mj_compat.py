@@ -240,3 +240,15 @@ def test_a_resubmission_without_the_request_images_fails_and_refunds(client: Any
     assert not any(kind == "blend" for kind, _ in mj.extra["sim"].submitted)  # nothing half-sent upstream
     assert money.refund_task(task.task_id, 1)
     assert quota(mj.user.user_id) == before and money.audit_user(mj.user.user_id).ok
+
+
+def test_upload_discord_images_answers_the_urls_and_charges_nothing(client: Any, mj: Any) -> None:
+    h = mj.user.relay_headers()
+    before = quota(mj.user.user_id)
+    status, reply = post(client, "/mj/submit/upload-discord-images", {"base64Array": [image(1000)]}, h)
+    assert status == 200 and reply["code"] == 1, reply
+    assert isinstance(reply["result"], list) and reply["result"][0].startswith("http")  # the client uses result[0]
+    assert quota(mj.user.user_id) == before and not [t for t in Task.scan() if t.user_id == mj.user.user_id]
+    status, reply = post(client, "/mj/submit/upload-discord-images", {"base64Array": []}, h)
+    assert status == 400 and reply["code"] == 4
+    assert post(client, "/mj/submit/upload-discord-images", {"base64Array": [image(10)]}, {})[0] == 401

@@ -189,6 +189,16 @@ class MidjourneyProvider:
                     out[state.upstream_id] = state
         return out
 
+    def upload(self, base64_array: list[str]) -> dict[str, Any]:
+        """`POST {base}/mj/submit/upload-discord-images`: the reply (URLs in `result` when code is 1)."""
+        reply = self._post("/mj/submit/upload-discord-images", {"base64Array": base64_array},
+                           "midjourney upload-discord-images")
+        answer = reply.json()
+        if not isinstance(answer, dict) or isinstance(answer.get("code"), bool) or not isinstance(
+                answer.get("code"), int):
+            raise TransientUpstreamError("midjourney upload: reply is not an object with a numeric code")
+        return self._redacted(answer)
+
     def image_seed(self, upstream_id: str) -> dict[str, Any]:
         """`GET {base}/mj/task/{id}/image-seed`: the upstream's reply object (seed in `result`)."""
         reply = http.channel_request(self.channel, "GET", f"/mj/task/{quote(upstream_id, safe='')}/image-seed",

@@ -21,6 +21,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from taskcenter import settings
 from taskcenter.domain import channel_status, states
 from taskcenter.domain.errors import NoChannel, UpstreamRejected, UpstreamUnavailable
 from taskcenter.observability import logger
@@ -39,6 +40,7 @@ from taskcenter.services.midjourney.requests import (  # noqa: F401 - re-exporte
     MjSubmission,
     action_of_custom_id,
     parse_submission,
+    parse_upload,
     without_images,
 )
 from taskcenter.services.midjourney.views import (  # noqa: F401 - re-exported
@@ -207,6 +209,32 @@ def image_seed(principal: Principal, task_id: str) -> dict[str, Any]:
             "description": str(reply.get("description") or ""),
             "result": None if reply.get("result") is None else str(reply.get("result")),
             "properties": bounded_properties(reply.get("properties"))}
+
+
+def upload(principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+    """`POST /mj/submit/upload-discord-images`: relayed to the first channel that answers; no task, no charge.
+
+    A staging step (the Dooy client uploads a reference image, then puts `result[0]` into a prompt): nothing
+    to follow or refund, so no task is written (new-api writes a SUCCESS row and charges mj_upload; our
+    price for it is 0). docs/compatibility.md, Midjourney.
+    """
+    images = parse_upload(body)
+    last: UpstreamError | None = None
+    for channel in channel_service.failover_order(PLATFORM, "mj_upload")[:settings.get().submit_channel_attempts]:
+        try:
+            reply = provider_for(channel).upload(images)
+        except UpstreamError as error:
+            logger.warning("upload failed, trying next channel", extra={"channel_id": channel.id,
+                                                                       "reason": error.message})
+            last = error
+            continue
+        result = reply.get("result")
+        return {"code": int(reply["code"]), "description": str(reply.get("description") or ""),
+                "result": [str(u) for u in result] if isinstance(result, list) else result,
+                "properties": bounded_properties(reply.get("properties"))}
+    if last is None:
+        raise NoChannel("no enabled midjourney channel")
+    raise MjRefused("every channel failed (upstream unavailable)", 5, http_status=502) from last
 
 
 def fetch(principal: Principal, task_id: str, base_url: str) -> dict[str, Any]:

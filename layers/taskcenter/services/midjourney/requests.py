@@ -265,6 +265,11 @@ def parse_media(kind: str, body: dict[str, Any]) -> MjSubmission:
     raise NotFound(f"unknown Midjourney submit action {kind!r}")
 
 
+def parse_upload(body: dict[str, Any]) -> list[str]:
+    """upload-discord-images: `{"base64Array": [dataURL, ...]}` (1 to 5 images)."""
+    return _images(body, "base64Array", low=1, high=5)
+
+
 # Fields that carry images (data URLs of up to megabytes): never stored in the task item (400 KB), only
 # sent upstream from the request that brought them (docs/midjourney.md, "Large images").
 IMAGE_FIELDS = ("base64Array", "base64", "maskBase64", "image", "sourceBase64", "targetBase64")
