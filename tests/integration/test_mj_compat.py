@@ -252,3 +252,23 @@ def test_upload_discord_images_answers_the_urls_and_charges_nothing(client: Any,
     status, reply = post(client, "/mj/submit/upload-discord-images", {"base64Array": []}, h)
     assert status == 400 and reply["code"] == 4
     assert post(client, "/mj/submit/upload-discord-images", {"base64Array": [image(10)]}, {})[0] == 401
+
+
+def test_relayed_upstream_bodies_never_carry_the_channel_secret(client: Any, mj: Any,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The upstream's properties and refusal bodies now reach the client: an upstream that echoes the
+    channel's key (mj-api-secret) must not hand it to the user."""
+    sim = mj.extra["sim"]
+    h = mj.user.relay_headers()
+    real = sim.submit
+
+    def echoing(kind: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        status, reply = real(kind, body)
+        reply = {**reply, "properties": {**(reply.get("properties") or {}), "echo": "key sim-secret here"}}
+        return status, {**reply, "description": f"{reply.get('description')} (sim-secret)"}
+
+    monkeypatch.setattr(sim, "submit", echoing)
+    for prompt in ("a fox", "sim:banned", "sim:queued"):
+        status, reply = post(client, "/mj/submit/imagine", {"prompt": prompt}, h)
+        assert status == 200 and "sim-secret" not in json.dumps(reply, ensure_ascii=False), reply
+        assert "[secret]" in reply["properties"]["echo"]
