@@ -17,7 +17,7 @@ if os.path.isdir(_LAYER) and _LAYER not in sys.path:
 
 from chalice import Chalice  # noqa: E402
 
-from functions import _http, admin, dashboard, jobs, meta, mj, suno, user, v1, video, video_newapi  # noqa: E402
+from functions import _http, admin, cors, dashboard, jobs, meta, mj, suno, user, v1, video, video_newapi  # noqa: E402
 
 app = Chalice(app_name="task-center")
 _http.bind_app(app)
@@ -25,6 +25,8 @@ app.api.binary_types.extend(["image/png", "image/jpeg", "image/webp", "image/gif
 
 for blueprint in (user.bp, dashboard.bp, suno.bp, mj.bp, v1.bp, video.bp, video_newapi.bp, jobs.bp, admin.bp, meta.bp):
     app.register_blueprint(blueprint)
+
+cors.register_preflight(app)  # after every blueprint: one OPTIONS route per relay / dashboard path
 
 # Every view validates its own body and answers in its surface's envelope; accept any Content-Type so
 # Chalice never refuses a request with its own 415 shape before the view runs.

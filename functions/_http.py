@@ -145,20 +145,26 @@ def guarded(surface: str) -> Callable[[Callable[..., Response]], Callable[..., R
         @functools.wraps(view)
         def run(*args: Any, **kwargs: Any) -> Response:
             try:
-                return view(*args, **kwargs)
+                return _cors(surface, view(*args, **kwargs))
             except DomainError as err:
                 logger.info("request refused", extra={"surface": surface, "reason": err.code, "detail": err.message})
-                return _error_for(surface, err)
+                return _cors(surface, _error_for(surface, err))
             except Exception:
                 request_id = _request_id()
                 logger.exception("unhandled error", extra={"surface": surface, "request_id": request_id})
-                return _internal(surface, request_id)
+                return _cors(surface, _internal(surface, request_id))
             finally:
                 flush_metrics()
 
         return run
 
     return wrap
+
+
+def _cors(surface: str, response: Response) -> Response:
+    from functions import cors  # late: only routes that answer load it
+
+    return cors.add_headers(surface, response, getattr(_app, "current_request", None))
 
 
 _app: Any = None  # the Chalice app serving the routes (app.py binds it; imported from here it would be a cycle)
@@ -195,11 +201,24 @@ def query(request: Any) -> dict[str, str]:
     return {k: params.get(k) for k in params}
 
 
-def json_object(request: Any, *, required: bool = True) -> dict[str, Any]:
-    """The body as a JSON object. Empty body -> {} when not required; anything else malformed -> BadInput."""
+def lambda_body_limit(request: Any) -> int:
+    """The largest body this request could have carried through API Gateway into Lambda (6 MB for the
+    whole event, base64 bodies: taskcenter.domain.lambda_limits), computed from this request's own event."""
+    from taskcenter.domain import lambda_limits
+
+    event = request.to_original_event() if hasattr(request, "to_original_event") else {}
+    app = current_app()
+    return lambda_limits.body_limit(event, base64_bodies=bool(app is not None and app.api.binary_types))
+
+
+def json_object(request: Any, *, required: bool = True, max_bytes: int | None = None) -> dict[str, Any]:
+    """The body as a JSON object. Empty body -> {} when not required; anything else malformed -> BadInput.
+
+    `max_bytes`: the surface's cap (default MAX_BODY_BYTES); the MJ relay passes lambda_body_limit."""
     raw = request.raw_body or b""
-    if len(raw) > MAX_BODY_BYTES:
-        raise TooLarge(f"request body larger than {MAX_BODY_BYTES} bytes")
+    limit = MAX_BODY_BYTES if max_bytes is None else max_bytes
+    if len(raw) > limit:
+        raise TooLarge(f"request body larger than {limit:,} bytes (the most this API accepts on this route)")
     if not raw.strip():
         if required:
             raise BadInput("request body must be a JSON object")

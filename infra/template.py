@@ -104,6 +104,7 @@ SETTING_VALUES: dict[str, Any] = {
     "powertools_log_level": {"Ref": "LogLevel"},
     "task_timeout_seconds": {"Ref": "TaskTimeoutSeconds"},
     "public_base_url": {"Ref": "PublicBaseUrl"},
+    "dashboard_cors_origins": {"Ref": "DashboardCorsOrigins"},
     "model_prices": {"Ref": "ModelPrices"},
     "group_ratios": {"Ref": "GroupRatios"},
     "mj_forward_images": {"Ref": "ForwardMidjourneyImages"},
@@ -480,6 +481,15 @@ def dashboard_body(queues: list[str]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- the template
+# A path no route has is API Gateway's own 403 "Missing Authentication Token"; answer 404 in a body that reads
+# as the MJ envelope and as the dashboard's (docs/compatibility.md), with the relay's CORS header.
+GATEWAY_RESPONSES: dict[str, Any] = {"MISSING_AUTHENTICATION_TOKEN": {
+    "StatusCode": 404, "ResponseParameters": {"Headers": {"Access-Control-Allow-Origin": "'*'"}},
+    "ResponseTemplates": {"application/json": json.dumps(
+        {"code": 4, "type": "upstream_error", "description": "no such route", "success": False,
+         "message": "no such route"}, separators=(",", ":"))}}}
+
+
 def build_template(app: Any | None = None, *, warn: bool = True) -> dict[str, Any]:
     from taskcenter.config import QUEUE_ENV, TABLE_ENV
 
@@ -594,6 +604,9 @@ def build_template(app: Any | None = None, *, warn: bool = True) -> dict[str, An
         "Parameters": {
             "AlarmEmail": {"Type": "String", "Default": "",
                            "Description": "Email address subscribed to the alarm topic (empty: none)"},
+            "DashboardCorsOrigins": {"Type": "String", "Default": "",
+                                     "Description": "Comma-separated origins allowed to call the dashboard routes "
+                                                    "(/api/...) from a browser; * for any; empty: none"},
             "ForwardMidjourneyImages": {"Type": "String", "Default": str(default["mj_forward_images"]).lower(),
                                         "AllowedValues": ["true", "false"],
                                         "Description": "Show MJ image_url as {PublicBaseUrl}/mj/image/{id} and "
@@ -627,7 +640,7 @@ def build_template(app: Any | None = None, *, warn: bool = True) -> dict[str, An
                 "Environment": {"Variables": {k: variables[k] for k in sorted(variables)}},
             },
             "Api": {"OpenApiVersion": "3.0.1", "BinaryMediaTypes": binary_types,
-                    "EndpointConfiguration": {"Type": "REGIONAL"}},
+                    "EndpointConfiguration": {"Type": "REGIONAL"}, "GatewayResponses": GATEWAY_RESPONSES},
         },
         "Resources": {key: resources[key] for key in sorted(resources)},
         "Outputs": {

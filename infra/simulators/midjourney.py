@@ -1,10 +1,12 @@
 """A simulated midjourney-proxy upstream for tests and the local stack (standard library only).
 
 It speaks the midjourney-proxy protocol (docs/midjourney.md): `POST /mj/submit/{imagine,action,blend,
-describe,modal,shorten,change}`, `GET /mj/task/{id}/fetch`, `POST /mj/task/list-by-condition`, with the
-`mj-api-secret` header. Tasks move with time: SUBMITTED, then IN_PROGRESS with a progress that grows
-("25%", "50%", "75%"), then SUCCESS with an image URL served by the simulator itself and the buttons
-midjourney-proxy shows (U1..U4, reroll, V1..V4 on a grid; vary/zoom/pan/inpaint on an upscale).
+describe,modal,shorten,change,edits,video}`, `POST /mj/insight-face/swap`, `GET /mj/task/{id}/fetch`,
+`GET /mj/task/{id}/image-seed`, `POST /mj/task/list-by-condition`, with the `mj-api-secret` header.
+`submitted` keeps the last submit bodies (kind, body) for tests. Tasks move with time: SUBMITTED,
+then IN_PROGRESS with a progress that grows ("25%", "50%", "75%"), then SUCCESS with an image URL
+served by the simulator itself and the buttons midjourney-proxy shows (U1..U4, reroll, V1..V4 on a
+grid; vary/zoom/pan/inpaint on an upscale).
 
 Failures are configurable, globally (rates, seeded) or per prompt, so tests are deterministic:
 
@@ -13,6 +15,7 @@ Failures are configurable, globally (rates, seeded) or per prompt, so tests are 
     sim:vanish        the upstream stops returning the task after submission
     sim:banned        submit answers code 24 (banned prompt)
     sim:queued        submit answers code 22 (queued), accepted
+    sim:exists        submit answers code 21 (exists), accepted
     sim:busy          submit answers HTTP 503
 
 `SimConfig` fields: `step_seconds` (time per progress step), `fail_rate`, `submit_error_rate` (HTTP 503),
@@ -27,7 +30,6 @@ from __future__ import annotations
 
 import json
 import random
-import struct
 import threading
 import time
 import zlib
@@ -39,6 +41,14 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from infra.simulators import EXPIRED_BODY, QuietJsonHandler
+from infra.simulators.midjourney_parts import (  # noqa: F401 - PNG, tiny_png: imported from here by tests
+    PNG,
+    _hash,
+    action_of_custom_id,
+    grid_buttons,
+    tiny_png,
+    upscale_buttons,
+)
 
 ACCEPTED = 1
 EXISTS = 21
@@ -48,19 +58,6 @@ BANNED = 24
 BAD_REQUEST = 4
 
 
-def tiny_png(width: int = 8, height: int = 8, rgb: tuple[int, int, int] = (40, 120, 200)) -> bytes:
-    """A valid PNG of one colour (so a downloaded image can be checked byte for byte)."""
-
-    def chunk(kind: bytes, payload: bytes) -> bytes:
-        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
-
-    row = b"\x00" + bytes(rgb) * width
-    raw = row * height
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
-
-
-PNG = tiny_png()
 
 
 @dataclass
@@ -92,56 +89,6 @@ class SimTask:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _hash(task_id: str) -> str:
-    return f"{zlib.crc32(task_id.encode()):08x}-sim"
-
-
-def grid_buttons(task_id: str) -> list[dict[str, Any]]:
-    h = _hash(task_id)
-    buttons = [_button(f"MJ::JOB::upsample::{i}::{h}", f"U{i}") for i in range(1, 5)]
-    buttons.append(_button(f"MJ::JOB::reroll::0::{h}::SOLO", "", emoji="🔄"))
-    buttons += [_button(f"MJ::JOB::variation::{i}::{h}", f"V{i}") for i in range(1, 5)]
-    return buttons
-
-
-def upscale_buttons(task_id: str) -> list[dict[str, Any]]:
-    h = _hash(task_id)
-    return [
-        _button(f"MJ::JOB::high_variation::1::{h}::SOLO", "Vary (Strong)", emoji="🪄"),
-        _button(f"MJ::JOB::low_variation::1::{h}::SOLO", "Vary (Subtle)", emoji="🪄"),
-        _button(f"MJ::Inpaint::1::{h}::SOLO", "Vary (Region)", emoji="🖌️"),
-        _button(f"MJ::Outpaint::50::1::{h}::SOLO", "Zoom Out 2x", emoji="🔍"),
-        _button(f"MJ::CustomZoom::{h}", "Custom Zoom", emoji="🔍"),
-        _button(f"MJ::JOB::pan_left::1::{h}::SOLO", "", emoji="⬅️"),
-        _button(f"MJ::JOB::pan_right::1::{h}::SOLO", "", emoji="➡️"),
-    ]
-
-
-def _button(custom_id: str, label: str, emoji: str = "") -> dict[str, Any]:
-    return {"customId": custom_id, "emoji": emoji, "label": label, "type": 2, "style": 2}
-
-
-def action_of_custom_id(custom_id: str) -> str:
-    """What midjourney-proxy does for a button's customId (the same table the relay uses)."""
-    parts = custom_id.split("::")
-    if len(parts) < 3 or parts[0] != "MJ":
-        return ""
-    name = parts[2] if parts[1] == "JOB" else parts[1]
-    if "upsample" in name:
-        return "UPSCALE"
-    if name == "variation":
-        return "VARIATION"
-    if name == "high_variation":
-        return "HIGH_VARIATION"
-    if name == "low_variation":
-        return "LOW_VARIATION"
-    if "reroll" in name:
-        return "REROLL"
-    if "pan" in name:
-        return "PAN"
-    return {"Outpaint": "ZOOM", "CustomZoom": "CUSTOM_ZOOM", "Inpaint": "INPAINT"}.get(name, "")
-
-
 class MidjourneySimulator:
     """The simulated upstream: an HTTP server in a daemon thread. `url` once started; `stop()` ends it."""
 
@@ -156,6 +103,7 @@ class MidjourneySimulator:
         self._counter = 0
         self.tasks: dict[str, SimTask] = {}
         self.requests: deque[tuple[str, str]] = deque(maxlen=1000)  # (method, path) received, for assertions
+        self.submitted: deque[tuple[str, dict[str, Any]]] = deque(maxlen=100)  # (kind, body) of submits
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self.host, self.port = self._server.server_address[:2]
@@ -212,6 +160,8 @@ class MidjourneySimulator:
             status, progress = "SUBMITTED", "0%"
         elif steps < 4:
             status, progress = "IN_PROGRESS", f"{int(steps) * 25}%"
+            if steps >= 2 and task.action not in {"DESCRIBE", "SHORTEN"}:  # midjourney-proxy shows a preview
+                image_url = f"{self.url}/images/{task.id}-preview.png"
         elif task.fail:
             status, progress, fail_reason = "FAILURE", "75%", "simulated failure: the job crashed"
             finish = start + 4 * step_ms
@@ -281,7 +231,19 @@ class MidjourneySimulator:
             if not prompt:
                 return 200, _bad("prompt不能为空")
             action = "SHORTEN"
-        elif kind in {"action", "change", "modal"}:
+        elif kind == "edits":
+            if not prompt or not body.get("image"):
+                return 200, _bad("prompt和image不能为空")
+            action = "EDITS"
+        elif kind == "swap":
+            if not body.get("sourceBase64") or not body.get("targetBase64"):
+                return 200, _bad("sourceBase64和targetBase64不能为空")
+            action, prompt = "SWAP_FACE", "InsightFace"
+        elif kind == "video" and not body.get("taskId"):
+            if not body.get("image") and not body.get("base64"):
+                return 200, _bad("image不能为空")
+            action = "VIDEO"
+        elif kind in {"action", "change", "modal", "video"}:
             parent = self.tasks.get(str(body.get("taskId") or ""))
             if parent is None:
                 return 200, _bad("关联任务不存在或已失效")
@@ -295,7 +257,9 @@ class MidjourneySimulator:
                 return 200, {"code": ACCEPTED, "description": "提交成功", "result": parent.id, "properties": {}}
             if status != "SUCCESS":
                 return 200, _bad("关联任务状态错误")
-            if kind == "action":
+            if kind == "video":
+                action = "VIDEO"
+            elif kind == "action":
                 custom_id = str(body.get("customId") or "")
                 if custom_id not in {b["customId"] for b in self.view(parent)["buttons"]}:
                     return 200, _bad("customId不存在")
@@ -322,6 +286,9 @@ class MidjourneySimulator:
         if task.modal:
             return 200, {"code": EXISTS, "description": "窗口等待", "result": task.id,
                          "properties": {"status": "MODAL", "finalPrompt": prompt}}
+        if "sim:exists" in prompt:  # midjourney-proxy's 21 outside a modal: "already exists"
+            return 200, {"code": EXISTS, "description": "任务已存在", "result": task.id,
+                         "properties": {"discordInstanceId": "sim-instance"}}
         if "sim:queued" in prompt:
             return 200, {"code": QUEUED, "description": "排队中，前面还有1个任务", "result": task.id,
                          "properties": {"numberOfQueues": 1, "discordInstanceId": "sim-instance"}}
@@ -376,6 +343,15 @@ def _handler_for(sim: MidjourneySimulator) -> type[BaseHTTPRequestHandler]:
                 self._reply(200, b"<script>alert(1)</script>", "text/html")
             elif path == "/big.png":
                 self._reply(200, b"\x89PNG" + b"\0" * (3 * 1024 * 1024), "image/png")
+            elif path.startswith("/mj/task/") and path.endswith("/image-seed"):
+                if not self._authorised():
+                    return
+                task = sim.visible(path[len("/mj/task/"):-len("/image-seed")])
+                if task is None:
+                    self._reply(200, _bad("任务不存在"))
+                else:
+                    self._reply(200, {"code": ACCEPTED, "description": "成功", "properties": {},
+                                      "result": str(zlib.crc32(task.id.encode()) % 4294967295 + 1)})
             elif path.startswith("/mj/task/") and path.endswith("/fetch"):
                 if not self._authorised():
                     return
@@ -388,6 +364,8 @@ def _handler_for(sim: MidjourneySimulator) -> type[BaseHTTPRequestHandler]:
             path = urlsplit(self.path).path
             sim.requests.append(("POST", path))
             body = self._body()
+            if isinstance(body, dict) and (path.startswith("/mj/submit/") or path == "/mj/insight-face/swap"):
+                sim.submitted.append((path.rsplit("/", 1)[-1], body))
             if path == "/sim/config":
                 for key, value in (body or {}).items():
                     if hasattr(sim.config, key):
@@ -398,8 +376,18 @@ def _handler_for(sim: MidjourneySimulator) -> type[BaseHTTPRequestHandler]:
                 return
             if not isinstance(body, dict):
                 self._reply(400, _bad("请求体不是JSON对象"))
+            elif path == "/mj/submit/upload-discord-images":
+                images = body.get("base64Array")
+                if not isinstance(images, list) or not images:
+                    self._reply(200, _bad("base64Array不能为空"))
+                else:
+                    self._reply(200, {"code": ACCEPTED, "description": "上传成功", "properties": {},
+                                      "result": [f"{sim.url}/images/upload-{i}.png" for i in range(len(images))]})
             elif path.startswith("/mj/submit/"):
                 status, reply = sim.submit(path[len("/mj/submit/"):], body)
+                self._reply(status, reply)
+            elif path == "/mj/insight-face/swap":
+                status, reply = sim.submit("swap", body)
                 self._reply(status, reply)
             elif path == "/mj/task/list-by-condition":
                 ids = body.get("ids") or []

@@ -70,7 +70,12 @@ SCHEMAS: dict[str, Any] = {
                                          "code": S}, ["message", "type", "code"])}, ["error"]),
     "IdList": _obj({"ids": {"type": "array", "items": S, "maxItems": 100}}, ["ids"]),
     # ---------------------------------------------------------------- Midjourney relay
-    "MjSubmitReply": _obj({"code": I, "description": S, "result": S, "properties": ANY_OBJ},
+    "MjSubmitReply": _obj({"code": {**I, "description": "1 accepted (new-api rewrites 21 and 22 to 1); 21 a "
+                                                        "modal is pending (INPAINT, CUSTOM_ZOOM); 23, 24, ...: "
+                                                        "the upstream refused (HTTP 200, nothing charged)"},
+                           "description": S, "result": {**S, "nullable": True},
+                           "properties": {**ANY_OBJ,
+                                          "description": "the upstream's (finalPrompt, numberOfQueues, ...)"}},
                           ["code", "description"]),
     "MjError": _obj({"description": S, "type": S, "code": I}, ["description", "type", "code"]),
     "MjButton": _obj({"customId": S, "emoji": S, "label": S, "type": I, "style": I}),
@@ -92,6 +97,18 @@ SCHEMAS: dict[str, Any] = {
     "MjDescribe": _obj({"base64": S, "botType": S, "notifyHook": S, "state": S}, ["base64"]),
     "MjModal": _obj({"taskId": S, "prompt": S, "maskBase64": S, "notifyHook": S, "state": S}, ["taskId"]),
     "MjShorten": _obj({"prompt": S, "botType": S, "notifyHook": S, "state": S}, ["prompt"]),
+    "MjSimpleChange": _obj({"content": {**S, "description": '"<taskId> U1".."U4", "V1".."V4" or "R"'},
+                            "notifyHook": S, "state": S}, ["content"]),
+    "MjEdits": _obj({"prompt": S, "image": S, "maskBase64": S, "notifyHook": S, "state": S}, ["prompt", "image"]),
+    "MjVideo": _obj({"prompt": S, "motion": {"type": "string", "enum": ["low", "high"]}, "image": S, "base64": S,
+                     "mode": {"type": "string", "enum": ["FAST", "RELAX", "TURBO"]}, "taskId": S,
+                     "notifyHook": S, "state": S}),
+    "MjUpload": _obj({"base64Array": {"type": "array", "items": S, "minItems": 1, "maxItems": 5}},
+                     ["base64Array"]),
+    "MjSwapFace": _obj({"sourceBase64": S, "targetBase64": S}, ["sourceBase64", "targetBase64"]),
+    "MjIdList": _obj({"ids": {"type": "array", "items": {"oneOf": [S, I]},
+                              "description": "strings or numbers; as many as one reply can carry (else 413)"}},
+                     ["ids"]),
     # ---------------------------------------------------------------- Task API v1
     "V1Error": _obj({"code": {"type": "integer", "description": "40001 bad parameters, 40002 missing script_name, "
                               "40003 script not supported, 40101 unauthenticated, 40301 plan without API access, "
@@ -263,7 +280,24 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/mj/task/{id}/fetch"): _op("mj", "One of the caller's tasks", _ref("MjProxyTask"),
                                         params=[_path_param("id")], errors=(400, 401, 403, 404)),
     ("POST", "/mj/task/list-by-condition"): _op("mj", "The caller's tasks among ids",
-                                                {"type": "array", "items": _ref("MjProxyTask")}, body="IdList"),
+                                                {"type": "array", "items": _ref("MjProxyTask")}, body="MjIdList",
+                                                errors=(400, 401, 403, 413)),
+    ("POST", "/mj/submit/simple-change"): _op("mj", "U/V/R of an earlier task, as text (\"<taskId> U2\")",
+                                              _ref("MjSubmitReply"), body="MjSimpleChange",
+                                              errors=(400, 401, 403, 404, 502, 503)),
+    ("POST", "/mj/submit/edits"): _op("mj", "Edit an image (prompt, image, optional mask)", _ref("MjSubmitReply"),
+                                      body="MjEdits", errors=(400, 401, 403, 413, 502, 503)),
+    ("POST", "/mj/submit/video"): _op("mj", "Image to video (an image, or the taskId of an image task)",
+                                      _ref("MjSubmitReply"), body="MjVideo",
+                                      errors=(400, 401, 403, 404, 413, 502, 503)),
+    ("POST", "/mj/insight-face/swap"): _op("mj", "Face swap (InsightFace)", _ref("MjSubmitReply"), body="MjSwapFace",
+                                           errors=(400, 401, 403, 413, 502, 503)),
+    ("POST", "/mj/submit/upload-discord-images"): _op("mj", "Upload reference images (result: their URLs); "
+                                                      "no task, not charged", _ref("MjSubmitReply"),
+                                                      body="MjUpload", errors=(400, 401, 403, 413, 502, 503)),
+    ("GET", "/mj/task/{id}/image-seed"): _op("mj", "The seed of one of the caller's tasks (result), from its upstream",
+                                             _ref("MjSubmitReply"), params=[_path_param("id")],
+                                             errors=(400, 401, 403, 404, 502)),
     ("GET", "/mj/image/{id}"): _redirects(_op(
         "mj", "The task's image: a redirect to the kept copy (docs/results.md), else streamed from the upstream "
         "(SSRF-safe)", {"type": "string", "format": "binary"}, params=[_path_param("id")],
@@ -328,6 +362,35 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                                "responses": {"200": {"description": "OpenAPI 3 document",
                                                      "content": {"application/json": {"schema": ANY_OBJ}}}}},
 }
+
+
+
+def _add_relay_aliases(operations: dict[tuple[str, str], dict[str, Any]]) -> None:
+    """The routes the app derives from the others: /{mode}/mj/... twins, the unknown-/mj-path answer and one
+    CORS preflight per relay and dashboard path (functions/mj.py, functions/cors.py)."""
+    mode = {"name": "mode", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^mj-[a-z]+$"},
+            "description": "mj-fast, mj-relax or mj-turbo: a routing alias, never sent upstream"}
+    for (method, path), op in list(operations.items()):
+        if path.startswith("/mj/"):
+            operations[(method, "/{mode}" + path)] = {**op, "parameters": [mode, *op.get("parameters", [])]}
+    def params_of(path: str) -> list[dict[str, Any]]:
+        return [mode if part == "{mode}" else _path_param(part[1:-1])
+                for part in path.split("/") if part.startswith("{")]
+
+    for path in ("/mj/{a}", "/mj/{a}/{b}", "/mj/{a}/{b}/{c}", "/mj/{a}/{b}/{c}/{d}"):
+        for method in ("GET", "POST", "PUT", "DELETE", "PATCH"):
+            operations[(method, path)] = _op("mj", "No such Midjourney route: 404 in the MJ envelope",
+                                             _ref("MjError"), params=params_of(path), errors=(404,), public=True)
+    for path in {p for _, p in operations}:
+        relay = path.startswith(("/mj", "/suno", "/{mode}/mj"))
+        if relay or (path.startswith("/api/") and not path.startswith("/api/v1/")):
+            operations[("OPTIONS", path)] = {
+                "summary": "CORS preflight (relays: any origin; dashboard: DASHBOARD_CORS_ORIGINS)",
+                "tags": ["meta"], "security": [], "parameters": params_of(path),
+                "responses": {"204": {"description": "CORS headers"}}}
+
+
+_add_relay_aliases(OPERATIONS)
 
 
 class DescriptionDrift(Exception):

@@ -129,6 +129,10 @@ class Settings:
         "MJ_IMAGE_TIMEOUT_SECONDS", 20.0, "Seconds the image proxy waits for the upstream image.", minimum=0.5)
     mj_list_batch_size: int = _setting("MJ_LIST_BATCH_SIZE", 100, "Ids per upstream list-by-condition call.",
                                        minimum=1)
+    dashboard_cors_origins: str = _setting(
+        "DASHBOARD_CORS_ORIGINS", "",
+        "Comma-separated origins (https://dash.example.com) whose browsers may call the dashboard routes (/api/...) "
+        "cross-origin; * for any; empty: none. The relay routes allow any origin, as new-api (docs/compatibility.md).")
     public_base_url: str = _setting(
         "PUBLIC_BASE_URL", "",
         "Public base URL (custom domain, no trailing slash) for links such as /mj/image/{id}; empty: the URL "

@@ -237,12 +237,14 @@ def _hostile_requests(document: dict[str, Any]) -> list[tuple[dict[str, Any], in
     components = document["components"]["schemas"]
     out: list[tuple[dict[str, Any], int | None]] = []
     for method, template, op in _operations(document):
+        if method == "OPTIONS":
+            continue  # CORS preflights take no credentials and read no input (issue 14)
         params = op.get("parameters", [])
         content = op.get("requestBody", {}).get("content", {}).get("application/json")
         path_names = [p["name"] for p in params if p["in"] == "path"]
         valid_path = template
-        for name in path_names:
-            valid_path = valid_path.replace("{" + name + "}", "1")
+        for name in path_names:  # a mode prefix is mj-<letters> (issue 14); any other is a 404 before the body
+            valid_path = valid_path.replace("{" + name + "}", "mj-fast" if name == "mode" else "1")
         for digit in ("\u00b2", "\u0663", "\uff11"):  # item 11
             quoted = urllib.parse.quote(digit, safe="")
             if path_names:

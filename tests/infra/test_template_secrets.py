@@ -18,6 +18,9 @@ from infra import template as generator
 READERS = {
     "SunoSubmitFunction",
     *(f"MjSubmitMj{kind}Function" for kind in ("Imagine", "Action", "Blend", "Describe", "Modal", "Shorten", "Change")),
+    # issue 14: the routes new-api added, and the seed asked of the task's channel
+    *(f"MjSubmitMj{kind}Function" for kind in ("SimpleChange", "Edits", "Video", "SwapFace", "Upload")),
+    "MjGetMjImageSeedFunction",
     *(f"V1{name}Function" for name in ("DeleteTask", "BatchDeleteTasks", "StopTask")),
     "JobsPollWorkerFunction",
     "JobsRetryWorkerFunction",

@@ -112,18 +112,38 @@ def mj_world(world: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     channels.clear_cache()
 
 
-def test_an_mj_task_past_dynamodbs_item_limit_is_a_413_and_writes_nothing(client: Any, mj_world: Any) -> None:
+def _keep_images(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Store the request's images in the task, as before issue 14: the only way left to reach 400 KB here
+    (MJ images now stay out of the item), to prove the size guard and its backstop still hold."""
+    from taskcenter.services.midjourney import relay
+
+    monkeypatch.setattr(relay, "without_images", lambda body: (body, []))
+
+
+def test_an_mj_task_past_dynamodbs_item_limit_is_a_413_and_writes_nothing(client: Any, mj_world: Any,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """Inside every field limit and under the body cap, yet past 400 KB as stored: 8,000 emoji (4 bytes each
     in the body, 12 JSON-escaped, kept as the prompt and in the upstream body) and ~225 KB of base64."""
     prompt = "\U0001f600" * 8000
     image = "data:image/png;base64," + "A" * (BODY_CAP - 40_000)
     raw = _raw({"prompt": prompt, "base64Array": [image]})
     assert len(raw) < BODY_CAP
+    _keep_images(monkeypatch)
     before = snapshot()
     status, reply = request(client, "POST", "/mj/submit/imagine", mj_world.user.relay_headers(), raw=raw)
     assert_mj_refusal(status, reply, 413)
     assert f"item limit is {MAX_ITEM_BYTES:,}" in reply["description"], reply  # computed before the write
     assert snapshot() == before
+
+
+def test_an_mj_request_with_megabytes_of_images_is_stored_without_them(client: Any, mj_world: Any) -> None:
+    """The same request as above, as the relay really stores it: the images only go upstream (here
+    unreachable: 502, refunded), the task item keeps the prompt and fits."""
+    raw = _raw({"prompt": "\U0001f600" * 8000, "base64Array": ["data:image/png;base64," + "A" * 3_000_000]})
+    status, reply = request(client, "POST", "/mj/submit/imagine", mj_world.user.relay_headers(), raw=raw)
+    assert status == 502 and reply["code"] == 5, reply
+    (task,) = [t for t in Task.scan() if t.user_id == mj_world.user.user_id]
+    assert model_size(task) < MAX_ITEM_BYTES // 2 and "AAAA" not in json.dumps(task.properties)
 
 
 def test_dynamodbs_own_size_refusal_is_a_413_too(client: Any, mj_world: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -132,6 +152,7 @@ def test_dynamodbs_own_size_refusal_is_a_413_too(client: Any, mj_world: Any, mon
     from taskcenter.store import item_size
 
     monkeypatch.setattr(item_size, "require_fits", lambda item, what="task": None)
+    _keep_images(monkeypatch)
     raw = _raw({"prompt": "\U0001f600" * 8000, "base64Array": ["data:image/png;base64," + "A" * (BODY_CAP - 40_000)]})
     before = snapshot()
     status, reply = request(client, "POST", "/mj/submit/imagine", mj_world.user.relay_headers(), raw=raw)

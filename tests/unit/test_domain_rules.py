@@ -49,9 +49,20 @@ def test_credentials_are_hashed_and_parsed() -> None:
 def test_public_ids() -> None:
     a, b = ids.new_suno_task_id(), ids.new_suno_task_id()
     assert a.startswith("task_") and len(a) == 37 and a != b
-    mj = ids.new_mj_task_id(1_700_000_000_000)
+    mj = ids.new_mj_task_id(1_700_000_000_000, 41)
     assert mj.isdigit() and mj.startswith("1700000000000")
     assert ids.v1_task_key(101) == "v1_101"
+
+
+def test_mj_ids_are_16_digits_below_2_53_and_differ_within_a_millisecond() -> None:
+    # JavaScript clients (the Dooy gallery) coerce all-digit ids to Number: above 2^53 they are corrupted.
+    now_ms = 1_790_000_000_000  # 2026
+    made = {ids.new_mj_task_id(now_ms, n) for n in range(1000, 2000)}
+    assert len(made) == 1000
+    for mj in made:
+        assert mj.isdigit() and len(mj) == 16 and int(mj) < 2**53
+        assert float(int(mj)) == int(mj)  # exact as a JavaScript Number (an IEEE double)
+    assert int(ids.new_mj_task_id(8_999_999_999_999, 999)) < 2**53  # still true in the year 2255
 
 
 FACTS = listing.ListingFacts(kind="task", user_id=7, platform="suno", action="MUSIC", status="QUEUED",

@@ -17,9 +17,12 @@ def new_suno_task_id() -> str:
     return "task_" + random_alnum(32)
 
 
-def new_mj_task_id(now_ms: int) -> str:
-    """midjourney-proxy ids are numeric strings (ms timestamp + digits); clients may parse them as such."""
-    return f"{now_ms}{secrets.randbelow(10**6):06d}"
+def new_mj_task_id(now_ms: int, numeric_id: int) -> str:
+    """midjourney-proxy's form: the millisecond time and 3 digits (16 digits, below 2^53 until the year
+    2255, so JavaScript clients that coerce it to a Number keep it exact). The digits are the task's
+    sequence number mod 1000, not random: two ids of one millisecond differ unless 1,000 tasks are created
+    in it (and the conditional create refuses a duplicate anyway). docs/midjourney.md, "Task ids"."""
+    return f"{now_ms}{numeric_id % 1000:03d}"
 
 
 def v1_task_key(numeric_id: int) -> str:

@@ -28,6 +28,9 @@ DEFAULT_PRICES_USD: dict[str, float] = {
     "mj_low_variation": 0.1,
     "mj_inpaint": 0.0,  # INPAINT opens a modal; the modal submission is what costs
     "mj_upload": 0.0,
+    "mj_edits": 0.1,  # new-api's defaults for the routes it added (newapi-relay-wire.md 3.1)
+    "mj_video": 0.8,
+    "swap_face": 0.05,
     # Device scripts (Task API v1): per task, i.e. per device (and per target where the script fans out).
     "v1_post": 0.002,
     "v1_follow": 0.001,

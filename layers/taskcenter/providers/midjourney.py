@@ -12,7 +12,9 @@ parent's upstream id as `taskId` for actions on an earlier task.
 
 from __future__ import annotations
 
+import json
 from typing import Any
+from urllib.parse import quote
 
 from taskcenter import settings
 from taskcenter.domain import states
@@ -26,12 +28,16 @@ from taskcenter.providers.base import (
     UpstreamState,
 )
 
-SUBMIT_KINDS = frozenset({"imagine", "action", "blend", "describe", "modal", "shorten", "change"})
-PARENT_KINDS = frozenset({"action", "modal", "change"})
+SUBMIT_KINDS = frozenset({"imagine", "action", "blend", "describe", "modal", "shorten", "change", "edits",
+                          "video", "swap"})
+PARENT_KINDS = frozenset({"action", "modal", "change"})  # video takes a parent too, when it names one
+SUBMIT_PATHS = {"swap": "/mj/insight-face/swap"}  # else /mj/submit/<kind>
 ACCEPTED_CODES = frozenset({1, 21, 22})
 QUEUE_FULL = 23
 # midjourney-proxy's ReturnCode values, in our words (what a user is shown for a refusal).
 REFUSAL_WORDS = {3: "not found", 4: "validation error", 9: "upstream failure", 24: "banned prompt"}
+
+MAX_PROPERTIES_CHARS = 8000  # the submit properties kept on the task: a few keys in practice
 
 # midjourney-proxy status -> ours. NOT_START upstream means it is queued there: SUBMITTED for us.
 STATUS_MAP = {
@@ -111,6 +117,10 @@ class MidjourneyProvider:
     def _headers(self) -> dict[str, str]:
         return {"mj-api-secret": self.channel.secret} if self.channel.secret else {}
 
+    def _redacted(self, value: dict[str, Any]) -> dict[str, Any]:
+        """An upstream reply object as JSON data without the channel's secret, should the upstream echo it."""
+        return json.loads(http.redact(json.dumps(value, ensure_ascii=False, default=str), self.channel.secret))
+
     def _post(self, path: str, body: Any, what: str) -> http.HttpReply:
         reply = http.channel_request(self.channel, "POST", path, headers=self._headers(), json_body=body)
         http.classify_status(reply, what, secret=self.channel.secret)
@@ -121,20 +131,27 @@ class MidjourneyProvider:
         if kind not in SUBMIT_KINDS:
             raise PermanentUpstreamError(f"unsupported Midjourney submission {kind!r}",
                                          public=f"unsupported Midjourney submission {kind[:20]!r}")
+        if request.payload.get("images_not_kept"):
+            # A resubmission from the stored task: its images lived only in the request (docs/midjourney.md).
+            raise PermanentUpstreamError("the request's images were not kept for a resubmission",
+                                         public="the request's images were not kept; submit it again")
         body = dict(request.payload.get("body") or {})
+        if kind == "video" and request.upstream_parent_id:
+            body["taskId"] = request.upstream_parent_id
         if kind in PARENT_KINDS:
             if not request.upstream_parent_id:
                 raise PermanentUpstreamError("the parent task has no upstream id",
                                              public="the parent task has no upstream id")
             body["taskId"] = request.upstream_parent_id
-        reply = self._post(f"/mj/submit/{kind}", body, f"midjourney submit {kind}")
+        reply = self._post(SUBMIT_PATHS.get(kind, f"/mj/submit/{kind}"), body, f"midjourney submit {kind}")
         answer = reply.json()
         if not isinstance(answer, dict):
             raise TransientUpstreamError("midjourney submit: reply is not a JSON object")
         code = answer.get("code")
         description = http.redact(str(answer.get("description") or ""), self.channel.secret)
-        if code == QUEUE_FULL:
-            raise TransientUpstreamError(f"[23] queue full: {description}", status=reply.status, body=answer)
+        if code == QUEUE_FULL:  # the body is relayed to the client if no other channel takes it: no secret in it
+            raise TransientUpstreamError(f"[23] queue full: {description}", status=reply.status,
+                                         body=self._redacted(answer))
         if isinstance(code, bool) or not isinstance(code, int):
             # a 200 without a numeric code is garbage, not a refusal: another channel may answer properly
             raise TransientUpstreamError(f"midjourney submit: reply code {code!r} is not a number",
@@ -142,13 +159,17 @@ class MidjourneyProvider:
         if code not in ACCEPTED_CODES:
             # users see the protocol's code in our words (mj_relay reads "[code]"), never the upstream's text
             raise PermanentUpstreamError(f"[{code}] {description[:300] or 'refused'}", status=reply.status,
-                                         body=answer, public=f"[{code}] {REFUSAL_WORDS.get(code, 'refused')}")
+                                         body=self._redacted(answer),
+                                         public=f"[{code}] {REFUSAL_WORDS.get(code, 'refused')}")
         upstream_id = answer.get("result")
         if not isinstance(upstream_id, (str, int)) or not str(upstream_id):
             raise TransientUpstreamError("midjourney submit: accepted without a task id", body=answer)
         properties = answer.get("properties") if isinstance(answer.get("properties"), dict) else {}
         status = states.MODAL if str(properties.get("status") or "").upper() == "MODAL" else states.SUBMITTED
-        submitted = {"code": int(code), "description": description[:500]}
+        # The upstream's properties (finalPrompt, numberOfQueues, ...) are relayed in the submit reply, as new-api does.
+        kept = self._redacted(properties)
+        submitted = {"code": int(code), "description": description[:500],
+                     "properties": kept if len(json.dumps(kept)) <= MAX_PROPERTIES_CHARS else {}}
         return SubmitResult(upstream_id=str(upstream_id), status=status, raw=answer, extra={"mj_submit": submitted})
 
     def fetch(self, upstream_ids: list[str]) -> dict[str, UpstreamState]:
@@ -167,6 +188,26 @@ class MidjourneyProvider:
                     state = state_of(item)
                     out[state.upstream_id] = state
         return out
+
+    def upload(self, base64_array: list[str]) -> dict[str, Any]:
+        """`POST {base}/mj/submit/upload-discord-images`: the reply (URLs in `result` when code is 1)."""
+        reply = self._post("/mj/submit/upload-discord-images", {"base64Array": base64_array},
+                           "midjourney upload-discord-images")
+        answer = reply.json()
+        if not isinstance(answer, dict) or isinstance(answer.get("code"), bool) or not isinstance(
+                answer.get("code"), int):
+            raise TransientUpstreamError("midjourney upload: reply is not an object with a numeric code")
+        return self._redacted(answer)
+
+    def image_seed(self, upstream_id: str) -> dict[str, Any]:
+        """`GET {base}/mj/task/{id}/image-seed`: the upstream's reply object (seed in `result`)."""
+        reply = http.channel_request(self.channel, "GET", f"/mj/task/{quote(upstream_id, safe='')}/image-seed",
+                                     headers=self._headers())
+        http.classify_status(reply, "midjourney image-seed", secret=self.channel.secret)
+        answer = reply.json()
+        if not isinstance(answer, dict):
+            raise TransientUpstreamError("midjourney image-seed: reply is not a JSON object")
+        return self._redacted(answer)
 
     def cancel(self, upstream_id: str) -> bool:
         return False  # midjourney-proxy has no cancel; a stopped task is failed and refunded on our side

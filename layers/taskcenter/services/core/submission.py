@@ -92,7 +92,7 @@ def _public_id(spec: TaskSpec, numeric_id: int) -> str:
     if spec.task_id:
         return spec.task_id
     if spec.platform == "midjourney":
-        return ids.new_mj_task_id(clock.now_ms())
+        return ids.new_mj_task_id(clock.now_ms(), numeric_id)
     if spec.platform == "tikmatrix":
         return ids.v1_task_key(numeric_id)
     return ids.new_suno_task_id()
@@ -174,14 +174,17 @@ def created(tasks: list[Task]) -> None:
                                            "action": task.action, "quota": int(task.quota)})
 
 
-def submit_now(principal: Principal, spec: TaskSpec) -> Task:
+def submit_now(principal: Principal, spec: TaskSpec, *, payload: dict[str, Any] | None = None) -> Task:
     """The relays' path: create one task and submit it while the client waits.
+
+    `payload`: what to send upstream when it differs from what the task stores (the MJ relay keeps
+    request images out of the item: docs/midjourney.md, "Large images").
 
     Raises NoChannel (nothing charged), UpstreamRejected / UpstreamUnavailable (the task exists, FAILURE,
     refunded already; the error carries `task_id`).
     """
     task = create_tasks(principal, [channel_pin.apply(principal, spec)])[0]  # sk-KEY-<channel id>
-    return dispatch_to_upstream(task, client_waiting=True)
+    return dispatch_to_upstream(task, client_waiting=True, payload=payload)
 
 
 def submit_facts(task: Task) -> dict[str, Any]:
@@ -221,7 +224,7 @@ def candidate_channels(task: Task) -> list[ChannelInfo]:
     return order[:settings.get().submit_channel_attempts]
 
 
-def dispatch_to_upstream(task: Task, *, client_waiting: bool) -> Task:
+def dispatch_to_upstream(task: Task, *, client_waiting: bool, payload: dict[str, Any] | None = None) -> Task:
     """Submit a NOT_START task to an upstream (see the module doc). Returns the task as it now is.
 
     A task past NOT_START is returned untouched (duplicate retry messages are harmless).
@@ -236,7 +239,8 @@ def dispatch_to_upstream(task: Task, *, client_waiting: bool) -> Task:
             _defer(task, wait_ms)
             return task
     facts = submit_facts(task)
-    request = SubmitRequest(task_id=task.task_id, action=task.action, payload=upstream_payload(task),
+    request = SubmitRequest(task_id=task.task_id, action=task.action,
+                            payload=payload if payload is not None else upstream_payload(task),
                             upstream_parent_id=str(facts.get("upstream_parent_id") or ""),
                             user_id=int(task.user_id or 0))
     channels = candidate_channels(task)
@@ -245,6 +249,7 @@ def dispatch_to_upstream(task: Task, *, client_waiting: bool) -> Task:
         # up its submission retries; deleting the channel, or the timeout sweeper, fails it (docs/admin.md).
         _defer(task, DRAINING_RECHECK_SECONDS * 1000)
         return task
+    last_error: UpstreamError | None = None  # the refusing caller may relay its reply (the MJ relay's 23)
     for channel in channels:
         try:
             result = platform_registry.provider_for(channel).submit(request)
@@ -261,6 +266,7 @@ def dispatch_to_upstream(task: Task, *, client_waiting: bool) -> Task:
             logger.warning("submission failed, trying next channel",
                            extra={"task_id": task.task_id, "channel_id": channel.id, "status": error.status,
                                   "error": type(error).__name__, "reason": error.message})
+            last_error = error
             continue
         _mark_submitted(task, channel, result.upstream_id, result.status, result.extra)
         return task
@@ -268,7 +274,7 @@ def dispatch_to_upstream(task: Task, *, client_waiting: bool) -> Task:
     if client_waiting:
         fail_task(task, reason, refund_now=True)
         error_cls = UpstreamUnavailable if channels else NoChannel
-        raise _with_task(error_cls(reason), task)
+        raise _with_task(error_cls(reason), task) from last_error
     attempts = int(task.submit_attempts or 0) + 1
     if attempts > settings.get().submit_max_retries:
         fail_task(task, reason)

@@ -8,19 +8,22 @@ parent-task rules, submission and reply shaping. docs/midjourney.md describes th
   a stored state that is not yet SUCCESS is refreshed from the upstream once (one list-by-condition
   for that id, applied through the engine) before refusing. `/modal` needs the task to wait in MODAL.
   The new task goes to the parent's channel, with the parent's upstream id.
-- Fetches show midjourney-proxy's camelCase task; `imageUrl` is forwarded through this service
-  (`/mj/image/{id}`) unless forwarding is off (services.image_proxy).
+- Submit replies are new-api's: codes 21 and 22 become 1 (21 stays for INPAINT / CUSTOM_ZOOM, whose
+  modal step is pending), the upstream's `properties` are relayed, and an upstream refusal (23, 24, ...)
+  is HTTP 200 with the upstream's body, the task failed and refunded in the same request.
+- Fetches show midjourney-proxy's camelCase task (services.midjourney.views).
+- Request validation lives in services.midjourney.requests.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from taskcenter import settings
-from taskcenter.domain import channel_status, numbers, states
-from taskcenter.domain.errors import BadInput, DomainError, NoChannel, NotFound, UpstreamRejected
+from taskcenter.domain import channel_status, states
+from taskcenter.domain.errors import NoChannel, UpstreamRejected, UpstreamUnavailable
 from taskcenter.observability import logger
 from taskcenter.providers.base import UpstreamError
 from taskcenter.services.core import channels as channel_service
@@ -28,200 +31,41 @@ from taskcenter.services.core import idempotency, submission
 from taskcenter.services.core.auth import Principal, owns
 from taskcenter.services.core.platform_registry import provider_for
 from taskcenter.services.core.upstream_state import apply_upstream_state
-from taskcenter.store import tasks as task_store
-from taskcenter.store.models import Task
+from taskcenter.services.midjourney.requests import (  # noqa: F401 - re-exported: the relay's public names
+    CODE_BAD_REQUEST,
+    CODE_OK,
+    KIND,
+    PLATFORM,
+    MjRefused,
+    MjSubmission,
+    action_of_custom_id,
+    parse_submission,
+    parse_upload,
+    without_images,
+)
+from taskcenter.services.midjourney.views import (  # noqa: F401 - re-exported
+    buttons_of,
+    image_url,
+    list_by_condition,
+    mj_status,
+    task_view,
+    upstream_image_url,
+)
+from taskcenter.store.repositories import current as repositories
 
-PLATFORM = "midjourney"
-KIND = "mj"
-MAX_PROMPT = 8000
-MAX_STATE = 1000
-MAX_IDS = 100
-BOT_TYPES = ("MID_JOURNEY", "NIJI_JOURNEY")
-DIMENSIONS = ("PORTRAIT", "SQUARE", "LANDSCAPE")
-CHANGE_ACTIONS = ("UPSCALE", "VARIATION", "REROLL")
+if TYPE_CHECKING:
+    from taskcenter.store.models import Task
 
-# midjourney-proxy reply codes
-CODE_OK = 1
-CODE_BAD_REQUEST = 4
-
-
-class MjRefused(DomainError):
-    """A relay refusal with midjourney-proxy's numeric code."""
-
-    http_status = 400
-    code = "invalid_request"
-
-    def __init__(self, message: str, mj_code: int = CODE_BAD_REQUEST, *, http_status: int = 400) -> None:
-        super().__init__(message)
-        self.mj_code = mj_code
-        self.http_status = http_status
-
-
-@dataclass(frozen=True)
-class MjSubmission:
-    kind: str  # upstream submit path: imagine | action | blend | describe | modal | shorten | change
-    action: str  # our task action: IMAGINE, UPSCALE, VARIATION, ...
-    body: dict[str, Any]  # what goes to the upstream (taskId added by the adapter)
-    properties: dict[str, Any] = field(default_factory=dict)  # request facts the surfaces show
-    parent_id: str = ""  # our id of the task this acts on
-    parent_status: str = ""  # the parent status this needs (SUCCESS, or MODAL for a modal)
-
-    @property
-    def model_name(self) -> str:
-        return f"mj_{self.action.lower()}"
-
-
-# ---------------------------------------------------------------- validation
-def _text(body: dict[str, Any], name: str, *, required: bool = False, limit: int = MAX_PROMPT) -> str:
-    value = body.get(name)
-    if value is None or value == "":
-        if required:
-            raise BadInput(f"{name} is required", field=name)
-        return ""
-    if not isinstance(value, str):
-        raise BadInput(f"{name} must be a string", field=name)
-    value = value.strip()
-    if required and not value:
-        raise BadInput(f"{name} must not be blank", field=name)
-    if len(value) > limit:
-        raise BadInput(f"{name} is longer than {limit} characters", field=name)
-    return value
-
-
-# ASCII only: `\s` would also take Unicode spaces (U+3000 is 3 bytes in the body, 6 as stored), not base64.
-_DATA_URL = re.compile(r"^data:image/[a-zA-Z0-9.+-]+;base64,[A-Za-z0-9+/=\s]+$", re.ASCII)
-
-
-def _image(value: Any, name: str) -> str:
-    if not isinstance(value, str) or not _DATA_URL.match(value):
-        raise BadInput(f"{name} must be a base64 data URL (data:image/png;base64,...)", field=name)
-    return value
-
-
-def _images(body: dict[str, Any], name: str, *, low: int, high: int) -> list[str]:
-    value = body.get(name)
-    if value is None and low == 0:
-        return []
-    if not isinstance(value, list) or not low <= len(value) <= high:
-        raise BadInput(f"{name} must be a list of {low} to {high} base64 images", field=name)
-    return [_image(v, f"{name}[{i}]") for i, v in enumerate(value)]
-
-
-def _common(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Fields every submit accepts: state (echoed back), botType. notifyHook is accepted and ignored."""
-    state = _text(body, "state", limit=MAX_STATE)
-    bot_type = _text(body, "botType", limit=32) or "MID_JOURNEY"
-    if bot_type not in BOT_TYPES:
-        raise BadInput(f"botType must be one of {', '.join(BOT_TYPES)}", field="botType")
-    _text(body, "notifyHook", limit=2000)  # type-checked only: webhooks are not relayed (docs/midjourney.md)
-    return {"botType": bot_type}, {"state": state, "botType": bot_type}
-
-
-def _id_as_text(body: dict[str, Any], name: str) -> dict[str, Any]:
-    """Ids are numeric strings; clients that send them as JSON numbers are understood too."""
-    value = body.get(name)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return {**body, name: str(value)}
-    return body
-
-
-def action_of_custom_id(custom_id: str) -> tuple[str, int]:
-    """(action, index) for a button's customId, as new-api maps them; BadInput for an unknown one.
-
-    MJ::JOB::upsample::2::<hash> -> UPSCALE 2; MJ::JOB::variation::1::<hash> -> VARIATION 1;
-    low_variation / high_variation / reroll / pan_* -> LOW_VARIATION / HIGH_VARIATION / REROLL / PAN;
-    MJ::Outpaint::... -> ZOOM; MJ::CustomZoom::... -> CUSTOM_ZOOM; MJ::Inpaint::... -> INPAINT.
-    """
-    parts = custom_id.split("::")
-    if len(parts) < 3 or parts[0] != "MJ":
-        raise MjRefused(f"unknown_action: customId {custom_id[:100]!r} is not a Midjourney button")
-    name = parts[2] if parts[1].upper() == "JOB" else parts[1]
-
-    def index_at(i: int) -> int:
-        raw = parts[i] if len(parts) > i else ""
-        if not numbers.is_ascii_int(raw, max_digits=1) or not 1 <= int(raw) <= 4:  # "²" / "٣": not an index
-            raise MjRefused(f"unknown_action: customId {custom_id[:100]!r} has no button index 1-4")
-        return int(raw)
-
-    if "upsample" in name:
-        return "UPSCALE", index_at(3)
-    if name == "variation":
-        return "VARIATION", index_at(3)
-    if name == "low_variation":
-        return "LOW_VARIATION", 1
-    if name == "high_variation":
-        return "HIGH_VARIATION", 1
-    if "reroll" in name:
-        return "REROLL", 1
-    if "pan" in name:
-        return "PAN", 1
-    fixed = {"Outpaint": "ZOOM", "CustomZoom": "CUSTOM_ZOOM", "Inpaint": "INPAINT"}
-    if name in fixed:
-        return fixed[name], 1
-    raise MjRefused(f"unknown_action: {custom_id[:100]}")
-
-
-def parse_submission(kind: str, body: dict[str, Any]) -> MjSubmission:
-    """Validate one submit body. Raises BadInput / MjRefused (code 4) before anything is written."""
-    upstream, props = _common(body)
-    if kind == "imagine":
-        prompt = _text(body, "prompt", required=True)
-        images = _images(body, "base64Array", low=0, high=5)
-        upstream.update(prompt=prompt, base64Array=images)
-        props.update(prompt=prompt, images=len(images))
-        return MjSubmission(kind, "IMAGINE", upstream, props)
-    if kind == "blend":
-        images = _images(body, "base64Array", low=2, high=5)
-        dimensions = (_text(body, "dimensions", limit=16) or "SQUARE").upper()
-        if dimensions not in DIMENSIONS:
-            raise BadInput(f"dimensions must be one of {', '.join(DIMENSIONS)}", field="dimensions")
-        upstream.update(base64Array=images, dimensions=dimensions)
-        props.update(prompt="", images=len(images), dimensions=dimensions)
-        return MjSubmission(kind, "BLEND", upstream, props)
-    if kind == "describe":
-        image = _image(body.get("base64"), "base64")
-        upstream.update(base64=image)
-        props.update(prompt="", images=1)
-        return MjSubmission(kind, "DESCRIBE", upstream, props)
-    if kind == "shorten":
-        prompt = _text(body, "prompt", required=True)
-        upstream.update(prompt=prompt)
-        props.update(prompt=prompt)
-        return MjSubmission(kind, "SHORTEN", upstream, props)
-    parent_id = _text(_id_as_text(body, "taskId"), "taskId", required=True, limit=64)
-    if kind == "action":
-        custom_id = _text(body, "customId", required=True, limit=500)
-        action, index = action_of_custom_id(custom_id)
-        upstream.update(customId=custom_id)
-        props.update(customId=custom_id, index=index)
-        return MjSubmission(kind, action, upstream, props, parent_id, states.SUCCESS)
-    if kind == "change":
-        action = _text(body, "action", required=True, limit=32).upper()
-        if action not in CHANGE_ACTIONS:
-            raise BadInput(f"action must be one of {', '.join(CHANGE_ACTIONS)}", field="action")
-        index = body.get("index")
-        if action == "REROLL" and index in (None, ""):
-            index = 0
-        if isinstance(index, bool) or not isinstance(index, int) or not (0 if action == "REROLL" else 1) <= index <= 4:
-            raise BadInput("index must be an integer from 1 to 4", field="index")
-        upstream.update(action=action, index=index)
-        props.update(index=index)
-        return MjSubmission(kind, action, upstream, props, parent_id, states.SUCCESS)
-    if kind == "modal":
-        prompt = _text(body, "prompt")
-        mask = body.get("maskBase64")
-        if mask not in (None, ""):
-            upstream.update(maskBase64=_image(mask, "maskBase64"))
-        upstream.update(prompt=prompt)
-        props.update(prompt=prompt)
-        return MjSubmission(kind, "MODAL", upstream, props, parent_id, states.MODAL)
-    raise NotFound(f"unknown Midjourney submit action {kind!r}")
+# Submit codes new-api rewrites to 1 (relay/mjproxy_handler.go): 22 always, 21 except where a modal is pending.
+CODE_EXISTS, CODE_QUEUED = 21, 22
+MODAL_ACTIONS = frozenset({"INPAINT", "CUSTOM_ZOOM"})
+MAX_PROPERTIES_BYTES = 8 * 1024  # the upstream's submit properties kept on the task (a few keys in practice)
 
 
 # ---------------------------------------------------------------- parent tasks
 def own_task(principal: Principal, task_id: str) -> Task:
     """The caller's Midjourney task, or NotFound (another user's task is not found either)."""
-    task = task_store.get(task_id) if task_id and len(task_id) <= 64 else None
+    task = repositories().tasks.get(task_id) if task_id and len(task_id) <= 64 else None
     if not owns(principal, task, kind=KIND):
         raise MjRefused(f"task_not_found: task {task_id[:64]} does not exist", http_status=404)
     return task
@@ -257,7 +101,7 @@ def require_parent(principal: Principal, request: MjSubmission) -> Task:
         raise MjRefused(f"{need}: task {parent.task_id} is {mj_status(parent.status)}; "
                         f"{request.action} needs it to be {request.parent_status}")
     if request.kind == "action":
-        buttons = {b.get("customId") for b in _buttons(parent)}
+        buttons = {b.get("customId") for b in buttons_of(parent)}
         if buttons and request.body["customId"] not in buttons:
             raise MjRefused(f"customId is not one of the buttons of task {parent.task_id}")
     if not int(parent.channel_id or 0) or not parent.upstream_id:
@@ -291,19 +135,54 @@ def _submit_parsed(principal: Principal, request: MjSubmission) -> dict[str, Any
         spec_fields["parent_task_id"] = parent.task_id
         if not properties.get("prompt"):  # an action shows the prompt it works on, as midjourney-proxy does
             properties["prompt"] = str((parent.properties or {}).get("prompt") or "")
+    full = {"kind": request.kind, "body": request.body}
+    kept, taken = without_images(request.body)
+    stored = {"kind": request.kind, "body": kept, **({"images_not_kept": taken} if taken else {})}
     spec = submission.TaskSpec(
         platform=PLATFORM, kind=KIND, action=request.action, model_name=request.model_name,
-        payload={"kind": request.kind, "body": request.body}, properties=properties,
+        payload=stored, properties=properties,
         channel_id=channel_id, upstream_parent_id=upstream_parent, fields=spec_fields,
     )
     try:
-        task = submission.submit_now(principal, spec)
-    except UpstreamRejected as error:
-        raise MjRefused(error.message, _upstream_code(error.message)) from error
+        task = submission.submit_now(principal, spec, payload=full)
+    except (UpstreamRejected, UpstreamUnavailable) as error:
+        refusal = _upstream_refusal(error)
+        if refusal is not None:  # new-api relays the upstream's own answer: HTTP 200, its code (docs/compatibility.md)
+            return refusal
+        if isinstance(error, UpstreamRejected):
+            raise MjRefused(error.message, _upstream_code(error.message)) from error
+        raise
     submitted = submission.extra_of(task).get("mj_submit") or {}
     code = int(submitted.get("code") or CODE_OK)
+    if code == CODE_QUEUED or (code == CODE_EXISTS and request.action not in MODAL_ACTIONS):
+        code = CODE_OK
+    props = submitted.get("properties")
     return {"code": code, "description": str(submitted.get("description") or "Submit success"),
-            "result": task.task_id, "properties": {}}
+            "result": task.task_id, "properties": dict(props) if isinstance(props, dict) else {}}
+
+
+def _upstream_refusal(error: Exception) -> dict[str, Any] | None:
+    """The upstream's refusal body (HTTP 200 with a numeric code), as the relay answers it; else None.
+
+    `result` is this service's id of the failed (and refunded) task when the upstream named one.
+    """
+    cause = error.__cause__
+    body = cause.body if isinstance(cause, UpstreamError) else None
+    if not isinstance(body, dict) or not isinstance(body.get("code"), int) or isinstance(body.get("code"), bool):
+        return None
+    task_id = getattr(error, "task_id", "")
+    props = body.get("properties")
+    return {"code": int(body["code"]), "description": str(body.get("description") or ""),
+            "result": task_id if body.get("result") not in (None, "") and task_id else None,
+            "properties": bounded_properties(props)}
+
+
+def bounded_properties(value: Any) -> dict[str, Any]:
+    """An upstream `properties` object as JSON-safe data, or {} when it is not an object or is oversized."""
+    if not isinstance(value, dict):
+        return {}
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return json.loads(text) if len(text.encode("utf-8")) <= MAX_PROPERTIES_BYTES else {}
 
 
 def _upstream_code(message: str) -> int:
@@ -311,80 +190,53 @@ def _upstream_code(message: str) -> int:
     return int(found.group(1)) if found else CODE_BAD_REQUEST
 
 
-# ---------------------------------------------------------------- views
-MJ_VIEW_STATUS = {states.QUEUED: states.SUBMITTED, states.UNKNOWN: states.IN_PROGRESS}
+def image_seed(principal: Principal, task_id: str) -> dict[str, Any]:
+    """`GET /mj/task/{id}/image-seed`: asked of the task's channel, its reply relayed (seed in `result`)."""
+    task = own_task(principal, task_id)
+    if not task.upstream_id or not int(task.channel_id or 0):
+        raise MjRefused(f"task {task.task_id} never reached an upstream; it has no seed")
+    channel = channel_service.get_channel(int(task.channel_id))
+    if channel is None:
+        raise NoChannel(f"the channel of task {task.task_id} is no longer available")
+    provider = provider_for(channel_service.info(channel))
+    try:
+        reply = provider.image_seed(task.upstream_id)
+    except UpstreamError as error:
+        logger.warning("image seed failed", extra={"task_id": task.task_id, "reason": error.message})
+        raise MjRefused(f"the upstream could not give the seed: {error.public or 'unavailable'}", 5,
+                        http_status=502) from error
+    return {"code": reply.get("code") if isinstance(reply.get("code"), int) else CODE_OK,
+            "description": str(reply.get("description") or ""),
+            "result": None if reply.get("result") is None else str(reply.get("result")),
+            "properties": bounded_properties(reply.get("properties"))}
 
 
-def mj_status(status: str) -> str:
-    return MJ_VIEW_STATUS.get(status, status)
+def upload(principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+    """`POST /mj/submit/upload-discord-images`: relayed to the first channel that answers; no task, no charge.
 
-
-def _extra(task: Task) -> dict[str, Any]:
-    return submission.extra_of(task)
-
-
-def _buttons(task: Task) -> list[dict[str, Any]]:
-    buttons = _extra(task).get("buttons") or []
-    return [dict(b.as_dict() if hasattr(b, "as_dict") else b) for b in buttons]
-
-
-def upstream_image_url(task: Task) -> str:
-    return str(_extra(task).get("image_url") or "")
-
-
-def image_url(task: Task, base_url: str) -> str:
-    """What clients see: the forwarding URL (when on and there is an image), else the upstream's."""
-    upstream = upstream_image_url(task)
-    if not upstream:
-        return ""
-    if settings.get().mj_forward_images and base_url:
-        return f"{base_url}/mj/image/{task.task_id}"
-    return upstream
-
-
-def task_view(task: Task, base_url: str) -> dict[str, Any]:
-    """midjourney-proxy's task object (camelCase) for fetch and list-by-condition."""
-    props = task.properties or {}
-    extra = _extra(task)
-    final_prompt = str(extra.get("final_prompt") or extra.get("prompt_en") or props.get("prompt") or "")
-    return {
-        "id": task.task_id,
-        "action": task.action,
-        "customId": str(props.get("customId") or ""),
-        "botType": str(props.get("botType") or ""),
-        "prompt": str(props.get("prompt") or ""),
-        "promptEn": str(extra.get("prompt_en") or ""),
-        "description": str(extra.get("description") or (extra.get("mj_submit") or {}).get("description") or ""),
-        "state": str(props.get("state") or ""),
-        "submitTime": int(task.submit_ms or 0),
-        "startTime": int(task.start_ms or 0),
-        "finishTime": int(task.finish_ms or 0),
-        "imageUrl": image_url(task, base_url),
-        "videoUrl": "",
-        "videoUrls": [],
-        "status": mj_status(task.status),
-        "progress": task.progress or "0%",
-        "failReason": task.fail_reason or "",
-        "buttons": _buttons(task),
-        "maskBase64": "",
-        "properties": {"finalPrompt": final_prompt, "finalZhPrompt": ""},
-    }
+    A staging step (the Dooy client uploads a reference image, then puts `result[0]` into a prompt): nothing
+    to follow or refund, so no task is written (new-api writes a SUCCESS row and charges mj_upload; our
+    price for it is 0). docs/compatibility.md, Midjourney.
+    """
+    images = parse_upload(body)
+    last: UpstreamError | None = None
+    for channel in channel_service.failover_order(PLATFORM, "mj_upload")[:settings.get().submit_channel_attempts]:
+        try:
+            reply = provider_for(channel).upload(images)
+        except UpstreamError as error:
+            logger.warning("upload failed, trying next channel", extra={"channel_id": channel.id,
+                                                                       "reason": error.message})
+            last = error
+            continue
+        result = reply.get("result")
+        return {"code": int(reply["code"]), "description": str(reply.get("description") or ""),
+                "result": [str(u) for u in result] if isinstance(result, list) else result,
+                "properties": bounded_properties(reply.get("properties"))}
+    if last is None:
+        raise NoChannel("no enabled midjourney channel")
+    raise MjRefused("every channel failed (upstream unavailable)", 5, http_status=502) from last
 
 
 def fetch(principal: Principal, task_id: str, base_url: str) -> dict[str, Any]:
     return task_view(own_task(principal, task_id), base_url)
 
-
-def list_by_condition(principal: Principal, body: dict[str, Any], base_url: str) -> list[dict[str, Any]]:
-    """The caller's tasks among `ids` (others' and unknown ids are left out), in the order asked."""
-    ids = body.get("ids")
-    if isinstance(ids, list):  # numeric ids sent as JSON numbers are understood too
-        ids = [str(i) if isinstance(i, int) and not isinstance(i, bool) else i for i in ids]
-    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-        raise BadInput("ids must be a list of task ids", field="ids")
-    if len(ids) > MAX_IDS:
-        raise BadInput(f"at most {MAX_IDS} ids per request", field="ids")
-    wanted = [i for i in dict.fromkeys(ids) if i and len(i) <= 64]
-    found = {t.task_id: t for t in task_store.get_many(wanted)
-             if owns(principal, t, kind=KIND)}
-    return [task_view(found[i], base_url) for i in wanted if i in found]
