@@ -17,6 +17,7 @@ TABLE_ENV = {
     "ledger": "LEDGER_TABLE",
     "counters": "COUNTERS_TABLE",
     "idempotency": "IDEMPOTENCY_TABLE",
+    "webhooks": "WEBHOOKS_TABLE",
 }
 
 # Service -> environment variable of its endpoint override (else AWS_ENDPOINT_URL, else the SDK's default).
@@ -31,6 +32,7 @@ QUEUE_ENV = {
     "poll": "POLL_QUEUE_URL",
     "refund": "REFUND_QUEUE_URL",
     "retry": "RETRY_QUEUE_URL",
+    "webhook": "WEBHOOK_QUEUE_URL",
 }
 
 

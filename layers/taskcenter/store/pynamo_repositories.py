@@ -106,4 +106,10 @@ class PynamoCredentials:
 def default() -> Repositories:
     """One set per process: the wrappers hold no state (table names resolve lazily, per call)."""
     return Repositories(tasks=PynamoTasks(), ledger=PynamoLedger(), counters=PynamoCounters(),
-                        channels=PynamoChannels(), credentials=PynamoCredentials())
+                        channels=PynamoChannels(), credentials=PynamoCredentials(), webhooks=_webhooks())
+
+
+def _webhooks() -> object:
+    from taskcenter.store.webhook_repository import PynamoWebhooks  # its own module (docs/webhooks.md)
+
+    return PynamoWebhooks()

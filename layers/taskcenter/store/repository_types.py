@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from taskcenter.store.counters import ScopeCount
     from taskcenter.store.models import Channel, Credential, Task
     from taskcenter.store.money import AuditResult, Payer
+    from taskcenter.store.webhook_repository import WebhookRepository
 
 
 class _Remove:
@@ -103,3 +104,4 @@ class Repositories:
     counters: CounterRepository
     channels: ChannelRepository
     credentials: CredentialRepository
+    webhooks: WebhookRepository | None = None  # store/webhook_repository.py (docs/webhooks.md)
