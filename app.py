@@ -17,13 +17,13 @@ if os.path.isdir(_LAYER) and _LAYER not in sys.path:
 
 from chalice import Chalice  # noqa: E402
 
-from functions import _http, admin, dashboard, jobs, meta, mj, suno, user, v1  # noqa: E402
+from functions import _http, admin, dashboard, jobs, meta, mj, suno, user, v1, webhooks  # noqa: E402
 
 app = Chalice(app_name="task-center")
 _http.bind_app(app)
 app.api.binary_types.extend(["image/png", "image/jpeg", "image/webp", "image/gif"])
 
-for blueprint in (user.bp, dashboard.bp, suno.bp, mj.bp, v1.bp, jobs.bp, admin.bp, meta.bp):
+for blueprint in (user.bp, dashboard.bp, suno.bp, mj.bp, v1.bp, jobs.bp, admin.bp, meta.bp, webhooks.bp):
     app.register_blueprint(blueprint)
 
 # Every view validates its own body and answers in its surface's envelope; accept any Content-Type so

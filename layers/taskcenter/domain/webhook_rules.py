@@ -19,8 +19,8 @@ from taskcenter.domain.errors import BadInput
 SUBMITTED, PROGRESS, SUCCEEDED, FAILED, REFUNDED = (
     "task.submitted", "task.progress", "task.succeeded", "task.failed", "task.refunded")
 EVENT_TYPES: tuple[str, ...] = (SUBMITTED, PROGRESS, SUCCEEDED, FAILED, REFUNDED)
-# The status a task moved to -> its event (other moves, e.g. QUEUED, emit nothing).
-STATUS_EVENTS = {"SUBMITTED": SUBMITTED, "SUCCESS": SUCCEEDED, "FAILURE": FAILED}
+# The status a task moved to -> its event (other moves, e.g. QUEUED or MODAL, emit nothing).
+STATUS_EVENTS = {"SUBMITTED": SUBMITTED, "IN_PROGRESS": PROGRESS, "SUCCESS": SUCCEEDED, "FAILURE": FAILED}
 
 DELIVERED, RETRY, DISABLE = "delivered", "retry", "disable"
 MAX_URL_LENGTH = 2000

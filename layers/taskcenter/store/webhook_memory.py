@@ -1,4 +1,4 @@
-"""The in-memory twin of store/webhook_repository.py (unit tests; same contract, tests/webhook_repository_contract.py)."""
+"""The in-memory twin of store/webhook_repository.py (contract: tests/webhook_repository_contract.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from taskcenter import clock
 from taskcenter.store.webhook_repository import (
     ENDPOINT_FIELDS,
     PENDING,
+    SETTLED_CLAIM,
     Attempt,
     Endpoint,
     Message,
@@ -90,7 +91,7 @@ class MemoryWebhooks:
         with self.lock:
             found = self.messages[(endpoint_id, webhook_id)]
             found.status, found.next_at_ms = status, next_at_ms
-            self.claims[(endpoint_id, webhook_id)] = 0
+            self.claims[(endpoint_id, webhook_id)] = SETTLED_CLAIM
 
     def reset_message(self, endpoint_id: str, webhook_id: str) -> bool:
         with self.lock:

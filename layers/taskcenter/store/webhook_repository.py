@@ -7,7 +7,7 @@ key. The in-memory twin is store/webhook_memory.py; tests/webhook_repository_con
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
@@ -17,6 +17,7 @@ from taskcenter.store.models import WebhookItem
 
 ENABLED, DISABLED = "enabled", "disabled"
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
+SETTLED_CLAIM = 2**62  # a settled attempt's claim never expires: only the next attempt may claim the message
 ENDPOINT_FIELDS = ("url", "secret", "old_secret", "old_secret_until_ms", "events", "description", "status",
                    "disabled_reason", "failing_since_ms")
 
@@ -92,7 +93,7 @@ class WebhookRepository(Protocol):
 
 
 def expiry() -> datetime:
-    return datetime.fromtimestamp(clock.now_s() + settings.get().webhook_log_ttl_seconds, tz=timezone.utc)
+    return datetime.fromtimestamp(clock.now_s() + settings.get().webhook_log_ttl_seconds, tz=UTC)
 
 
 def attempt_key(attempt: Attempt) -> str:
@@ -207,7 +208,7 @@ class PynamoWebhooks:
     def settle_message(self, endpoint_id: str, webhook_id: str, status: str, next_at_ms: int = 0) -> None:
         WebhookItem(f"msg#{endpoint_id}", webhook_id).update(actions=[
             WebhookItem.status.set(status), WebhookItem.next_at_ms.set(next_at_ms),
-            WebhookItem.claim_until_ms.set(0)])
+            WebhookItem.claim_until_ms.set(SETTLED_CLAIM)])
 
     def reset_message(self, endpoint_id: str, webhook_id: str) -> bool:
         try:

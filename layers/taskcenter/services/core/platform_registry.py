@@ -34,6 +34,10 @@ class Platform:
     on_terminal: Callable[[Task], None] | None = None
     # Messages with a "kind" sharing the retry queue, handled by the platform (body -> anything).
     message_kinds: Mapping[str, Callable[[dict[str, Any]], Any]] = field(default_factory=dict)
+    # Webhooks (core/task_events.py): extra fields of an event's `data`, and the body the task's own hook
+    # (e.g. midjourney-proxy's notifyHook) receives; None: no per-task hook on this platform.
+    event_data: Callable[[Task], dict[str, Any]] | None = None
+    hook_payload: Callable[[Task], dict[str, Any]] | None = None
 
 
 def install(loader: Callable[[], Mapping[str, Platform]]) -> None:

@@ -10,6 +10,7 @@ from taskcenter import clock, settings
 from taskcenter.domain import states
 from taskcenter.observability import logger
 from taskcenter.providers.base import UpstreamState
+from taskcenter.services.core import task_events
 from taskcenter.services.core.lifecycle import after_move, move
 from taskcenter.store import item_size
 from taskcenter.store import tasks as task_store
@@ -88,9 +89,12 @@ def apply_upstream_state(task: Task, state: UpstreamState) -> str:
         if not int(task.poll_misses or 0) and recent:
             return UNCHANGED  # progress moved, but we wrote it moments ago: the next poll will carry it
         actions += reschedule_actions(task, now)
+        progress_before = task.progress
         if not task_store.update_in_place(task, actions):
             return LOST_RACE
         task.refresh(consistent_read=True)
+        if task.progress != progress_before:
+            task_events.progressed(task)  # this write's winner only (docs/webhooks.md)
         return UPDATED
     actions = field_actions(task, state, reported, now)
     actions += reschedule_actions(task, now)

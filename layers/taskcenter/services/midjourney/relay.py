@@ -15,7 +15,7 @@ parent-task rules, submission and reply shaping. docs/midjourney.md describes th
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from taskcenter import settings
@@ -24,10 +24,11 @@ from taskcenter.domain.errors import BadInput, DomainError, NoChannel, NotFound,
 from taskcenter.observability import logger
 from taskcenter.providers.base import UpstreamError
 from taskcenter.services.core import channels as channel_service
-from taskcenter.services.core import idempotency, submission
+from taskcenter.services.core import idempotency, submission, task_events
 from taskcenter.services.core.auth import Principal, owns
 from taskcenter.services.core.platform_registry import provider_for
 from taskcenter.services.core.upstream_state import apply_upstream_state
+from taskcenter.services.midjourney import notify
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Task
 
@@ -65,6 +66,7 @@ class MjSubmission:
     properties: dict[str, Any] = field(default_factory=dict)  # request facts the surfaces show
     parent_id: str = ""  # our id of the task this acts on
     parent_status: str = ""  # the parent status this needs (SUCCESS, or MODAL for a modal)
+    notify_hook: str = ""  # the client's callback URL: gets the task object on each change (docs/webhooks.md)
 
     @property
     def model_name(self) -> str:
@@ -108,12 +110,11 @@ def _images(body: dict[str, Any], name: str, *, low: int, high: int) -> list[str
 
 
 def _common(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Fields every submit accepts: state (echoed back), botType. notifyHook is accepted and ignored."""
+    """Fields every submit accepts: state (echoed back), botType (notifyHook: `notify_hook`)."""
     state = _text(body, "state", limit=MAX_STATE)
     bot_type = _text(body, "botType", limit=32) or "MID_JOURNEY"
     if bot_type not in BOT_TYPES:
         raise BadInput(f"botType must be one of {', '.join(BOT_TYPES)}", field="botType")
-    _text(body, "notifyHook", limit=2000)  # type-checked only: webhooks are not relayed (docs/midjourney.md)
     return {"botType": bot_type}, {"state": state, "botType": bot_type}
 
 
@@ -163,6 +164,10 @@ def action_of_custom_id(custom_id: str) -> tuple[str, int]:
 
 def parse_submission(kind: str, body: dict[str, Any]) -> MjSubmission:
     """Validate one submit body. Raises BadInput / MjRefused (code 4) before anything is written."""
+    return replace(_parse_submission(kind, body), notify_hook=notify.notify_hook(body))
+
+
+def _parse_submission(kind: str, body: dict[str, Any]) -> MjSubmission:
     upstream, props = _common(body)
     if kind == "imagine":
         prompt = _text(body, "prompt", required=True)
@@ -289,6 +294,8 @@ def _submit_parsed(principal: Principal, request: MjSubmission) -> dict[str, Any
         parent = require_parent(principal, request)
         channel_id, upstream_parent = int(parent.channel_id), parent.upstream_id
         spec_fields["parent_task_id"] = parent.task_id
+    if request.notify_hook:
+        spec_fields["extra"] = {task_events.HOOK_FIELD: request.notify_hook}
         if not properties.get("prompt"):  # an action shows the prompt it works on, as midjourney-proxy does
             properties["prompt"] = str((parent.properties or {}).get("prompt") or "")
     spec = submission.TaskSpec(
