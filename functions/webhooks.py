@@ -28,6 +28,9 @@ PERMISSIONS = {
     "delete_webhook_endpoint": {"tables": {**_AUTH, "webhooks": "rw"}},
     "list_webhook_deliveries": {"tables": {**_AUTH, "webhooks": "r"}},
     "redeliver_webhook": {"tables": {**_AUTH, "webhooks": "rw"}, "queues": {"webhook": "send"}},
+    "admin_list_webhook_endpoints": {"tables": {**_AUTH, "webhooks": "r"}},
+    "admin_update_webhook_endpoint": {"tables": {**_AUTH, "webhooks": "rw"}},
+    "admin_delete_webhook_endpoint": {"tables": {**_AUTH, "webhooks": "rw"}},
     "webhook_worker": {"tables": {"webhooks": "rw"}, "queues": {"webhook": "send"}, "timeout": 60},
 }
 
@@ -79,6 +82,32 @@ def list_webhook_deliveries(endpoint_id: str) -> Response:
 @guarded("dashboard")
 def redeliver_webhook(endpoint_id: str, webhook_id: str) -> Response:
     return dashboard_ok(endpoints.redeliver(_caller().user_id, endpoint_id, webhook_id))
+
+
+def _admin() -> Principal:
+    request = bp.current_request
+    return authenticate_dashboard(header(request, "Authorization"), header(request, "New-Api-User"), admin=True)
+
+
+@bp.route("/api/webhook/user/{user_id}", methods=["GET"])
+@guarded("dashboard")
+def admin_list_webhook_endpoints(user_id: str) -> Response:
+    _admin()
+    return dashboard_ok(endpoints.list_endpoints(endpoints.user_id_of(user_id)))
+
+
+@bp.route("/api/webhook/user/{user_id}/{endpoint_id}", methods=["PUT"])
+@guarded("dashboard")
+def admin_update_webhook_endpoint(user_id: str, endpoint_id: str) -> Response:
+    _admin()
+    return dashboard_ok(endpoints.update(endpoints.user_id_of(user_id), endpoint_id, json_object(bp.current_request)))
+
+
+@bp.route("/api/webhook/user/{user_id}/{endpoint_id}", methods=["DELETE"])
+@guarded("dashboard")
+def admin_delete_webhook_endpoint(user_id: str, endpoint_id: str) -> Response:
+    _admin()
+    return dashboard_ok(endpoints.delete(endpoints.user_id_of(user_id), endpoint_id))
 
 
 @bp.on_sqs_message(queue="webhook", batch_size=10, name="webhook_worker")

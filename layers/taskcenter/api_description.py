@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from taskcenter import api_description_webhooks
+
 VERSION = "1.0.0"
 
 STATUSES = ["NOT_START", "SUBMITTED", "QUEUED", "IN_PROGRESS", "FAILURE", "SUCCESS", "UNKNOWN"]
@@ -225,6 +227,10 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                                "responses": {"200": {"description": "OpenAPI 3 document",
                                                      "content": {"application/json": {"schema": ANY_OBJ}}}}},
 }
+
+
+SCHEMAS.update(api_description_webhooks.schemas(_obj))
+OPERATIONS.update(api_description_webhooks.operations(_op, _ref, _envelope, _path_param))
 
 
 class DescriptionDrift(Exception):

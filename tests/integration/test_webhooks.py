@@ -235,3 +235,21 @@ def test_another_users_endpoints_are_invisible(client: Any, hooks: Any) -> None:
 def test_bad_endpoint_bodies_are_400(client: Any, hooks: Any, body: Any) -> None:
     status, reply = call(client, "post", "/api/webhook/self", hooks.user.dashboard_headers(), body)
     assert status == 400 and reply["success"] is False
+
+
+def test_admin_lists_disables_and_deletes_a_users_endpoints(client: Any, hooks: Any) -> None:
+    endpoint = add_endpoint(client, hooks.user, "https://example.com/hook")
+    admin = hooks.admin.dashboard_headers()
+    base = f"/api/webhook/user/{hooks.user.user_id}"
+    status, listing = call(client, "get", base, admin)
+    assert status == 200 and [e["id"] for e in listing["data"]] == [endpoint["id"]]
+    assert "secret" not in listing["data"][0]
+    status, reply = call(client, "put", f"{base}/{endpoint['id']}", admin, {"status": "disabled"})
+    assert status == 200 and reply["data"]["status"] == "disabled"
+    for headers in (hooks.user.dashboard_headers(), hooks.other.dashboard_headers()):  # not admins
+        status, reply = call(client, "get", base, headers)
+        assert reply["success"] is False and status in (200, 401, 403)
+    status, reply = call(client, "get", "/api/webhook/user/abc", admin)
+    assert status == 400
+    status, reply = call(client, "delete", f"{base}/{endpoint['id']}", admin)
+    assert status == 200 and call(client, "get", base, admin)[1]["data"] == []

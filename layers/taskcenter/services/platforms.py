@@ -13,7 +13,7 @@ from taskcenter.providers.midjourney import MidjourneyProvider
 from taskcenter.providers.suno import SunoProvider
 from taskcenter.providers.tikmatrix import TikMatrixProvider
 from taskcenter.services.core.platform_registry import Platform
-from taskcenter.services.midjourney import notify as mj_notify
+from taskcenter.services.midjourney import relay as mj_relay
 from taskcenter.services.task_api_v1 import admission, manual_retry
 
 
@@ -24,7 +24,7 @@ def _models(prefix: str) -> tuple[str, ...]:
 TABLE: dict[str, Platform] = {
     "suno": Platform(name="suno", provider=SunoProvider, models=_models("suno_")),
     "midjourney": Platform(name="midjourney", provider=MidjourneyProvider, models=_models("mj_"),
-                           hook_payload=mj_notify.hook_payload),  # notifyHook (docs/webhooks.md)
+                           hook_payload=mj_relay.hook_payload),  # notifyHook (docs/webhooks.md)
     "tikmatrix": Platform(
         name="tikmatrix", provider=TikMatrixProvider, models=_models("v1_"),
         admission=admission.admission_check,  # device and plan slots (docs/task-api-v1.md)

@@ -164,10 +164,6 @@ def action_of_custom_id(custom_id: str) -> tuple[str, int]:
 
 def parse_submission(kind: str, body: dict[str, Any]) -> MjSubmission:
     """Validate one submit body. Raises BadInput / MjRefused (code 4) before anything is written."""
-    return replace(_parse_submission(kind, body), notify_hook=notify.notify_hook(body))
-
-
-def _parse_submission(kind: str, body: dict[str, Any]) -> MjSubmission:
     upstream, props = _common(body)
     if kind == "imagine":
         prompt = _text(body, "prompt", required=True)
@@ -280,7 +276,7 @@ def submit(principal: Principal, kind: str, body: dict[str, Any],
 
     With an Idempotency-Key, a repeated request gets the first reply (one task, one charge).
     """
-    request = parse_submission(kind, body)
+    request = replace(parse_submission(kind, body), notify_hook=notify.notify_hook(body))
     return idempotency.run_once("mj-submit", user_id=principal.user_id, key=idempotency_key,
                                 request={"kind": kind, "body": body},
                                 produce=lambda: _submit_parsed(principal, request))
@@ -376,6 +372,11 @@ def task_view(task: Task, base_url: str) -> dict[str, Any]:
         "maskBase64": "",
         "properties": {"finalPrompt": final_prompt, "finalZhPrompt": ""},
     }
+
+
+def hook_payload(task: Task) -> dict[str, Any]:
+    """What a notifyHook receives (services/midjourney/notify.py): the task object, as fetch shows it."""
+    return task_view(task, settings.get().public_base_url.rstrip("/"))
 
 
 def fetch(principal: Principal, task_id: str, base_url: str) -> dict[str, Any]:

@@ -126,7 +126,7 @@ def send(url: str, webhook_id: str, body: str, endpoint: Endpoint | None) -> Rep
         headers["webhook-signature"] = signature(endpoint, webhook_id, at, body)
     started = time.monotonic()
     try:
-        reply = http.request("POST", url, headers=headers, content=body.encode(), max_redirects=0, retries=0,
+        reply = http.request("POST", url, headers=headers, json_body=body.encode(), max_redirects=0, retries=0,
                              total_timeout=settings.get().webhook_timeout_seconds,
                              max_bytes=settings.get().webhook_max_response_bytes)
     except UpstreamError as error:

@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from taskcenter import clock, queues, settings
+from taskcenter.domain import numbers
 from taskcenter.domain import webhook_rules as rules
 from taskcenter.domain.errors import BadInput, Conflict, NotFound
 from taskcenter.services.webhooks.delivery import delivery_body, webhooks
@@ -55,6 +56,13 @@ def _own(user_id: int, endpoint_id: str) -> Endpoint:
     if found is None:
         raise NotFound("no such webhook endpoint")
     return found
+
+
+def user_id_of(text: str) -> int:
+    """An admin route's user id (a positive integer)."""
+    if not numbers.is_ascii_int(text) or not 0 < int(text) < 2**53:
+        raise BadInput("user_id must be a positive integer", field="user_id")
+    return int(text)
 
 
 def list_endpoints(user_id: int) -> list[dict[str, Any]]:
