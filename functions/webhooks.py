@@ -115,8 +115,11 @@ def webhook_worker(event: Any) -> dict[str, Any]:
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
     from taskcenter.services.webhooks import delivery
 
+    def handle(record: Any) -> str:
+        return delivery.handle(record.body)
+
     try:
-        return process_partial_response(event=event.to_dict(), record_handler=lambda r: delivery.handle(r.body),
+        return process_partial_response(event=event.to_dict(), record_handler=handle,
                                         processor=BatchProcessor(event_type=EventType.SQS), context=event.context)
     finally:
         flush_metrics()

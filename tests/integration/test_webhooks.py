@@ -253,3 +253,27 @@ def test_admin_lists_disables_and_deletes_a_users_endpoints(client: Any, hooks: 
     assert status == 400
     status, reply = call(client, "delete", f"{base}/{endpoint['id']}", admin)
     assert status == 200 and call(client, "get", base, admin)[1]["data"] == []
+
+
+def test_the_lambda_handler_reports_an_abandoned_message_as_a_batch_item_failure(client: Any, hooks: Any) -> None:
+    """The SQS handler (functions/webhooks.py): a delivered record is done; an abandoned one is reported
+    failed, so SQS redelivers it until maxReceiveCount moves it to the dead-letter queue."""
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    from functions import webhooks as handlers
+    from tests.engine_support import sqs_event
+
+    receiver = hooks.extra["receiver"]
+    receiver.then = 410
+    add_endpoint(client, hooks.user, f"{receiver.url}/gone")
+    imagine(client, hooks.user)
+    [event] = [b for b in webhook_queue_bodies() if b["kind"] == "event"]
+    reply = handlers.webhook_worker(sqs_event([event], "webhook"), None)
+    assert reply == {"batchItemFailures": []}  # the fan-out
+    [delivery] = webhook_queue_bodies()
+    reply = handlers.webhook_worker(sqs_event([delivery, event], "webhook", ids=["a", "b"]), None)
+    assert reply["batchItemFailures"] == [{"itemIdentifier": "a"}]  # abandoned (410); the repeated event is fine
+    webhook_queue_bodies()
+    with pytest.raises(BatchProcessingError):  # a whole failed batch fails the invocation (every record returns)
+        handlers.webhook_worker(sqs_event([delivery, {"kind": "nonsense"}], "webhook", ids=["a", "b"]), None)
+    assert len(receiver.received) == 1  # an abandoned message is never sent again
