@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
+from taskcenter.domain.errors import Forbidden
 from taskcenter.observability import flush_metrics
 from taskcenter.services.core.auth import Principal, authenticate_dashboard
 
@@ -99,8 +100,11 @@ def admin_list_webhook_endpoints(user_id: str) -> Response:
 @bp.route("/api/webhook/user/{user_id}/{endpoint_id}", methods=["PUT"])
 @guarded("dashboard")
 def admin_update_webhook_endpoint(user_id: str, endpoint_id: str) -> Response:
-    _admin()
-    return dashboard_ok(endpoints.update(endpoints.user_id_of(user_id), endpoint_id, json_object(bp.current_request)))
+    principal = _caller()
+    body = json_object(bp.current_request, required=False)  # a malformed body is a 400 for everyone, as elsewhere
+    if not principal.is_admin:
+        raise Forbidden("admin role required")
+    return dashboard_ok(endpoints.update(endpoints.user_id_of(user_id), endpoint_id, body))
 
 
 @bp.route("/api/webhook/user/{user_id}/{endpoint_id}", methods=["DELETE"])
