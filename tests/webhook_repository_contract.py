@@ -60,6 +60,7 @@ class WebhookRepositoryContract:
         clock.set_now(1_000_000)
         try:
             assert repo.claim_attempt("ep_a", "msg_1", 1, 1000) is True
+            assert repo.message("ep_a", "msg_1").claim_until_ms == 1_001_000
             clock.set_now(1_002_000)  # the worker that claimed it crashed
             assert repo.claim_attempt("ep_a", "msg_1", 1, 1000) is True
             repo.settle_message("ep_a", "msg_1", DEAD)

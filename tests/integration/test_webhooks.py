@@ -277,3 +277,21 @@ def test_the_lambda_handler_reports_an_abandoned_message_as_a_batch_item_failure
     with pytest.raises(BatchProcessingError):  # a whole failed batch fails the invocation (every record returns)
         handlers.webhook_worker(sqs_event([delivery, {"kind": "nonsense"}], "webhook", ids=["a", "b"]), None)
     assert len(receiver.received) == 1  # an abandoned message is never sent again
+
+
+def test_a_delivery_whose_worker_crashed_is_sent_once_its_claim_runs_out(client: Any, hooks: Any) -> None:
+    """A worker claimed the attempt and died before settling it (SQS redelivers the record): the redelivery
+    waits for the claim's lease instead of dropping the message, then sends it with the same id."""
+    from taskcenter.services.webhooks import delivery
+    from taskcenter.store.repositories import current
+
+    receiver = hooks.extra["receiver"]
+    endpoint = add_endpoint(client, hooks.user, f"{receiver.url}/crash")
+    imagine(client, hooks.user)
+    [event] = [b for b in webhook_queue_bodies() if b["kind"] == "event"]
+    delivery.handle(event)
+    [body] = webhook_queue_bodies()
+    assert current().webhooks.claim_attempt(endpoint["id"], body["webhook_id"], 1, 30_000)  # then it crashed
+    assert delivery.handle(body) == "claimed elsewhere" and receiver.received == []
+    clock.advance(31)
+    assert "delivered" in drain() and [r.webhook_id for r in receiver.received] == [body["webhook_id"]]

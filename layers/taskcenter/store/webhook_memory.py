@@ -71,7 +71,8 @@ class MemoryWebhooks:
 
     def message(self, endpoint_id: str, webhook_id: str) -> Message | None:
         found = self.messages.get((endpoint_id, webhook_id))
-        return replace(found) if found is not None else None
+        claim = self.claims.get((endpoint_id, webhook_id), 0)
+        return replace(found, claim_until_ms=claim) if found is not None else None
 
     def claim_attempt(self, endpoint_id: str, webhook_id: str, attempt: int, lease_ms: int) -> bool:
         with self.lock:

@@ -53,6 +53,7 @@ class Message:
     attempts: int = 0
     next_at_ms: int = 0
     created_ms: int = 0
+    claim_until_ms: int = 0  # while an attempt is being sent; SETTLED_CLAIM once it was settled
 
 
 @dataclass
@@ -115,7 +116,7 @@ def _message(item: WebhookItem) -> Message:
                    event_type=item.event_type or "", task_id=item.task_id or "", seq=int(item.seq or 0),
                    body=item.body or "", url=item.url or "", status=item.status or PENDING,
                    attempts=int(item.attempts or 0), next_at_ms=int(item.next_at_ms or 0),
-                   created_ms=int(item.created_ms or 0))
+                   created_ms=int(item.created_ms or 0), claim_until_ms=int(item.claim_until_ms or 0))
 
 
 def _attempt(item: WebhookItem) -> Attempt:

@@ -34,6 +34,7 @@ from taskcenter.store.webhook_repository import (
     DISABLED,
     ENABLED,
     PENDING,
+    SETTLED_CLAIM,
     Attempt,
     Endpoint,
     Message,
@@ -149,6 +150,9 @@ def deliver(body: dict[str, Any]) -> str:
     if message.status != PENDING or message.attempts > attempt:
         return "duplicate"
     now = clock.now_ms()
+    if message.attempts == attempt and message.claim_until_ms != SETTLED_CLAIM and message.claim_until_ms > now:
+        _requeue(body, (message.claim_until_ms - now) / 1000)  # being sent, or its worker crashed: look again
+        return "claimed elsewhere"
     if message.next_at_ms > now:
         _requeue(body, (message.next_at_ms - now) / 1000)
         return "waiting"
