@@ -35,6 +35,11 @@ def new_endpoint_id() -> str:
     return "ep_" + secrets.token_hex(10)
 
 
+def event_id(task_id: str, seq: int) -> str:
+    """An event's id: one per (task, sequence number), so the fan-out and the order check agree on it."""
+    return f"evt_{task_id}_{seq}"
+
+
 def message_id(event_id: str, endpoint_id: str) -> str:
     """The `webhook-id`: fixed per (event, endpoint), so a re-run of the fan-out and every retry carry the
     same id (the consumer's idempotency key); never contains a full stop (spec A.1)."""

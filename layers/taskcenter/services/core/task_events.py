@@ -49,7 +49,7 @@ def task_data(task: Task) -> dict[str, Any]:
 def build(task: Task, event_type: str, seq: int) -> dict[str, Any]:
     """The queue message for one event. `seq` orders a task's events (2 x version; +1 for the refund)."""
     now = clock.now_ms()
-    event_id = f"evt_{task.task_id}_{seq}"
+    event_id = webhook_rules.event_id(task.task_id, seq)
     body = {"id": event_id, "type": event_type, "timestamp": _iso(now), "data": task_data(task)}
     message: dict[str, Any] = {"kind": "event", "event_id": event_id, "type": event_type,
                                "user_id": int(task.user_id), "task_id": task.task_id, "seq": seq,

@@ -160,14 +160,26 @@ def deliver(body: dict[str, Any]) -> str:
     if not endpoint_id.startswith(HOOK_PREFIX) and (endpoint is None or endpoint.status != ENABLED):
         reason = "the endpoint was deleted" if endpoint is None else "the endpoint is disabled"
         return _abandon(repo, message, attempt, None, 0, reason)
-    if any(seq < message.seq for seq in repo.pending(endpoint_id, message.task_id)):
-        _requeue(body, settings.get().webhook_order_wait_seconds)
+    earlier = [seq for seq in repo.pending(endpoint_id, message.task_id) if seq < message.seq]
+    if earlier:
+        _requeue(body, _order_wait(repo, message, min(earlier), now))
         return "after an earlier event"
     if not repo.claim_attempt(endpoint_id, webhook_id, attempt, int(settings.get().webhook_timeout_seconds
                                                                     * 1000) + 60_000):
         return "duplicate"
     reply = send(message.url or (endpoint.url if endpoint else ""), webhook_id, message.body, endpoint)
     return _settle(repo, message, endpoint, attempt, reply, body)
+
+
+def _order_wait(repo: WebhookRepository, message: Message, head_seq: int, now: int) -> float:
+    """Seconds until the task's earliest undelivered message may have gone (its next retry), at least
+    WEBHOOK_ORDER_WAIT_SECONDS: a message behind one that waits hours does not look again every few seconds."""
+    wait = float(settings.get().webhook_order_wait_seconds)
+    head_id = rules.message_id(rules.event_id(message.task_id, head_seq), message.endpoint_id)
+    head = repo.message(message.endpoint_id, head_id)
+    if head is not None and head.next_at_ms > now:
+        wait = max(wait, (head.next_at_ms - now) / 1000 + 1)
+    return wait
 
 
 def _settle(repo: WebhookRepository, message: Message, endpoint: Endpoint | None, attempt: int, reply: Reply,
