@@ -62,7 +62,6 @@ CHAOS_ENV = {
     "REFUND_GRACE_SECONDS": "5",
     "SUNO_SIM_STEP_SECONDS": "1,1,2",
     "MJ_SIM_STEP_SECONDS": "1",
-    "WEBHOOK_ORDER_WAIT_SECONDS": "1",
 }
 TERMINAL = ("SUCCESS", "FAILURE")
 KINDS = ("suno_music", "suno_lyrics", "mj_imagine", "v1_post", "v1_follow")
