@@ -275,8 +275,16 @@ def permissions_for(spec: FunctionSpec) -> tuple[dict[str, Any], bool]:
     """(the function's permissions entry, whether it was declared)."""
     declared = declared_permissions(spec.module)
     if spec.name in declared:
-        return dict(declared[spec.name]), True
+        return with_event_queue(dict(declared[spec.name])), True
     return dict(DEFAULT_ROUTE_PERMISSIONS if spec.kind == "route" else DEFAULT_EVENT_PERMISSIONS), False
+
+
+def with_event_queue(entry: dict[str, Any]) -> dict[str, Any]:
+    """A function that writes tasks may win a transition, and the winner queues its webhook event
+    (services/core/task_events.py, docs/webhooks.md): it may send to the webhook queue."""
+    if (entry.get("tables") or {}).get("tasks") == "rw":
+        entry["queues"] = {"webhook": "send", **(entry.get("queues") or {})}
+    return entry
 
 
 def validate_permissions(spec: FunctionSpec, entry: dict[str, Any]) -> None:

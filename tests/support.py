@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 from taskcenter.config import QUEUE_ENV, TABLE_ENV
 
-QUEUES = ("poll", "refund", "retry", "keep")
+QUEUES = tuple(QUEUE_ENV)  # poll, refund, retry, keep, webhook
 
 
 def create_tables() -> dict[str, str]:

@@ -22,6 +22,7 @@ Every invocation is one line on stdout (the stack sends it to `.local/logs/event
 With `--port`, a small HTTP control API lets tests and developers act now instead of waiting:
     GET  /health                  {"ok": true, "invocations": n}
     GET  /sources                 what the runner drives (one line per schedule / queue consumer)
+    GET  /alarms                  the template's dead-letter-queue alarms, evaluated now (ALARM | OK)
     POST /fire/<FunctionId>       run that function's schedule once, now; {"ok", "error", "result"}
     POST /drain/<FunctionId>      poll that function's queue until it returns nothing; {"batches", "deleted", "failed"}
 
@@ -301,6 +302,7 @@ class EventRunner:
         self._chaos_rng = random.Random(chaos_seed)
         self.chaos = {"duplicated_batches": 0, "duplicated_records": 0, "crashed_batches": 0,
                       "crashed_records_seen": 0}
+        self.alarm_state: Callable[[], list[dict[str, Any]]] = list  # main() sets the template's
 
     # ------------------------------------------------------------ handlers
     def handler(self, handler: str) -> Callable[..., Any]:
@@ -526,6 +528,8 @@ def control_server(runner: EventRunner, host: str, port: int) -> ThreadingHTTPSe
                 self._reply(200, {"ok": True, "invocations": runner.invocations, "chaos": dict(runner.chaos)})
             elif self.path == "/sources":
                 self._reply(200, {"sources": runner.describe()})
+            elif self.path == "/alarms":  # the template's queue-depth alarms, evaluated now (infra/local/alarms.py)
+                self._reply(200, {"alarms": runner.alarm_state()})
             else:
                 self._reply(404, {"error": f"no such path {self.path}"})
 
@@ -599,6 +603,9 @@ def main(argv: list[str] | None = None) -> int:
                          duplicate=os.environ.get("LOCAL_CHAOS_DUPLICATE", "").strip() == "1",
                          crash_rate=env_float("LOCAL_CHAOS_CRASH_RATE", 0.0),
                          chaos_seed=int(env_float("LOCAL_CHAOS_SEED", 1)))
+    from infra.local import alarms
+
+    runner.alarm_state = lambda: alarms.evaluate(config["template"], config["queues"], runner.sqs)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

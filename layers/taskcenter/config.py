@@ -17,6 +17,7 @@ TABLE_ENV = {
     "ledger": "LEDGER_TABLE",
     "counters": "COUNTERS_TABLE",
     "idempotency": "IDEMPOTENCY_TABLE",
+    "webhooks": "WEBHOOKS_TABLE",
 }
 
 # Service -> environment variable of its endpoint override (else AWS_ENDPOINT_URL, else the SDK's default).
@@ -33,6 +34,7 @@ QUEUE_ENV = {
     "refund": "REFUND_QUEUE_URL",
     "retry": "RETRY_QUEUE_URL",
     "keep": "KEEP_QUEUE_URL",  # the result keeper (docs/results.md)
+    "webhook": "WEBHOOK_QUEUE_URL",
 }
 
 # The private bucket results are kept in (template.yaml's ResultsBucket; docs/results.md).

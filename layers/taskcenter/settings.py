@@ -173,6 +173,30 @@ class Settings:
     v1_secrets_key_arn: str = _setting(
         "V1_SECRETS_KEY_ARN", "", "KMS key of script_config secrets; empty: secrets cannot be stored.")
 
+    # ------------------------------------------------------------ webhooks (docs/webhooks.md)
+    webhook_retry_schedule: str = _setting(
+        "WEBHOOK_RETRY_SCHEDULE", "5,300,1800,7200,18000,36000,50400,72000",
+        "Seconds before each retry of a webhook delivery, comma-separated (plus up to 20 % jitter); the "
+        "default spans 51.6 h (Standard Webhooks' example schedule).")
+    webhook_disable_after_seconds: int = _setting(
+        "WEBHOOK_DISABLE_AFTER_SECONDS", 5 * 24 * 3600,
+        "An endpoint whose deliveries have failed for this long, without one success, is disabled.", minimum=0)
+    webhook_timeout_seconds: float = _setting(
+        "WEBHOOK_TIMEOUT_SECONDS", 15.0, "Total time limit of one delivery (connect, send, read).",
+        minimum=1, maximum=30)
+    webhook_max_response_bytes: int = _setting(
+        "WEBHOOK_MAX_RESPONSE_BYTES", 64 * 1024, "Response bytes read from a receiver at most (the rest is cut).",
+        minimum=1024)
+    webhook_order_wait_seconds: int = _setting(
+        "WEBHOOK_ORDER_WAIT_SECONDS", 5,
+        "Delay before a task's later event is looked at again while an earlier one is undelivered.",
+        minimum=1, maximum=900)
+    webhook_log_ttl_seconds: int = _setting(
+        "WEBHOOK_LOG_TTL_SECONDS", 14 * 24 * 3600, "How long messages and delivery attempts are kept.", minimum=3600)
+    webhook_rotation_overlap_seconds: int = _setting(
+        "WEBHOOK_ROTATION_OVERLAP_SECONDS", 24 * 3600,
+        "After a secret rotation, deliveries are signed with the old secret too for this long.", minimum=0)
+
     # ------------------------------------------------------------ read by aws-lambda-powertools itself
     powertools_service_name: str = _setting("POWERTOOLS_SERVICE_NAME", "task-center",
                                             "Service name of logs and metrics.", read_by="aws-lambda-powertools")

@@ -14,6 +14,8 @@ Then, read from the stack's own tables (a Scan: this is a test tool on a private
 - `money.audit_user` holds for every user;
 - every listing counter (scope, status, hour bucket) equals a full recount of the tasks table;
 - every dead-letter queue has an alarm in template.yaml (and its depth is reported);
+- every terminal event of every task reached its user's webhook endpoint with a valid signature
+  (tests/chaos/webhook_checks.py; duplicates counted);
 - a 1,000-task v1 fan-out create wrote every task, and refused large v1 creates (a limited key that runs out
   part-way) left no task and no charge (tests/chaos/large_creates.py).
 Exit status 0 only if all hold. The figures go to stdout and to the report file as markdown.
@@ -37,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.chaos import webhook_checks
 from tests.chaos.checks import Check, counter_checks, dead_letter_checks, money_checks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -237,6 +240,7 @@ def _run(options: Options, doc: dict[str, Any], began: float, log: Callable[[str
     demo = User(int(doc["demo"]["user_id"]), "demo", doc["demo"]["api_key"])
     users = [demo, *make_users(options.users)]
     user_ids = {u.user_id for u in users}
+    hooks = webhook_checks.register(sorted(user_ids), components)  # every terminal event must arrive, signed
 
     submissions: list[Submission] = []
     deletion: dict[str, Any] = {}
@@ -301,12 +305,12 @@ def _run(options: Options, doc: dict[str, Any], began: float, log: Callable[[str
         time.sleep(options.watch_every_s)  # the stack works on its own clock; the driver only watches (a Scan)
     settle_s = time.monotonic() - started
     return report(options, doc, submissions, tasks, user_ids, deletion, submit_s, settle_s,
-                  time.monotonic() - began, large=large)
+                  time.monotonic() - began, large=large, hooks=hooks)
 
 
 def report(options: Options, doc: dict[str, Any], submissions: list[Submission], tasks: list[Any], user_ids: set[int],
            deletion: dict[str, Any], submit_s: float, settle_s: float, wall_s: float, *,
-           large: Any = None) -> Result:
+           large: Any = None, hooks: dict[int, str] | None = None) -> Result:
     from tests.chaos import large_creates
 
     env, components = doc["env"], doc["components"]
@@ -323,8 +327,10 @@ def report(options: Options, doc: dict[str, Any], submissions: list[Submission],
     money, money_figures = money_checks(tasks, user_ids)
     dlq, depths = dead_letter_checks(env)
     totals, total_figures = counter_checks()
-    checks += money + dlq + totals
+    hook_checks, hook_figures = webhook_checks.checks(tasks, hooks or {}, components)
+    checks += money + dlq + totals + hook_checks
     money_figures.update(total_figures)
+    money_figures.update(hook_figures)
     if large is not None:
         large_checks, large_figures = large_creates.checks(large, tasks)
         checks += large_checks

@@ -51,7 +51,8 @@ class Route:
 
     @property
     def admin_only(self) -> bool:
-        return self.surface == "dashboard" and re.match(r"^/api/(task|mj)/?$", self.path) is not None
+        return self.surface == "dashboard" and (re.match(r"^/api/(task|mj)/?$", self.path) is not None
+                                                or self.path.startswith("/api/webhook/user/"))  # docs/webhooks.md
 
     @property
     def concrete_path(self) -> str:

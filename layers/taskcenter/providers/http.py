@@ -219,7 +219,7 @@ def request(
     other origins are followed, each hop vetted, and once the request has left its origin it loses its
     credential headers (urllib3's `Retry.remove_headers_on_redirect`: Authorization, Cookie,
     Proxy-Authorization; plus mj-api-secret and `credential_headers`); a request body never goes to
-    another origin. https -> http is refused in both modes."""
+    another origin. https -> http is refused in both modes. `json_body` bytes go as given (docs/webhooks.md)."""
     deadline = time.monotonic() + total_timeout if total_timeout else None
     timeout, retry = _timeout_and_retry(connect_timeout, read_timeout, retries, credential_headers)
     send_headers, body = _first_hop(headers, json_body)
@@ -255,6 +255,8 @@ def request(
 
 def _first_hop(headers: dict[str, str] | None, json_body: Any) -> tuple[dict[str, str], bytes | None]:
     send_headers = {"User-Agent": "task-center/1.0", "Accept": "application/json, */*", **(headers or {})}
+    if isinstance(json_body, bytes):  # already serialised: a signed body must not be re-serialised
+        return {"Content-Type": "application/json", **send_headers}, json_body
     if json_body is None:
         return send_headers, None
     if isinstance(json_body, bytes):  # an encoded body (multipart): the caller's headers give its Content-Type

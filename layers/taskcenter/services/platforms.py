@@ -18,6 +18,7 @@ from taskcenter.providers.tikmatrix import TikMatrixProvider
 from taskcenter.providers.veo import VeoProvider
 from taskcenter.services.core.platform_registry import Platform
 from taskcenter.services.midjourney import image_proxy
+from taskcenter.services.midjourney import relay as mj_relay
 from taskcenter.services.suno import relay as suno_relay
 from taskcenter.services.task_api_v1 import admission, manual_retry
 from taskcenter.services.video import settlement as video_settlement
@@ -32,7 +33,8 @@ TABLE: dict[str, Platform] = {
     "suno": Platform(name="suno", provider=SunoProvider, models=_models("suno_"),
                      result_urls=suno_relay.result_urls, shown_data=suno_relay.kept_data),
     "midjourney": Platform(name="midjourney", provider=MidjourneyProvider, models=_models("mj_"),
-                           result_urls=image_proxy.result_urls),
+                           result_urls=image_proxy.result_urls,
+                           hook_payload=mj_relay.hook_payload),  # notifyHook (docs/webhooks.md)
     "tikmatrix": Platform(
         name="tikmatrix", provider=TikMatrixProvider, models=_models("v1_"),
         admission=admission.admission_check,  # device and plan slots (docs/task-api-v1.md)

@@ -76,9 +76,13 @@ class MemoryStore:
                 self.counters[name] = (value + delta, changes + abs(delta))
 
     def repositories(self) -> Repositories:
+        from taskcenter.store.webhook_memory import MemoryWebhooks  # docs/webhooks.md
+
+        if getattr(self, "webhooks", None) is None:
+            self.webhooks = MemoryWebhooks()
         return Repositories(tasks=MemoryTasks(self), ledger=MemoryLedger(self), counters=MemoryCounters(self),
                             channels=MemoryChannels(self), credentials=MemoryCredentials(self),
-                            users=MemoryUsers(self))
+                            users=MemoryUsers(self), webhooks=self.webhooks)
 
 
 def apply_changes(task: Task, changes: Changes) -> None:

@@ -13,6 +13,7 @@ from pynamodb.attributes import (
     ListAttribute,
     MapAttribute,
     NumberAttribute,
+    NumberSetAttribute,
     TTLAttribute,
     UnicodeAttribute,
 )
@@ -339,4 +340,45 @@ class Counter(EnvModel):
     expires_at = TTLAttribute(null=True)
 
 
-ALL_MODELS: tuple[type[Model], ...] = (User, Credential, Channel, Task, LedgerEntry, Counter)
+# ---------------------------------------------------------------- webhooks (docs/webhooks.md)
+class WebhookItem(EnvModel):
+    """Webhook endpoints, their messages and delivery log, one table (store/webhook_repository.py):
+
+    - `user#<user_id>` / `ep#<endpoint_id>`: an endpoint (url, signing secret, event filter, status);
+    - `msg#<endpoint_id>` / `<webhook-id>`: one event for one endpoint (the signed body, state, attempts);
+    - `log#<endpoint_id>` / `<ms>#<webhook-id>#<attempt>`: one delivery attempt (status, latency, next retry);
+    - `seq#<endpoint_id>` / `<task_id>`: the task's undelivered event sequence numbers (order per task).
+    Messages and log rows expire (TTL); every read is a GetItem or a Query on a key, never a scan.
+    """
+
+    Meta = _LazyMeta("webhooks")
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    user_id = NumberAttribute(null=True)
+    url = UnicodeAttribute(null=True)
+    secret = UnicodeAttribute(null=True)  # whsec_...: shown once at creation and rotation, never in a listing
+    old_secret = UnicodeAttribute(null=True)  # still signed with until old_secret_until_ms (rotation)
+    old_secret_until_ms = NumberAttribute(null=True)
+    events = ListAttribute(of=UnicodeAttribute, null=True)  # empty: every event
+    description = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(null=True)  # endpoint: enabled | disabled; message: pending | delivered | dead
+    disabled_reason = UnicodeAttribute(null=True)
+    failing_since_ms = NumberAttribute(null=True)
+    body = UnicodeAttribute(null=True)  # the exact bytes signed and sent (UTF-8)
+    event_type = UnicodeAttribute(null=True)
+    task_id = UnicodeAttribute(null=True)
+    seq = NumberAttribute(null=True)
+    attempts = NumberAttribute(null=True)
+    claim_until_ms = NumberAttribute(null=True)
+    next_at_ms = NumberAttribute(null=True)
+    status_code = NumberAttribute(null=True)
+    latency_ms = NumberAttribute(null=True)
+    outcome = UnicodeAttribute(null=True)
+    pending = NumberSetAttribute(null=True)
+    created_ms = NumberAttribute(null=True)
+    updated_ms = NumberAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+
+ALL_MODELS: tuple[type[Model], ...] = (User, Credential, Channel, Task, LedgerEntry, Counter, WebhookItem)

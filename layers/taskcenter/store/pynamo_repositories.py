@@ -160,4 +160,11 @@ def _save_new(item: T, condition: object) -> T | None:
 def default() -> Repositories:
     """One set per process: the wrappers hold no state (table names resolve lazily, per call)."""
     return Repositories(tasks=PynamoTasks(), ledger=PynamoLedger(), counters=PynamoCounters(),
-                        channels=PynamoChannels(), credentials=PynamoCredentials(), users=PynamoUsers())
+                        channels=PynamoChannels(), credentials=PynamoCredentials(), users=PynamoUsers(),
+                        webhooks=_webhooks())
+
+
+def _webhooks() -> object:
+    from taskcenter.store.webhook_repository import PynamoWebhooks  # its own module (docs/webhooks.md)
+
+    return PynamoWebhooks()

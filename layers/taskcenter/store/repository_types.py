@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from taskcenter.store.counters import ScopeCount
     from taskcenter.store.models import Channel, Credential, Task, User
     from taskcenter.store.money import AuditResult, Payer
+    from taskcenter.store.webhook_repository import WebhookRepository
 
 
 class _Remove:
@@ -165,3 +166,4 @@ class Repositories:
     channels: ChannelRepository
     credentials: CredentialRepository
     users: UserRepository
+    webhooks: WebhookRepository | None = None  # store/webhook_repository.py (docs/webhooks.md)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from taskcenter import queues
 from taskcenter.domain import states
 from taskcenter.observability import logger
-from taskcenter.services.core import platform_registry
+from taskcenter.services.core import platform_registry, task_events
 from taskcenter.store import tasks as task_store
 from taskcenter.store.repositories import Changes
 from taskcenter.store.repositories import current as repositories
@@ -37,6 +37,7 @@ def move(task: Task, new_status: str, changes: Changes | None = None, *, actions
                                               channel_id=channel_id)
     if not won:
         return False
+    task_events.moved(task)  # the winner's event (docs/webhooks.md)
     if new_status in states.TERMINAL:
         run_terminal_hook(task)
     if new_status == states.SUCCESS:
@@ -98,8 +99,10 @@ def after_move(task: Task, *, refund_now: bool = False) -> None:
 
 def settle_refund(task: Task, *, refund_now: bool = False) -> None:
     if refund_now:
-        repositories().ledger.refund(task.task_id, int(task.attempt))
+        refunded = repositories().ledger.refund(task.task_id, int(task.attempt))
         repositories().tasks.refresh(task)
+        if refunded:
+            task_events.refunded(task)
         return
     try:
         queues.send("refund", {"task_id": task.task_id, "attempt": int(task.attempt)})

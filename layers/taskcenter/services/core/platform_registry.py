@@ -42,6 +42,10 @@ class Platform:
     shown_data: Callable[[Task, str], Any] | None = None
     # The `platform` value new-api's dashboards show for it ("" = its name; video: the channel type number).
     listing_platform: str = ""
+    # Webhooks (core/task_events.py): extra fields of an event's `data`, and the body the task's own hook
+    # (e.g. midjourney-proxy's notifyHook) receives; None: no per-task hook on this platform.
+    event_data: Callable[[Task], dict[str, Any]] | None = None
+    hook_payload: Callable[[Task], dict[str, Any]] | None = None
 
 
 def install(loader: Callable[[], Mapping[str, Platform]]) -> None:

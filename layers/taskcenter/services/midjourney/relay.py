@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from taskcenter import settings
@@ -27,10 +28,11 @@ from taskcenter.domain.errors import NoChannel, UpstreamRejected, UpstreamUnavai
 from taskcenter.observability import logger
 from taskcenter.providers.base import UpstreamError
 from taskcenter.services.core import channels as channel_service
-from taskcenter.services.core import idempotency, submission
+from taskcenter.services.core import idempotency, submission, task_events
 from taskcenter.services.core.auth import Principal, owns
 from taskcenter.services.core.platform_registry import provider_for
 from taskcenter.services.core.upstream_state import apply_upstream_state
+from taskcenter.services.midjourney import notify
 from taskcenter.services.midjourney.requests import (  # noqa: F401 - re-exported: the relay's public names
     CODE_BAD_REQUEST,
     CODE_OK,
@@ -119,7 +121,7 @@ def submit(principal: Principal, kind: str, body: dict[str, Any],
 
     With an Idempotency-Key, a repeated request gets the first reply (one task, one charge).
     """
-    request = parse_submission(kind, body)
+    request = replace(parse_submission(kind, body), notify_hook=notify.notify_hook(body))
     return idempotency.run_once("mj-submit", user_id=principal.user_id, key=idempotency_key,
                                 request={"kind": kind, "body": body},
                                 produce=lambda: _submit_parsed(principal, request))
@@ -135,6 +137,8 @@ def _submit_parsed(principal: Principal, request: MjSubmission) -> dict[str, Any
         spec_fields["parent_task_id"] = parent.task_id
         if not properties.get("prompt"):  # an action shows the prompt it works on, as midjourney-proxy does
             properties["prompt"] = str((parent.properties or {}).get("prompt") or "")
+    if request.notify_hook:
+        spec_fields["extra"] = {task_events.HOOK_FIELD: request.notify_hook}
     full = {"kind": request.kind, "body": request.body}
     kept, taken = without_images(request.body)
     stored = {"kind": request.kind, "body": kept, **({"images_not_kept": taken} if taken else {})}
@@ -235,6 +239,11 @@ def upload(principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
     if last is None:
         raise NoChannel("no enabled midjourney channel")
     raise MjRefused("every channel failed (upstream unavailable)", 5, http_status=502) from last
+
+
+def hook_payload(task: Task) -> dict[str, Any]:
+    """What a notifyHook receives (services/midjourney/notify.py): the task object, as fetch shows it."""
+    return task_view(task, settings.get().public_base_url.rstrip("/"))
 
 
 def fetch(principal: Principal, task_id: str, base_url: str) -> dict[str, Any]:

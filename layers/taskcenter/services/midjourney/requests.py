@@ -46,6 +46,7 @@ class MjSubmission:
     properties: dict[str, Any] = field(default_factory=dict)  # request facts the surfaces show
     parent_id: str = ""  # our id of the task this acts on
     parent_status: str = ""  # the parent status this needs (SUCCESS, or MODAL for a modal)
+    notify_hook: str = ""  # the client's callback URL: gets the task object on each change (docs/webhooks.md)
 
     model: str = ""  # pricing key when it is not mj_<action> (new-api: swap_face)
 
@@ -91,12 +92,11 @@ def _images(body: dict[str, Any], name: str, *, low: int, high: int) -> list[str
 
 
 def _common(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Fields every submit accepts: state (echoed back), botType. notifyHook is accepted and ignored."""
+    """Fields every submit accepts: state (echoed back), botType (notifyHook: relay.submit, notify.py)."""
     state = _text(body, "state", limit=MAX_STATE)
     bot_type = _text(body, "botType", limit=32) or "MID_JOURNEY"
     if bot_type not in BOT_TYPES:
         raise BadInput(f"botType must be one of {', '.join(BOT_TYPES)}", field="botType")
-    _text(body, "notifyHook", limit=2000)  # type-checked only: webhooks are not relayed (docs/midjourney.md)
     return {"botType": bot_type}, {"state": state, "botType": bot_type}
 
 

@@ -1,0 +1,150 @@
+"""Webhook endpoints of a user: add, list, change, rotate the secret of, disable, delete; the delivery log
+and redeliver (docs/webhooks.md). A user sees only their own endpoints (another's is not found); an admin
+acts on any user's by naming `user_id` (the admin routes and the admin Lambda's operations).
+The signing secret is shown once, in the reply that created or rotated it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from taskcenter import clock, queues, settings
+from taskcenter.domain import numbers
+from taskcenter.domain import webhook_rules as rules
+from taskcenter.domain.errors import BadInput, Conflict, NotFound
+from taskcenter.services.webhooks.delivery import delivery_body, webhooks
+from taskcenter.store.webhook_repository import DISABLED, ENABLED, Attempt, Endpoint
+
+MAX_ENDPOINTS = 20
+MAX_DESCRIPTION = 200
+LOG_PAGE = 50
+
+
+def view(endpoint: Endpoint, *, with_secret: bool = False) -> dict[str, Any]:
+    out = {"id": endpoint.endpoint_id, "user_id": endpoint.user_id, "url": endpoint.url,
+           "events": list(endpoint.events), "description": endpoint.description, "status": endpoint.status,
+           "disabled_reason": endpoint.disabled_reason, "created_at": endpoint.created_ms // 1000,
+           "updated_at": endpoint.updated_ms // 1000, "secret_preview": endpoint.secret[:10] + "..."}
+    if with_secret:
+        out["secret"] = endpoint.secret
+    return out
+
+
+def attempt_view(attempt: Attempt) -> dict[str, Any]:
+    verdict, _, reason = attempt.outcome.partition(": ")
+    return {"webhook_id": attempt.webhook_id, "attempt": attempt.attempt, "at": attempt.at_ms // 1000,
+            "status_code": attempt.status_code, "latency_ms": attempt.latency_ms, "outcome": verdict,
+            "reason": reason, "next_retry_at": None if attempt.next_at_ms is None else attempt.next_at_ms // 1000}
+
+
+def _body(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise BadInput("the body must be a JSON object")
+    return body
+
+
+def _description(body: dict[str, Any]) -> str:
+    value = body.get("description", "")
+    if not isinstance(value, str) or len(value) > MAX_DESCRIPTION:
+        raise BadInput(f"description must be text of at most {MAX_DESCRIPTION} characters", field="description")
+    return value
+
+
+def _own(user_id: int, endpoint_id: str) -> Endpoint:
+    found = webhooks().endpoint(user_id, endpoint_id) if isinstance(endpoint_id, str) else None
+    if found is None:
+        raise NotFound("no such webhook endpoint")
+    return found
+
+
+def user_id_of(text: str) -> int:
+    """An admin route's user id (a positive integer)."""
+    if not numbers.is_ascii_int(text) or not 0 < int(text) < 2**53:
+        raise BadInput("user_id must be a positive integer", field="user_id")
+    return int(text)
+
+
+def list_endpoints(user_id: int) -> list[dict[str, Any]]:
+    return [view(e) for e in webhooks().endpoints_of(user_id)]
+
+
+def create(user_id: int, body: Any) -> dict[str, Any]:
+    body = _body(body)
+    url = rules.check_url(body.get("url"))
+    events = rules.parse_events(body.get("events"))
+    description = _description(body)
+    if len(webhooks().endpoints_of(user_id)) >= MAX_ENDPOINTS:
+        raise Conflict(f"at most {MAX_ENDPOINTS} webhook endpoints per user")
+    now = clock.now_ms()
+    endpoint = Endpoint(endpoint_id=rules.new_endpoint_id(), user_id=user_id, url=url, secret=rules.new_secret(),
+                        events=events, description=description, created_ms=now, updated_ms=now)
+    webhooks().create_endpoint(endpoint)
+    return view(endpoint, with_secret=True)
+
+
+def update(user_id: int, endpoint_id: str, body: Any) -> dict[str, Any]:
+    """Change url, events, description or status ("enabled" | "disabled"); enabling clears the reason."""
+    body = _body(body)
+    _own(user_id, endpoint_id)
+    changes: dict[str, Any] = {}
+    if "url" in body:
+        changes["url"] = rules.check_url(body["url"])
+    if "events" in body:
+        changes["events"] = rules.parse_events(body["events"])
+    if "description" in body:
+        changes["description"] = _description(body)
+    if "status" in body:
+        if body["status"] not in (ENABLED, DISABLED):
+            raise BadInput("status must be enabled or disabled", field="status")
+        changes["status"] = body["status"]
+        changes["disabled_reason"] = "disabled by its owner" if body["status"] == DISABLED else None
+        if body["status"] == ENABLED:
+            changes["failing_since_ms"] = None
+    if not changes:
+        raise BadInput("nothing to change: give url, events, description or status")
+    updated = webhooks().update_endpoint(user_id, endpoint_id, changes)
+    if updated is None:
+        raise NotFound("no such webhook endpoint")
+    return view(updated)
+
+
+def rotate(user_id: int, endpoint_id: str) -> dict[str, Any]:
+    """A new secret; the old one still signs (a second `v1` entry) for WEBHOOK_ROTATION_OVERLAP_SECONDS."""
+    current = _own(user_id, endpoint_id)
+    overlap = settings.get().webhook_rotation_overlap_seconds * 1000
+    secret = rules.new_secret()
+    updated = webhooks().update_endpoint(user_id, endpoint_id, {
+        "secret": secret, "old_secret": current.secret, "old_secret_until_ms": clock.now_ms() + overlap})
+    if updated is None:
+        raise NotFound("no such webhook endpoint")
+    return view(replace(updated, secret=secret), with_secret=True)
+
+
+def delete(user_id: int, endpoint_id: str) -> dict[str, Any]:
+    _own(user_id, endpoint_id)
+    if not webhooks().delete_endpoint(user_id, endpoint_id):
+        raise NotFound("no such webhook endpoint")
+    return {"id": endpoint_id, "deleted": True}
+
+
+def deliveries(user_id: int, endpoint_id: str) -> list[dict[str, Any]]:
+    """The last attempts, newest first: status, latency, outcome and reason, next retry."""
+    _own(user_id, endpoint_id)
+    return [attempt_view(a) for a in webhooks().attempts(endpoint_id, LOG_PAGE)]
+
+
+def redeliver(user_id: int, endpoint_id: str, webhook_id: str) -> dict[str, Any]:
+    """Send a message again from its first attempt (same webhook-id, fresh timestamp and signature)."""
+    endpoint = _own(user_id, endpoint_id)
+    if endpoint.status != ENABLED:
+        raise Conflict("the endpoint is disabled: enable it first")
+    repo = webhooks()
+    message = repo.message(endpoint_id, webhook_id) if isinstance(webhook_id, str) else None
+    if message is None or message.user_id != user_id:
+        raise NotFound("no such message for this endpoint (messages are kept "
+                       f"{settings.get().webhook_log_ttl_seconds // 86400} days)")
+    repo.reset_message(endpoint_id, webhook_id)
+    repo.add_pending(endpoint_id, message.task_id, message.seq)
+    queues.send("webhook", delivery_body(message, 1))
+    return {"webhook_id": webhook_id, "queued": True}
