@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
-from taskcenter.domain.errors import Forbidden
 from taskcenter.observability import flush_metrics
 from taskcenter.services.core.auth import Principal, authenticate_dashboard
 
@@ -103,7 +102,7 @@ def admin_update_webhook_endpoint(user_id: str, endpoint_id: str) -> Response:
     principal = _caller()
     body = json_object(bp.current_request, required=False)  # a malformed body is a 400 for everyone, as elsewhere
     if not principal.is_admin:
-        raise Forbidden("admin role required")
+        _admin()  # the role refusal in the dashboard's own shape (AUTH_INSUFFICIENT_PRIVILEGE without New-Api-User)
     return dashboard_ok(endpoints.update(endpoints.user_id_of(user_id), endpoint_id, body))
 
 
