@@ -50,7 +50,8 @@ PERMISSIONS: dict[str, dict[str, Any]] = {
     "retrieve_video": _READ,
     "list_videos": _READ,
     "delete_video": {"tables": {"users": "r", "credentials": "r", "tasks": "rw"}},
-    "download_video_content": {"tables": {"users": "r", "credentials": "r", "tasks": "r", "channels": "r"}},
+    "download_video_content": {"tables": {"users": "r", "credentials": "r", "tasks": "r", "channels": "r"},
+                               "results": "read"},  # presigns the kept copy (docs/results.md)
 }
 
 

@@ -180,3 +180,30 @@ def test_a_wrong_kling_key_fails_over_and_never_reaches_a_success(video_world, s
 def test_numbers_in_unicode_digits_are_a_400(video_world, client, method, path, body) -> None:
     status, reply = call(client, method, path, video_world.user, body)
     assert status == 400, reply
+
+
+def test_a_kling_video_is_kept_in_the_results_bucket_and_served_from_it_after_the_upstream_is_gone(
+        video_world, sims, client, frozen_clock) -> None:
+    """The result keeper copies a succeeded Kling video (its public URL) into the results bucket; the content
+    route then redirects to a presigned URL of the copy, byte for byte, also once the upstream is gone."""
+    from taskcenter.services.results import keeping
+    from taskcenter.store import result_objects
+
+    k, s = sims
+    user = video_world.user
+    status, native = call(client, "POST", "/kling/v1/videos/text2video", user,
+                          {"model_name": "kling-v1", "prompt": "a blue kite", "duration": "5"})
+    assert status == 200, native
+    run_engine((k, s), [native["task_id"]])
+    task = task_store.get(native["task_id"])
+    assert task.status == states.SUCCESS
+    kling_id = task.upstream_id.split(":", 1)[1]
+    assert keeping.keep_from_message({"task_id": task.task_id, "attempt": 1}) == keeping.KEPT
+    entry = task_store.get(task.task_id).results["files"]["video"]
+    assert result_objects.current().read(entry["key"]) == asset_bytes(kling_id, "video", 200_000)
+
+    k.stop()  # the upstream's URL is dead from now on
+    reply = client.http.get(f"/v1/videos/{task.task_id}/content", headers=user.relay_headers())
+    assert reply.status_code == 302
+    location = reply.headers["Location"]
+    assert "X-Amz-Signature=" in location and k.url not in location

@@ -21,6 +21,7 @@ from taskcenter.services.midjourney import image_proxy
 from taskcenter.services.midjourney import relay as mj_relay
 from taskcenter.services.suno import relay as suno_relay
 from taskcenter.services.task_api_v1 import admission, manual_retry
+from taskcenter.services.video import content as video_content
 from taskcenter.services.video import settlement as video_settlement
 
 
@@ -49,10 +50,12 @@ TABLE: dict[str, Platform] = {
     "kling": Platform(
         name="kling", provider=KlingProvider, models=("video:kling",),
         on_terminal=video_settlement.on_terminal, listing_platform="50",  # new-api's channel type for Kling
+        result_urls=video_content.public_result_urls,  # kept in the results bucket (docs/results.md)
     ),
     "doubao": Platform(
         name="doubao", provider=SeedanceProvider, models=("video:doubao-seedance",),
         on_terminal=video_settlement.on_terminal, listing_platform="54",  # new-api's DoubaoVideo channel type
+        result_urls=video_content.public_result_urls,
     ),
     "gemini": Platform(
         name="gemini", provider=VeoProvider, models=("video:veo-3.0-generate-001", "video:veo-3.1-generate-preview"),

@@ -1,9 +1,11 @@
 """Where a video's content is served from (docs/video.md, "Where results live").
 
 `content_location(task, variant)` is the one lookup of an asset's URL: the content route answers with a
-redirect to it (API Gateway and Lambda cannot carry a response of tens of MB). Today it names the
-upstream's own asset URL; the results bucket (issue 15 item 5, services/results/) replaces it with a
-short-lived presigned URL of the kept copy, here and nowhere else.
+redirect to it (API Gateway and Lambda cannot carry a response of tens of MB). A kept copy in the results
+bucket (docs/results.md) is served first, by a short-lived presigned URL; until then, the upstream's URL.
+Kling's and Seedance's results are public (signed) URLs, copied by the result keeper
+(`public_result_urls`, their platform rows); Sora's and Veo's need the channel's key, which the keeper
+does not send, so they are not copied yet (docs/video.md, "Where results live").
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from taskcenter import settings
 from taskcenter.domain import states
 from taskcenter.domain.errors import BadInput, NotFound
 from taskcenter.services.core import channels as channel_service
+from taskcenter.services.results import serving as results_serving
 
 VARIANTS = ("video", "thumbnail", "spritesheet")
 
@@ -31,6 +34,9 @@ def content_location(task: Any, variant: str) -> str:
     if task.status != states.SUCCESS:
         raise BadInput(f"Video is not ready yet (status {task.status}); wait until it is completed.",
                        field="video_id")
+    kept = results_serving.presigned_result(task, variant)
+    if kept is not None:
+        return kept
     data = task.data if isinstance(task.data, dict) else {}
     if task.platform != "sora":  # the result's URL (Kling, Seedance: public, signed; Veo: needs the key), video only
         url = data.get("url")
@@ -43,6 +49,14 @@ def content_location(task: Any, variant: str) -> str:
     # The OpenAI Videos API serves assets at the video's own content route (docs/video.md).
     return (f"{str(channel.base_url).rstrip('/')}/v1/videos/{quote(task.upstream_id, safe='')}/content"
             f"?variant={variant}")
+
+
+def public_result_urls(task: Any) -> dict[str, str]:
+    """The platform row's `result_urls` for upstreams whose result is a public URL (Kling, Seedance):
+    {"video": url}; the result keeper copies it when the task succeeds."""
+    data = task.data if isinstance(task.data, dict) else {}
+    url = data.get("url")
+    return {"video": url} if isinstance(url, str) and url.startswith(("https://", "http://")) else {}
 
 
 def proxy_url(task_id: str) -> str:
