@@ -44,6 +44,10 @@ def resources() -> dict[str, dict[str, Any]]:
             "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True,
                                                "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
             "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+            # Web clients draw kept images into a canvas (crossOrigin=anonymous) after the redirect: any origin
+            # may GET an object (the presigned URL is the only key; no credentials), as new-api's image relay.
+            "CorsConfiguration": {"CorsRules": [{"AllowedOrigins": ["*"], "AllowedMethods": ["GET", "HEAD"],
+                                                 "AllowedHeaders": ["*"], "MaxAge": 86400}]},
             "LifecycleConfiguration": {"Rules": [{
                 "Id": "ExpireKeptResults", "Status": "Enabled",
                 "ExpirationInDays": {"Ref": RETENTION_PARAMETER},

@@ -273,6 +273,11 @@ def create_buckets(template: dict[str, Any], s3: Any, resources: Resources) -> R
         if props.get("PublicAccessBlockConfiguration"):
             s3.put_public_access_block(Bucket=name,
                                        PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"])
+        cors = (props.get("CorsConfiguration") or {}).get("CorsRules") or []
+        if cors:  # CloudFormation's CorsRules / MaxAge are the API's CORSRules / MaxAgeSeconds
+            s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": [
+                {("MaxAgeSeconds" if key == "MaxAge" else key): value for key, value in rule.items()}
+                for rule in cors]})
         rules = (props.get("LifecycleConfiguration") or {}).get("Rules") or []
         if rules:
             s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={

@@ -115,7 +115,9 @@ def load_image(stack: Any, url: str) -> None:
     status, body, headers = stack.request("GET", url[len(stack.api_url):], headers={"Origin": ORIGIN,
                                                                                       "Accept": "*/*"})
     lower = {k.lower(): v for k, v in headers.items()}
-    assert status == 200 and body == PNG and lower["access-control-allow-origin"] == "*"
+    # "*" from our route; a kept image is served by the bucket after the redirect, whose CORS rule allows any
+    # origin (template: CorsConfiguration; moto echoes the origin where S3 answers "*": both let a canvas read it)
+    assert status == 200 and body == PNG and lower["access-control-allow-origin"] in ("*", ORIGIN)
 
 
 def button(view: dict[str, Any], needle: str) -> str:

@@ -54,7 +54,8 @@ def _s3_grants(template: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
 
 def test_only_the_keep_worker_writes_and_only_the_result_routes_read(template: dict[str, Any]) -> None:
     grants = _s3_grants(template)
-    assert sorted(grants) == ["JobsKeepWorkerFunction", "MjGetMjImageFunction", "SunoResultFunction"]
+    assert sorted(grants) == ["JobsKeepWorkerFunction", "MjGetMjImageFunction", "SunoResultFunction",
+                              "VideoDownloadVideoContentFunction"]  # the content route presigns a kept video
     objects = {"Fn::Sub": "${ResultsBucket.Arn}/*"}
     for logical_id, statements in grants.items():
         for statement in statements:
@@ -80,3 +81,10 @@ def test_local_stack_creates_every_bucket_of_the_template(template: dict[str, An
             "RestrictPublicBuckets"] is True
         env = cfn.binding_environment(template, resources)
         assert env["RESULTS_BUCKET"] == "local-resultsbucket"
+
+
+def test_kept_files_may_be_read_cross_origin_without_credentials(template: dict[str, Any]) -> None:
+    """A web client draws a kept image into a canvas after the redirect: the bucket allows any origin to GET."""
+    rules = template["Resources"][template_results.BUCKET_LOGICAL_ID]["Properties"]["CorsConfiguration"]["CorsRules"]
+    assert rules == [{"AllowedOrigins": ["*"], "AllowedMethods": ["GET", "HEAD"], "AllowedHeaders": ["*"],
+                      "MaxAge": 86400}]
