@@ -22,7 +22,6 @@ KINDS_OF_TYPE = {1: ("credit",), 2: ("charge",), 6: ("refund",)}
 KNOWN_TYPES = frozenset(range(0, 8))
 # Filters on columns the ledger does not hold (docs/usage-log.md): a non-empty one matches no row.
 UNMATCHABLE = ("token_name", "model_name", "group", "request_id", "upstream_request_id")
-DEFAULT_PAGE_SIZE = 10  # new-api's server default (newapi-relay-wire.md §4.2)
 ADMIN_DEFAULT_DAYS = 30  # admin window without a start_timestamp: walked by day (docs/usage-log.md)
 
 
@@ -75,7 +74,7 @@ def log_row(row: usage_log.LedgerRow, *, row_id: int, username: str) -> dict[str
 
 
 def _page(params: dict[str, str | None]) -> tuple[int, int]:
-    return listing_params.parse_paging(params, default_page_size=DEFAULT_PAGE_SIZE)
+    return listing_params.parse_paging(params)  # the task listings' rules, default 20 (docs/compatibility.md)
 
 
 def _kinds(log_type: int) -> tuple[str, ...] | None:
