@@ -85,6 +85,8 @@ def test_own_log_lists_topups_charges_and_refunds_newest_first_with_new_apis_fie
 
 def test_paging_type_and_time_window_filters(client: Any, logged: Any) -> None:
     world, _ = logged
+    status, slash = _get(client, world.user, "/api/log/self/", p=2, page_size=3)  # the classic UI's form
+    assert status == 200 and [i["id"] for i in slash["data"]["items"]] == [4, 5]
     _, page2 = _get(client, world.user, "/api/log/self", p=2, page_size=3)
     assert [i["id"] for i in page2["data"]["items"]] == [4, 5]
     assert [i["quota"] for i in page2["data"]["items"]] == [5000, SEED]
@@ -106,7 +108,8 @@ def test_paging_type_and_time_window_filters(client: Any, logged: Any) -> None:
 
 @pytest.mark.parametrize("params", [{"type": "x"}, {"type": "9"}, {"p": "two"}, {"page_size": "-1"},
                                     {"start_timestamp": "20", "end_timestamp": "10"},
-                                    {"start_timestamp": str(BASE_MS)}])
+                                    {"start_timestamp": str(BASE_MS)}, {"p": "9" * 400}, {"type": "²"},
+                                    {"model_name": "x" * 70_000}])
 def test_bad_parameters_are_a_dashboard_400(client: Any, logged: Any, params: dict[str, str]) -> None:
     world, _ = logged
     status, body = _get(client, world.user, "/api/log/self", **params)
@@ -166,3 +169,22 @@ def test_another_users_log_is_invisible(client: Any, logged: Any) -> None:
     _, body = _get(client, world.other, "/api/log/self", page_size=100)
     assert {i["user_id"] for i in body["data"]["items"]} == {world.other.user_id}
     assert all(tasks["failed"] not in i["other"] for i in body["data"]["items"])
+
+
+def test_a_video_settlement_is_a_row_of_its_own(client: Any, world: Any) -> None:
+    """settle#<task>#<attempt> (docs/video.md): a refund row when the video cost less than was charged."""
+    from taskcenter.store.repositories import current as repositories
+
+    clock.set_now(BASE_MS)
+    try:
+        task = _task(world.user, 900)
+        task_store.create_charged(money.Payer(world.user.user_id, world.user.key_hash), [task])
+        assert task_store.transition(task, states.SUCCESS)
+        clock.set_now(BASE_MS + 60_000)
+        assert repositories().ledger.settle(task.task_id, int(task.attempt), 600) == -300
+        _, body = _get(client, world.user, "/api/log/self", start_timestamp=BASE_MS // 1000)
+    finally:
+        clock.set_now(None)
+    settle, charge = body["data"]["items"]
+    assert (settle["type"], settle["quota"], charge["type"], charge["quota"]) == (6, 300, 2, 900)
+    assert json.loads(settle["other"]) == {"task_id": task.task_id, "is_task": True, "settlement": True}

@@ -22,6 +22,9 @@ KINDS_OF_TYPE = {1: ("credit",), 2: ("charge",), 6: ("refund",)}
 KNOWN_TYPES = frozenset(range(0, 8))
 # Filters on columns the ledger does not hold (docs/usage-log.md): a non-empty one matches no row.
 UNMATCHABLE = ("token_name", "model_name", "group", "request_id", "upstream_request_id")
+# Page p is reached by walking the rows before it (docs/usage-log.md): beyond this offset a request would read
+# a long log end to end, so it is refused with a 400 that says to narrow the window.
+MAX_OFFSET = 10_000
 ADMIN_DEFAULT_DAYS = 30  # admin window without a start_timestamp: walked by day (docs/usage-log.md)
 
 
@@ -74,7 +77,11 @@ def log_row(row: usage_log.LedgerRow, *, row_id: int, username: str) -> dict[str
 
 
 def _page(params: dict[str, str | None]) -> tuple[int, int]:
-    return listing_params.parse_paging(params)  # the task listings' rules, default 20 (docs/compatibility.md)
+    page, size = listing_params.parse_paging(params)  # the task listings' rules, default 20 (docs/compatibility.md)
+    if (page - 1) * size > MAX_OFFSET:
+        raise BadInput(f"p is too deep (at most {MAX_OFFSET} rows before the page): narrow the time window",
+                       field="p")
+    return page, size
 
 
 def _kinds(log_type: int) -> tuple[str, ...] | None:
