@@ -95,6 +95,8 @@ def test_paging_type_and_time_window_filters(client: Any, logged: Any) -> None:
     assert page1["data"]["total"] == 4  # three rows and one more: the next page exists
     _, consume = _get(client, world.user, "/api/log/self", type=2)
     assert [i["quota"] for i in consume["data"]["items"]] == [700, 300]
+    _, second = _get(client, world.user, "/api/log/self", type=2, p=2, page_size=1)  # the walk skips a refund
+    assert [(i["id"], i["quota"]) for i in second["data"]["items"]] == [(2, 300)]
     _, refunds = _get(client, world.user, "/api/log/self", type=6)
     assert [i["quota"] for i in refunds["data"]["items"]] == [700]
     _, logins = _get(client, world.user, "/api/log/self", type=7)
@@ -148,6 +150,9 @@ def test_admin_lists_every_users_log_and_filters_by_username(client: Any, logged
     assert {world.user.user_id, world.other.user_id} <= users
     created = [i["created_at"] for i in body["data"]["items"]]
     assert created == sorted(created, reverse=True)
+    paged = [i for p in (1, 2, 3) for i in _get(client, world.admin, "/api/log", p=p, page_size=3, **window)[1]
+             ["data"]["items"]]
+    assert [i["id"] for i in paged] == [i["id"] for i in body["data"]["items"]]  # pages walk the same order
     _, mine = _get(client, world.admin, "/api/log", username=world.user.username, **window)
     assert [i["quota"] for i in mine["data"]["items"]] == [700, 700, 300, 5000]
     assert {i["username"] for i in mine["data"]["items"]} == {world.user.username}
