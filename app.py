@@ -17,14 +17,29 @@ if os.path.isdir(_LAYER) and _LAYER not in sys.path:
 
 from chalice import Chalice  # noqa: E402
 
-from functions import _http, admin, cors, dashboard, jobs, meta, mj, suno, user, v1, video, video_newapi, webhooks  # noqa: E402
+from functions import (  # noqa: E402
+    _http,
+    admin,
+    cors,
+    dashboard,
+    jobs,
+    meta,
+    mj,
+    suno,
+    usage_log,
+    user,
+    v1,
+    video,
+    video_newapi,
+    webhooks,
+)
 
 app = Chalice(app_name="task-center")
 _http.bind_app(app)
 app.api.binary_types.extend(["image/png", "image/jpeg", "image/webp", "image/gif", "multipart/form-data"])
 
 for blueprint in (user.bp, dashboard.bp, suno.bp, mj.bp, v1.bp, video.bp, video_newapi.bp, jobs.bp, admin.bp, meta.bp,
-                  webhooks.bp):
+                  webhooks.bp, usage_log.bp):
     app.register_blueprint(blueprint)
 
 cors.register_preflight(app)  # after every blueprint: one OPTIONS route per relay / dashboard path

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from taskcenter import api_description_webhooks
+from taskcenter import api_description_usage_log, api_description_webhooks
 from taskcenter.api_schemas import (  # noqa: F401 - the schemas, and the helpers the operations use
     ANY_OBJ,
     MJ_STATUSES,
@@ -224,6 +224,8 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
 
 SCHEMAS.update(api_description_webhooks.schemas(_obj))
 OPERATIONS.update(api_description_webhooks.operations(_op, _ref, _envelope, _path_param))
+SCHEMAS.update(api_description_usage_log.schemas(_obj))
+OPERATIONS.update(api_description_usage_log.operations(_op, _ref, _envelope, _page, _q, PAGE_PARAMS))
 
 
 def _add_relay_aliases(operations: dict[tuple[str, str], dict[str, Any]]) -> None:

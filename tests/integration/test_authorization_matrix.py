@@ -51,7 +51,8 @@ class Route:
 
     @property
     def admin_only(self) -> bool:
-        return self.surface == "dashboard" and (re.match(r"^/api/(task|mj)/?$", self.path) is not None
+        return self.surface == "dashboard" and (re.match(r"^/api/(task|mj|log)/?$", self.path) is not None
+                                                or self.path == "/api/log/stat"  # docs/usage-log.md
                                                 or self.path.startswith("/api/webhook/user/"))  # docs/webhooks.md
 
     @property
@@ -219,3 +220,21 @@ def test_an_unexpected_content_type_is_answered_by_the_route_in_its_envelope_not
         for content_type in ("application/xml", "text/html; charset=utf-8", "image/png"):
             status, body = call(client, route, {"Content-Type": content_type})
             assert_envelope(route, status, body, 401)
+
+
+def test_another_users_usage_log_is_invisible(client: Any, principals: dict[str, Any]) -> None:
+    """docs/usage-log.md: /api/log/self and its /stat read the caller's ledger only, whatever they send."""
+    from taskcenter.store import money
+
+    world = principals["world"]
+    money.credit_user(world.other.user_id, 777, note="the other user's top-up")
+    for path in ("/api/log/self", f"/api/log/self?username={world.other.username}",
+                 f"/api/log/self?user_id={world.other.user_id}"):
+        status, body = call(client, Route("GET", path), _dashboard(world.user.access_token, world.user.user_id))
+        assert status == 200, body
+        items = body["data"]["items"]
+        assert items and {i["user_id"] for i in items} == {world.user.user_id}, path
+        assert all(i["quota"] != 777 for i in items), path
+    status, body = call(client, Route("GET", "/api/log/self/stat"),
+                        _dashboard(world.other.access_token, world.other.user_id))
+    assert status == 200 and body["data"]["quota"] == 0  # top-ups are not consumption; no charge of the user's

@@ -301,6 +301,15 @@ class LedgerByDay(GlobalSecondaryIndex):
     at_ms = NumberAttribute(range_key=True)
 
 
+class LedgerByUserTime(GlobalSecondaryIndex):
+    """The usage log (docs/usage-log.md): one user's entries newest first, a page per Query, no scan.
+    The table's sort key (`charge#<task>#...`) is not in time order, hence this index."""
+
+    Meta = _index_meta("by_user_time")
+    user_id = NumberAttribute(hash_key=True)
+    at_ms = NumberAttribute(range_key=True)
+
+
 class LedgerEntry(EnvModel):
     """Money movements. `entry`: charge#<task>#<attempt> | refund#<task>#<attempt> | credit#<ms>#<rand>.
 
@@ -322,6 +331,7 @@ class LedgerEntry(EnvModel):
     day = UnicodeAttribute()
 
     by_day = LedgerByDay()
+    by_user_time = LedgerByUserTime()
 
 
 # ---------------------------------------------------------------- counters

@@ -1,0 +1,191 @@
+"""The usage log as new-api serves it, from the ledger (docs/usage-log.md).
+
+Routes (newapi-relay-wire.md §4.5): GET /api/log/self and /api/log/ (admin) list; /api/log/self/stat and
+/api/log/stat sum. A ledger entry is one log row: `credit#` -> type 1 (top-up), `charge#` -> 2 (consume),
+`refund#` -> 6 (refund); a video's completion-time settlement (`settle#`) is a 2 or a 6 by its kind.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from taskcenter import clock
+from taskcenter.domain.errors import BadInput
+from taskcenter.services.core import listing_params
+from taskcenter.services.core.auth import Principal
+from taskcenter.store import usage_log
+from taskcenter.store.repositories import current as repositories
+
+TYPE_OF_KIND = {"credit": 1, "charge": 2, "refund": 6}
+KINDS_OF_TYPE = {1: ("credit",), 2: ("charge",), 6: ("refund",)}
+KNOWN_TYPES = frozenset(range(0, 8))
+# Filters on columns the ledger does not hold (docs/usage-log.md): a non-empty one matches no row.
+UNMATCHABLE = ("token_name", "model_name", "group", "request_id", "upstream_request_id")
+# Page p is reached by walking the rows before it (docs/usage-log.md): beyond this offset a request would read
+# a long log end to end, so it is refused with a 400 that says to narrow the window.
+MAX_OFFSET = 10_000
+ADMIN_DEFAULT_DAYS = 30  # admin window without a start_timestamp: walked by day (docs/usage-log.md)
+
+
+def _log_type(params: dict[str, str | None]) -> int:
+    value = listing_params.parse_int(params.get("type"), "type") or 0
+    if value not in KNOWN_TYPES:
+        raise BadInput("type must be between 0 and 7", field="type")
+    return value
+
+
+def _text(params: dict[str, str | None], name: str) -> str:
+    value = str(params.get(name) or "").strip()
+    if len(value) > 128:
+        raise BadInput(f"{name} is too long", field=name)
+    return value
+
+
+def _unmatchable(params: dict[str, str | None]) -> bool:
+    return any(_text(params, name) for name in UNMATCHABLE)
+
+
+def _content(row: usage_log.LedgerRow) -> str:
+    if row.kind == "credit":
+        return row.note or "top-up"
+    if row.entry.startswith("settle#"):
+        return f"settlement of task {row.task_id}"
+    return "" if row.kind == "refund" else f"task {row.task_id}"
+
+
+def _other(row: usage_log.LedgerRow) -> str:
+    other: dict[str, Any] = {}
+    if row.task_id:
+        other["task_id"] = row.task_id
+        other["is_task"] = True
+    if row.entry.startswith("settle#"):
+        other["settlement"] = True
+    if row.kind == "refund" and not row.entry.startswith("settle#"):
+        other["reason"] = "task failed"
+    return json.dumps(other, separators=(",", ":"), ensure_ascii=False)  # v1.0 UI JSON.parses it
+
+
+def log_row(row: usage_log.LedgerRow, *, row_id: int, username: str) -> dict[str, Any]:
+    """One new-api log row (newapi-relay-wire.md §4.5 keys; request ids omitted: none recorded)."""
+    return {
+        "id": row_id, "user_id": row.user_id, "created_at": row.at_ms // 1000, "type": TYPE_OF_KIND.get(row.kind, 4),
+        "content": _content(row), "username": username, "token_name": "", "model_name": "", "quota": row.amount,
+        "prompt_tokens": 0, "completion_tokens": 0, "use_time": 0, "is_stream": False, "channel": 0,
+        "channel_name": "", "token_id": 0, "group": "", "ip": "", "other": _other(row),
+    }
+
+
+def _page(params: dict[str, str | None]) -> tuple[int, int]:
+    page, size = listing_params.parse_paging(params)  # the task listings' rules, default 20 (docs/compatibility.md)
+    if (page - 1) * size > MAX_OFFSET:
+        raise BadInput(f"p is too deep (at most {MAX_OFFSET} rows before the page): narrow the time window",
+                       field="p")
+    return page, size
+
+
+def _kinds(log_type: int) -> tuple[str, ...] | None:
+    return KINDS_OF_TYPE.get(log_type) if log_type else None
+
+
+def _envelope(page: int, size: int, items: list[dict[str, Any]], result: usage_log.LedgerPage) -> dict[str, Any]:
+    # total: the rows up to this page, plus one when another follows (not a count of the window: docs/usage-log.md)
+    total = result.skipped + len(result.rows) + (1 if result.more else 0)
+    return {"page": page, "page_size": size, "total": total, "items": items}
+
+
+def _empty(page: int, size: int) -> dict[str, Any]:
+    return {"page": page, "page_size": size, "total": 0, "items": []}
+
+
+def list_own(params: dict[str, str | None], principal: Principal) -> dict[str, Any]:
+    page, size = _page(params)
+    log_type = _log_type(params)
+    start_ms, end_ms = listing_params.parse_time_range(params)
+    if _unmatchable(params) or (log_type and log_type not in KINDS_OF_TYPE):
+        return _empty(page, size)
+    offset = (page - 1) * size
+    result = usage_log.user_page(principal.user_id, offset, size, start_ms=start_ms, end_ms=end_ms,
+                                 kinds=_kinds(log_type))
+    # new-api's user listing numbers its rows by position, not by row id (§4.5)
+    items = [log_row(row, row_id=offset + i + 1, username=principal.username) for i, row in enumerate(result.rows)]
+    return _envelope(page, size, items, result)
+
+
+def _admin_user(params: dict[str, str | None]) -> int | None | bool:
+    """The user an admin filters on (exact username; `%` wildcards are not served); False: no such user."""
+    username = _text(params, "username")
+    if not username:
+        return None
+    if "%" in username:
+        raise BadInput("username wildcards are not supported", field="username")
+    user_id = repositories().users.id_of(username)
+    return False if user_id is None else user_id
+
+
+def _admin_window(params: dict[str, str | None]) -> tuple[int, int]:
+    start_ms, end_ms = listing_params.parse_time_range(params)
+    end = end_ms if end_ms is not None else clock.now_ms() + 3_600_000
+    start = start_ms if start_ms is not None else end - ADMIN_DEFAULT_DAYS * usage_log.DAY_MS
+    return start, end
+
+
+def list_all(params: dict[str, str | None], principal: Principal) -> dict[str, Any]:
+    page, size = _page(params)
+    log_type = _log_type(params)
+    start_ms, end_ms = _admin_window(params)
+    channel = listing_params.parse_int(params.get("channel"), "channel")
+    user_id = _admin_user(params)
+    if (_unmatchable(params) or (log_type and log_type not in KINDS_OF_TYPE) or user_id is False
+            or (channel is not None and channel != 0)):
+        return _empty(page, size)
+    offset = (page - 1) * size
+    kinds = _kinds(log_type)
+    if isinstance(user_id, int):
+        result = usage_log.user_page(user_id, offset, size, start_ms=start_ms, end_ms=end_ms, kinds=kinds)
+    else:
+        result = usage_log.all_page(offset, size, start_ms=start_ms, end_ms=end_ms, kinds=kinds)
+    names = _usernames({row.user_id for row in result.rows})
+    items = [log_row(row, row_id=0, username=names.get(row.user_id, "")) for row in result.rows]
+    for item, row in zip(items, result.rows, strict=True):
+        item["id"] = row.at_ms  # no numeric row id in the ledger: the entry's time (ms) sorts as new-api's id
+    return _envelope(page, size, items, result)
+
+
+def _usernames(user_ids: set[int]) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for user_id in sorted(user_ids):
+        user = repositories().users.get(user_id)
+        if user is not None:
+            out[user_id] = str(user.username)
+    return out
+
+
+def stat_own(params: dict[str, str | None], principal: Principal) -> dict[str, int]:
+    """quota: the consume (type 2) rows' sum in the window (the `type` parameter ignored, as new-api);
+    rpm: consume rows in the last 60 s; tpm: 0 (the ledger holds no tokens)."""
+    _log_type(params)
+    start_ms, end_ms = listing_params.parse_time_range(params)
+    if _unmatchable(params):
+        return {"quota": 0, "rpm": 0, "tpm": 0}
+    rows = usage_log.user_rows(principal.user_id, start_ms=start_ms, end_ms=end_ms, kinds=("charge",))
+    recent = usage_log.user_rows(principal.user_id, start_ms=clock.now_ms() - 60_000, end_ms=None, kinds=("charge",))
+    return {"quota": sum(row.amount for row in rows), "rpm": len(recent), "tpm": 0}
+
+
+def stat_all(params: dict[str, str | None], principal: Principal) -> dict[str, int]:
+    """The admin stat: as stat_own over every user (by day) or the `username` filter's user."""
+    _log_type(params)
+    start_ms, end_ms = _admin_window(params)
+    channel = listing_params.parse_int(params.get("channel"), "channel")
+    user_id = _admin_user(params)
+    if _unmatchable(params) or user_id is False or (channel is not None and channel != 0):
+        return {"quota": 0, "rpm": 0, "tpm": 0}
+    now = clock.now_ms()
+    if isinstance(user_id, int):
+        rows = usage_log.user_rows(user_id, start_ms=start_ms, end_ms=end_ms, kinds=("charge",))
+        recent = usage_log.user_rows(user_id, start_ms=now - 60_000, end_ms=None, kinds=("charge",))
+    else:
+        rows = usage_log.all_rows(start_ms=start_ms, end_ms=end_ms, kinds=("charge",))
+        recent = usage_log.all_rows(start_ms=now - 60_000, end_ms=now + 60_000, kinds=("charge",))
+    return {"quota": sum(row.amount for row in rows), "rpm": len(recent), "tpm": 0}
