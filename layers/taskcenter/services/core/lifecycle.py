@@ -17,7 +17,6 @@ from taskcenter import queues
 from taskcenter.domain import states
 from taskcenter.observability import logger
 from taskcenter.services.core import platform_registry, task_events
-from taskcenter.store import tasks as task_store
 from taskcenter.store.repositories import Changes
 from taskcenter.store.repositories import current as repositories
 
@@ -25,16 +24,11 @@ if TYPE_CHECKING:
     from taskcenter.store.models import Task
 
 
-def move(task: Task, new_status: str, changes: Changes | None = None, *, actions: list | None = None,
-         fail_reason: str = "", channel_id: int | None = None) -> bool:
-    """The tasks repository's conditional transition, then (if this call won a terminal move) the platform's
-    terminal hook. `actions` (PynamoDB update actions) is the poll path's form, not behind the repository
-    yet (docs/repositories.md, "What still calls the models"); everything else passes `changes`."""
-    if actions:
-        won = task_store.transition(task, new_status, actions, fail_reason=fail_reason, channel_id=channel_id)
-    else:
-        won = repositories().tasks.transition(task, new_status, changes, fail_reason=fail_reason,
-                                              channel_id=channel_id)
+def move(task: Task, new_status: str, changes: Changes | None = None, *, fail_reason: str = "",
+         channel_id: int | None = None) -> bool:
+    """The tasks repository's conditional transition, then (if this call won) the winner's event, the
+    platform's terminal hook and the result keeping (docs/architecture.md)."""
+    won = repositories().tasks.transition(task, new_status, changes, fail_reason=fail_reason, channel_id=channel_id)
     if not won:
         return False
     task_events.moved(task)  # the winner's event (docs/webhooks.md)
@@ -71,9 +65,8 @@ def run_terminal_hook(task: Task) -> None:
         logger.exception("terminal hook failed", extra={"task_id": getattr(task, "task_id", "")})
 
 
-def fail_task(task: Task, reason: str, *, changes: Changes | None = None, actions: list | None = None,
-              refund_now: bool = False) -> bool:
-    """Move a task to FAILURE with `reason` (and `changes`, or the poll path's `actions`, in the same write).
+def fail_task(task: Task, reason: str, *, changes: Changes | None = None, refund_now: bool = False) -> bool:
+    """Move a task to FAILURE with `reason` (and `changes` in the same write).
     True if this call made the move.
 
     Only the winner settles money: with refund_now the refund happens in this request (used when the
@@ -82,7 +75,7 @@ def fail_task(task: Task, reason: str, *, changes: Changes | None = None, action
     """
     if task.status in states.TERMINAL:
         return False
-    if not move(task, states.FAILURE, changes, actions=list(actions or []), fail_reason=reason):
+    if not move(task, states.FAILURE, changes, fail_reason=reason):
         return False
     logger.info("task failed", extra={"task_id": task.task_id, "reason": reason, "billing": task.billing})
     after_move(task, refund_now=refund_now)
