@@ -42,6 +42,7 @@ _SUBMIT: dict[str, Any] = {
     "timeout": 60,
 }
 _READ: dict[str, Any] = {"tables": {"users": "r", "credentials": "r", "tasks": "r"}}
+SUBMIT_PERMISSIONS, READ_PERMISSIONS = _SUBMIT, _READ  # new-api's video routes grant the same (video_newapi.py)
 
 # Read by the template generator (infra/template.py).
 PERMISSIONS: dict[str, dict[str, Any]] = {

@@ -11,6 +11,7 @@ from chalice import Blueprint, Response
 from taskcenter.services.core.auth import authenticate_relay
 from taskcenter.services.core.idempotency import HEADER as IDEMPOTENCY_HEADER
 
+from functions import video as video_routes  # one set of video permissions
 from functions._http import CONTENT_TYPES, guarded, header, json_object, json_response, lazy_module, suno_ok
 
 if TYPE_CHECKING:  # loaded by the first call (cold start: see lazy_module)
@@ -20,14 +21,7 @@ else:
 
 bp = Blueprint(__name__)
 
-_SUBMIT: dict[str, Any] = {
-    "tables": {"users": "rw", "credentials": "rw", "channels": "r", "tasks": "rw", "ledger": "rw",
-               "counters": "rw", "idempotency": "rw"},
-    "queues": {"poll": "send", "refund": "send"},
-    "secrets": "read",  # calls the upstream with the channel's secret
-    "timeout": 60,
-}
-_READ: dict[str, Any] = {"tables": {"users": "r", "credentials": "r", "tasks": "r"}}
+_SUBMIT, _READ = video_routes.SUBMIT_PERMISSIONS, video_routes.READ_PERMISSIONS  # the same grants as /v1/videos
 
 # Read by the template generator (infra/template.py).
 PERMISSIONS: dict[str, dict[str, Any]] = {
