@@ -5,6 +5,7 @@ migrated on read, a ciphertext bound to another endpoint does not open, and no s
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -12,7 +13,6 @@ import boto3
 import pytest
 from taskcenter import sealing
 from taskcenter.observability import logger
-from taskcenter.services.webhooks import signing_secrets
 from taskcenter.store.models import WebhookItem
 
 from tests.integration.test_webhooks import add_endpoint, call, hooks, imagine, run_to_end  # noqa: F401 - fixture
@@ -25,6 +25,11 @@ def raw_endpoint(user_id: int, endpoint_id: str) -> dict[str, Any]:
         TableName=WebhookItem.Meta.table_name, ConsistentRead=True,
         Key={"pk": {"S": f"user#{user_id}"}, "sk": {"S": f"ep#{endpoint_id}"}})["Item"]
     return item
+
+
+def fingerprint(secret: str) -> str:
+    """docs/webhooks.md: the preview is 8 hex digits of the secret's SHA-256."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:8]
 
 
 def assert_holds_no_secret(item: dict[str, Any], *secrets: str) -> None:
@@ -44,7 +49,7 @@ def test_the_stored_item_holds_no_secret_and_delivery_verifies(client: Any, hook
 
     status, listing = call(client, "get", "/api/webhook/self", hooks.user.dashboard_headers())
     row = next(e for e in listing["data"] if e["id"] == endpoint["id"])
-    assert "secret" not in row and row["secret_preview"] == f"whsec_...{signing_secrets.fingerprint(secret)}"
+    assert "secret" not in row and row["secret_preview"] == f"whsec_...{fingerprint(secret)}"
     assert secret[6:12] not in json.dumps(listing)  # not even a fragment
 
     receiver.secrets.append(secret)
@@ -83,7 +88,7 @@ def test_a_plaintext_row_from_before_is_migrated_on_read(client: Any, hooks: Any
                     ExpressionAttributeNames={"#s": "secret"}, ExpressionAttributeValues={":s": {"S": legacy}})
     status, listing = call(client, "get", "/api/webhook/self", hooks.user.dashboard_headers())
     preview = next(e for e in listing["data"] if e["id"] == endpoint["id"])["secret_preview"]
-    assert preview == f"whsec_...{signing_secrets.fingerprint(legacy)}"
+    assert preview == f"whsec_...{fingerprint(legacy)}"
 
     receiver.secrets.append(legacy)
     run_to_end(imagine(client, hooks.user))
@@ -106,6 +111,8 @@ def test_a_ciphertext_moved_to_another_endpoint_does_not_open(client: Any, hooks
                     Key={"pk": {"S": f"user#{hooks.user.user_id}"}, "sk": {"S": f"ep#{second['id']}"}},
                     UpdateExpression="SET #s = :s", ExpressionAttributeNames={"#s": "secret"},
                     ExpressionAttributeValues={":s": stolen})
+    from taskcenter.services.webhooks import signing_secrets
+
     sealing.clear_cache()
     with pytest.raises(sealing.SecretNotReadable):
         signing_secrets.open_secret(hooks.user.user_id, second["id"], stolen["S"])
