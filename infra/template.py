@@ -19,8 +19,8 @@ What it reads (docs/architecture.md; docs/deploy.md explains the result):
   that queue; a function's own SQS event queue needs no entry: SAM grants it with the event source mapping);
   secrets: "read" (GetSecretValue) or "write" (create/put/delete/restore/tag) on this stack's channel secrets
   `taskcenter/<stack>/channel/*` (SECRET_MODES), for the functions that call upstreams / the admin function;
-  kms: "encrypt" | "decrypt" on the v1 script-secrets key only (infra/template_kms.py: the key, its alias
-  and key policy, SAM's KMSEncryptPolicy / KMSDecryptPolicy).
+  kms: "encrypt" | "decrypt" (v1 script secrets) or "webhook-seal" | "webhook-sign" (webhook signing
+  secrets) on the stack's key only (infra/template_kms.py: the key, its alias, key policy and grants).
   A handler without an entry gets DEFAULT_ROUTE_PERMISSIONS
   (a route: read users and credentials, enough to authenticate) or nothing (an event handler), and a
   warning here; tests/infra fails and prints the line to add;
@@ -324,7 +324,7 @@ def policies(spec: FunctionSpec, entry: dict[str, Any]) -> list[dict[str, Any]]:
         out.append({"Version": "2012-10-17", "Statement": [{
             "Effect": "Allow", "Action": list(SECRET_MODES[entry["secrets"]]),
             "Resource": {"Fn::Sub": CHANNEL_SECRETS_ARN}}]})
-    if entry.get("kms"):  # the v1 script-secrets key only (infra/template_kms.py)
+    if entry.get("kms"):  # the stack key only (infra/template_kms.py)
         out.append(template_kms.policy(entry["kms"]))
     if entry.get("results"):  # the results bucket's objects only (infra/template_results.py)
         out.append(template_results.policy(entry["results"]))

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from taskcenter import clock
 from taskcenter.store.webhook_repository import DEAD, DELIVERED, DISABLED, PENDING, Attempt, Endpoint, Message
 

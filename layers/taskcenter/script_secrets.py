@@ -11,8 +11,9 @@ script_config"; the choice of KMS Encrypt over a data key: docs/decisions.md).
 - `mask` (every view): a secret field shows "******" (set) or stays empty (not set); never the
   plaintext, never the ciphertext.
 
-KMS itself is called through taskcenter/sealing.py (shared with webhook signing secrets). A field is secret by its name, at any depth (SECRET_FIELDS), so a
-script config that gains a field such as `chatgpt_settings.api_key` is covered without another change.
+KMS itself is called through taskcenter/sealing.py (shared with webhook signing secrets). A field is secret
+by its name, at any depth (SECRET_FIELDS), so a script config that gains a field such as
+`chatgpt_settings.api_key` is covered without another change.
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ from typing import Any
 from taskcenter import clock
 from taskcenter.store.webhook_repository import (
     ENDPOINT_FIELDS,
-    SECRET_FIELDS,
     PENDING,
+    SECRET_FIELDS,
     SETTLED_CLAIM,
     Attempt,
     Endpoint,
