@@ -489,13 +489,18 @@ def dashboard_body(queues: list[str]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- the template
-# A path no route has is API Gateway's own 403 "Missing Authentication Token"; answer 404 in a body that reads
-# as the MJ envelope and as the dashboard's (docs/compatibility.md), with the relay's CORS header.
-GATEWAY_RESPONSES: dict[str, Any] = {"MISSING_AUTHENTICATION_TOKEN": {
+# A path no route has (deeper than the /mj/{a}/{b}/{c}/{d} catch-alls, or a method a path lacks) is API Gateway's
+# own 403 {"message": "Missing Authentication Token"}; answer 404 in the MJ envelope instead (read by the dashboard
+# too: success, message), with the relay's CORS header. A gateway response template gets no VTL, only variable
+# substitution, so it cannot choose by path: one static body for every unknown path (docs/compatibility.md,
+# "Unknown paths"; tests/infra/test_template_gateway_responses.py renders it from the SAM translation).
+MISSING_ROUTE_BODY: dict[str, Any] = {"code": 4, "type": "upstream_error", "description": "no such route",
+                                      "success": False, "message": "no such route"}
+MISSING_ROUTE_TYPES = ("MISSING_AUTHENTICATION_TOKEN", "RESOURCE_NOT_FOUND")
+GATEWAY_RESPONSES: dict[str, Any] = {kind: {
     "StatusCode": 404, "ResponseParameters": {"Headers": {"Access-Control-Allow-Origin": "'*'"}},
-    "ResponseTemplates": {"application/json": json.dumps(
-        {"code": 4, "type": "upstream_error", "description": "no such route", "success": False,
-         "message": "no such route"}, separators=(",", ":"))}}}
+    "ResponseTemplates": {"application/json": json.dumps(MISSING_ROUTE_BODY, separators=(",", ":"))}}
+    for kind in MISSING_ROUTE_TYPES}
 
 
 def build_template(app: Any | None = None, *, warn: bool = True) -> dict[str, Any]:
