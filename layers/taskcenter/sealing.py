@@ -47,8 +47,7 @@ def kms_client() -> Any:
     return aws_client("kms")
 
 
-def encrypt(data: bytes, context: Mapping[str, str], what: str,
-            kms: Callable[[], Any] = kms_client) -> str:
+def encrypt(data: bytes, context: Mapping[str, str], what: str, kms: Callable[[], Any] | None = None) -> str:
     """The base64 KMS ciphertext of `data`. Raises SecretsUnavailable (no key configured, KMS refused)."""
     key = settings.get().v1_secrets_key_arn
     if not key:
@@ -56,7 +55,7 @@ def encrypt(data: bytes, context: Mapping[str, str], what: str,
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        reply = kms().encrypt(KeyId=key, Plaintext=data, EncryptionContext=dict(context))
+        reply = (kms or kms_client)().encrypt(KeyId=key, Plaintext=data, EncryptionContext=dict(context))
     except (BotoCoreError, ClientError) as error:
         # The reason only (never the value): KMS throttled, unreachable or refused.
         raise SecretsUnavailable(f"{what} could not be encrypted; try again") from error
@@ -72,8 +71,7 @@ def clear_cache() -> None:
         _cache.clear()
 
 
-def decrypt(ciphertext: str, context: Mapping[str, str], what: str,
-            kms: Callable[[], Any] = kms_client) -> bytes:
+def decrypt(ciphertext: str, context: Mapping[str, str], what: str, kms: Callable[[], Any] | None = None) -> bytes:
     """The plaintext of a base64 ciphertext made under `context`, cached CACHE_SECONDS per (ciphertext,
     context) so a batch of one owner's work decrypts once. Raises SecretNotReadable."""
     cache_key = (ciphertext, tuple(sorted(context.items())))
@@ -92,7 +90,7 @@ def decrypt(ciphertext: str, context: Mapping[str, str], what: str,
     if settings.get().v1_secrets_key_arn:
         args["KeyId"] = settings.get().v1_secrets_key_arn  # only our key may have made it
     try:
-        plain: bytes = kms().decrypt(**args)["Plaintext"]
+        plain: bytes = (kms or kms_client)().decrypt(**args)["Plaintext"]
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         permanent = code in {"InvalidCiphertextException", "IncorrectKeyException"}
