@@ -163,3 +163,21 @@ def test_no_secret_in_a_log_line(client: Any, hooks: Any, capfd: pytest.CaptureF
     assert "webhook secret" in records or "task moved" in records  # the lines, with their extras, were captured
     for secret in (endpoint["secret"], rotated["data"]["secret"]):
         assert secret[6:] not in out + err + records
+
+
+def test_rotating_a_plaintext_row_seals_both(client: Any, hooks: Any) -> None:  # noqa: F811
+    receiver = hooks.extra["receiver"]
+    endpoint = add_endpoint(client, hooks.user, f"{receiver.url}/legacy-rotated", events=["task.succeeded"])
+    legacy = "whsec_" + "WllYV1ZVVFNSUVBPTk1MS0pJSEdGRURD"
+    boto3.client("dynamodb").update_item(
+        TableName=WebhookItem.Meta.table_name,
+        Key={"pk": {"S": f"user#{hooks.user.user_id}"}, "sk": {"S": f"ep#{endpoint['id']}"}},
+        UpdateExpression="SET #s = :s", ExpressionAttributeNames={"#s": "secret"},
+        ExpressionAttributeValues={":s": {"S": legacy}})
+    status, rotated = call(client, "post", f"/api/webhook/self/{endpoint['id']}/rotate", hooks.user.dashboard_headers())
+    assert status == 200
+    assert_holds_no_secret(raw_endpoint(hooks.user.user_id, endpoint["id"]), legacy, rotated["data"]["secret"])
+    receiver.secrets.append(legacy)  # a receiver that has not switched yet
+    run_to_end(imagine(client, hooks.user))
+    drain()
+    assert [r.verified for r in receiver.received] == [True]
