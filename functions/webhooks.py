@@ -22,16 +22,19 @@ _AUTH = {"credentials": "r", "users": "r"}
 # Read by the template generator (infra/template.py): the tables and queues each function may touch.
 PERMISSIONS = {
     "list_webhook_endpoints": {"tables": {**_AUTH, "webhooks": "r"}},
-    "create_webhook_endpoint": {"tables": {**_AUTH, "webhooks": "rw"}},
+    # Signing secrets are sealed with KMS (services/webhooks/signing_secrets.py): create and rotate seal,
+    # only the worker opens (infra/template_kms.py).
+    "create_webhook_endpoint": {"tables": {**_AUTH, "webhooks": "rw"}, "kms": "webhook-seal"},
     "update_webhook_endpoint": {"tables": {**_AUTH, "webhooks": "rw"}},
-    "rotate_webhook_secret": {"tables": {**_AUTH, "webhooks": "rw"}},
+    "rotate_webhook_secret": {"tables": {**_AUTH, "webhooks": "rw"}, "kms": "webhook-seal"},
     "delete_webhook_endpoint": {"tables": {**_AUTH, "webhooks": "rw"}},
     "list_webhook_deliveries": {"tables": {**_AUTH, "webhooks": "r"}},
     "redeliver_webhook": {"tables": {**_AUTH, "webhooks": "rw"}, "queues": {"webhook": "send"}},
     "admin_list_webhook_endpoints": {"tables": {**_AUTH, "webhooks": "r"}},
     "admin_update_webhook_endpoint": {"tables": {**_AUTH, "webhooks": "rw"}},
     "admin_delete_webhook_endpoint": {"tables": {**_AUTH, "webhooks": "rw"}},
-    "webhook_worker": {"tables": {"webhooks": "rw"}, "queues": {"webhook": "send"}, "timeout": 60},
+    "webhook_worker": {"tables": {"webhooks": "rw"}, "queues": {"webhook": "send"}, "timeout": 60,
+                       "kms": "webhook-sign"},
 }
 
 

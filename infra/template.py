@@ -19,8 +19,8 @@ What it reads (docs/architecture.md; docs/deploy.md explains the result):
   that queue; a function's own SQS event queue needs no entry: SAM grants it with the event source mapping);
   secrets: "read" (GetSecretValue) or "write" (create/put/delete/restore/tag) on this stack's channel secrets
   `taskcenter/<stack>/channel/*` (SECRET_MODES), for the functions that call upstreams / the admin function;
-  kms: "encrypt" | "decrypt" on the v1 script-secrets key only (infra/template_kms.py: the key, its alias
-  and key policy, SAM's KMSEncryptPolicy / KMSDecryptPolicy).
+  kms: "encrypt" | "decrypt" (v1 script secrets) or "webhook-seal" | "webhook-sign" (webhook signing
+  secrets) on the stack's key only (infra/template_kms.py: the key, its alias, key policy and grants).
   A handler without an entry gets DEFAULT_ROUTE_PERMISSIONS
   (a route: read users and credentials, enough to authenticate) or nothing (an event handler), and a
   warning here; tests/infra fails and prints the line to add;
@@ -324,7 +324,7 @@ def policies(spec: FunctionSpec, entry: dict[str, Any]) -> list[dict[str, Any]]:
         out.append({"Version": "2012-10-17", "Statement": [{
             "Effect": "Allow", "Action": list(SECRET_MODES[entry["secrets"]]),
             "Resource": {"Fn::Sub": CHANNEL_SECRETS_ARN}}]})
-    if entry.get("kms"):  # the v1 script-secrets key only (infra/template_kms.py)
+    if entry.get("kms"):  # the stack key only (infra/template_kms.py)
         out.append(template_kms.policy(entry["kms"]))
     if entry.get("results"):  # the results bucket's objects only (infra/template_results.py)
         out.append(template_results.policy(entry["results"]))
@@ -489,13 +489,18 @@ def dashboard_body(queues: list[str]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- the template
-# A path no route has is API Gateway's own 403 "Missing Authentication Token"; answer 404 in a body that reads
-# as the MJ envelope and as the dashboard's (docs/compatibility.md), with the relay's CORS header.
-GATEWAY_RESPONSES: dict[str, Any] = {"MISSING_AUTHENTICATION_TOKEN": {
+# A path no route has (deeper than the /mj/{a}/{b}/{c}/{d} catch-alls, or a method a path lacks) is API Gateway's
+# own 403 {"message": "Missing Authentication Token"}; answer 404 in the MJ envelope instead (read by the dashboard
+# too: success, message), with the relay's CORS header. A gateway response template gets no VTL, only variable
+# substitution, so it cannot choose by path: one static body for every unknown path (docs/compatibility.md,
+# "Unknown paths"; tests/infra/test_template_gateway_responses.py renders it from the SAM translation).
+MISSING_ROUTE_BODY: dict[str, Any] = {"code": 4, "type": "upstream_error", "description": "no such route",
+                                      "success": False, "message": "no such route"}
+MISSING_ROUTE_TYPES = ("MISSING_AUTHENTICATION_TOKEN", "RESOURCE_NOT_FOUND")
+GATEWAY_RESPONSES: dict[str, Any] = {kind: {
     "StatusCode": 404, "ResponseParameters": {"Headers": {"Access-Control-Allow-Origin": "'*'"}},
-    "ResponseTemplates": {"application/json": json.dumps(
-        {"code": 4, "type": "upstream_error", "description": "no such route", "success": False,
-         "message": "no such route"}, separators=(",", ":"))}}}
+    "ResponseTemplates": {"application/json": json.dumps(MISSING_ROUTE_BODY, separators=(",", ":"))}}
+    for kind in MISSING_ROUTE_TYPES}
 
 
 def build_template(app: Any | None = None, *, warn: bool = True) -> dict[str, Any]:

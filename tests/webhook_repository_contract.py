@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from taskcenter import clock
 from taskcenter.store.webhook_repository import DEAD, DELIVERED, DISABLED, PENDING, Attempt, Endpoint, Message
 
+SEALED = "kms1:0badf00d:Y2lwaGVydGV4dA=="  # the stored form of a secret (services/webhooks/signing_secrets.py)
+
 
 def endpoint(endpoint_id: str = "ep_a", user_id: int = 7) -> Endpoint:
-    return Endpoint(endpoint_id, user_id, "https://x.y/h", "whsec_AAAA", events=["task.failed"],
+    return Endpoint(endpoint_id, user_id, "https://x.y/h", SEALED, events=["task.failed"],
                     description="d", created_ms=1000, updated_ms=1000)
 
 
@@ -27,7 +30,7 @@ class WebhookRepositoryContract:
         assert sorted(e.endpoint_id for e in repo.endpoints_of(7)) == ["ep_a", "ep_b"]
         assert repo.endpoint(8, "ep_a") is None  # another user's id: not found
         got = repo.endpoint(7, "ep_a")
-        assert (got.url, got.secret, got.events) == ("https://x.y/h", "whsec_AAAA", ["task.failed"])
+        assert (got.url, got.secret, got.events) == ("https://x.y/h", SEALED, ["task.failed"])
         assert got.status == "enabled"
 
     def test_update_and_delete(self, repo: Any) -> None:
@@ -39,6 +42,31 @@ class WebhookRepositoryContract:
         assert repo.update_endpoint(7, "ep_zz", {"status": DISABLED}) is None
         assert repo.delete_endpoint(7, "ep_a") is True and repo.delete_endpoint(7, "ep_a") is False
         assert repo.endpoints_of(7) == []
+
+    def test_only_sealed_secrets_are_stored(self, repo: Any) -> None:
+        with pytest.raises(ValueError):
+            repo.create_endpoint(Endpoint("ep_a", 7, "https://x.y/h", "whsec_plaintext"))
+        repo.create_endpoint(endpoint())
+        with pytest.raises(ValueError):
+            repo.update_endpoint(7, "ep_a", {"old_secret": "whsec_plaintext"})
+        with pytest.raises(ValueError):
+            repo.swap_secrets(7, "ep_a", {"secret": SEALED, "old_secret": None},
+                              {"secret": "whsec_x", "old_secret": None})
+        assert repo.endpoint(7, "ep_a").secret == SEALED
+
+    def test_swap_secrets_only_if_they_still_hold_what_was_read(self, repo: Any) -> None:
+        repo.create_endpoint(endpoint())
+        other = SEALED.replace("0badf00d", "feedf00d")
+        assert repo.swap_secrets(7, "ep_a", {"secret": other, "old_secret": None},
+                                 {"secret": other, "old_secret": None}) is False  # a rotation came first
+        assert repo.swap_secrets(7, "ep_a", {"secret": SEALED, "old_secret": other},
+                                 {"secret": other, "old_secret": None}) is False
+        assert repo.swap_secrets(7, "ep_zz", {"secret": SEALED, "old_secret": None},
+                                 {"secret": other, "old_secret": None}) is False
+        assert repo.swap_secrets(7, "ep_a", {"secret": SEALED, "old_secret": None},
+                                 {"secret": other, "old_secret": SEALED}) is True
+        got = repo.endpoint(7, "ep_a")
+        assert (got.secret, got.old_secret) == (other, SEALED)
 
     def test_a_message_is_written_once_and_claimed_once_per_attempt(self, repo: Any) -> None:
         assert repo.put_message(message()) is True

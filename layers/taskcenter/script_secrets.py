@@ -11,27 +11,26 @@ script_config"; the choice of KMS Encrypt over a data key: docs/decisions.md).
 - `mask` (every view): a secret field shows "******" (set) or stays empty (not set); never the
   plaintext, never the ciphertext.
 
-The only module that talks to KMS. A field is secret by its name, at any depth (SECRET_FIELDS), so a
-script config that gains a field such as `chatgpt_settings.api_key` is covered without another change.
+KMS itself is called through taskcenter/sealing.py (shared with webhook signing secrets). A field is secret
+by its name, at any depth (SECRET_FIELDS), so a script config that gains a field such as
+`chatgpt_settings.api_key` is covered without another change.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-import threading
-import time
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from taskcenter import settings
-from taskcenter.domain.errors import BadInput, DomainError
+from taskcenter import sealing
+from taskcenter.domain.errors import BadInput
+from taskcenter.sealing import KEY_ENV, KMS_PLAINTEXT_LIMIT, SecretNotReadable, SecretsUnavailable
+
+__all__ = ["KEY_ENV", "KMS_PLAINTEXT_LIMIT", "SecretNotReadable", "SecretsUnavailable"]  # their old home
 
 MARKER = "$enc"
 MASK = "******"
 PURPOSE = "v1-script-secret"
-KEY_ENV = settings.env_name("v1_secrets_key_arn")  # the customer managed key (template.yaml: V1SecretsKey)
 # Names (compared case-insensitively, "-" as "_") of script_config fields whose values are secrets, from
 # tikmatrix-scripts.md: login's password (which also carries an Instagram TOTP secret as
 # "password:SECRET"), chatgpt_settings.api_key, and the usual names of credentials a script may take.
@@ -42,27 +41,8 @@ SECRET_FIELDS = frozenset({
     "secret", "totp", "totp_secret", "otp", "otp_secret", "mfa_secret", "two_fa", "2fa", "2fa_secret",
     "two_fa_secret", "twofa_secret", "verification_code", "backup_codes",
 })
-KMS_PLAINTEXT_LIMIT = 4096  # bytes: the most KMS Encrypt takes (a password or an API key is far below)
-CACHE_SECONDS = 300  # how long a decrypted value is kept in the process (docs/task-api-v1.md)
-CACHE_ENTRIES = 1024
 
 T = TypeVar("T")
-
-
-class SecretsUnavailable(DomainError):
-    """KMS could not encrypt (or is not configured): nothing is written; the client may try again."""
-
-    http_status = 503
-    code = "secrets_unavailable"
-
-
-class SecretNotReadable(Exception):
-    """A marker could not be decrypted. `permanent`: it never will be (not ours, tampered, wrong owner)."""
-
-    def __init__(self, message: str, *, permanent: bool) -> None:
-        super().__init__(message)
-        self.message = message
-        self.permanent = permanent
 
 
 def is_secret_field(name: Any) -> bool:
@@ -96,9 +76,7 @@ def mask(value: Any) -> Any:
 
 # ---------------------------------------------------------------- KMS
 def _kms() -> Any:
-    from taskcenter.store.db import aws_client  # late: most functions never seal or open a secret
-
-    return aws_client("kms")
+    return sealing.kms_client()
 
 
 def context_for(user_id: int) -> dict[str, str]:
@@ -131,18 +109,9 @@ class Sealer:
         if len(data) > KMS_PLAINTEXT_LIMIT:
             raise BadInput(f"a secret field of script_config is longer than {KMS_PLAINTEXT_LIMIT} bytes",
                            field="script_config")
-        key = settings.get().v1_secrets_key_arn
-        if not key:
-            raise SecretsUnavailable(f"secrets in script_config cannot be stored: {KEY_ENV} is not configured")
-        from botocore.exceptions import BotoCoreError, ClientError
-
         self.kms_calls += 1
-        try:
-            reply = _kms().encrypt(KeyId=key, Plaintext=data, EncryptionContext=context_for(self.user_id))
-        except (BotoCoreError, ClientError) as error:
-            # The reason only (never the value): KMS throttled, unreachable or refused.
-            raise SecretsUnavailable("secrets in script_config could not be encrypted; try again") from error
-        sealed = {MARKER: base64.b64encode(reply["CiphertextBlob"]).decode("ascii")}
+        ciphertext = sealing.encrypt(data, context_for(self.user_id), "secrets in script_config", kms=_kms)
+        sealed = {MARKER: ciphertext}
         self._sealed[plain] = sealed
         return dict(sealed)
 
@@ -159,13 +128,8 @@ def seal_plan(plan: T, user_id: int) -> T:
 
 
 # ---------------------------------------------------------------- decrypting (the host adapter only)
-_cache: dict[tuple[str, int], tuple[float, Any]] = {}
-_cache_lock = threading.Lock()
-
-
 def clear_cache() -> None:
-    with _cache_lock:
-        _cache.clear()
+    sealing.clear_cache()
 
 
 def open_config(value: Any, user_id: int) -> Any:
@@ -181,34 +145,5 @@ def open_config(value: Any, user_id: int) -> Any:
 
 
 def _decrypt(ciphertext: str, user_id: int) -> Any:
-    now = time.monotonic()
-    with _cache_lock:
-        hit = _cache.get((ciphertext, user_id))
-    if hit is not None and hit[0] > now:
-        return hit[1]
-    try:
-        blob = base64.b64decode(ciphertext, validate=True)
-    except (binascii.Error, ValueError) as error:
-        raise SecretNotReadable("a script_config secret is not valid ciphertext", permanent=True) from error
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    args: dict[str, Any] = {"CiphertextBlob": blob, "EncryptionContext": context_for(user_id)}
-    if settings.get().v1_secrets_key_arn:
-        args["KeyId"] = settings.get().v1_secrets_key_arn  # only our key may have made it
-    try:
-        plain = _kms().decrypt(**args)["Plaintext"]
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        permanent = code in {"InvalidCiphertextException", "IncorrectKeyException"}
-        raise SecretNotReadable(f"a script_config secret could not be decrypted ({code})",
-                                permanent=permanent) from error
-    except BotoCoreError as error:
-        raise SecretNotReadable("KMS could not be reached to decrypt a script_config secret",
-                                permanent=False) from error
-    value = json.loads(plain.decode("utf-8"))
-    with _cache_lock:
-        if len(_cache) >= CACHE_ENTRIES:
-            for stale in [k for k, (until, _) in _cache.items() if until <= now] or list(_cache)[:CACHE_ENTRIES // 4]:
-                _cache.pop(stale, None)
-        _cache[(ciphertext, user_id)] = (now + CACHE_SECONDS, value)
-    return value
+    return json.loads(sealing.decrypt(ciphertext, context_for(user_id), "a script_config secret", kms=_kms)
+                      .decode("utf-8"))

@@ -171,7 +171,8 @@ class Settings:
     v1_retry_all_page_size: int = _setting(
         "V1_RETRY_ALL_PAGE_SIZE", 100, "Tasks per page of a retry-all run.", minimum=1, maximum=500)
     v1_secrets_key_arn: str = _setting(
-        "V1_SECRETS_KEY_ARN", "", "KMS key of script_config secrets; empty: secrets cannot be stored.")
+        "V1_SECRETS_KEY_ARN", "",
+        "KMS key of script_config secrets and webhook signing secrets; empty: they cannot be stored.")
 
     # ------------------------------------------------------------ webhooks (docs/webhooks.md)
     webhook_retry_schedule: str = _setting(

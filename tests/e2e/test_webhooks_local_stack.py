@@ -146,6 +146,14 @@ def test_retried_deliveries_arrive_once_each_in_order(hooks_stack: RunningStack,
     status, log = hooks_stack.get(f"/api/webhook/self/{endpoint['id']}/deliveries",
                                   headers=account.dashboard_headers())
     assert status == 200 and any(a["status_code"] == 500 and a["next_retry_at"] for a in log["data"])
+    # The secret that signed all of it is sealed at rest (docs/webhooks.md "Signing secrets at rest").
+    from taskcenter.store.db import aws_client
+    from taskcenter.store.models import WebhookItem
+
+    raw = aws_client("dynamodb").get_item(
+        TableName=WebhookItem.Meta.table_name, ConsistentRead=True,
+        Key={"pk": {"S": f"user#{account.user_id}"}, "sk": {"S": f"ep#{endpoint['id']}"}})["Item"]
+    assert raw["secret"]["S"].startswith("kms1:") and endpoint["secret"][6:] not in json.dumps(raw)
 
 
 def test_an_always_failing_receiver_ends_disabled_dead_lettered_and_alarmed(

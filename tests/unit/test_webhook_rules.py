@@ -12,15 +12,13 @@ from taskcenter import settings
 from taskcenter.domain import webhook_rules as rules
 from taskcenter.domain.errors import BadInput
 from taskcenter.services.webhooks.delivery import signature
-from taskcenter.store.webhook_repository import Endpoint
 
 VECTOR_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
 def test_the_spec_test_vector() -> None:
-    endpoint = Endpoint("ep_1", 1, "https://x.y/", VECTOR_SECRET)
     at = datetime.fromtimestamp(1614265330, tz=UTC)
-    assert signature(endpoint, "msg_p5jXN8AQM9LWM0D4loKWxJek", at, '{"test": 2432232314}') == (
+    assert signature([VECTOR_SECRET], "msg_p5jXN8AQM9LWM0D4loKWxJek", at, '{"test": 2432232314}') == (
         "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
 
 

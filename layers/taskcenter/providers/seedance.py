@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from taskcenter.domain import states
-from taskcenter.providers import http
+from taskcenter.providers import http, video_status
 from taskcenter.providers.base import (
     ChannelInfo,
     PermanentUpstreamError,
@@ -25,33 +25,25 @@ from taskcenter.providers.base import (
     TransientUpstreamError,
     UpstreamState,
 )
+from taskcenter.providers.video_status import Status, StatusTable
 
 PATH = "/api/v3/contents/generations/tasks"
-_STATUS = {"queued": (states.QUEUED, "10%"), "pending": (states.QUEUED, "10%"),
-           "running": (states.IN_PROGRESS, "50%"), "processing": (states.IN_PROGRESS, "50%"),
-           "succeeded": (states.SUCCESS, "100%"), "failed": (states.FAILURE, "100%"),
-           "cancelled": (states.FAILURE, "100%"), "expired": (states.FAILURE, "100%")}
+# Ark's task statuses (the mapping rules every video platform shares: providers/video_status.py).
+STATUS = StatusTable({"queued": Status(states.QUEUED, 10), "pending": Status(states.QUEUED, 10),
+                      "running": Status(states.IN_PROGRESS, 50), "processing": Status(states.IN_PROGRESS, 50),
+                      "succeeded": Status(states.SUCCESS), "failed": Status(states.FAILURE),
+                      "cancelled": Status(states.FAILURE), "expired": Status(states.FAILURE)})
 
 
 def task_to_state(body: dict[str, Any]) -> UpstreamState | None:
-    upstream_id = body.get("id")
-    found = _STATUS.get(str(body.get("status") or "").lower())
-    if not isinstance(upstream_id, str) or found is None:
-        return None
-    status, progress = found
     content = body.get("content") if isinstance(body.get("content"), dict) else {}
     error = body.get("error") if isinstance(body.get("error"), dict) else {}
     usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
-    if status == states.SUCCESS and not isinstance(content.get("video_url"), str):
-        return UpstreamState(upstream_id=upstream_id, status=states.FAILURE, progress="100%",
-                             fail_reason="the upstream reported success without a video")
-    reason = ""
-    if status == states.FAILURE:
-        reason = str(error.get("message") or f"task {body.get('status')}")[:300]
     data = {"url": content.get("video_url"), "duration": body.get("duration"), "resolution": body.get("resolution"),
             "total_tokens": usage.get("total_tokens")}
-    return UpstreamState(upstream_id=upstream_id, status=status, progress=progress, fail_reason=reason,
-                         data={k: v for k, v in data.items() if v is not None})
+    return video_status.to_state(STATUS, body.get("id"), body.get("status"), error_message=error.get("message"),
+                                 has_result=isinstance(content.get("video_url"), str),
+                                 data={k: v for k, v in data.items() if v is not None})
 
 
 class SeedanceProvider:
@@ -87,20 +79,10 @@ class SeedanceProvider:
         return SubmitResult(upstream_id=upstream_id, status=states.QUEUED, raw=created)
 
     def fetch(self, upstream_ids: list[str]) -> dict[str, UpstreamState]:
-        out: dict[str, UpstreamState] = {}
-        for upstream_id in dict.fromkeys(i for i in upstream_ids if i):
-            reply = http.channel_request(self.channel, "GET", f"{PATH}/{quote(upstream_id, safe='')}",
-                                         headers=self._headers())
-            if reply.status == 404:
-                continue
-            try:
-                body = self._object(reply, "seedance fetch")
-            except PermanentUpstreamError as error:
-                raise TransientUpstreamError(error.message, status=error.status) from error
-            state = task_to_state(body)
-            if state is not None and state.upstream_id == upstream_id:
-                out[upstream_id] = state
-        return out
+        return video_status.fetch_each(
+            upstream_ids, lambda i: http.channel_request(self.channel, "GET", f"{PATH}/{quote(i, safe='')}",
+                                                         headers=self._headers()),
+            lambda reply: self._object(reply, "seedance fetch"), task_to_state)
 
     def cancel(self, upstream_id: str) -> bool:
         return False

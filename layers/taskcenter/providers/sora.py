@@ -23,7 +23,7 @@ from urllib.parse import quote
 from urllib3 import encode_multipart_formdata
 
 from taskcenter.domain import states
-from taskcenter.providers import http
+from taskcenter.providers import http, video_status
 from taskcenter.providers.base import (
     ChannelInfo,
     PermanentUpstreamError,
@@ -32,25 +32,18 @@ from taskcenter.providers.base import (
     TransientUpstreamError,
     UpstreamState,
 )
+from taskcenter.providers.video_status import Status, StatusTable
 
-_STATUS = {
-    "queued": states.QUEUED, "pending": states.QUEUED,
-    "in_progress": states.IN_PROGRESS, "processing": states.IN_PROGRESS,
-    "completed": states.SUCCESS,
-    "failed": states.FAILURE, "cancelled": states.FAILURE,
-}
-MAX_REASON = 300
+# The Videos API's statuses (the mapping rules every video platform shares: providers/video_status.py); a status
+# it adds later is UNKNOWN until mapped.
+STATUS = StatusTable({"queued": Status(states.QUEUED), "pending": Status(states.QUEUED),
+                      "in_progress": Status(states.IN_PROGRESS), "processing": Status(states.IN_PROGRESS),
+                      "completed": Status(states.SUCCESS),
+                      "failed": Status(states.FAILURE), "cancelled": Status(states.FAILURE)},
+                     unknown=states.UNKNOWN)
 # What the video object keeps once terminal (the stored `data`): the OpenAI fields, nothing else.
 OBJECT_FIELDS = ("id", "object", "model", "status", "progress", "created_at", "completed_at", "expires_at",
                  "seconds", "size", "remixed_from_video_id", "error")
-
-
-def _progress(value: Any) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError, OverflowError):
-        return 0
-    return max(0, min(100, number))
 
 
 def _seconds_ms(value: Any) -> int:
@@ -62,18 +55,10 @@ def _seconds_ms(value: Any) -> int:
 
 
 def object_to_state(body: dict[str, Any]) -> UpstreamState | None:
-    upstream_id = body.get("id")
-    if not isinstance(upstream_id, str) or not upstream_id:
-        return None
-    status = _STATUS.get(str(body.get("status") or "").lower(), states.UNKNOWN)
     error = body.get("error") if isinstance(body.get("error"), dict) else {}
-    reason = str(error.get("message") or "task failed")[:MAX_REASON] if status == states.FAILURE else ""
-    progress = _progress(body.get("progress"))
-    if status in states.TERMINAL:
-        progress = 100
-    data = {name: body.get(name) for name in OBJECT_FIELDS if name in body}
-    return UpstreamState(upstream_id=upstream_id, status=status, progress=f"{progress}%", fail_reason=reason,
-                         finish_ms=_seconds_ms(body.get("completed_at")), data=data)
+    return video_status.to_state(STATUS, body.get("id"), body.get("status"), progress=body.get("progress"),
+                                 error_message=error.get("message"), finish_ms=_seconds_ms(body.get("completed_at")),
+                                 data={name: body.get(name) for name in OBJECT_FIELDS if name in body})
 
 
 class SoraProvider:
@@ -126,20 +111,10 @@ class SoraProvider:
             states.QUEUED, states.IN_PROGRESS) else states.SUBMITTED, raw=body)
 
     def fetch(self, upstream_ids: list[str]) -> dict[str, UpstreamState]:
-        out: dict[str, UpstreamState] = {}
-        for upstream_id in dict.fromkeys(i for i in upstream_ids if i):
-            reply = http.channel_request(self.channel, "GET", f"/v1/videos/{quote(upstream_id, safe='')}",
-                                         headers=self._headers())
-            if reply.status == 404:
-                continue  # unknown upstream: absent (the poller counts misses)
-            try:
-                body = self._object(reply, "sora fetch")
-            except PermanentUpstreamError as error:  # a fetch failure says nothing about the task
-                raise TransientUpstreamError(error.message, status=error.status) from error
-            state = object_to_state(body)
-            if state is not None and state.upstream_id == upstream_id:
-                out[upstream_id] = state
-        return out
+        return video_status.fetch_each(
+            upstream_ids, lambda i: http.channel_request(self.channel, "GET", f"/v1/videos/{quote(i, safe='')}",
+                                                         headers=self._headers()),
+            lambda reply: self._object(reply, "sora fetch"), object_to_state)
 
     def cancel(self, upstream_id: str) -> bool:
         return False

@@ -10,11 +10,13 @@ from taskcenter import clock
 from taskcenter.store.webhook_repository import (
     ENDPOINT_FIELDS,
     PENDING,
+    SECRET_FIELDS,
     SETTLED_CLAIM,
     Attempt,
     Endpoint,
     Message,
     attempt_key,
+    check_sealed,
 )
 
 
@@ -28,6 +30,7 @@ class MemoryWebhooks:
         self.lock = threading.Lock()
 
     def create_endpoint(self, endpoint: Endpoint) -> None:
+        check_sealed({"secret": endpoint.secret})
         with self.lock:
             key = (endpoint.user_id, endpoint.endpoint_id)
             if key in self.endpoints:
@@ -43,6 +46,7 @@ class MemoryWebhooks:
                       key=lambda e: e.endpoint_id)
 
     def update_endpoint(self, user_id: int, endpoint_id: str, changes: dict[str, Any]) -> Endpoint | None:
+        check_sealed(changes)
         with self.lock:
             found = self.endpoints.get((user_id, endpoint_id))
             if found is None:
@@ -56,6 +60,17 @@ class MemoryWebhooks:
             updated = replace(found, **values, updated_ms=clock.now_ms())
             self.endpoints[(user_id, endpoint_id)] = updated
             return replace(updated)
+
+    def swap_secrets(self, user_id: int, endpoint_id: str, before: dict[str, str | None],
+                     after: dict[str, str | None]) -> bool:
+        check_sealed(after)
+        with self.lock:
+            found = self.endpoints.get((user_id, endpoint_id))
+            if found is None or any(getattr(found, name) != before.get(name) for name in SECRET_FIELDS):
+                return False
+            self.endpoints[(user_id, endpoint_id)] = replace(
+                found, secret=after.get("secret") or "", old_secret=after.get("old_secret"))
+            return True
 
     def delete_endpoint(self, user_id: int, endpoint_id: str) -> bool:
         with self.lock:

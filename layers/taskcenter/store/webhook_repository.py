@@ -18,6 +18,10 @@ from taskcenter.store.models import WebhookItem
 ENABLED, DISABLED = "enabled", "disabled"
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 SETTLED_CLAIM = 2**62  # a settled attempt's claim never expires: only the next attempt may claim the message
+# A signing secret is stored sealed (services/webhooks/signing_secrets.py: `kms1:<fingerprint>:<ciphertext>`);
+# the repositories refuse to write anything else there, so no code path can store a plaintext whsec_ again.
+SEALED_PREFIX = "kms1:"
+SECRET_FIELDS = ("secret", "old_secret")
 ENDPOINT_FIELDS = ("url", "secret", "old_secret", "old_secret_until_ms", "events", "description", "status",
                    "disabled_reason", "failing_since_ms")
 
@@ -27,7 +31,7 @@ class Endpoint:
     endpoint_id: str
     user_id: int
     url: str
-    secret: str
+    secret: str  # the stored (sealed) form; a row written before encryption may still hold the plaintext
     events: list[str] = field(default_factory=list)
     description: str = ""
     status: str = ENABLED
@@ -75,6 +79,10 @@ class WebhookRepository(Protocol):
         """Every endpoint of a user (one Query; a user has a handful)."""
     def update_endpoint(self, user_id: int, endpoint_id: str, changes: dict[str, Any]) -> Endpoint | None:
         """Set ENDPOINT_FIELDS (None removes); None when there is no such endpoint."""
+    def swap_secrets(self, user_id: int, endpoint_id: str, before: dict[str, str | None],
+                     after: dict[str, str | None]) -> bool:
+        """Set SECRET_FIELDS to `after` only if they still hold `before` (None: absent); False otherwise
+        (a concurrent rotation wins). Seals a legacy plaintext row."""
     def delete_endpoint(self, user_id: int, endpoint_id: str) -> bool: ...
     def put_message(self, message: Message) -> bool:
         """Write a new message; False if it exists (a repeated fan-out: nothing written)."""
@@ -91,6 +99,14 @@ class WebhookRepository(Protocol):
     def add_pending(self, endpoint_id: str, task_id: str, seq: int) -> None: ...
     def remove_pending(self, endpoint_id: str, task_id: str, seq: int) -> None: ...
     def pending(self, endpoint_id: str, task_id: str) -> set[int]: ...
+
+
+def check_sealed(values: dict[str, Any]) -> None:
+    """Refuse to store a secret that is not sealed (a programming error, never user input)."""
+    for name in SECRET_FIELDS:
+        value = values.get(name)
+        if value is not None and not (isinstance(value, str) and value.startswith(SEALED_PREFIX)):
+            raise ValueError(f"webhook {name} must be stored sealed ({SEALED_PREFIX}...)")
 
 
 def expiry() -> datetime:
@@ -137,6 +153,7 @@ def _get(pk: str, sk: str) -> WebhookItem | None:
 
 class PynamoWebhooks:
     def create_endpoint(self, endpoint: Endpoint) -> None:
+        check_sealed({"secret": endpoint.secret})
         WebhookItem(f"user#{endpoint.user_id}", f"ep#{endpoint.endpoint_id}", user_id=endpoint.user_id,
                     url=endpoint.url, secret=endpoint.secret, events=list(endpoint.events),
                     description=endpoint.description, status=endpoint.status, created_ms=endpoint.created_ms,
@@ -151,6 +168,7 @@ class PynamoWebhooks:
         return [_endpoint(item) for item in query]
 
     def update_endpoint(self, user_id: int, endpoint_id: str, changes: dict[str, Any]) -> Endpoint | None:
+        check_sealed(changes)
         item = WebhookItem(f"user#{user_id}", f"ep#{endpoint_id}")
         actions = [WebhookItem.updated_ms.set(clock.now_ms())]
         for name in ENDPOINT_FIELDS:
@@ -165,6 +183,25 @@ class PynamoWebhooks:
                 return None
             raise
         return _endpoint(item)
+
+    def swap_secrets(self, user_id: int, endpoint_id: str, before: dict[str, str | None],
+                     after: dict[str, str | None]) -> bool:
+        check_sealed(after)
+        condition = WebhookItem.pk.exists()
+        actions = []
+        for name in SECRET_FIELDS:
+            attribute = getattr(WebhookItem, name)
+            expected = before.get(name)
+            condition &= attribute.does_not_exist() if expected is None else attribute == expected
+            value = after.get(name)
+            actions.append(attribute.remove() if value is None else attribute.set(value))
+        try:
+            WebhookItem(f"user#{user_id}", f"ep#{endpoint_id}").update(actions=actions, condition=condition)
+        except UpdateError as error:
+            if error.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def delete_endpoint(self, user_id: int, endpoint_id: str) -> bool:
         try:

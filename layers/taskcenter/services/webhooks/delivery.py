@@ -27,6 +27,8 @@ from taskcenter.domain import webhook_rules as rules
 from taskcenter.observability import logger, metrics
 from taskcenter.providers import http
 from taskcenter.providers.base import UpstreamError
+from taskcenter.sealing import SecretNotReadable
+from taskcenter.services.webhooks import signing_secrets
 from taskcenter.store.repositories import current as repositories
 from taskcenter.store.webhook_repository import (
     DEAD,
@@ -107,24 +109,19 @@ class Reply:
     retry_after: int | None = None
 
 
-def signature(endpoint: Endpoint | None, webhook_id: str, at: datetime, body: str) -> str:
-    """`webhook-signature`: v1 with the secret, and with the old one during a rotation (spec A.3)."""
-    if endpoint is None:
-        return ""
-    keys = [endpoint.secret]
-    if endpoint.old_secret and int(endpoint.old_secret_until_ms or 0) > clock.now_ms():
-        keys.append(endpoint.old_secret)
+def signature(keys: list[str], webhook_id: str, at: datetime, body: str) -> str:
+    """`webhook-signature`: one v1 entry per key (the secret, and the old one during a rotation; spec A.3)."""
     return " ".join(Webhook(key).sign(webhook_id, at, body) for key in keys)
 
 
-def send(url: str, webhook_id: str, body: str, endpoint: Endpoint | None) -> Reply:
+def send(url: str, webhook_id: str, body: str, keys: list[str] | None) -> Reply:
     """One POST through the guarded client (providers/http.py: vetted addresses, no redirects followed,
     total time limit, response size cap)."""
     at = datetime.fromtimestamp(clock.now_s(), tz=UTC)
     headers = {"Content-Type": "application/json", "webhook-id": webhook_id,
                "webhook-timestamp": str(int(at.timestamp()))}
-    if endpoint is not None:
-        headers["webhook-signature"] = signature(endpoint, webhook_id, at, body)
+    if keys:  # a task's own hook (notifyHook) is unsigned, as midjourney-proxy's
+        headers["webhook-signature"] = signature(keys, webhook_id, at, body)
     started = time.monotonic()
     try:
         reply = http.request("POST", url, headers=headers, json_body=body.encode(), max_redirects=0, retries=0,
@@ -164,10 +161,21 @@ def deliver(body: dict[str, Any]) -> str:
     if earlier:
         _requeue(body, _order_wait(repo, message, min(earlier), now))
         return "after an earlier event"
+    keys = None
+    if endpoint is not None:
+        endpoint = signing_secrets.migrate(repo, endpoint)
+        try:
+            keys = signing_secrets.signing_keys(endpoint)
+        except SecretNotReadable as error:
+            if not error.permanent:
+                raise  # KMS unreachable or throttled: SQS delivers this attempt again
+            reason = "its signing secret cannot be decrypted: rotate the secret, then enable the endpoint"
+            _disable(repo, endpoint, reason)
+            return _abandon(repo, message, attempt, None, 0, reason)
     if not repo.claim_attempt(endpoint_id, webhook_id, attempt, int(settings.get().webhook_timeout_seconds
                                                                     * 1000) + 60_000):
         return "duplicate"
-    reply = send(message.url or (endpoint.url if endpoint else ""), webhook_id, message.body, endpoint)
+    reply = send(message.url or (endpoint.url if endpoint else ""), webhook_id, message.body, keys)
     return _settle(repo, message, endpoint, attempt, reply, body)
 
 

@@ -1,18 +1,19 @@
 """Webhook endpoints of a user: add, list, change, rotate the secret of, disable, delete; the delivery log
 and redeliver (docs/webhooks.md). A user sees only their own endpoints (another's is not found); an admin
 acts on any user's by naming `user_id` (the admin routes and the admin Lambda's operations).
-The signing secret is shown once, in the reply that created or rotated it.
+The signing secret is shown once, in the reply that created or rotated it; it is stored sealed with KMS
+(services/webhooks/signing_secrets.py), so these routes may encrypt but never decrypt.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from taskcenter import clock, queues, settings
 from taskcenter.domain import numbers
 from taskcenter.domain import webhook_rules as rules
 from taskcenter.domain.errors import BadInput, Conflict, NotFound
+from taskcenter.services.webhooks import signing_secrets
 from taskcenter.services.webhooks.delivery import delivery_body, webhooks
 from taskcenter.store.webhook_repository import DISABLED, ENABLED, Attempt, Endpoint
 
@@ -21,13 +22,14 @@ MAX_DESCRIPTION = 200
 LOG_PAGE = 50
 
 
-def view(endpoint: Endpoint, *, with_secret: bool = False) -> dict[str, Any]:
+def view(endpoint: Endpoint, *, shown_secret: str | None = None) -> dict[str, Any]:
+    """An endpoint as replies show it; `shown_secret` is the plaintext just made (create and rotate only)."""
     out = {"id": endpoint.endpoint_id, "user_id": endpoint.user_id, "url": endpoint.url,
            "events": list(endpoint.events), "description": endpoint.description, "status": endpoint.status,
            "disabled_reason": endpoint.disabled_reason, "created_at": endpoint.created_ms // 1000,
-           "updated_at": endpoint.updated_ms // 1000, "secret_preview": endpoint.secret[:10] + "..."}
-    if with_secret:
-        out["secret"] = endpoint.secret
+           "updated_at": endpoint.updated_ms // 1000, "secret_preview": signing_secrets.preview(endpoint.secret)}
+    if shown_secret is not None:
+        out["secret"] = shown_secret
     return out
 
 
@@ -77,10 +79,12 @@ def create(user_id: int, body: Any) -> dict[str, Any]:
     if len(webhooks().endpoints_of(user_id)) >= MAX_ENDPOINTS:
         raise Conflict(f"at most {MAX_ENDPOINTS} webhook endpoints per user")
     now = clock.now_ms()
-    endpoint = Endpoint(endpoint_id=rules.new_endpoint_id(), user_id=user_id, url=url, secret=rules.new_secret(),
+    endpoint_id, secret = rules.new_endpoint_id(), rules.new_secret()
+    endpoint = Endpoint(endpoint_id=endpoint_id, user_id=user_id, url=url,
+                        secret=signing_secrets.seal(user_id, endpoint_id, secret),
                         events=events, description=description, created_ms=now, updated_ms=now)
     webhooks().create_endpoint(endpoint)
-    return view(endpoint, with_secret=True)
+    return view(endpoint, shown_secret=secret)
 
 
 def update(user_id: int, endpoint_id: str, body: Any) -> dict[str, Any]:
@@ -110,15 +114,20 @@ def update(user_id: int, endpoint_id: str, body: Any) -> dict[str, Any]:
 
 
 def rotate(user_id: int, endpoint_id: str) -> dict[str, Any]:
-    """A new secret; the old one still signs (a second `v1` entry) for WEBHOOK_ROTATION_OVERLAP_SECONDS."""
+    """A new secret; the old one still signs (a second `v1` entry) for WEBHOOK_ROTATION_OVERLAP_SECONDS.
+    The old one moves as it is stored (its ciphertext is bound to this endpoint); a legacy plaintext one is
+    sealed on the way."""
     current = _own(user_id, endpoint_id)
     overlap = settings.get().webhook_rotation_overlap_seconds * 1000
     secret = rules.new_secret()
+    old = current.secret if signing_secrets.is_sealed(current.secret) else signing_secrets.seal(
+        user_id, endpoint_id, current.secret)
     updated = webhooks().update_endpoint(user_id, endpoint_id, {
-        "secret": secret, "old_secret": current.secret, "old_secret_until_ms": clock.now_ms() + overlap})
+        "secret": signing_secrets.seal(user_id, endpoint_id, secret), "old_secret": old,
+        "old_secret_until_ms": clock.now_ms() + overlap})
     if updated is None:
         raise NotFound("no such webhook endpoint")
-    return view(replace(updated, secret=secret), with_secret=True)
+    return view(updated, shown_secret=secret)
 
 
 def delete(user_id: int, endpoint_id: str) -> dict[str, Any]:
