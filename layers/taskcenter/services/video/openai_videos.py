@@ -23,6 +23,7 @@ from taskcenter.domain import ids, numbers, states, video_pricing
 from taskcenter.domain.errors import BadInput, NotFound, UpstreamRejected, UpstreamUnavailable
 from taskcenter.services.core import idempotency, submission
 from taskcenter.services.core.auth import Principal, owns
+from taskcenter.services.video import content as video_content
 from taskcenter.services.video.requests import CreateRequest, prompt_of
 from taskcenter.store.repositories import current as repositories
 
@@ -63,6 +64,9 @@ def video_object(task: Any) -> dict[str, Any]:
     props = task.properties or {}
     data = task.data if isinstance(task.data, dict) else {}
     status = _STATUS.get(task.status, "queued")
+    if status == "completed" and video_content.content_pending(task):
+        # Sora and Veo content is served from our copy only: "completed" once it can be downloaded (docs/video.md)
+        status = "in_progress"
     error = None
     if status == "failed":
         error = {"code": "video_generation_failed", "message": task.fail_reason or "the video generation failed"}
@@ -71,7 +75,7 @@ def video_object(task: Any) -> dict[str, Any]:
         "object": "video",
         "model": str(props.get("model") or ""),
         "status": status,
-        "progress": 100 if status in ("completed", "failed") else _int_percent(task.progress),
+        "progress": 100 if status in ("completed", "failed") else min(99, _int_percent(task.progress)),
         "created_at": int(task.submit_ms or 0) // 1000,
         "completed_at": int(task.finish_ms) // 1000 if task.finish_ms and status in ("completed", "failed") else None,
         "expires_at": data.get("expires_at") if isinstance(data.get("expires_at"), int) else None,
