@@ -118,8 +118,8 @@ def test_the_openai_sdk_drives_the_other_platforms(local_stack: RunningStack, mo
     before = _quota(stack)
     video = client.videos.create(model=model, prompt="a kite over the dunes", seconds=seconds,  # type: ignore[arg-type]
                                  size=size)  # type: ignore[arg-type] - the SDK's types list Sora's values only
-    assert (video.object, video.status, video.model, video.seconds, video.size) == \
-        ("video", "queued", model, seconds, size)
+    assert (video.object, video.model, video.seconds, video.size) == ("video", model, seconds, size)
+    assert video.status in ("queued", "in_progress")  # Veo's operation runs from its creation
     assert _quota(stack) < before  # charged at submission, at the platform's price
     done = _until_done(client, video.id)
     assert (done.status, done.progress) == ("completed", 100), done

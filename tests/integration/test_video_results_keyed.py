@@ -143,3 +143,17 @@ def test_a_copy_whose_channel_is_gone_fails_for_good_and_is_reported(world, sims
     assert shown["status"] == "completed"  # failed for good: no longer pending
     status, body, _ = call(client, "GET", f"/v1/videos/{video['task_id']}/content", world.user)
     assert status == 404
+
+
+def test_a_copy_that_never_comes_does_not_hold_the_video_back_forever(world, sims, client, frozen_clock) -> None:
+    """A keep message never queued (alarmed: ResultsKeepNotQueued): after the keeper's whole retry horizon
+    the video is shown completed; its content, never kept, is a 404, not the upstream's keyed URL."""
+    from taskcenter import clock, settings
+    from taskcenter.services.video import content
+
+    status, video, _ = call(client, "POST", "/v1/videos", world.user, {"prompt": "a paper boat"})
+    run_engine_without_keeper(sims, [video["id"]])
+    assert call(client, "GET", f"/v1/videos/{video['id']}", world.user)[1]["status"] == "in_progress"
+    clock.advance(settings.get().results_copy_attempts * content.KEEP_REDELIVERY_S + 1)
+    assert call(client, "GET", f"/v1/videos/{video['id']}", world.user)[1]["status"] == "completed"
+    assert call(client, "GET", f"/v1/videos/{video['id']}/content", world.user)[0] == 404

@@ -24,9 +24,9 @@ from taskcenter.services.results import serving as results_serving
 VARIANTS = ("video", "thumbnail", "spritesheet")
 # Platforms whose upstream serves the result only with the channel's key: served from the kept copy only.
 KEPT_ONLY = frozenset({"sora", "gemini"})
-# How long after the success a video of KEPT_ONLY may wait for its copy before it is shown completed anyway:
-# the keeper's whole retry horizon (RESULTS_COPY_ATTEMPTS deliveries, 30 minutes apart: docs/results.md).
-KEEP_HORIZON_S = 4 * 30 * 60
+# A keep message's redelivery delay: the keep queue's visibility timeout (infra/template.py: 6 x the keep
+# worker's 300 s timeout; docs/results.md).
+KEEP_REDELIVERY_S = 6 * 300
 
 
 class ContentPending(Conflict):
@@ -46,8 +46,11 @@ def content_pending(task: Any) -> bool:
         return False
     if results_serving.record_of(task).get("state") in ("kept", "failed"):
         return False
+    # Not forever: after the keeper's whole retry horizon (RESULTS_COPY_ATTEMPTS deliveries) it is shown
+    # completed anyway (a keep message that was never queued is alarmed: ResultsKeepNotQueued)
     finished_s = int(task.finish_ms or 0) // 1000
-    return not finished_s or clock.now_s() - finished_s < KEEP_HORIZON_S
+    horizon_s = settings.get().results_copy_attempts * KEEP_REDELIVERY_S
+    return not finished_s or clock.now_s() - finished_s < horizon_s
 
 
 def content_location(task: Any, variant: str) -> str:
