@@ -32,8 +32,10 @@ PERMISSIONS = {
                         "timeout": 300},
     "reconciler": {"tables": {"tasks": "r", "ledger": "r", "users": "r"}, "queues": {"refund": "send"},
                    "timeout": 300},
-    # Streams one file at a time (docs/results.md): memory is about one multipart part, not the file.
-    "keep_worker": {"tables": {"tasks": "rw"}, "results": "write", "timeout": 300, "memory": 512},
+    # Streams one file at a time (docs/results.md): memory is about one multipart part, not the file. Reads
+    # the task's channel and its secret: Sora's and Veo's results are downloaded with the channel's key.
+    "keep_worker": {"tables": {"tasks": "rw", "channels": "r"}, "results": "write", "secrets": "read",
+                    "timeout": 300, "memory": 512},
 }
 
 

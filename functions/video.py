@@ -25,11 +25,10 @@ from functions._http import (
 
 if TYPE_CHECKING:  # loaded by the first call (cold start: see lazy_module)
     from taskcenter.services.video import content as video_content
-    from taskcenter.services.video import openai_videos
-    from taskcenter.services.video import requests as video_requests
+    from taskcenter.services.video import openai_platforms, openai_videos
 else:
     openai_videos = lazy_module("taskcenter.services.video.openai_videos")
-    video_requests = lazy_module("taskcenter.services.video.requests")
+    openai_platforms = lazy_module("taskcenter.services.video.openai_platforms")
     video_content = lazy_module("taskcenter.services.video.content")
 
 bp = Blueprint(__name__)
@@ -69,14 +68,15 @@ def create_video() -> Response:
     request = bp.current_request
     principal = authenticate_relay(header(request, "Authorization"))
     content_type = header(request, "Content-Type") or ""
+    key = header(request, IDEMPOTENCY_HEADER)
+    # Every configured video model, not only Sora's (services/video/openai_platforms.py)
     if content_type.lower().startswith("multipart/form-data"):
         raw = request.raw_body or b""
         if len(raw) > MAX_BODY_BYTES:
             raise TooLarge(f"request body larger than {MAX_BODY_BYTES} bytes")
-        parsed = video_requests.parse_multipart(raw, content_type)
+        outcome = openai_platforms.create_multipart(principal, raw, content_type, key)
     else:
-        parsed = video_requests.parse_json(json_object(request))
-    outcome = openai_videos.create(principal, parsed, header(request, IDEMPOTENCY_HEADER))
+        outcome = openai_platforms.create_json(principal, json_object(request), key)
     return _ok(outcome.value, outcome)
 
 

@@ -11,10 +11,16 @@ Gemini (`VeoSimulator`, `x-goog-api-key: <api_key>`):
     POST /v1beta/models/{model}:predictLongRunning -> {"name": "models/{model}/operations/{id}"}
     GET  /v1beta/models/{model}/operations/{id}    -> {"name", "done", "response" | "error"}
 
-Both serve the result at `GET /files/{id}.mp4` without a key (standing for the kept copy; docs/video.md).
-Knobs (`VideoSimConfig`; `ARK_SIM_*` / `VEO_SIM_*` environment): latency_s, submit_failure_rate (429/500),
-task_failure_rate, step_seconds (queued, running), result_bytes, api_key, seed. Prompt controls: `sim:fail`,
-`sim:reject` (400), `sim:seconds=N` (Ark reports N seconds produced).
+Results. Ark's `content.video_url` is a public signed URL, `GET /files/{id}.mp4` (no key). Veo's video
+`uri` is Gemini's file download, `GET /v1beta/files/{id}:download?alt=media`, which needs the key and answers
+302 to a **second origin** (a storage server on its own port, `storage_url`, as Google's download redirects
+to its storage host) that serves the bytes to anyone holding the link. The storage server logs whether a
+request carried the key (`storage_requests`, `GET /sim/storage`): the key must never reach it.
+
+Knobs (`VideoSimConfig`; `ARK_SIM_*` / `VEO_SIM_*` environment; `POST /sim/config {field: value}`):
+latency_s, submit_failure_rate (429/500), task_failure_rate, step_seconds (queued, running), result_bytes,
+api_key, seed, files_expired (every result URL answers 403 "Request has expired"), storage_port. Prompt
+controls: `sim:fail`, `sim:reject` (400), `sim:seconds=N` (Ark reports N seconds produced).
 """
 
 from __future__ import annotations
@@ -25,12 +31,12 @@ import random
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from infra.simulators import QuietJsonHandler
+from infra.simulators import EXPIRED_BODY, QuietJsonHandler
 from infra.simulators.sora import CHUNK, asset_bytes
 
 _SECONDS = re.compile(r"sim:seconds=(\d{1,4})")
@@ -45,6 +51,8 @@ class VideoSimConfig:
     result_bytes: int = 2 * 1024 * 1024
     api_key: str = "sim-secret"
     seed: int = 17
+    files_expired: bool = False
+    storage_port: int = 0  # Veo's storage origin (0: a free port)
 
     @classmethod
     def from_env(cls, prefix: str, environ: dict[str, str] | None = None) -> VideoSimConfig:
@@ -152,6 +160,22 @@ class _VideoSimulator:
         with self._lock:
             return self._state.jobs.get(job_id)
 
+    def configure(self, **changes: Any) -> None:
+        known = {f.name for f in fields(VideoSimConfig)} - {"storage_port"}
+        with self._lock:
+            for name, value in changes.items():
+                if name not in known:
+                    raise ValueError(f"unknown simulator setting {name!r}")
+                setattr(self.config, name, tuple(float(v) for v in value) if name == "step_seconds" else value)
+
+    def succeeded(self, job_id: str) -> SimJob | None:
+        job = self.get(job_id)
+        return job if job is not None and self.phase(job) == "succeeded" else None
+
+    def download(self, path: str, query: str) -> tuple[int, Any, dict[str, str]]:
+        """A keyed result download (Veo's); (404, ...) where there is none."""
+        return 404, self.error(404, "not found"), {}
+
     # per protocol
     def error(self, status: int, message: str) -> dict[str, Any]:
         raise NotImplementedError
@@ -205,6 +229,48 @@ class VeoSimulator(_VideoSimulator):
     name = "veo-sim"
     _CREATE = re.compile(r"/v1beta/models/([A-Za-z0-9.\-]+):predictLongRunning")
     _OPERATION = re.compile(r"/v1beta/models/([A-Za-z0-9.\-]+)/operations/([0-9a-f]+)")
+    DOWNLOAD = re.compile(r"/v1beta/files/([0-9a-f]+):download")
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, config: VideoSimConfig | None = None) -> None:
+        super().__init__(host, port, config)
+        self.storage_requests: list[dict[str, Any]] = []  # {"path", "with_key"}: the key must never be there
+        self._storage = ThreadingHTTPServer((host, self.config.storage_port), _storage_handler_for(self))
+        self._storage.daemon_threads = True
+        self.storage_port = int(self._storage.server_address[1])
+        self.storage_url = f"http://{host}:{self.storage_port}"
+        self._storage_thread: threading.Thread | None = None
+
+    def start(self) -> VeoSimulator:
+        self._storage_thread = threading.Thread(target=self._storage.serve_forever, name="veo-storage", daemon=True)
+        self._storage_thread.start()
+        super().start()
+        return self
+
+    def stop(self) -> None:
+        super().stop()
+        if self._storage_thread is not None:
+            self._storage.shutdown()
+            self._storage_thread = None
+        self._storage.server_close()
+
+    def download(self, path: str, query: str) -> tuple[int, Any, dict[str, str]]:
+        found = self.DOWNLOAD.fullmatch(path)
+        if found is None or "alt=media" not in query or self.succeeded(found.group(1)) is None:
+            return 404, self.error(404, "file not found"), {}
+        if self.config.files_expired:
+            return 404, self.error(404, "the file has expired"), {}
+        return 302, b"", {"Location": f"{self.storage_url}/storage/{found.group(1)}.mp4?X-Goog-Signature=sim"}
+
+    def storage_view(self) -> dict[str, Any]:
+        with self._lock:
+            return {"requests": list(self.storage_requests)}
+
+    def log_storage(self, path: str, headers: Any) -> None:
+        key = self.config.api_key
+        carried = any(key and key in str(value) for value in headers.values()) or (key and key in path) or \
+            any(name.lower() in ("x-goog-api-key", "authorization") for name in headers)
+        with self._lock:
+            self.storage_requests.append({"path": path, "with_key": bool(carried)})
 
     def error(self, status: int, message: str) -> dict[str, Any]:
         return {"error": {"code": status, "message": message, "status": "INVALID_ARGUMENT" if status == 400
@@ -235,26 +301,49 @@ class VeoSimulator(_VideoSimulator):
             return 200, {"name": name, "done": False, "metadata": {}}
         if phase == "failed":
             return 200, {"name": name, "done": True, "error": {"code": 3, "message": "simulated generation failure"}}
-        uri = f"{self.url}/files/{job.id}.mp4"
+        uri = f"{self.url}/v1beta/files/{job.id}:download?alt=media"
         return 200, {"name": name, "done": True, "response": {
             "@type": "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse",
             "generateVideoResponse": {"generatedSamples": [{"video": {"uri": uri}}]}}}
 
 
+def send_video(handler: QuietJsonHandler, sim: _VideoSimulator, job_id: str) -> None:
+    """The result file's bytes (`asset_bytes(id, "video", result_bytes)`), or 403 once expired, 404 if none."""
+    job = sim.succeeded(job_id)
+    if sim.config.files_expired:
+        handler.send_body(403, EXPIRED_BODY, "application/xml")
+        return
+    if job is None:
+        handler.send_body(404, sim.error(404, "not found"))
+        return
+    data = asset_bytes(job.id, "video", sim.config.result_bytes)
+    handler.send_response(200)
+    handler.send_header("Content-Type", "video/mp4")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    for start in range(0, len(data), CHUNK):
+        handler.wfile.write(data[start:start + CHUNK])
+
+
+def _storage_handler_for(sim: VeoSimulator) -> type[BaseHTTPRequestHandler]:
+    class Storage(QuietJsonHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            sim.log_storage(self.path, self.headers)
+            path = urlsplit(self.path).path
+            if path == "/health":
+                self.send_body(200, {"status": "ok"})
+            elif path.startswith("/storage/") and path.endswith(".mp4"):
+                send_video(self, sim, path[len("/storage/"):-4])
+            else:
+                self.send_body(404, sim.error(404, "not found"))
+
+    return Storage
+
+
 def _handler_for(sim: _VideoSimulator) -> type[BaseHTTPRequestHandler]:
     class Handler(QuietJsonHandler):
         def _file(self, job_id: str) -> None:
-            job = sim.get(job_id)
-            if job is None or sim.phase(job) != "succeeded":
-                self.send_body(404, sim.error(404, "not found"))
-                return
-            data = asset_bytes(job.id, "video", sim.config.result_bytes)
-            self.send_response(200)
-            self.send_header("Content-Type", "video/mp4")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            for start in range(0, len(data), CHUNK):
-                self.wfile.write(data[start:start + CHUNK])
+            send_video(self, sim, job_id)
 
         def _gate(self) -> bool:
             if not sim.authorised(self.headers):
@@ -268,9 +357,16 @@ def _handler_for(sim: _VideoSimulator) -> type[BaseHTTPRequestHandler]:
             path = urlsplit(self.path).path
             if path == "/health":
                 self.send_body(200, {"status": "ok"})
-            elif path.startswith("/files/") and path.endswith(".mp4"):
-                self._file(path[len("/files/"):-4])
-            elif self._gate():
+            elif path == "/sim/storage" and isinstance(sim, VeoSimulator):
+                self.send_body(200, sim.storage_view())
+            elif path.startswith("/files/") and path.endswith(".mp4") and not isinstance(sim, VeoSimulator):
+                self._file(path[len("/files/"):-4])  # Ark's public signed URL (Veo's needs the key: below)
+            elif not self._gate():
+                return
+            elif path.startswith("/v1beta/files/"):
+                status, body, headers = sim.download(path, urlsplit(self.path).query)
+                self.send_body(status, body, headers=headers)
+            else:
                 self.send_body(*sim.fetch(path))
 
         def do_POST(self) -> None:  # noqa: N802
@@ -279,6 +375,14 @@ def _handler_for(sim: _VideoSimulator) -> type[BaseHTTPRequestHandler]:
                 body = json.loads(self.rfile.read(length)) if length else None
             except ValueError:
                 body = None
+            if urlsplit(self.path).path == "/sim/config":
+                try:
+                    sim.configure(**(body or {}))
+                except (TypeError, ValueError) as error:
+                    self.send_body(400, sim.error(400, str(error)))
+                    return
+                self.send_body(200, {"config": asdict(sim.config)})
+                return
             if not self._gate():
                 return
             if not isinstance(body, dict):

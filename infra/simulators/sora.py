@@ -9,9 +9,10 @@ Routes (the OpenAI Videos API's, docs/video.md; errors in OpenAI's envelope):
     GET    /v1/videos/{id}/content?variant=video|thumbnail|spritesheet -> the asset's bytes
     GET    /health; POST /sim/config {field: value}
 
-Every route but /health and /content needs `Authorization: Bearer <api_key>`. Content is served without
-the key: it stands for the asset URL a client is redirected to until the results bucket (issue 15 item 5)
-keeps its own copy (docs/video.md, "Where results live").
+Every route but /health and /sim/config needs `Authorization: Bearer <api_key>`, content too (as OpenAI's:
+only the result keeper, through the Sora adapter, downloads it; clients get our kept copy: docs/results.md).
+`content_expired` makes every content request answer 404 (the asset is gone upstream, as after
+`expires_at`), so a test can show the kept copy outlives it.
 
 Knobs (`SoraSimConfig`, also `SORA_SIM_*` environment variables): latency_s, submit_failure_rate (429 or
 500), task_failure_rate, step_seconds (queued, in_progress), result_bytes (size of the video asset, several
@@ -57,6 +58,7 @@ class SoraSimConfig:
     result_bytes: int = 3 * 1024 * 1024
     api_key: str = "sim-secret"
     seed: int = 11
+    content_expired: bool = False
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> SoraSimConfig:
@@ -261,7 +263,12 @@ class _Handler(QuietJsonHandler):
             time.sleep(self.sim.config.latency_s)  # simulated upstream latency
 
     def _content(self, video_id: str, variant: str) -> None:
+        if not self._authorised():
+            return
         video = self.sim.get(video_id)
+        if self.sim.config.content_expired:
+            self.send_body(404, _error("Video content has expired.", code="video_expired"))
+            return
         if video is None or self.sim.view(video)["status"] != "completed":
             self.send_body(404 if video is None else 400, _error("Video is not available."))
             return

@@ -120,11 +120,15 @@ SCHEMAS: dict[str, Any] = {
                                         "code": {**S, "nullable": True}}, ["message", "type"])}, ["error"]),
     "VideoCreate": _obj({
         "prompt": {**S, "minLength": 1, "maxLength": 32000},
-        "model": {**S, "default": "sora-2", "description": "sora-2, sora-2-pro or a dated snapshot"},
-        "seconds": {"type": "string", "enum": ["4", "8", "12"], "default": "4"},
-        "size": {"type": "string", "enum": ["720x1280", "1280x720", "1024x1792", "1792x1024", "1920x1080",
-                                            "1080x1920"], "default": "720x1280",
-                 "description": "sora-2: 720x1280 or 1280x720 only"},
+        "model": {**S, "default": "sora-2", "description": "picks the platform (docs/video.md): sora-2, sora-2-pro "
+                  "or a dated snapshot; kling-*, doubao-seedance-*, veo-* (new-api's rules for those)"},
+        "seconds": {"type": "string", "default": "4", "description": "Sora: 4, 8 or 12; Kling 5 or 10, Seedance "
+                    "2-12, Veo 4, 6 or 8"},
+        "size": {"type": "string", "default": "720x1280", "description": "WxH; sora-2: 720x1280 or 1280x720, "
+                 "sora-2-pro also 1024x1792, 1792x1024, 1920x1080, 1080x1920; other models: mapped to their "
+                 "aspect ratio / resolution"},
+        "mode": {**S, "description": "Kling: std or pro"},
+        "metadata": {"description": "other models: vendor parameters (an object or a JSON string of one)"},
         "input_reference": {"description": "JSON: {image_url} (URL or data URL); multipart: a jpeg/png/webp file"},
     }, ["prompt"]),
     "VideoRemix": _obj({"prompt": {**S, "minLength": 1, "maxLength": 32000}}, ["prompt"]),

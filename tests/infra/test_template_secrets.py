@@ -24,6 +24,7 @@ READERS = {
     *(f"V1{name}Function" for name in ("DeleteTask", "BatchDeleteTasks", "StopTask")),
     "JobsPollWorkerFunction",
     "JobsRetryWorkerFunction",
+    "JobsKeepWorkerFunction",  # Sora's and Veo's results need the channel's key (docs/results.md)
     "VideoCreateVideoFunction",
     "VideoRemixVideoFunction",
     "VideoNewapiSubmitVideoGenerationFunction",

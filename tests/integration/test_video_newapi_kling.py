@@ -4,7 +4,6 @@ adapter (JWT from access key + secret key) against the Kling simulator (moto in-
 from __future__ import annotations
 
 import json
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -65,7 +64,7 @@ def run_engine(sims: Any, task_ids: list[str]) -> None:
             sim.advance(3)
         jobs.poll_dispatcher(SCHEDULE_EVENT, None)
         for queue, handler in (("poll", jobs.poll_worker), ("retry", jobs.retry_worker),
-                               ("refund", jobs.refund_worker)):
+                               ("refund", jobs.refund_worker), ("keep", jobs.keep_worker)):
             run_queue(queue, handler)
         if all(task_store.get(t).status in states.TERMINAL for t in task_ids):
             return
@@ -116,12 +115,13 @@ def test_kling_native_and_generations_routes_to_success_with_settlement(video_wo
     status, body = call(client, "GET", f"/v1/video/generations/{sora['task_id']}", user)
     assert body["data"]["platform"] == "55" and body["data"]["status"] == "SUCCESS"
 
-    # content through our route: a redirect to the upstream's video, byte for byte
+    # content through our route: a redirect to the kept copy (the engine's run included the keeper), byte for byte
     reply = client.http.get(f"/v1/videos/{native['task_id']}/content", headers=user.relay_headers())
     assert reply.status_code == 302
     kling_id = task_store.get(native["task_id"]).upstream_id.split(":", 1)[1]
-    with urllib.request.urlopen(reply.headers["Location"], timeout=10) as asset:
-        assert asset.read() == asset_bytes(kling_id, "video", 200_000)
+    from tests.integration.test_video_openai import kept_bytes
+
+    assert kept_bytes(reply.headers["Location"]) == asset_bytes(kling_id, "video", 200_000)
     assert money.audit_user(user.user_id).ok
 
 

@@ -5,9 +5,9 @@ pricing per second and size, settlement of what the upstream produced (once), an
 from __future__ import annotations
 
 import json
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import pytest
 from taskcenter import clock
@@ -56,6 +56,17 @@ def quota_of(user_id: int) -> int:
     return int(User.get(user_id, consistent_read=True).quota)
 
 
+def kept_bytes(location: str) -> bytes:
+    """What a presigned URL of the results bucket serves (moto in-process: read through S3's API)."""
+    from taskcenter import config
+    from taskcenter.store import result_objects
+
+    assert "X-Amz-Signature=" in location, location
+    path = unquote(urlsplit(location).path)
+    key = path.removeprefix(f"/{config.results_bucket()}/").lstrip("/")
+    return bytes(result_objects.current().read(key))
+
+
 def run_engine(sim: SoraSimulator, task_ids: list[str], rounds: int = 30) -> None:
     from functions import jobs
 
@@ -64,7 +75,7 @@ def run_engine(sim: SoraSimulator, task_ids: list[str], rounds: int = 30) -> Non
         sim.advance(3)
         jobs.poll_dispatcher(SCHEDULE_EVENT, None)
         for queue, handler in (("poll", jobs.poll_worker), ("retry", jobs.retry_worker),
-                               ("refund", jobs.refund_worker)):
+                               ("refund", jobs.refund_worker), ("keep", jobs.keep_worker)):
             run_queue(queue, handler)
         if all(task_store.get(t).status in states.TERMINAL for t in task_ids):
             return
@@ -102,13 +113,16 @@ def test_create_poll_settle_list_content_remix_delete(sora_world, sora_sim, clie
     status, page, _ = call(client, "GET", "/v1/videos?order=asc", user)
     assert [v["id"] for v in page["data"]] == [video["id"], longer["id"]]
 
+    sora_sim.configure(content_expired=True)  # the upstream's assets are gone: served from the kept copy
     status, body, headers = call(client, "GET", f"/v1/videos/{video['id']}/content", user)
     assert status == 302
     upstream_id = task_store.get(video["id"]).upstream_id
-    with urllib.request.urlopen(headers["Location"], timeout=10) as asset:  # the redirect's target
-        assert asset.read() == asset_bytes(upstream_id, "video", 300_000)
+    assert kept_bytes(headers["Location"]) == asset_bytes(upstream_id, "video", 300_000)  # the redirect's target
     status, _, headers = call(client, "GET", f"/v1/videos/{video['id']}/content?variant=thumbnail", user)
-    assert status == 302 and headers["Location"].endswith("variant=thumbnail")
+    assert status == 302 and kept_bytes(headers["Location"]) == asset_bytes(upstream_id, "thumbnail", 24 * 1024)
+    assert sora_sim.url not in headers["Location"]
+    status, body, _ = call(client, "GET", f"/v1/videos/{video['id']}/content?variant=spritesheet", user)
+    assert status == 404, body  # not kept, and the upstream's own URL is never a client's redirect
     status, body, _ = call(client, "GET", f"/v1/videos/{video['id']}/content?variant=poster", user)
     assert status == 400 and body["error"]["param"] == "variant"
 

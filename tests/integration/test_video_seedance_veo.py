@@ -20,6 +20,7 @@ from infra.simulators.lro_video import ArkSimulator, VeoSimulator, VideoSimConfi
 from infra.simulators.sora import asset_bytes
 from tests.engine_support import SCHEDULE_EVENT, run_queue
 from tests.integration.test_video_newapi_kling import call, run_engine
+from tests.integration.test_video_openai import kept_bytes
 
 
 @pytest.fixture
@@ -36,7 +37,8 @@ def world(aws: dict[str, str], sims: Any, monkeypatch: pytest.MonkeyPatch) -> It
     from tests.support import seed_world
 
     ark, gemini = sims
-    monkeypatch.setenv("PRIVATE_HOST_ALLOWLIST", f"{ark.host}:{ark.port},{gemini.host}:{gemini.port}")
+    monkeypatch.setenv("PRIVATE_HOST_ALLOWLIST",  # Veo's storage origin too (its downloads redirect there)
+                       f"{ark.host}:{ark.port},{gemini.host}:{gemini.port},{gemini.host}:{gemini.storage_port}")
     for name, value in {"POLL_CHAIN_DELAY_SECONDS": "0", "FIRST_POLL_SECONDS": "0",
                         "POLL_FAST_WINDOW_SECONDS": "10", "REFUND_GRACE_SECONDS": "30"}.items():
         monkeypatch.setenv(name, value)
@@ -48,6 +50,8 @@ def world(aws: dict[str, str], sims: Any, monkeypatch: pytest.MonkeyPatch) -> It
 def _download(client: Any, account: Any, task_id: str) -> bytes:
     reply = client.http.get(f"/v1/videos/{task_id}/content", headers=account.relay_headers())
     assert reply.status_code == 302, reply.body
+    if "X-Amz-Signature=" in reply.headers["Location"]:
+        return kept_bytes(reply.headers["Location"])
     with urllib.request.urlopen(reply.headers["Location"], timeout=10) as asset:
         return asset.read()
 

@@ -2,23 +2,29 @@
 
 The same rules as every outbound call (providers/http.py): each hop's address vetted (private, loopback,
 link-local, metadata refused; PRIVATE_HOST_ALLOWLIST for the local stack's simulators), redirects followed
-by hand and vetted again, https -> http refused, no credential sent anywhere. Unlike `http.request`, the
-body is never held: `download` yields it in chunks, counting them against `max_bytes` (the declared
-Content-Length is checked first) and cutting the exchange off at `total_timeout` (the watchdog).
+by hand and vetted again, https -> http refused. Unlike `http.request`, the body is never held: `download`
+yields it in chunks, counting them against `max_bytes` (the declared Content-Length is checked first) and
+cutting the exchange off at `total_timeout` (the watchdog).
+
+Credentials: a public result URL gets none. A result only its channel may read (Sora's content route, Veo's
+file download) goes through `channel_download`: the channel's credential headers are sent only when the URL
+is on the channel's own origin (its base URL's scheme, host and port), and are dropped the moment a
+redirect leaves that origin (a CDN, Google's storage host); they never come back on a later hop
+(docs/results.md, "Results only the channel may read").
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
 import urllib3
 
 from taskcenter.domain import numbers
 from taskcenter.providers import http
-from taskcenter.providers.base import TransientUpstreamError
+from taskcenter.providers.base import ChannelInfo, TransientUpstreamError
 from taskcenter.providers.watchdog import Watchdog
 
 CHUNK_BYTES = 256 * 1024
@@ -38,12 +44,15 @@ class Download:
 
 
 @contextmanager
-def download(url: str, *, max_bytes: int, total_timeout: float, max_redirects: int = 3) -> Iterator[Download]:
+def download(url: str, *, max_bytes: int, total_timeout: float, max_redirects: int = 3,
+             credentials: Mapping[str, str] | None = None) -> Iterator[Download]:
     """GET `url` for streaming. HTTP error statuses are returned (`status`; no body is read); every other
-    failure raises an UpstreamError subclass (RefusedDestination/UnsafeAddress, UpstreamTimeout, TooLarge)."""
+    failure raises an UpstreamError subclass (RefusedDestination/UnsafeAddress, UpstreamTimeout, TooLarge).
+    `credentials` (headers) go to `url`'s origin only: a redirect elsewhere drops them (channel_download)."""
     deadline = time.monotonic() + total_timeout
-    timeout, retry = http._timeout_and_retry(None, min(30.0, total_timeout), None, ())
-    headers = {"User-Agent": "task-center/1.0", "Accept": "*/*"}
+    secret = dict(credentials or {})
+    timeout, retry = http._timeout_and_retry(None, min(30.0, total_timeout), None, tuple(secret))
+    headers = {"User-Agent": "task-center/1.0", "Accept": "*/*", **secret}
     current, target = url, http.parse_url(url)
     origin = target.origin
     for _ in range(max_redirects + 1):
@@ -70,6 +79,14 @@ def download(url: str, *, max_bytes: int, total_timeout: float, max_redirects: i
             resp.close()  # a body not read to its end must not go back to the pool
             resp.release_conn()
     raise TransientUpstreamError(f"too many redirects (> {max_redirects})", public="too many redirects")
+
+
+def channel_download(channel: ChannelInfo, url: str, credentials: Mapping[str, str], *, max_bytes: int,
+                     total_timeout: float) -> AbstractContextManager[Download]:
+    """`download` of a result that needs `channel`'s credential: sent only if `url` is on the channel's own
+    origin (a URL the upstream named elsewhere is fetched without it), dropped on a redirect elsewhere."""
+    own = http.parse_url(url).origin == http.parse_url(channel.base_url).origin
+    return download(url, max_bytes=max_bytes, total_timeout=total_timeout, credentials=credentials if own else None)
 
 
 def _chunks(resp: urllib3.BaseHTTPResponse, max_bytes: int, watchdog: Watchdog,

@@ -8,6 +8,9 @@
 - fetch: `GET {base}/v1/videos/{id}` per task (the API has no batch fetch); 404 = the upstream does not
   know it (absent from the result, the engine's poll misses decide).
 - cancel: `DELETE {base}/v1/videos/{id}` is not a cancel (only terminal jobs may be deleted): False.
+- results: `GET {base}/v1/videos/{id}/content?variant=video|thumbnail` needs the key too, so the result
+  keeper downloads through `open_result` (the key to the channel's origin only; a redirect to a CDN is
+  followed without it: providers/download.py channel_download; docs/results.md).
 
 Status mapping (as new-api): queued/pending -> QUEUED; in_progress/processing -> IN_PROGRESS (upstream
 progress kept); completed -> SUCCESS; failed/cancelled -> FAILURE (reason: the error's message, which is the
@@ -17,13 +20,14 @@ upstream's text about the user's own prompt, truncated).
 from __future__ import annotations
 
 import base64
+from contextlib import AbstractContextManager
 from typing import Any
 from urllib.parse import quote
 
 from urllib3 import encode_multipart_formdata
 
 from taskcenter.domain import states
-from taskcenter.providers import http, video_status
+from taskcenter.providers import download, http, video_status
 from taskcenter.providers.base import (
     ChannelInfo,
     PermanentUpstreamError,
@@ -120,6 +124,20 @@ class SoraProvider:
         return False
 
     def content_url(self, upstream_id: str, variant: str) -> str:
-        """Where the upstream serves an asset (it needs the channel's key: only a worker of ours may fetch it)."""
-        return (f"{self.channel.base_url.rstrip('/')}/v1/videos/{quote(upstream_id, safe='')}/content"
-                f"?variant={quote(variant, safe='')}")
+        return content_url(self.channel.base_url, upstream_id, variant)
+
+    def open_result(self, url: str, *, max_bytes: int, total_timeout: float) -> AbstractContextManager[
+            download.Download]:
+        """Stream a result file with the channel's key (sent to the channel's own origin only)."""
+        return download.channel_download(self.channel, url, self._headers(), max_bytes=max_bytes,
+                                         total_timeout=total_timeout)
+
+
+# The assets the result keeper copies: the video and its thumbnail (a spritesheet is not kept: docs/video.md).
+KEPT_VARIANTS = ("video", "thumbnail")
+
+
+def content_url(base_url: str, upstream_id: str, variant: str) -> str:
+    """Where the upstream serves an asset (it needs the channel's key: only a worker of ours may fetch it)."""
+    return (f"{base_url.rstrip('/')}/v1/videos/{quote(upstream_id, safe='')}/content"
+            f"?variant={quote(variant, safe='')}")

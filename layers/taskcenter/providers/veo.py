@@ -5,17 +5,21 @@
   "resolution"}}`; reply `{"name": "models/<model>/operations/<id>"}` (the upstream id).
 - fetch: `GET {base}/v1beta/{name}` per task: `done: false` -> IN_PROGRESS (50%); `error.message` -> FAILURE;
   `done: true` -> SUCCESS with `response.generateVideoResponse.generatedSamples[0].video.uri` (also the
-  `response.videos[0]` variant new-api tolerates). The URI needs the API key to download.
+  `response.videos[0]` variant new-api tolerates). The URI needs the API key to download, so the result
+  keeper downloads through `open_result`: the key (header, never the `key=` query: URLs get logged) goes to
+  the channel's own origin only, and the file download's redirect to Google's storage host is followed
+  without it (providers/download.py channel_download; docs/results.md).
 """
 
 from __future__ import annotations
 
 import re
+from contextlib import AbstractContextManager
 from typing import Any
 from urllib.parse import quote
 
 from taskcenter.domain import states
-from taskcenter.providers import http
+from taskcenter.providers import download, http
 from taskcenter.providers.base import (
     ChannelInfo,
     PermanentUpstreamError,
@@ -104,3 +108,9 @@ class VeoProvider:
 
     def cancel(self, upstream_id: str) -> bool:
         return False
+
+    def open_result(self, url: str, *, max_bytes: int, total_timeout: float) -> AbstractContextManager[
+            download.Download]:
+        """Stream the video file with the channel's key (sent to the channel's own origin only)."""
+        return download.channel_download(self.channel, url, self._headers(), max_bytes=max_bytes,
+                                         total_timeout=total_timeout)

@@ -46,6 +46,7 @@ TABLE: dict[str, Platform] = {
         name="sora", provider=SoraProvider, models=("video:sora-2", "video:sora-2-pro"),
         on_terminal=video_settlement.on_terminal,  # settles what the upstream produced (docs/video.md)
         listing_platform="55",  # new-api's channel type for Sora (docs/video.md, "Dashboards")
+        result_urls=video_content.result_urls,  # kept through the adapter, with the key (docs/results.md)
     ),
     "kling": Platform(
         name="kling", provider=KlingProvider, models=("video:kling",),
@@ -60,5 +61,6 @@ TABLE: dict[str, Platform] = {
     "gemini": Platform(
         name="gemini", provider=VeoProvider, models=("video:veo-3.0-generate-001", "video:veo-3.1-generate-preview"),
         on_terminal=video_settlement.on_terminal, listing_platform="24",  # new-api's Gemini channel type
+        result_urls=video_content.result_urls,
     ),
 }

@@ -23,6 +23,7 @@ from taskcenter.domain import ids, numbers, states, video_pricing
 from taskcenter.domain.errors import BadInput, NotFound, UpstreamRejected, UpstreamUnavailable
 from taskcenter.services.core import idempotency, submission
 from taskcenter.services.core.auth import Principal, owns
+from taskcenter.services.video import content as video_content
 from taskcenter.services.video.requests import CreateRequest, prompt_of
 from taskcenter.store.repositories import current as repositories
 
@@ -62,7 +63,11 @@ def video_object(task: Any) -> dict[str, Any]:
     """The OpenAI video object for a task (times in seconds)."""
     props = task.properties or {}
     data = task.data if isinstance(task.data, dict) else {}
+    shown = submission.extra_of(task).get("shown") or {}
     status = _STATUS.get(task.status, "queued")
+    if status == "completed" and video_content.content_pending(task):
+        # Sora and Veo content is served from our copy only: "completed" once it can be downloaded (docs/video.md)
+        status = "in_progress"
     error = None
     if status == "failed":
         error = {"code": "video_generation_failed", "message": task.fail_reason or "the video generation failed"}
@@ -71,13 +76,14 @@ def video_object(task: Any) -> dict[str, Any]:
         "object": "video",
         "model": str(props.get("model") or ""),
         "status": status,
-        "progress": 100 if status in ("completed", "failed") else _int_percent(task.progress),
+        "progress": 100 if status in ("completed", "failed") else min(99, _int_percent(task.progress)),
         "created_at": int(task.submit_ms or 0) // 1000,
         "completed_at": int(task.finish_ms) // 1000 if task.finish_ms and status in ("completed", "failed") else None,
         "expires_at": data.get("expires_at") if isinstance(data.get("expires_at"), int) else None,
         "prompt": str(props.get("input") or ""),
-        "seconds": str(data.get("seconds") or props.get("seconds") or ""),
-        "size": str(data.get("size") or props.get("size") or ""),
+        "seconds": str(data.get("seconds") or data.get("duration") or props.get("seconds") or ""),
+        # Sora: its WxH; the other platforms: the WxH asked for (their task's "size" is the price tier)
+        "size": str(data.get("size") or shown.get("size", props.get("size")) or ""),
         "remixed_from_video_id": props.get("remixed_from_video_id") or None,
         "error": error,
     }
@@ -114,8 +120,9 @@ def _spec(principal: Principal, request: CreateRequest, *, action: str, channel_
                                fields={"extra": {"shown": shown}})
 
 
-def _submit(principal: Principal, spec: submission.TaskSpec, idempotency_key: str | None,
-            request_facts: dict[str, Any]) -> idempotency.Outcome:
+def submit_spec(principal: Principal, spec: submission.TaskSpec, idempotency_key: str | None,
+                request_facts: dict[str, Any]) -> idempotency.Outcome:
+    """Charge and submit `spec` once per idempotency key; the reply is the video object."""
     key = idempotency.check_key(idempotency_key)
 
     def produce() -> dict[str, Any]:
@@ -135,7 +142,7 @@ def create(principal: Principal, request: CreateRequest, idempotency_key: str | 
     """Charge and submit (the reply is the new video object). A refusal or an unreachable upstream: the task
     is FAILURE and refunded already, and the error says so (UpstreamRejected / UpstreamUnavailable)."""
     facts = {k: v for k, v in request.payload().items() if k != "input_reference"}
-    return _submit(principal, _spec(principal, request, action=ACTION_GENERATE), idempotency_key, facts)
+    return submit_spec(principal, _spec(principal, request, action=ACTION_GENERATE), idempotency_key, facts)
 
 
 def remix(principal: Principal, video_id: str, body: dict[str, Any],
@@ -144,13 +151,15 @@ def remix(principal: Principal, video_id: str, body: dict[str, Any],
     (its upstream id lives there), priced as the source was requested."""
     prompt = prompt_of(body)
     source = _visible(principal, video_id)
+    if source.platform != PLATFORM:
+        raise BadInput("Only Sora videos can be remixed (the other platforms have no remix).", field="video_id")
     if source.status != states.SUCCESS:
         raise BadInput("Only completed videos can be remixed.", field="video_id")
     props = source.properties or {}
     request = CreateRequest(prompt=prompt, model=str(props.get("model") or "sora-2"),
                             seconds=str(props.get("seconds") or "4"), size=str(props.get("size") or "720x1280"))
     spec = _spec(principal, request, action=ACTION_REMIX, channel_id=int(source.channel_id or 0), remix_of=source)
-    return _submit(principal, spec, idempotency_key, {"remix_of": source.task_id, "prompt": prompt})
+    return submit_spec(principal, spec, idempotency_key, {"remix_of": source.task_id, "prompt": prompt})
 
 
 # ---------------------------------------------------------------- retrieve, list, delete

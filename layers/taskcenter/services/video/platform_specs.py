@@ -126,6 +126,12 @@ def veo_spec(principal: Principal, body: dict[str, Any], model: str) -> submissi
     portrait = numbers.is_ascii_int(width) and numbers.is_ascii_int(height) and int(height) > int(width)
     payload = {"model": model, "duration": int(duration), "resolution": resolution,
                "aspect_ratio": str(meta.get("aspectRatio") or ("9:16" if portrait else "16:9"))}
+    image = _image(body)
+    if image is not None:  # Gemini takes the image inline (new-api's Gemini adaptor: the file as base64)
+        head, _, data = image.partition(",")
+        if not head.startswith("data:image/") or not head.endswith(";base64") or not data:
+            raise BadInput("Veo takes the image inline: send it as a file or a base64 data URL", field="image")
+        payload.update(image_base64=data, image_mime=head.removeprefix("data:").removesuffix(";base64"))
     return _spec(principal, platform="gemini", listing="24", model=model, prompt=prompt, seconds=duration,
                  size=resolution, payload=payload, action="textGenerate")
 

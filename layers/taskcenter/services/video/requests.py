@@ -93,6 +93,11 @@ def _size(body: dict[str, Any], model: str) -> str:
     return size
 
 
+def input_reference_of(value: Any) -> dict[str, Any]:
+    """JSON `input_reference` (`{"image_url"}` or the URL as a string) -> {"image_url": url}; 400 otherwise."""
+    return _image_url(value)
+
+
 def _image_url(value: Any) -> dict[str, Any]:
     if isinstance(value, str):
         value = {"image_url": value}
@@ -120,14 +125,26 @@ def parse_json(body: dict[str, Any]) -> CreateRequest:
 
 def parse_multipart(raw: bytes, content_type: str) -> CreateRequest:
     """multipart/form-data (the SDK's form when `input_reference` is a file). Text fields as in JSON."""
+    fields, files = multipart_parts(raw, content_type)
+    reference = files.get("input_reference") or {}
+    if "input_reference" in fields and not reference:
+        reference = _image_url(fields.pop("input_reference"))
+    request = parse_json({k: v for k, v in fields.items() if k in ("prompt", "model", "seconds", "size")})
+    return CreateRequest(prompt=request.prompt, model=request.model, seconds=request.seconds, size=request.size,
+                         input_reference=reference)
+
+
+def multipart_parts(raw: bytes, content_type: str) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
+    """A multipart/form-data body: (text fields, {name: {filename, content_type, data_base64}} of image files:
+    only `input_reference`, a jpeg/png/webp image)."""
     if "boundary=" not in content_type:
         raise BadInput("multipart/form-data needs a boundary")
     message = BytesParser(policy=policy.HTTP).parsebytes(
         b"Content-Type: " + content_type.encode("latin-1", "replace") + b"\r\n\r\n" + raw)
     if not message.is_multipart():
         raise BadInput("the multipart body could not be read")
-    fields: dict[str, Any] = {}
-    reference: dict[str, Any] = {}
+    fields: dict[str, str] = {}
+    files: dict[str, dict[str, Any]] = {}
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
         if not isinstance(name, str):
@@ -137,15 +154,11 @@ def parse_multipart(raw: bytes, content_type: str) -> CreateRequest:
             kind = part.get_content_type()
             if kind not in IMAGE_TYPES:
                 raise BadInput("input_reference must be a jpeg, png or webp image", field="input_reference")
-            reference = {"filename": str(part.get_filename())[:200], "content_type": kind,
-                         "data_base64": base64.b64encode(content).decode()}
+            files[name] = {"filename": str(part.get_filename())[:200], "content_type": kind,
+                           "data_base64": base64.b64encode(content).decode()}
             continue
         try:
             fields[name] = content.decode("utf-8")
         except UnicodeDecodeError as error:
             raise BadInput(f"form field {name[:40]} is not UTF-8 text", field=name[:40]) from error
-    if "input_reference" in fields and not reference:
-        reference = _image_url(fields.pop("input_reference"))
-    request = parse_json({k: v for k, v in fields.items() if k in ("prompt", "model", "seconds", "size")})
-    return CreateRequest(prompt=request.prompt, model=request.model, seconds=request.seconds, size=request.size,
-                         input_reference=reference)
+    return fields, files
