@@ -129,3 +129,20 @@ def test_bad_input_is_a_400_in_openais_envelope_and_charges_nothing(world, clien
     status, reply, _ = call(client, "POST", "/v1/videos", world.user, body)
     assert status == 400 and reply["error"]["param"] == param and reply["error"]["type"] == "invalid_request_error"
     assert int(User.get(world.user.user_id).quota) == before
+
+
+def test_the_list_pages_every_platforms_videos_newest_first(world, client) -> None:
+    """A video made through /v1/videos is listed whatever its platform (retrieve serves it too): one merged,
+    newest-first order across the platforms, paged by `after` without a repeat or a gap."""
+    made = []
+    for model in ("kling-v1", "veo-3.0-generate-001", "doubao-seedance-1-0-pro", "kling-v1"):
+        status, video, _ = call(client, "POST", "/v1/videos", world.user, {"model": model, "prompt": "a fox"})
+        assert status == 200, video
+        made.append(video["id"])
+    newest_first = made[::-1]
+    status, page, _ = call(client, "GET", "/v1/videos?limit=3", world.user)
+    assert status == 200 and [v["id"] for v in page["data"]] == newest_first[:3] and page["has_more"] is True
+    status, rest, _ = call(client, "GET", f"/v1/videos?limit=3&after={page['last_id']}", world.user)
+    assert [v["id"] for v in rest["data"]] == newest_first[3:] and rest["has_more"] is False
+    status, oldest, _ = call(client, "GET", "/v1/videos?limit=2&order=asc", world.user)
+    assert [v["id"] for v in oldest["data"]] == made[:2] and oldest["has_more"] is True

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from taskcenter import clock
-from taskcenter.domain import ids, numbers, states, video_pricing
+from taskcenter.domain import ids, listing_plan, numbers, states, video_pricing
 from taskcenter.domain.errors import BadInput, NotFound, UpstreamRejected, UpstreamUnavailable
 from taskcenter.services.core import idempotency, submission
 from taskcenter.services.core.auth import Principal, owns
@@ -175,7 +175,8 @@ def _limit(raw: str | None) -> int:
 
 
 def list_videos(principal: Principal, params: dict[str, str | None]) -> dict[str, Any]:
-    """One page, newest first unless order=asc; `after` is the last id of the previous page (the caller's own)."""
+    """One page of the caller's videos of every video platform (a Kling or Veo video made here is listed
+    as retrieve serves it), newest first unless order=asc; `after` is the last id of the previous page."""
     limit = _limit(params.get("limit"))
     order = (params.get("order") or "desc").lower()
     if order not in ("asc", "desc"):
@@ -183,19 +184,33 @@ def list_videos(principal: Principal, params: dict[str, str | None]) -> dict[str
     after = None
     if params.get("after"):
         after = repositories().tasks.get(str(params["after"])[:128])
-        if not owns(principal, after, platform=PLATFORM):
+        if not owns(principal, after) or after.platform not in VIDEO_PLATFORMS:
             raise BadInput("after must be the id of one of your videos", field="after")
     rows: list[Any] = []
     for _ in range(LIST_READS):
-        batch = repositories().tasks.user_platform_page(principal.user_id, "task", PLATFORM, after=after,
-                                                        limit=limit + 1, newest_first=order == "desc")
+        batch, more = _merged_page(principal.user_id, after, limit + 1, newest_first=order == "desc")
         rows += [t for t in batch if DELETED not in submission.extra_of(t)]
-        if len(rows) > limit or len(batch) < limit + 1:
+        if len(rows) > limit or not more:
             break
         after = batch[-1]
     page = [video_object(t) for t in rows[:limit]]
     return {"object": "list", "data": page, "first_id": page[0]["id"] if page else None,
             "last_id": page[-1]["id"] if page else None, "has_more": len(rows) > limit}
+
+
+def _merged_page(user_id: int, after: Any, size: int, *, newest_first: bool) -> tuple[list[Any], bool]:
+    """The first `size` rows after `after` across the platforms' own listing scopes: each scope's first
+    `size` rows hold every row of the merged first `size`, so one query per platform is enough (reads at
+    most platforms x size rows, whatever the user's history). True when some scope has rows left."""
+    merged: list[Any] = []
+    more = False
+    for platform in sorted(VIDEO_PLATFORMS):
+        batch = repositories().tasks.user_platform_page(user_id, "task", platform, after=after, limit=size,
+                                                        newest_first=newest_first)
+        merged += batch
+        more = more or len(batch) == size
+    merged.sort(key=lambda t: listing_plan.time_key(int(t.submit_ms), int(t.id)), reverse=newest_first)
+    return merged[:size], more or len(merged) > size
 
 
 def delete(principal: Principal, video_id: str) -> dict[str, Any]:
