@@ -7,11 +7,11 @@
     POST   /v1/videos/{id}/remix       {"prompt"} -> a new video object (source must be completed)
     GET    /v1/videos/{id}/content?variant=video|thumbnail|spritesheet -> a redirect (content.py)
 
-A video is a task of platform `sora` (channel type `sora`), kind `task` (the dashboards list it), charged
-at submission for the requested seconds at the model's and size's price (domain/video_pricing.py) and
-settled at completion (settlement.py). Someone else's video, or a deleted one, is answered 404.
-DELETE hides the video from this surface (and its content); the task stays in the dashboards and the
-ledger, which are the money's history.
+A video is a task of a video platform (Sora here; Kling, Seedance and Veo through openai_platforms.py),
+kind `task` (the dashboards list it), charged at submission for the requested seconds at the model's and
+size's price (domain/video_pricing.py) and settled at completion (settlement.py). Someone else's video, or a deleted
+one, is answered 404. DELETE hides the video from this surface (and its content); the task stays in the dashboards
+and the ledger, which are the money's history.
 """
 
 from __future__ import annotations
