@@ -13,6 +13,7 @@ from taskcenter.domain import listing_plan as listing
 from taskcenter.domain import states
 from taskcenter.observability import logger
 from taskcenter.store import tasks as task_store
+from taskcenter.store.db import require_fits
 from taskcenter.store.models import Credential, LedgerEntry, Task, User
 from taskcenter.store.money import TxHook, _ledger
 
@@ -43,6 +44,7 @@ def settlement_parts(task: Task, actual: int, now_ms: int) -> tuple[list, TxHook
             tx.update(Credential(token_hash=task.key_hash),
                       actions=[Credential.remaining_quota.add(-delta), Credential.used_quota.add(delta)],
                       condition=key_condition)
+        require_fits(tx)  # added last: the whole move (task, counters, money) within DynamoDB's limits
 
     return [Task.quota.set(int(actual)), Task.settled_ms.set(now_ms)], write_money
 
