@@ -3,8 +3,9 @@
 Its own stack with LOCAL_CHAOS=1: upstream calls fail (503/429), answer garbage or time out; every SQS batch is
 delivered twice; 10 % of queue invocations crash mid-batch; the second Suno channel is deleted while its tasks
 are in flight. Afterwards every task is SUCCESS or FAILURE, refunds equal the failed charged attempts exactly,
-the ledger audit holds for every user, and every dead-letter queue has an alarm; a multi-chunk v1 fan-out wrote
-every task and refused large creates left nothing charged.
+the ledger audit holds for every user, every succeeded video is settled once at what its upstream produced, and
+every dead-letter queue has an alarm; a multi-chunk v1 fan-out wrote every task and refused large creates left
+nothing charged.
 """
 
 from __future__ import annotations
@@ -48,4 +49,6 @@ def test_chaos_run_keeps_every_invariant(tmp_path: Path, monkeypatch: pytest.Mon
                                                                   "doubao", "gemini"}
     assert (tmp_path / "chaos-report.md").read_text().startswith("# Chaos run")
     names = {c.name for c in result.checks}  # the large v1 creates (a fan-out, refused ones) were checked
-    assert {"the fan-out create wrote every task", "nothing charged that was refused"} <= names
+    assert {"the fan-out create wrote every task", "nothing charged that was refused",
+            "every succeeded video settled once, at what the upstream produced"} <= names
+    assert result.figures["money"]["succeeded video attempts owing a settlement"] > 0  # settlements did happen
