@@ -126,3 +126,49 @@ def test_two_concurrent_pollers_see_one_settlement(sora_world, sora_sim, client,
             thread.join()
     assert sorted(outcomes) == sorted([MOVED, LOST_RACE])
     assert_settled_once(sora_world, task.task_id, before)
+
+
+class record_written_tables:  # noqa: N801 - used as a context manager
+    """The tables every DynamoDB write request touches (TransactWriteItems' items, or the request's table)."""
+
+    WRITES = ("TransactWriteItems", "UpdateItem", "PutItem", "DeleteItem", "BatchWriteItem")
+
+    def __enter__(self) -> list[set[str]]:
+        from botocore.client import BaseClient
+
+        self.orig = BaseClient._make_api_call
+        writes: list[set[str]] = []
+        self.writes = writes
+
+        def spy(client: Any, operation: str, params: dict[str, Any]) -> Any:
+            if client.meta.service_model.service_name == "dynamodb" and operation in self.WRITES:
+                items = [next(iter(i.values())) for i in params.get("TransactItems", [])]
+                writes.append({i["TableName"] for i in items} if items else {params.get("TableName", "")})
+            return self.orig(client, operation, params)
+
+        BaseClient._make_api_call = spy
+        return self.writes
+
+    def __exit__(self, *exc: object) -> None:
+        from botocore.client import BaseClient
+
+        BaseClient._make_api_call = self.orig
+
+
+def test_a_video_with_nothing_to_settle_makes_the_plain_move(sora_world, sora_sim, client, frozen_clock) -> None:  # noqa: F811
+    from taskcenter.services.jobs.polling import PollMessage, poll_batch
+    from taskcenter.store.models import Credential, User
+
+    status, video, _ = call(client, "POST", "/v1/videos", sora_world.user, {"prompt": "a boat, as asked"})
+    assert status == 200
+    for _ in range(5):
+        clock.advance(3)
+        sora_sim.advance(3)
+    task = task_store.get(video["id"])
+    with record_written_tables() as writes:
+        poll_batch(PollMessage(channel_id=int(task.channel_id), task_ids=[task.task_id]))
+    task = task_store.get(video["id"])
+    assert (task.status, int(task.quota), task.settled_ms) == (states.SUCCESS, 4 * PER_SECOND, None)
+    money_tables = {LedgerEntry.Meta.table_name, User.Meta.table_name, Credential.Meta.table_name}
+    assert writes and not any(tables & money_tables for tables in writes)  # the move alone: no money moved
+    assert settlements(sora_world.user.user_id) == [] and money.audit_user(sora_world.user.user_id).ok
