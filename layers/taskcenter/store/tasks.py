@@ -206,14 +206,8 @@ def transition(task: Task, new_status: str, actions: list | None = None, *, fail
             acts += [Task.billing.set(new_billing), Task.refund_due_ms.set(now),
                      Task.due_lane.set(REFUND_LANE), Task.due_at.set(now)]
     elif new_status == states.SUCCESS:
-        acts += [
-            Task.progress.set("100%"),
-            Task.finish_ms.set(now),
-            Task.next_poll_at.remove(),
-            Task.poll_shard.remove(),
-            Task.due_at.remove(),
-            Task.due_lane.remove(),
-        ]
+        acts += [Task.progress.set("100%"), Task.finish_ms.set(now), Task.next_poll_at.remove(),
+                 Task.poll_shard.remove(), Task.due_at.remove(), Task.due_lane.remove()]
     acts = _dedupe_actions(acts)
     deltas = listing.counter_deltas_between(facts, new_facts)
 
