@@ -172,3 +172,51 @@ def test_a_video_with_nothing_to_settle_makes_the_plain_move(sora_world, sora_si
     money_tables = {LedgerEntry.Meta.table_name, User.Meta.table_name, Credential.Meta.table_name}
     assert writes and not any(tables & money_tables for tables in writes)  # the move alone: no money moved
     assert settlements(sora_world.user.user_id) == [] and money.audit_user(sora_world.user.user_id).ok
+
+
+class record_tables:  # noqa: N801 - used as a context manager
+    """Every DynamoDB table a block reads or writes, by its logical name (taskcenter.config.TABLE_ENV)."""
+
+    WRITES = ("TransactWriteItems", "UpdateItem", "PutItem", "DeleteItem", "BatchWriteItem")
+
+    def __enter__(self) -> dict[str, set[str]]:
+        from botocore.client import BaseClient
+        from taskcenter import config
+
+        logical = {config.table_name(name): name for name in config.TABLE_ENV}
+        self.orig, touched = BaseClient._make_api_call, {"r": set(), "rw": set()}
+        self.touched = touched
+
+        def spy(client: Any, operation: str, params: dict[str, Any]) -> Any:
+            if client.meta.service_model.service_name == "dynamodb":
+                names = {next(iter(i.values()))["TableName"] for i in params.get("TransactItems", [])}
+                names |= set(params.get("RequestItems") or {}) | ({params["TableName"]} if "TableName" in params
+                                                                   else set())
+                touched["rw" if operation in self.WRITES else "r"].update(logical.get(n, n) for n in names)
+            return self.orig(client, operation, params)
+
+        BaseClient._make_api_call = spy
+        return touched
+
+    def __exit__(self, *exc: object) -> None:
+        from botocore.client import BaseClient
+
+        BaseClient._make_api_call = self.orig
+
+
+def test_the_poll_workers_permissions_cover_its_settling_move(sora_world, sora_sim, client, frozen_clock) -> None:  # noqa: F811
+    """The template gives the poll worker the tables functions/jobs.py declares (infra/template.py): a settling
+    move it is not allowed to write would be refused on AWS (moto does not check IAM)."""
+    from taskcenter.services.jobs.polling import PollMessage, poll_batch
+
+    from functions.jobs import PERMISSIONS
+
+    before = quota_of(sora_world.user.user_id)
+    task = long_video(client, sora_world, sora_sim)
+    with record_tables() as touched:
+        poll_batch(PollMessage(channel_id=int(task.channel_id), task_ids=[task.task_id]))
+    assert_settled_once(sora_world, task.task_id, before)
+    declared = PERMISSIONS["poll_worker"]["tables"]
+    assert {t for t in touched["rw"] if declared.get(t) != "rw"} == set()
+    assert touched["r"] - set(declared) == set()
+    assert {"ledger", "users", "credentials"} <= touched["rw"]
