@@ -188,8 +188,8 @@ def test_the_poll_workers_permissions_cover_its_settling_move(sora_world, sora_s
     task = long_video(client, sora_world, sora_sim)
     with record_tables() as touched:
         poll_batch(PollMessage(channel_id=int(task.channel_id), task_ids=[task.task_id]))
-    assert_settled_once(sora_world, task.task_id, before)
     declared = PERMISSIONS["poll_worker"]["tables"]
     assert {t for t in touched["rw"] if declared.get(t) != "rw"} == set()
     assert touched["r"] - set(declared) == set()
     assert {"ledger", "users", "credentials"} <= touched["rw"]
+    assert_settled_once(sora_world, task.task_id, before)
