@@ -21,7 +21,9 @@ bp = Blueprint(__name__)
 # Read by the template generator (infra/template.py): the tables and queues each function may touch.
 PERMISSIONS = {
     "poll_dispatcher": {"tables": {"tasks": "r"}, "queues": {"poll": "send", "retry": "send"}},
-    "poll_worker": {"tables": {"tasks": "rw", "channels": "r", "counters": "rw"},
+    # ledger, users, credentials: a video's move to SUCCESS carries its settlement (docs/video.md)
+    "poll_worker": {"tables": {"tasks": "rw", "channels": "r", "counters": "rw", "ledger": "rw", "users": "rw",
+                               "credentials": "rw"},
                     "queues": {"poll": "send", "refund": "send", "retry": "send"}, "secrets": "read", "timeout": 60},
     "refund_worker": {"tables": {"tasks": "rw", "ledger": "rw", "users": "rw", "credentials": "rw"}},
     "retry_worker": {"tables": {"tasks": "rw", "channels": "r", "counters": "rw", "users": "rw",

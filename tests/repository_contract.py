@@ -266,30 +266,31 @@ class RepositoryContract:
         assert funded.repos.credentials.by_hash("unknown") is None
 
     # -------------------------------------------------------------- video platform (store/videos.py)
-    def test_settlement_moves_the_difference_once_as_a_second_ledger_entry(self, funded: Subject) -> None:
-        more, less, failed = self.charged(funded, new_task("v1", 1), new_task("v2", 2), new_task("v3", 3))
-        assert not funded.repos.ledger.settle("v1", 1, 150)  # not finished yet: nothing moves
-        for task in (more, less):
-            assert funded.repos.tasks.transition(task, states.SUCCESS)
-        assert funded.repos.tasks.transition(failed, states.FAILURE, fail_reason="x")
-        assert funded.repos.ledger.settle("v1", 1, 150) == 50
-        assert funded.repos.ledger.settle("v1", 1, 150) == 0  # once
-        assert funded.repos.ledger.settle("v1", 1, 170) == 0  # the settled price stands
-        assert funded.repos.ledger.settle("v2", 1, 40) == -60
-        assert funded.repos.ledger.settle("v2", 1, 40) == 0
-        assert funded.repos.ledger.settle("v3", 1, 200) == 0  # a failure is refunded, never settled
-        assert funded.repos.ledger.settle("v1", 2, 10) == 0  # another attempt
-        assert (int(funded.repos.tasks.get("v1").quota), int(funded.repos.tasks.get("v2").quota)) == (150, 40)
+    def test_a_settling_move_to_success_carries_the_difference_in_the_same_write(self, funded: Subject) -> None:
+        more, less, same = self.charged(funded, new_task("v1", 1), new_task("v2", 2), new_task("v3", 3))
+        stale = funded.repos.tasks.get("v1")  # a second poller's copy, read before the move
+        assert funded.repos.tasks.succeed_and_settle(more, {"data": {"seconds": 8}}, 150)
+        assert (more.status, int(more.quota), more.data, more.settled_ms is not None) == \
+            (states.SUCCESS, 150, {"seconds": 8}, True)
+        assert not funded.repos.tasks.succeed_and_settle(stale, None, 150)  # the racing poller: nothing written
+        assert not funded.repos.tasks.succeed_and_settle(more, None, 170)  # finished: never moves or settles again
+        assert funded.repos.tasks.succeed_and_settle(less, None, 40)
+        assert funded.repos.tasks.succeed_and_settle(same, None, 100)  # nothing to settle: the plain move
+        assert (same.status, int(same.quota), same.settled_ms) == (states.SUCCESS, 100, None)
+        assert [int(funded.repos.tasks.get(t).quota) for t in ("v1", "v2", "v3")] == [150, 40, 100]
         assert self.balance(funded) == (1000 - 300 - 50 + 60, 300 + 50 - 60, 500 - 300 - 50 + 60)
         audit = funded.repos.ledger.audit(USER)
-        assert (audit.charges, audit.refunds) == (350, 60)
+        assert (audit.charges, audit.refunds) == (350, 60)  # one settle# entry each: +50, -60
+        assert funded.repos.counters.read(user_counter(states.SUCCESS)).total == 3
 
-    def test_settlement_the_payer_cannot_cover_moves_nothing(self, funded: Subject) -> None:
+    def test_a_settlement_the_payer_cannot_cover_is_left_out_of_the_move(self, funded: Subject) -> None:
         task = self.charged(funded, new_task("w1", 1, quota=400))[0]
-        assert funded.repos.tasks.transition(task, states.SUCCESS)
-        assert funded.repos.ledger.settle("w1", 1, 400 + 101) == 0  # the key has 100 left
+        stale = funded.repos.tasks.get("w1")
+        assert funded.repos.tasks.succeed_and_settle(task, None, 400 + 101)  # the key has 100 left
+        assert (task.status, int(task.quota), task.settled_ms) == (states.SUCCESS, 400, None)
+        assert not funded.repos.tasks.succeed_and_settle(stale, None, 400 + 101)  # lost race, not "uncovered"
         assert self.balance(funded) == (600, 400, 100)
-        assert int(funded.repos.tasks.get("w1").quota) == 400
+        assert funded.repos.counters.read(user_counter(states.SUCCESS)).total == 1
 
     def test_a_users_page_of_one_platform_in_both_orders_with_a_cursor(self, funded: Subject) -> None:
         tasks = [new_task(f"p{n}", n, quota=0) for n in range(1, 5)]

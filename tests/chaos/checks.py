@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
+VIDEO_PLATFORMS = ("sora", "kling", "doubao", "gemini")  # services/platforms.py (docs/video.md)
 
 
 def ledger(user_id: int) -> list[Any]:
@@ -31,11 +32,13 @@ def money_checks(tasks: list[Any], user_ids: set[int]) -> tuple[list[Check], dic
     charges: dict[tuple[str, int], int] = {}
     refunds: Counter[tuple[str, int]] = Counter()
     settlements: Counter[tuple[str, int]] = Counter()  # video: what the upstream produced (docs/video.md)
+    settled: dict[tuple[str, int], int] = {}  # the signed difference each settle# entry moved
     for uid in user_ids:
         for entry in ledger(uid):
             key = (entry.task_id, int(entry.attempt))
             if str(entry.entry).startswith("settle#"):
                 settlements[key] += 1
+                settled[key] = int(entry.amount) if entry.kind == "charge" else -int(entry.amount)
             elif entry.kind == "charge":
                 charges[key] = int(entry.amount)
             elif entry.kind == "refund":
@@ -61,7 +64,10 @@ def money_checks(tasks: list[Any], user_ids: set[int]) -> tuple[list[Check], dic
     bad_audits = [a for a in audits.values() if not a.ok]
     bad_settlements = sorted(k for k, n in settlements.items()
                              if n > 1 or k not in succeeded_attempts or k in refunded)
+    owed, unsettled = video_settlements(by_id, succeeded_attempts, charges, settled)
     figures = {"charged attempts": len(charges), "settled attempts (video)": len(settlements),
+               "succeeded video attempts owing a settlement": len(owed),
+               "quota settled (video, net)": sum(settled.values()),
                "failed charged attempts": len(failed_attempts),
                "withdrawn attempts (refused creates)": len(withdrawn),
                "refund ledger entries": sum(refunds.values()), "succeeded charged attempts": len(succeeded_attempts),
@@ -76,6 +82,9 @@ def money_checks(tasks: list[Any], user_ids: set[int]) -> tuple[list[Check], dic
               + (f"; twice {twice[:10]}" if twice else "")),
         Check("settlements: once, on succeeded attempts only", not bad_settlements,
               f"{len(settlements)} settled" + (f"; wrong {bad_settlements[:10]}" if bad_settlements else "")),
+        Check("every succeeded video settled once, at what the upstream produced", not unsettled,
+              f"{len(owed)} owed a settlement, {len(owed) - len(unsettled)} settled"
+              + (f"; wrong {unsettled[:10]}" if unsettled else "")),
         Check("every charge belongs to a task (or was refunded with it)", not unknown,
               f"{len(unknown)} charges of unknown tasks {unknown[:5]}"),
         Check("ledger audit true for every user", not bad_audits,
@@ -83,6 +92,31 @@ def money_checks(tasks: list[Any], user_ids: set[int]) -> tuple[list[Check], dic
                         f"expected {a.charges - a.refunds}" for a in bad_audits) or f"{len(audits)} users"),
     ]
     return checks, figures
+
+
+def video_settlements(by_id: dict[str, Any], succeeded: set[tuple[str, int]], charges: dict[tuple[str, int], int],
+                      settled: dict[tuple[str, int], int]) -> tuple[list[tuple[str, int]], list[tuple[str, int, str]]]:
+    """Every succeeded video attempt against what its upstream reported producing (its stored `data`, priced as
+    services/video/settlement.py does): a different price has exactly one settle# entry of the difference and
+    the task's quota is that price; the same price (or nothing reported) has none and keeps the charge.
+    Returns the attempts that owed a settlement and the wrong ones (task, attempt, what is wrong)."""
+    from taskcenter.services.video import settlement
+
+    owed: list[tuple[str, int]] = []
+    wrong: list[tuple[str, int, str]] = []
+    for key in sorted(succeeded):
+        task = by_id[key[0]]
+        if task.platform not in VIDEO_PLATFORMS:
+            continue
+        charge, actual = charges[key], settlement.price_of_produced(task)
+        expected = charge if actual is None else actual
+        if expected != charge:
+            owed.append(key)
+        moved = settled.get(key, 0)
+        if charge + moved != expected or int(task.quota) != expected or (moved != 0) != (key in settled) \
+                or (key in settled) != (task.settled_ms is not None):
+            wrong.append((*key, f"charged {charge}, produced {actual}, settled {settled.get(key)}, quota {task.quota}"))
+    return owed, wrong
 
 
 def dead_letter_checks(env: dict[str, str]) -> tuple[list[Check], dict[str, int]]:

@@ -3,8 +3,9 @@
 Its own stack with LOCAL_CHAOS=1: upstream calls fail (503/429), answer garbage or time out; every SQS batch is
 delivered twice; 10 % of queue invocations crash mid-batch; the second Suno channel is deleted while its tasks
 are in flight. Afterwards every task is SUCCESS or FAILURE, refunds equal the failed charged attempts exactly,
-the ledger audit holds for every user, and every dead-letter queue has an alarm; a multi-chunk v1 fan-out wrote
-every task and refused large creates left nothing charged.
+the ledger audit holds for every user, every succeeded video is settled once at what its upstream produced, and
+every dead-letter queue has an alarm; a multi-chunk v1 fan-out wrote every task and refused large creates left
+nothing charged.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ def test_chaos_run_keeps_every_invariant(tmp_path: Path, monkeypatch: pytest.Mon
     for name, value in SMALL_RUN_ENV.items():
         monkeypatch.setenv(name, value)
     saved = dict(os.environ)
+    # deadline: a bound on the wait (it ends when every task has), not a target; v1 tasks queue for devices and
+    # the sweeper, which take minutes when the machine is shared (docs/chaos.md)
     try:
-        result = run(Options(tasks=60, users=2, deadline_s=150.0, workers=6, state_dir=tmp_path / "stack",
+        result = run(Options(tasks=60, users=2, deadline_s=420.0, workers=6, state_dir=tmp_path / "stack",
                              report=tmp_path / "chaos-report.md", fanout=60, refused_size=40), log=lambda line: None)
     finally:  # the driver points this process at its stack and sets the chaos knobs: put the environment back
         os.environ.clear()
@@ -48,4 +51,6 @@ def test_chaos_run_keeps_every_invariant(tmp_path: Path, monkeypatch: pytest.Mon
                                                                   "doubao", "gemini"}
     assert (tmp_path / "chaos-report.md").read_text().startswith("# Chaos run")
     names = {c.name for c in result.checks}  # the large v1 creates (a fan-out, refused ones) were checked
-    assert {"the fan-out create wrote every task", "nothing charged that was refused"} <= names
+    assert {"the fan-out create wrote every task", "nothing charged that was refused",
+            "every succeeded video settled once, at what the upstream produced"} <= names
+    assert result.figures["money"]["succeeded video attempts owing a settlement"] > 0  # settlements did happen

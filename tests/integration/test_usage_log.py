@@ -184,9 +184,8 @@ def test_a_video_settlement_is_a_row_of_its_own(client: Any, world: Any) -> None
     try:
         task = _task(world.user, 900)
         task_store.create_charged(money.Payer(world.user.user_id, world.user.key_hash), [task])
-        assert task_store.transition(task, states.SUCCESS)
         clock.set_now(BASE_MS + 60_000)
-        assert repositories().ledger.settle(task.task_id, int(task.attempt), 600) == -300
+        assert repositories().tasks.succeed_and_settle(task, None, 600)  # 300 back, with the move
         _, body = _get(client, world.user, "/api/log/self", start_timestamp=BASE_MS // 1000)
     finally:
         clock.set_now(None)

@@ -44,23 +44,23 @@ TABLE: dict[str, Platform] = {
     ),
     "sora": Platform(
         name="sora", provider=SoraProvider, models=("video:sora-2", "video:sora-2-pro"),
-        on_terminal=video_settlement.on_terminal,  # settles what the upstream produced (docs/video.md)
+        settled_charge=video_settlement.settled_charge,  # settles what the upstream produced (docs/video.md)
         listing_platform="55",  # new-api's channel type for Sora (docs/video.md, "Dashboards")
         result_urls=video_content.result_urls,  # kept through the adapter, with the key (docs/results.md)
     ),
     "kling": Platform(
         name="kling", provider=KlingProvider, models=("video:kling",),
-        on_terminal=video_settlement.on_terminal, listing_platform="50",  # new-api's channel type for Kling
+        settled_charge=video_settlement.settled_charge, listing_platform="50",  # new-api's channel type for Kling
         result_urls=video_content.public_result_urls,  # kept in the results bucket (docs/results.md)
     ),
     "doubao": Platform(
         name="doubao", provider=SeedanceProvider, models=("video:doubao-seedance",),
-        on_terminal=video_settlement.on_terminal, listing_platform="54",  # new-api's DoubaoVideo channel type
+        settled_charge=video_settlement.settled_charge, listing_platform="54",  # new-api's DoubaoVideo channel type
         result_urls=video_content.public_result_urls,
     ),
     "gemini": Platform(
         name="gemini", provider=VeoProvider, models=("video:veo-3.0-generate-001", "video:veo-3.1-generate-preview"),
-        on_terminal=video_settlement.on_terminal, listing_platform="24",  # new-api's Gemini channel type
+        settled_charge=video_settlement.settled_charge, listing_platform="24",  # new-api's Gemini channel type
         result_urls=video_content.result_urls,
     ),
 }

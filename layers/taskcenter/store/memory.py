@@ -192,6 +192,9 @@ class MemoryTasks:
         return due[:limit]
 
     # video platform (store/memory_videos.py)
+    def succeed_and_settle(self, task: Task, changes: Changes | None, charge: int) -> bool:
+        return memory_videos.succeed_and_settle(self, task, changes, charge)
+
     def user_platform_page(self, user_id: int, kind: str, platform: str, *, after: Task | None, limit: int,
                            newest_first: bool) -> list[Task]:
         return memory_videos.user_platform_page(self.store, user_id, kind, platform, after=after, limit=limit,
@@ -307,10 +310,6 @@ class MemoryLedger:
                     sums[entry.kind] = sums.get(entry.kind, 0) + int(entry.amount)
         return AuditResult(int(user_id), int(user.quota), int(user.used_quota), sums["credit"], sums["charge"],
                            sums["refund"])
-
-    # video platform (store/memory_videos.py)
-    def settle(self, task_id: str, attempt: int, actual: int) -> int:
-        return memory_videos.settle(self, task_id, attempt, actual)
 
     def active_users(self, days: Iterable[str]) -> set[int]:
         wanted = set(days)

@@ -224,6 +224,7 @@ class Task(EnvModel):
     attempt = NumberAttribute(default=1)
     billing = UnicodeAttribute(default="free")  # free | charged | refund_pending | refunded
     refund_due_ms = NumberAttribute(null=True)  # set with refund_pending; the reconciler's grace clock
+    settled_ms = NumberAttribute(null=True)  # video: the move to SUCCESS settled `quota` (docs/video.md)
     key_hash = UnicodeAttribute(default="")  # credential that paid (its remaining quota is refunded)
     group = UnicodeAttribute(default="default")
     model_name = UnicodeAttribute(default="")  # pricing model, e.g. suno_music

@@ -7,6 +7,8 @@
   remaining up, task marked refunded (condition: refund pending for that attempt). A second refund of
   the same attempt fails the ledger condition and is a no-op, by construction.
 - credit: ledger `credit#...` and user quota up (condition: user exists).
+- settle (video): ledger `settle#<task>#<attempt>`, balances and task.quota in the transaction of the task's
+  move to SUCCESS (store/videos.py, `succeed_and_settle`): with the move or not at all.
 - audit: quota == credits - charges + refunds and used_quota == charges - refunds, from the ledger.
 """
 

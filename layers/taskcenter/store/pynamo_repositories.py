@@ -67,6 +67,9 @@ class PynamoTasks:
         return list(Task.poll_due.query(shard, Task.next_poll_at <= now_ms, limit=limit))
 
     # video platform (store/videos.py)
+    def succeed_and_settle(self, task: Task, changes: Changes | None, charge: int) -> bool:
+        return videos.succeed_and_settle(task, task_actions(changes), charge)
+
     def user_platform_page(self, user_id: int, kind: str, platform: str, *, after: Task | None, limit: int,
                            newest_first: bool) -> list[Task]:
         return videos.user_platform_page(user_id, kind, platform, after=after, limit=limit,
@@ -88,10 +91,6 @@ class PynamoLedger:
 
     def active_users(self, days: Iterable[str]) -> set[int]:
         return money.users_with_ledger_activity(days)
-
-    # video platform (store/videos.py)
-    def settle(self, task_id: str, attempt: int, actual: int) -> int:
-        return videos.settle_task(task_id, attempt, actual)
 
 
 class PynamoCounters:

@@ -63,6 +63,14 @@ class TaskRepository(Protocol):
         sparse `poll_due` index, no scan; the index may lag, so a task's status decides what is done)."""
 
     # video platform (store/videos.py)
+    def succeed_and_settle(self, task: Task, changes: Changes | None, charge: int) -> bool:
+        """`transition(task, SUCCESS, changes)` with the attempt's charge settled at `charge` in the same
+        write: ledger settle#<task>#<attempt> (kind charge for more, refund for less), the user's and key's
+        balances, task.quota and its `settled_ms` marker, all with the move or none of it (exactly once).
+        Nothing to settle (same price, not charged): the plain move. A higher price the payer cannot cover
+        is not charged: the move is made without it (the submitted price stands). False: another writer
+        moved the task first, or it had finished already (nothing written)."""
+
     def user_platform_page(self, user_id: int, kind: str, platform: str, *, after: Task | None, limit: int,
                            newest_first: bool) -> list[Task]:
         """Up to `limit` of the user's tasks of `platform` by submission time (newest or oldest first),
@@ -86,12 +94,6 @@ class LedgerRepository(Protocol):
 
     def active_users(self, days: Iterable[str]) -> set[int]:
         """Users whose ledger moved on these days ("YYYY-MM-DD", UTC; the by_day index, no scan)."""
-
-    # video platform (store/videos.py)
-    def settle(self, task_id: str, attempt: int, actual: int) -> int:
-        """Bring a charged SUCCESS attempt's charge to `actual`, once (ledger settle#<task>#<attempt>, kind
-        charge or refund; task.quota rewritten). Returns the quota moved (positive: charged more), 0 when
-        nothing moved (no difference, settled already, not a charged SUCCESS, or the payer cannot cover it)."""
 
 
 class CounterRepository(Protocol):

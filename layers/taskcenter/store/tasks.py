@@ -7,7 +7,7 @@ counters move in the same transaction, so `total` and `/stats` are always exact.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -25,6 +25,7 @@ from taskcenter.store.models import REFUND_LANE, Task
 from taskcenter.store.money import (
     Charge,
     Payer,
+    TxHook,
     add_counter_deltas,
     charge_items,
     charge_submission,
@@ -169,7 +170,7 @@ def get_many(task_ids: Iterable[str]) -> list[Task]:
 
 
 def transition(task: Task, new_status: str, actions: list | None = None, *, fail_reason: str = "",
-               channel_id: int | None = None) -> bool:
+               channel_id: int | None = None, extra: Sequence[TxHook] = ()) -> bool:
     """Move `task` from its current status/version to `new_status`, atomically with the counters.
 
     Returns True if this call won, False if the task had already moved on (status or version changed).
@@ -177,6 +178,8 @@ def transition(task: Task, new_status: str, actions: list | None = None, *, fail
     A move to FAILURE of a charged attempt marks it refund_pending in the same write.
     `channel_id` moves the task to another channel (failover): its channel listing key and counters follow.
     The same status is allowed when the channel changes (a resubmission elsewhere).
+    `extra` adds items to the same transaction (a video's settlement, store/videos.py): all are written with
+    the move or none is; a failed condition of any of them reads as a lost move (False).
     """
     now = clock.now_ms()
     old_status, old_version = task.status, int(task.version)
@@ -203,14 +206,8 @@ def transition(task: Task, new_status: str, actions: list | None = None, *, fail
             acts += [Task.billing.set(new_billing), Task.refund_due_ms.set(now),
                      Task.due_lane.set(REFUND_LANE), Task.due_at.set(now)]
     elif new_status == states.SUCCESS:
-        acts += [
-            Task.progress.set("100%"),
-            Task.finish_ms.set(now),
-            Task.next_poll_at.remove(),
-            Task.poll_shard.remove(),
-            Task.due_at.remove(),
-            Task.due_lane.remove(),
-        ]
+        acts += [Task.progress.set("100%"), Task.finish_ms.set(now), Task.next_poll_at.remove(),
+                 Task.poll_shard.remove(), Task.due_at.remove(), Task.due_lane.remove()]
     acts = _dedupe_actions(acts)
     deltas = listing.counter_deltas_between(facts, new_facts)
 
@@ -218,6 +215,8 @@ def transition(task: Task, new_status: str, actions: list | None = None, *, fail
         tx.update(Task(task_id=task.task_id), actions=acts,
                   condition=(Task.status == old_status) & (Task.version == old_version))
         add_counter_deltas(tx, deltas)
+        for add in extra:
+            add(tx)
 
     if not conditional_transaction(write_transition):
         return False

@@ -1,7 +1,7 @@
-"""Storage for the video platform (docs/video.md): the settlement of a finished task's price, and one page
-of a user's tasks of one platform with an id cursor (the OpenAI list's `after`). The PynamoDB side; the
-in-memory twin is in store/memory.py, both behind store/repository_types.py (LedgerRepository.settle,
-TaskRepository.user_platform_page).
+"""Storage for the video platform (docs/video.md): the move to SUCCESS that settles a finished task's price,
+and one page of a user's tasks of one platform with an id cursor (the OpenAI list's `after`). The PynamoDB
+side; the in-memory twin is store/memory_videos.py, both behind store/repository_types.py
+(TaskRepository.succeed_and_settle, TaskRepository.user_platform_page).
 """
 
 from __future__ import annotations
@@ -11,41 +11,30 @@ from pynamodb.transactions import TransactWrite
 from taskcenter import clock
 from taskcenter.domain import listing_plan as listing
 from taskcenter.domain import states
+from taskcenter.observability import logger
 from taskcenter.store import tasks as task_store
-from taskcenter.store.db import conditional_transaction
+from taskcenter.store.db import require_fits
 from taskcenter.store.models import Credential, LedgerEntry, Task, User
-from taskcenter.store.money import _ledger
+from taskcenter.store.money import TxHook, _ledger
 
 
 def settle_entry(task_id: str, attempt: int) -> str:
     return f"settle#{task_id}#{attempt}"
 
 
-def settle_task(task_id: str, attempt: int, actual: int) -> int:
-    """Bring a SUCCESS task's charge to `actual`, once: a second ledger entry (kind charge for more, refund for
-    less, entry settle#<task>#<attempt>, condition: new), balances moved, task.quota rewritten, all in one
-    transaction. Returns the quota moved (positive: charged more); 0 when nothing moved: no difference,
-    settled already, not a charged SUCCESS, or the user (or key) cannot pay the difference (a balance never
-    goes below zero: the submitted price stands)."""
-    task = task_store.get(task_id)
-    if task is None or task.status != states.SUCCESS or task.billing != states.BILLING_CHARGED \
-            or int(task.attempt) != attempt or actual < 0:
-        return 0
-    charged = int(task.quota)
-    delta = int(actual) - charged
-    if delta == 0:
-        return 0
+def settlement_parts(task: Task, actual: int, now_ms: int) -> tuple[list, TxHook]:
+    """What settling a charged attempt at `actual` adds to its move to SUCCESS: the task's actions (`quota`
+    rewritten, the `settled_ms` marker) and the money items: ledger settle#<task>#<attempt> (kind charge for
+    more, refund for less; condition: new) and the user's and key's balances (for more, conditional on
+    covering it, as a charge is: a balance never goes below zero)."""
+    delta, attempt, user_id = int(actual) - int(task.quota), int(task.attempt), int(task.user_id)
 
-    def build(tx: TransactWrite) -> None:
-        kind = "charge" if delta > 0 else "refund"
-        tx.save(_ledger(int(task.user_id), settle_entry(task_id, attempt), kind, abs(delta), task_id=task_id,
-                        attempt=attempt, key_hash=task.key_hash),
+    def write_money(tx: TransactWrite) -> None:
+        tx.save(_ledger(user_id, settle_entry(task.task_id, attempt), "charge" if delta > 0 else "refund",
+                        abs(delta), task_id=task.task_id, attempt=attempt, key_hash=task.key_hash),
                 condition=LedgerEntry.entry.does_not_exist())
-        tx.update(Task(task_id=task_id), actions=[Task.quota.set(int(actual)), Task.updated_at.set(clock.now_s())],
-                  condition=(Task.attempt == attempt) & (Task.billing == states.BILLING_CHARGED)
-                  & (Task.quota == charged) & (Task.status == states.SUCCESS))
         user_condition = User.id.exists() & (User.quota >= delta) if delta > 0 else User.id.exists()
-        tx.update(User(id=int(task.user_id)), actions=[User.quota.add(-delta), User.used_quota.add(delta)],
+        tx.update(User(id=user_id), actions=[User.quota.add(-delta), User.used_quota.add(delta)],
                   condition=user_condition)
         if task.key_hash:
             key_condition = Credential.token_hash.exists()
@@ -55,8 +44,33 @@ def settle_task(task_id: str, attempt: int, actual: int) -> int:
             tx.update(Credential(token_hash=task.key_hash),
                       actions=[Credential.remaining_quota.add(-delta), Credential.used_quota.add(delta)],
                       condition=key_condition)
+        require_fits(tx)  # added last: the whole move (task, counters, money) within DynamoDB's limits
 
-    return delta if conditional_transaction(build) else 0
+    return [Task.quota.set(int(actual)), Task.settled_ms.set(now_ms)], write_money
+
+
+def succeed_and_settle(task: Task, actions: list, actual: int) -> bool:
+    """Move a charged attempt to SUCCESS and settle its charge at `actual` in the same transaction (the
+    repositories' `succeed_and_settle`; docs/video.md, "Pricing and settlement"): the move's conditional
+    update, the counters, the ledger entry and the balances are written together or not at all, so a crash
+    after the move can no longer lose the settlement. Nothing to settle (same price, not charged): the plain
+    move. True if this call made the move; a finished task never moves again (False)."""
+    if task.status in states.TERMINAL:
+        return False
+    if task.billing != states.BILLING_CHARGED or actual < 0 or int(actual) == int(task.quota):
+        return task_store.transition(task, states.SUCCESS, actions)
+    status, version = task.status, int(task.version)
+    task_actions, write_money = settlement_parts(task, int(actual), clock.now_ms())
+    if task_store.transition(task, states.SUCCESS, actions + task_actions, extra=[write_money]):
+        logger.info("video settled with its move to SUCCESS", extra={"task_id": task.task_id, "charge": int(actual)})
+        return True
+    stored = task_store.get(task.task_id)  # the failure path only: whose condition failed?
+    if stored is None or stored.status != status or int(stored.version) != version:
+        return False  # another writer moved the task first: the loser writes nothing
+    # The task's condition held, so the payer's failed: a higher price they cannot cover is not charged.
+    logger.warning("video settlement not covered by the payer: the submitted price stands",
+                   extra={"task_id": task.task_id, "charged": int(task.quota), "produced": int(actual)})
+    return task_store.transition(task, states.SUCCESS, actions)
 
 
 def user_platform_page(user_id: int, kind: str, platform: str, *, after: Task | None, limit: int,

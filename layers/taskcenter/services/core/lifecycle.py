@@ -27,8 +27,14 @@ if TYPE_CHECKING:
 def move(task: Task, new_status: str, changes: Changes | None = None, *, fail_reason: str = "",
          channel_id: int | None = None) -> bool:
     """The tasks repository's conditional transition, then (if this call won) the winner's event, the
-    platform's terminal hook and the result keeping (docs/architecture.md)."""
-    won = repositories().tasks.transition(task, new_status, changes, fail_reason=fail_reason, channel_id=channel_id)
+    platform's terminal hook and the result keeping (docs/architecture.md). A move to SUCCESS that settles a
+    price (video, docs/video.md) carries the settlement in the same write: no crash after it can lose it."""
+    charge = settled_charge(task, changes) if new_status == states.SUCCESS and channel_id is None else None
+    if charge is None:
+        won = repositories().tasks.transition(task, new_status, changes, fail_reason=fail_reason,
+                                              channel_id=channel_id)
+    else:
+        won = repositories().tasks.succeed_and_settle(task, changes, charge)
     if not won:
         return False
     task_events.moved(task)  # the winner's event (docs/webhooks.md)
@@ -37,6 +43,17 @@ def move(task: Task, new_status: str, changes: Changes | None = None, *, fail_re
     if new_status == states.SUCCESS:
         queue_result_keeping(task)
     return True
+
+
+def settled_charge(task: Task, changes: Changes | None) -> int | None:
+    """The platform's price for what the move to SUCCESS writes (None: nothing to settle). A pricing error
+    never blocks the move: it is logged and the submitted price stands."""
+    data = (changes or {}).get("data", task.data)
+    try:
+        return platform_registry.settled_charge(task, data)
+    except Exception:
+        logger.exception("settlement not priced; the submitted price stands", extra={"task_id": task.task_id})
+        return None
 
 
 def queue_result_keeping(task: Task) -> None:

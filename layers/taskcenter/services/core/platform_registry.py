@@ -32,6 +32,9 @@ class Platform:
     admission: Callable[[Task], int] | None = None
     # After the move to SUCCESS or FAILURE, run by the winner of the move only (core/lifecycle.py).
     on_terminal: Callable[[Task], None] | None = None
+    # Before the move to SUCCESS (core/lifecycle.move): given the task and the result `data` the move writes,
+    # the charge to settle the attempt at in that same write (video: what the upstream produced); None: none.
+    settled_charge: Callable[[Task, Any], int | None] | None = None
     # Messages with a "kind" sharing the retry queue, handled by the platform (body -> anything).
     message_kinds: Mapping[str, Callable[[dict[str, Any]], Any]] = field(default_factory=dict)
     # Where a succeeded task's result files are: {variant: upstream URL} (docs/results.md). A platform with
@@ -86,6 +89,14 @@ def result_urls(task: Task) -> Mapping[str, str]:
     if row is None or row.result_urls is None:
         return {}
     return {variant: url for variant, url in row.result_urls(task).items() if url}
+
+
+def settled_charge(task: Task, data: Any) -> int | None:
+    """The charge the move to SUCCESS writing `data` settles the task at, from its platform's row (None: none)."""
+    row = platform(task.platform)
+    if row is None or row.settled_charge is None:
+        return None
+    return row.settled_charge(task, data)
 
 
 def shown_data(task: Task, base_url: str) -> Any:

@@ -75,7 +75,9 @@ def apply_upstream_state(task: Task, state: UpstreamState) -> str:
 
     Terminal tasks and reports that would move backwards (out-of-order or duplicate deliveries) write
     nothing. A move is a conditional transition: a racing worker that already moved the task makes this
-    call lose (LOST_RACE) and do nothing else; only the winner triggers the refund.
+    call lose (LOST_RACE) and do nothing else; only the winner triggers the refund. A move to SUCCESS writes the
+    upstream's result and, where the platform settles a price from it (video), the settlement in the same write
+    (lifecycle.move; docs/video.md).
     """
     if task.status in states.TERMINAL:
         return UNCHANGED
