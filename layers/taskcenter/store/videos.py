@@ -15,6 +15,7 @@ from taskcenter.store import tasks as task_store
 from taskcenter.store.db import conditional_transaction
 from taskcenter.store.models import Credential, LedgerEntry, Task, User
 from taskcenter.store.money import _ledger
+from taskcenter.store.usage_log_counts import add_counts as add_log_counts
 
 
 def settle_entry(task_id: str, attempt: int) -> str:
@@ -38,9 +39,10 @@ def settle_task(task_id: str, attempt: int, actual: int) -> int:
 
     def build(tx: TransactWrite) -> None:
         kind = "charge" if delta > 0 else "refund"
-        tx.save(_ledger(int(task.user_id), settle_entry(task_id, attempt), kind, abs(delta), task_id=task_id,
-                        attempt=attempt, key_hash=task.key_hash),
-                condition=LedgerEntry.entry.does_not_exist())
+        entry = _ledger(int(task.user_id), settle_entry(task_id, attempt), kind, abs(delta), task_id=task_id,
+                        attempt=attempt, key_hash=task.key_hash)
+        tx.save(entry, condition=LedgerEntry.entry.does_not_exist())
+        add_log_counts(tx, [entry])  # the usage log's hour buckets (docs/usage-log.md, "total")
         tx.update(Task(task_id=task_id), actions=[Task.quota.set(int(actual)), Task.updated_at.set(clock.now_s())],
                   condition=(Task.attempt == attempt) & (Task.billing == states.BILLING_CHARGED)
                   & (Task.quota == charged) & (Task.status == states.SUCCESS))
