@@ -188,8 +188,13 @@ def test_a_video_settlement_is_a_row_of_its_own(client: Any, world: Any) -> None
         clock.set_now(BASE_MS + 60_000)
         assert repositories().ledger.settle(task.task_id, int(task.attempt), 600) == -300
         _, body = _get(client, world.user, "/api/log/self", start_timestamp=BASE_MS // 1000)
+        # the admin index holds keys only: a settlement's type comes from its item (docs/usage-log.md)
+        _, refunds = _get(client, world.admin, "/api/log", type=6, start_timestamp=BASE_MS // 1000)
+        _, consumed = _get(client, world.admin, "/api/log", type=2, start_timestamp=BASE_MS // 1000)
     finally:
         clock.set_now(None)
     settle, charge = body["data"]["items"]
     assert (settle["type"], settle["quota"], charge["type"], charge["quota"]) == (6, 300, 2, 900)
     assert json.loads(settle["other"]) == {"task_id": task.task_id, "is_task": True, "settlement": True}
+    assert [r["quota"] for r in refunds["data"]["items"]] == [300] and refunds["data"]["total"] == 1
+    assert [r["quota"] for r in consumed["data"]["items"]] == [900] and consumed["data"]["total"] == 1

@@ -111,6 +111,10 @@ def test_own_total_is_the_exact_count_of_the_window_and_type_on_every_page(clien
             assert [(i["created_at"], i["type"], i["quota"]) for i in items] == [
                 (int(e.at_ms) // 1000, TYPE_OF_KIND[e.kind], int(e.amount)) for e in expected], case
             assert [i["id"] for i in items] == list(range(1, len(expected) + 1))
+            if (start_ms, end_ms, log_type) == (None, None, 0):  # every row: the ledger audit's sums
+                audit = money.audit_user(world.user.user_id)
+                assert audit.ok and (audit.charges, audit.refunds, audit.credits) == tuple(
+                    sum(i["quota"] for i in items if i["type"] == t) for t in (2, 6, 1))
 
 
 def test_admin_total_is_the_exact_count_for_every_user_or_one_username(client: Any, history: Any) -> None:
