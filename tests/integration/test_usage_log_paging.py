@@ -163,3 +163,15 @@ def test_the_last_page_of_a_log_over_ten_thousand_rows_deep_is_served(client: An
     newest_on_middle = 10_119 - 5_000
     assert [i["created_at"] for i in middle["items"]] == [
         (base + i * 30_000) // 1000 for i in range(newest_on_middle, newest_on_middle - 100, -1)]
+
+
+def test_a_window_from_1970_reads_from_the_users_oldest_entry_and_an_admin_year_plus_is_a_400(
+        client: Any, history: Any) -> None:
+    world, _, now = history
+    data = _get(client, world.user, "/api/log/self", start_timestamp=1, page_size=100)
+    assert data["total"] == len(_oracle(world.user.user_id, None, None, 0)) == len(data["items"])
+    status, body, _ = call(client, "GET", f"/api/log/?start_timestamp=1&end_timestamp={now // 1000}",
+                           world.admin.dashboard_headers())
+    assert status == 400 and body["success"] is False and "366 days" in body["message"]
+    named = _get(client, world.admin, "/api/log/", start_timestamp=1, username=world.other.username)
+    assert named["total"] == len(_oracle(world.other.user_id, None, None, 0))

@@ -25,6 +25,8 @@ KNOWN_TYPES = frozenset(range(0, 8))
 # Filters on columns the ledger does not hold (docs/usage-log.md): a non-empty one matches no row.
 UNMATCHABLE = ("token_name", "model_name", "group", "request_id", "upstream_request_id")
 ADMIN_DEFAULT_DAYS = 30  # admin window without a start_timestamp: walked by day (docs/usage-log.md)
+MAX_ADMIN_DAYS = 366  # every user's window: at most 4 x 366 day items of hour buckets (docs/usage-log.md)
+CLAMP_AFTER_MS = 2 * usage_log.DAY_MS  # a user's window longer than this starts at the user's oldest entry
 
 
 def _log_type(params: dict[str, str | None]) -> int:
@@ -96,13 +98,21 @@ def _listing(scope: window.Scope, page: int, size: int, start_ms: int | None, en
              kinds: tuple[str, ...] | None) -> tuple[int, int, usage_log.LedgerPage]:
     """(total, offset, the page's rows): the exact total from the hour buckets, the page read from the hour
     holding its first row (services/usage_log/window.py)."""
-    offset = (page - 1) * size
-    if start_ms is None:  # no start: the user's log from its oldest entry's hour (one index entry read)
-        oldest = usage_log.oldest_ms(scope.user_id) if scope.user_id is not None else None
+    offset, now = (page - 1) * size, clock.now_ms()
+    if scope.user_id is not None and (start_ms is None or (end_ms or now) - start_ms > CLAMP_AFTER_MS):
+        # no start, or a long window: the user's log from its oldest entry's hour (one index entry read), so
+        # the window reads no day items before the first entry (on the hour: no edge hour to count)
+        oldest = usage_log.oldest_ms(scope.user_id)
         if oldest is None:
             return 0, offset, usage_log.LedgerPage([])
-        start_ms = oldest - oldest % BUCKET_MS  # on the hour: no edge hour to count
-    counted = window.count_window(scope, start_ms, end_ms, clock.now_ms(), kinds)
+        start_ms = max(start_ms or 0, oldest - oldest % BUCKET_MS)
+    if start_ms is None:
+        return 0, offset, usage_log.LedgerPage([])
+    if scope.user_id is None and (end_ms or now) - start_ms > MAX_ADMIN_DAYS * usage_log.DAY_MS:
+        # every user's window reads 4 day items per day (docs/usage-log.md): a longer one is a 400
+        raise BadInput(f"the admin log's window is at most {MAX_ADMIN_DAYS} days without a username: "
+                       "narrow start_timestamp/end_timestamp", field="start_timestamp")
+    counted = window.count_window(scope, start_ms, end_ms, now, kinds)
     result = window.read_page(scope, counted, offset, size, kinds)
     return counted.total, offset, result
 
