@@ -175,3 +175,15 @@ def test_a_window_from_1970_reads_from_the_users_oldest_entry_and_an_admin_year_
     assert status == 400 and body["success"] is False and "366 days" in body["message"]
     named = _get(client, world.admin, "/api/log/", start_timestamp=1, username=world.other.username)
     assert named["total"] == len(_oracle(world.other.user_id, None, None, 0))
+
+
+def test_a_refund_sent_twice_is_one_row_and_counted_once(client: Any, world: Any) -> None:
+    """The buckets move in the refund's own transaction: the second refund's condition fails, nothing is counted."""
+    payer = money.Payer(world.user.user_id, "")
+    charge = money.Charge("task_twice", 0, 250)
+    money.charge_submission(payer, [charge], lambda tx: None)
+    assert money.refund_withdrawn(payer, [charge], lambda tx: None)
+    assert not money.refund_withdrawn(payer, [charge], lambda tx: None)
+    data = _get(client, world.user, "/api/log/self", type=6)
+    assert data["total"] == 1 == len(data["items"]) and data["items"][0]["quota"] == 250
+    assert _get(client, world.user, "/api/log/self", type=2)["total"] == 1
