@@ -187,3 +187,27 @@ def test_a_refund_sent_twice_is_one_row_and_counted_once(client: Any, world: Any
     data = _get(client, world.user, "/api/log/self", type=6)
     assert data["total"] == 1 == len(data["items"]) and data["items"][0]["quota"] == 250
     assert _get(client, world.user, "/api/log/self", type=2)["total"] == 1
+
+
+def test_a_top_up_cancelled_by_a_conflict_on_a_shared_bucket_item_is_sent_again(
+        client: Any, world: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The admin shard's bucket item is shared with other users' money transactions (docs/usage-log.md): the
+    top-up, once a two-item transaction only its user's writes touched, re-sends a transaction DynamoDB cancelled
+    for a conflict instead of failing."""
+    from botocore.client import BaseClient
+    from botocore.exceptions import ClientError
+
+    original = BaseClient._make_api_call
+    conflicts = []
+
+    def once(self: Any, operation: str, params: dict[str, Any]) -> Any:
+        if operation == "TransactWriteItems" and not conflicts:
+            conflicts.append(operation)
+            raise ClientError({"Error": {"Code": "TransactionConflictException", "Message": "in flight"}}, operation)
+        return original(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", once)
+    before = money.audit_user(world.user.user_id).quota
+    assert money.credit_user(world.user.user_id, 321, note="after a conflict") == before + 321
+    assert conflicts and money.audit_user(world.user.user_id).ok
+    assert _get(client, world.user, "/api/log/self", type=1, page_size=100)["items"][0]["quota"] == 321

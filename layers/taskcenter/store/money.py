@@ -245,12 +245,16 @@ def credit_user(user_id: int, amount: int, note: str = "") -> int:
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
         raise BadInput("top-up amount must be a positive integer", field="amount")
     entry = f"credit#{clock.now_ms():013d}#{secrets.token_hex(4)}"
-    try:
+    def run() -> None:
         with TransactWrite(connection=connection()) as tx:
             row = _ledger(user_id, entry, "credit", amount, note=note[:200])
             tx.save(row, condition=LedgerEntry.entry.does_not_exist())
             add_log_counts(tx, [row])  # docs/usage-log.md, "total"
             tx.update(User(id=user_id), actions=[User.quota.add(amount)], condition=User.id.exists())
+
+    try:
+        # the admin shard's bucket item is shared with other users' transactions: a conflict is re-sent
+        with_conflict_retry(run)
     except TransactWriteError as error:
         if "ConditionalCheckFailed" in cancellation_codes(error):
             raise NotFound(f"user {user_id} not found") from error
