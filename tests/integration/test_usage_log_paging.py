@@ -211,3 +211,31 @@ def test_a_top_up_cancelled_by_a_conflict_on_a_shared_bucket_item_is_sent_again(
     assert money.credit_user(world.user.user_id, 321, note="after a conflict") == before + 321
     assert conflicts and money.audit_user(world.user.user_id).ok
     assert _get(client, world.user, "/api/log/self", type=1, page_size=100)["items"][0]["quota"] == 321
+
+
+def test_the_recount_sets_the_days_written_before_the_buckets_to_the_ledgers_count(client: Any, world: Any) -> None:
+    """Entries the code before the buckets wrote (no counts) are counted by the recount of the ended days,
+    exactly, and a second run changes nothing (docs/usage-log.md, "Deploying")."""
+    from taskcenter.store import usage_log_counts
+
+    base = (int(time.time() * 1000) // DAY_MS + 2) * DAY_MS
+    old = [LedgerEntry(user_id=world.user.user_id, entry=f"charge#task_old{i}#0", kind="charge", amount=5,
+                       task_id=f"task_old{i}", at_ms=base + i * 600_000, day=money.day_of(base + i * 600_000))
+           for i in range(30)]
+    with LedgerEntry.batch_write() as batch:  # as the code before this change wrote them: no bucket moved
+        for entry in old:
+            batch.save(entry)
+    clock.set_now(base + DAY_MS + 60_000)  # the next day
+    try:
+        money.charge_submission(money.Payer(world.user.user_id, ""), [money.Charge("task_new", 0, 7)], lambda tx: None)
+        assert _get(client, world.user, "/api/log/self", page_size=100)["total"] == 2  # the seed top-up, the new one
+        today = clock.now_ms() // DAY_MS
+        assert usage_log_counts.recount_days_before(today) > 0
+        first = _get(client, world.user, "/api/log/self", page_size=100)
+        usage_log_counts.recount_days_before(today)
+        again = _get(client, world.user, "/api/log/self", page_size=100)
+    finally:
+        clock.set_now(None)
+    expected = _oracle(world.user.user_id, None, None, 0)
+    assert first == again and first["total"] == len(expected) == 32 == len(first["items"])
+    assert [i["quota"] for i in first["items"][:31]] == [7] + [5] * 30
