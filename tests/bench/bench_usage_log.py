@@ -126,11 +126,39 @@ def run(scales: list[int]) -> list[dict[str, Any]]:
                             "note": f"{reads.requests} requests; total {data['total']:,}"})
     finally:
         clock.set_now(None)
+    out += _admin_rows(scales, reads)
     out.append({"metric": "ledger items per page at most the page + one hour's rows + 1, at every depth and scale",
                 "value": "yes" if bounded else "NO", "target": "yes"})
     same = all(len(values) == 1 for values in first_pages.values())
     out.append({"metric": "ledger items for p1, p2 (whole log, default window) equal at every scale",
                 "value": "yes" if same else "NO", "target": "yes"})
+    return out
+
+
+def _admin_rows(scales: list[int], reads: Reads) -> list[dict[str, Any]]:
+    """/api/log/ (every user) over the same table: the default window's p1 and p2, and the last page of the
+    last 8 days (the by_day index, keys only, then one BatchGetItem for the page)."""
+    from taskcenter import clock
+    from taskcenter.services.usage_log import listing
+
+    today = NOW_MS - NOW_MS % 86_400_000
+    window = {"start_timestamp": str(today // 1000), "end_timestamp": str((NOW_MS + 3_600_000) // 1000)}
+    week = {"start_timestamp": str((today - 7 * 86_400_000) // 1000)}
+    everyone = sum(min(entries, (NOW_MS - (today - 7 * 86_400_000)) // STEP_MS + 1) for entries in scales)
+    admin, last = _principal(0), -(-everyone // PAGE_SIZE)
+    out: list[dict[str, Any]] = []
+    clock.set_now(NOW_MS + 60_000)
+    try:
+        for name, params in (("default window p1", {"p": "1", **window}), ("default window p2", {"p": "2", **window}),
+                             (f"8 days, last p{last}", {"p": str(last), **week})):
+            reads.ledger = reads.counters = reads.requests = 0
+            data = listing.list_all({**params, "page_size": str(PAGE_SIZE)}, admin)
+            assert data["items"]
+            out.append({"metric": f"items read, admin {name} ({', '.join(f'{n:,}' for n in scales)} entries)",
+                        "value": f"{reads.ledger} ledger + {reads.counters} counter", "unit": "items",
+                        "note": f"{reads.requests} requests; total {data['total']:,}"})
+    finally:
+        clock.set_now(None)
     return out
 
 

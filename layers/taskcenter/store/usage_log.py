@@ -134,14 +134,16 @@ class _Reads:
         self.n = 0
 
 
-def _admin_keys(top_ms: int, low_ms: int, kinds: tuple[str, ...] | None, reads: _Reads
+def _admin_keys(top_ms: int, low_ms: int, kinds: tuple[str, ...] | None, reads: _Reads, want: int | None = None
                 ) -> Iterator[tuple[int, str]]:
     """Every user's entry keys in [low_ms, top_ms] of these kinds, newest first (by_day: one Query per day). The
-    index holds keys only: a kind comes from the entry's prefix, a settlement's (`settle#`) from its item."""
+    index holds keys only: a kind comes from the entry's prefix, a settlement's (`settle#`) from its item.
+    `want`: how many keys the caller takes (each request reads that many, not a whole day's 1 MB)."""
     day_ms = top_ms - top_ms % DAY_MS
+    page_size = min(max(want, 1), 1000) if want is not None else None
     while day_ms + DAY_MS > low_ms:
         result = LedgerEntry.by_day.query(_day(day_ms), range_key_condition=LedgerEntry.at_ms.between(low_ms, top_ms),
-                                          scan_index_forward=False)
+                                          scan_index_forward=False, page_size=page_size)
         for item in result:
             reads.n += 1
             key = (int(item.user_id), str(item.entry))
@@ -170,7 +172,7 @@ def admin_window_page(top_ms: int, low_ms: int, skip: int, limit: int, kinds: tu
     reads = _Reads()
     keys: list[tuple[int, str]] = []
     walked = 0
-    for key in _admin_keys(top_ms, low_ms, kinds, reads):
+    for key in _admin_keys(top_ms, low_ms, kinds, reads, want=skip + limit):
         if walked < skip:
             walked += 1
             continue
