@@ -245,6 +245,7 @@ def credit_user(user_id: int, amount: int, note: str = "") -> int:
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
         raise BadInput("top-up amount must be a positive integer", field="amount")
     entry = f"credit#{clock.now_ms():013d}#{secrets.token_hex(4)}"
+
     def run() -> None:
         with TransactWrite(connection=connection()) as tx:
             row = _ledger(user_id, entry, "credit", amount, note=note[:200])
