@@ -25,7 +25,8 @@ PERMISSIONS = {
     "poll_worker": {"tables": {"tasks": "rw", "channels": "r", "counters": "rw", "ledger": "rw", "users": "rw",
                                "credentials": "rw"},
                     "queues": {"poll": "send", "refund": "send", "retry": "send"}, "secrets": "read", "timeout": 60},
-    "refund_worker": {"tables": {"tasks": "rw", "ledger": "rw", "users": "rw", "credentials": "rw"}},
+    "refund_worker": {"tables": {"tasks": "rw", "ledger": "rw", "users": "rw", "credentials": "rw",
+                                 "counters": "rw"}},  # a refund counts its ledger entry (docs/usage-log.md)
     "retry_worker": {"tables": {"tasks": "rw", "channels": "r", "counters": "rw", "users": "rw",
                                 "credentials": "rw", "ledger": "rw"},
                      "queues": {"retry": "send", "poll": "send", "refund": "send"}, "secrets": "read", "timeout": 120,

@@ -18,7 +18,7 @@ bp = Blueprint(__name__)
 
 # Read by the template generator (infra/template.py): the ledger read through its indexes, users for names.
 PERMISSIONS = {
-    "list_own_logs": {"tables": {"users": "r", "credentials": "r", "ledger": "r"}},
+    "list_own_logs": {"tables": {"users": "r", "credentials": "r", "ledger": "r", "counters": "r"}},  # hour buckets
     "list_all_logs": {"tables": {"users": "r", "credentials": "r", "ledger": "r", "counters": "r"}},
     "own_log_stat": {"tables": {"users": "r", "credentials": "r", "ledger": "r"}},
     "all_log_stat": {"tables": {"users": "r", "credentials": "r", "ledger": "r", "counters": "r"}},

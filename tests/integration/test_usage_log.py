@@ -92,7 +92,7 @@ def test_paging_type_and_time_window_filters(client: Any, logged: Any) -> None:
     assert [i["quota"] for i in page2["data"]["items"]] == [5000, SEED]
     assert page2["data"]["total"] == 5
     _, page1 = _get(client, world.user, "/api/log/self", p=1, page_size=3)
-    assert page1["data"]["total"] == 4  # three rows and one more: the next page exists
+    assert page1["data"]["total"] == 5  # exact on every page (the hour buckets, docs/usage-log.md)
     _, consume = _get(client, world.user, "/api/log/self", type=2)
     assert [i["quota"] for i in consume["data"]["items"]] == [700, 300]
     _, second = _get(client, world.user, "/api/log/self", type=2, p=2, page_size=1)  # the walk skips a refund
@@ -187,8 +187,13 @@ def test_a_video_settlement_is_a_row_of_its_own(client: Any, world: Any) -> None
         clock.set_now(BASE_MS + 60_000)
         assert repositories().tasks.succeed_and_settle(task, None, 600)  # 300 back, with the move
         _, body = _get(client, world.user, "/api/log/self", start_timestamp=BASE_MS // 1000)
+        # the admin index holds keys only: a settlement's type comes from its item (docs/usage-log.md)
+        _, refunds = _get(client, world.admin, "/api/log", type=6, start_timestamp=BASE_MS // 1000)
+        _, consumed = _get(client, world.admin, "/api/log", type=2, start_timestamp=BASE_MS // 1000)
     finally:
         clock.set_now(None)
     settle, charge = body["data"]["items"]
     assert (settle["type"], settle["quota"], charge["type"], charge["quota"]) == (6, 300, 2, 900)
     assert json.loads(settle["other"]) == {"task_id": task.task_id, "is_task": True, "settlement": True}
+    assert [r["quota"] for r in refunds["data"]["items"]] == [300] and refunds["data"]["total"] == 1
+    assert [r["quota"] for r in consumed["data"]["items"]] == [900] and consumed["data"]["total"] == 1

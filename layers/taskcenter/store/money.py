@@ -2,7 +2,8 @@
 
 - charge: user quota down (condition: enabled and enough), key remaining down (condition: enabled and,
   unless unlimited, enough), tasks written (condition: new), ledger `charge#<task>#<attempt>` (condition: new),
-  listing counters moved.
+  listing counters moved, the usage log's hour buckets counted (store/usage_log_counts.py; every
+  primitive below that writes a ledger entry counts it in the same transaction).
 - refund: ledger `refund#<task>#<attempt>` (condition: new), user quota up, used_quota down, key
   remaining up, task marked refunded (condition: refund pending for that attempt). A second refund of
   the same attempt fails the ledger condition and is a no-op, by construction.
@@ -35,6 +36,7 @@ from taskcenter.store.db import (
     with_conflict_retry,
 )
 from taskcenter.store.models import Counter, Credential, LedgerEntry, Task, User
+from taskcenter.store.usage_log_counts import add_counts as add_log_counts
 
 TxHook = Callable[[TransactWrite], None]
 
@@ -103,13 +105,11 @@ def _fill_charge(tx: TransactWrite, payer: Payer, charges: list[Charge], write_t
             actions=[Credential.remaining_quota.add(-total), Credential.used_quota.add(total)],
             condition=key_condition,
         )
-    for c in charges:
-        if c.amount > 0:
-            tx.save(
-                _ledger(payer.user_id, f"charge#{c.task_id}#{c.attempt}", "charge", c.amount,
-                        task_id=c.task_id, attempt=c.attempt, key_hash=payer.key_hash),
-                condition=LedgerEntry.entry.does_not_exist(),
-            )
+    entries = [_ledger(payer.user_id, f"charge#{c.task_id}#{c.attempt}", "charge", c.amount,
+                       task_id=c.task_id, attempt=c.attempt, key_hash=payer.key_hash) for c in charges if c.amount > 0]
+    for entry in entries:
+        tx.save(entry, condition=LedgerEntry.entry.does_not_exist())
+    add_log_counts(tx, entries)  # the usage log's hour buckets (docs/usage-log.md, "total")
     write_tasks(tx)
 
 
@@ -190,11 +190,10 @@ def refund_task(task_id: str, attempt: int | None = None) -> bool:
     now = clock.now_ms()
 
     def write_refund(tx: TransactWrite) -> None:
-        tx.save(
-            _ledger(task.user_id, f"refund#{task_id}#{attempt}", "refund", amount,
-                    task_id=task_id, attempt=attempt, key_hash=task.key_hash),
-            condition=LedgerEntry.entry.does_not_exist(),
-        )
+        entry = _ledger(task.user_id, f"refund#{task_id}#{attempt}", "refund", amount,
+                        task_id=task_id, attempt=attempt, key_hash=task.key_hash)
+        tx.save(entry, condition=LedgerEntry.entry.does_not_exist())
+        add_log_counts(tx, [entry])  # docs/usage-log.md, "total"
         tx.update(
             Task(task_id=task_id),
             actions=[Task.billing.set(states.BILLING_REFUNDED), Task.refund_due_ms.remove(),
@@ -224,11 +223,12 @@ def refund_withdrawn(payer: Payer, charges: list[Charge], write_removal: TxHook)
     total = sum(c.amount for c in charges)
 
     def build(tx: TransactWrite) -> None:
-        for c in charges:
-            if c.amount > 0:
-                tx.save(_ledger(payer.user_id, f"refund#{c.task_id}#{c.attempt}", "refund", c.amount,
-                                task_id=c.task_id, attempt=c.attempt, key_hash=payer.key_hash),
-                        condition=LedgerEntry.entry.does_not_exist())
+        entries = [_ledger(payer.user_id, f"refund#{c.task_id}#{c.attempt}", "refund", c.amount,
+                           task_id=c.task_id, attempt=c.attempt, key_hash=payer.key_hash)
+                   for c in charges if c.amount > 0]
+        for entry in entries:
+            tx.save(entry, condition=LedgerEntry.entry.does_not_exist())
+        add_log_counts(tx, entries)  # docs/usage-log.md, "total"
         if total > 0:
             tx.update(User(id=payer.user_id), actions=[User.quota.add(total), User.used_quota.add(-total)],
                       condition=User.id.exists())
@@ -247,11 +247,17 @@ def credit_user(user_id: int, amount: int, note: str = "") -> int:
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
         raise BadInput("top-up amount must be a positive integer", field="amount")
     entry = f"credit#{clock.now_ms():013d}#{secrets.token_hex(4)}"
-    try:
+
+    def run() -> None:
         with TransactWrite(connection=connection()) as tx:
-            tx.save(_ledger(user_id, entry, "credit", amount, note=note[:200]),
-                    condition=LedgerEntry.entry.does_not_exist())
+            row = _ledger(user_id, entry, "credit", amount, note=note[:200])
+            tx.save(row, condition=LedgerEntry.entry.does_not_exist())
+            add_log_counts(tx, [row])  # docs/usage-log.md, "total"
             tx.update(User(id=user_id), actions=[User.quota.add(amount)], condition=User.id.exists())
+
+    try:
+        # the admin shard's bucket item is shared with other users' transactions: a conflict is re-sent
+        with_conflict_retry(run)
     except TransactWriteError as error:
         if "ConditionalCheckFailed" in cancellation_codes(error):
             raise NotFound(f"user {user_id} not found") from error

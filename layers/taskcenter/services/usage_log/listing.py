@@ -12,8 +12,10 @@ from typing import Any
 
 from taskcenter import clock
 from taskcenter.domain.errors import BadInput
+from taskcenter.domain.listing_plan import BUCKET_MS
 from taskcenter.services.core import listing_params
 from taskcenter.services.core.auth import Principal
+from taskcenter.services.usage_log import window
 from taskcenter.store import usage_log
 from taskcenter.store.repositories import current as repositories
 
@@ -22,10 +24,9 @@ KINDS_OF_TYPE = {1: ("credit",), 2: ("charge",), 6: ("refund",)}
 KNOWN_TYPES = frozenset(range(0, 8))
 # Filters on columns the ledger does not hold (docs/usage-log.md): a non-empty one matches no row.
 UNMATCHABLE = ("token_name", "model_name", "group", "request_id", "upstream_request_id")
-# Page p is reached by walking the rows before it (docs/usage-log.md): beyond this offset a request would read
-# a long log end to end, so it is refused with a 400 that says to narrow the window.
-MAX_OFFSET = 10_000
 ADMIN_DEFAULT_DAYS = 30  # admin window without a start_timestamp: walked by day (docs/usage-log.md)
+MAX_ADMIN_DAYS = 366  # every user's window: at most 4 x 366 day items of hour buckets (docs/usage-log.md)
+CLAMP_AFTER_MS = 2 * usage_log.DAY_MS  # a user's window longer than this starts at the user's oldest entry
 
 
 def _log_type(params: dict[str, str | None]) -> int:
@@ -77,25 +78,43 @@ def log_row(row: usage_log.LedgerRow, *, row_id: int, username: str) -> dict[str
 
 
 def _page(params: dict[str, str | None]) -> tuple[int, int]:
-    page, size = listing_params.parse_paging(params)  # the task listings' rules, default 20 (docs/compatibility.md)
-    if (page - 1) * size > MAX_OFFSET:
-        raise BadInput(f"p is too deep (at most {MAX_OFFSET} rows before the page): narrow the time window",
-                       field="p")
-    return page, size
+    # the task listings' rules, default 20 (docs/compatibility.md); any depth is served (docs/usage-log.md)
+    return listing_params.parse_paging(params)
 
 
 def _kinds(log_type: int) -> tuple[str, ...] | None:
     return KINDS_OF_TYPE.get(log_type) if log_type else None
 
 
-def _envelope(page: int, size: int, items: list[dict[str, Any]], result: usage_log.LedgerPage) -> dict[str, Any]:
-    # total: the rows up to this page, plus one when another follows (not a count of the window: docs/usage-log.md)
-    total = result.skipped + len(result.rows) + (1 if result.more else 0)
+def _envelope(page: int, size: int, items: list[dict[str, Any]], total: int) -> dict[str, Any]:
     return {"page": page, "page_size": size, "total": total, "items": items}
 
 
 def _empty(page: int, size: int) -> dict[str, Any]:
-    return {"page": page, "page_size": size, "total": 0, "items": []}
+    return _envelope(page, size, [], 0)
+
+
+def _listing(scope: window.Scope, page: int, size: int, start_ms: int | None, end_ms: int | None,
+             kinds: tuple[str, ...] | None) -> tuple[int, int, usage_log.LedgerPage]:
+    """(total, offset, the page's rows): the exact total from the hour buckets, the page read from the hour
+    holding its first row (services/usage_log/window.py)."""
+    offset, now = (page - 1) * size, clock.now_ms()
+    if scope.user_id is not None and (start_ms is None or (end_ms or now) - start_ms > CLAMP_AFTER_MS):
+        # no start, or a long window: the user's log from its oldest entry's hour (one index entry read), so
+        # the window reads no day items before the first entry (on the hour: no edge hour to count)
+        oldest = usage_log.oldest_ms(scope.user_id)
+        if oldest is None:
+            return 0, offset, usage_log.LedgerPage([])
+        start_ms = max(start_ms or 0, oldest - oldest % BUCKET_MS)
+    if start_ms is None:
+        return 0, offset, usage_log.LedgerPage([])
+    if scope.user_id is None and (end_ms or now) - start_ms > MAX_ADMIN_DAYS * usage_log.DAY_MS:
+        # every user's window reads 4 day items per day (docs/usage-log.md): a longer one is a 400
+        raise BadInput(f"the admin log's window is at most {MAX_ADMIN_DAYS} days without a username: "
+                       "narrow start_timestamp/end_timestamp", field="start_timestamp")
+    counted = window.count_window(scope, start_ms, end_ms, now, kinds)
+    result = window.read_page(scope, counted, offset, size, kinds)
+    return counted.total, offset, result
 
 
 def list_own(params: dict[str, str | None], principal: Principal) -> dict[str, Any]:
@@ -104,12 +123,11 @@ def list_own(params: dict[str, str | None], principal: Principal) -> dict[str, A
     start_ms, end_ms = listing_params.parse_time_range(params)
     if _unmatchable(params) or (log_type and log_type not in KINDS_OF_TYPE):
         return _empty(page, size)
-    offset = (page - 1) * size
-    result = usage_log.user_page(principal.user_id, offset, size, start_ms=start_ms, end_ms=end_ms,
-                                 kinds=_kinds(log_type))
+    total, offset, result = _listing(window.Scope(principal.user_id), page, size, start_ms, end_ms,
+                                     _kinds(log_type))
     # new-api's user listing numbers its rows by position, not by row id (§4.5)
     items = [log_row(row, row_id=offset + i + 1, username=principal.username) for i, row in enumerate(result.rows)]
-    return _envelope(page, size, items, result)
+    return _envelope(page, size, items, total)
 
 
 def _admin_user(params: dict[str, str | None]) -> int | None | bool:
@@ -139,17 +157,13 @@ def list_all(params: dict[str, str | None], principal: Principal) -> dict[str, A
     if (_unmatchable(params) or (log_type and log_type not in KINDS_OF_TYPE) or user_id is False
             or (channel is not None and channel != 0)):
         return _empty(page, size)
-    offset = (page - 1) * size
-    kinds = _kinds(log_type)
-    if isinstance(user_id, int):
-        result = usage_log.user_page(user_id, offset, size, start_ms=start_ms, end_ms=end_ms, kinds=kinds)
-    else:
-        result = usage_log.all_page(offset, size, start_ms=start_ms, end_ms=end_ms, kinds=kinds)
+    scope = window.Scope(user_id if isinstance(user_id, int) else None)
+    total, _, result = _listing(scope, page, size, start_ms, end_ms, _kinds(log_type))
     names = _usernames({row.user_id for row in result.rows})
     items = [log_row(row, row_id=0, username=names.get(row.user_id, "")) for row in result.rows]
     for item, row in zip(items, result.rows, strict=True):
         item["id"] = row.at_ms  # no numeric row id in the ledger: the entry's time (ms) sorts as new-api's id
-    return _envelope(page, size, items, result)
+    return _envelope(page, size, items, total)
 
 
 def _usernames(user_ids: set[int]) -> dict[int, str]:

@@ -1,0 +1,115 @@
+"""The usage log's hour buckets (docs/usage-log.md, "total"): how many ledger entries of each kind a user, and
+every user (sharded), wrote in each hour, kept in the counters table by the money transactions that write the
+entries (store/money.py, store/videos.py), so a window's total and the hour holding row N are read from
+counters, not by walking rows.
+
+One item per scope and UTC day (`ul#u<user>#d<day>`, `ul#a<shard>#d<day>`) holds 24 hours x 3 kinds as
+attributes (`c07`: charges in hour 07, `r` refunds, `t` top-ups): a transaction moves one item per scope
+(two in all), and the dashboards' default window (today 00:00 to now + 1 h) is one or two items per scope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.transactions import TransactWrite
+
+from taskcenter.domain.listing_plan import ADMIN_COUNTER_SHARDS, BUCKET_MS
+from taskcenter.store.models import Counter, EnvModel, LedgerEntry, _LazyMeta
+
+HOURS_PER_DAY = 24
+DAY_MS = BUCKET_MS * HOURS_PER_DAY
+LETTER = {"charge": "c", "refund": "r", "credit": "t"}
+KINDS = tuple(LETTER)
+ADMIN_SHARDS = ADMIN_COUNTER_SHARDS  # as the admin listing counters: concurrent transactions rarely collide
+
+
+def _attr_name(kind: str, hour_of_day: int) -> str:
+    return f"{LETTER[kind]}{hour_of_day:02d}"
+
+
+# The counters table's items are schemaless; PynamoDB needs each attribute declared, hence a generated model.
+LogDayCounts: Any = type("LogDayCounts", (EnvModel,), {
+    "__module__": __name__,
+    "__doc__": "One scope's ledger entries per kind and hour of one UTC day (an item of the counters table).",
+    "Meta": _LazyMeta(Counter.Meta.logical),
+    "name": UnicodeAttribute(hash_key=True),
+    **{_attr_name(k, h): NumberAttribute(null=True) for k in KINDS for h in range(HOURS_PER_DAY)},
+})
+
+
+def user_item(user_id: int, day: int) -> str:
+    return f"ul#u{user_id}#d{day}"
+
+
+def admin_item(shard: int, day: int) -> str:
+    return f"ul#a{shard}#d{day}"
+
+
+def admin_shard(user_id: int) -> int:
+    # By user: a transaction's entries are one user's, so it moves one admin item
+    return user_id % ADMIN_SHARDS
+
+
+def deltas(entries: Iterable[LedgerEntry]) -> dict[str, dict[str, int]]:
+    """{item name: {attribute: entries}} for these ledger entries: the user's and the admin shard's day items."""
+    out: dict[str, dict[str, int]] = {}
+    for entry in entries:
+        at = int(entry.at_ms)
+        day, hour = at // DAY_MS, (at % DAY_MS) // BUCKET_MS
+        attr = _attr_name(str(entry.kind), hour)
+        for name in (user_item(int(entry.user_id), day), admin_item(admin_shard(int(entry.user_id)), day)):
+            moves = out.setdefault(name, {})
+            moves[attr] = moves.get(attr, 0) + 1
+    return out
+
+
+def _actions(moves: dict[str, int]) -> list[Any]:
+    return [getattr(LogDayCounts, attr).add(n) for attr, n in sorted(moves.items())]
+
+
+def add_counts(tx: TransactWrite, entries: Iterable[LedgerEntry]) -> None:
+    """Count these entries in the transaction that writes them (docs/usage-log.md): two items at most when
+    they fall in one UTC day, whatever their number."""
+    for name, moves in sorted(deltas(entries).items()):
+        tx.update(LogDayCounts(name=name), actions=_actions(moves))
+
+
+def add_counts_now(entries: Iterable[LedgerEntry]) -> None:
+    """The same counts as plain updates, for entries written outside a money transaction (benchmark data)."""
+    for name, moves in sorted(deltas(entries).items()):
+        LogDayCounts(name=name).update(actions=_actions(moves))
+
+
+def hour_counts(names_by_day: dict[int, list[str]], kinds: tuple[str, ...]) -> tuple[dict[int, int], int]:
+    """{epoch hour: entries of these kinds} over the given days' items (every shard of a day summed), and the
+    number of counter items read: one BatchGetItem per 100 items."""
+    wanted = [name for names in names_by_day.values() for name in names]
+    day_of = {name: day for day, names in names_by_day.items() for name in names}
+    out: dict[int, int] = {}
+    read = 0
+    for item in LogDayCounts.batch_get(wanted) if wanted else ():
+        read += 1
+        base = day_of[str(item.name)] * HOURS_PER_DAY
+        for hour in range(HOURS_PER_DAY):
+            n = sum(int(getattr(item, _attr_name(k, hour)) or 0) for k in kinds)
+            if n:
+                out[base + hour] = out.get(base + hour, 0) + n
+    return out, read
+
+
+def recount_days_before(day: int) -> int:
+    """Set every day item of the UTC days before `day` (days since the epoch) to the ledger's own count of
+    their entries (docs/usage-log.md, "Deploying"): for the entries written before the buckets existed.
+    Offline: a Scan of the ledger, never a request path. Exact and idempotent, whoever wrote the entries,
+    as long as no entry is written into those days meanwhile: run it for days that have ended (entries are
+    written at the writer's now). Returns the number of items set."""
+    from taskcenter.store.models import LedgerEntry
+
+    counted = deltas(LedgerEntry.scan(filter_condition=LedgerEntry.at_ms < day * DAY_MS))
+    every = [_attr_name(k, h) for k in KINDS for h in range(HOURS_PER_DAY)]
+    for name, attrs in sorted(counted.items()):
+        LogDayCounts(name=name).update(actions=[getattr(LogDayCounts, a).set(attrs.get(a, 0)) for a in every])
+    return len(counted)
