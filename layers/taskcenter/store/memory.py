@@ -23,6 +23,7 @@ from taskcenter import clock
 from taskcenter.domain import channel_status, states
 from taskcenter.domain import listing_plan as listing
 from taskcenter.domain.errors import BadInput, Conflict, Forbidden, InsufficientQuota, NotFound
+from taskcenter.domain.listing_indexes import final_key
 from taskcenter.observability import metrics
 from taskcenter.store import item_size, memory_videos
 from taskcenter.store import tasks as task_store
@@ -95,6 +96,9 @@ def transition_changes(task: Task, new_status: str, fail_reason: str, now: int) 
     facts = task_store.listing_facts(task)
     out: dict[str, Any] = {"status": new_status, "version": int(task.version) + 1, "updated_at": now // 1000,
                            "ls": listing.status_key(new_status, facts.submit_ms, facts.numeric_id)}
+    final = final_key(new_status, listing.time_key(facts.submit_ms, facts.numeric_id))
+    if final is not None or task.status in states.TERMINAL:
+        out["lf"] = REMOVE if final is None else final  # as store.tasks.transition
     done = {"progress": "100%", "finish_ms": now, "next_poll_at": REMOVE, "poll_shard": REMOVE,
             "due_at": REMOVE, "due_lane": REMOVE}
     if new_status == states.FAILURE:

@@ -18,6 +18,7 @@ from taskcenter import clock, settings
 from taskcenter.domain import listing_plan as listing
 from taskcenter.domain import states
 from taskcenter.domain.errors import TooLarge
+from taskcenter.domain.listing_indexes import final_key
 from taskcenter.observability import metrics
 from taskcenter.store import item_size
 from taskcenter.store.db import conditional_transaction
@@ -190,6 +191,12 @@ def transition(task: Task, new_status: str, actions: list | None = None, *, fail
         Task.updated_at.set(now // 1000),
         Task.ls.set(listing.status_key(new_status, facts.submit_ms, facts.numeric_id)),
     ]
+    # the terminal-status indexes are written only when the task finishes (domain/listing_indexes.py)
+    final = final_key(new_status, listing.time_key(facts.submit_ms, facts.numeric_id))
+    if final is not None:
+        acts.append(Task.lf.set(final))
+    elif old_status in states.TERMINAL:
+        acts.append(Task.lf.remove())
     if new_facts.channel_id != facts.channel_id:
         scopes = listing.scope_values(new_facts)
         acts += [Task.channel_id.set(new_facts.channel_id)]

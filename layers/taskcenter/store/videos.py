@@ -11,6 +11,7 @@ from pynamodb.transactions import TransactWrite
 from taskcenter import clock
 from taskcenter.domain import listing_plan as listing
 from taskcenter.domain import states
+from taskcenter.store import listing_reads
 from taskcenter.store import tasks as task_store
 from taskcenter.store.db import conditional_transaction
 from taskcenter.store.models import Credential, LedgerEntry, Task, User
@@ -71,4 +72,4 @@ def user_platform_page(user_id: int, kind: str, platform: str, *, after: Task | 
     index = getattr(Task, listing.SCOPE_INDEXES["lup"][0])
     rows = index.query(scope, scan_index_forward=not newest_first, last_evaluated_key=start, limit=limit,
                        page_size=limit)
-    return list(rows)
+    return listing_reads.items_of(list(rows))  # the index holds keys only (docs/listing.md)
