@@ -35,7 +35,6 @@ class ListingIndex:
     include: tuple[str, ...] = ()  # NonKeyAttributes
 
 
-_USER_POST = ("channel_id",)  # a user listing's channel filter (listing_plan._user_scope)
 _ADMIN_POST = ("serial",)  # an admin listing's device filter (listing_plan._global_scope)
 _PROBE = ("platform",)  # the implied-platform probe of a scope (listing_executor._resolve_implied_filters)
 _DEVICE_POST = ("action", "platform")  # Task API v1's device + script (listing_plan._user_scope)
@@ -49,10 +48,10 @@ def _both(*groups: tuple[str, ...]) -> tuple[str, ...]:
 
 
 TIME_INDEXES: dict[str, ListingIndex] = {
-    "lu": ListingIndex("user_time", "user_time_v2", "lu", "lt", _USER_POST),
-    "lup": ListingIndex("user_platform_time", "user_platform_time_v2", "lup", "lt", _USER_POST),
-    "lua": ListingIndex("user_action_time", "user_action_time_v2", "lua", "lt", _both(_USER_POST, _PROBE)),
-    "lud": ListingIndex("user_device_time", "user_device_time_v2", "lud", "lt", _both(_USER_POST, _DEVICE_POST)),
+    "lu": ListingIndex("user_time", "user_time_v2", "lu", "lt"),
+    "lup": ListingIndex("user_platform_time", "user_platform_time_v2", "lup", "lt"),
+    "lua": ListingIndex("user_action_time", "user_action_time_v2", "lua", "lt", _PROBE),
+    "lud": ListingIndex("user_device_time", "user_device_time_v2", "lud", "lt", _DEVICE_POST),
     "lg": ListingIndex("all_time", "all_time_v2", "lg", "lt", _ADMIN_POST),
     "lgp": ListingIndex("all_platform_time", "all_platform_time_v2", "lgp", "lt", _ADMIN_POST),
     "lga": ListingIndex("all_action_time", "all_action_time_v2", "lga", "lt", _both(_ADMIN_POST, _PROBE)),
@@ -65,13 +64,12 @@ TIME_INDEXES: dict[str, ListingIndex] = {
 OPEN_STATUS_PARENT = {"lua": "lu", "lgp": "lg", "lga": "lg", "lgc": "lg", "lgca": "lg"}
 
 STATUS_INDEXES: dict[str, ListingIndex] = {
-    "lu": ListingIndex("user_status", "user_status_v2", "lu", "ls", _both(_USER_POST, ("lua",))),
-    "lup": ListingIndex("user_platform_status", "user_platform_status_v2", "lup", "ls", _both(_USER_POST, _V1_SCAN)),
-    "lud": ListingIndex("user_device_status", "user_device_status_v2", "lud", "ls",
-                        _both(_USER_POST, _DEVICE_POST, _V1_SCAN)),
+    "lu": ListingIndex("user_status", "user_status_v2", "lu", "ls", ("lua",)),
+    "lup": ListingIndex("user_platform_status", "user_platform_status_v2", "lup", "ls", _V1_SCAN),
+    "lud": ListingIndex("user_device_status", "user_device_status_v2", "lud", "ls", _both(_DEVICE_POST, _V1_SCAN)),
     "lg": ListingIndex("all_status", "all_status_v2", "lg", "ls",
                        _both(_ADMIN_POST, ("lgp", "lga", "lgc", "lgca"))),
-    "lua": ListingIndex("user_action_final", "user_action_final", "lua", "lf", _USER_POST),
+    "lua": ListingIndex("user_action_final", "user_action_final", "lua", "lf"),
     "lgp": ListingIndex("all_platform_final", "all_platform_final", "lgp", "lf", _ADMIN_POST),
     "lga": ListingIndex("all_action_final", "all_action_final", "lga", "lf", _ADMIN_POST),
     "lgc": ListingIndex("all_channel_final", "all_channel_final", "lgc", "lf", _ADMIN_POST),

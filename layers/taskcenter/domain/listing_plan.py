@@ -39,6 +39,7 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from taskcenter.domain.errors import BadInput
 from taskcenter.domain.listing_indexes import OPEN_STATUS_PARENT, STATUS_INDEXES, TIME_INDEXES, final_key
 from taskcenter.domain.states import TERMINAL
 
@@ -88,9 +89,12 @@ def scope_values(f: ListingFacts) -> dict[str, str]:
         "lg": g,
         "lgp": f"{g}#p#{f.platform}",
         "lga": f"{g}#a#{f.action}",
-        "lgc": f"{g}#c#{f.channel_id}",
-        "lgca": f"{g}#c#{f.channel_id}#a#{f.action}",
     }
+    if f.channel_id:
+        # sparse until a channel is chosen: channel 0 is never listed (new-api: channel_id=0 means no filter),
+        # so choosing the channel puts the task in its channel scopes instead of re-keying it there
+        values["lgc"] = f"{g}#c#{f.channel_id}"
+        values["lgca"] = f"{g}#c#{f.channel_id}#a#{f.action}"
     if f.serial:
         values["lud"] = f"{u}#d#{f.serial}"
     return values
@@ -358,7 +362,8 @@ def _user_scope(f: ListingFilters) -> tuple[str, str, dict[str, object]]:
     else:
         attr, value = "lu", base
     if f.channel_id is not None:
-        post["channel_id"] = f.channel_id
+        # no surface sends it (the channel is an admin filter) and no user index projects it (listing_indexes)
+        raise BadInput("channel_id is not a filter of a user's listing", field="channel_id")
     return attr, value, post
 
 

@@ -148,7 +148,7 @@ class MemoryTasks:
             if new_facts.channel_id != facts.channel_id:
                 scopes = listing.scope_values(new_facts)
                 apply_changes(stored, {"channel_id": new_facts.channel_id,
-                                       **{attr: scopes[attr] for attr in listing.CHANNEL_SCOPES}})
+                                       **{attr: scopes.get(attr, REMOVE) for attr in listing.CHANNEL_SCOPES}})
             apply_changes(stored, transition_changes(task, new_status, fail_reason, now))
             self.store.put_task(stored)
             self.store.add_counters(listing.counter_deltas_between(facts, new_facts))

@@ -200,7 +200,8 @@ def transition(task: Task, new_status: str, actions: list | None = None, *, fail
     if new_facts.channel_id != facts.channel_id:
         scopes = listing.scope_values(new_facts)
         acts += [Task.channel_id.set(new_facts.channel_id)]
-        acts += [getattr(Task, attr).set(scopes[attr]) for attr in listing.CHANNEL_SCOPES]
+        acts += [getattr(Task, attr).set(scopes[attr]) if attr in scopes else getattr(Task, attr).remove()
+                 for attr in listing.CHANNEL_SCOPES]
     new_billing = task.billing
     if new_status == states.FAILURE:
         acts += mark_failed_actions(fail_reason or task.fail_reason or "failed", now_ms=now)
