@@ -117,3 +117,19 @@ def test_a_page_reads_its_keys_from_the_index_then_its_items_in_one_batch(world:
         assert len(batches) == 1 and [i["task_id"]["S"] for i in batches[0][2]] != [] and len(batches[0][2]) == 10
         assert [t.task_id for t in items] == [row["task_id"]["S"] for row in queries[0][2]]  # the index's order
         assert all(t.properties.get("input") for t in items)  # whole items, not index copies
+
+
+def test_the_backfill_lists_tasks_finished_before_the_terminal_indexes(world: Any) -> None:
+    from taskcenter.store import listing_backfill
+    from taskcenter.store.models import Task
+
+    tasks = _dataset(world, n=30)
+    finished = [t for t in tasks if t.status in states.TERMINAL and t.kind == "task"]
+    for task in finished:  # as written by the code before (no `lf`)
+        task.update(actions=[Task.lf.remove()])
+    action = finished[0].action
+    done = ListingFilters(kind="task", action=action, status=finished[0].status)
+    assert _every_page(done)[0] == []
+    assert listing_backfill.backfill_final_keys(0, 2) + listing_backfill.backfill_final_keys(1, 2) == len(finished)
+    assert _every_page(done)[0] == _oracle(tasks, done) != []
+    assert listing_backfill.backfill_final_keys() == 0  # repeatable: nothing left to do
