@@ -24,12 +24,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def _index_built(read: F) -> F:
     """While the staged index migration has not built an index yet (docs/deploy.md), a listing that needs it
-    answers 503 in its surface's envelope, not a 500 (DynamoDB: ValidationException, no such index)."""
+    answers 503 in its surface's envelope, not a 500: PynamoDB finds no such index in the table's description
+    (ValueError), or DynamoDB refuses the Query (ValidationException: no such index, or still backfilling)."""
 
     @functools.wraps(read)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         try:
             return read(*args, **kwargs)
+        except ValueError as error:
+            if "has no index" in str(error):
+                Task._connection = None  # the cached table description predates the index: describe it again
+                raise Unavailable("this listing's index is being built; retry in a few minutes") from error
+            raise
         except PynamoDBException as error:
             cause = str(getattr(error, "cause", "") or error)
             if getattr(error, "cause_response_code", None) == "ValidationException" and "index" in cause.lower():
