@@ -25,7 +25,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _index_built(read: F) -> F:
     """While the staged index migration has not built an index yet (docs/deploy.md), a listing that needs it
     answers 503 in its surface's envelope, not a 500: PynamoDB finds no such index in the table's description
-    (ValueError), or DynamoDB refuses the Query (ValidationException: no such index, or still backfilling)."""
+    (ValueError), or DynamoDB refuses the Query (ValidationException: no such index, or still backfilling;
+    moto answers ResourceNotFoundException)."""
 
     @functools.wraps(read)
     def guarded(*args: Any, **kwargs: Any) -> Any:
@@ -38,7 +39,8 @@ def _index_built(read: F) -> F:
             raise
         except PynamoDBException as error:
             cause = str(getattr(error, "cause", "") or error)
-            if getattr(error, "cause_response_code", None) == "ValidationException" and "index" in cause.lower():
+            code = getattr(error, "cause_response_code", None)
+            if code in ("ValidationException", "ResourceNotFoundException") and "index" in cause.lower():
                 raise Unavailable("this listing's index is being built; retry in a few minutes") from error
             raise
 
