@@ -289,7 +289,7 @@ def run_scale(user_tasks: int, table_tasks: int) -> tuple[list[dict[str, Any]], 
     out += window_rows
     comparable += window_comparable
     out.append({"metric": f"[{scale}] setup", "value": f"{written_s:.0f}", "unit": "s to write",
-                "note": f"{table_tasks:,} tasks by BatchWrite + counters, moto in-process"})
+                "note": f"{table_tasks:,} tasks seeded into moto's table + counters, in-process"})
     return out, comparable
 
 
