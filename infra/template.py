@@ -697,9 +697,18 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stdout", action="store_true", help="print the template instead of writing it")
     parser.add_argument("--output", type=Path, default=TEMPLATE_PATH)
+    parser.add_argument("--migration-step", type=int, default=None, metavar="N",
+                        help="print the template of step N of the listing-index migration (docs/deploy.md)")
     args = parser.parse_args(argv)
     try:
-        text = render(build_template())
+        template = build_template()
+        if args.migration_step is not None:
+            from infra import template_migration
+
+            sys.stdout.write(render(template_migration.step_template(template, args.migration_step)))
+            print(f"step {args.migration_step} of {template_migration.steps(template)}", file=sys.stderr)
+            return 0
+        text = render(template)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -68,7 +68,7 @@ class CapacityRecorder:
     def __init__(self) -> None:
         from taskcenter.store.models import ALL_MODELS
 
-        self.indexes: dict[str, list[tuple[str, list[str], str]]] = {}
+        self.indexes: dict[str, list[tuple[str, list[str], str, list[str]]]] = {}
         self.keys: dict[str, list[str]] = {}
         for model in ALL_MODELS:
             table = model.Meta.table_name
@@ -78,7 +78,8 @@ class CapacityRecorder:
                 schema = index._get_schema()
                 attrs = [k["AttributeName"] for k in schema["key_schema"]]
                 projection = schema["projection"]["ProjectionType"]  # ALL | KEYS_ONLY | INCLUDE
-                self.indexes.setdefault(table, []).append((schema["index_name"], attrs, projection))
+                included = list(schema["projection"].get("NonKeyAttributes") or [])
+                self.indexes.setdefault(table, []).append((schema["index_name"], attrs, projection, included))
         self.wru = 0
         self.gsi_wru = 0
         self.rru = 0
@@ -96,14 +97,15 @@ class CapacityRecorder:
     def _gsi_units(self, table: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> int:
         units = 0
         base_keys = self.keys.get(table, [])
-        for _, keys, projection in self.indexes.get(table, []):
+        for _, keys, projection, included in self.indexes.get(table, []):
             was = old is not None and all(k in old for k in keys)
             now = new is not None and all(k in new for k in keys)
 
-            def projected(item: dict[str, Any], keys: list[str] = keys, projection: str = projection) -> dict:
+            def projected(item: dict[str, Any], keys: list[str] = keys, projection: str = projection,
+                          included: list[str] = included) -> dict:
                 if projection == "ALL":
                     return item
-                return {k: v for k, v in item.items() if k in keys or k in base_keys}
+                return {k: v for k, v in item.items() if k in keys or k in base_keys or k in included}
 
             if was and not now:
                 units += _wu(item_size(projected(old)))  # type: ignore[arg-type]

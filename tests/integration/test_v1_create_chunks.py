@@ -53,7 +53,8 @@ def _body(devices: int, targets: int) -> dict[str, Any]:
 
 def _tasks_of(account: Account) -> list[Task]:
     index = Task.user_platform_status  # type: ignore[attr-defined]
-    return list(index.query(f"u#{account.user_id}#task#p#tikmatrix"))
+    rows = list(index.query(f"u#{account.user_id}#task#p#tikmatrix"))  # keys (docs/listing.md): the items next
+    return list(Task.batch_get([row.task_id for row in rows], consistent_read=True)) if rows else []
 
 
 def _ledger(account: Account) -> list[LedgerEntry]:

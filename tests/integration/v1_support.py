@@ -105,6 +105,8 @@ def poll_host(v1: V1World, user_id: int) -> int:
 
     index = Task.user_platform_status  # type: ignore[attr-defined]
     running = list(index.query(f"u#{user_id}#task#p#tikmatrix", Task.ls.startswith(f"{states.IN_PROGRESS}#")))
+    # the index holds keys and a few attributes (docs/listing.md): the items themselves
+    running = list(Task.batch_get([t.task_id for t in running], consistent_read=True)) if running else []
     if not running:
         return 0
     provider = provider_for(channels.info(channels.get_channel(v1.channel_id)))

@@ -87,16 +87,16 @@ def test_every_task_gets_every_scope_key_and_sortable_ranges() -> None:
         (dict(user_id=7), "user_time", {}),
         (dict(user_id=7, status="SUCCESS"), "user_status", {}),
         (dict(user_id=7, platform="suno"), "user_platform_time", {}),
-        (dict(user_id=7, action="MUSIC", status="FAILURE"), "user_action_status", {}),
+        (dict(user_id=7, action="MUSIC", status="FAILURE"), "user_action_final", {}),  # terminal: `lf`
         (dict(user_id=7, platform="suno", action="MUSIC"), "user_action_time", {"platform": "suno"}),
         (dict(user_id=7, serial="dev1", status="SUCCESS"), "user_device_status", {}),
         (dict(), "all_time", {}),
-        (dict(channel_id=3, status="SUCCESS"), "all_channel_status", {}),
+        (dict(channel_id=3, status="SUCCESS"), "all_channel_final", {}),
         (dict(channel_id=3, action="MUSIC"), "all_channel_action_time", {}),
-        (dict(channel_id=3, action="MUSIC", status="FAILURE"), "all_channel_action_status", {}),
+        (dict(channel_id=3, action="MUSIC", status="FAILURE"), "all_channel_action_final", {}),
         (dict(channel_id=3, action="MUSIC", platform="suno"), "all_channel_action_time", {"platform": "suno"}),
         (dict(user_id=7, serial="dev1", action="post"), "user_device_time", {"action": "post"}),
-        (dict(platform="suno", status="QUEUED"), "all_platform_status", {}),
+        (dict(platform="suno", status="QUEUED"), "all_status", {}),  # open: the admin's `ls`, filtered on lgp
     ],
 )
 def test_planner_picks_one_index_with_a_key_condition(filters: dict, index: str, post: dict) -> None:

@@ -97,3 +97,10 @@ class DashboardAuthError(DomainError):
         super().__init__(message)
         self.http_status = status
         self.auth_code = auth_code
+
+
+class Unavailable(DomainError):
+    """A dependency is not ready yet (e.g. a listing index still being built during a migration, docs/deploy.md)."""
+
+    http_status = 503
+    code = "temporarily_unavailable"

@@ -1,11 +1,11 @@
 """Listing index design (docs/listing.md): which index serves which query, and which counters give `total`.
 
 Every listable task carries composite GSI keys. A listing is one Query on one GSI with
-`Limit = page_size`, so a page reads about as many items as it returns whatever the table size.
+`Limit = page_size` (keys and a few attributes only: the page's items are one BatchGetItem), so a page
+reads about as many items as it returns whatever the table size. The indexes themselves (names, range keys,
+projections, what each costs per task) are `taskcenter.domain.listing_indexes`.
 
-Hash keys (scope) -- each one exists in two GSIs, one sorted by time (`lt`) and one by
-status then time (`ls`), so every scope x {status filter or not} x {time range or not} is a key
-condition, never a filter expression:
+Hash keys (scope):
 
     attribute  value                         serves
     lu         u#<uid>#<kind>                user listing, no dimension filter
@@ -19,19 +19,18 @@ condition, never a filter expression:
     lgca       g#<kind>#c#<channel>#a#<act>  admin + channel + action
 
 `kind` is the listing family: "task" (Suno, device scripts: /api/task, /api/v1/task) or
-"mj" (/api/mj). Range keys: `lt` = <submit_ms:013d>#<id:012d>; `ls` = <STATUS>#<lt>.
+"mj" (/api/mj). Range keys: `lt` = <submit_ms:013d>#<id:012d>; `ls` = <STATUS>#<lt>; `lf` = <STATUS>#<lt>
+while the status is terminal. Every scope has a time-sorted index; lu, lup, lud and lg a status-sorted one
+(`ls`), the others a terminal-status one (`lf`): their open statuses are read from the `ls` index of the
+scope above, filtered on their own key (docs/listing.md lists those combinations and their cost).
 
-Every filter combination of the dashboards (`/api/task`, `/api/mj`) is one scope. The one combination
-not covered (Task API v1's serial + script_name) uses the device scope with a post-filter on the action;
-the benchmark reports its reads. The tasks table holds 20 GSIs, DynamoDB's default quota per table:
-the 18 listing indexes, `poll_due` and `due` (deadlines of open tasks and owed refunds share one sparse
-index; see models).
+The one combination not covered by a scope (Task API v1's serial + script_name) uses the device scope with
+a post-filter on the action; the benchmark reports its reads. The tasks table holds 20 GSIs, DynamoDB's
+default quota per table: the 18 listing indexes, `poll_due` and `due`.
 
-`total` comes from counters (counters table), kept in the same transactions that create tasks and
-change their status: one counter per scope for ALL and one per scope and status. Admin scopes are
-sharded (ADMIN_COUNTER_SHARDS items) so concurrent transactions rarely touch the same counter item.
-With a time range, counters cannot answer, and `total` is a COUNT query on the same key range
-(no items returned; see docs/listing.md for its cost).
+`total` comes from counters, one per scope for ALL and one per scope and status (whichever index serves
+the rows). Admin scopes are sharded (ADMIN_COUNTER_SHARDS items). With a time range, counters cannot
+answer, and `total` is a COUNT query on the same key range (see docs/listing.md for its cost).
 """
 
 from __future__ import annotations
@@ -40,19 +39,16 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from taskcenter.domain.errors import BadInput
+from taskcenter.domain.listing_indexes import OPEN_STATUS_PARENT, STATUS_INDEXES, TIME_INDEXES, final_key
+from taskcenter.domain.states import TERMINAL
+
 ADMIN_COUNTER_SHARDS = 4
 
-# scope attribute -> (time-sorted GSI name, status-sorted GSI name)
+# scope attribute -> (time-sorted index, status index: `ls`, or `lf` for terminal statuses only), by their
+# attribute on the Task model
 SCOPE_INDEXES: dict[str, tuple[str, str]] = {
-    "lu": ("user_time", "user_status"),
-    "lup": ("user_platform_time", "user_platform_status"),
-    "lua": ("user_action_time", "user_action_status"),
-    "lud": ("user_device_time", "user_device_status"),
-    "lg": ("all_time", "all_status"),
-    "lgp": ("all_platform_time", "all_platform_status"),
-    "lga": ("all_action_time", "all_action_status"),
-    "lgc": ("all_channel_time", "all_channel_status"),
-    "lgca": ("all_channel_action_time", "all_channel_action_status"),
+    scope: (TIME_INDEXES[scope].attr, STATUS_INDEXES[scope].attr) for scope in TIME_INDEXES
 }
 ADMIN_SCOPES = frozenset({"lg", "lgp", "lga", "lgc", "lgca"})
 # Scopes whose keys follow the task's channel (a failover moves the task between their partitions).
@@ -93,9 +89,12 @@ def scope_values(f: ListingFacts) -> dict[str, str]:
         "lg": g,
         "lgp": f"{g}#p#{f.platform}",
         "lga": f"{g}#a#{f.action}",
-        "lgc": f"{g}#c#{f.channel_id}",
-        "lgca": f"{g}#c#{f.channel_id}#a#{f.action}",
     }
+    if f.channel_id:
+        # sparse until a channel is chosen: channel 0 is never listed (new-api: channel_id=0 means no filter),
+        # so choosing the channel puts the task in its channel scopes instead of re-keying it there
+        values["lgc"] = f"{g}#c#{f.channel_id}"
+        values["lgca"] = f"{g}#c#{f.channel_id}#a#{f.action}"
     if f.serial:
         values["lud"] = f"{u}#d#{f.serial}"
     return values
@@ -105,6 +104,9 @@ def index_attributes(f: ListingFacts) -> dict[str, str]:
     attrs = scope_values(f)
     attrs["lt"] = time_key(f.submit_ms, f.numeric_id)
     attrs["ls"] = status_key(f.status, f.submit_ms, f.numeric_id)
+    final = final_key(f.status, attrs["lt"])
+    if final is not None:
+        attrs["lf"] = final
     return attrs
 
 
@@ -202,7 +204,7 @@ class ListingPlan:
     index_name: str
     hash_attr: str
     hash_value: str
-    range_attr: str  # "lt" or "ls"
+    range_attr: str  # "lt", "ls" or "lf"
     range_low: str | None  # inclusive
     range_high: str | None  # inclusive
     range_prefix: str | None  # begins_with when there is no time range
@@ -214,6 +216,19 @@ class ListingPlan:
     # Set by the executor: the window's end is not in the past, so its rows are those from its start on
     # (kept cursors and counted totals are named by what they list, not by an end that moves every request)
     open_end: bool = False
+    # The GSI queried when it is not the scope's own (an open status of a terminal-only scope: the `ls` index
+    # of the scope above, filtered on this scope's key, `index_filter`). Empty: the scope's own index.
+    index_hash_attr: str = ""
+    index_hash_value: str = ""
+    index_filter: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def query_hash_attr(self) -> str:
+        return self.index_hash_attr or self.hash_attr
+
+    @property
+    def query_hash_value(self) -> str:
+        return self.index_hash_value or self.hash_value
 
 
 def plan_listing(f: ListingFilters) -> ListingPlan:
@@ -222,8 +237,14 @@ def plan_listing(f: ListingFilters) -> ListingPlan:
     time_index, status_index = SCOPE_INDEXES[attr]
     low = f"{f.start_ms:013d}" if f.start_ms is not None else None
     high = f"{f.end_ms:013d}#~" if f.end_ms is not None else None
+    via_attr, via_value, via_filter = "", "", dict[str, str]()  # the scope's own index
     if f.status:
-        index_name, range_attr = status_index, "ls"
+        index_name, range_attr = status_index, STATUS_INDEXES[attr].range_attr
+        if range_attr == "lf" and f.status not in TERMINAL:
+            # an open status: the wider scope's `ls` index, its rows filtered on this scope's key
+            parent = OPEN_STATUS_PARENT[attr]
+            index_name, range_attr = STATUS_INDEXES[parent].attr, "ls"
+            via_attr, via_value, via_filter = parent, _parent_value(parent, f), {attr: value}
         prefix = f"{f.status}#"
         if low is not None or high is not None:
             low = prefix + (low or "")
@@ -245,7 +266,14 @@ def plan_listing(f: ListingFilters) -> ListingPlan:
         post_filters=post,
         counter_scope=counter_scope,
         counter_status=f.status or "ALL",
+        index_hash_attr=via_attr,
+        index_hash_value=via_value,
+        index_filter=via_filter,
     )
+
+
+def _parent_value(parent: str, f: ListingFilters) -> str:
+    return f"u#{f.user_id}#{f.kind}" if parent == "lu" else f"g#{f.kind}"
 
 
 @dataclass(frozen=True)
@@ -334,7 +362,8 @@ def _user_scope(f: ListingFilters) -> tuple[str, str, dict[str, object]]:
     else:
         attr, value = "lu", base
     if f.channel_id is not None:
-        post["channel_id"] = f.channel_id
+        # no surface sends it (the channel is an admin filter) and no user index projects it (listing_indexes)
+        raise BadInput("channel_id is not a filter of a user's listing", field="channel_id")
     return attr, value, post
 
 

@@ -23,6 +23,7 @@ from taskcenter import clock
 from taskcenter.domain import channel_status, states
 from taskcenter.domain import listing_plan as listing
 from taskcenter.domain.errors import BadInput, Conflict, Forbidden, InsufficientQuota, NotFound
+from taskcenter.domain.listing_indexes import final_key
 from taskcenter.observability import metrics
 from taskcenter.store import item_size, memory_videos
 from taskcenter.store import tasks as task_store
@@ -95,6 +96,9 @@ def transition_changes(task: Task, new_status: str, fail_reason: str, now: int) 
     facts = task_store.listing_facts(task)
     out: dict[str, Any] = {"status": new_status, "version": int(task.version) + 1, "updated_at": now // 1000,
                            "ls": listing.status_key(new_status, facts.submit_ms, facts.numeric_id)}
+    final = final_key(new_status, listing.time_key(facts.submit_ms, facts.numeric_id))
+    if final is not None or task.status in states.TERMINAL:
+        out["lf"] = REMOVE if final is None else final  # as store.tasks.transition
     done = {"progress": "100%", "finish_ms": now, "next_poll_at": REMOVE, "poll_shard": REMOVE,
             "due_at": REMOVE, "due_lane": REMOVE}
     if new_status == states.FAILURE:
@@ -144,7 +148,7 @@ class MemoryTasks:
             if new_facts.channel_id != facts.channel_id:
                 scopes = listing.scope_values(new_facts)
                 apply_changes(stored, {"channel_id": new_facts.channel_id,
-                                       **{attr: scopes[attr] for attr in listing.CHANNEL_SCOPES}})
+                                       **{attr: scopes.get(attr, REMOVE) for attr in listing.CHANNEL_SCOPES}})
             apply_changes(stored, transition_changes(task, new_status, fail_reason, now))
             self.store.put_task(stored)
             self.store.add_counters(listing.counter_deltas_between(facts, new_facts))

@@ -17,10 +17,11 @@ from pynamodb.attributes import (
     TTLAttribute,
     UnicodeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 from taskcenter import config
+from taskcenter.domain.listing_indexes import LISTING_INDEXES, ListingIndex
 from taskcenter.store import db as _db  # noqa: F401  (installs the shared per-thread botocore session)
 
 
@@ -262,32 +263,32 @@ class Task(EnvModel):
     lgca = UnicodeAttribute(null=True)
     lt = UnicodeAttribute(null=True)
     ls = UnicodeAttribute(null=True)
+    lf = UnicodeAttribute(null=True)  # the status key while terminal only (listing_indexes.final_key)
 
     poll_due = PollIndex()
     due = DueIndex()
 
 
-def _listing_index(name: str, hash_attr: str, range_attr: str) -> GlobalSecondaryIndex:
-    meta = _index_meta(name)
+def _listing_index(spec: ListingIndex) -> GlobalSecondaryIndex:
+    # Keys only, or keys and the few attributes a post filter reads: a page's items are a BatchGetItem
+    # (store/listing_reads.py), so an update that changes no key does not write the index (docs/listing.md).
+    projection = IncludeProjection(list(spec.include)) if spec.include else KeysOnlyProjection()
     attrs = {
-        "Meta": meta,
-        hash_attr: UnicodeAttribute(hash_key=True),
-        range_attr: UnicodeAttribute(range_key=True),
+        "Meta": _index_meta(spec.name, projection),
+        spec.hash_attr: UnicodeAttribute(hash_key=True),
+        spec.range_attr: UnicodeAttribute(range_key=True),
     }
-    cls = type(f"Index_{name}", (GlobalSecondaryIndex,), attrs)
+    cls = type(f"Index_{spec.name}", (GlobalSecondaryIndex,), attrs)
     return cls()
 
 
 def _attach_listing_indexes() -> None:
-    from taskcenter.domain.listing_plan import SCOPE_INDEXES
-
-    for hash_attr, (time_name, status_name) in SCOPE_INDEXES.items():
-        for name, range_attr in ((time_name, "lt"), (status_name, "ls")):
-            index = _listing_index(name, hash_attr, range_attr)
-            setattr(Task, name, index)
-            Task._indexes[name] = index  # type: ignore[attr-defined]
-            index.Meta.model = Task  # type: ignore[attr-defined]
-            index._model = Task  # what the model metaclass sets for declared indexes
+    for spec in LISTING_INDEXES:
+        index = _listing_index(spec)
+        setattr(Task, spec.attr, index)
+        Task._indexes[spec.name] = index  # type: ignore[attr-defined]  (PynamoDB keys them by index name)
+        index.Meta.model = Task  # type: ignore[attr-defined]
+        index._model = Task  # what the model metaclass sets for declared indexes
 
 
 _attach_listing_indexes()

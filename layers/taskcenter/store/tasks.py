@@ -18,6 +18,7 @@ from taskcenter import clock, settings
 from taskcenter.domain import listing_plan as listing
 from taskcenter.domain import states
 from taskcenter.domain.errors import TooLarge
+from taskcenter.domain.listing_indexes import final_key
 from taskcenter.observability import metrics
 from taskcenter.store import item_size
 from taskcenter.store.db import conditional_transaction
@@ -169,6 +170,19 @@ def get_many(task_ids: Iterable[str]) -> list[Task]:
     return list(Task.batch_get(keys, consistent_read=True))
 
 
+CHANNELS = listing.CHANNEL_SCOPES
+
+
+def _status_key_actions(facts: listing.ListingFacts, old_status: str, new_status: str) -> list:
+    """The status indexes' keys: `ls` at every move; `lf` (the terminal-status indexes) only when the task
+    finishes, removed when it leaves a terminal status (domain/listing_indexes.py)."""
+    acts = [Task.ls.set(listing.status_key(new_status, facts.submit_ms, facts.numeric_id))]
+    final = final_key(new_status, listing.time_key(facts.submit_ms, facts.numeric_id))
+    if final is not None:
+        return [*acts, Task.lf.set(final)]
+    return [*acts, Task.lf.remove()] if old_status in states.TERMINAL else acts
+
+
 def transition(task: Task, new_status: str, actions: list | None = None, *, fail_reason: str = "",
                channel_id: int | None = None, extra: Sequence[TxHook] = ()) -> bool:
     """Move `task` from its current status/version to `new_status`, atomically with the counters.
@@ -191,12 +205,12 @@ def transition(task: Task, new_status: str, actions: list | None = None, *, fail
         Task.status.set(new_status),
         Task.version.set(old_version + 1),
         Task.updated_at.set(now // 1000),
-        Task.ls.set(listing.status_key(new_status, facts.submit_ms, facts.numeric_id)),
+        *_status_key_actions(facts, old_status, new_status),
     ]
     if new_facts.channel_id != facts.channel_id:
         scopes = listing.scope_values(new_facts)
         acts += [Task.channel_id.set(new_facts.channel_id)]
-        acts += [getattr(Task, attr).set(scopes[attr]) for attr in listing.CHANNEL_SCOPES]
+        acts += [getattr(Task, a).set(scopes[a]) if a in scopes else getattr(Task, a).remove() for a in CHANNELS]
     new_billing = task.billing
     if new_status == states.FAILURE:
         acts += mark_failed_actions(fail_reason or task.fail_reason or "failed", now_ms=now)

@@ -172,6 +172,7 @@ def restart_attempt(task: Task, payer: Payer, *, price: int, group: str, max_ret
         Task.scheduled_ms.set(0),
         Task.updated_at.set(now // 1000),
         Task.ls.set(listing.status_key(states.NOT_START, facts.submit_ms, facts.numeric_id)),
+        Task.lf.remove(),  # no longer terminal: out of the terminal-status indexes (domain/listing_indexes.py)
         Task.poll_shard.set(task_store.shard_for(task.task_id)),
         Task.next_poll_at.set(now),
         Task.due_lane.set(task_store.shard_for(task.task_id)),

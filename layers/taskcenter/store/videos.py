@@ -12,6 +12,7 @@ from taskcenter import clock
 from taskcenter.domain import listing_plan as listing
 from taskcenter.domain import states
 from taskcenter.observability import logger
+from taskcenter.store import listing_reads
 from taskcenter.store import tasks as task_store
 from taskcenter.store.db import require_fits
 from taskcenter.store.models import Credential, LedgerEntry, Task, User
@@ -87,4 +88,4 @@ def user_platform_page(user_id: int, kind: str, platform: str, *, after: Task | 
     index = getattr(Task, listing.SCOPE_INDEXES["lup"][0])
     rows = index.query(scope, scan_index_forward=not newest_first, last_evaluated_key=start, limit=limit,
                        page_size=limit)
-    return list(rows)
+    return listing_reads.items_of(list(rows))  # the index holds keys only (docs/listing.md)

@@ -77,7 +77,8 @@ _GROWS_AT_TOP = frozenset({"lu", "lup", "lua", "lud", "lg", "lgp", "lga"})
 class ListingStats:
     """What the last call cost (for the benchmark and logs): task items read, by purpose."""
 
-    page_items: int = 0
+    page_items: int = 0  # index entries read for the page (a post filter's rejects included)
+    item_reads: int = 0  # task items fetched for the page (one BatchGetItem of its keys)
     seek_items: int = 0  # keys read to reach the page (cursor shift or walk)
     count_items: int = 0  # rows counted by a COUNT query for total
     probe_items: int = 0
@@ -128,25 +129,26 @@ def list_tasks(filters: ListingFilters, page: int = 1, page_size: int = DEFAULT_
         return [], total
     if offset == 0:
         stats.seek = "first"
-        items = _read_page(plan, None, page_size, stats)
+        rows = _read_page(plan, None, page_size, stats)
     else:
-        items = _read_beyond_first_page(plan, offset, total, scope, page_size, stats)
-    if offset == 0 and len(items) > total:
+        rows = _read_beyond_first_page(plan, offset, total, scope, page_size, stats)
+    if offset == 0 and len(rows.keys) > total:
         # The first page is always read, so rows are never hidden by a total that lags the index.
-        total = len(items)
-    _keep_page_cursors(plan, offset, page_size, items, page_cursors.Cursor({}, total, scope), stats)
-    return items, total
+        total = len(rows.keys)
+    _keep_page_cursors(plan, offset, page_size, rows.keys, page_cursors.Cursor({}, total, scope), stats)
+    return rows.items, total
 
 
-def _keep_page_cursors(plan: ListingPlan, offset: int, page_size: int, items: list[Task], now: page_cursors.Cursor,
-                       stats: ListingStats) -> None:
+def _keep_page_cursors(plan: ListingPlan, offset: int, page_size: int, keys: list[reads.Key],
+                       now: page_cursors.Cursor, stats: ListingStats) -> None:
     """Keep the page's last row (the next page starts there) and, beyond page 1, its first row (the
-    previous page is read upwards from there), with the listing's counts `now`: one BatchWrite."""
+    previous page is read upwards from there), with the listing's counts `now`: one BatchWrite. The keys
+    are the index's (an item read since may already carry another status key)."""
     kept: dict[int, page_cursors.Cursor] = {}
-    if len(items) == page_size and offset + page_size < now.total_at:
-        kept[offset + page_size] = replace(now, start_key=reads.key_of(plan, items[-1]))
-    if offset and items:
-        kept[offset + 1] = replace(now, start_key=reads.key_of(plan, items[0]))
+    if len(keys) == page_size and offset + page_size < now.total_at:
+        kept[offset + page_size] = replace(now, start_key=keys[-1])
+    if offset and keys:
+        kept[offset + 1] = replace(now, start_key=keys[0])
     if kept:
         page_cursors.save_many(_digest(plan), kept)
         stats.cursor_writes += len(kept)
@@ -296,7 +298,7 @@ def _reads_from(position: _Position, offset: int, last: int) -> int:
 
 
 def _read_beyond_first_page(plan: ListingPlan, offset: int, total: int, scope: ScopeCount, page_size: int,
-                            stats: ListingStats) -> list[Task]:
+                            stats: ListingStats) -> reads.Page:
     """Rows offset+1..offset+page_size, reached from the cheapest known position (see docs/listing.md)."""
     digest = _digest(plan)
     wanted = _cursor_offsets(offset, page_size, total)
@@ -321,10 +323,11 @@ def _read_beyond_first_page(plan: ListingPlan, offset: int, total: int, scope: S
             start = _walk(plan, best.row - 1 - last, stats, start=start, row=best.row, newest_first=False,
                           digest=digest, now=now)
             if start is None:
-                return []
-        rows, scanned = reads.read_rows(plan, start, last - offset, newest_first=False)
-        stats.page_items += scanned
-        return list(reversed(rows))
+                return _NO_ROWS
+        page = reads.read_rows(plan, start, last - offset, newest_first=False)
+        stats.page_items += page.scanned
+        stats.item_reads += len(page.items)
+        return reads.Page(page.items[::-1], page.keys[::-1], page.scanned)
     if best.row == offset:
         start = best.key
     elif best.row < offset:
@@ -334,7 +337,7 @@ def _read_beyond_first_page(plan: ListingPlan, offset: int, total: int, scope: S
         start = _walk(plan, best.row - offset, stats, start=best.key, row=best.row, newest_first=False,
                       digest=digest, now=now)
     if start is None:
-        return []  # fewer rows than the offset (the list shrank while we looked)
+        return _NO_ROWS  # fewer rows than the offset (the list shrank while we looked)
     if best.row != offset:
         page_cursors.save(digest, offset, replace(now, start_key=start))
         stats.cursor_writes += 1
@@ -374,8 +377,12 @@ def _walk(plan: ListingPlan, count: int, stats: ListingStats, *, start: dict[str
     return start
 
 
+_NO_ROWS = reads.Page([], [], 0)
+
+
 def _read_page(plan: ListingPlan, start_key: dict[str, Any] | None, page_size: int,
-               stats: ListingStats) -> list[Task]:
-    items, scanned = reads.read_rows(plan, start_key, page_size)
-    stats.page_items += scanned  # rows evaluated, a post filter's rejects included
-    return items
+               stats: ListingStats) -> reads.Page:
+    page = reads.read_rows(plan, start_key, page_size)
+    stats.page_items += page.scanned  # rows evaluated, a post filter's rejects included
+    stats.item_reads += len(page.items)
+    return page

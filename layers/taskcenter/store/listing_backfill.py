@@ -1,0 +1,49 @@
+"""One-off backfill for the listing-index migration (docs/deploy.md, "Migrating the listing indexes").
+
+Tasks written before the terminal-status indexes existed have no `lf` key, so those indexes would not list
+them. This writes `lf` on every finished task that lacks it (a parallel Scan of the tasks table: an
+operator's migration tool, never a request path), each with one UpdateItem conditioned on the status it
+read, so a task that moved meanwhile is left to the code that moved it. Repeatable: a second run finds
+nothing to do.
+
+    TASKS_TABLE=<the stack's tasks table> AWS_REGION=<region> python -m taskcenter.store.listing_backfill
+"""
+
+from __future__ import annotations
+
+import sys
+
+from pynamodb.exceptions import UpdateError
+
+from taskcenter.domain import listing_plan as listing
+from taskcenter.domain.listing_indexes import final_key
+from taskcenter.domain.states import TERMINAL
+from taskcenter.store.models import Task
+
+
+def backfill_final_keys(segment: int = 0, total_segments: int = 1) -> int:
+    """Set `lf` on the finished tasks of one Scan segment that lack it; returns how many were written."""
+    written = 0
+    condition = Task.status.is_in(*sorted(TERMINAL)) & Task.lf.does_not_exist() & Task.lt.exists()
+    for task in Task.scan(condition, segment=segment, total_segments=total_segments,
+                          attributes_to_get=["task_id", "status", "submit_ms", "id"]):
+        key = final_key(task.status, listing.time_key(int(task.submit_ms), int(task.id)))
+        try:
+            task.update(actions=[Task.lf.set(key)], condition=(Task.status == task.status) & Task.lf.does_not_exist())
+        except UpdateError as error:
+            if getattr(error, "cause_response_code", None) != "ConditionalCheckFailedException":
+                raise
+            continue  # it moved (or was just backfilled): the writer of that move set its keys
+        written += 1
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    segments = int((argv or sys.argv[1:] or ["1"])[0])
+    total = sum(backfill_final_keys(s, segments) for s in range(segments))
+    print(f"lf written on {total} finished tasks", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
