@@ -24,7 +24,7 @@ from taskcenter.domain import channel_status, states
 from taskcenter.domain import listing_plan as listing
 from taskcenter.domain.errors import BadInput, Conflict, Forbidden, InsufficientQuota, NotFound
 from taskcenter.observability import metrics
-from taskcenter.store import item_size, memory_videos
+from taskcenter.store import item_size, memory_held, memory_videos
 from taskcenter.store import tasks as task_store
 from taskcenter.store.counters import ScopeCount
 from taskcenter.store.memory_users import MemoryCredentials, MemoryUsers
@@ -307,6 +307,9 @@ class MemoryLedger:
                     sums[entry.kind] = sums.get(entry.kind, 0) + int(entry.amount)
         return AuditResult(int(user_id), int(user.quota), int(user.used_quota), sums["credit"], sums["charge"],
                            sums["refund"])
+
+    def withdraw_submit(self, task: Task) -> bool:  # store/memory_held.py
+        return memory_held.withdraw_submit(self.store, task)
 
     # video platform (store/memory_videos.py)
     def settle(self, task_id: str, attempt: int, actual: int) -> int:
