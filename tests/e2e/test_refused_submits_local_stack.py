@@ -39,8 +39,6 @@ def test_refused_submits_leave_no_log_row_no_task_and_every_balance_as_it_was(
 
     status, reply = local_stack.post("/mj/submit/imagine", {"prompt": "sim:banned"}, headers=h)
     assert (status, reply["code"]) == (200, 24), reply
-    status, reply = local_stack.post("/mj/submit/imagine", {"prompt": "sim:busy"}, headers=h)
-    assert status == 503, reply  # the upstream's status and JSON body, as new-api relays them
     sims = {c["base_url"] for c in local_stack.channels if c.get("type") == "midjourney"}
     for sim in sims:
         _sim_config(sim, queue_full_rate=1.0)
@@ -52,9 +50,13 @@ def test_refused_submits_leave_no_log_row_no_task_and_every_balance_as_it_was(
     assert (status, reply["code"]) == (200, 23), reply
     status, reply = local_stack.post("/suno/submit/music", {"prompt": "sim:refuse this"}, headers=h)
     assert (status, reply["data"]) == (500, None), reply
+    assert state(local_stack, account) == before
+
+    # Non-2xx replies: the upstream's status (and body), as new-api relays them; nothing charged either.
+    status, reply = local_stack.post("/mj/submit/imagine", {"prompt": "sim:busy"}, headers=h)
+    assert status == 503, reply  # HTTP 503 on every channel
     status, reply = local_stack.post("/suno/submit/music", {"prompt": "sim:reject this"}, headers=h)
     assert (status, reply["code"]) == (400, "fail_to_fetch_task"), reply
-
     assert state(local_stack, account) == before
 
     # An accepted submit still charges once (one consume row) and is listed.
