@@ -52,9 +52,9 @@ _FIELDS: dict[str, tuple[type, ...]] = {
     "make_instrumental": (bool,),
 }
 _UPSTREAM_CODE = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # an upstream's refusal code is relayed only if it is one
-# new-api's codes for a charge the payer cannot make (newapi-relay-wire.md §2.3; both HTTP 403)
 _CHANNEL_CREDENTIAL_STATUSES = (401, 403)  # the channel's key refused: our business, never relayed
 _BUSY_MESSAGE = "当前分组上游负载已饱和，请稍后再试"  # new-api's text for an upstream 429 (newapi-relay-wire.md 2.3)
+# new-api's codes for a charge the payer cannot make (newapi-relay-wire.md §2.3; both HTTP 403)
 _QUOTA_CODES = {"insufficient_user_quota": "insufficient_user_quota",
                 "insufficient_token_quota": "pre_consume_token_quota_failed"}
 
