@@ -3,17 +3,17 @@ conditions, all or nothing under the store's lock."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from taskcenter.domain import states
 from taskcenter.store import held_create
 
 if TYPE_CHECKING:
-    from taskcenter.store.memory import MemoryStore
     from taskcenter.store.models import Task
 
 
-def withdraw_submit(store: MemoryStore, task: Task) -> bool:
+def withdraw_submit(store: Any, task: Task) -> bool:
+    """`store` is store.memory's MemoryStore (not imported: memory imports this module)."""
     amount, attempt, user_id = int(task.quota), int(task.attempt), int(task.user_id)
     entry = (user_id, f"charge#{task.task_id}#{attempt}")
     with store.lock:
