@@ -307,3 +307,37 @@ class RepositoryContract:
         assert [t.task_id for t in oldest] == ["p2", "p3"]
         assert funded.repos.tasks.user_platform_page(USER + 1, "task", "suno", after=None, limit=5,
                                                      newest_first=True) == []
+
+    # -------------------------------------------------------------- relay submits held (store/held_create.py)
+    def held(self, s: Subject, task_id: str, numeric_id: int, quota: int = 100) -> Task:
+        from taskcenter.store import held_create
+
+        task = new_task(task_id, numeric_id, quota=quota)
+        held_create.hold([task], held_create.SUBMIT_HOLD, clock.now_ms() + 60_000)
+        return self.charged(s, task)[0]
+
+    def test_withdrawing_a_held_submit_leaves_no_entry_and_every_balance_as_before(self, funded: Subject) -> None:
+        user_before = funded.repos.users.get(USER)
+        task = self.held(funded, "h1", 1)
+        assert self.balance(funded) == (900, 100, 400)
+        assert funded.repos.ledger.withdraw_submit(task)
+        assert funded.repos.tasks.get("h1") is None
+        assert self.balance(funded) == (1000, 0, 500)
+        audit = funded.repos.ledger.audit(USER)
+        assert (audit.charges, audit.refunds) == (0, 0)  # the charge entry is gone, no refund entry written
+        assert int(funded.repos.users.get(USER).request_count) == int(user_before.request_count)
+        assert funded.repos.counters.read(user_counter("ALL")).total == 0
+        assert funded.repos.counters.read(user_counter(states.NOT_START)).total == 0
+        assert not funded.repos.ledger.withdraw_submit(task)  # nothing left to withdraw
+        free = self.held(funded, "h0", 2, quota=0)  # a free action (INPAINT): no ledger entry to take back
+        assert funded.repos.ledger.withdraw_submit(free) and self.balance(funded) == (1000, 0, 500)
+
+    def test_a_task_no_longer_held_is_not_withdrawn(self, funded: Subject) -> None:
+        moved = self.held(funded, "h2", 2)
+        assert funded.repos.tasks.transition(moved, states.FAILURE, fail_reason="timeout")  # the sweeper won
+        assert not funded.repos.ledger.withdraw_submit(moved)
+        assert funded.repos.tasks.get("h2").status == states.FAILURE
+        assert funded.repos.ledger.refund("h2", 1) and self.balance(funded) == (1000, 0, 500)
+        unheld = self.charged(funded, new_task("h3", 3))[0]  # a task that was never held (v1, video)
+        assert not funded.repos.ledger.withdraw_submit(unheld)
+        assert funded.repos.tasks.get("h3") is not None and self.balance(funded) == (900, 100, 400)

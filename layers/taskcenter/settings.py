@@ -72,8 +72,9 @@ class Settings:
         "SUBMIT_MAX_RETRIES", 5, "Background resubmissions of a task whose upstream call failed.", minimum=0)
     submit_rescue_seconds: int = _setting(
         "SUBMIT_RESCUE_SECONDS", 120,
-        "A new task is due this much later as a safety net: if the request dies before the upstream call, "
-        "the retry worker submits it.")
+        "A safety net for a request that dies before the upstream call: a relay submit's task is held this long "
+        "(longer than the submit functions' 60 s timeout), then the timeout sweeper fails and refunds it; any other "
+        "new task is due this much later, and the retry worker submits it.", minimum=60)
     retry_claim_seconds: int = _setting(
         "RETRY_CLAIM_SECONDS", 300, "How long the retry worker's claim on a task lasts.", minimum=30)
 

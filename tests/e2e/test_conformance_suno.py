@@ -108,6 +108,6 @@ def test_key_forms_and_error_shapes(local_stack: RunningStack) -> None:
     assert status == 400 and body["code"] == "invalid_request" and body["data"] is None
     status, body = stack.post("/suno/submit/music", {"prompt": "sim:refuse this"}, headers=client_headers(key))
     assert (status, body["code"], body["data"]) == (500, "prompt_refused", None)  # the upstream's code
-    assert "the prompt breaks" not in body["message"] and "refunded" in body["message"]  # our words
+    assert "the prompt breaks" not in body["message"] and "refused" in body["message"]  # our words; never charged
     status, body = stack.post("/suno/fetch", {"ids": "not-a-list"}, headers=client_headers(key))
     assert status == 400 and body["code"] == "invalid_request"

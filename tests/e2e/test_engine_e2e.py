@@ -45,7 +45,7 @@ class Platform:
 
     channel_type: str
     prompts: tuple[str, ...]  # "sim:fail" fails upstream, "sim:vanish" is forgotten, "sim:queued" starts late
-    refused_prompt: str  # refused at submission: failed and refunded within the request
+    refused_prompt: str  # refused at submission: never charged, no task left (docs/decisions.md, "Money")
     sim_knobs: dict[str, Any]
 
     def submit(self, stack: RunningStack, prompt: str) -> tuple[bool, str]:
@@ -122,7 +122,7 @@ def test_mixed_tasks_end_refunded_exactly_once_and_audit_holds(engine_stack: Run
         assert ok, (prompt, task_id)
         submitted[task_id] = prompt
     ok, reply = spec.submit(engine_stack, spec.refused_prompt)
-    assert not ok, reply  # refused upstream: failed and refunded within the request
+    assert not ok, reply  # refused upstream: never charged, no task left
 
     views: dict[str, dict[str, str]] = {}
     deadline = time.monotonic() + DEADLINE_S

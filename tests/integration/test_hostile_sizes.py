@@ -136,14 +136,26 @@ def test_an_mj_task_past_dynamodbs_item_limit_is_a_413_and_writes_nothing(client
     assert snapshot() == before
 
 
-def test_an_mj_request_with_megabytes_of_images_is_stored_without_them(client: Any, mj_world: Any) -> None:
+def test_an_mj_request_with_megabytes_of_images_is_stored_without_them(client: Any, mj_world: Any,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """The same request as above, as the relay really stores it: the images only go upstream (here
-    unreachable: 502, refunded), the task item keeps the prompt and fits."""
+    unreachable: 502, nothing charged, the held task withdrawn), the task item keeps the prompt and fits."""
+    from taskcenter.services.core import submission
+
+    stored: list[Task] = []
+    dispatch = submission.dispatch_to_upstream
+
+    def look_then_dispatch(task: Task, **kwargs: Any) -> Task:
+        stored.append(Task.get(task.task_id))  # the item as the charge transaction wrote it
+        return dispatch(task, **kwargs)
+
+    monkeypatch.setattr(submission, "dispatch_to_upstream", look_then_dispatch)
     raw = _raw({"prompt": "\U0001f600" * 8000, "base64Array": ["data:image/png;base64," + "A" * 3_000_000]})
     status, reply = request(client, "POST", "/mj/submit/imagine", mj_world.user.relay_headers(), raw=raw)
     assert status == 502 and reply["code"] == 5, reply
-    (task,) = [t for t in Task.scan() if t.user_id == mj_world.user.user_id]
+    (task,) = stored
     assert model_size(task) < MAX_ITEM_BYTES // 2 and "AAAA" not in json.dumps(task.properties)
+    assert [t for t in Task.scan() if t.user_id == mj_world.user.user_id] == []
 
 
 def test_dynamodbs_own_size_refusal_is_a_413_too(client: Any, mj_world: Any, monkeypatch: pytest.MonkeyPatch) -> None:

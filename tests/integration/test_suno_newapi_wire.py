@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from taskcenter.domain import states
 from taskcenter.store import money
-from taskcenter.store.models import LedgerEntry, Task, User
+from taskcenter.store.models import Credential, LedgerEntry, Task, User
 
 from tests.integration import suno_support
 from tests.integration.suno_support import TASK_DTO_KEYS, call, submit
@@ -68,15 +67,17 @@ def test_quota_errors_use_new_apis_codes_and_charge_nothing(client: Any, suno_wo
     assert [e.kind for e in LedgerEntry.query(broke["id"]) if e.kind != "credit"] == []
 
 
-def test_an_upstream_refusal_is_http_500_with_the_upstreams_code_and_refunded(
+def test_an_upstream_refusal_is_http_500_with_the_upstreams_code_and_never_charged(
         client: Any, suno_world: Any, suno_sim: Any) -> None:
     world = suno_world
     before = int(User.get(world.user.user_id).quota)
+    key_before = int(Credential.get(world.user.key_hash).remaining_quota)
     status, body, _ = submit(client, world.user, body={"prompt": "sim:refuse this"})
     assert (status, body["code"], body["data"]) == (500, "prompt_refused", None)  # the upstream's code
-    assert "the prompt breaks" not in body["message"] and "refunded" in body["message"]  # our words
+    assert "the prompt breaks" not in body["message"] and "refunded" not in body["message"]  # our words
     assert len(suno_sim.submits) == 1  # a refusal is not failed over
     assert int(User.get(world.user.user_id).quota) == before
+    assert int(Credential.get(world.user.key_hash).remaining_quota) == key_before
     assert money.audit_user(world.user.user_id).ok
-    failed = [t for t in Task.scan() if t.status == states.FAILURE]
-    assert len(failed) == 1 and failed[0].billing == states.BILLING_REFUNDED
+    assert list(Task.scan()) == []  # the held task is withdrawn with its charge (issue 14)
+    assert [e.kind for e in LedgerEntry.query(world.user.user_id) if e.kind != "credit"] == []

@@ -62,27 +62,28 @@ def test_a_transient_failure_fails_over_to_the_next_channel(mem: World) -> None:
     assert mem.balance() == (FUNDS - price(), price())
 
 
-def test_a_refusal_while_the_client_waits_fails_the_task_and_refunds_it_at_once(mem: World) -> None:
+def charge_entries(mem: World) -> list[str]:
+    return [entry for (_, entry) in mem.store.ledger if not entry.startswith("credit#")]
+
+
+def test_a_refusal_while_the_client_waits_withdraws_the_task_and_charges_nothing(mem: World) -> None:
     mem.add_channel(1)
     mem.add_channel(2)
     mem.upstream.errors = [PermanentUpstreamError("400 bad prompt", status=400, public="bad prompt")]
     with pytest.raises(UpstreamRejected) as refused:
         submission.submit_now(mem.principal, spec())
-    stored = mem.repos.tasks.get(refused.value.task_id)
-    assert (stored.status, stored.billing) == (states.FAILURE, states.BILLING_REFUNDED)
-    assert "bad prompt" in stored.fail_reason
+    assert not hasattr(refused.value, "task_id") and mem.store.tasks == {}  # withdrawn: nothing left to name
     assert not mem.upstream.submits  # a 4xx refusal is never tried on another channel
-    assert mem.balance() == (FUNDS, 0) and not mem.messages("refund")
+    assert charge_entries(mem) == [] and mem.balance() == (FUNDS, 0) and not mem.messages("refund")
+    assert int(mem.repos.credentials.by_hash(mem.principal.token_hash).remaining_quota) == FUNDS
 
 
-def test_every_channel_down_while_the_client_waits_refunds_in_the_request(mem: World) -> None:
+def test_every_channel_down_while_the_client_waits_withdraws_the_task(mem: World) -> None:
     mem.add_channel(1)
     mem.upstream.errors = [TransientUpstreamError("timeout")] * 3
-    with pytest.raises(UpstreamUnavailable) as failed:
+    with pytest.raises(UpstreamUnavailable):
         submission.submit_now(mem.principal, spec())
-    stored = mem.repos.tasks.get(failed.value.task_id)
-    assert (stored.status, stored.billing) == (states.FAILURE, states.BILLING_REFUNDED)
-    assert mem.balance() == (FUNDS, 0)
+    assert mem.store.tasks == {} and charge_entries(mem) == [] and mem.balance() == (FUNDS, 0)
 
 
 def test_a_background_dispatch_backs_off_then_fails_and_queues_the_refund(mem: World,

@@ -18,13 +18,14 @@ from urllib.parse import quote
 
 from taskcenter import settings
 from taskcenter.domain import states
-from taskcenter.providers import http
+from taskcenter.providers import http, relayable
 from taskcenter.providers.base import (
     ChannelInfo,
     PermanentUpstreamError,
     SubmitRequest,
     SubmitResult,
     TransientUpstreamError,
+    UpstreamError,
     UpstreamState,
 )
 
@@ -126,6 +127,16 @@ class MidjourneyProvider:
         http.classify_status(reply, what, secret=self.channel.secret)
         return reply
 
+    def _relayed_error(self, reply: http.HttpReply) -> dict[str, Any] | None:
+        """A non-2xx submit reply as the relay may answer it (providers/relayable.py): its JSON object when
+        safe to relay; our words in its place (its numeric code kept) when it is not; None when not JSON."""
+        answer = relayable.json_object(reply.body)
+        if answer is None or relayable.relayable_text(reply.body, self.channel) is not None:
+            return answer
+        code = answer.get("code")
+        return {"code": code if isinstance(code, int) and not isinstance(code, bool) else 5,
+                "description": f"the upstream answered HTTP {reply.status}", "result": None, "properties": {}}
+
     def submit(self, request: SubmitRequest) -> SubmitResult:
         kind = str(request.payload.get("kind") or "")
         if kind not in SUBMIT_KINDS:
@@ -143,7 +154,13 @@ class MidjourneyProvider:
                 raise PermanentUpstreamError("the parent task has no upstream id",
                                              public="the parent task has no upstream id")
             body["taskId"] = request.upstream_parent_id
-        reply = self._post(SUBMIT_PATHS.get(kind, f"/mj/submit/{kind}"), body, f"midjourney submit {kind}")
+        reply = http.channel_request(self.channel, "POST", SUBMIT_PATHS.get(kind, f"/mj/submit/{kind}"),
+                                     headers=self._headers(), json_body=body)
+        try:
+            http.classify_status(reply, f"midjourney submit {kind}", secret=self.channel.secret)
+        except UpstreamError as error:
+            error.body = self._relayed_error(reply)  # new-api relays a non-2xx JSON body with its status
+            raise
         answer = reply.json()
         if not isinstance(answer, dict):
             raise TransientUpstreamError("midjourney submit: reply is not a JSON object")

@@ -17,13 +17,14 @@ from __future__ import annotations
 from typing import Any
 
 from taskcenter.domain import states
-from taskcenter.providers import http
+from taskcenter.providers import http, relayable
 from taskcenter.providers.base import (
     ChannelInfo,
     PermanentUpstreamError,
     SubmitRequest,
     SubmitResult,
     TransientUpstreamError,
+    UpstreamError,
     UpstreamState,
 )
 
@@ -111,7 +112,12 @@ class SunoProvider:
     def submit(self, request: SubmitRequest) -> SubmitResult:
         action = request.action.upper()
         reply = self._post(f"/suno/submit/{action}", request.payload)
-        body = self._envelope(reply, "suno submit")
+        try:
+            body = self._envelope(reply, "suno submit")
+        except UpstreamError as error:
+            if not 200 <= reply.status < 300:  # new-api's message is the body: relayed only if safe (relayable.py)
+                error.body = relayable.relayable_text(reply.body, self.channel)
+            raise
         if not isinstance(body.get("code"), str) or not body["code"]:
             # 200 with no envelope code is garbage, not a refusal: another channel may answer properly
             raise TransientUpstreamError("suno submit: reply has no envelope code", status=reply.status, body=body)

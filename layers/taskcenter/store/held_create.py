@@ -12,6 +12,12 @@ transactions, held until all of them committed, then released, or withdrawn. doc
 - `release`: the hold taken off and the task made due, in transactions of up to 100 updates.
 - `withdraw`: a written chunk undone in one transaction, the mirror of its charge (money.refund_withdrawn):
   refund entries, quota back, tasks deleted, counters back; conditioned on every task still held.
+
+A relay submit (services/core/submission.submit_now) holds its one task the same way while the client waits
+(`SUBMIT_HOLD`, the hold's expiry SUBMIT_RESCUE_SECONDS): the write that records the upstream id takes the
+hold off (no extra write), and a refusal takes the charge back with `withdraw_submit`, which leaves the ledger
+as if the request had never been charged (docs/decisions.md, "Money": what a reply says was refused is never
+charged).
 """
 
 from __future__ import annotations
@@ -27,8 +33,10 @@ from taskcenter.domain import states
 from taskcenter.store import money
 from taskcenter.store import tasks as task_store
 from taskcenter.store.db import TRANSACT_WRITE_MAX_ITEMS, conditional_transaction, fits_one_transaction
-from taskcenter.store.models import Task
+from taskcenter.store.models import Credential, LedgerEntry, Task, User
 from taskcenter.store.money import Charge, Payer
+
+SUBMIT_HOLD = "submit"  # the hold of a relay submit's task while its client waits (one task, one request)
 
 
 def _grouping(task: Task) -> tuple[int, int, str]:
@@ -160,3 +168,34 @@ def withdraw(payer: Payer, tasks: list[Task], hold_id: str) -> bool:
         money.add_counter_deltas(tx, deltas)
 
     return money.refund_withdrawn(payer, charges, removal)
+
+
+def submit_withdrawal_deltas(task: Task) -> dict[str, int]:
+    """The listing counters' moves that undo a held task's create (store.memory_held uses them too)."""
+    return {k: -v for k, v in listing.counter_deltas_for_create(
+        task_store.listing_facts(task, states.NOT_START)).items()}
+
+
+def withdraw_submit(task: Task) -> bool:
+    """Undo a held relay submit in one transaction, the exact mirror of its charge (money._fill_charge): the
+    charge's ledger entry deleted (none is left, not a charge/refund pair), user quota, used_quota and
+    request_count back, the key's remaining and used quota back, the task deleted (condition: still held by
+    SUBMIT_HOLD, NOT_START, this attempt), counters back. False if a condition failed: the task moved (the
+    sweeper failed it past the hold's expiry; its refund is the usual exactly-once one), nothing written."""
+    amount, attempt = int(task.quota), int(task.attempt)
+    user_id, key_hash = int(task.user_id), str(task.key_hash or "")
+
+    def build(tx: TransactWrite) -> None:
+        tx.delete(Task(task_id=task.task_id), condition=_held_by(SUBMIT_HOLD) & (Task.attempt == attempt))
+        if amount > 0:
+            tx.delete(LedgerEntry(user_id=user_id, entry=f"charge#{task.task_id}#{attempt}"),
+                      condition=LedgerEntry.entry.exists())
+        tx.update(User(id=user_id), actions=[User.quota.add(amount), User.used_quota.add(-amount),
+                                             User.request_count.add(-1)], condition=User.id.exists())
+        if key_hash and amount > 0:
+            tx.update(Credential(token_hash=key_hash),
+                      actions=[Credential.remaining_quota.add(amount), Credential.used_quota.add(-amount)],
+                      condition=Credential.token_hash.exists())
+        money.add_counter_deltas(tx, submit_withdrawal_deltas(task))
+
+    return conditional_transaction(build)

@@ -25,7 +25,7 @@ from taskcenter.domain import listing_plan as listing
 from taskcenter.domain.errors import BadInput, Conflict, Forbidden, InsufficientQuota, NotFound
 from taskcenter.domain.listing_indexes import final_key
 from taskcenter.observability import metrics
-from taskcenter.store import item_size, memory_videos
+from taskcenter.store import item_size, memory_held, memory_videos
 from taskcenter.store import tasks as task_store
 from taskcenter.store.counters import ScopeCount
 from taskcenter.store.memory_users import MemoryCredentials, MemoryUsers
@@ -314,6 +314,9 @@ class MemoryLedger:
                     sums[entry.kind] = sums.get(entry.kind, 0) + int(entry.amount)
         return AuditResult(int(user_id), int(user.quota), int(user.used_quota), sums["credit"], sums["charge"],
                            sums["refund"])
+
+    def withdraw_submit(self, task: Task) -> bool:  # store/memory_held.py
+        return memory_held.withdraw_submit(self.store, task)
 
     def active_users(self, days: Iterable[str]) -> set[int]:
         wanted = set(days)

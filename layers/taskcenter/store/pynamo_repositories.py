@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from pynamodb.exceptions import DoesNotExist, PutError
 
 from taskcenter.domain import channel_status
-from taskcenter.store import counters, money, videos
+from taskcenter.store import counters, held_create, money, videos
 from taskcenter.store import tasks as task_store
 from taskcenter.store.counters import ScopeCount
 from taskcenter.store.models import REFUND_LANE, Channel, Credential, Task
@@ -91,6 +91,10 @@ class PynamoLedger:
 
     def active_users(self, days: Iterable[str]) -> set[int]:
         return money.users_with_ledger_activity(days)
+
+    # relay submits held while the client waits
+    def withdraw_submit(self, task: Task) -> bool:
+        return held_create.withdraw_submit(task)
 
 
 class PynamoCounters:

@@ -95,6 +95,12 @@ class LedgerRepository(Protocol):
     def active_users(self, days: Iterable[str]) -> set[int]:
         """Users whose ledger moved on these days ("YYYY-MM-DD", UTC; the by_day index, no scan)."""
 
+    # relay submits held while the client waits (store/held_create.py)
+    def withdraw_submit(self, task: Task) -> bool:
+        """Undo the charge and the create of a task still held by its relay submit (store.held_create.SUBMIT_HOLD,
+        NOT_START, this attempt), all or nothing: the task and its charge entry gone, every balance and counter
+        back. False: it is no longer held (nothing written)."""
+
 
 class CounterRepository(Protocol):
     def allocate_ids(self, sequence: str, count: int = 1) -> list[int]:

@@ -10,13 +10,21 @@ Two steps, because some tasks wait before they reach an upstream (a v1 start_tim
   429/5xx/timeouts/connection errors try the next channel; a 4xx refusal fails the task at once
   (never retried elsewhere). Success moves the task to SUBMITTED (or the upstream's state) with its
   upstream id and channel, and schedules its first poll. When every channel failed transiently:
-  a waiting client sees the failure and the task is refunded in the same request; a background
+  a waiting client sees the failure (and a relay submit's held task is withdrawn, below); a background
   dispatch (retry worker) leaves the task NOT_START with a backoff time in the poll_due index, and
   fails and refunds it after SUBMIT_MAX_RETRIES. A 401/403 (the channel's credential) and a URL the
   upstream gives that cannot be used (unparseable, another origin) are the channel's fault: fail over.
   What a user is shown (fail_reason, the error) is our own words, never the upstream's reply or the
   channel's URL, name or id; the details are logged (docs/decisions.md, "Outbound HTTP and upstream
   errors").
+
+A relay submit (`submit_now`, the client waiting) writes its task *held* in the charge transaction
+(store/held_create.py: `create_hold`, no next_poll_at, its deadline the hold's expiry, SUBMIT_RESCUE_SECONDS):
+nothing dispatches it meanwhile. Accepted: the write recording the upstream id also takes the hold off (the
+same one write as before). Refused (a 4xx, a refusal code, or every channel failed): the task is withdrawn in
+one transaction that mirrors its charge, so the ledger holds no entry for it and no balance moved. If the
+request dies in between, the timeout sweeper fails and refunds the task when its hold expires
+(docs/decisions.md, "Money").
 
 What the engine needs to resubmit later is kept on the task in `properties["_submit"]`
 (payload, channel model filter, pinned channel, upstream parent id). Surfaces never show it.
@@ -42,8 +50,10 @@ from taskcenter.services.core import channel_pin, platform_registry
 from taskcenter.services.core import channels as channel_service
 from taskcenter.services.core.auth import Principal
 from taskcenter.services.core.lifecycle import fail_task, move
+from taskcenter.store import held_create
 from taskcenter.store import tasks as task_store
 from taskcenter.store.money import Payer
+from taskcenter.store.repositories import REMOVE
 from taskcenter.store.repositories import current as repositories
 
 if TYPE_CHECKING:
@@ -180,10 +190,14 @@ def submit_now(principal: Principal, spec: TaskSpec, *, payload: dict[str, Any] 
     `payload`: what to send upstream when it differs from what the task stores (the MJ relay keeps
     request images out of the item: docs/midjourney.md, "Large images").
 
-    Raises NoChannel (nothing charged), UpstreamRejected / UpstreamUnavailable (the task exists, FAILURE,
-    refunded already; the error carries `task_id`).
+    The task is written held (see the module doc). Raises NoChannel, UpstreamRejected / UpstreamUnavailable:
+    nothing charged, no task left (withdrawn); only if the withdrawal lost a race with the sweeper does the
+    task exist (FAILURE, refunded once) and the error carry its `task_id`.
     """
-    task = create_tasks(principal, [channel_pin.apply(principal, spec)])[0]  # sk-KEY-<channel id>
+    task = build_tasks(principal, [channel_pin.apply(principal, spec)])[0]  # sk-KEY-<channel id>
+    held_create.hold([task], held_create.SUBMIT_HOLD, clock.now_ms() + settings.get().submit_rescue_seconds * 1000)
+    repositories().ledger.charge(Payer(principal.user_id, principal.token_hash), [task])
+    created([task])
     return dispatch_to_upstream(task, client_waiting=True, payload=payload)
 
 
@@ -258,9 +272,9 @@ def dispatch_to_upstream(task: Task, *, client_waiting: bool, payload: dict[str,
             reason = f"upstream refused the task: {error.public}"
             logger.info("submission refused", extra={"task_id": task.task_id, "channel_id": channel.id,
                                                       "status": error.status, "reason": error.message})
-            fail_task(task, reason, refund_now=client_waiting)
             if client_waiting:
-                raise _with_task(UpstreamRejected(reason), task) from error
+                raise _refused(task, reason, UpstreamRejected(reason)) from error
+            fail_task(task, reason)
             return task
         except UpstreamError as error:  # transient: 429/5xx/401/403, network, unusable URL, garbage
             logger.warning("submission failed, trying next channel",
@@ -272,15 +286,27 @@ def dispatch_to_upstream(task: Task, *, client_waiting: bool, payload: dict[str,
         return task
     reason = "every channel failed (upstream unavailable)" if channels else "no enabled channel can take this task"
     if client_waiting:
-        fail_task(task, reason, refund_now=True)
         error_cls = UpstreamUnavailable if channels else NoChannel
-        raise _with_task(error_cls(reason), task) from last_error
+        raise _refused(task, reason, error_cls(reason)) from last_error
     attempts = int(task.submit_attempts or 0) + 1
     if attempts > settings.get().submit_max_retries:
         fail_task(task, reason)
         return task
     _defer(task, backoff_ms(attempts), submit_attempts=attempts)
     return task
+
+
+def _refused(task: Task, reason: str, error: Exception) -> Exception:
+    """A refusal while the client waits: withdraw the held task (no ledger entry, no balance moved), else (not
+    held, or the sweeper failed it first) fail it and refund it in this request, exactly once, and name it."""
+    if task.create_hold == held_create.SUBMIT_HOLD and repositories().ledger.withdraw_submit(task):
+        logger.info("refused submit withdrawn", extra={"task_id": task.task_id, "reason": reason})
+        return error
+    repositories().tasks.refresh(task)
+    if not fail_task(task, reason, refund_now=True) and task.billing == states.BILLING_REFUND_PENDING:
+        repositories().ledger.refund(task.task_id, int(task.attempt))  # the sweeper's queued refund, now
+        repositories().tasks.refresh(task)
+    return _with_task(error, task)
 
 
 def backoff_ms(attempt: int, *, rng: random.Random | None = None) -> int:
@@ -304,6 +330,8 @@ def _mark_submitted(task: Task, channel: ChannelInfo, upstream_id: str, upstream
         changes["start_ms"] = now
     if extra:
         changes["extra"] = {**extra_of(task), **extra}
+    if task.create_hold == held_create.SUBMIT_HOLD:  # released in this same write (module doc): its real deadline
+        changes.update(create_hold=REMOVE, due_at=int(task.submit_ms) + settings.get().task_timeout_seconds * 1000)
     if not move(task, status, changes, channel_id=channel.id):
         logger.warning("task moved while submitting; upstream task may be orphaned",
                        extra={"task_id": task.task_id, "upstream_id": upstream_id, "channel_id": channel.id})

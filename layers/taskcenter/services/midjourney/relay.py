@@ -10,7 +10,9 @@ parent-task rules, submission and reply shaping. docs/midjourney.md describes th
   The new task goes to the parent's channel, with the parent's upstream id.
 - Submit replies are new-api's: codes 21 and 22 become 1 (21 stays for INPAINT / CUSTOM_ZOOM, whose
   modal step is pending), the upstream's `properties` are relayed, and an upstream refusal (23, 24, ...)
-  is HTTP 200 with the upstream's body, the task failed and refunded in the same request.
+  is HTTP 200 with the upstream's body; a non-2xx reply with a JSON body is relayed with its status (when safe:
+  providers/relayable.py), one without a JSON body is new-api's 400 code 5. A refused submit costs nothing and
+  leaves no task: its held task is withdrawn with its charge (services/core/submission.py).
 - Fetches show midjourney-proxy's camelCase task (services.midjourney.views).
 - Request validation lives in services.midjourney.requests.
 """
@@ -62,6 +64,8 @@ if TYPE_CHECKING:
 CODE_EXISTS, CODE_QUEUED = 21, 22
 MODAL_ACTIONS = frozenset({"INPAINT", "CUSTOM_ZOOM"})
 MAX_PROPERTIES_BYTES = 8 * 1024  # the upstream's submit properties kept on the task (a few keys in practice)
+REPLY_STATUS = "_http_status"  # in a submit reply value: the HTTP status to answer with (functions/mj.py pops it)
+CHANNEL_CREDENTIAL_STATUSES = (401, 403)  # the channel's credential refused: our business, never relayed
 
 
 # ---------------------------------------------------------------- parent tasks
@@ -150,6 +154,9 @@ def _submit_parsed(principal: Principal, request: MjSubmission) -> dict[str, Any
     try:
         task = submission.submit_now(principal, spec, payload=full)
     except (UpstreamRejected, UpstreamUnavailable) as error:
+        relayed = _relayed_non_2xx(error)
+        if relayed is not None:
+            return relayed
         refusal = _upstream_refusal(error)
         if refusal is not None:  # new-api relays the upstream's own answer: HTTP 200, its code (docs/compatibility.md)
             return refusal
@@ -165,10 +172,30 @@ def _submit_parsed(principal: Principal, request: MjSubmission) -> dict[str, Any
             "result": task.task_id, "properties": dict(props) if isinstance(props, dict) else {}}
 
 
+def _relayed_non_2xx(error: Exception) -> dict[str, Any] | None:
+    """The last upstream's non-2xx answer as new-api relays it (newapi-relay-wire.md 3.3): its JSON body with
+    its status (the provider put it in `body` only when safe to relay, else our words); no JSON body: new-api's
+    400 code 5 `unmarshal_response_body_failed`. None when the cause was not a non-2xx reply (a timeout, a 2xx
+    refusal) or was the channel's credential refused (401/403: the client's key is fine; answered as today)."""
+    cause = error.__cause__
+    status = cause.status if isinstance(cause, UpstreamError) else 0
+    if not status or 200 <= status < 300 or status in CHANNEL_CREDENTIAL_STATUSES:
+        return None
+    if isinstance(cause.body, dict):
+        return {**bounded_body(cause.body), REPLY_STATUS: status}
+    raise MjRefused("unmarshal_response_body_failed", 5, http_status=400) from error
+
+
+def bounded_body(value: dict[str, Any]) -> dict[str, Any]:
+    """A relayed upstream body as JSON-safe data (relayable.py bounds it at 4 KB)."""
+    return json.loads(json.dumps(value, ensure_ascii=False, default=str))
+
+
 def _upstream_refusal(error: Exception) -> dict[str, Any] | None:
     """The upstream's refusal body (HTTP 200 with a numeric code), as the relay answers it; else None.
 
-    `result` is this service's id of the failed (and refunded) task when the upstream named one.
+    `result` is this service's id of the task when the upstream named one and the task still exists (a refused
+    submit's task is withdrawn: None; the task survives only when the sweeper failed and refunded it first).
     """
     cause = error.__cause__
     body = cause.body if isinstance(cause, UpstreamError) else None

@@ -26,7 +26,7 @@ from taskcenter.domain.errors import (
     UpstreamRejected,
     UpstreamUnavailable,
 )
-from taskcenter.providers.base import PermanentUpstreamError
+from taskcenter.providers.base import PermanentUpstreamError, UpstreamError
 from taskcenter.services.core import idempotency, submission, task_dto
 from taskcenter.services.core.auth import Principal, owns
 from taskcenter.services.results import serving as results_serving
@@ -52,6 +52,8 @@ _FIELDS: dict[str, tuple[type, ...]] = {
     "make_instrumental": (bool,),
 }
 _UPSTREAM_CODE = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # an upstream's refusal code is relayed only if it is one
+_CHANNEL_CREDENTIAL_STATUSES = (401, 403)  # the channel's key refused: our business, never relayed
+_BUSY_MESSAGE = "当前分组上游负载已饱和，请稍后再试"  # new-api's text for an upstream 429 (newapi-relay-wire.md 2.3)
 # new-api's codes for a charge the payer cannot make (newapi-relay-wire.md §2.3; both HTTP 403)
 _QUOTA_CODES = {"insufficient_user_quota": "insufficient_user_quota",
                 "insufficient_token_quota": "pre_consume_token_quota_failed"}
@@ -107,18 +109,24 @@ class SunoRefusal(DomainError):
         self.http_status = status
 
 
-def _refusal(error: UpstreamRejected) -> SunoRefusal:
-    """The upstream refused: new-api's codes and statuses (HTTP 500 with the upstream's own `code` when it
-    answered 2xx; `fail_to_fetch_task` with its HTTP status when it answered 4xx). The message stays ours,
-    naming the task: an upstream's refusal text can name its accounts or keys (docs/decisions.md, "Outbound
-    HTTP and upstream errors"; docs/compatibility.md, "Suno relay")."""
+def _refusal(error: UpstreamRejected | UpstreamUnavailable) -> SunoRefusal | None:
+    """The upstream refused, as new-api answers it (newapi-relay-wire.md 2.3): a non-2xx reply (a 4xx, or the
+    last channel's 429/5xx) is its HTTP status with `fail_to_fetch_task` and the upstream's body as the message
+    when safe to relay (providers/relayable.py; else our words; a 429's is new-api's fixed text); a 2xx refusal
+    is HTTP 500 with the upstream's own `code`, in our words (its text can name its accounts or keys). None:
+    not an upstream's answer (timeouts, connection errors, the channel's credential refused: do_request_failed).
+    The refused task is withdrawn with its charge (services/core/submission.py); only if the sweeper failed it
+    first does it exist, refunded, and the message names it (docs/compatibility.md, "Suno relay")."""
     cause = error.__cause__
-    status = cause.status if isinstance(cause, PermanentUpstreamError) else 0
-    body = cause.body if isinstance(cause, PermanentUpstreamError) and isinstance(cause.body, dict) else {}
+    status = cause.status if isinstance(cause, UpstreamError) else 0
     task_id = getattr(error, "task_id", "")
     message = f"{error.message} (task {task_id} failed and was refunded)" if task_id else error.message
-    if status and not 200 <= status < 300:
-        return SunoRefusal(message, code="fail_to_fetch_task", status=status)
+    if status and not 200 <= status < 300 and status not in _CHANNEL_CREDENTIAL_STATUSES:
+        text = cause.body if isinstance(cause.body, str) and cause.body.strip() else message
+        return SunoRefusal(_BUSY_MESSAGE if status == 429 else text, code="fail_to_fetch_task", status=status)
+    if not isinstance(cause, PermanentUpstreamError):
+        return None
+    body = cause.body if isinstance(cause.body, dict) else {}
     code = str(body.get("code") or "")
     return SunoRefusal(message, code=code if _UPSTREAM_CODE.fullmatch(code) else "fail_to_fetch_task", status=500)
 
@@ -188,9 +196,10 @@ def submit(principal: Principal, raw_action: str, body: dict[str, Any],
         except NoChannel as error:  # new-api's distributor: before any charge, in the gateway's shape
             raise GatewayRefusal(f"No available channel for model {model_name} under group {principal.group}",
                                  status=503, gateway_code="model_not_found") from error
-        except UpstreamRejected as error:
-            raise _refusal(error) from error
-        except UpstreamUnavailable as error:
+        except (UpstreamRejected, UpstreamUnavailable) as error:
+            refusal = _refusal(error)
+            if refusal is not None:
+                raise refusal from error
             task_id = getattr(error, "task_id", "")
             detail = f" (task {task_id} failed and was refunded)" if task_id else ""
             raise SunoRefusal(f"{error.message}{detail}", code="do_request_failed", status=502) from error
