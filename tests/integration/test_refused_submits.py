@@ -42,6 +42,17 @@ def entries(account: Any) -> list[str]:
     return [e.entry for e in LedgerEntry.query(account.user_id, consistent_read=True) if e.kind != "credit"]
 
 
+def logged_charges(account: Any) -> int:
+    """Charges the usage log's hour buckets count for the user today (store/usage_log_counts.py)."""
+    from taskcenter.store import usage_log_counts as counts
+
+    try:
+        item = counts.LogDayCounts.get(counts.user_item(account.user_id, clock.now_ms() // counts.DAY_MS))
+    except counts.LogDayCounts.DoesNotExist:
+        return 0
+    return sum(int(getattr(item, f"c{hour:02d}") or 0) for hour in range(counts.HOURS_PER_DAY))
+
+
 def tasks_of(account: Any) -> list[Task]:
     return [t for t in Task.scan(consistent_read=True) if int(t.user_id) == account.user_id]
 
@@ -65,6 +76,7 @@ def test_refused_mj_submits_leave_no_ledger_entry_no_task_and_every_balance_unch
     assert second and [b["prompt"] for _, b in sim.submitted if "busy" in b["prompt"]] == ["sim:busy"] * 2
 
     assert entries(mj.user) == []  # no charge#, no refund#: not a charge/refund pair
+    assert logged_charges(mj.user) == 0  # the usage log's buckets count no charge either (its exact total)
     assert balances(mj.user) == before  # quota, used_quota, request_count, key remaining and used
     assert tasks_of(mj.user) == []
     assert money.audit_user(mj.user.user_id).ok

@@ -35,6 +35,7 @@ from taskcenter.store import tasks as task_store
 from taskcenter.store.db import TRANSACT_WRITE_MAX_ITEMS, conditional_transaction, fits_one_transaction
 from taskcenter.store.models import Credential, LedgerEntry, Task, User
 from taskcenter.store.money import Charge, Payer
+from taskcenter.store.usage_log_counts import remove_counts as remove_log_counts
 
 SUBMIT_HOLD = "submit"  # the hold of a relay submit's task while its client waits (one task, one request)
 
@@ -184,12 +185,16 @@ def withdraw_submit(task: Task) -> bool:
     sweeper failed it past the hold's expiry; its refund is the usual exactly-once one), nothing written."""
     amount, attempt = int(task.quota), int(task.attempt)
     user_id, key_hash = int(task.user_id), str(task.key_hash or "")
+    # the entry's own time names the usage-log bucket it was counted in (one read, on the refusal path only)
+    charge = _charge_entry(user_id, f"charge#{task.task_id}#{attempt}") if amount > 0 else None
+    if amount > 0 and charge is None:
+        return False  # no charge to mirror: nothing is given back (the sweeper settles the task as any other)
 
     def build(tx: TransactWrite) -> None:
         tx.delete(Task(task_id=task.task_id), condition=_held_by(SUBMIT_HOLD) & (Task.attempt == attempt))
-        if amount > 0:
-            tx.delete(LedgerEntry(user_id=user_id, entry=f"charge#{task.task_id}#{attempt}"),
-                      condition=LedgerEntry.entry.exists())
+        if charge is not None:
+            tx.delete(LedgerEntry(user_id=user_id, entry=str(charge.entry)), condition=LedgerEntry.entry.exists())
+            remove_log_counts(tx, [charge])  # docs/usage-log.md, "total"
         tx.update(User(id=user_id), actions=[User.quota.add(amount), User.used_quota.add(-amount),
                                              User.request_count.add(-1)], condition=User.id.exists())
         if key_hash and amount > 0:
@@ -199,3 +204,10 @@ def withdraw_submit(task: Task) -> bool:
         money.add_counter_deltas(tx, submit_withdrawal_deltas(task))
 
     return conditional_transaction(build)
+
+
+def _charge_entry(user_id: int, entry: str) -> LedgerEntry | None:
+    try:
+        return LedgerEntry.get(user_id, entry, consistent_read=True)
+    except LedgerEntry.DoesNotExist:
+        return None

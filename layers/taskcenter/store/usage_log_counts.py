@@ -77,6 +77,13 @@ def add_counts(tx: TransactWrite, entries: Iterable[LedgerEntry]) -> None:
         tx.update(LogDayCounts(name=name), actions=_actions(moves))
 
 
+def remove_counts(tx: TransactWrite, entries: Iterable[LedgerEntry]) -> None:
+    """Uncount entries the transaction deletes (a withdrawn relay submit's charge, store/held_create.py), so
+    the buckets keep matching the rows that exist."""
+    for name, moves in sorted(deltas(entries).items()):
+        tx.update(LogDayCounts(name=name), actions=_actions({attr: -n for attr, n in moves.items()}))
+
+
 def add_counts_now(entries: Iterable[LedgerEntry]) -> None:
     """The same counts as plain updates, for entries written outside a money transaction (benchmark data)."""
     for name, moves in sorted(deltas(entries).items()):
