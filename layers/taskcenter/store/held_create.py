@@ -151,12 +151,10 @@ def withdraw(payer: Payer, tasks: list[Task], hold_id: str) -> bool:
     """Undo a written chunk of held tasks in one transaction (see the module doc). False if any of them is no
     longer held (the caller looks at each one again)."""
     charges = [Charge(t.task_id, int(t.attempt), int(t.quota)) for t in tasks]
-    deltas = listing.merge_deltas(*({k: -v for k, v in listing.counter_deltas_for_create(
-        task_store.listing_facts(t, states.NOT_START)).items()} for t in tasks))
 
     def removal(tx: TransactWrite) -> None:
+        # the listing counters follow the deletes through the stream (store/counter_stream.py)
         for t in tasks:
             tx.delete(Task(task_id=t.task_id), condition=_held_by(hold_id) & (Task.attempt == int(t.attempt)))
-        money.add_counter_deltas(tx, deltas)
 
     return money.refund_withdrawn(payer, charges, removal)
