@@ -168,10 +168,10 @@ class drain_task_stream:  # noqa: N801 - used as a context manager
     def _reader(self) -> Any:
         if self.reader is None:
             from botocore.config import Config
-
-            from infra.local.streams import ShardReader, StreamSource
             from taskcenter.services.jobs import task_stream
             from taskcenter.store.models import Task
+
+            from infra.local.streams import ShardReader, StreamSource
 
             arn = boto3.client("dynamodb").describe_table(TableName=Task.Meta.table_name)["Table"]["LatestStreamArn"]
             source = StreamSource("StreamsTaskStreamFunction", "functions.streams.task_stream", "TasksTable",

@@ -187,3 +187,110 @@ class ShardReader:
         if self.give_up is not None:
             self.give_up(info)
         self._advance(batch[-1])
+
+
+# ---------------------------------------------------------------- the event runner's stream consumers
+def table_name_of(table_id: str) -> str:
+    """The physical name of a template table (the runner's environment has the functions' table variables)."""
+    import os
+
+    from taskcenter.config import TABLE_ENV
+
+    from infra.template import table_logical_id
+
+    logical = next(name for name in TABLE_ENV if table_logical_id(name) == table_id)
+    return os.environ[TABLE_ENV[logical]]
+
+
+class StreamConsumers:
+    """One background reader per `DynamoDB` event of the template, invoking through the event runner (its
+    handler cache, timeouts, log and chaos: a crash mid-batch handles half the records and fails the batch,
+    a duplicate delivers the batch twice)."""
+
+    POLL_SECONDS = 0.25  # Lambda polls a shard 4 times a second
+
+    def __init__(self, runner: Any, template: dict[str, Any], queues: dict[str, Any], clients: Any) -> None:
+        from infra.local.runner import Target
+
+        self.runner, self.queues = runner, queues
+        self.readers: dict[str, ShardReader] = {}
+        self.threads: list[threading.Thread] = []
+        dynamodb, self.streams, self.sqs = clients
+        for resource, source in discover(template):
+            props = resource.get("Properties") or {}
+            target = Target(source.function_id, source.handler, int(props.get("Timeout") or 3),
+                            int(props.get("MemorySize") or 128))
+            arn = dynamodb.describe_table(TableName=table_name_of(source.table_id))["Table"]["LatestStreamArn"]
+            self.readers[source.function_id] = ShardReader(
+                source, self.streams, arn, self._invoker(target), self._give_up(source), runner._say)
+
+    def _invoker(self, target: Any) -> Invoke:
+        runner = self.runner
+
+        def invoke(event: dict[str, Any]) -> tuple[bool, Any]:
+            records = event["Records"]
+            if runner._crashes():
+                outcome = runner.invoke(target, {**event, "Records": records[:(len(records) + 1) // 2]})
+                with runner._lock:
+                    runner.chaos["crashed_batches"] += 1
+                    runner.chaos["crashed_records_seen"] += (len(records) + 1) // 2
+                runner._say(f"chaos: {target.function_id} crashed mid-batch of {len(records)} stream records")
+                return False, None
+            outcome = runner.invoke(target, event)
+            if runner.duplicate and outcome.ok:
+                again = runner.invoke(target, event)
+                with runner._lock:
+                    runner.chaos["duplicated_batches"] += 1
+                    runner.chaos["duplicated_records"] += len(records)
+                outcome = again if not again.ok else outcome
+            failed = (outcome.result or {}).get("batchItemFailures") if isinstance(outcome.result, dict) else None
+            runner._say(f"{target.function_id} stream batch={len(records)} "
+                        f"{'ok' if outcome.ok and not failed else ('partial' if outcome.ok else 'error')} "
+                        f"{outcome.seconds * 1000:.0f}ms" + (f"\n{outcome.error}" if outcome.error else ""))
+            return outcome.ok, outcome.result
+
+        return invoke
+
+    def _give_up(self, source: StreamSource) -> Callable[[dict[str, Any]], None]:
+        def send(info: dict[str, Any]) -> None:
+            queue = self.queues.get(source.on_failure_queue or "")
+            if queue is not None:
+                url = queue["url"] if isinstance(queue, dict) else queue.url
+                import json
+
+                self.sqs.send_message(QueueUrl=url, MessageBody=json.dumps(info))
+
+        return send
+
+    def drain(self, function_id: str) -> dict[str, Any] | None:
+        reader = self.readers.get(function_id)
+        if reader is None:
+            return None
+        with reader.source.busy:
+            records = reader.drain()
+        return {"records": records, **reader.stats}
+
+    def _loop(self, reader: ShardReader) -> None:
+        while not self.runner.stop_event.is_set():
+            try:
+                with reader.source.busy:
+                    got = reader.poll_once()
+            except Exception:
+                import traceback
+
+                self.runner._say(f"{reader.source.function_id} stream poller error (retrying):\n"
+                                 f"{traceback.format_exc()}")
+                got = 0
+            if not got:
+                self.runner.stop_event.wait(self.POLL_SECONDS)
+
+    def start(self) -> None:
+        for function_id, reader in self.readers.items():
+            thread = threading.Thread(target=self._loop, args=(reader,), daemon=True, name=f"stream-{function_id}")
+            thread.start()
+            self.threads.append(thread)
+
+    def describe(self) -> list[str]:
+        return [f"{r.source.function_id}: DynamoDB stream of {r.source.table_id} batch={r.source.batch_size} "
+                f"bisect={r.source.bisect} report_failures={r.source.report_failures} "
+                f"retries={r.source.max_retries} -> {r.source.on_failure_queue}" for r in self.readers.values()]

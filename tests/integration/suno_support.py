@@ -64,12 +64,12 @@ def write_tasks(rows: list[dict[str, Any]]) -> list[Any]:
     Test and benchmark data only: BatchWrite for the tasks; under the `aws` fixture the in-process stream
     consumer counts them (tests/support.drain_task_stream), elsewhere one ADD per counter.
     """
-    from tests import support
-
     from taskcenter.domain import listing_plan as listing
     from taskcenter.store import tasks as task_store
     from taskcenter.store.models import Counter, Task
     from taskcenter.store.money import counter_actions
+
+    from tests import support
 
     built = [task_store.build_task(**row) for row in rows]
     deltas = listing.merge_deltas(*(listing.counter_deltas_for_create(task_store.listing_facts(t)) for t in built))

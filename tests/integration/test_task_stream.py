@@ -55,7 +55,7 @@ def test_a_status_move_is_one_update_item_and_the_counters_follow_from_the_strea
     dynamodb_calls.clear()
     assert task_store.transition(task, states.SUBMITTED)
     assert [op for op, _ in dynamodb_calls] == ["UpdateItem"]  # no TransactWriteItems, no read back
-    assert task.status == states.SUBMITTED and int(task.version) == 1  # the written item (ALL_NEW)
+    assert task.status == states.SUBMITTED and int(task.version) == 2  # the written item (ALL_NEW)
     assert _user_total(world) == 0  # not moved inside the writes any more
     task_stream.paused = False
     task_stream.drain()
@@ -148,7 +148,7 @@ def test_events_come_from_the_stream_only_for_users_with_an_endpoint_or_a_hook(w
     assert task_store.transition(hooked, states.FAILURE, fail_reason="upstream said no")
     events = [b for b in webhook_queue_bodies() if b["kind"] == "event"]
     assert [(e["task_id"], e["type"], e["seq"]) for e in events] == [
-        ("mj_hooked", "task.submitted", 2), ("mj_hooked", "task.failed", 4)]
+        ("mj_hooked", "task.submitted", 4), ("mj_hooked", "task.failed", 6)]
 
 
 def test_a_failed_enqueue_is_retried_from_its_record_not_lost(world: Any, task_stream: Any,
