@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -94,43 +94,84 @@ def _stale(attributes: Iterable[str], current: str, now_ms: int) -> set[str]:
     return out
 
 
+Moves = list[tuple["StreamChange", int]]  # (record, delta) of one counter, in stream order
+
+
 @dataclass
 class ApplyResult:
     counters_written: int = 0
-    skipped: int = 0  # counter writes a mark refused in full (a replay)
+    skipped: int = 0  # counters left alone: a replay (the mark refused it) or no task's membership changed
     failed_at: str | None = None  # the first record (its sequence) not applied to every counter
+    left_alone: list[Moves] = field(default_factory=list)  # the record groups of counters not written
+
+
+def _task_of(change: StreamChange) -> str:
+    task = change.new if change.new is not None else change.old
+    return str(task.task_id) if task is not None else ""
+
+
+def net_moves(moves: Moves) -> tuple[int, int]:
+    """(value delta, change count) of a counter over consecutive records, applied at once: the change count
+    is each task's net move (a task that entered and left within the batch, e.g. NOT_START at a submit
+    that also moved it on, changes nothing a reader can see)."""
+    per_task: dict[str, int] = {}
+    for change, delta in moves:
+        per_task[_task_of(change)] = per_task.get(_task_of(change), 0) + delta
+    return sum(per_task.values()), sum(abs(v) for v in per_task.values())
 
 
 def apply_changes(shard: str, changes: list[StreamChange]) -> ApplyResult:
-    """Apply a batch of one shard's records to the listing counters: one conditional UpdateItem per counter."""
-    moves: dict[str, list[tuple[StreamChange, int]]] = {}
+    """Apply a batch of one shard's records to the listing counters: one conditional UpdateItem per counter
+    whose membership moved (its records aggregated), none for the others."""
+    moves: dict[str, Moves] = {}
     for change in sorted(changes, key=lambda c: c.order):
         for name, delta in counter_deltas(change).items():
             moves.setdefault(name, []).append((change, delta))
     result = ApplyResult()
-    failed: list[StreamChange] = []
+    failed: list[str] = []
     for name in sorted(moves):
         try:
             written = _apply_counter(name, shard, moves[name])
         except ClientError:
-            failed.append(moves[name][0][0])  # this counter has applied none of its records of the batch
+            failed.append(moves[name][0][0].order)  # this counter has applied none of its records of the batch
             continue
         if written:
             result.counters_written += 1
         else:
             result.skipped += 1
+            result.left_alone.append(moves[name])
     if failed:
-        result.failed_at = min(failed, key=lambda c: c.order).sequence
+        first = min(failed)
+        result.failed_at = retry_point(next(c.sequence for c in changes if c.order == first), result, changes)
     return result
 
 
-def _apply_counter(name: str, shard: str, moves: list[tuple[StreamChange, int]]) -> bool:
+def retry_point(sequence: str, result: ApplyResult, changes: list[StreamChange]) -> str:
+    """Where Lambda must retry from when the batch failed at record `sequence` (counters or events). A
+    counter left alone because its records cancel out must not see a retry start inside them (it would
+    apply their tail without their head): the point moves back to such a counter's first record, until no
+    counter straddles it. Records before the point are done for every counter."""
+    point = sequence.zfill(SEQUENCE_WIDTH)
+    moved = True
+    while moved:
+        moved = False
+        for group in result.left_alone:
+            orders = [c.order for c, _ in group]
+            if orders[0] < point <= orders[-1]:
+                point, moved = orders[0], True
+    return next(c.sequence for c in changes if c.order == point)
+
+
+def _apply_counter(name: str, shard: str, moves: Moves) -> bool:
     """Add the moves not yet applied; True if a write happened."""
     client = db.aws_client("dynamodb")
     table = Counter.Meta.table_name
     mark = mark_attribute(shard)
     pending = moves
     for _ in range(ATTEMPTS):
+        value, changes = net_moves(pending)
+        if not changes:
+            return False
         stale = _stale_marks.pop(name, set())
         names = {"#v": "value", "#c": "changes", "#h": mark}
         update = "ADD #v :v, #c :c SET #h = :last"
@@ -142,9 +183,8 @@ def _apply_counter(name: str, shard: str, moves: list[tuple[StreamChange, int]])
                 TableName=table, Key={"name": {"S": name}}, UpdateExpression=update,
                 ConditionExpression="attribute_not_exists(#h) OR #h < :first",
                 ExpressionAttributeNames=names,
-                ExpressionAttributeValues={
-                    ":v": {"N": str(sum(d for _, d in pending))}, ":c": {"N": str(sum(abs(d) for _, d in pending))},
-                    ":last": {"S": pending[-1][0].order}, ":first": {"S": pending[0][0].order}},
+                ExpressionAttributeValues={":v": {"N": str(value)}, ":c": {"N": str(changes)},
+                                           ":last": {"S": pending[-1][0].order}, ":first": {"S": pending[0][0].order}},
                 ReturnValues="ALL_NEW")
         except ClientError as error:
             if stale:

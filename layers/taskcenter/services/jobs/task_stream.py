@@ -64,7 +64,10 @@ def process(event: dict[str, Any]) -> BatchOutcome:
     outcome.events_sent = sent
     if event_failed_at is not None:
         outcome.failures.append("events")
-    outcome.failed_at = event_failed_at or counted.failed_at
+    if event_failed_at is not None:  # not past a counter whose cancelling records the retry would cut
+        outcome.failed_at = counter_stream.retry_point(event_failed_at, counted, changes)
+    else:
+        outcome.failed_at = counted.failed_at
     if outcome.failed_at is not None:
         logger.warning("task stream batch partly failed; Lambda retries from the record named",
                        extra={"failed_at": outcome.failed_at, "what": outcome.failures, "shard": shard})
