@@ -82,6 +82,7 @@ def test_reference_curl_example_runs_unchanged_and_the_task_completes(local_stac
     headers = {"Authorization": f"Bearer {local_stack.demo.api_key}"}
     done = wait_status(local_stack, task_id, headers, {2, 3})
     assert done["status"] == 2 and done["serial"] == "device_serial_1" and done["finished_at"], done
+    local_stack.settle()  # the counters follow the tasks stream
     status, stats = local_stack.get("/api/v1/task/stats", headers=headers)
     assert stats["code"] == 0 and stats["data"]["completed"] >= 1
 
