@@ -25,6 +25,7 @@ from functions import (  # noqa: E402
     jobs,
     meta,
     mj,
+    streams,
     suno,
     usage_log,
     user,
@@ -39,7 +40,7 @@ _http.bind_app(app)
 app.api.binary_types.extend(["image/png", "image/jpeg", "image/webp", "image/gif", "multipart/form-data"])
 
 for blueprint in (user.bp, dashboard.bp, suno.bp, mj.bp, v1.bp, video.bp, video_newapi.bp, jobs.bp, admin.bp, meta.bp,
-                  webhooks.bp, usage_log.bp):
+                  webhooks.bp, usage_log.bp, streams.bp):
     app.register_blueprint(blueprint)
 
 cors.register_preflight(app)  # after every blueprint: one OPTIONS route per relay / dashboard path

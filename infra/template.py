@@ -48,7 +48,7 @@ from typing import Any
 
 import yaml
 
-from infra import template_kms, template_results
+from infra import template_kms, template_results, template_stream
 
 ROOT = Path(__file__).resolve().parents[1]
 for _path in (ROOT, ROOT / "layers"):
@@ -227,6 +227,10 @@ def app_functions(app: Any) -> list[FunctionSpec]:
             if source.maximum_concurrency:
                 props["ScalingConfig"] = {"MaximumConcurrency": int(source.maximum_concurrency)}
             spec.events[f"Sqs{pascal(queue)}"] = {"Type": "SQS", "Properties": props}
+        elif kind_name == "DynamoDBEventConfig":  # a table's stream (infra/template_stream.py)
+            spec = spec_for(source.handler_string, source.handler_string, "stream")
+            spec.events[f"Stream{pascal(source.stream_arn)}"] = {
+                "Type": "DynamoDB", "Properties": template_stream.event_properties(source)}
         elif kind_name == "CloudWatchEventConfig":
             spec = spec_for(source.handler_string, source.handler_string, "event")
             spec.events[f"Rule{pascal(source.name)}"] = {"Type": "EventBridgeRule",
@@ -363,6 +367,9 @@ def model_table(model: Any) -> tuple[str, dict[str, Any]]:
         props["GlobalSecondaryIndexes"] = gsis
     props["PointInTimeRecoverySpecification"] = {"PointInTimeRecoveryEnabled": True}
     props["SSESpecification"] = {"SSEEnabled": True}
+    stream_view = getattr(model.Meta, "stream_view_type", None)
+    if stream_view:  # the tasks table's stream (infra/template_stream.py)
+        props["StreamSpecification"] = {"StreamViewType": stream_view}
     ttl = model._ttl_attribute()
     if ttl is not None:
         props["TimeToLiveSpecification"] = {"AttributeName": ttl.attr_name, "Enabled": True}
@@ -574,6 +581,7 @@ def build_template(app: Any | None = None, *, warn: bool = True) -> dict[str, An
         METRICS_NAMESPACE, CHANNEL_AUTH_METRIC, ("service", SERVICE), "Sum", 300)
     resources.update(template_kms.resources())
     resources.update(template_results.resources())
+    resources.update(template_stream.resources(alarm))
     resources["ResultsKeepFailedAlarm"] = alarm(
         "a task's result could not be copied into the results bucket for good (its record says why; the log line "
         "'result not kept' names the task; docs/results.md)",

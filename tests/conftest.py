@@ -46,6 +46,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         create_queues,
         create_results_bucket,
         create_tables,
+        drain_task_stream,
         serialize_aws_requests,
     )
 
@@ -59,7 +60,16 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
             monkeypatch.setenv(var, value)
         for var, value in create_results_bucket().items():
             monkeypatch.setenv(var, value)
-        yield dict(os.environ)
+        with drain_task_stream():  # the stream consumer keeps up (listing totals, task events)
+            yield dict(os.environ)
+
+
+@pytest.fixture
+def task_stream(aws: dict[str, str]) -> object:
+    """The `aws` fixture's in-process consumer of the tasks table's stream (tests/support.drain_task_stream)."""
+    from tests import support
+
+    return support.active_stream
 
 
 @pytest.fixture

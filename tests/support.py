@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,6 +139,93 @@ def seed_world(channels: dict[str, str] | None = None) -> World:
     return world
 
 
+_draining = threading.local()  # set while the in-process stream consumer runs (its requests are not the test's)
+STREAM_WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
+
+
+def _tables_written(params: dict[str, Any]) -> set[str]:
+    tables = {params.get("TableName", "")} | set(params.get("RequestItems") or {})
+    for item in params.get("TransactItems") or []:
+        tables |= {part.get("TableName", "") for part in item.values() if isinstance(part, dict)}
+    return tables
+
+
+class drain_task_stream:  # noqa: N801 - used as a context manager
+    """The tasks table's stream consumer (functions/streams.py), run in-process right after every write to
+    the tasks table, as a Lambda that keeps up: listing totals and task events are what a reader sees once
+    the write settled (docs/listing.md "total"). The records are moto's GetRecords, read as the local
+    stack's event runner reads them (infra/local/streams.py: Lambda's event shape, checkpoint, partial
+    failures). Its own requests are not counted by record_dynamodb_calls. `paused` holds it (a test that
+    drives the stream itself)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._orig = None
+        self.reader: Any = None
+        self.paused = False
+        self.errors: list[BaseException] = []
+
+    def _reader(self) -> Any:
+        if self.reader is None:
+            from botocore.config import Config
+            from taskcenter.services.jobs import task_stream
+            from taskcenter.store.models import Task
+
+            from infra.local.streams import ShardReader, StreamSource
+
+            arn = boto3.client("dynamodb").describe_table(TableName=Task.Meta.table_name)["Table"]["LatestStreamArn"]
+            source = StreamSource("StreamsTaskStreamFunction", "functions.streams.task_stream", "TasksTable",
+                                  batch_size=100, bisect=True, report_failures=True, max_retries=0,
+                                  window_seconds=60)
+
+            def invoke(event: dict[str, Any]) -> tuple[bool, Any]:
+                return True, task_stream.handle(event)  # a handler error is the test's failure: raise it
+
+            # botocore >= 1.37 sends stream ARNs to account-id endpoints (<account>.streams-ddb...), which
+            # in-process moto does not route yet: the regional endpoint, as the local stack's runner uses
+            streams = boto3.client("dynamodbstreams", config=Config(account_id_endpoint_mode="disabled"))
+            self.reader = ShardReader(source, streams, arn, invoke)
+        return self.reader
+
+    def drain(self) -> int:
+        with self._lock:
+            _draining.active = True
+            try:
+                return self._reader().drain()
+            finally:
+                _draining.active = False
+
+    def __enter__(self) -> drain_task_stream:
+        global active_stream
+        from botocore.client import BaseClient
+        from taskcenter.store.models import Task
+
+        self._orig = orig = BaseClient._make_api_call
+        tasks_table = Task.Meta.table_name
+
+        def after_write(client, operation_name, api_params):  # type: ignore[no-untyped-def]
+            result = orig(client, operation_name, api_params)
+            if (operation_name in STREAM_WRITES and not self.paused and not getattr(_draining, "active", False)
+                    and client.meta.service_model.service_name == "dynamodb"
+                    and tasks_table in _tables_written(api_params)):
+                self.drain()
+            return result
+
+        BaseClient._make_api_call = after_write
+        active_stream = self
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        global active_stream
+        from botocore.client import BaseClient
+
+        BaseClient._make_api_call = self._orig
+        active_stream = None
+
+
+active_stream: drain_task_stream | None = None  # the `aws` fixture's (tests/conftest.py)
+
+
 class record_dynamodb_calls:  # noqa: N801 - used as a context manager
     """Counts DynamoDB requests through botocore's event system (every PynamoDB/boto3 client, any session).
 
@@ -158,7 +246,7 @@ class record_dynamodb_calls:  # noqa: N801 - used as a context manager
         orig = self._orig
 
         def spy(client, operation_name, api_params):  # type: ignore[no-untyped-def]
-            if client.meta.service_model.service_name == "dynamodb":
+            if client.meta.service_model.service_name == "dynamodb" and not getattr(_draining, "active", False):
                 table = api_params.get("TableName", "")
                 if not table and "RequestItems" in api_params:
                     table = ",".join(api_params["RequestItems"])

@@ -60,6 +60,10 @@ def load_dynamodb(tables: list[dict[str, Any]], counts: dict[str, int]) -> None:
         for attributes in entry["items"]:
             backend.put_item(entry["table"], attributes)
             counts["items"] += 1
+        shard = backend.tables[entry["table"]].stream_shard
+        if shard is not None:  # a restore is not a write: the stream starts after the loaded items
+            shard.starting_sequence_number += len(shard.items)
+            shard.items = []
 
 
 # ---------------------------------------------------------------- SQS

@@ -303,6 +303,7 @@ class EventRunner:
         self.chaos = {"duplicated_batches": 0, "duplicated_records": 0, "crashed_batches": 0,
                       "crashed_records_seen": 0}
         self.alarm_state: Callable[[], list[dict[str, Any]]] = list  # main() sets the template's
+        self.streams: Any = None  # main() sets the DynamoDB stream consumers (infra/local/streams.py)
 
     # ------------------------------------------------------------ handlers
     def handler(self, handler: str) -> Callable[..., Any]:
@@ -545,6 +546,10 @@ def control_server(runner: EventRunner, host: str, port: int) -> ThreadingHTTPSe
                 self._reply(200, {"ok": outcome.ok, "error": outcome.error, "result": _json_safe(outcome.result)})
             elif action == "drain":
                 source = next((s for s in runner.queue_sources if s.target.function_id == function_id), None)
+                stream = runner.streams.drain(function_id) if runner.streams is not None and source is None else None
+                if stream is not None:  # a DynamoDB stream consumer (infra/local/streams.py): read to its end
+                    self._reply(200, stream)
+                    return
                 if source is None:
                     self._reply(404, {"error": f"{function_id} consumes no queue"})
                     return
@@ -583,6 +588,16 @@ def sqs_client(region: str) -> Any:
     return boto3.session.Session(region_name=region).client("sqs", endpoint_url=endpoint)
 
 
+def stream_clients(region: str) -> tuple[Any, Any, Any]:
+    """DynamoDB, DynamoDB Streams and SQS clients on the local stack's endpoints (the stream consumers')."""
+    import boto3
+
+    session = boto3.session.Session(region_name=region)
+    endpoint = os.environ.get("DYNAMODB_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL") or None
+    return (session.client("dynamodb", endpoint_url=endpoint), session.client("dynamodbstreams", endpoint_url=endpoint),
+            sqs_client(region))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.local.runner", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -606,15 +621,19 @@ def main(argv: list[str] | None = None) -> int:
     from infra.local import alarms
 
     runner.alarm_state = lambda: alarms.evaluate(config["template"], config["queues"], runner.sqs)
+    from infra.local import streams
+
+    runner.streams = streams.StreamConsumers(runner, config["template"], config["queues"], stream_clients(region))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    for line in runner.describe():
+    for line in runner.describe() + runner.streams.describe():
         runner._say(line)
     if runner.duplicate or runner.crash_rate:
         runner._say(f"chaos: every SQS batch delivered twice={runner.duplicate}, crash rate={runner.crash_rate}")
     runner.preload()
     runner.start()
+    runner.streams.start()
     server = control_server(runner, args.host, args.port) if args.port is not None else None
     runner._say(f"ready: {len(queue_sources)} queue consumers, {len(schedules)} schedules"
                 + (f", control API on http://{args.host}:{server.server_address[1]}" if server else ""))

@@ -229,24 +229,36 @@ def _measure(world: Any, monkeypatch: Any) -> list[dict[str, Any]]:
         poll(task)
     final = task_store.get(task.task_id)
     assert final.status == states.SUCCESS
+    life_polls = polls
+    # the stream consumer (listing counters, events): one Lambda batch shared by the lives that wrote it
+    from tests.bench import stream_batch
 
-    lambda_invocations = {"api": 1, "worker": polls}
+    share_rec = CapacityRecorder()
+    share = stream_batch.measure(stream_batch.stream_reader(), share_rec, poll, upstream, spec)
+    stream_wru = share_rec.wru / share.lives
+    stream_gsi = share_rec.gsi_wru / share.lives
+
+    lambda_invocations = {"api": 1, "worker": life_polls + share.batches / share.lives}
     per_task = {
-        "DynamoDB writes (table)": rec.wru * PRICES["dynamodb_wru"],
-        "DynamoDB writes (GSIs)": rec.gsi_wru * PRICES["dynamodb_wru"],
+        "DynamoDB writes (table)": (rec.wru + stream_wru) * PRICES["dynamodb_wru"],
+        "DynamoDB writes (GSIs)": (rec.gsi_wru + stream_gsi) * PRICES["dynamodb_wru"],
         "DynamoDB reads": rec.rru * PRICES["dynamodb_rru"],
         "Lambda": sum(n * (PRICES["lambda_request"] + LAMBDA_GB * LAMBDA_SECONDS[k] * PRICES["lambda_gb_second"])
                       for k, n in lambda_invocations.items()),
         # each message: its send (counted) + the Lambda poller's receive and delete
-        "SQS": (rec.sqs_requests + 2 * rec.sqs_messages) * PRICES["sqs_request"],
+        "SQS": (rec.sqs_requests + 2 * rec.sqs_messages
+                + (share_rec.sqs_requests + 2 * share_rec.sqs_messages) / share.lives) * PRICES["sqs_request"],
         "API Gateway": (1 + FETCHES_PER_TASK) * PRICES["apigw_request"],
     }
     total = sum(per_task.values())
     out: list[dict[str, Any]] = [
-        {"metric": "write units per task life (table / GSIs)", "value": f"{rec.wru} / {rec.gsi_wru}",
-         "unit": "WRU", "note": f"{rec.write_requests} write requests; task item {item_size(_raw(final))} B"},
-        {"metric": "read units per task life", "value": rec.rru, "unit": "RRU",
-         "note": f"{polls} polls; client fetches not included"},
+        {"metric": "write units per task life (table / GSIs)",
+         "value": f"{rec.wru + stream_wru:.1f} / {rec.gsi_wru + stream_gsi:.1f}", "unit": "WRU",
+         "note": f"{rec.write_requests} write requests ({rec.wru} / {rec.gsi_wru} WRU) + the stream consumer's "
+                 f"counter writes, {share_rec.wru} WRU per batch of {share.records} records / {share.lives} lives; "
+                 f"task item {item_size(_raw(final))} B"},
+        {"metric": "read units per task life", "value": f"{rec.rru + share_rec.rru / share.lives:.1f}", "unit": "RRU",
+         "note": f"{life_polls} polls; client fetches not included"},
         {"metric": "SQS messages / requests per task life", "value": f"{rec.sqs_messages} / {rec.sqs_requests}",
          "unit": "count"},
     ]

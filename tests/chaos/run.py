@@ -13,7 +13,8 @@ Then, read from the stack's own tables (a Scan: this is a test tool on a private
 - a video's settlement (a second ledger entry) happens at most once, on a succeeded attempt only, and every
   succeeded video that produced another length than it was charged for has exactly that one, of the difference;
 - `money.audit_user` holds for every user;
-- every listing counter (scope, status, hour bucket) equals a full recount of the tasks table;
+- every listing counter (scope, status, hour bucket) equals a full recount of the tasks table, once the event
+  runner has read the tasks table's stream to its end (the counters follow it: docs/listing.md "total");
 - every dead-letter queue has an alarm in template.yaml (and its depth is reported);
 - every terminal event of every task reached its user's webhook endpoint with a valid signature
   (tests/chaos/webhook_checks.py; duplicates counted);
@@ -82,6 +83,9 @@ KINDS = ("suno_music", "suno_lyrics", "mj_imagine", "v1_post", "v1_follow", "vid
 VIDEO_MODELS = {"video_seedance": "doubao-seedance-1-0-pro", "video_veo": "veo-3.0-generate-001"}
 VIDEO_PRODUCED = {"video_sora": "sim:seconds=8 ", "video_kling": "sim:seconds=10 ", "video_seedance": "sim:seconds=3 "}
 SECOND_SUNO = "suno-sim-2"
+
+
+STREAM_CONSUMER = "StreamsTaskStreamFunction"  # template.yaml: functions.streams.task_stream
 
 
 def say(text: str) -> None:
@@ -336,7 +340,10 @@ def report(options: Options, doc: dict[str, Any], submissions: list[Submission],
                         f"{dict(Counter(t.status for t in deleted_tasks))}"))
     money, money_figures = money_checks(tasks, user_ids)
     dlq, depths = dead_letter_checks(env)
+    # the counters follow the tasks table's stream: read it to its end first (as a reader after the write settled)
+    _, drained = call("POST", f"{components['event-runner']}/drain/{STREAM_CONSUMER}")
     totals, total_figures = counter_checks()
+    total_figures["stream records drained before the recount"] = int((drained or {}).get("records") or 0)
     hook_checks, hook_figures = webhook_checks.checks(tasks, hooks or {}, components)
     checks += money + dlq + totals + hook_checks
     money_figures.update(total_figures)

@@ -70,6 +70,14 @@ class RunningStack:
         status, reply, _ = self.request("POST", path, body=body, **kwargs)
         return status, reply
 
+    def settle(self) -> dict[str, Any]:
+        """Let the writes so far settle: the event runner reads the tasks table's stream to its end (the
+        listing totals and task events follow it: docs/listing.md "total"), as a reader who looks later."""
+        req = urllib.request.Request(f"{self.components['event-runner']}/drain/StreamsTaskStreamFunction",
+                                     data=b"", method="POST")
+        with urllib.request.urlopen(req, timeout=60) as reply:
+            return json.loads(reply.read())
+
     def use_env(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Point this test process (boto3, taskcenter models) at the stack's moto server and tables."""
         for key, value in self.env.items():

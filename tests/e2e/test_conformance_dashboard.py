@@ -47,6 +47,7 @@ def default_window_s() -> tuple[int, int]:
 
 
 def _page(stack: RunningStack, path: str, headers: dict[str, str]) -> dict[str, Any]:
+    stack.settle()  # totals follow the tasks stream: read as a dashboard does, after the writes settled
     status, body = stack.get(path, headers=headers)
     assert status == 200 and body["success"] is True and body["message"] == "", (path, body)
     data = body["data"]

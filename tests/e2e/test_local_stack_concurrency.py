@@ -55,5 +55,6 @@ def test_64_concurrent_posts_all_get_an_http_answer(local_stack: RunningStack,
     assert not unanswered, f"{len(unanswered)} of {CLIENTS} got no HTTP answer: {unanswered[:3]}"
     assert all(status < 500 for status in statuses), statuses
     assert statuses.count(200) == CLIENTS, statuses  # each a task, charged once
+    local_stack.settle()  # the total follows the tasks stream
     status, body = local_stack.get("/api/task/self?page_size=100", headers=account.dashboard_headers())
     assert status == 200 and body["data"]["total"] == CLIENTS, body

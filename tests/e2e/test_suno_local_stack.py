@@ -34,6 +34,7 @@ def test_submit_fetch_and_list_a_suno_task(local_stack: RunningStack) -> None:
     assert status == 400 and body == {"code": "task_not_exist", "message": "task_not_exist", "data": None}
 
     # The reference's request example, unchanged apart from the ids (New-Api-User: Bearer <id>).
+    stack.settle()  # its total follows the tasks stream
     now = int(time.time())
     query = (f"p=1&page_size=20&platform=suno&task_id={task_id}&status=&action=MUSIC"
              f"&start_timestamp={now - 3600}&end_timestamp={now + 3600}")

@@ -144,6 +144,7 @@ def test_the_clients_request_sequence_and_the_fields_they_read(local_stack: Runn
     while local_stack.get(f"/api/v1/task/{first}", headers=headers)[1]["data"]["status"] != 1:
         assert time.monotonic() < deadline, "the held task never ran on the host"
         time.sleep(0.5)
+    local_stack.settle()  # the counters follow the tasks stream
     _, stats = local_stack.get("/api/v1/task/stats", headers=headers)
     assert {k: stats["data"][k] for k in ("total", "pending", "running", "completed", "failed")} == {
         "total": 2, "pending": 1, "running": 1, "completed": 0, "failed": 0}
@@ -153,6 +154,7 @@ def test_the_clients_request_sequence_and_the_fields_they_read(local_stack: Runn
     for numeric_id in (first, second):
         _, stopped = local_stack.post(f"/api/v1/task/{numeric_id}/stop", headers=headers)
         assert stopped["code"] == 0 and stopped["data"]["status"] == 3 and stopped["data"]["remark"] == "stopped"
+    local_stack.settle()  # the total follows the tasks stream
     _, failed = local_stack.get("/api/v1/task?status=3", headers=headers)
     assert failed["data"]["total"] == 2
     _, retried = local_stack.post(f"/api/v1/task/{first}/retry", headers=headers)

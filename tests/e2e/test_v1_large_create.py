@@ -43,6 +43,7 @@ def test_a_1000_task_create_over_http_is_written_whole(local_stack: RunningStack
     assert status == 200 and reply["code"] == 0 and reply["data"]["created_count"] == 1000, reply
     ids = reply["data"]["task_ids"]
     assert len(set(ids)) == 1000
+    local_stack.settle()  # the counters follow the tasks stream
     _, stats = local_stack.get("/api/v1/task/stats", headers=headers)
     assert (stats["data"]["total"], stats["data"]["pending"]) == (1000, 1000)
     charges = Counter(e.task_id for e in LedgerEntry.query(user["id"], consistent_read=True) if e.kind == "charge")

@@ -82,6 +82,7 @@ def test_reference_curl_example_runs_unchanged_and_the_task_completes(local_stac
     headers = {"Authorization": f"Bearer {local_stack.demo.api_key}"}
     done = wait_status(local_stack, task_id, headers, {2, 3})
     assert done["status"] == 2 and done["serial"] == "device_serial_1" and done["finished_at"], done
+    local_stack.settle()  # the counters follow the tasks stream
     status, stats = local_stack.get("/api/v1/task/stats", headers=headers)
     assert stats["code"] == 0 and stats["data"]["completed"] >= 1
 
@@ -108,6 +109,7 @@ def test_stop_running_task_refunds_and_batch_delete_takes_a_body(local_stack: Ru
     assert status == 200 and reply["data"]["deleted_count"] == 2, reply
     status, reply = local_stack.get(f"/api/v1/task/{second}", headers=headers)
     assert (status, reply["code"]) == (404, 40401)
+    local_stack.settle()  # the counters follow the tasks stream (the deletes' REMOVE records)
     _, stats = local_stack.get("/api/v1/task/stats", headers=headers)
     assert stats["data"]["total"] == 0
 

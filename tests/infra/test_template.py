@@ -136,6 +136,8 @@ def app_handlers(app: Any) -> dict[str, tuple[str, Any]]:
                                           else expression.to_string())
         elif kind == "SQSEventConfig":
             out[source.handler_string] = ("SQS", (source.queue, source.batch_size))
+        elif kind == "DynamoDBEventConfig":
+            out[source.handler_string] = ("DynamoDB", (source.stream_arn, source.batch_size))
         else:
             out[source.handler_string] = (kind, None)
     for function in app.pure_lambda_functions:
@@ -164,9 +166,33 @@ def test_every_event_handler_has_exactly_one_function_with_its_trigger(app, temp
             logical = next(name for name in QUEUE_ENV if queue_id.lower() == f"{name}queue")
             assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
             found[handler] = ("SQS", (logical, event["Properties"]["BatchSize"]))
+        elif event["Type"] == "DynamoDB":
+            table_id = event["Properties"]["Stream"]["Fn::GetAtt"][0]
+            logical = next(name for name in TABLE_ENV if table_id.lower() == f"{name}table")
+            found[handler] = ("DynamoDB", (logical, event["Properties"]["BatchSize"]))
         else:
             found[handler] = (event["Type"], None)
     assert found == expected
+
+
+def test_the_tasks_stream_feeds_one_consumer_with_bounded_retries_and_an_alarmed_failure_queue(template):
+    """docs/listing.md "total": the stream (old and new images), and a mapping that bisects, reports partial
+    failures, gives up after bounded retries into an alarmed queue, and names the shard (tumbling window)."""
+    resources = template["Resources"]
+    assert resources["TasksTable"]["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    streams = [(lid, event["Properties"]) for lid, props in functions_of(template).items()
+               for event in (props.get("Events") or {}).values() if event["Type"] == "DynamoDB"]
+    assert len(streams) == 1, "one consumer of the tasks stream (counters and events)"
+    _, props = streams[0]
+    assert props["Stream"] == {"Fn::GetAtt": ["TasksTable", "StreamArn"]}
+    assert props["BisectBatchOnFunctionError"] is True
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert 0 < props["MaximumRetryAttempts"] < 10_000 and props["BatchSize"] >= 100
+    assert props["TumblingWindowInSeconds"] > 0
+    failures = props["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+    assert resources[failures]["Type"] == "AWS::SQS::Queue"
+    assert any(r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"]["Dimensions"][0]["Value"]
+               == {"Fn::GetAtt": [failures, "QueueName"]} for r in resources.values())
 
 
 def test_handler_strings_resolve_to_callables(template):

@@ -59,20 +59,25 @@ def listing(client: Any, account: Any, query: str = "", *, admin: bool = False) 
 
 
 def write_tasks(rows: list[dict[str, Any]]) -> list[Any]:
-    """Write tasks (store.tasks.build_task fields) with their listing counters, as the transactions would.
+    """Write tasks (store.tasks.build_task fields) with their listing counters, as the stream consumer would.
 
-    Test and benchmark data only: BatchWrite for the tasks, one ADD per counter.
+    Test and benchmark data only: BatchWrite for the tasks; under the `aws` fixture the in-process stream
+    consumer counts them (tests/support.drain_task_stream), elsewhere one ADD per counter.
     """
     from taskcenter.domain import listing_plan as listing
     from taskcenter.store import tasks as task_store
     from taskcenter.store.models import Counter, Task
     from taskcenter.store.money import counter_actions
 
+    from tests import support
+
     built = [task_store.build_task(**row) for row in rows]
     deltas = listing.merge_deltas(*(listing.counter_deltas_for_create(task_store.listing_facts(t)) for t in built))
     with Task.batch_write() as batch:
         for task in built:
             batch.save(task)
+    if support.active_stream is not None:
+        return built
     for name, value in deltas.items():
         Counter(name=name).update(actions=counter_actions(value))
     return built

@@ -166,7 +166,7 @@ def test_nothing_can_start_a_task_of_a_create_still_being_written(
     from taskcenter.services.task_api_v1 import admission as v1_admission
 
     v1, price = fan_out, pricing.quota_for("v1_follow", "default")
-    poor = make_account("raced", quota=price * 10_000, key_quota=price * 100)
+    poor = make_account("raced", quota=price * 10_000, key_quota=price * 400)
     seen: list[dict[str, Any]] = []
 
     def interfere(chunk: int) -> None:
@@ -187,8 +187,9 @@ def test_nothing_can_start_a_task_of_a_create_still_being_written(
         if chunk == 3:  # then the key runs out (another request spends it)
             Credential(token_hash=poor.key_hash).update(actions=[Credential.remaining_quota.set(0)])
 
-    _spend_between_chunks(monkeypatch, interfere)
-    status, reply = v1.call("POST", "/api/v1/task", _body(20, 4), account=poor)  # 80 tasks, several chunks
+    chunks = _spend_between_chunks(monkeypatch, interfere)
+    status, reply = v1.call("POST", "/api/v1/task", _body(80, 4), account=poor)  # 320 tasks, several chunks
+    assert len(chunks) == 3, chunks  # the fourth was refused (the key ran out)
     assert (status, reply["code"]) == (403, 40300), reply
     assert seen and all(s["status"] == states.NOT_START and s["hold"] and s["poll"] is None and not s["upstream"]
                         for s in seen)
@@ -214,7 +215,7 @@ def test_a_refusal_that_cannot_be_withdrawn_is_not_answered_as_refused_and_is_re
     from taskcenter.store import held_create
 
     v1, price = fan_out, pricing.quota_for("v1_follow", "default")
-    poor = make_account("stuck", quota=price * 10_000, key_quota=price * 80)
+    poor = make_account("stuck", quota=price * 10_000, key_quota=price * 240)
 
     def key_spent(chunk: int) -> None:
         if chunk == 2:  # another request spends the key: chunk 3 is refused
@@ -225,7 +226,7 @@ def test_a_refusal_that_cannot_be_withdrawn_is_not_answered_as_refused_and_is_re
 
     _spend_between_chunks(monkeypatch, key_spent)
     monkeypatch.setattr(held_create, "withdraw", store_down)
-    status, reply = v1.call("POST", "/api/v1/task", _body(20, 4), account=poor)
+    status, reply = v1.call("POST", "/api/v1/task", _body(60, 4), account=poor)  # 240 tasks, 3 chunks or more
     assert (status, reply["code"]) == (500, 50001), reply  # not a refusal: some of it is still there
     assert "held" in reply["message"] and "refunded automatically" in reply["message"]
     left = _tasks_of(poor)

@@ -28,9 +28,12 @@ The one combination not covered by a scope (Task API v1's serial + script_name) 
 a post-filter on the action; the benchmark reports its reads. The tasks table holds 20 GSIs, DynamoDB's
 default quota per table: the 18 listing indexes, `poll_due` and `due`.
 
-`total` comes from counters, one per scope for ALL and one per scope and status (whichever index serves
-the rows). Admin scopes are sharded (ADMIN_COUNTER_SHARDS items). With a time range, counters cannot
-answer, and `total` is a COUNT query on the same key range (see docs/listing.md for its cost).
+`total` comes from counters (counters table), moved by the tasks table's stream consumer from each
+record's old and new images (store/counter_stream.py; the deltas below are the one rule): one counter per
+scope for ALL and one per scope and status. Admin scopes are read over ADMIN_COUNTER_SHARDS items (once
+spread so concurrent transactions rarely touched the same item; the consumer writes shard 0).
+With a time range, counters cannot answer, and `total` is a COUNT query on the same key range
+(no items returned; see docs/listing.md for its cost).
 """
 
 from __future__ import annotations
@@ -110,9 +113,15 @@ def index_attributes(f: ListingFacts) -> dict[str, str]:
     return attrs
 
 
+# Shards a move writes. The counters follow the tasks stream (store/counter_stream.py): one consumer per stream
+# shard, batched UpdateItems and no transaction contending on a counter item, so moves go to shard 0; reads
+# still sum ADMIN_COUNTER_SHARDS items (counters written when every transaction moved them, spread by id).
+ADMIN_WRITE_SHARDS = 1
+
+
 def admin_shard(numeric_id: int) -> int:
     """The shard of the admin-scope counters a task moves (by id: a task always hits the same shard)."""
-    return numeric_id % ADMIN_COUNTER_SHARDS
+    return numeric_id % ADMIN_WRITE_SHARDS
 
 
 def counter_name(scope_attr: str, scope_value: str, status: str, numeric_id: int) -> str:

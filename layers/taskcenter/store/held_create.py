@@ -160,19 +160,18 @@ def withdraw(payer: Payer, tasks: list[Task], hold_id: str) -> bool:
     """Undo a written chunk of held tasks in one transaction (see the module doc). False if any of them is no
     longer held (the caller looks at each one again)."""
     charges = [Charge(t.task_id, int(t.attempt), int(t.quota)) for t in tasks]
-    deltas = listing.merge_deltas(*({k: -v for k, v in listing.counter_deltas_for_create(
-        task_store.listing_facts(t, states.NOT_START)).items()} for t in tasks))
 
     def removal(tx: TransactWrite) -> None:
+        # the listing counters follow the deletes through the stream (store/counter_stream.py)
         for t in tasks:
             tx.delete(Task(task_id=t.task_id), condition=_held_by(hold_id) & (Task.attempt == int(t.attempt)))
-        money.add_counter_deltas(tx, deltas)
 
     return money.refund_withdrawn(payer, charges, removal)
 
 
 def submit_withdrawal_deltas(task: Task) -> dict[str, int]:
-    """The listing counters' moves that undo a held task's create (store.memory_held uses them too)."""
+    """The listing counters' moves that undo a held task's create (the in-memory twin, store/memory_held.py;
+    on DynamoDB the stream consumer derives them from the delete)."""
     return {k: -v for k, v in listing.counter_deltas_for_create(
         task_store.listing_facts(task, states.NOT_START)).items()}
 
@@ -201,7 +200,7 @@ def withdraw_submit(task: Task) -> bool:
             tx.update(Credential(token_hash=key_hash),
                       actions=[Credential.remaining_quota.add(amount), Credential.used_quota.add(-amount)],
                       condition=Credential.token_hash.exists())
-        money.add_counter_deltas(tx, submit_withdrawal_deltas(task))
+        # the listing counters follow the task's delete through the stream (store/counter_stream.py)
 
     return conditional_transaction(build)
 

@@ -4,7 +4,8 @@ They keep the semantics services rely on, and tests/repository_contract.py check
 PynamoDB ones with one suite: a transition or update is conditional on the stored status and version (a
 lost race writes nothing and answers False); a charge writes every task and moves every balance, or
 nothing; a refund of an attempt happens once (its ledger entry is unique), a second answers False;
-quota never goes below zero; the listing counters move with every create and status move.
+quota never goes below zero; the listing counters move with every create and status move (at once: the
+twin of the tasks stream's consumer once it has read the write, store/counter_stream.py).
 
 What they do not model: DynamoDB's transaction and item-size limits beyond the per-item check (money and
 transaction tests stay on moto), throttling, and eventually consistent reads (every read here is

@@ -30,8 +30,10 @@ class _LazyMeta:
 
     billing_mode = "PAY_PER_REQUEST"
 
-    def __init__(self, logical: str) -> None:
+    def __init__(self, logical: str, stream_view_type: str | None = None) -> None:
         self.logical = logical
+        if stream_view_type:  # PynamoDB's create_table and infra/template.py read it (docs/listing.md "total")
+            self.stream_view_type = stream_view_type
 
     @property
     def table_name(self) -> str:
@@ -201,7 +203,7 @@ class Task(EnvModel):
     computed by `taskcenter.domain.listing_plan` and written with every change of status.
     """
 
-    Meta = _LazyMeta("tasks")
+    Meta = _LazyMeta("tasks", stream_view_type="NEW_AND_OLD_IMAGES")  # the counters' and events' source
 
     task_id = UnicodeAttribute(hash_key=True)  # public id
     id = NumberAttribute()  # numeric id from the atomic counter

@@ -38,7 +38,8 @@ class TaskRepository(Protocol):
     def transition(self, task: Task, new_status: str, changes: Changes | None = None, *, fail_reason: str = "",
                    channel_id: int | None = None) -> bool:
         """Move `task` to `new_status` if its stored status and version are still the ones it holds, with
-        `changes`, the listing counters moving in the same write. False: another writer moved it first
+        `changes` (one conditional write; the listing counters follow from the tasks stream, at once in the
+        in-memory twin: docs/listing.md "total"). False: another writer moved it first
         (nothing written). True: `task` is refreshed. A FAILURE of a charged attempt becomes refund_pending."""
 
     def update(self, task: Task, changes: Changes) -> bool:

@@ -1,8 +1,9 @@
 """Task repository: creation inside the charge transaction, conditional transitions, lookups.
 
-Every status change goes through `transition`, one TransactWriteItems request: the task update is
-conditioned on the expected status and version (two racing workers: one winner), and the listing
-counters move in the same transaction, so `total` and `/stats` are always exact.
+Every status change goes through `transition`: one conditional UpdateItem on the expected status and
+version (two racing workers: one winner), or one TransactWriteItems when other items must change with it
+(a caller's `extra` items). The listing counters are not in these writes: the tasks table's stream moves
+them (store/counter_stream.py, docs/listing.md "total").
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from taskcenter.store.money import (
     Charge,
     Payer,
     TxHook,
-    add_counter_deltas,
     charge_items,
     charge_submission,
     mark_failed_actions,
@@ -128,12 +128,11 @@ def build_task(
 
 def _charge_parts(tasks: list[Task]) -> tuple[list[Charge], Any]:
     charges = [Charge(t.task_id, int(t.attempt), int(t.quota)) for t in tasks]
-    deltas = listing.merge_deltas(*(listing.counter_deltas_for_create(listing_facts(t)) for t in tasks))
 
     def write(tx: TransactWrite) -> None:
+        # the listing counters follow from the stream (store/counter_stream.py), not from this transaction
         for t in tasks:
             tx.save(t, condition=Task.task_id.does_not_exist())
-        add_counter_deltas(tx, deltas)
 
     return charges, write
 
@@ -185,10 +184,12 @@ def _status_key_actions(facts: listing.ListingFacts, old_status: str, new_status
 
 def transition(task: Task, new_status: str, actions: list | None = None, *, fail_reason: str = "",
                channel_id: int | None = None, extra: Sequence[TxHook] = ()) -> bool:
-    """Move `task` from its current status/version to `new_status`, atomically with the counters.
+    """Move `task` from its current status/version to `new_status`.
 
+    One conditional UpdateItem returning the written item (ALL_NEW), unless `extra` adds other items that
+    must change with it (e.g. a settlement): then one TransactWriteItems (twice the write units per item).
     Returns True if this call won, False if the task had already moved on (status or version changed).
-    On True, `task` is refreshed in memory (status, version, billing) so the caller can act on it.
+    On True, `task` holds the written item (status, version, billing) so the caller can act on it.
     A move to FAILURE of a charged attempt marks it refund_pending in the same write.
     `channel_id` moves the task to another channel (failover): its channel listing key and counters follow.
     The same status is allowed when the channel changes (a resubmission elsewhere).
@@ -211,35 +212,45 @@ def transition(task: Task, new_status: str, actions: list | None = None, *, fail
         scopes = listing.scope_values(new_facts)
         acts += [Task.channel_id.set(new_facts.channel_id)]
         acts += [getattr(Task, a).set(scopes[a]) if a in scopes else getattr(Task, a).remove() for a in CHANNELS]
-    new_billing = task.billing
     if new_status == states.FAILURE:
         acts += mark_failed_actions(fail_reason or task.fail_reason or "failed", now_ms=now)
         if task.billing == states.BILLING_CHARGED:
-            new_billing = states.BILLING_REFUND_PENDING
             # owed from now: the reconciler finds it in the `due` index's refund lane if the message is lost
-            acts += [Task.billing.set(new_billing), Task.refund_due_ms.set(now),
+            acts += [Task.billing.set(states.BILLING_REFUND_PENDING), Task.refund_due_ms.set(now),
                      Task.due_lane.set(REFUND_LANE), Task.due_at.set(now)]
     elif new_status == states.SUCCESS:
         acts += [Task.progress.set("100%"), Task.finish_ms.set(now), Task.next_poll_at.remove(),
                  Task.poll_shard.remove(), Task.due_at.remove(), Task.due_lane.remove()]
-    acts = _dedupe_actions(acts)
-    deltas = listing.counter_deltas_between(facts, new_facts)
-
-    def write_transition(tx: TransactWrite) -> None:
-        tx.update(Task(task_id=task.task_id), actions=acts,
-                  condition=(Task.status == old_status) & (Task.version == old_version))
-        add_counter_deltas(tx, deltas)
-        for add in extra:
-            add(tx)
-
-    if not conditional_transaction(write_transition):
+    if not _write_move(task, _dedupe_actions(acts), (Task.status == old_status) & (Task.version == old_version),
+                       extra):
         return False
-    task.refresh(consistent_read=True)
     if new_status in states.TERMINAL:
         # counted here, by the winner of the move only, whatever path made it (engine, submission, stop);
         # the platform's terminal hook is the caller's (services/core/lifecycle.py: storage never calls up)
         metrics.add_metric(name="TasksSucceeded" if new_status == states.SUCCESS else "TasksFailed",
                            unit="Count", value=1)
+    return True
+
+
+def _write_move(task: Task, acts: list, condition: Any, extra: Sequence[TxHook]) -> bool:
+    """The move's one write: an UpdateItem (ALL_NEW, so `task` is the item written, no read back), or a
+    transaction with the `extra` items (then a consistent read back). False: the condition failed."""
+    if extra:
+        def write_transition(tx: TransactWrite) -> None:
+            tx.update(Task(task_id=task.task_id), actions=acts, condition=condition)
+            for hook in extra:
+                hook(tx)
+
+        if not conditional_transaction(write_transition):
+            return False
+        task.refresh(consistent_read=True)
+        return True
+    try:
+        task.update(actions=acts, condition=condition)
+    except UpdateError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
     return True
 
 

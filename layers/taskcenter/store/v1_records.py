@@ -8,7 +8,6 @@ and services/task_api_v1/manual_retry.py for what they mean.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
 from typing import Any
 
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
@@ -20,9 +19,9 @@ from taskcenter.domain import states
 from taskcenter.domain.errors import Conflict
 from taskcenter.domain.ids import v1_task_key
 from taskcenter.store import tasks as task_store
-from taskcenter.store.db import cancellation_codes, conditional_transaction, connection, with_conflict_retry
+from taskcenter.store.db import cancellation_codes, connection, with_conflict_retry
 from taskcenter.store.models import Counter, Task
-from taskcenter.store.money import Charge, Payer, add_counter_deltas, charge_submission
+from taskcenter.store.money import Charge, Payer, charge_submission
 
 PLATFORM = "tikmatrix"
 TaskGone = DoesNotExist  # raised when a task was deleted while we worked on it (a refresh, a delete)
@@ -183,11 +182,10 @@ def restart_attempt(task: Task, payer: Payer, *, price: int, group: str, max_ret
                  & Task.billing.is_in(states.BILLING_REFUNDED, states.BILLING_FREE))
     if failed_before_ms is not None:
         condition = condition & (Task.finish_ms <= failed_before_ms)
-    deltas = listing.counter_deltas_between(facts, replace(facts, status=states.NOT_START))
 
     def write(tx: TransactWrite) -> None:
+        # the listing counters follow from the stream (store/counter_stream.py)
         tx.update(Task(task_id=task.task_id), actions=actions, condition=condition)
-        add_counter_deltas(tx, deltas)
 
     try:
         charge_submission(payer, [Charge(task.task_id, old_attempt + 1, price)], write)
@@ -198,14 +196,14 @@ def restart_attempt(task: Task, payer: Payer, *, price: int, group: str, max_ret
 
 
 def delete_finished(task: Task) -> bool:
-    """Delete a finished, settled task and take it out of the listing counters, in one transaction
-    conditioned on the version read. False if it moved (the caller reads it again)."""
-    deltas = {k: -v for k, v in listing.counter_deltas_for_create(task_store.listing_facts(task)).items()}
+    """Delete a finished, settled task: one DeleteItem conditioned on the version read (the stream takes it
+    out of the listing counters: store/counter_stream.py). False if it moved (the caller reads it again)."""
     version = int(task.version)
-
-    def write_delete(tx: TransactWrite) -> None:
-        tx.delete(Task(task_id=task.task_id), condition=(Task.version == version)
-                  & Task.status.is_in(*states.TERMINAL) & (Task.billing != states.BILLING_REFUND_PENDING))
-        add_counter_deltas(tx, deltas)
-
-    return conditional_transaction(write_delete)
+    try:
+        Task(task_id=task.task_id).delete(condition=(Task.version == version) & Task.status.is_in(*states.TERMINAL)
+                                          & (Task.billing != states.BILLING_REFUND_PENDING))
+    except DeleteError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True

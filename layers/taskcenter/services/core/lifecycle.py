@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from taskcenter import queues
 from taskcenter.domain import states
 from taskcenter.observability import logger
-from taskcenter.services.core import platform_registry, task_events
+from taskcenter.services.core import platform_registry
 from taskcenter.store.repositories import Changes
 from taskcenter.store.repositories import current as repositories
 
@@ -37,7 +37,7 @@ def move(task: Task, new_status: str, changes: Changes | None = None, *, fail_re
         won = repositories().tasks.succeed_and_settle(task, changes, charge)
     if not won:
         return False
-    task_events.moved(task)  # the winner's event (docs/webhooks.md)
+    # the winner's event comes from the tasks table's stream (services/jobs/task_stream.py, docs/webhooks.md)
     if new_status in states.TERMINAL:
         run_terminal_hook(task)
     if new_status == states.SUCCESS:
@@ -109,10 +109,8 @@ def after_move(task: Task, *, refund_now: bool = False) -> None:
 
 def settle_refund(task: Task, *, refund_now: bool = False) -> None:
     if refund_now:
-        refunded = repositories().ledger.refund(task.task_id, int(task.attempt))
+        repositories().ledger.refund(task.task_id, int(task.attempt))  # its event: from the stream
         repositories().tasks.refresh(task)
-        if refunded:
-            task_events.refunded(task)
         return
     try:
         queues.send("refund", {"task_id": task.task_id, "attempt": int(task.attempt)})

@@ -10,7 +10,6 @@ from taskcenter import clock, settings
 from taskcenter.domain import states
 from taskcenter.observability import logger
 from taskcenter.providers.base import UpstreamState
-from taskcenter.services.core import task_events
 from taskcenter.services.core.lifecycle import after_move, move
 from taskcenter.store import item_size
 from taskcenter.store import tasks as task_store
@@ -92,12 +91,9 @@ def apply_upstream_state(task: Task, state: UpstreamState) -> str:
         recent = now - last_change_ms(task) < settings.get().poll_progress_min_interval_seconds * 1000
         if not int(task.poll_misses or 0) and recent:
             return UNCHANGED  # progress moved, but we wrote it moments ago: the next poll will carry it
-        progress_before = task.progress
         # the update answers the item as written: `task` is current without another read
         if not repositories().tasks.update(task, {**changes, **reschedule_changes(task, now)}):
-            return LOST_RACE
-        if task.progress != progress_before:
-            task_events.progressed(task)  # this write's winner only (docs/webhooks.md)
+            return LOST_RACE  # the winner's progress event comes from the stream (docs/webhooks.md)
         return UPDATED
     changes = {**field_changes(task, state, reported, now), **reschedule_changes(task, now)}
     reason = ""

@@ -17,7 +17,6 @@ from typing import Any
 from taskcenter import clock, queues, settings
 from taskcenter.domain import states
 from taskcenter.observability import logger, metrics, task_log_context
-from taskcenter.services.core import task_events
 from taskcenter.store import money
 from taskcenter.store.repositories import current as repositories
 
@@ -44,10 +43,8 @@ def _refund(message: RefundMessage) -> bool:
     refunded = repositories().ledger.refund(message.task_id, message.attempt)
     if refunded:
         metrics.add_metric(name="Refunds", unit="Count", value=1)
+        # its task.refunded event comes from the stream record of this transaction (docs/webhooks.md)
         logger.info("task refunded", extra={"task_id": message.task_id, "attempt": message.attempt})
-        task = repositories().tasks.get(message.task_id)
-        if task is not None:
-            task_events.refunded(task)  # only the transaction that moved the money (docs/webhooks.md)
     else:
         logger.info("refund not owed (already refunded or attempt moved on)",
                     extra={"task_id": message.task_id, "attempt": message.attempt})

@@ -29,7 +29,6 @@ from taskcenter.domain import pricing, states
 from taskcenter.domain import v1_scripts as rules
 from taskcenter.domain.errors import Forbidden, InsufficientQuota
 from taskcenter.observability import logger
-from taskcenter.services.core import task_events
 from taskcenter.services.core.auth import Principal
 from taskcenter.services.task_api_v1 import task_endpoints as v1_tasks
 from taskcenter.store import money, repositories
@@ -48,10 +47,9 @@ def restart_attempt(task: Task, payer: Payer, group: str, *, failed_before_ms: i
     this call restarted it; False when it is no longer the failed attempt we read, is at the retry limit,
     or failed after `failed_before_ms`. Raises InsufficientQuota / Forbidden if unpaid."""
     if task.billing == states.BILLING_REFUND_PENDING:
-        refunded = money.refund_task(task.task_id, int(task.attempt))  # the old attempt's first (exactly once)
+        # the old attempt's first (exactly once); its event comes from the stream (docs/webhooks.md)
+        money.refund_task(task.task_id, int(task.attempt))
         repositories.current().tasks.refresh(task)
-        if refunded:
-            task_events.refunded(task)  # the refund's winner (docs/webhooks.md)
     if task.status != states.FAILURE or int(task.retry_count or 0) >= settings.get().v1_max_retries:
         return False
     if failed_before_ms is not None and int(task.finish_ms or 0) > failed_before_ms:

@@ -20,7 +20,6 @@ from taskcenter.observability import logger
 from taskcenter.providers.base import UpstreamError
 from taskcenter.services.core import channels as channel_service
 from taskcenter.services.core import listing_executor as listings
-from taskcenter.services.core import task_events
 from taskcenter.services.core.auth import Principal, owns
 from taskcenter.services.core.lifecycle import fail_task
 from taskcenter.services.core.platform_registry import provider_for
@@ -282,8 +281,7 @@ def remove(task: Task) -> None:
             raise Conflict("only a finished task can be removed")
         if task.billing == states.BILLING_REFUND_PENDING:
             if money.refund_task(task.task_id, int(task.attempt)):
-                task.refresh(consistent_read=True)
-                task_events.refunded(task)  # the refund's winner (docs/webhooks.md)
+                task.refresh(consistent_read=True)  # its event: from the stream (docs/webhooks.md)
         elif v1_records.delete_finished(task):
             v1_admission.release(task, wake=True)
             return

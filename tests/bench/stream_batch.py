@@ -1,0 +1,76 @@
+"""The tasks stream consumer's cost per task life at a realistic batch (shared by bench_task_life and
+bench_cost_model). LIVES Suno tasks of as many users (no two records of a batch share a user's counters)
+live as the measured life does (submit -> SUBMITTED -> IN_PROGRESS -> SUCCESS), stage by stage, and the
+consumer (services/jobs/task_stream.py) reads the stream after each stage in Lambda batches of BATCH records
+(moto's GetRecords in Lambda's shape, infra/local/streams.py): a submit's creation and SUBMITTED move share
+a batch, as they do within the 1 s batching window; the later moves of a task come minutes apart, so each
+lands in another batch. Its counter writes are divided by the lives. Lambda's GetRecords on a DynamoDB
+stream trigger are free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+BATCH = 100
+LIVES = 100
+USERS = LIVES
+
+
+@dataclass
+class StreamShare:
+    lives: int
+    records: int
+    batches: int
+    counter_writes: int  # UpdateItem requests (one counter item each)
+
+
+def stream_reader() -> Any:
+    """A reader of the bench world's tasks stream that invokes the consumer in-process."""
+    import boto3
+    from botocore.config import Config
+    from taskcenter.services.jobs import task_stream
+    from taskcenter.store.models import Task
+
+    from infra.local.streams import ShardReader, StreamSource
+
+    arn = boto3.client("dynamodb").describe_table(TableName=Task.Meta.table_name)["Table"]["LatestStreamArn"]
+    source = StreamSource("StreamsTaskStreamFunction", "functions.streams.task_stream", "TasksTable", BATCH,
+                          True, True, 0, 60)
+    streams = boto3.client("dynamodbstreams", config=Config(account_id_endpoint_mode="disabled"))
+    return ShardReader(source, streams, arn, lambda event: (True, task_stream.handle(event)))
+
+
+def principals() -> list[Any]:
+    from taskcenter.services.core.auth import authenticate_relay
+
+    from tests.support import make_account
+
+    return [authenticate_relay(f"Bearer {make_account(f'stream{i}').api_key}") for i in range(USERS)]
+
+
+def measure(reader: Any, recorder: Any, poll: Any, upstream: Any, spec: Any) -> StreamShare:
+    """`recorder` (entered around the consumer only) counts its writes; the lives' own writes are not here."""
+    from taskcenter import clock
+    from taskcenter.domain import states
+    from taskcenter.services.core import submission
+
+    reader.drain()  # what the measured life wrote: not this figure's
+    users = principals()
+    before = dict(reader.stats)
+
+    def consume() -> None:
+        with recorder:
+            reader.drain()
+
+    tasks = [submission.submit_now(users[n % len(users)], spec) for n in range(LIVES)]
+    consume()
+    for status, data in ((states.IN_PROGRESS, None), (states.SUCCESS, {"clips": [{"status": "complete"}]})):
+        clock.advance(10)
+        for task in tasks:
+            upstream.set(task.upstream_id, status, **({"data": data} if data else {}))
+            poll(task)
+        consume()
+    return StreamShare(LIVES, reader.stats["records"] - before["records"], reader.stats["batches"] - before["batches"],
+                       0)
