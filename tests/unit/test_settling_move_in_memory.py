@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from taskcenter.domain import states
-from taskcenter.services.core import lifecycle, submission, task_events
+from taskcenter.services.core import lifecycle, submission
 
 from tests.unit.memory_world import FUNDS, World, spec
 
@@ -53,7 +53,7 @@ def test_a_crash_right_after_the_move_leaves_it_settled(mem: World, submitted: A
     def die(task: Any) -> None:
         raise Crash(task.task_id)
 
-    monkeypatch.setattr(task_events, "moved", die)  # the first thing the winner runs after the move
+    monkeypatch.setattr(lifecycle, "run_terminal_hook", die)  # the first thing the winner runs after the move
     with pytest.raises(Crash):
         lifecycle.move(submitted, states.SUCCESS, {"data": {"seconds": 7}})
     assert int(mem.repos.tasks.get(submitted.task_id).quota) == 700
