@@ -147,3 +147,34 @@ def test_a_stat_over_a_long_log_reads_one_hours_rows_per_edge_not_the_log(
             assert reads.ledger <= 1 + 2 * 60 + 2 + 2, (params, reads.ledger)
     finally:
         clock.set_now(None)
+
+
+def test_a_video_settlement_that_charged_more_is_in_the_quota_one_that_gave_back_is_not(
+        client: Any, world: Any) -> None:
+    """settle#<task>#<attempt> (docs/video.md) is a consume row when the video cost more than was charged: its
+    amount joins its hour's sum; whole hours (from the buckets) and a partial edge hour (the admin's by_day keys
+    carry no kind: the settlement's item is read) both count it."""
+    from taskcenter.store import tasks as task_store
+    from taskcenter.store.repositories import current as repositories
+
+    from tests.integration.test_usage_log import _task
+
+    base = (int(time.time() * 1000) // DAY_MS + 2) * DAY_MS
+    payer = money.Payer(world.user.user_id, world.user.key_hash)
+    clock.set_now(base + 10 * 60_000)
+    try:
+        more, less = _task(world.user, 900), _task(world.user, 500)
+        task_store.create_charged(payer, [more, less])
+        clock.set_now(base + 20 * 60_000)
+        assert repositories().tasks.succeed_and_settle(more, None, 1_200)  # 300 more, a consume row
+        assert repositories().tasks.succeed_and_settle(less, None, 200)  # 300 back, a refund row
+        now = base + HOUR_MS + 5 * 60_000
+        clock.set_now(now)
+        for start in (base, base + 15 * 60_000):  # on the hour; inside it (an edge hour read)
+            expected = _expected(world.user.user_id, start, None, now)
+            assert expected["quota"] == (900 + 500 + 300 if start == base else 300)
+            assert _get(client, world.user, "/api/log/self/stat", start_timestamp=start // 1000) == expected
+            assert _get(client, world.admin, "/api/log/stat", start_timestamp=start // 1000) == _expected(
+                None, start, None, now)
+    finally:
+        clock.set_now(None)
