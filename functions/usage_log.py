@@ -20,7 +20,7 @@ bp = Blueprint(__name__)
 PERMISSIONS = {
     "list_own_logs": {"tables": {"users": "r", "credentials": "r", "ledger": "r", "counters": "r"}},  # hour buckets
     "list_all_logs": {"tables": {"users": "r", "credentials": "r", "ledger": "r", "counters": "r"}},
-    "own_log_stat": {"tables": {"users": "r", "credentials": "r", "ledger": "r"}},
+    "own_log_stat": {"tables": {"users": "r", "credentials": "r", "ledger": "r", "counters": "r"}},  # quota sums
     "all_log_stat": {"tables": {"users": "r", "credentials": "r", "ledger": "r", "counters": "r"}},
 }
 

@@ -7,6 +7,9 @@ listing (services/usage_log/listing.py, page size 20) for page 1, page 2, the mi
 whole log (no time window), and pages 1 and 2 of the dashboards' default window (today 00:00 to now + 1 h).
 A page costs its rows plus at most the rows of one hour above it (its first row's hour, walked keys only) and
 the oldest entry (no window); the counter items are the window's days (one item per UTC day).
+The stat (/api/log/self/stat, /api/log/stat) is measured over the whole log, the default window and a window
+with two partial edge hours: its quota is summed from the same day items' per-hour amounts plus at most one
+hour's rows per edge, and rpm counts the last minute's rows.
 Entries are written with BatchWrite through PynamoDB and counted with store/usage_log_counts.add_counts_now
 (bench data; the money transactions write the same entries and counts).
 """
@@ -127,6 +130,7 @@ def run(scales: list[int]) -> list[dict[str, Any]]:
     finally:
         clock.set_now(None)
     out += _admin_rows(scales, reads)
+    out += _stat_rows(scales, reads)
     out.append({"metric": "ledger items per page at most the page + one hour's rows + 1, at every depth and scale",
                 "value": "yes" if bounded else "NO", "target": "yes"})
     same = all(len(values) == 1 for values in first_pages.values())
@@ -159,6 +163,48 @@ def _admin_rows(scales: list[int], reads: Reads) -> list[dict[str, Any]]:
                         "note": f"{reads.requests} requests; total {data['total']:,}"})
     finally:
         clock.set_now(None)
+    return out
+
+
+def _stat_rows(scales: list[int], reads: Reads) -> list[dict[str, Any]]:
+    """The stats' items read, per user and for every user (the admin's default 30 days), at every scale."""
+    from taskcenter import clock
+    from taskcenter.services.usage_log import listing
+
+    today = NOW_MS - NOW_MS % 86_400_000
+    windows = {"whole log": {}, "default window": {"start_timestamp": str(today // 1000),
+                                                   "end_timestamp": str((NOW_MS + 3_600_000) // 1000)},
+               "edges at :20 and :40": {"start_timestamp": str((today + 20 * 60_000) // 1000),
+                                         "end_timestamp": str((NOW_MS - 19 * 60_000) // 1000)}}
+    out: list[dict[str, Any]] = []
+    per_window: dict[str, set[int]] = {}
+    bounded = True
+    clock.set_now(NOW_MS + 60_000)
+    try:
+        for n, entries in enumerate(scales, start=1):
+            for name, params in windows.items():
+                reads.ledger = reads.counters = reads.requests = 0
+                data = listing.stat_own(params, _principal(n))
+                if name != "edges at :20 and :40":  # the 100 entries' log starts inside that window's first hour
+                    per_window.setdefault(name, set()).add(reads.ledger)
+                # the oldest entry, at most one hour's rows per edge, the last minute's rows
+                bounded &= reads.ledger <= 1 + 2 * PER_HOUR + 2
+                out.append({"metric": f"items read, stat ({name}) of a user with {entries:,} entries",
+                            "value": f"{reads.ledger} ledger + {reads.counters} counter", "unit": "items",
+                            "note": f"{reads.requests} requests; quota {data['quota']:,}, rpm {data['rpm']}"})
+        for name, params in windows.items():
+            reads.ledger = reads.counters = reads.requests = 0
+            data = listing.stat_all(params, _principal(0))
+            out.append({"metric": f"items read, admin stat ({name}; {', '.join(f'{n:,}' for n in scales)} entries)",
+                        "value": f"{reads.ledger} ledger + {reads.counters} counter", "unit": "items",
+                        "note": f"{reads.requests} requests; quota {data['quota']:,}, rpm {data['rpm']}"})
+    finally:
+        clock.set_now(None)
+    same = all(len(values) == 1 for values in per_window.values())
+    out.append({"metric": "ledger items read by a user's stat (whole log, default window) equal at every scale",
+                "value": "yes" if same else "NO", "target": "yes"})
+    out.append({"metric": "ledger items read by a user's stat at most 1 + two hours' rows + the last minute's",
+                "value": "yes" if bounded else "NO", "target": "yes"})
     return out
 
 

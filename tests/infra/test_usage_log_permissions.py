@@ -24,3 +24,10 @@ def test_ledger_writers_may_write_the_counters_and_the_log_reads_them() -> None:
     lacking = sorted(name for name, tables in writers.items() if tables.get("CountersTable") != "DynamoDBCrudPolicy")
     assert not lacking, f"write the ledger but not the counters table: {lacking}"
     assert _tables(functions["UsageLogListOwnLogsFunction"]).get("CountersTable") == "DynamoDBReadPolicy"
+
+
+def test_the_stats_read_the_counters() -> None:
+    """The stats sum the buckets' amounts (docs/usage-log.md, "Stat"): both may read the counters table."""
+    functions = cfn.resources_of(cfn.load_template(TEMPLATE_PATH), "AWS::Serverless::Function")
+    for name in ("UsageLogOwnLogStatFunction", "UsageLogAllLogStatFunction"):
+        assert _tables(functions[name]).get("CountersTable") == "DynamoDBReadPolicy", name

@@ -3,6 +3,8 @@
 - one user's entries: the `by_user_time` index (user_id, at_ms, all attributes), newest first;
 - every user's entries (admin): the `by_day` index (day, at_ms; keys only), one Query per day walked newest
   first, then one BatchGetItem for the page's items.
+The stat's edge hours and its last 60 s (charged_user, charged_admin, count_user, count_admin) read the same way,
+bounded by the stretch they are asked for.
 A page is read from the top of the hour that holds its first row (services/usage_log/window.py finds it from
 the hour buckets, store/usage_log_counts.py): the rows walked over are that hour's, never the log's.
 """
@@ -42,47 +44,12 @@ def _row(item: LedgerEntry) -> LedgerRow:
                      str(item.task_id or ""), int(item.at_ms), str(item.note or ""))
 
 
-def _range(start_ms: int | None, end_ms: int | None) -> Any:
-    attr = LedgerEntry.at_ms
-    if start_ms is not None and end_ms is not None:
-        return attr.between(start_ms, end_ms)
-    if start_ms is not None:
-        return attr >= start_ms
-    if end_ms is not None:
-        return attr <= end_ms
-    return None
-
-
 def _kinds(kinds: tuple[str, ...] | None) -> Any:
     return LedgerEntry.kind.is_in(*kinds) if kinds else None
 
 
-def user_rows(user_id: int, *, start_ms: int | None, end_ms: int | None,
-              kinds: tuple[str, ...] | None) -> list[LedgerRow]:
-    """Every entry of the user in the window (the stat: a sum over the window, as new-api's SUM)."""
-    return [_row(item) for item in LedgerEntry.by_user_time.query(
-        user_id, range_key_condition=_range(start_ms, end_ms), filter_condition=_kinds(kinds))]
-
-
 def _day(ms: int) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(ms // 1000))
-
-
-def _day_keys(start_ms: int, end_ms: int) -> Any:
-    """Every user's entry keys in [start_ms, end_ms], newest first, one day's Query at a time (lazily)."""
-    day_ms = end_ms - end_ms % DAY_MS
-    while day_ms + DAY_MS > start_ms:
-        day = _day(day_ms)
-        yield from LedgerEntry.by_day.query(day, range_key_condition=LedgerEntry.at_ms.between(start_ms, end_ms),
-                                            scan_index_forward=False)
-        day_ms -= DAY_MS
-
-
-def all_rows(*, start_ms: int, end_ms: int, kinds: tuple[str, ...] | None) -> list[LedgerRow]:
-    """Every user's entries in the window (the admin stat: a sum over the window, as new-api's SUM)."""
-    keys = [(int(item.user_id), str(item.entry)) for item in _day_keys(start_ms, end_ms)]
-    rows = [_row(item) for item in LedgerEntry.batch_get(keys)] if keys else []
-    return [row for row in rows if not kinds or row.kind in kinds]
 
 
 # ---------------------------------------------------------------- window reads (services/usage_log/window.py)
@@ -104,6 +71,14 @@ def count_user(user_id: int, low_ms: int, high_ms: int, kinds: tuple[str, ...] |
                                             filter_condition=_kinds(kinds), attributes_to_get=KEYS)
     n = sum(1 for _ in result)
     return n, int(result.page_iter.total_scanned_count)
+
+
+def charged_user(user_id: int, low_ms: int, high_ms: int) -> tuple[int, int]:
+    """(the user's charges' amounts, index entries read) in [low_ms, high_ms]: an edge hour of the stat's quota."""
+    result = LedgerEntry.by_user_time.query(user_id, range_key_condition=LedgerEntry.at_ms.between(low_ms, high_ms),
+                                            filter_condition=_kinds(("charge",)), attributes_to_get=[*KEYS, "amount"])
+    amount = sum(int(item.amount) for item in result)
+    return amount, int(result.page_iter.total_scanned_count)
 
 
 def user_window_page(user_id: int, top_ms: int, low_ms: int, skip: int, limit: int,
@@ -165,6 +140,15 @@ def count_admin(low_ms: int, high_ms: int, kinds: tuple[str, ...] | None) -> tup
     reads = _Reads()
     n = sum(1 for _ in _admin_keys(high_ms, low_ms, kinds, reads))
     return n, reads.n
+
+
+def charged_admin(low_ms: int, high_ms: int) -> tuple[int, int]:
+    """(every user's charges' amounts, ledger items read) in [low_ms, high_ms] (an edge hour): the by_day keys,
+    then one BatchGetItem per 100 for their amounts (the index holds keys only)."""
+    reads = _Reads()
+    keys = list(_admin_keys(high_ms, low_ms, ("charge",), reads))
+    items = list(LedgerEntry.batch_get(keys, attributes_to_get=[*KEYS, "amount"])) if keys else []
+    return sum(int(item.amount) for item in items), reads.n + len(items)
 
 
 def admin_window_page(top_ms: int, low_ms: int, skip: int, limit: int, kinds: tuple[str, ...] | None) -> LedgerPage:

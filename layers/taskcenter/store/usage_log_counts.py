@@ -4,8 +4,10 @@ entries (store/money.py, store/videos.py), so a window's total and the hour hold
 counters, not by walking rows.
 
 One item per scope and UTC day (`ul#u<user>#d<day>`, `ul#a<shard>#d<day>`) holds 24 hours x 3 kinds as
-attributes (`c07`: charges in hour 07, `r` refunds, `t` top-ups): a transaction moves one item per scope
-(two in all), and the dashboards' default window (today 00:00 to now + 1 h) is one or two items per scope.
+attributes (`c07`: charges in hour 07, `r` refunds, `t` top-ups), and beside them the hour's sum of the charges'
+amounts (`q07`: new-api's consume `quota`, which /api/log/self/stat and /api/log/stat sum; docs/usage-log.md
+"Stat"): a transaction moves one item per scope (two in all), and the dashboards' default window (today 00:00
+to now + 1 h) is one or two items per scope.
 """
 
 from __future__ import annotations
@@ -23,11 +25,19 @@ HOURS_PER_DAY = 24
 DAY_MS = BUCKET_MS * HOURS_PER_DAY
 LETTER = {"charge": "c", "refund": "r", "credit": "t"}
 KINDS = tuple(LETTER)
+QUOTA = "q"  # the charges' amounts per hour (the stat's quota), beside their count `c`
 ADMIN_SHARDS = ADMIN_COUNTER_SHARDS  # as the admin listing counters: concurrent transactions rarely collide
 
 
 def _attr_name(kind: str, hour_of_day: int) -> str:
     return f"{LETTER[kind]}{hour_of_day:02d}"
+
+
+def _quota_name(hour_of_day: int) -> str:
+    return f"{QUOTA}{hour_of_day:02d}"
+
+
+LETTERS = (*LETTER.values(), QUOTA)
 
 
 # The counters table's items are schemaless; PynamoDB needs each attribute declared, hence a generated model.
@@ -36,7 +46,7 @@ LogDayCounts: Any = type("LogDayCounts", (EnvModel,), {
     "__doc__": "One scope's ledger entries per kind and hour of one UTC day (an item of the counters table).",
     "Meta": _LazyMeta(Counter.Meta.logical),
     "name": UnicodeAttribute(hash_key=True),
-    **{_attr_name(k, h): NumberAttribute(null=True) for k in KINDS for h in range(HOURS_PER_DAY)},
+    **{f"{letter}{h:02d}": NumberAttribute(null=True) for letter in LETTERS for h in range(HOURS_PER_DAY)},
 })
 
 
@@ -54,15 +64,19 @@ def admin_shard(user_id: int) -> int:
 
 
 def deltas(entries: Iterable[LedgerEntry]) -> dict[str, dict[str, int]]:
-    """{item name: {attribute: entries}} for these ledger entries: the user's and the admin shard's day items."""
+    """{item name: {attribute: entries, or the charges' amount}} for these ledger entries: the user's and the
+    admin shard's day items."""
     out: dict[str, dict[str, int]] = {}
     for entry in entries:
         at = int(entry.at_ms)
         day, hour = at // DAY_MS, (at % DAY_MS) // BUCKET_MS
-        attr = _attr_name(str(entry.kind), hour)
+        adds = {_attr_name(str(entry.kind), hour): 1}
+        if entry.kind == "charge":  # an ADD of the amount beside the count: no extra item (docs/usage-log.md)
+            adds[_quota_name(hour)] = int(entry.amount)
         for name in (user_item(int(entry.user_id), day), admin_item(admin_shard(int(entry.user_id)), day)):
             moves = out.setdefault(name, {})
-            moves[attr] = moves.get(attr, 0) + 1
+            for attr, n in adds.items():
+                moves[attr] = moves.get(attr, 0) + n
     return out
 
 
@@ -93,6 +107,15 @@ def add_counts_now(entries: Iterable[LedgerEntry]) -> None:
 def hour_counts(names_by_day: dict[int, list[str]], kinds: tuple[str, ...]) -> tuple[dict[int, int], int]:
     """{epoch hour: entries of these kinds} over the given days' items (every shard of a day summed), and the
     number of counter items read: one BatchGetItem per 100 items."""
+    return _hour_values(names_by_day, tuple(LETTER[k] for k in kinds))
+
+
+def hour_quotas(names_by_day: dict[int, list[str]]) -> tuple[dict[int, int], int]:
+    """{epoch hour: the charges' amounts} over the given days' items, and the counter items read."""
+    return _hour_values(names_by_day, (QUOTA,))
+
+
+def _hour_values(names_by_day: dict[int, list[str]], letters: tuple[str, ...]) -> tuple[dict[int, int], int]:
     wanted = [name for names in names_by_day.values() for name in names]
     day_of = {name: day for day, names in names_by_day.items() for name in names}
     out: dict[int, int] = {}
@@ -101,7 +124,7 @@ def hour_counts(names_by_day: dict[int, list[str]], kinds: tuple[str, ...]) -> t
         read += 1
         base = day_of[str(item.name)] * HOURS_PER_DAY
         for hour in range(HOURS_PER_DAY):
-            n = sum(int(getattr(item, _attr_name(k, hour)) or 0) for k in kinds)
+            n = sum(int(getattr(item, f"{letter}{hour:02d}") or 0) for letter in letters)
             if n:
                 out[base + hour] = out.get(base + hour, 0) + n
     return out, read
@@ -109,14 +132,15 @@ def hour_counts(names_by_day: dict[int, list[str]], kinds: tuple[str, ...]) -> t
 
 def recount_days_before(day: int) -> int:
     """Set every day item of the UTC days before `day` (days since the epoch) to the ledger's own count of
-    their entries (docs/usage-log.md, "Deploying"): for the entries written before the buckets existed.
+    their entries and sum of their charges (docs/usage-log.md, "Deploying"): for the entries written before
+    the buckets existed.
     Offline: a Scan of the ledger, never a request path. Exact and idempotent, whoever wrote the entries,
     as long as no entry is written into those days meanwhile: run it for days that have ended (entries are
     written at the writer's now). Returns the number of items set."""
     from taskcenter.store.models import LedgerEntry
 
     counted = deltas(LedgerEntry.scan(filter_condition=LedgerEntry.at_ms < day * DAY_MS))
-    every = [_attr_name(k, h) for k in KINDS for h in range(HOURS_PER_DAY)]
+    every = [f"{letter}{h:02d}" for letter in LETTERS for h in range(HOURS_PER_DAY)]
     for name, attrs in sorted(counted.items()):
         LogDayCounts(name=name).update(actions=[getattr(LogDayCounts, a).set(attrs.get(a, 0)) for a in every])
     return len(counted)

@@ -94,25 +94,33 @@ def _empty(page: int, size: int) -> dict[str, Any]:
     return _envelope(page, size, [], 0)
 
 
-def _listing(scope: window.Scope, page: int, size: int, start_ms: int | None, end_ms: int | None,
-             kinds: tuple[str, ...] | None) -> tuple[int, int, usage_log.LedgerPage]:
-    """(total, offset, the page's rows): the exact total from the hour buckets, the page read from the hour
-    holding its first row (services/usage_log/window.py)."""
-    offset, now = (page - 1) * size, clock.now_ms()
+def _window_start(scope: window.Scope, start_ms: int | None, end_ms: int | None, now: int) -> int | None:
+    """Where the window's reads begin (None: no row can match), or a 400 for every user's window over a year."""
     if scope.user_id is not None and (start_ms is None or (end_ms or now) - start_ms > CLAMP_AFTER_MS):
         # no start, or a long window: the user's log from its oldest entry's hour (one index entry read), so
         # the window reads no day items before the first entry (on the hour: no edge hour to count)
         oldest = usage_log.oldest_ms(scope.user_id)
         if oldest is None:
-            return 0, offset, usage_log.LedgerPage([])
+            return None
         start_ms = max(start_ms or 0, oldest - oldest % BUCKET_MS)
     if start_ms is None:
-        return 0, offset, usage_log.LedgerPage([])
+        return None
     if scope.user_id is None and (end_ms or now) - start_ms > MAX_ADMIN_DAYS * usage_log.DAY_MS:
         # every user's window reads 4 day items per day (docs/usage-log.md): a longer one is a 400
         raise BadInput(f"the admin log's window is at most {MAX_ADMIN_DAYS} days without a username: "
                        "narrow start_timestamp/end_timestamp", field="start_timestamp")
-    counted = window.count_window(scope, start_ms, end_ms, now, kinds)
+    return start_ms
+
+
+def _listing(scope: window.Scope, page: int, size: int, start_ms: int | None, end_ms: int | None,
+             kinds: tuple[str, ...] | None) -> tuple[int, int, usage_log.LedgerPage]:
+    """(total, offset, the page's rows): the exact total from the hour buckets, the page read from the hour
+    holding its first row (services/usage_log/window.py)."""
+    offset, now = (page - 1) * size, clock.now_ms()
+    start = _window_start(scope, start_ms, end_ms, now)
+    if start is None:
+        return 0, offset, usage_log.LedgerPage([])
+    counted = window.count_window(scope, start, end_ms, now, kinds)
     result = window.read_page(scope, counted, offset, size, kinds)
     return counted.total, offset, result
 
@@ -175,31 +183,38 @@ def _usernames(user_ids: set[int]) -> dict[int, str]:
     return out
 
 
+NO_STAT = {"quota": 0, "rpm": 0, "tpm": 0}
+RECENT_MS = 60_000  # new-api's rpm/tpm: consume rows of the last 60 s, the time window not applied (§4.5)
+
+
+def _stat(scope: window.Scope, start_ms: int | None, end_ms: int | None) -> dict[str, int]:
+    """quota: the consume (type 2) rows' sum in the window, from the hour buckets' amounts and at most one hour's
+    rows per edge; rpm: consume rows of the last 60 s (a COUNT of that minute); tpm: 0 (the ledger holds no
+    tokens). Neither grows with the log's length (docs/usage-log.md, "Stat")."""
+    now = clock.now_ms()
+    start = _window_start(scope, start_ms, end_ms, now)
+    quota = window.quota_window(scope, start, end_ms, now).quota if start is not None else 0
+    # rows exist up to the writer's now: the last minute's upper bound is the windows' (now + 1 h)
+    rpm, _ = scope.count(now - RECENT_MS, now + BUCKET_MS, ("charge",))
+    return {"quota": quota, "rpm": rpm, "tpm": 0}
+
+
 def stat_own(params: dict[str, str | None], principal: Principal) -> dict[str, int]:
-    """quota: the consume (type 2) rows' sum in the window (the `type` parameter ignored, as new-api);
-    rpm: consume rows in the last 60 s; tpm: 0 (the ledger holds no tokens)."""
+    """The user's stat (the `type` parameter ignored, as new-api)."""
     _log_type(params)
     start_ms, end_ms = listing_params.parse_time_range(params)
     if _unmatchable(params):
-        return {"quota": 0, "rpm": 0, "tpm": 0}
-    rows = usage_log.user_rows(principal.user_id, start_ms=start_ms, end_ms=end_ms, kinds=("charge",))
-    recent = usage_log.user_rows(principal.user_id, start_ms=clock.now_ms() - 60_000, end_ms=None, kinds=("charge",))
-    return {"quota": sum(row.amount for row in rows), "rpm": len(recent), "tpm": 0}
+        return dict(NO_STAT)
+    return _stat(window.Scope(principal.user_id), start_ms, end_ms)
 
 
 def stat_all(params: dict[str, str | None], principal: Principal) -> dict[str, int]:
-    """The admin stat: as stat_own over every user (by day) or the `username` filter's user."""
+    """The admin stat: as stat_own over every user (the admin window: 30 days by default, at most 366 without
+    a username) or the `username` filter's user."""
     _log_type(params)
     start_ms, end_ms = _admin_window(params)
     channel = listing_params.parse_int(params.get("channel"), "channel")
     user_id = _admin_user(params)
     if _unmatchable(params) or user_id is False or (channel is not None and channel != 0):
-        return {"quota": 0, "rpm": 0, "tpm": 0}
-    now = clock.now_ms()
-    if isinstance(user_id, int):
-        rows = usage_log.user_rows(user_id, start_ms=start_ms, end_ms=end_ms, kinds=("charge",))
-        recent = usage_log.user_rows(user_id, start_ms=now - 60_000, end_ms=None, kinds=("charge",))
-    else:
-        rows = usage_log.all_rows(start_ms=start_ms, end_ms=end_ms, kinds=("charge",))
-        recent = usage_log.all_rows(start_ms=now - 60_000, end_ms=now + 60_000, kinds=("charge",))
-    return {"quota": sum(row.amount for row in rows), "rpm": len(recent), "tpm": 0}
+        return dict(NO_STAT)
+    return _stat(window.Scope(user_id if isinstance(user_id, int) else None), start_ms, end_ms)

@@ -36,6 +36,11 @@ class Scope:
             return usage_log.count_user(self.user_id, low_ms, high_ms, kinds)
         return usage_log.count_admin(low_ms, high_ms, kinds)
 
+    def charged(self, low_ms: int, high_ms: int) -> tuple[int, int]:
+        if self.user_id is not None:
+            return usage_log.charged_user(self.user_id, low_ms, high_ms)
+        return usage_log.charged_admin(low_ms, high_ms)
+
     def page(self, top_ms: int, low_ms: int, skip: int, limit: int,
              kinds: tuple[str, ...] | None) -> usage_log.LedgerPage:
         if self.user_id is not None:
@@ -86,6 +91,30 @@ def count_window(scope: Scope, start_ms: int, end_ms: int | None, now_ms: int,
             hour = bucket_of(low)
             out.hours[hour] = out.hours.get(hour, 0) + sign * n
     out.hours = {h: n for h, n in out.hours.items() if n > 0}
+    return out
+
+
+@dataclass
+class WindowQuota:
+    quota: int  # the charges' amounts in the window (new-api's consume quota)
+    counter_items: int = 0
+    ledger_items: int = 0
+
+
+def quota_window(scope: Scope, start_ms: int, end_ms: int | None, now_ms: int) -> WindowQuota:
+    """The window's charged amount: whole hours summed from the buckets' `q` attributes, a partial edge hour
+    from its bucket less the amounts outside the window or by the amounts inside it, as count_window splits it
+    (the same plan: at most one hour's rows read per edge, whatever the log's length)."""
+    plan = window_buckets(start_ms, end_ms, now_ms, shards=0)
+    assert plan is not None  # only a cap makes it None
+    days = {hour // usage_log_counts.HOURS_PER_DAY for hour in plan.hours}
+    sums, items = usage_log_counts.hour_quotas(scope.day_items(days))
+    out = WindowQuota(sum(sums.get(hour, 0) for hour in plan.hours), counter_items=items)
+    for sign, ranges in ((1, plan.plus), (-1, plan.minus)):
+        for low, high in ranges:
+            amount, read = scope.charged(low, high)
+            out.quota += sign * amount
+            out.ledger_items += read
     return out
 
 
