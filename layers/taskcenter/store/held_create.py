@@ -10,7 +10,7 @@ transactions, held until all of them committed, then released, or withdrawn. doc
   `next_poll_at`). Its deadline is the hold's expiry, so the timeout sweeper fails and refunds the tasks
   of a create that died between chunks.
 - `release`: the hold taken off and the task made due, in transactions of up to 100 updates.
-- `withdraw`: a written chunk undone in one transaction, the mirror of its charge (money.refund_withdrawn):
+- `withdraw`: a written chunk undone in one transaction, the mirror of its charge (money.withdraw_charges):
   refund entries, quota back, tasks deleted, counters back; conditioned on every task still held.
 
 A relay submit (services/core/submission.submit_now) holds its one task the same way while the client waits
@@ -166,7 +166,7 @@ def withdraw(payer: Payer, tasks: list[Task], hold_id: str) -> bool:
         for t in tasks:
             tx.delete(Task(task_id=t.task_id), condition=_held_by(hold_id) & (Task.attempt == int(t.attempt)))
 
-    return money.refund_withdrawn(payer, charges, removal)
+    return money.withdraw_charges(payer, charges, removal)
 
 
 def submit_withdrawal_deltas(task: Task) -> dict[str, int]:

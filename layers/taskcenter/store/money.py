@@ -37,6 +37,7 @@ from taskcenter.store.db import (
 )
 from taskcenter.store.models import Counter, Credential, LedgerEntry, Task, User
 from taskcenter.store.usage_log_counts import add_counts as add_log_counts
+from taskcenter.store.usage_log_counts import remove_counts as remove_log_counts
 
 TxHook = Callable[[TransactWrite], None]
 
@@ -215,20 +216,23 @@ def refund_task(task_id: str, attempt: int | None = None) -> bool:
     return conditional_transaction(write_refund)
 
 
-def refund_withdrawn(payer: Payer, charges: list[Charge], write_removal: TxHook) -> bool:
-    """Undo charges of tasks that never started, in one transaction: a refund ledger entry per charge
-    (condition: new), user and key credited back, and `write_removal` deletes the tasks (each conditioned on
+def withdraw_charges(payer: Payer, charges: list[Charge], write_removal: TxHook) -> bool:
+    """Undo charges of tasks that never started, in one transaction: each charge's ledger entry deleted (a
+    refused create leaves no entry, not a charge/refund pair: docs/decisions.md, "Money"), its usage-log
+    count taken back, user and key credited back, and `write_removal` deletes the tasks (each conditioned on
     still being the untouched attempt). The mirror of charge_submission, item for item, so it fits wherever
-    the charge did. False if a condition failed (a task moved, or was refunded already): nothing written."""
+    the charge did. False if a condition failed (a task moved, or a charge is gone): nothing written."""
     total = sum(c.amount for c in charges)
+    keys = [(payer.user_id, f"charge#{c.task_id}#{c.attempt}") for c in charges if c.amount > 0]
+    # the entries' own times name the usage-log buckets they were counted in (one read, refusal path only)
+    found = list(LedgerEntry.batch_get(keys, consistent_read=True)) if keys else []
+    if len(found) != len(keys):
+        return False
 
     def build(tx: TransactWrite) -> None:
-        entries = [_ledger(payer.user_id, f"refund#{c.task_id}#{c.attempt}", "refund", c.amount,
-                           task_id=c.task_id, attempt=c.attempt, key_hash=payer.key_hash)
-                   for c in charges if c.amount > 0]
-        for entry in entries:
-            tx.save(entry, condition=LedgerEntry.entry.does_not_exist())
-        add_log_counts(tx, entries)  # docs/usage-log.md, "total"
+        for entry in found:
+            tx.delete(LedgerEntry(user_id=payer.user_id, entry=str(entry.entry)), condition=LedgerEntry.entry.exists())
+        remove_log_counts(tx, found)  # docs/usage-log.md, "total"
         if total > 0:
             tx.update(User(id=payer.user_id), actions=[User.quota.add(total), User.used_quota.add(-total)],
                       condition=User.id.exists())
