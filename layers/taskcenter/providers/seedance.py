@@ -18,13 +18,13 @@ from urllib.parse import quote
 from taskcenter.domain import states
 from taskcenter.providers import http, video_status
 from taskcenter.providers.base import (
-    ChannelInfo,
     PermanentUpstreamError,
     SubmitRequest,
     SubmitResult,
     TransientUpstreamError,
     UpstreamState,
 )
+from taskcenter.providers.channel_adapter import ChannelAdapter
 from taskcenter.providers.video_status import Status, StatusTable
 
 PATH = "/api/v3/contents/generations/tasks"
@@ -46,20 +46,7 @@ def task_to_state(body: dict[str, Any]) -> UpstreamState | None:
                                  data={k: v for k, v in data.items() if v is not None})
 
 
-class SeedanceProvider:
-    def __init__(self, channel: ChannelInfo) -> None:
-        self.channel = channel
-
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.channel.secret}"} if self.channel.secret else {}
-
-    def _object(self, reply: http.HttpReply, what: str) -> dict[str, Any]:
-        http.classify_status(reply, what, secret=self.channel.secret)
-        body = reply.json()
-        if not isinstance(body, dict):
-            raise TransientUpstreamError(f"{what}: upstream answered a non-object", status=reply.status)
-        return body
-
+class SeedanceProvider(ChannelAdapter):
     def submit(self, request: SubmitRequest) -> SubmitResult:
         p = request.payload
         content: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": url}, "role": "first_frame"}

@@ -29,13 +29,13 @@ from urllib3 import encode_multipart_formdata
 from taskcenter.domain import states
 from taskcenter.providers import download, http, video_status
 from taskcenter.providers.base import (
-    ChannelInfo,
     PermanentUpstreamError,
     SubmitRequest,
     SubmitResult,
     TransientUpstreamError,
     UpstreamState,
 )
+from taskcenter.providers.channel_adapter import ChannelAdapter
 from taskcenter.providers.video_status import Status, StatusTable
 
 # The Videos API's statuses (the mapping rules every video platform shares: providers/video_status.py); a status
@@ -65,20 +65,8 @@ def object_to_state(body: dict[str, Any]) -> UpstreamState | None:
                                  data={name: body.get(name) for name in OBJECT_FIELDS if name in body})
 
 
-class SoraProvider:
-    def __init__(self, channel: ChannelInfo) -> None:
-        self.channel = channel
-
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.channel.secret}"} if self.channel.secret else {}
-
-    def _object(self, reply: http.HttpReply, what: str) -> dict[str, Any]:
-        http.classify_status(reply, what, secret=self.channel.secret)
-        body = reply.json()
-        if not isinstance(body, dict):
-            raise TransientUpstreamError(f"{what}: upstream answered a non-object", status=reply.status,
-                                         public="the upstream's reply is not an object")
-        return body
+class SoraProvider(ChannelAdapter):
+    non_object_public = "the upstream's reply is not an object"
 
     def _submit_body(self, payload: dict[str, Any]) -> tuple[dict[str, str], Any]:
         fields = {name: str(payload[name]) for name in ("model", "prompt", "seconds", "size") if payload.get(name)}

@@ -21,13 +21,13 @@ from urllib.parse import quote
 from taskcenter.domain import states
 from taskcenter.providers import download, http
 from taskcenter.providers.base import (
-    ChannelInfo,
     PermanentUpstreamError,
     SubmitRequest,
     SubmitResult,
     TransientUpstreamError,
     UpstreamState,
 )
+from taskcenter.providers.channel_adapter import ChannelAdapter
 
 _OPERATION = re.compile(r"models/[A-Za-z0-9.\-]+/operations/[A-Za-z0-9_\-]+")
 
@@ -56,19 +56,9 @@ def operation_to_state(name: str, body: dict[str, Any]) -> UpstreamState:
     return UpstreamState(upstream_id=name, status=states.SUCCESS, progress="100%", data={"url": uri})
 
 
-class VeoProvider:
-    def __init__(self, channel: ChannelInfo) -> None:
-        self.channel = channel
-
+class VeoProvider(ChannelAdapter):
     def _headers(self) -> dict[str, str]:
         return {"x-goog-api-key": self.channel.secret} if self.channel.secret else {}
-
-    def _object(self, reply: http.HttpReply, what: str) -> dict[str, Any]:
-        http.classify_status(reply, what, secret=self.channel.secret)
-        body = reply.json()
-        if not isinstance(body, dict):
-            raise TransientUpstreamError(f"{what}: upstream answered a non-object", status=reply.status)
-        return body
 
     def submit(self, request: SubmitRequest) -> SubmitResult:
         p = request.payload
