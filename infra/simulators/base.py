@@ -6,6 +6,7 @@ deterministic asset bytes with their chunked download. Each simulator keeps its 
 from __future__ import annotations
 
 import json
+import random
 import re
 import threading
 import time
@@ -43,21 +44,28 @@ def knobs_from_env(config: Any, prefix: str, env: Mapping[str, str]) -> None:
 class SimulatorServer:
     """`with Sim() as sim: sim.url` - a ThreadingHTTPServer on `port` (0: a free one), served on a daemon thread.
 
-    A subclass sets `config`, `_state` (with `creates` and `offset`) and its other fields, then calls
-    `super().__init__(host, port, handler)`."""
+    A subclass names its `config_type` (a dataclass with `seed`; its defaults when no config is given), its
+    `state_type` (with `offset`, and `creates` for `creates`) and `_bind_handler()`, its request handler."""
 
     name = "sim"
-    config: Any
-    _state: Any
+    config_type: type
+    state_type: type
     fixed_settings: frozenset[str] = frozenset()  # config fields `POST /sim/config` may not change
 
-    def __init__(self, host: str, port: int, handler: type[BaseHTTPRequestHandler]) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, config: Any = None) -> None:
+        self.config = config or self.config_type()
+        self._rng = random.Random(self.config.seed)
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), handler)
+        self._state = self.state_type()
+        self._counter = 0  # for the simulators that number their ids
+        self._server = ThreadingHTTPServer((host, port), self._bind_handler())
         self._server.daemon_threads = True
         self.host, self.port = self._server.server_address[0], int(self._server.server_address[1])
         self.url = f"http://{self.host}:{self.port}"
         self._thread: threading.Thread | None = None
+
+    def _bind_handler(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
 
     def start(self) -> Self:
         self._thread = threading.Thread(target=self._server.serve_forever, name=self.name, daemon=True)
@@ -98,7 +106,7 @@ class SimulatorServer:
 
 
 class SimHandler(QuietJsonHandler):
-    """The request handler base of the video simulators: body reading, latency, `/sim/config`, asset bytes."""
+    """The simulators' request handler base: body reading, latency, `/sim/config`, asset bytes."""
 
     def read_raw(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)

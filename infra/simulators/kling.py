@@ -17,10 +17,10 @@ secret_key, seed. Prompt controls: `sim:fail`, `sim:reject` (400 code 1301), `si
 from __future__ import annotations
 
 import os
-import random
 import time
 import uuid
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -74,12 +74,12 @@ class KlingSimulator(SimulatorServer):
     """`with KlingSimulator() as sim: sim.url` - an HTTP server on a free port, in a daemon thread."""
 
     name = "kling-sim"
+    config_type, state_type = KlingSimConfig, _State
+    config: KlingSimConfig
+    _state: _State
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, config: KlingSimConfig | None = None) -> None:
-        self.config = config or KlingSimConfig()
-        self._rng = random.Random(self.config.seed)
-        self._state = _State()
-        super().__init__(host, port, handler_for(_Handler, self))
+    def _bind_handler(self) -> type[BaseHTTPRequestHandler]:
+        return handler_for(_Handler, self)
 
     def auth_error(self, header: str) -> tuple[int, str] | None:
         """(code, message) when the bearer JWT is not good, else None."""

@@ -26,7 +26,6 @@ controls: `sim:fail`, `sim:reject` (400), `sim:seconds=N` (Ark reports N seconds
 from __future__ import annotations
 
 import os
-import random
 import re
 import threading
 import time
@@ -79,13 +78,13 @@ class _State:
 
 class _VideoSimulator(SimulatorServer):
     name = "video-sim"
+    config_type, state_type = VideoSimConfig, _State
+    config: VideoSimConfig
+    _state: _State
     fixed_settings = frozenset({"storage_port"})  # Veo's storage server is bound at start
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, config: VideoSimConfig | None = None) -> None:
-        self.config = config or VideoSimConfig()
-        self._rng = random.Random(self.config.seed)
-        self._state = _State()
-        super().__init__(host, port, _handler_for(self))
+    def _bind_handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     def phase(self, job: SimJob) -> str:
         queued, running = self.config.step_seconds

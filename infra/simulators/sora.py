@@ -24,11 +24,11 @@ deterministic, so a test can compare a download byte for byte.
 from __future__ import annotations
 
 import os
-import random
 import time
 from dataclasses import dataclass, field
 from email import policy
 from email.parser import BytesParser
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -93,13 +93,12 @@ class SoraSimulator(SimulatorServer):
     """`with SoraSimulator() as sim: sim.url` - an HTTP server on a free port, in a daemon thread."""
 
     name = "sora-sim"
+    config_type, state_type = SoraSimConfig, _State
+    config: SoraSimConfig
+    _state: _State
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, config: SoraSimConfig | None = None) -> None:
-        self.config = config or SoraSimConfig()
-        self._rng = random.Random(self.config.seed)
-        self._state = _State()
-        self._counter = 0
-        super().__init__(host, port, handler_for(_Handler, self))
+    def _bind_handler(self) -> type[BaseHTTPRequestHandler]:
+        return handler_for(_Handler, self)
 
     # ------------------------------------------------------------ protocol
     def create(self, body: dict[str, Any], *, remix_of: SimVideo | None = None) -> tuple[int, dict[str, Any]]:
