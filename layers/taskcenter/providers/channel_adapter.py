@@ -20,6 +20,10 @@ class ChannelAdapter:
         """`Authorization: Bearer <secret>` (an adapter with another scheme overrides this)."""
         return {"Authorization": f"Bearer {self.channel.secret}"} if self.channel.secret else {}
 
+    def _call(self, method: str, path: str, json_body: Any = None) -> http.HttpReply:
+        """`method path` on the channel's upstream with its credential (providers/http.py: origin-pinned)."""
+        return http.channel_request(self.channel, method, path, headers=self._headers(), json_body=json_body)
+
     def _object(self, reply: http.HttpReply, what: str) -> dict[str, Any]:
         """The reply's JSON object; an error status or a non-object reply raises (providers/http.py decides which)."""
         http.classify_status(reply, what, secret=self.channel.secret)

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from taskcenter.domain import states
-from taskcenter.providers import http, video_status
+from taskcenter.providers import video_status
 from taskcenter.providers.base import (
     PermanentUpstreamError,
     SubmitRequest,
@@ -54,7 +54,7 @@ class SeedanceProvider(ChannelAdapter):
         content.append({"type": "text", "text": str(p.get("prompt") or "")})
         body = {"model": p.get("model"), "content": content, "duration": int(p.get("duration") or 5),
                 "resolution": p.get("resolution") or "720p", "ratio": p.get("ratio") or "16:9"}
-        reply = http.channel_request(self.channel, "POST", PATH, headers=self._headers(), json_body=body)
+        reply = self._call("POST", PATH, body)
         try:
             created = self._object(reply, "seedance submit")
         except PermanentUpstreamError as error:
@@ -67,8 +67,7 @@ class SeedanceProvider(ChannelAdapter):
 
     def fetch(self, upstream_ids: list[str]) -> dict[str, UpstreamState]:
         return video_status.fetch_each(
-            upstream_ids, lambda i: http.channel_request(self.channel, "GET", f"{PATH}/{quote(i, safe='')}",
-                                                         headers=self._headers()),
+            upstream_ids, lambda i: self._call("GET", f"{PATH}/{quote(i, safe='')}"),
             lambda reply: self._object(reply, "seedance fetch"), task_to_state)
 
     def cancel(self, upstream_id: str) -> bool:

@@ -86,8 +86,8 @@ class SoraProvider(ChannelAdapter):
         payload = request.payload
         source = str(payload.get("remix_of") or "")
         if source:
-            reply = http.channel_request(self.channel, "POST", f"/v1/videos/{quote(source, safe='')}/remix",
-                                         headers=self._headers(), json_body={"prompt": payload.get("prompt", "")})
+            reply = self._call("POST", f"/v1/videos/{quote(source, safe='')}/remix",
+                               {"prompt": payload.get("prompt", "")})
         else:
             headers, body = self._submit_body(payload)
             reply = http.channel_request(self.channel, "POST", "/v1/videos", headers=headers, json_body=body)
@@ -104,8 +104,7 @@ class SoraProvider(ChannelAdapter):
 
     def fetch(self, upstream_ids: list[str]) -> dict[str, UpstreamState]:
         return video_status.fetch_each(
-            upstream_ids, lambda i: http.channel_request(self.channel, "GET", f"/v1/videos/{quote(i, safe='')}",
-                                                         headers=self._headers()),
+            upstream_ids, lambda i: self._call("GET", f"/v1/videos/{quote(i, safe='')}"),
             lambda reply: self._object(reply, "sora fetch"), object_to_state)
 
     def cancel(self, upstream_id: str) -> bool:

@@ -94,7 +94,7 @@ class SunoProvider(ChannelAdapter):
     non_object_public = "the upstream's reply is not an object"
 
     def _post(self, path: str, body: Any) -> http.HttpReply:
-        return http.channel_request(self.channel, "POST", path, headers=self._headers(), json_body=body)
+        return self._call("POST", path, body)
 
     def submit(self, request: SubmitRequest) -> SubmitResult:
         action = request.action.upper()

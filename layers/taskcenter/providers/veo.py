@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from taskcenter.domain import states
-from taskcenter.providers import download, http
+from taskcenter.providers import download
 from taskcenter.providers.base import (
     PermanentUpstreamError,
     SubmitRequest,
@@ -69,8 +69,7 @@ class VeoProvider(ChannelAdapter):
             "sampleCount": 1, "durationSeconds": int(p.get("duration") or 8),
             "aspectRatio": p.get("aspect_ratio") or "16:9", "resolution": p.get("resolution") or "720p"}}
         model = quote(str(p.get("model") or ""), safe="")
-        reply = http.channel_request(self.channel, "POST", f"/v1beta/models/{model}:predictLongRunning",
-                                     headers=self._headers(), json_body=body)
+        reply = self._call("POST", f"/v1beta/models/{model}:predictLongRunning", body)
         try:
             created = self._object(reply, "veo submit")
         except PermanentUpstreamError as error:
@@ -86,7 +85,7 @@ class VeoProvider(ChannelAdapter):
         for name in dict.fromkeys(i for i in upstream_ids if i):
             if not _OPERATION.fullmatch(name):
                 continue
-            reply = http.channel_request(self.channel, "GET", f"/v1beta/{name}", headers=self._headers())
+            reply = self._call("GET", f"/v1beta/{name}")
             if reply.status == 404:
                 continue
             try:
