@@ -16,24 +16,17 @@ secret_key, seed. Prompt controls: `sim:fail`, `sim:reject` (400 code 1301), `si
 
 from __future__ import annotations
 
-import json
 import os
-import random
-import re
-import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass, field, fields
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
 import jwt
 
-from infra.simulators import QuietJsonHandler
-from infra.simulators.sora import CHUNK, asset_bytes
-
-_SECONDS = re.compile(r"sim:seconds=(\d{1,4})")
+from infra.simulators.base import SECONDS, SimHandler, SimulatorServer, asset_bytes, handler_for, knobs_from_env
 
 
 @dataclass
@@ -51,15 +44,7 @@ class KlingSimConfig:
     def from_env(cls, environ: dict[str, str] | None = None) -> KlingSimConfig:
         env = os.environ if environ is None else environ
         config = cls()
-        for name, var in (("latency_s", "KLING_SIM_LATENCY"), ("submit_failure_rate", "KLING_SIM_SUBMIT_FAILURE_RATE"),
-                          ("task_failure_rate", "KLING_SIM_TASK_FAILURE_RATE")):
-            if env.get(var):
-                setattr(config, name, float(env[var]))
-        if env.get("KLING_SIM_STEP_SECONDS"):
-            parts = [float(p) for p in env["KLING_SIM_STEP_SECONDS"].split(",")]
-            config.step_seconds = (parts[0], parts[-1])
-        if env.get("KLING_SIM_RESULT_BYTES"):
-            config.result_bytes = int(env["KLING_SIM_RESULT_BYTES"])
+        knobs_from_env(config, "KLING_SIM", env)
         return config
 
 
@@ -85,58 +70,16 @@ def _envelope(code: int, message: str, data: Any = None) -> dict[str, Any]:
     return {"code": code, "message": message, "request_id": str(uuid.uuid4()), "data": data}
 
 
-class KlingSimulator:
+class KlingSimulator(SimulatorServer):
     """`with KlingSimulator() as sim: sim.url` - an HTTP server on a free port, in a daemon thread."""
 
     name = "kling-sim"
+    config_type, state_type = KlingSimConfig, _State
+    config: KlingSimConfig
+    _state: _State
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, config: KlingSimConfig | None = None) -> None:
-        self.config = config or KlingSimConfig()
-        self._rng = random.Random(self.config.seed)
-        self._lock = threading.Lock()
-        self._state = _State()
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
-        self._server.daemon_threads = True
-        self.host, self.port = self._server.server_address[0], int(self._server.server_address[1])
-        self.url = f"http://{self.host}:{self.port}"
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> KlingSimulator:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="kling-sim", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> KlingSimulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def creates(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return list(self._state.creates)
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self._state.offset += seconds
-
-    def _now(self) -> float:
-        return time.monotonic() + self._state.offset
-
-    def configure(self, **changes: Any) -> None:
-        known = {f.name for f in fields(KlingSimConfig)}
-        with self._lock:
-            for name, value in changes.items():
-                if name not in known:
-                    raise ValueError(f"unknown simulator setting {name!r}")
-                setattr(self.config, name, tuple(float(v) for v in value) if name == "step_seconds" else value)
+    def _bind_handler(self) -> type[BaseHTTPRequestHandler]:
+        return handler_for(_Handler, self)
 
     def auth_error(self, header: str) -> tuple[int, str] | None:
         """(code, message) when the bearer JWT is not good, else None."""
@@ -164,7 +107,7 @@ class KlingSimulator:
             if self.config.submit_failure_rate and self._rng.random() < self.config.submit_failure_rate:
                 return (429, _envelope(1302, "rate limit")) if self._rng.random() < 0.5 else \
                     (500, _envelope(5000, "server error"))
-            found = _SECONDS.search(prompt)
+            found = SECONDS.search(prompt)
             task = KlingTask(id=str(self._rng.randrange(10**17, 10**18)), action=action, body=body,
                              created=self._now(), created_ms=int(time.time() * 1000),
                              fail="sim:fail" in prompt or self._rng.random() < self.config.task_failure_rate,
@@ -196,23 +139,15 @@ class KlingSimulator:
             return self._state.tasks.get(task_id)
 
 
-class _Handler(QuietJsonHandler):
-    sim: KlingSimulator  # set by _handler_for
-
-    def _body(self) -> Any:
-        length = int(self.headers.get("Content-Length") or 0)
-        try:
-            return json.loads(self.rfile.read(length)) if length else None
-        except ValueError:
-            return None
+class _Handler(SimHandler):
+    sim: KlingSimulator  # set by handler_for
 
     def _authorised(self) -> bool:
         error = self.sim.auth_error(self.headers.get("Authorization", ""))
         if error is not None:
             self.send_body(401, _envelope(error[0], error[1]))
             return False
-        if self.sim.config.latency_s > 0:
-            time.sleep(self.sim.config.latency_s)  # simulated upstream latency
+        self.delay(self.sim)
         return True
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
@@ -225,13 +160,7 @@ class _Handler(QuietJsonHandler):
             if task is None or self.sim.view(task)["task_status"] != "succeed":
                 self.send_body(404, _envelope(1203, "not found"))
                 return
-            data = asset_bytes(task.id, "video", self.sim.config.result_bytes)
-            self.send_response(200)
-            self.send_header("Content-Type", "video/mp4")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            for start in range(0, len(data), CHUNK):
-                self.wfile.write(data[start:start + CHUNK])
+            self.send_asset(asset_bytes(task.id, "video", self.sim.config.result_bytes), "video/mp4")
             return
         if not self._authorised():
             return
@@ -246,14 +175,10 @@ class _Handler(QuietJsonHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         parts = [p for p in urlsplit(self.path).path.split("/") if p]
-        body = self._body()
+        body = self.read_json()
         if parts == ["sim", "config"]:
-            try:
-                self.sim.configure(**(body or {}))
-            except (TypeError, ValueError) as error:
-                self.send_body(400, _envelope(1200, str(error)))
-                return
-            self.send_body(200, _envelope(0, "SUCCEED", asdict(self.sim.config)))
+            self.answer_config(self.sim, body, lambda message: _envelope(1200, message),
+                               lambda config: _envelope(0, "SUCCEED", config))
             return
         if not self._authorised():
             return
@@ -265,6 +190,3 @@ class _Handler(QuietJsonHandler):
             return
         self.send_body(404, _envelope(1200, f"no route {self.path}"))
 
-
-def _handler_for(sim: KlingSimulator) -> type[BaseHTTPRequestHandler]:
-    return type("Handler", (_Handler,), {"sim": sim})

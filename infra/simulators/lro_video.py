@@ -25,21 +25,17 @@ controls: `sim:fail`, `sim:reject` (400), `sim:seconds=N` (Ark reports N seconds
 
 from __future__ import annotations
 
-import json
 import os
-import random
 import re
 import threading
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from infra.simulators import EXPIRED_BODY, QuietJsonHandler
-from infra.simulators.sora import CHUNK, asset_bytes
-
-_SECONDS = re.compile(r"sim:seconds=(\d{1,4})")
+from infra.simulators import EXPIRED_BODY
+from infra.simulators.base import SECONDS, SimHandler, SimulatorServer, asset_bytes, knobs_from_env
 
 
 @dataclass
@@ -58,15 +54,7 @@ class VideoSimConfig:
     def from_env(cls, prefix: str, environ: dict[str, str] | None = None) -> VideoSimConfig:
         env = os.environ if environ is None else environ
         config = cls()
-        for name in ("latency_s", "submit_failure_rate", "task_failure_rate"):
-            var = f"{prefix}_{name.upper().removesuffix('_S')}"
-            if env.get(var):
-                setattr(config, name, float(env[var]))
-        if env.get(f"{prefix}_STEP_SECONDS"):
-            parts = [float(p) for p in env[f"{prefix}_STEP_SECONDS"].split(",")]
-            config.step_seconds = (parts[0], parts[-1])
-        if env.get(f"{prefix}_RESULT_BYTES"):
-            config.result_bytes = int(env[f"{prefix}_RESULT_BYTES"])
+        knobs_from_env(config, prefix, env)
         return config
 
 
@@ -88,48 +76,15 @@ class _State:
     offset: float = 0.0
 
 
-class _VideoSimulator:
+class _VideoSimulator(SimulatorServer):
     name = "video-sim"
+    config_type, state_type = VideoSimConfig, _State
+    config: VideoSimConfig
+    _state: _State
+    fixed_settings = frozenset({"storage_port"})  # Veo's storage server is bound at start
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, config: VideoSimConfig | None = None) -> None:
-        self.config = config or VideoSimConfig()
-        self._rng = random.Random(self.config.seed)
-        self._lock = threading.Lock()
-        self._state = _State()
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
-        self._server.daemon_threads = True
-        self.host, self.port = self._server.server_address[0], int(self._server.server_address[1])
-        self.url = f"http://{self.host}:{self.port}"
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> _VideoSimulator:
-        self._thread = threading.Thread(target=self._server.serve_forever, name=self.name, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> _VideoSimulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def creates(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return list(self._state.creates)
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self._state.offset += seconds
-
-    def _now(self) -> float:
-        return time.monotonic() + self._state.offset
+    def _bind_handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     def phase(self, job: SimJob) -> str:
         queued, running = self.config.step_seconds
@@ -148,7 +103,7 @@ class _VideoSimulator:
             if self.config.submit_failure_rate and self._rng.random() < self.config.submit_failure_rate:
                 status = self._rng.choice((429, 500))
                 return status, self.error(status, "simulated failure")
-            found = _SECONDS.search(prompt)
+            found = SECONDS.search(prompt)
             job = SimJob(id=f"{self._rng.randrange(16**12):012x}", model=model, body=body, created=self._now(),
                          created_s=int(time.time()),
                          fail="sim:fail" in prompt or self._rng.random() < self.config.task_failure_rate,
@@ -159,14 +114,6 @@ class _VideoSimulator:
     def get(self, job_id: str) -> SimJob | None:
         with self._lock:
             return self._state.jobs.get(job_id)
-
-    def configure(self, **changes: Any) -> None:
-        known = {f.name for f in fields(VideoSimConfig)} - {"storage_port"}
-        with self._lock:
-            for name, value in changes.items():
-                if name not in known:
-                    raise ValueError(f"unknown simulator setting {name!r}")
-                setattr(self.config, name, tuple(float(v) for v in value) if name == "step_seconds" else value)
 
     def succeeded(self, job_id: str) -> SimJob | None:
         job = self.get(job_id)
@@ -307,7 +254,7 @@ class VeoSimulator(_VideoSimulator):
             "generateVideoResponse": {"generatedSamples": [{"video": {"uri": uri}}]}}}
 
 
-def send_video(handler: QuietJsonHandler, sim: _VideoSimulator, job_id: str) -> None:
+def send_video(handler: SimHandler, sim: _VideoSimulator, job_id: str) -> None:
     """The result file's bytes (`asset_bytes(id, "video", result_bytes)`), or 403 once expired, 404 if none."""
     job = sim.succeeded(job_id)
     if sim.config.files_expired:
@@ -316,17 +263,11 @@ def send_video(handler: QuietJsonHandler, sim: _VideoSimulator, job_id: str) -> 
     if job is None:
         handler.send_body(404, sim.error(404, "not found"))
         return
-    data = asset_bytes(job.id, "video", sim.config.result_bytes)
-    handler.send_response(200)
-    handler.send_header("Content-Type", "video/mp4")
-    handler.send_header("Content-Length", str(len(data)))
-    handler.end_headers()
-    for start in range(0, len(data), CHUNK):
-        handler.wfile.write(data[start:start + CHUNK])
+    handler.send_asset(asset_bytes(job.id, "video", sim.config.result_bytes), "video/mp4")
 
 
 def _storage_handler_for(sim: VeoSimulator) -> type[BaseHTTPRequestHandler]:
-    class Storage(QuietJsonHandler):
+    class Storage(SimHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             sim.log_storage(self.path, self.headers)
             path = urlsplit(self.path).path
@@ -341,7 +282,7 @@ def _storage_handler_for(sim: VeoSimulator) -> type[BaseHTTPRequestHandler]:
 
 
 def _handler_for(sim: _VideoSimulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(QuietJsonHandler):
+    class Handler(SimHandler):
         def _file(self, job_id: str) -> None:
             send_video(self, sim, job_id)
 
@@ -349,8 +290,7 @@ def _handler_for(sim: _VideoSimulator) -> type[BaseHTTPRequestHandler]:
             if not sim.authorised(self.headers):
                 self.send_body(401, sim.error(401, "invalid api key"))
                 return False
-            if sim.config.latency_s > 0:
-                time.sleep(sim.config.latency_s)  # simulated upstream latency
+            self.delay(sim)
             return True
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
@@ -370,18 +310,9 @@ def _handler_for(sim: _VideoSimulator) -> type[BaseHTTPRequestHandler]:
                 self.send_body(*sim.fetch(path))
 
         def do_POST(self) -> None:  # noqa: N802
-            length = int(self.headers.get("Content-Length") or 0)
-            try:
-                body = json.loads(self.rfile.read(length)) if length else None
-            except ValueError:
-                body = None
+            body = self.read_json()
             if urlsplit(self.path).path == "/sim/config":
-                try:
-                    sim.configure(**(body or {}))
-                except (TypeError, ValueError) as error:
-                    self.send_body(400, sim.error(400, str(error)))
-                    return
-                self.send_body(200, {"config": asdict(sim.config)})
+                self.answer_config(sim, body, lambda message: sim.error(400, message))
                 return
             if not self._gate():
                 return

@@ -23,30 +23,20 @@ deterministic, so a test can compare a download byte for byte.
 
 from __future__ import annotations
 
-import json
 import os
-import random
-import re
-import threading
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from email import policy
 from email.parser import BytesParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from infra.simulators import QuietJsonHandler
+from infra.simulators.base import CHUNK, SECONDS, SimHandler, SimulatorServer, asset_bytes, handler_for, knobs_from_env
 
-CHUNK = 64 * 1024
+__all__ = ["CHUNK", "THUMBNAIL_BYTES", "SoraSimConfig", "SoraSimulator", "asset_bytes"]
+
 THUMBNAIL_BYTES = 24 * 1024
-_SECONDS = re.compile(r"sim:seconds=(\d{1,4})")
-
-
-def asset_bytes(upstream_id: str, variant: str, size: int) -> bytes:
-    """The simulator's asset: a repeated pattern naming the video and variant, `size` bytes long."""
-    pattern = f"[{upstream_id}:{variant}]".encode()
-    return (pattern * (size // len(pattern) + 1))[:size]
 
 
 @dataclass
@@ -64,15 +54,7 @@ class SoraSimConfig:
     def from_env(cls, environ: dict[str, str] | None = None) -> SoraSimConfig:
         env = os.environ if environ is None else environ
         config = cls()
-        for name, var in (("latency_s", "SORA_SIM_LATENCY"), ("submit_failure_rate", "SORA_SIM_SUBMIT_FAILURE_RATE"),
-                          ("task_failure_rate", "SORA_SIM_TASK_FAILURE_RATE")):
-            if env.get(var):
-                setattr(config, name, float(env[var]))
-        if env.get("SORA_SIM_STEP_SECONDS"):
-            parts = [float(p) for p in env["SORA_SIM_STEP_SECONDS"].split(",")]
-            config.step_seconds = (parts[0], parts[-1])
-        if env.get("SORA_SIM_RESULT_BYTES"):
-            config.result_bytes = int(env["SORA_SIM_RESULT_BYTES"])
+        knobs_from_env(config, "SORA_SIM", env)
         if env.get("SORA_SIM_SEED"):
             config.seed = int(env["SORA_SIM_SEED"])
         if "SORA_SIM_API_KEY" in env:
@@ -107,59 +89,16 @@ def _error(message: str, kind: str = "invalid_request_error", code: str | None =
     return {"error": {"message": message, "type": kind, "param": None, "code": code}}
 
 
-class SoraSimulator:
+class SoraSimulator(SimulatorServer):
     """`with SoraSimulator() as sim: sim.url` - an HTTP server on a free port, in a daemon thread."""
 
     name = "sora-sim"
+    config_type, state_type = SoraSimConfig, _State
+    config: SoraSimConfig
+    _state: _State
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, config: SoraSimConfig | None = None) -> None:
-        self.config = config or SoraSimConfig()
-        self._rng = random.Random(self.config.seed)
-        self._lock = threading.Lock()
-        self._state = _State()
-        self._counter = 0
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
-        self._server.daemon_threads = True
-        self.host, self.port = self._server.server_address[0], int(self._server.server_address[1])
-        self.url = f"http://{self.host}:{self.port}"
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> SoraSimulator:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="sora-sim", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> SoraSimulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def creates(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return list(self._state.creates)
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self._state.offset += seconds
-
-    def _now(self) -> float:
-        return time.monotonic() + self._state.offset
-
-    def configure(self, **changes: Any) -> None:
-        known = {f.name for f in fields(SoraSimConfig)}
-        with self._lock:
-            for name, value in changes.items():
-                if name not in known:
-                    raise ValueError(f"unknown simulator setting {name!r}")
-                setattr(self.config, name, tuple(float(v) for v in value) if name == "step_seconds" else value)
+    def _bind_handler(self) -> type[BaseHTTPRequestHandler]:
+        return handler_for(_Handler, self)
 
     # ------------------------------------------------------------ protocol
     def create(self, body: dict[str, Any], *, remix_of: SimVideo | None = None) -> tuple[int, dict[str, Any]]:
@@ -183,7 +122,7 @@ class SoraSimulator:
                 fail="sim:fail" in prompt or self._rng.random() < self.config.task_failure_rate,
                 remixed_from=remix_of.id if remix_of else None,
                 had_reference=bool(body.get("input_reference")) or bool(body.get("input_reference_bytes")))
-            found = _SECONDS.search(prompt)
+            found = SECONDS.search(prompt)
             video.produced_seconds = found.group(1) if found else video.seconds
             self._state.videos[video.id] = video
             return 200, self.view(video)
@@ -233,19 +172,12 @@ def _multipart(raw: bytes, content_type: str) -> dict[str, Any]:
     return out
 
 
-class _Handler(QuietJsonHandler):
-    sim: SoraSimulator  # set by _handler_for
+class _Handler(SimHandler):
+    sim: SoraSimulator  # set by handler_for
 
     def _body(self) -> Any:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        kind = self.headers.get("Content-Type", "")
-        if kind.startswith("multipart/form-data"):
-            return _multipart(raw, kind)
-        try:
-            return json.loads(raw) if raw else None
-        except ValueError:
-            return None
+        raw, kind = self.read_raw(), self.headers.get("Content-Type", "")
+        return _multipart(raw, kind) if kind.startswith("multipart/form-data") else self.read_json(raw)
 
     def _authorised(self) -> bool:
         key = self.sim.config.api_key
@@ -258,10 +190,6 @@ class _Handler(QuietJsonHandler):
         parts = urlsplit(self.path)
         return [p for p in parts.path.split("/") if p], parse_qs(parts.query)
 
-    def _delay(self) -> None:
-        if self.sim.config.latency_s > 0:
-            time.sleep(self.sim.config.latency_s)  # simulated upstream latency
-
     def _content(self, video_id: str, variant: str) -> None:
         if not self._authorised():
             return
@@ -273,13 +201,7 @@ class _Handler(QuietJsonHandler):
             self.send_body(404 if video is None else 400, _error("Video is not available."))
             return
         size = self.sim.asset_size(variant)
-        data = asset_bytes(video_id, variant, size)
-        self.send_response(200)
-        self.send_header("Content-Type", "video/mp4" if variant == "video" else "image/webp")
-        self.send_header("Content-Length", str(size))
-        self.end_headers()
-        for start in range(0, size, CHUNK):
-            self.wfile.write(data[start:start + CHUNK])
+        self.send_asset(asset_bytes(video_id, variant, size), "video/mp4" if variant == "video" else "image/webp")
         with self.sim._lock:
             self.sim._state.content_downloads += 1
 
@@ -293,7 +215,7 @@ class _Handler(QuietJsonHandler):
             return
         if not self._authorised():
             return
-        self._delay()
+        self.delay(self.sim)
         if len(parts) == 3 and parts[:2] == ["v1", "videos"]:
             video = self.sim.get(parts[2])
             if video is None:
@@ -307,16 +229,11 @@ class _Handler(QuietJsonHandler):
         parts, _ = self._route()
         body = self._body()
         if parts == ["sim", "config"]:
-            try:
-                self.sim.configure(**(body or {}))
-            except (TypeError, ValueError) as error:
-                self.send_body(400, _error(str(error)))
-                return
-            self.send_body(200, {"config": asdict(self.sim.config)})
+            self.answer_config(self.sim, body, _error)
             return
         if not self._authorised():
             return
-        self._delay()
+        self.delay(self.sim)
         if not isinstance(body, dict):
             self.send_body(400, _error("body must be a JSON object or a form"))
             return
@@ -348,6 +265,3 @@ class _Handler(QuietJsonHandler):
             return
         self.send_body(404, _error(f"no route {self.path}"))
 
-
-def _handler_for(sim: SoraSimulator) -> type[BaseHTTPRequestHandler]:
-    return type("Handler", (_Handler,), {"sim": sim})

@@ -30,17 +30,15 @@ order; `advance(seconds)` moves the simulator's clock; `finish_all()` ends every
 
 from __future__ import annotations
 
-import json
 import os
 import random
-import threading
 import time
-from dataclasses import asdict, dataclass, field, fields
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
-from infra.simulators import QuietJsonHandler
+from infra.simulators.base import SimHandler, SimulatorServer
 
 ACTIONS = ("MUSIC", "LYRICS")
 SUBMIT_MESSAGE = "submitted"  # the upstream's message on an accepted submit (the relay passes it on verbatim)
@@ -107,40 +105,16 @@ class _State:
     offset: float = 0.0
 
 
-class SunoSimulator:
+class SunoSimulator(SimulatorServer):
     """`with SunoSimulator() as sim: sim.url` - an HTTP server on a free port, in a daemon thread."""
 
     name = "suno-sim"
+    config_type, state_type = SunoSimConfig, _State
+    config: SunoSimConfig
+    _state: _State
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, config: SunoSimConfig | None = None) -> None:
-        self.config = config or SunoSimConfig()
-        self._rng = random.Random(self.config.seed)
-        self._lock = threading.Lock()
-        self._state = _State()
-        self._counter = 0
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
-        self._server.daemon_threads = True
-        self.host, self.port = self._server.server_address[0], int(self._server.server_address[1])
-        self.url = f"http://{self.host}:{self.port}"
-        self._thread: threading.Thread | None = None
-
-    # ------------------------------------------------------------ lifecycle
-    def start(self) -> SunoSimulator:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="suno-sim", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:  # shutdown() waits for serve_forever, so only when it runs
-            self._server.shutdown()
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> SunoSimulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def _bind_handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     # ------------------------------------------------------------ test controls
     @property
@@ -151,10 +125,6 @@ class SunoSimulator:
         """The next submissions answer these, in order: an HTTP status (429, 500, 400...), "timeout" or "drop"."""
         with self._lock:
             self._state.script.extend(answers)
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self._state.offset += seconds
 
     def finish_all(self) -> None:
         with self._lock:
@@ -176,20 +146,7 @@ class SunoSimulator:
             self._state = _State()
             self._rng = random.Random(self.config.seed)
 
-    def configure(self, **changes: Any) -> None:
-        known = {f.name for f in fields(SunoSimConfig)}
-        with self._lock:
-            for name, value in changes.items():
-                if name not in known:
-                    raise ValueError(f"unknown simulator setting {name!r}")
-                if name == "step_seconds":
-                    value = tuple(float(v) for v in value)
-                setattr(self.config, name, value)
-
     # ------------------------------------------------------------ protocol
-    def _now(self) -> float:
-        return time.monotonic() + self._state.offset
-
     def _next_id(self) -> str:
         self._counter += 1
         return f"suno-{self.port}-{self._counter:06d}-{self._rng.randrange(16**8):08x}"
@@ -295,17 +252,9 @@ def _error(code: str, message: str) -> dict[str, Any]:
 
 
 def _handler_for(sim: SunoSimulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(QuietJsonHandler):
+    class Handler(SimHandler):
         def _reply(self, status: int, body: Any) -> None:
             self.send_body(status, body)
-
-        def _body(self) -> Any:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            try:
-                return json.loads(raw) if raw else None
-            except ValueError:
-                return None
 
         def _authorised(self) -> bool:
             key = sim.config.api_key
@@ -313,10 +262,6 @@ def _handler_for(sim: SunoSimulator) -> type[BaseHTTPRequestHandler]:
                 self._reply(401, _error("unauthorized", "invalid api key"))
                 return False
             return True
-
-        def _delay(self) -> None:
-            if sim.config.latency_s > 0:
-                time.sleep(sim.config.latency_s)  # simulated upstream latency
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             path = urlsplit(self.path).path.rstrip("/")
@@ -328,7 +273,7 @@ def _handler_for(sim: SunoSimulator) -> type[BaseHTTPRequestHandler]:
                 return
             if not self._authorised():
                 return
-            self._delay()
+            self.delay(sim)
             if path.startswith("/suno/fetch/"):
                 item = sim.fetch_one(path.rsplit("/", 1)[1])
                 if item is None:
@@ -340,18 +285,14 @@ def _handler_for(sim: SunoSimulator) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:  # noqa: N802
             path = urlsplit(self.path).path.rstrip("/")
-            body = self._body()
+            body = self.read_json()
             if path == "/sim/config":
-                try:
-                    sim.configure(**(body or {}))
-                except (TypeError, ValueError) as error:
-                    self._reply(400, _error("invalid_request", str(error)))
-                    return
-                self._reply(200, {"code": "success", "message": "", "data": asdict(sim.config)})
+                self.answer_config(sim, body, lambda message: _error("invalid_request", message),
+                                   lambda config: {"code": "success", "message": "", "data": config})
                 return
             if not self._authorised():
                 return
-            self._delay()
+            self.delay(sim)
             if path.startswith("/suno/submit/"):
                 status, reply = sim.submit(path.rsplit("/", 1)[1], body, self.headers.get("Authorization", ""))
                 if status == "timeout":

@@ -10,31 +10,19 @@ KLING_SIM_TASK_FAILURE_RATE, KLING_SIM_RESULT_BYTES (default 2 MB). Prompts with
 
 from __future__ import annotations
 
-import os
-import urllib.request
-
 from infra.local import simproc
-from infra.local.context import ChannelSeed, StackContext
+from infra.local.components._simulator import environ_with_steps, start_simulator
+from infra.local.context import StackContext
 from infra.simulators.kling import KlingSimConfig, KlingSimulator
 
 ORDER = 17  # a simulator: before the API
 
 
 def start(ctx: StackContext) -> simproc.SimulatorProcess:
-    environ = dict(os.environ)
-    environ.setdefault("KLING_SIM_STEP_SECONDS", "2,4")
-    config = KlingSimConfig.from_env(environ)
-    sim = simproc.spawn(ctx, KlingSimulator.name, KlingSimulator, config,
-                        port=int(os.environ.get("KLING_SIM_PORT") or 0))
-    ctx.allow_host(ctx.host, sim.port)
-    ctx.env["KLING_SIM_URL"] = sim.url
-    ctx.channels.append(ChannelSeed("kling", sim.url, name="kling-sim",
-                                    secret=f"{config.access_key}|{config.secret_key}"))
-    ctx.examples += [
+    config = KlingSimConfig.from_env(environ_with_steps("KLING_SIM"))
+    return start_simulator(ctx, "KLING_SIM", KlingSimulator, config, platform="kling",
+                           secret=f"{config.access_key}|{config.secret_key}", examples=[
         "curl -s -X POST {api}/kling/v1/videos/text2video -H 'Authorization: Bearer {demo_key}' "
         "-H 'Content-Type: application/json' -d '{{\"model_name\": \"kling-v1\", \"prompt\": \"a red kite\"}}'",
         "curl -s {api}/kling/v1/videos/text2video/<task_id> -H 'Authorization: Bearer {demo_key}'",
-    ]
-    ctx.checks.append(("kling simulator answers",
-                       lambda: urllib.request.urlopen(f"{sim.url}/health", timeout=5).read()))
-    return sim
+    ])

@@ -9,11 +9,9 @@ SORA_SIM_SEED. Prompts with `sim:fail`, `sim:reject`, `sim:seconds=N` force thos
 
 from __future__ import annotations
 
-import os
-import urllib.request
-
 from infra.local import simproc
-from infra.local.context import ChannelSeed, StackContext
+from infra.local.components._simulator import environ_with_steps, start_simulator
+from infra.local.context import StackContext
 from infra.simulators.sora import SoraSimConfig, SoraSimulator
 
 ORDER = 16  # a simulator: before the API
@@ -22,19 +20,11 @@ SECRET = "sim-secret"
 
 
 def start(ctx: StackContext) -> simproc.SimulatorProcess:
-    environ = dict(os.environ)
-    environ.setdefault("SORA_SIM_STEP_SECONDS", "2,4")
-    config = SoraSimConfig.from_env(environ)
+    config = SoraSimConfig.from_env(environ_with_steps("SORA_SIM"))
     config.api_key = SECRET
-    sim = simproc.spawn(ctx, SoraSimulator.name, SoraSimulator, config, port=int(os.environ.get("SORA_SIM_PORT") or 0))
-    ctx.allow_host(ctx.host, sim.port)
-    ctx.env["SORA_SIM_URL"] = sim.url
-    ctx.channels.append(ChannelSeed("sora", sim.url, name="sora-sim", secret=SECRET))
-    ctx.examples += [
+    return start_simulator(ctx, "SORA_SIM", SoraSimulator, config, platform="sora", secret=SECRET, examples=[
         "curl -s -X POST {api}/v1/videos -H 'Authorization: Bearer {demo_key}' "
         "-H 'Content-Type: application/json' -d '{{\"prompt\": \"a paper boat on a river\", \"seconds\": \"4\"}}'",
         "curl -s {api}/v1/videos/<id> -H 'Authorization: Bearer {demo_key}'",
         "curl -sL -o video.mp4 {api}/v1/videos/<id>/content -H 'Authorization: Bearer {demo_key}'",
-    ]
-    ctx.checks.append(("sora simulator answers", lambda: urllib.request.urlopen(f"{sim.url}/health", timeout=5).read()))
-    return sim
+    ])

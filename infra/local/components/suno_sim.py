@@ -12,11 +12,9 @@ SUNO_SIM_SEED. Prompts containing `sim:fail`, `sim:vanish` or `sim:reject` force
 
 from __future__ import annotations
 
-import os
-import urllib.request
-
 from infra.local import simproc
-from infra.local.context import ChannelSeed, StackContext
+from infra.local.components._simulator import environ_with_steps, start_simulator
+from infra.local.context import StackContext
 from infra.simulators.suno import SunoSimConfig, SunoSimulator
 
 ORDER = 10  # a simulator: before the API
@@ -25,16 +23,10 @@ SECRET = "sim-secret"
 
 
 def start(ctx: StackContext) -> simproc.SimulatorProcess:
-    environ = dict(os.environ)
-    environ.setdefault("SUNO_SIM_STEP_SECONDS", "2,2,4")
-    config = SunoSimConfig.from_env(environ)
+    config = SunoSimConfig.from_env(environ_with_steps("SUNO_SIM", "2,2,4"))
     config.api_key = SECRET
-    sim = simproc.spawn(ctx, SunoSimulator.name, SunoSimulator, config, port=int(os.environ.get("SUNO_SIM_PORT") or 0))
-    ctx.allow_host(ctx.host, sim.port)
-    ctx.env["SUNO_SIM_URL"] = sim.url
-    ctx.channels.append(ChannelSeed("suno", sim.url, models=("suno_music", "suno_lyrics"), name="suno-sim",
-                                    secret=SECRET))
-    ctx.examples += [
+    return start_simulator(ctx, "SUNO_SIM", SunoSimulator, config, platform="suno", secret=SECRET,
+                           models=("suno_music", "suno_lyrics"), examples=[
         "curl -s -X POST {api}/suno/submit/music -H 'Authorization: Bearer {demo_key}' "
         "-H 'Content-Type: application/json' -d '{{\"prompt\": \"a calm song about the sea\", \"tags\": \"ambient\"}}'",
         "curl -s {api}/suno/fetch/<data from the submit> -H 'Authorization: Bearer {demo_key}'",
@@ -44,6 +36,4 @@ def start(ctx: StackContext) -> simproc.SimulatorProcess:
         "-H 'New-Api-User: {demo_user_id}'",
         "curl -s '{api}/api/task/?p=1&page_size=20' -H 'Authorization: Bearer {admin_token}' "
         "-H 'New-Api-User: {admin_user_id}'",
-    ]
-    ctx.checks.append(("suno simulator answers", lambda: urllib.request.urlopen(f"{sim.url}/health", timeout=5).read()))
-    return sim
+    ])

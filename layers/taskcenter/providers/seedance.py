@@ -16,15 +16,15 @@ from typing import Any
 from urllib.parse import quote
 
 from taskcenter.domain import states
-from taskcenter.providers import http, video_status
+from taskcenter.providers import video_status
 from taskcenter.providers.base import (
-    ChannelInfo,
     PermanentUpstreamError,
     SubmitRequest,
     SubmitResult,
     TransientUpstreamError,
     UpstreamState,
 )
+from taskcenter.providers.channel_adapter import ChannelAdapter
 from taskcenter.providers.video_status import Status, StatusTable
 
 PATH = "/api/v3/contents/generations/tasks"
@@ -46,20 +46,7 @@ def task_to_state(body: dict[str, Any]) -> UpstreamState | None:
                                  data={k: v for k, v in data.items() if v is not None})
 
 
-class SeedanceProvider:
-    def __init__(self, channel: ChannelInfo) -> None:
-        self.channel = channel
-
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.channel.secret}"} if self.channel.secret else {}
-
-    def _object(self, reply: http.HttpReply, what: str) -> dict[str, Any]:
-        http.classify_status(reply, what, secret=self.channel.secret)
-        body = reply.json()
-        if not isinstance(body, dict):
-            raise TransientUpstreamError(f"{what}: upstream answered a non-object", status=reply.status)
-        return body
-
+class SeedanceProvider(ChannelAdapter):
     def submit(self, request: SubmitRequest) -> SubmitResult:
         p = request.payload
         content: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": url}, "role": "first_frame"}
@@ -67,7 +54,7 @@ class SeedanceProvider:
         content.append({"type": "text", "text": str(p.get("prompt") or "")})
         body = {"model": p.get("model"), "content": content, "duration": int(p.get("duration") or 5),
                 "resolution": p.get("resolution") or "720p", "ratio": p.get("ratio") or "16:9"}
-        reply = http.channel_request(self.channel, "POST", PATH, headers=self._headers(), json_body=body)
+        reply = self._call("POST", PATH, body)
         try:
             created = self._object(reply, "seedance submit")
         except PermanentUpstreamError as error:
@@ -80,8 +67,7 @@ class SeedanceProvider:
 
     def fetch(self, upstream_ids: list[str]) -> dict[str, UpstreamState]:
         return video_status.fetch_each(
-            upstream_ids, lambda i: http.channel_request(self.channel, "GET", f"{PATH}/{quote(i, safe='')}",
-                                                         headers=self._headers()),
+            upstream_ids, lambda i: self._call("GET", f"{PATH}/{quote(i, safe='')}"),
             lambda reply: self._object(reply, "seedance fetch"), task_to_state)
 
     def cancel(self, upstream_id: str) -> bool:

@@ -29,13 +29,13 @@ from urllib3 import encode_multipart_formdata
 from taskcenter.domain import states
 from taskcenter.providers import download, http, video_status
 from taskcenter.providers.base import (
-    ChannelInfo,
     PermanentUpstreamError,
     SubmitRequest,
     SubmitResult,
     TransientUpstreamError,
     UpstreamState,
 )
+from taskcenter.providers.channel_adapter import ChannelAdapter
 from taskcenter.providers.video_status import Status, StatusTable
 
 # The Videos API's statuses (the mapping rules every video platform shares: providers/video_status.py); a status
@@ -65,20 +65,8 @@ def object_to_state(body: dict[str, Any]) -> UpstreamState | None:
                                  data={name: body.get(name) for name in OBJECT_FIELDS if name in body})
 
 
-class SoraProvider:
-    def __init__(self, channel: ChannelInfo) -> None:
-        self.channel = channel
-
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.channel.secret}"} if self.channel.secret else {}
-
-    def _object(self, reply: http.HttpReply, what: str) -> dict[str, Any]:
-        http.classify_status(reply, what, secret=self.channel.secret)
-        body = reply.json()
-        if not isinstance(body, dict):
-            raise TransientUpstreamError(f"{what}: upstream answered a non-object", status=reply.status,
-                                         public="the upstream's reply is not an object")
-        return body
+class SoraProvider(ChannelAdapter):
+    non_object_public = "the upstream's reply is not an object"
 
     def _submit_body(self, payload: dict[str, Any]) -> tuple[dict[str, str], Any]:
         fields = {name: str(payload[name]) for name in ("model", "prompt", "seconds", "size") if payload.get(name)}
@@ -98,8 +86,8 @@ class SoraProvider:
         payload = request.payload
         source = str(payload.get("remix_of") or "")
         if source:
-            reply = http.channel_request(self.channel, "POST", f"/v1/videos/{quote(source, safe='')}/remix",
-                                         headers=self._headers(), json_body={"prompt": payload.get("prompt", "")})
+            reply = self._call("POST", f"/v1/videos/{quote(source, safe='')}/remix",
+                               {"prompt": payload.get("prompt", "")})
         else:
             headers, body = self._submit_body(payload)
             reply = http.channel_request(self.channel, "POST", "/v1/videos", headers=headers, json_body=body)
@@ -116,8 +104,7 @@ class SoraProvider:
 
     def fetch(self, upstream_ids: list[str]) -> dict[str, UpstreamState]:
         return video_status.fetch_each(
-            upstream_ids, lambda i: http.channel_request(self.channel, "GET", f"/v1/videos/{quote(i, safe='')}",
-                                                         headers=self._headers()),
+            upstream_ids, lambda i: self._call("GET", f"/v1/videos/{quote(i, safe='')}"),
             lambda reply: self._object(reply, "sora fetch"), object_to_state)
 
     def cancel(self, upstream_id: str) -> bool:

@@ -19,7 +19,6 @@ from typing import Any
 from taskcenter.domain import states
 from taskcenter.providers import http, relayable
 from taskcenter.providers.base import (
-    ChannelInfo,
     PermanentUpstreamError,
     SubmitRequest,
     SubmitResult,
@@ -27,6 +26,7 @@ from taskcenter.providers.base import (
     UpstreamError,
     UpstreamState,
 )
+from taskcenter.providers.channel_adapter import ChannelAdapter
 
 # Upstream status words -> ours. The Suno API server speaks our vocabulary; clip-level words
 # (complete, streaming, error) appear from some servers and are mapped too.
@@ -91,29 +91,17 @@ def item_to_state(item: dict[str, Any]) -> UpstreamState | None:
     )
 
 
-class SunoProvider:
-    def __init__(self, channel: ChannelInfo) -> None:
-        self.channel = channel
-
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.channel.secret}"} if self.channel.secret else {}
+class SunoProvider(ChannelAdapter):
+    non_object_public = "the upstream's reply is not an object"
 
     def _post(self, path: str, body: Any) -> http.HttpReply:
-        return http.channel_request(self.channel, "POST", path, headers=self._headers(), json_body=body)
-
-    def _envelope(self, reply: http.HttpReply, what: str) -> dict[str, Any]:
-        http.classify_status(reply, what, secret=self.channel.secret)
-        body = reply.json()
-        if not isinstance(body, dict):
-            raise TransientUpstreamError(f"{what}: upstream answered a non-object", status=reply.status,
-                                         public="the upstream's reply is not an object")
-        return body
+        return self._call("POST", path, body)
 
     def submit(self, request: SubmitRequest) -> SubmitResult:
         action = request.action.upper()
         reply = self._post(f"/suno/submit/{action}", request.payload)
         try:
-            body = self._envelope(reply, "suno submit")
+            body = self._object(reply, "suno submit")
         except UpstreamError as error:
             if not 200 <= reply.status < 300:  # new-api's message is the body: relayed only if safe (relayable.py)
                 error.body = relayable.relayable_text(reply.body, self.channel)
@@ -141,7 +129,7 @@ class SunoProvider:
             batch = ids[start:start + FETCH_BATCH]
             try:
                 reply = self._post("/suno/fetch", {"ids": batch, "action": ""})
-                body = self._envelope(reply, "suno fetch")
+                body = self._object(reply, "suno fetch")
             except PermanentUpstreamError as error:
                 # A failed batch fetch says nothing about the tasks (a bad key, a proxy error page):
                 # the poller retries it later; it must never fail the tasks.

@@ -19,15 +19,15 @@ from typing import Any
 from urllib.parse import quote
 
 from taskcenter.domain import states
-from taskcenter.providers import download, http
+from taskcenter.providers import download
 from taskcenter.providers.base import (
-    ChannelInfo,
     PermanentUpstreamError,
     SubmitRequest,
     SubmitResult,
     TransientUpstreamError,
     UpstreamState,
 )
+from taskcenter.providers.channel_adapter import ChannelAdapter
 
 _OPERATION = re.compile(r"models/[A-Za-z0-9.\-]+/operations/[A-Za-z0-9_\-]+")
 
@@ -56,19 +56,9 @@ def operation_to_state(name: str, body: dict[str, Any]) -> UpstreamState:
     return UpstreamState(upstream_id=name, status=states.SUCCESS, progress="100%", data={"url": uri})
 
 
-class VeoProvider:
-    def __init__(self, channel: ChannelInfo) -> None:
-        self.channel = channel
-
+class VeoProvider(ChannelAdapter):
     def _headers(self) -> dict[str, str]:
         return {"x-goog-api-key": self.channel.secret} if self.channel.secret else {}
-
-    def _object(self, reply: http.HttpReply, what: str) -> dict[str, Any]:
-        http.classify_status(reply, what, secret=self.channel.secret)
-        body = reply.json()
-        if not isinstance(body, dict):
-            raise TransientUpstreamError(f"{what}: upstream answered a non-object", status=reply.status)
-        return body
 
     def submit(self, request: SubmitRequest) -> SubmitResult:
         p = request.payload
@@ -79,8 +69,7 @@ class VeoProvider:
             "sampleCount": 1, "durationSeconds": int(p.get("duration") or 8),
             "aspectRatio": p.get("aspect_ratio") or "16:9", "resolution": p.get("resolution") or "720p"}}
         model = quote(str(p.get("model") or ""), safe="")
-        reply = http.channel_request(self.channel, "POST", f"/v1beta/models/{model}:predictLongRunning",
-                                     headers=self._headers(), json_body=body)
+        reply = self._call("POST", f"/v1beta/models/{model}:predictLongRunning", body)
         try:
             created = self._object(reply, "veo submit")
         except PermanentUpstreamError as error:
@@ -96,7 +85,7 @@ class VeoProvider:
         for name in dict.fromkeys(i for i in upstream_ids if i):
             if not _OPERATION.fullmatch(name):
                 continue
-            reply = http.channel_request(self.channel, "GET", f"/v1beta/{name}", headers=self._headers())
+            reply = self._call("GET", f"/v1beta/{name}")
             if reply.status == 404:
                 continue
             try:
