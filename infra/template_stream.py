@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-FAILURES_QUEUE = "TaskStreamFailuresQueue"
+FAILURES_QUEUE = "TaskStreamDeadLetterQueue"
 MAXIMUM_RETRY_ATTEMPTS = 10  # with bisection: a poison record is isolated in about log2(batch) of them
 TUMBLING_WINDOW_SECONDS = 60
 FAILURES_RETENTION_S = 14 * 24 * 3600  # the maximum; stream records themselves live 24 h

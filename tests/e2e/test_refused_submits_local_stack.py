@@ -21,6 +21,7 @@ pytestmark = pytest.mark.e2e
 def state(stack: Any, account: Any) -> dict[str, Any]:
     status, me = stack.get("/api/user/self", headers=account.dashboard_headers())
     assert status == 200, me
+    stack.settle()  # the listing totals follow the tasks table's stream (docs/listing.md "total")
     status, log = stack.get("/api/log/self?p=1&page_size=50", headers=account.dashboard_headers())
     assert status == 200, log
     listed = {path: stack.get(path, headers=account.dashboard_headers())[1]["data"]["total"]

@@ -172,7 +172,9 @@ def _apply_counter(name: str, shard: str, moves: Moves) -> bool:
         value, changes = net_moves(pending)
         if not changes:
             return False
-        stale = _stale_marks.pop(name, set())
+        # never this shard's own mark: a container that saw it stale from another shard's batch would send a
+        # SET and a REMOVE of one path, which DynamoDB refuses (the whole counter's records then fail)
+        stale = _stale_marks.pop(name, set()) - {mark}
         names = {"#v": "value", "#c": "changes", "#h": mark}
         update = "ADD #v :v, #c :c SET #h = :last"
         if stale:
