@@ -226,9 +226,14 @@ def test_a_top_up_cancelled_by_a_conflict_on_a_shared_bucket_item_is_sent_again(
             raise ClientError({"Error": {"Code": "TransactionConflictException", "Message": "in flight"}}, operation)
         return original(self, operation, params)
 
-    monkeypatch.setattr(BaseClient, "_make_api_call", once)
-    before = money.audit_user(world.user.user_id).quota
-    assert money.credit_user(world.user.user_id, 321, note="after a conflict") == before + 321
+    # patched and restored inside the test, not with monkeypatch: its undo runs after the `aws` fixture's
+    # teardown and would put this test's stream hook back into botocore for every later test
+    BaseClient._make_api_call = once
+    try:
+        before = money.audit_user(world.user.user_id).quota
+        assert money.credit_user(world.user.user_id, 321, note="after a conflict") == before + 321
+    finally:
+        BaseClient._make_api_call = original
     assert conflicts and money.audit_user(world.user.user_id).ok
     assert _get(client, world.user, "/api/log/self", type=1, page_size=100)["items"][0]["quota"] == 321
 
