@@ -120,7 +120,7 @@ def test_a_page_reads_its_keys_from_the_index_then_its_items_in_one_batch(world:
 
 
 def test_the_backfill_lists_tasks_finished_before_the_terminal_indexes(world: Any) -> None:
-    from taskcenter.store import listing_backfill
+    from taskcenter.store import maintenance as listing_backfill
     from taskcenter.store.models import Task
 
     tasks = _dataset(world, n=30)

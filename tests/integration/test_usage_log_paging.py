@@ -241,7 +241,7 @@ def test_a_top_up_cancelled_by_a_conflict_on_a_shared_bucket_item_is_sent_again(
 def test_the_recount_sets_the_days_written_before_the_buckets_to_the_ledgers_count(client: Any, world: Any) -> None:
     """Entries the code before the buckets wrote (no counts) are counted by the recount of the ended days,
     exactly, and a second run changes nothing (docs/usage-log.md, "Deploying")."""
-    from taskcenter.store import usage_log_counts
+    from taskcenter.store import maintenance
 
     base = (int(time.time() * 1000) // DAY_MS + 2) * DAY_MS
     old = [LedgerEntry(user_id=world.user.user_id, entry=f"charge#task_old{i}#0", kind="charge", amount=5,
@@ -255,9 +255,9 @@ def test_the_recount_sets_the_days_written_before_the_buckets_to_the_ledgers_cou
         money.charge_submission(money.Payer(world.user.user_id, ""), [money.Charge("task_new", 0, 7)], lambda tx: None)
         assert _get(client, world.user, "/api/log/self", page_size=100)["total"] == 2  # the seed top-up, the new one
         today = clock.now_ms() // DAY_MS
-        assert usage_log_counts.recount_days_before(today) > 0
+        assert maintenance.recount_days_before(today) > 0
         first = _get(client, world.user, "/api/log/self", page_size=100)
-        usage_log_counts.recount_days_before(today)
+        maintenance.recount_days_before(today)
         again = _get(client, world.user, "/api/log/self", page_size=100)
     finally:
         clock.set_now(None)

@@ -128,19 +128,3 @@ def _hour_values(names_by_day: dict[int, list[str]], letters: tuple[str, ...]) -
             if n:
                 out[base + hour] = out.get(base + hour, 0) + n
     return out, read
-
-
-def recount_days_before(day: int) -> int:
-    """Set every day item of the UTC days before `day` (days since the epoch) to the ledger's own count of
-    their entries and sum of their charges (docs/usage-log.md, "Deploying"): for the entries written before
-    the buckets existed.
-    Offline: a Scan of the ledger, never a request path. Exact and idempotent, whoever wrote the entries,
-    as long as no entry is written into those days meanwhile: run it for days that have ended (entries are
-    written at the writer's now). Returns the number of items set."""
-    from taskcenter.store.models import LedgerEntry
-
-    counted = deltas(LedgerEntry.scan(filter_condition=LedgerEntry.at_ms < day * DAY_MS))
-    every = [f"{letter}{h:02d}" for letter in LETTERS for h in range(HOURS_PER_DAY)]
-    for name, attrs in sorted(counted.items()):
-        LogDayCounts(name=name).update(actions=[getattr(LogDayCounts, a).set(attrs.get(a, 0)) for a in every])
-    return len(counted)
