@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import botocore.session
 import pynamodb.connection.base as _pynamodb_connection
 from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from taskcenter import config
@@ -155,6 +155,17 @@ def conditional_transaction(build: Callable[[TransactWrite], None]) -> bool:
         with_conflict_retry(run)
     except TransactWriteError as error:
         if "ConditionalCheckFailed" in cancellation_codes(error):
+            return False
+        raise
+    return True
+
+
+def conditional_update(item: Any, actions: list[Any], condition: Any) -> bool:
+    """One conditional UpdateItem; False when its condition failed (the item then is as it was)."""
+    try:
+        item.update(actions=actions, condition=condition)
+    except UpdateError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
             return False
         raise
     return True

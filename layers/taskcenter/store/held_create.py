@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pynamodb.exceptions import UpdateError
 from pynamodb.transactions import TransactWrite
 
 from taskcenter import clock, settings
@@ -32,7 +31,12 @@ from taskcenter.domain import listing_plan as listing
 from taskcenter.domain import states
 from taskcenter.store import money
 from taskcenter.store import tasks as task_store
-from taskcenter.store.db import TRANSACT_WRITE_MAX_ITEMS, conditional_transaction, fits_one_transaction
+from taskcenter.store.db import (
+    TRANSACT_WRITE_MAX_ITEMS,
+    conditional_transaction,
+    conditional_update,
+    fits_one_transaction,
+)
 from taskcenter.store.models import Credential, LedgerEntry, Task, User
 from taskcenter.store.money import Charge, Payer
 from taskcenter.store.usage_log_counts import remove_counts as remove_log_counts
@@ -138,14 +142,9 @@ def release(tasks: list[Task], hold_id: str, *, due_ms: int, scheduled_ms: int) 
             released += [_released(task, due_ms, scheduled_ms) for task in group]
             continue
         for task in group:  # one of them moved: release the others one by one
-            try:
-                Task(task_id=task.task_id).update(actions=_release_actions(task, due_ms, scheduled_ms),
-                                                  condition=_held_by(hold_id))
-            except UpdateError as error:
-                if error.cause_response_code != "ConditionalCheckFailedException":
-                    raise
-                continue
-            released.append(_released(task, due_ms, scheduled_ms))
+            if conditional_update(Task(task_id=task.task_id), _release_actions(task, due_ms, scheduled_ms),
+                                  _held_by(hold_id)):
+                released.append(_released(task, due_ms, scheduled_ms))
     return released
 
 

@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import sys
 
-from pynamodb.exceptions import UpdateError
-
 from taskcenter.domain import listing_plan as listing
 from taskcenter.domain.listing_indexes import final_key
 from taskcenter.domain.states import TERMINAL
+from taskcenter.store.db import conditional_update
 from taskcenter.store.models import LedgerEntry, Task
 from taskcenter.store.usage_log_counts import DAY_MS, HOURS_PER_DAY, LETTERS, LogDayCounts, deltas
 
@@ -36,13 +35,9 @@ def backfill_final_keys(segment: int = 0, total_segments: int = 1) -> int:
     for task in Task.scan(condition, segment=segment, total_segments=total_segments,
                           attributes_to_get=["task_id", "status", "submit_ms", "id"]):
         key = final_key(task.status, listing.time_key(int(task.submit_ms), int(task.id)))
-        try:
-            task.update(actions=[Task.lf.set(key)], condition=(Task.status == task.status) & Task.lf.does_not_exist())
-        except UpdateError as error:
-            if getattr(error, "cause_response_code", None) != "ConditionalCheckFailedException":
-                raise
-            continue  # it moved (or was just backfilled): the writer of that move set its keys
-        written += 1
+        # a task that moved (or was just backfilled) is left: the writer of that move set its keys
+        if conditional_update(task, [Task.lf.set(key)], (Task.status == task.status) & Task.lf.does_not_exist()):
+            written += 1
     return written
 
 

@@ -15,9 +15,10 @@ from taskcenter.domain import channel_status
 from taskcenter.store import counters, held_create, money, videos
 from taskcenter.store import tasks as task_store
 from taskcenter.store.counters import ScopeCount
+from taskcenter.store.db import conditional_update
 from taskcenter.store.models import REFUND_LANE, Channel, Credential, Task
 from taskcenter.store.money import AuditResult, Payer
-from taskcenter.store.pynamo_users import PynamoUsers, conditional_update, model_actions
+from taskcenter.store.pynamo_users import PynamoUsers, model_actions
 from taskcenter.store.repository_types import REMOVE, Changes, Repositories
 
 T = TypeVar("T", Channel, Credential)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from taskcenter.store.db import cancellation_codes, connection
+from taskcenter.store.db import cancellation_codes, conditional_update, connection
 from taskcenter.store.models import Counter, User
 from taskcenter.store.repository_types import REMOVE, Changes
 
@@ -23,17 +23,6 @@ def model_actions(model: type, changes: Changes) -> list[Any]:
     """`{attribute: value}` as PynamoDB update actions on `model` (REMOVE: remove the attribute)."""
     return [getattr(model, name).remove() if value is REMOVE else getattr(model, name).set(value)
             for name, value in changes.items()]
-
-
-def conditional_update(item: Any, actions: list[Any], condition: Any) -> bool:
-    """One conditional UpdateItem; False when its condition failed (the item then is as it was)."""
-    try:
-        item.update(actions=actions, condition=condition)
-    except UpdateError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
 
 
 class PynamoUsers:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from taskcenter import clock, settings
@@ -22,7 +22,7 @@ from taskcenter.domain.errors import TooLarge
 from taskcenter.domain.listing_indexes import final_key
 from taskcenter.observability import metrics
 from taskcenter.store import item_size
-from taskcenter.store.db import conditional_transaction
+from taskcenter.store.db import conditional_transaction, conditional_update
 from taskcenter.store.models import REFUND_LANE, Task
 from taskcenter.store.money import (
     Charge,
@@ -245,13 +245,7 @@ def _write_move(task: Task, acts: list, condition: Any, extra: Sequence[TxHook])
             return False
         task.refresh(consistent_read=True)
         return True
-    try:
-        task.update(actions=acts, condition=condition)
-    except UpdateError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return conditional_update(task, acts, condition)
 
 
 def update_in_place(task: Task, actions: list) -> bool:
@@ -259,13 +253,7 @@ def update_in_place(task: Task, actions: list) -> bool:
     old_version = int(task.version)
     acts = _dedupe_actions(list(actions) + [Task.version.set(old_version + 1),
                                             Task.updated_at.set(clock.now_s())])
-    try:
-        task.update(actions=acts, condition=(Task.version == old_version) & (Task.status == task.status))
-    except UpdateError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return conditional_update(task, acts, (Task.version == old_version) & (Task.status == task.status))
 
 
 def _dedupe_actions(actions: list) -> list:
