@@ -322,3 +322,19 @@ def use_provider(monkeypatch: Any, channel_type: str, provider: Any) -> None:
 
     monkeypatch.setitem(platforms.TABLE, channel_type, dataclasses.replace(platforms.TABLE[channel_type],
                                                                            provider=provider))
+
+
+def add_listing_counts(deltas: dict[str, int]) -> None:
+    """Add listing counter deltas (logical names, domain/listing_plan.py) where the stream consumer keeps them
+    (store/counters.py: one item per scope), without its shard marks: test and benchmark seeding only."""
+    from taskcenter.store import counters
+
+    items: dict[str, dict[str, int]] = {}
+    for name, delta in deltas.items():
+        item, status = counters.location(name)
+        moves = items.setdefault(item, {})
+        for attr, n in ((counters.value_attribute(status), delta), (counters.changes_attribute(status), abs(delta))):
+            moves[attr] = moves.get(attr, 0) + n
+    for item, moves in items.items():
+        counters.ScopeCounts(name=item).update(
+            actions=[getattr(counters.ScopeCounts, attr).add(n) for attr, n in sorted(moves.items())])

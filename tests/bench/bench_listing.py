@@ -142,7 +142,7 @@ def _populate(user_tasks: int, table_tasks: int, seed: int = 1) -> dict[str, Any
     from taskcenter.domain import listing_plan as listing
     from taskcenter.domain import states
     from taskcenter.store import tasks as task_store
-    from taskcenter.store.models import Counter, Task
+    from taskcenter.store.models import Task
 
     rng = random.Random(seed)
     deltas: dict[str, int] = {}
@@ -164,9 +164,9 @@ def _populate(user_tasks: int, table_tasks: int, seed: int = 1) -> dict[str, Any
             (own if owner == 1 else others).append(task.task_id)
             for name, value in listing.counter_deltas_for_create(task_store.listing_facts(task)).items():
                 deltas[name] = deltas.get(name, 0) + value
-    with Counter.batch_write() as batch:
-        for name, value in deltas.items():
-            batch.save(Counter(name=name, value=value, changes=value))
+    from tests.support import add_listing_counts
+
+    add_listing_counts(deltas)
     return {"own": own, "other": others[0], "span_ms": table_tasks * SPACING_MS}
 
 

@@ -161,15 +161,18 @@ def counter_checks() -> tuple[list[Check], dict[str, Any]]:
     """Every listing counter (every scope and status, every hour bucket) equals a full recount of the tasks
     table: what `total` and `/stats` answer is exact after the run (a Scan of both tables: a test tool's read)."""
     from taskcenter.domain import listing_plan as listing
+    from taskcenter.store import counters
     from taskcenter.store import tasks as task_store
-    from taskcenter.store.models import Counter as CounterItem
     from taskcenter.store.models import Task
 
     expected: Counter[str] = Counter()
     for task in Task.scan(attributes_to_get=["task_id", "id", "kind", "platform", "user_id", "action", "status",
                                              "channel_id", "submit_ms", "serial"]):
         expected.update(listing.counter_deltas_for_create(task_store.listing_facts(task)))
-    stored = {c.name: int(c.value or 0) for c in CounterItem.scan() if c.name.startswith("n#")}
+    stored: dict[str, int] = {}
+    for item in counters.ScopeCounts.scan():  # every stored item, read back as its logical counters
+        attributes = {k: int(v) for k, v in item.attribute_values.items() if isinstance(v, (int, float))}
+        stored.update({n: v for n, v in counters.names_of(item.name, attributes).items()})
     wrong = sorted(n for n in set(expected) | set(stored) if stored.get(n, 0) != expected.get(n, 0))
     figures = {"listing counters recounted": len(stored), "listing counters wrong": len(wrong)}
     detail = ", ".join(f"{n}: {stored.get(n, 0)} stored, {expected.get(n, 0)} counted" for n in wrong[:10])

@@ -62,12 +62,11 @@ def write_tasks(rows: list[dict[str, Any]]) -> list[Any]:
     """Write tasks (store.tasks.build_task fields) with their listing counters, as the stream consumer would.
 
     Test and benchmark data only: BatchWrite for the tasks; under the `aws` fixture the in-process stream
-    consumer counts them (tests/support.drain_task_stream), elsewhere one ADD per counter.
+    consumer counts them (tests/support.drain_task_stream), elsewhere one ADD per counter item.
     """
     from taskcenter.domain import listing_plan as listing
     from taskcenter.store import tasks as task_store
-    from taskcenter.store.models import Counter, Task
-    from taskcenter.store.money import counter_actions
+    from taskcenter.store.models import Task
 
     from tests import support
 
@@ -78,6 +77,5 @@ def write_tasks(rows: list[dict[str, Any]]) -> list[Any]:
             batch.save(task)
     if support.active_stream is not None:
         return built
-    for name, value in deltas.items():
-        Counter(name=name).update(actions=counter_actions(value))
+    support.add_listing_counts(deltas)
     return built

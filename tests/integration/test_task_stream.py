@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from taskcenter.domain import listing_plan as listing
 from taskcenter.domain import states
 from taskcenter.services.jobs import task_stream as consumer
-from taskcenter.store import counter_stream
+from taskcenter.store import counter_stream, counters
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Counter, Task
 from taskcenter.store.money import Payer
@@ -31,8 +31,7 @@ def _charged(world: Any, n: int, *, first: int = 0) -> list[Task]:
 
 
 def _user_total(world: Any, status: str = "ALL") -> int:
-    names = listing.counter_names_for_read("lu", f"u#{world.user.user_id}#task", status)
-    return sum(int(c.value or 0) for c in Counter.batch_get(names))
+    return counters.read_sum(listing.counter_names_for_read("lu", f"u#{world.user.user_id}#task", status))
 
 
 def _pending_event(task_stream: Any) -> dict[str, Any]:
@@ -102,31 +101,59 @@ def test_a_failed_counter_write_is_reported_and_the_retry_completes_it(
     for t in tasks:
         assert task_store.transition(t, states.SUBMITTED)
     event = _pending_event(task_stream)
-    failing = listing.counter_name("lu", f"u#{world.user.user_id}#task", states.SUBMITTED, 0)
-    real = counter_stream._apply_counter
+    # the user scope's item: ALL and every status of the user's tasks (store/counters.py)
+    failing, _ = counters.location(listing.counter_name("lu", f"u#{world.user.user_id}#task", states.SUBMITTED, 0))
+    real = counter_stream._apply_item
 
     def throttled(name: str, shard: str, moves: list) -> bool:
         if name == failing:
             raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "UpdateItem")
         return real(name, shard, moves)
 
-    monkeypatch.setattr(counter_stream, "_apply_counter", throttled)
+    monkeypatch.setattr(counter_stream, "_apply_item", throttled)
     reply = consumer.handle(event)
-    # the SUBMITTED counter failed from the first move on; NOT_START was left alone (each task entered and
-    # left it within the batch), so a retry from the first move would apply its -1s without its +1s: the
-    # retry point moves back to the first creation
+    # the user's item failed from its first record on, the first creation
     first = event["Records"][0]
     assert first["eventName"] == "INSERT"
     assert reply["batchItemFailures"] == [{"itemIdentifier": first["dynamodb"]["SequenceNumber"]}]
     assert not _recount_ok()
-    monkeypatch.setattr(counter_stream, "_apply_counter", real)
+    monkeypatch.setattr(counter_stream, "_apply_item", real)
     assert consumer.handle(event)["batchItemFailures"] == []  # the retry from the reported record
     assert _recount_ok()
 
 
+def test_a_retry_never_starts_inside_records_that_cancel_out(world: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Task A (Suno) is created and withdrawn within the batch, B (another platform) created between: A's
+    platform item nets nothing and is left alone. When B's platform item fails at B's record, a retry from there
+    would apply A's withdrawal without its creation: the retry point moves back to A's creation."""
+    def task(task_id: str, numeric_id: int, platform: str) -> Task:
+        return task_store.build_task(task_id=task_id, numeric_id=numeric_id, kind="task", platform=platform,
+                                     user_id=world.user.user_id, action="MUSIC" if platform == "suno" else "post",
+                                     channel_id=1, quota=10)
+
+    a, b = task("task_a", 701, "suno"), task("task_b", 702, "tikmatrix")
+    change = counter_stream.StreamChange
+    batch = [change("100", "INSERT", None, a), change("200", "INSERT", None, b), change("300", "REMOVE", a, None)]
+    failing, _ = counters.location(listing.counter_name("lup", f"u#{world.user.user_id}#task#p#tikmatrix", "ALL", 0))
+    real = counter_stream._apply_item
+
+    def throttled(name: str, shard: str, moves: list) -> bool:
+        if name == failing:
+            raise ClientError({"Error": {"Code": "ThrottlingException"}}, "UpdateItem")
+        return real(name, shard, moves)
+
+    monkeypatch.setattr(counter_stream, "_apply_item", throttled)
+    result = counter_stream.apply_changes("shardId-test", batch)
+    assert result.failed_at == "100"
+    suno, _ = counters.location(listing.counter_name("lup", f"u#{world.user.user_id}#task#p#suno", "ALL", 0))
+    assert any(c.sequence == "100" for group in result.left_alone for c, _ in group)
+    assert counters.read_many([listing.counter_name("lup", f"u#{world.user.user_id}#task#p#suno", "ALL", 0)]) == {}
+    assert suno != failing
+
+
 def test_marks_of_shards_older_than_the_stream_retention_are_dropped(world: Any, task_stream: Any) -> None:
     _charged(world, 1)
-    name = listing.counter_name("lu", f"u#{world.user.user_id}#task", "ALL", 0)
+    name, _ = counters.location(listing.counter_name("lu", f"u#{world.user.user_id}#task", "ALL", 0))
     old = counter_stream.mark_attribute("shardId-00000001400000000000-0000aaaa")  # created in 2014
     fresh = counter_stream.mark_attribute(f"shardId-{counter_stream.clock.now_ms():020d}-0000bbbb")
     counter_stream.db.aws_client("dynamodb").update_item(
@@ -136,7 +163,7 @@ def test_marks_of_shards_older_than_the_stream_retention_are_dropped(world: Any,
     _charged(world, 1, first=2)  # the next one removes it
     item = counter_stream.db.aws_client("dynamodb").get_item(TableName=Counter.Meta.table_name,
                                                              Key={"name": {"S": name}})["Item"]
-    assert old not in item and fresh in item and int(item["value"]["N"]) == 3
+    assert old not in item and fresh in item and int(item["v_ALL"]["N"]) == 3
 
 
 def test_events_come_from_the_stream_only_for_users_with_an_endpoint_or_a_hook(world: Any, task_stream: Any) -> None:
@@ -168,9 +195,9 @@ def test_a_failed_enqueue_is_retried_from_its_record_not_lost(world: Any, task_s
     real = queues.send_many
     monkeypatch.setattr(queues, "send_many", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("SQS down")))
     reply = consumer.handle(event)
-    # the event of the move failed; the retry starts at the creation, not at the move: NOT_START's +1 and -1
-    # cancel out within the batch (left alone), and a retry from the move alone would apply the -1
-    assert reply["batchItemFailures"] == [{"itemIdentifier": event["Records"][0]["dynamodb"]["SequenceNumber"]}]
+    # the event of the move failed; the retry starts at the move: NOT_START's +1 and -1 share the scope's item
+    # with SUBMITTED's +1, so every counter item applied both records and skips them on the retry
+    assert reply["batchItemFailures"] == [{"itemIdentifier": event["Records"][1]["dynamodb"]["SequenceNumber"]}]
     monkeypatch.setattr(queues, "send_many", real)
     assert consumer.handle(event)["batchItemFailures"] == []
     events = [b for b in webhook_queue_bodies() if b["kind"] == "event"]
@@ -185,7 +212,7 @@ def test_a_stale_mark_remembered_from_another_shard_never_removes_the_current_on
     (DynamoDB refuses it, and the counter's records were lost after the retries): seen in the suite, where an
     earlier test had left moto's shard mark in the memo."""
     current = counter_stream.mark_attribute(task_stream._reader().shard_id)
-    name = listing.counter_name("lu", f"u#{world.user.user_id}#task", "ALL", 0)
+    name, _ = counters.location(listing.counter_name("lu", f"u#{world.user.user_id}#task", "ALL", 0))
     monkeypatch.setattr(counter_stream, "_stale_marks", {name: {current}})
     _charged(world, 2)
     assert _user_total(world) == 2 and _recount_ok()

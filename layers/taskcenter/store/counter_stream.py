@@ -1,13 +1,15 @@
 """Listing counters kept from the tasks table's DynamoDB stream (docs/listing.md, "total").
 
 Lambda hands the stream consumer (services/jobs/task_stream.py) batches of one shard's records, at least
-once: a failed batch is retried whole, bisected, or retried from the first record it reported failed. Every
-listing counter item therefore carries, per stream shard, the sequence number of the last record it applied
-(attribute `hw_<shardId>`, zero-padded so strings compare as numbers); one conditional UpdateItem adds a
-batch's aggregated delta only if that mark is below the batch's first record for the counter, and moves the
-mark. A replayed record is skipped, a record is counted once. Marks of shards created more than
-SHARD_MARK_KEEP_MS ago (DynamoDB shard ids embed their creation time in ms; records live 24 h) are removed
-by the next write of the counter, so the marks stay bounded.
+once: a failed batch is retried whole, bisected, or retried from the first record it reported failed. A
+counter item holds one scope's counters, ALL and every status (store/counters.py), so a batch writes each
+scope it moved once, whatever statuses moved in it. Every listing counter item therefore carries, per
+stream shard, the sequence number of the last record it applied (attribute `hw_<shardId>`, zero-padded so
+strings compare as numbers); one conditional UpdateItem adds a batch's aggregated deltas only if that mark
+is below the batch's first record for the item, and moves the mark. A replayed record is skipped, a record
+is counted once. Marks of shards created more than SHARD_MARK_KEEP_MS ago (DynamoDB shard ids embed their
+creation time in ms; records live 24 h) are removed by the next write of the item, so the marks stay
+bounded.
 
 The deltas are the transaction's rule (listing.counter_deltas_between), written once.
 """
@@ -23,7 +25,7 @@ from botocore.exceptions import ClientError
 
 from taskcenter import clock
 from taskcenter.domain import listing_plan as listing
-from taskcenter.store import db
+from taskcenter.store import counters, db
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Counter, Task
 
@@ -35,7 +37,7 @@ SHARD_MARK_KEEP_MS = 2 * 24 * 3600 * 1000
 _SHARD_TIME = re.compile(r"^shardId-0*(\d{13})-")
 ATTEMPTS = 4  # a conditional failure re-reads the mark and applies what is left
 
-# counter name -> mark attributes seen stale on the last write (removed by the next one)
+# counter item -> mark attributes seen stale on the last write (removed by the next one)
 _stale_marks: dict[str, set[str]] = {}
 
 
@@ -95,6 +97,7 @@ def _stale(attributes: Iterable[str], current: str, now_ms: int) -> set[str]:
 
 
 Moves = list[tuple["StreamChange", int]]  # (record, delta) of one counter, in stream order
+ItemMoves = list[tuple["StreamChange", "str | None", int]]  # (record, status attribute, delta) of one item
 
 
 @dataclass
@@ -122,24 +125,26 @@ def net_moves(moves: Moves) -> tuple[int, int]:
 
 def apply_changes(shard: str, changes: list[StreamChange]) -> ApplyResult:
     """Apply a batch of one shard's records to the listing counters: one conditional UpdateItem per counter
-    whose membership moved (its records aggregated), none for the others."""
-    moves: dict[str, Moves] = {}
+    item (a scope: every status it holds) whose membership moved (its records aggregated), none for the
+    others."""
+    moves: dict[str, ItemMoves] = {}
     for change in sorted(changes, key=lambda c: c.order):
         for name, delta in counter_deltas(change).items():
-            moves.setdefault(name, []).append((change, delta))
+            item, status = counters.location(name)
+            moves.setdefault(item, []).append((change, status, delta))
     result = ApplyResult()
     failed: list[str] = []
-    for name in sorted(moves):
+    for item in sorted(moves):
         try:
-            written = _apply_counter(name, shard, moves[name])
+            written = _apply_item(item, shard, moves[item])
         except ClientError:
-            failed.append(moves[name][0][0].order)  # this counter has applied none of its records of the batch
+            failed.append(moves[item][0][0].order)  # this item has applied none of its records of the batch
             continue
         if written:
             result.counters_written += 1
         else:
             result.skipped += 1
-            result.left_alone.append(moves[name])
+            result.left_alone.append([(change, delta) for change, _, delta in moves[item]])
     if failed:
         first = min(failed)
         result.failed_at = retry_point(next(c.sequence for c in changes if c.order == first), result, changes)
@@ -162,21 +167,33 @@ def retry_point(sequence: str, result: ApplyResult, changes: list[StreamChange])
     return next(c.sequence for c in changes if c.order == point)
 
 
-def _apply_counter(name: str, shard: str, moves: Moves) -> bool:
-    """Add the moves not yet applied; True if a write happened."""
+def _net_by_status(pending: ItemMoves) -> dict[str | None, tuple[int, int]]:
+    """Each status attribute's (value delta, change count) over the pending records; only those that moved."""
+    statuses = dict.fromkeys(status for _, status, _ in pending)
+    net = {status: net_moves([(c, d) for c, s, d in pending if s == status]) for status in statuses}
+    return {status: moved for status, moved in net.items() if moved[1]}
+
+
+def _apply_item(name: str, shard: str, moves: ItemMoves) -> bool:
+    """Add the moves not yet applied to one counter item; True if a write happened."""
     client = db.aws_client("dynamodb")
     table = Counter.Meta.table_name
     mark = mark_attribute(shard)
     pending = moves
     for _ in range(ATTEMPTS):
-        value, changes = net_moves(pending)
-        if not changes:
+        net = _net_by_status(pending)
+        if not net:
             return False
         # never this shard's own mark: a container that saw it stale from another shard's batch would send a
-        # SET and a REMOVE of one path, which DynamoDB refuses (the whole counter's records then fail)
+        # SET and a REMOVE of one path, which DynamoDB refuses (the whole item's records then fail)
         stale = _stale_marks.pop(name, set()) - {mark}
-        names = {"#v": "value", "#c": "changes", "#h": mark}
-        update = "ADD #v :v, #c :c SET #h = :last"
+        names, values = {"#h": mark}, {":last": {"S": pending[-1][0].order}, ":first": {"S": pending[0][0].order}}
+        adds = []
+        for i, (status, (value, changes)) in enumerate(sorted(net.items(), key=lambda kv: kv[0] or "")):
+            names.update({f"#v{i}": counters.value_attribute(status), f"#c{i}": counters.changes_attribute(status)})
+            values.update({f":v{i}": {"N": str(value)}, f":c{i}": {"N": str(changes)}})
+            adds.append(f"#v{i} :v{i}, #c{i} :c{i}")
+        update = "ADD " + ", ".join(adds) + " SET #h = :last"
         if stale:
             names.update({f"#r{i}": attr for i, attr in enumerate(sorted(stale))})
             update += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(stale)))
@@ -184,10 +201,7 @@ def _apply_counter(name: str, shard: str, moves: Moves) -> bool:
             reply = client.update_item(
                 TableName=table, Key={"name": {"S": name}}, UpdateExpression=update,
                 ConditionExpression="attribute_not_exists(#h) OR #h < :first",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues={":v": {"N": str(value)}, ":c": {"N": str(changes)},
-                                           ":last": {"S": pending[-1][0].order}, ":first": {"S": pending[0][0].order}},
-                ReturnValues="ALL_NEW")
+                ExpressionAttributeNames=names, ExpressionAttributeValues=values, ReturnValues="ALL_NEW")
         except ClientError as error:
             if stale:
                 _stale_marks[name] = stale
@@ -202,7 +216,7 @@ def _apply_counter(name: str, shard: str, moves: Moves) -> bool:
         if left:
             _stale_marks[name] = left
         return True
-    raise RuntimeError(f"counter {name}: its shard mark kept moving under this batch")
+    raise RuntimeError(f"counter item {name}: its shard mark kept moving under this batch")
 
 
 def _mark_of(client: Any, table: str, name: str, mark: str) -> str:

@@ -1,12 +1,23 @@
-"""Atomic counters: numeric id sequences, uniqueness guards and listing totals."""
+"""Atomic counters: numeric id sequences, uniqueness guards and listing totals.
+
+A listing counter has a logical name (`n#<scope>#<STATUS>`, admin scopes `n#<scope>#<STATUS>#s<shard>`:
+domain/listing_plan.py) but is stored in one item per scope (and admin shard) that holds ALL and every
+status as attributes (`v_<STATUS>` tasks, `c_<STATUS>` changes; item `ns#<scope>[#s<shard>]`), so a status
+move writes one item per scope instead of two (docs/listing.md, "total"). Hour buckets (`...#ALL#h<hour>`)
+keep an item each (`value`, `changes`): there is one per hour, without end.
+"""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
 from taskcenter import settings
-from taskcenter.store.models import Counter
+from taskcenter.domain.states import ALL_STATUSES, MJ_STATUSES
+from taskcenter.store.models import Counter, EnvModel, _LazyMeta
 
 
 def reserve_ids(sequence: str, count: int = 1) -> list[int]:
@@ -50,14 +61,72 @@ def next_id(sequence: str) -> int:
     return reserve_ids(sequence, 1)[0]
 
 
+LISTING_PREFIX = "n#"
+SCOPE_ITEM_PREFIX = "ns#"
+COUNTED = ("ALL", *dict.fromkeys((*ALL_STATUSES, *MJ_STATUSES)))
+
+# The counters table's items are schemaless; PynamoDB needs each attribute declared, hence a generated model.
+ScopeCounts: Any = type("ScopeCounts", (EnvModel,), {
+    "__module__": __name__,
+    "__doc__": "A listing scope's counters (an item of the counters table): per status, tasks and changes.",
+    "Meta": _LazyMeta(Counter.Meta.logical),
+    "name": UnicodeAttribute(hash_key=True),
+    "value": NumberAttribute(null=True),
+    "changes": NumberAttribute(null=True),
+    **{f"{letter}_{status}": NumberAttribute(null=True) for letter in ("v", "c") for status in COUNTED},
+})
+
+
+def location(name: str) -> tuple[str, str | None]:
+    """Where the listing counter `name` is stored: (item name, status attribute suffix), or (name, None) for
+    a counter with an item of its own (hour buckets, anything not named by a status)."""
+    if not name.startswith(LISTING_PREFIX):
+        return name, None
+    parts = name.split("#")
+    admin = parts[1] == "g"  # admin names always end with their shard, user names never (listing_plan)
+    shard = parts.pop() if admin and len(parts) > 3 else None
+    if parts[-1] not in COUNTED:
+        return name, None
+    return SCOPE_ITEM_PREFIX + "#".join(parts[1:-1]) + (f"#{shard}" if shard else ""), parts[-1]
+
+
+def value_attribute(status: str | None) -> str:
+    return f"v_{status}" if status else "value"
+
+
+def changes_attribute(status: str | None) -> str:
+    return f"c_{status}" if status else "changes"
+
+
+def names_of(item_name: str, attributes: dict[str, int]) -> dict[str, int]:
+    """The logical counters one stored item holds, by name -> value (the inverse of `location`)."""
+    if not item_name.startswith(SCOPE_ITEM_PREFIX):
+        return {item_name: attributes.get("value", 0)} if item_name.startswith(LISTING_PREFIX) else {}
+    scope, shard = item_name[len(SCOPE_ITEM_PREFIX):], ""
+    if scope.startswith("g#"):
+        scope, shard = scope.rsplit("#", 1)
+        shard = "#" + shard
+    return {f"{LISTING_PREFIX}{scope}#{status}{shard}": attributes[value_attribute(status)]
+            for status in COUNTED if value_attribute(status) in attributes}
+
+
+def _read(names: list[str]) -> dict[str, ScopeCount]:
+    """The listing counters among `names` that exist (one BatchGetItem of their items, 100 keys a request)."""
+    where = {name: location(name) for name in dict.fromkeys(names)}
+    items = {item.name: item for item in ScopeCounts.batch_get(list({i for i, _ in where.values()}))} if where else {}
+    out: dict[str, ScopeCount] = {}
+    for name, (item_name, status) in where.items():
+        item = items.get(item_name)
+        value = getattr(item, value_attribute(status)) if item is not None else None
+        changes = getattr(item, changes_attribute(status)) if item is not None else None
+        if value is not None or changes is not None:
+            out[name] = ScopeCount(int(value or 0), int(changes or 0))
+    return out
+
+
 def read_sum(names: list[str]) -> int:
     """Sum of counters (missing ones count 0): one BatchGetItem."""
-    if not names:
-        return 0
-    total = 0
-    for item in Counter.batch_get([n for n in dict.fromkeys(names)]):
-        total += int(item.value or 0)
-    return total
+    return sum(count.total for count in _read(names).values())
 
 
 @dataclass(frozen=True)
@@ -71,14 +140,10 @@ class ScopeCount:
 
 def read_scope(names: list[str]) -> ScopeCount:
     """The listing counters `names` (the shards of one scope and status), summed: one BatchGetItem."""
-    total = changes = 0
-    for item in Counter.batch_get([n for n in dict.fromkeys(names)]) if names else ():
-        total += int(item.value or 0)
-        changes += int(item.changes or 0)
-    return ScopeCount(total, changes)
+    read = _read(names).values()
+    return ScopeCount(sum(c.total for c in read), sum(c.changes for c in read))
 
 
 def read_many(names: list[str]) -> dict[str, ScopeCount]:
     """The counters among `names` that exist, by name (PynamoDB sends BatchGetItem 100 keys at a time)."""
-    return {item.name: ScopeCount(int(item.value or 0), int(item.changes or 0))
-            for item in (Counter.batch_get(list(dict.fromkeys(names))) if names else ())}
+    return _read(names)

@@ -35,7 +35,7 @@ from taskcenter.store.db import (
     transaction_items,
     with_conflict_retry,
 )
-from taskcenter.store.models import Counter, Credential, LedgerEntry, Task, User
+from taskcenter.store.models import Credential, LedgerEntry, Task, User
 from taskcenter.store.usage_log_counts import add_counts as add_log_counts
 from taskcenter.store.usage_log_counts import remove_counts as remove_log_counts
 
@@ -44,18 +44,6 @@ TxHook = Callable[[TransactWrite], None]
 
 def day_of(ms: int) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(ms // 1000))
-
-
-def counter_actions(delta: int) -> list:
-    """How a listing counter moves: its value, and its change count (a task entering or leaving shows
-    even when the value ends where it was)."""
-    return [Counter.value.add(delta), Counter.changes.add(abs(delta))]
-
-
-def add_counter_deltas(tx: TransactWrite, deltas: dict[str, int]) -> None:
-    for name, delta in sorted(deltas.items()):
-        if delta:
-            tx.update(Counter(name=name), actions=counter_actions(delta))
 
 
 def _ledger(user_id: int, entry: str, kind: str, amount: int, **fields: object) -> LedgerEntry:
