@@ -5,6 +5,8 @@ request path or a scheduled job; tests/infra/test_no_scan.py keeps every other m
   indexes").
 - `recount_days_before`: the usage log's hour buckets for entries written before they existed
   (docs/usage-log.md, "Deploying").
+- `merge_listing_counters`: listing counters written one item per scope and status, before one item per
+  scope held every status (docs/deploy.md, "One counter item per scope").
 
 Tasks written before the terminal-status indexes existed have no `lf` key, so those indexes would not list
 them. This writes `lf` on every finished task that lacks it (a parallel Scan of the tasks table: an
@@ -13,17 +15,22 @@ read, so a task that moved meanwhile is left to the code that moved it. Repeatab
 nothing to do.
 
     TASKS_TABLE=<the stack's tasks table> AWS_REGION=<region> python -m taskcenter.store.maintenance 8
+    COUNTERS_TABLE=<the stack's counters table> python -m taskcenter.store.maintenance merge-counters
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from typing import Any
 
 from taskcenter.domain import listing_plan as listing
 from taskcenter.domain.listing_indexes import final_key
 from taskcenter.domain.states import TERMINAL
-from taskcenter.store.db import conditional_update
-from taskcenter.store.models import LedgerEntry, Task
+from taskcenter.store import counters
+from taskcenter.store.counter_stream import MARK_PREFIX
+from taskcenter.store.db import aws_client, conditional_update
+from taskcenter.store.models import Counter, LedgerEntry, Task
 from taskcenter.store.usage_log_counts import DAY_MS, HOURS_PER_DAY, LETTERS, LogDayCounts, deltas
 
 
@@ -56,8 +63,58 @@ def recount_days_before(day: int) -> int:
     return len(counted)
 
 
+def _old_listing_counters() -> Iterator[dict[str, Any]]:
+    # a Scan: allowed here only, an admin maintenance tool (module doc); raw items, for their shard marks
+    for page in aws_client("dynamodb").get_paginator("scan").paginate(
+            TableName=Counter.Meta.table_name, ConsistentRead=True,
+            FilterExpression="begins_with(#n, :p)", ExpressionAttributeNames={"#n": "name"},
+            ExpressionAttributeValues={":p": {"S": counters.LISTING_PREFIX}}):
+        for item in page.get("Items", []):
+            if counters.location(item["name"]["S"])[1] is not None:
+                yield item
+
+
+def merge_listing_counters() -> int:
+    """Move every listing counter kept in an item of its own (`n#<scope>#<STATUS>`) into its scope's item
+    (`ns#<scope>`, store/counters.py), each in one transaction: ADD its value and changes there, delete it.
+    Run with the tasks stream's event source mapping disabled and the consumer caught up (docs/deploy.md):
+    the scope item then starts from the highest shard mark of its old items, and no record is counted
+    twice. Repeatable: a moved counter is gone, a second run finds nothing. Returns how many were moved."""
+    old = list(_old_listing_counters())
+    marks: dict[str, dict[str, str]] = {}  # scope item -> shard mark -> the highest sequence applied
+    for item in old:
+        scope_item = counters.location(item["name"]["S"])[0]
+        for attr, value in item.items():
+            if attr.startswith(MARK_PREFIX):
+                known = marks.setdefault(scope_item, {})
+                known[attr] = max(known.get(attr, ""), value["S"])
+    client = aws_client("dynamodb")
+    for item in old:
+        name = item["name"]["S"]
+        scope_item, status = counters.location(name)
+        names = {"#v": counters.value_attribute(status), "#c": counters.changes_attribute(status), "#n": "name"}
+        values = {":v": item.get("value", {"N": "0"}), ":c": item.get("changes", {"N": "0"})}
+        sets = []
+        for i, (attr, sequence) in enumerate(sorted(marks.get(scope_item, {}).items())):
+            names[f"#h{i}"], values[f":h{i}"] = attr, {"S": sequence}
+            sets.append(f"#h{i} = if_not_exists(#h{i}, :h{i})")  # never lowers a mark a rerun finds
+        update = "ADD #v :v, #c :c" + (" SET " + ", ".join(sets) if sets else "")
+        table = Counter.Meta.table_name
+        client.transact_write_items(TransactItems=[
+            {"Update": {"TableName": table, "Key": {"name": {"S": scope_item}}, "UpdateExpression": update,
+                        "ExpressionAttributeNames": {k: v for k, v in names.items() if k != "#n"},
+                        "ExpressionAttributeValues": values}},
+            {"Delete": {"TableName": table, "Key": {"name": {"S": name}}, "ConditionExpression": "attribute_exists(#n)",
+                        "ExpressionAttributeNames": {"#n": "name"}}}])
+    return len(old)
+
+
 def main(argv: list[str] | None = None) -> int:
-    segments = int((argv or sys.argv[1:] or ["1"])[0])
+    args = argv if argv is not None else sys.argv[1:]
+    if args[:1] == ["merge-counters"]:
+        print(f"{merge_listing_counters()} listing counters merged into their scope items", file=sys.stderr)
+        return 0
+    segments = int((args or ["1"])[0])
     total = sum(backfill_final_keys(s, segments) for s in range(segments))
     print(f"lf written on {total} finished tasks", file=sys.stderr)
     return 0
