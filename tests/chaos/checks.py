@@ -167,7 +167,7 @@ def counter_checks() -> tuple[list[Check], dict[str, Any]]:
 
     expected: Counter[str] = Counter()
     for task in Task.scan(attributes_to_get=["task_id", "id", "kind", "platform", "user_id", "action", "status",
-                                             "channel_id", "submit_ms", "serial"]):
+                                             "channel_id", "submit_ms", "serial", "create_hold"]):
         expected.update(listing.counter_deltas_for_create(task_store.listing_facts(task)))
     stored: dict[str, int] = {}
     for item in counters.ScopeCounts.scan():  # every stored item, read back as its logical counters

@@ -21,6 +21,7 @@ from taskcenter.services.jobs import retry_worker as retries
 from taskcenter.store import held_create, money
 from taskcenter.store.models import Credential, LedgerEntry, Task, User
 
+from tests.chaos.checks import counter_checks
 from tests.integration import suno_support
 from tests.integration.suno_support import submit as suno_submit
 from tests.integration.test_mj_relay import mj, post
@@ -98,6 +99,7 @@ def test_an_accepted_submit_is_released_in_the_write_that_records_the_upstream_i
     task = Task.get(reply["result"])
     # written (version 1) by the charge, then one write: upstream id, poll time and the hold taken off together
     assert (task.status, task.create_hold, task.version) == (states.SUBMITTED, None, 2)
+    assert task.ls is not None and task.ls.startswith(states.SUBMITTED)  # added by that write (never re-keyed)
     assert int(task.due_at) == int(task.submit_ms) + settings.get().task_timeout_seconds * 1000
     assert task.next_poll_at is not None and entries(mj.user) == [f"charge#{task.task_id}#1"]
 
@@ -116,6 +118,9 @@ def test_a_crash_between_the_held_charge_and_the_upstream_is_failed_and_refunded
     assert status == 500
     (task,) = tasks_of(mj.user)
     assert (task.status, task.create_hold, task.next_poll_at) == (states.NOT_START, held_create.SUBMIT_HOLD, None)
+    # while held: in the time-sorted listings and the ALL counts, in no status index or status count
+    assert task.ls is None and task.lt is not None
+    assert counter_checks()[0][0].ok
     assert retries.retry_from_message({"task_id": task.task_id, "attempt": 1}) == retries.IGNORED  # held
     assert Task.get(task.task_id).status == states.NOT_START and not mj.extra["sim"].submitted
 
@@ -128,6 +133,7 @@ def test_a_crash_between_the_held_charge_and_the_upstream_is_failed_and_refunded
     refunds.reconcile()
     failed = Task.get(task.task_id)
     assert (failed.status, failed.billing) == (states.FAILURE, states.BILLING_REFUNDED)
+    assert failed.ls.startswith(states.FAILURE) and failed.lf is not None and counter_checks()[0][0].ok
     assert sorted(entries(mj.user)) == [f"charge#{task.task_id}#1", f"refund#{task.task_id}#1"]
     assert balances(mj.user)[:2] == before[:2] and money.audit_user(mj.user.user_id).ok
 

@@ -186,3 +186,14 @@ def test_bucket_window_only_where_buckets_answer() -> None:
     assert listing.plan_listing(f(kind="task", user_id=7, status="SUCCESS", start_ms=5)).window is None
     assert listing.plan_listing(f(kind="task", user_id=7, platform="suno", start_ms=5)).window is None
     assert listing.plan_listing(f(kind="task", user_id=7, end_ms=9)).window is None  # no start: counted
+
+
+def test_a_held_submit_is_in_the_time_listings_and_all_counts_only() -> None:
+    from dataclasses import replace
+
+    held = replace(FACTS, status="NOT_START", held=True)
+    assert "ls" not in listing.index_attributes(held) and "lt" in listing.index_attributes(held)
+    assert not any(name.endswith("#NOT_START") for name in listing.counter_deltas_for_create(held))
+    accepted = replace(FACTS, status="SUBMITTED")
+    moves = listing.counter_deltas_between(held, accepted)
+    assert moves == {name: 1 for name in moves} and all("#SUBMITTED" in name for name in moves)

@@ -86,6 +86,10 @@ class ListingFacts:
     submit_ms: int
     numeric_id: int
     serial: str = ""
+    # a relay submit's task while its client waits: in the time-sorted listings and ALL counts only, so the
+    # move that records the upstream's acceptance adds its status key (1 write unit per status index) instead
+    # of re-keying it (2), and a refused submit, withdrawn, never touched a status index
+    held: bool = False
 
 
 def scope_values(f: ListingFacts) -> dict[str, str]:
@@ -113,7 +117,8 @@ def scope_values(f: ListingFacts) -> dict[str, str]:
 def index_attributes(f: ListingFacts) -> dict[str, str]:
     attrs = scope_values(f)
     attrs["lt"] = time_key(f.submit_ms, f.numeric_id)
-    attrs["ls"] = status_key(f.status, f.submit_ms, f.numeric_id)
+    if not f.held:
+        attrs["ls"] = status_key(f.status, f.submit_ms, f.numeric_id)
     final = final_key(f.status, attrs["lt"])
     if final is not None:
         attrs["lf"] = final
@@ -163,7 +168,8 @@ def bucket_names_for_read(scope_attr: str, scope_value: str, hours: Iterable[int
 def counter_deltas_for_create(f: ListingFacts) -> dict[str, int]:
     deltas: dict[str, int] = {}
     for attr, value in scope_values(f).items():
-        names = [counter_name(attr, value, status, f.numeric_id) for status in ("ALL", f.status)]
+        statuses = ("ALL",) if f.held else ("ALL", f.status)
+        names = [counter_name(attr, value, status, f.numeric_id) for status in statuses]
         if attr in BUCKETED_SCOPES:
             names.append(bucket_counter_name(attr, value, bucket_of(f.submit_ms), f.numeric_id))
         for name in names:

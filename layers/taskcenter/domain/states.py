@@ -14,6 +14,9 @@ MODAL = "MODAL"  # Midjourney: waiting for a modal (region/prompt) submission
 ALL_STATUSES = (NOT_START, SUBMITTED, QUEUED, IN_PROGRESS, FAILURE, SUCCESS, UNKNOWN)
 MJ_STATUSES = (NOT_START, SUBMITTED, MODAL, IN_PROGRESS, FAILURE, SUCCESS)
 TERMINAL = frozenset({SUCCESS, FAILURE})
+# The hold of a relay submit's task while its client waits (store/held_create.py): such a task is in no status
+# listing or status count until the upstream accepts it (docs/listing.md, "Indexes and what they cost").
+SUBMIT_HOLD = "submit"
 
 # Forward order; upstreams may skip steps. UNKNOWN and MODAL sit beside IN_PROGRESS.
 _RANK = {NOT_START: 0, SUBMITTED: 1, QUEUED: 2, MODAL: 3, UNKNOWN: 3, IN_PROGRESS: 3, SUCCESS: 4, FAILURE: 4}

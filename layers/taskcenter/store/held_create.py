@@ -41,7 +41,7 @@ from taskcenter.store.models import Credential, LedgerEntry, Task, User
 from taskcenter.store.money import Charge, Payer
 from taskcenter.store.usage_log_counts import remove_counts as remove_log_counts
 
-SUBMIT_HOLD = "submit"  # the hold of a relay submit's task while its client waits (one task, one request)
+SUBMIT_HOLD = states.SUBMIT_HOLD  # a relay submit's task while its client waits (one task, one request)
 
 
 def _grouping(task: Task) -> tuple[int, int, str]:
@@ -97,6 +97,7 @@ def hold(tasks: list[Task], hold_id: str, until_ms: int) -> None:
         task.scheduled_ms = 0  # set on release: the sweeper defers the deadline of a scheduled task
         task.due_lane = task_store.shard_for(task.task_id)
         task.due_at = until_ms
+        task_store.set_listing_attributes(task)  # a submit hold keeps the task out of the status indexes
 
 
 def fits_unheld(payer: Payer, tasks: list[Task], *, due_ms: int, scheduled_ms: int) -> bool:

@@ -35,22 +35,27 @@ from taskcenter.store.money import (
 
 
 def listing_facts(task: Task, status: str | None = None) -> listing.ListingFacts:
+    status = status or task.status
     return listing.ListingFacts(
         kind=task.kind,
         user_id=int(task.user_id),
         platform=task.platform,
         action=task.action,
-        status=status or task.status,
+        status=status,
         channel_id=int(task.channel_id or 0),
         submit_ms=int(task.submit_ms),
         numeric_id=int(task.id),
         serial=task.serial or "",
+        held=task.create_hold == states.SUBMIT_HOLD and status == states.NOT_START,
     )
 
 
 def set_listing_attributes(task: Task) -> None:
-    for attr, value in listing.index_attributes(listing_facts(task)).items():
+    attrs = listing.index_attributes(listing_facts(task))
+    for attr, value in attrs.items():
         setattr(task, attr, value)
+    if "ls" not in attrs:
+        task.ls = None
 
 
 def shard_for(task_id: str) -> str:
