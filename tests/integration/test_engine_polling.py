@@ -69,7 +69,7 @@ def refunds_of(account):
 # ---------------------------------------------------------------- state mapping and writes
 def test_state_mapping_writes_only_changes_and_ignores_stale_reports(engine_world, dynamodb_calls):
     up, ch = engine_world.extra["upstream"], engine_world.channels["suno"]
-    task = new_charged_task(engine_world.user, ch)
+    task = new_charged_task(engine_world.user, ch, next_poll_at=clock.now_ms() + 5_000)  # as submission schedules
     up.set(task.upstream_id, states.SUBMITTED)
 
     dynamodb_calls.clear()
@@ -84,8 +84,8 @@ def test_state_mapping_writes_only_changes_and_ignores_stale_reports(engine_worl
     assert [op for op, _ in writes(dynamodb_calls)] == ["UpdateItem"]  # one transition: one conditional write
     stored = task_store.get(task.task_id)
     assert (stored.status, stored.progress, stored.version) == (states.IN_PROGRESS, "30%", 2)
-    window_ms = settings.get().poll_fast_window_seconds * 1000
-    assert stored.start_ms == clock.now_ms() and stored.next_poll_at == clock.now_ms() + window_ms
+    # the move keeps the task's poll_due entry as it was (no re-key: docs/engine.md, "Polling")
+    assert stored.start_ms == clock.now_ms() and stored.next_poll_at == task.next_poll_at
 
     up.set(task.upstream_id, states.IN_PROGRESS, progress="60%", data={"clips": [{"status": "streaming"}]})
     dynamodb_calls.clear()
@@ -361,3 +361,22 @@ def test_failing_messages_are_reported_retried_and_dead_lettered(engine_world):
     assert drain("refund", dlq=True) == [{"task_id": "nope"}]
     assert receive("poll") == [] and task_store.get(stuck.task_id).status == states.SUBMITTED
     assert len(up.fetch_calls) >= 5
+
+
+def test_a_moved_task_keeps_its_poll_entry_and_the_dispatcher_takes_it_when_its_chain_is_lost(
+        engine_world, dynamodb_calls):
+    """A move does not re-key the task's poll_due entry (2 write units each: docs/engine.md, "Polling"): the
+    dispatcher reads it, skips it while it is fresh (its chain has it), and polls it once stale, so a chain
+    message lost after the move loses nothing."""
+    up, ch = engine_world.extra["upstream"], engine_world.channels["suno"]
+    task = new_charged_task(engine_world.user, ch, next_poll_at=clock.now_ms() + 5_000)
+    up.set(task.upstream_id, states.IN_PROGRESS)
+    clock.advance(10)
+    poll([task.task_id], ch)
+    assert task_store.get(task.task_id).status == states.IN_PROGRESS
+    drain("poll")  # the chain's next link is lost
+    report = jobs().poll_dispatcher(SCHEDULE_EVENT, None)
+    assert (report["due"], report["polled"], report["skipped_fresh"]) == (1, 0, 1)
+    clock.advance(settings.get().poll_fast_window_seconds + 1)
+    report = jobs().poll_dispatcher(SCHEDULE_EVENT, None)
+    assert report["polled"] == 1 and [m["task_ids"] for m in drain("poll")] == [[task.task_id]]
