@@ -183,10 +183,12 @@ def count_by_status(user_id: int, statuses: tuple[str, ...]) -> int:
 
 def stats(principal: Principal) -> dict[str, int]:
     """From the listing counters (one BatchGetItem), never by reading tasks."""
+    from taskcenter.store import counters
+
     names = {s: listing.counter_names_for_read("lup", _scope(principal.user_id), s)[0]
              for s in ("ALL", states.NOT_START, *rules.RUNNING_STATES, states.SUCCESS, states.FAILURE)}
-    values = v1_records.read_values(names.values())
-    got = {s: values.get(n, 0) for s, n in names.items()}
+    values = counters.read_many(list(names.values()))  # one item: the scope's counters (store/counters.py)
+    got = {s: values[n].total if n in values else 0 for s, n in names.items()}
     return {"total": got["ALL"], "pending": got[states.NOT_START],
             "running": sum(got[s] for s in rules.RUNNING_STATES), "completed": got[states.SUCCESS],
             "failed": got[states.FAILURE]}
