@@ -238,7 +238,7 @@ def _in_flight(world: Any, monkeypatch: Any) -> tuple[Any, CapacityRecorder]:
 
 
 def _measure(world: Any, monkeypatch: Any, flight: Any, flight_rec: CapacityRecorder) -> list[dict[str, Any]]:
-    from taskcenter import clock
+    from taskcenter import clock, settings
     from taskcenter.domain import states
     from taskcenter.services.admin import operations as admin
     from taskcenter.services.core import submission
@@ -321,8 +321,9 @@ def _measure(world: Any, monkeypatch: Any, flight: Any, flight_rec: CapacityReco
                  f"{share.lives} lives; task item {item_size(_raw(final))} B"},
         {"metric": f"... check: writes per life, {where}",
          "value": f"{flight_rec.wru / n:.2f} / {flight_rec.gsi_wru / n:.2f}", "unit": "WRU",
-         "note": f"{flight_rec.write_requests / n:.2f} write requests per life (lone: {rec.write_requests}; "
-                 f"the difference is the numeric-id block, 1 UpdateItem per 50 tasks, taken before the lone life)"},
+         "note": f"{flight_rec.write_requests / n:.2f} write requests per life (lone: {rec.write_requests}): "
+                 f"{flight_rec.write_requests - n * rec.write_requests} more in {n} lives, the numeric-id blocks "
+                 f"(1 UpdateItem per {settings.get().id_block_size} tasks; the lone life's was taken before it)"},
         {"metric": "read units per task life, lone task", "value": f"{rec.rru + share_rec.rru / share.lives:.1f}",
          "unit": "RRU", "note": f"{life_polls} polls, one message each; client fetches not included"},
         {"metric": f"read units per task life, {where}",
