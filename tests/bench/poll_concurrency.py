@@ -10,8 +10,8 @@ lane and slow lane"). Between links the fake upstream moves every task as the lo
 link 1, IN_PROGRESS at links 2 and 3, SUCCESS at link 4, so each life has the lone life's 4 polls.
 
 The caller's CapacityRecorder sees every request of the run (submits and links); per life = totals / LIVES.
-Messages are deleted after their batch is handled, with DeleteMessageBatch, as Lambda's poller does after a
-successful batch; the receives and deletes are counted by operation so the caller can report them.
+A batch's messages are deleted after it is handled (one DeleteMessageBatch), as Lambda deletes a batch's
+messages once the function succeeds; receives and deletes are counted by operation for the caller's report.
 """
 
 from __future__ import annotations
