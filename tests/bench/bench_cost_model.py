@@ -12,6 +12,13 @@ Item size is estimated as DynamoDB counts it (attribute name lengths + value siz
 SQS requests and Lambda invocations are counted in the same run; API Gateway requests are the client's
 submit plus FETCHES_PER_TASK status fetches. Prices are us-east-1 list prices (see PRICES).
 
+Polling is measured twice. The lone life above is polled 4 times, one message and one worker invocation
+each. In production many tasks are in flight at once and the worker merges their continuations per channel
+(docs/engine.md, "Polling: fast lane and slow lane"), so tests/bench/poll_concurrency.py also runs 100 lives
+at once on 2 channels through the real poll queue, in Lambda batches of the poll queue's BatchSize. The cost
+lines for reads, Lambda and SQS are priced from that run (both rows are reported); the write lines come from
+the lone life, and the in-flight run's writes per life are reported as a check (writes do not batch).
+
 Run: `.venv/bin/python -m tests.bench cost_model`. docs/cost-model.md explains the table.
 """
 
@@ -19,6 +26,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections import Counter
 from typing import Any
 
 PRICES = {  # USD, us-east-1 list prices
@@ -30,7 +38,10 @@ PRICES = {  # USD, us-east-1 list prices
     "apigw_request": 3.50 / 1e6,  # REST API, first 333 M
 }
 LAMBDA_GB = 0.5  # MemorySize 512 in template.yaml Globals
-LAMBDA_SECONDS = {"api": 0.15, "worker": 0.3}  # assumed billed durations per invocation
+# Assumed billed durations: per API invocation; per poll message handled (its reads, one upstream call and
+# its writes are sequential round trips: a Lambda batch of k messages bills about k times this), and per
+# stream-consumer batch. Lambda's request charge is per invocation (counted).
+LAMBDA_SECONDS = {"api": 0.15, "worker": 0.3}
 FETCHES_PER_TASK = 5  # client status fetches per task (the relay's GET /suno/fetch/{id})
 
 _local = threading.local()
@@ -86,6 +97,8 @@ class CapacityRecorder:
         self.write_requests = 0
         self.sqs_requests = 0
         self.sqs_messages = 0
+        self.sqs_ops: Counter = Counter()  # SQS requests by operation
+        self.rru_ops: Counter = Counter()  # read units by operation
 
     def _get(self, client: Any, table: str, key: dict[str, Any]) -> dict[str, Any] | None:
         _local.inside = True
@@ -130,6 +143,7 @@ class CapacityRecorder:
                 return orig(client, operation, params)
             if service == "sqs":
                 rec.sqs_requests += 1
+                rec.sqs_ops[operation] += 1
                 if operation == "SendMessage":
                     rec.sqs_messages += 1
                 elif operation == "SendMessageBatch":
@@ -159,7 +173,9 @@ class CapacityRecorder:
                 rec.wru += factor * _wu(max(item_size(old), item_size(new)))
                 rec.gsi_wru += rec._gsi_units(table, old, new)
             for item in _items_read(operation, reply):
-                rec.rru += max(1, math.ceil(item_size(item) / 4096))
+                units = max(1, math.ceil(item_size(item) / 4096))
+                rec.rru += units
+                rec.rru_ops[operation] += units
             return reply
 
         BaseClient._make_api_call = spy
@@ -184,11 +200,45 @@ def _items_read(operation: str, reply: dict[str, Any]) -> list[dict[str, Any]]:
 def rows() -> list[dict[str, Any]]:
     from tests.bench.bench_task_life import in_moto_world
 
-    return in_moto_world(_measure)
+    # The in-flight run gets a world of its own: moto copies every table a transaction touches, so the
+    # same run after the others (bigger tables, longer streams) would take minutes instead of seconds.
+    flight = in_moto_world(_in_flight)
+    return in_moto_world(lambda world, monkeypatch: _measure(world, monkeypatch, *flight))
 
 
-def _measure(world: Any, monkeypatch: Any) -> list[dict[str, Any]]:
+def _spec() -> Any:
+    from taskcenter.services.core import submission
+
+    return submission.TaskSpec(platform="suno", kind="task", action="MUSIC", model_name="suno_music",
+                               payload={"prompt": "a song about the sea", "tags": "folk", "title": "Sea"},
+                               properties={"prompt": "a song about the sea"})
+
+
+CLIPS = {"clips": [{"id": f"clip{i}", "status": "complete", "audio_url": f"https://cdn.example.com/{i}.mp3",
+                    "image_url": f"https://cdn.example.com/{i}.jpg", "title": "Sea", "duration": 181.4}
+                   for i in range(2)]}
+
+
+def _in_flight(world: Any, monkeypatch: Any) -> tuple[Any, CapacityRecorder]:
+    """Polling at a stated concurrency (tests/bench/poll_concurrency.py): its lives on 2 channels."""
     from taskcenter import clock
+    from taskcenter.services.admin import operations as admin
+
+    from functions import jobs
+    from tests.bench import poll_concurrency
+    from tests.engine_support import FakeUpstream, install_fake_upstream
+
+    clock.set_now(1_760_000_000_000)
+    upstream = FakeUpstream()
+    install_fake_upstream(monkeypatch, upstream)  # also clears the channel cache
+    for base in ("https://suno-a.example.com", "https://suno-b.example.com"):
+        admin.create_channel("suno", base)
+    recorder = CapacityRecorder()
+    return poll_concurrency.measure(recorder, upstream, _spec(), jobs.poll_worker, CLIPS), recorder
+
+
+def _measure(world: Any, monkeypatch: Any, flight: Any, flight_rec: CapacityRecorder) -> list[dict[str, Any]]:
+    from taskcenter import clock, settings
     from taskcenter.domain import states
     from taskcenter.services.admin import operations as admin
     from taskcenter.services.core import submission
@@ -203,9 +253,7 @@ def _measure(world: Any, monkeypatch: Any) -> list[dict[str, Any]]:
     install_fake_upstream(monkeypatch, upstream)
     admin.create_channel("suno", "https://suno-a.example.com")
     principal = authenticate_relay(f"Bearer {world.user.api_key}")
-    spec = submission.TaskSpec(platform="suno", kind="task", action="MUSIC", model_name="suno_music",
-                               payload={"prompt": "a song about the sea", "tags": "folk", "title": "Sea"},
-                               properties={"prompt": "a song about the sea"})
+    spec = _spec()
     polls = 0
 
     def poll(task: Any) -> None:
@@ -213,9 +261,6 @@ def _measure(world: Any, monkeypatch: Any) -> list[dict[str, Any]]:
         polls += 1
         jobs.poll_worker(sqs_event([{"channel_id": int(task.channel_id), "task_ids": [task.task_id]}]), None)
 
-    clips = {"clips": [{"id": f"clip{i}", "status": "complete", "audio_url": f"https://cdn.example.com/{i}.mp3",
-                        "image_url": f"https://cdn.example.com/{i}.jpg", "title": "Sea", "duration": 181.4}
-                       for i in range(2)]}
     submission.submit_now(principal, spec)  # takes this process's numeric-id block (1 write per 50 tasks)
     with CapacityRecorder() as rec:
         task = submission.submit_now(principal, spec)
@@ -224,49 +269,91 @@ def _measure(world: Any, monkeypatch: Any) -> list[dict[str, Any]]:
         clock.advance(10)
         poll(task)
         poll(task)
-        upstream.set(task.upstream_id, states.SUCCESS, data=clips)
+        upstream.set(task.upstream_id, states.SUCCESS, data=CLIPS)
         clock.advance(10)
         poll(task)
     final = task_store.get(task.task_id)
     assert final.status == states.SUCCESS
     life_polls = polls
     # the stream consumer (listing counters, events): one Lambda batch shared by the lives that wrote it
-    from tests.bench import stream_batch
+    from tests.bench import poll_concurrency, stream_batch
 
     share_rec = CapacityRecorder()
     share = stream_batch.measure(stream_batch.stream_reader(), share_rec, poll, upstream, spec)
     stream_wru = share_rec.wru / share.lives
     stream_gsi = share_rec.gsi_wru / share.lives
+    stream_sqs = (share_rec.sqs_requests + 2 * share_rec.sqs_messages) / share.lives
+    stream_batches = share.batches / share.lives
 
-    lambda_invocations = {"api": 1, "worker": life_polls + share.batches / share.lives}
-    per_task = {
-        "DynamoDB writes (table)": (rec.wru + stream_wru) * PRICES["dynamodb_wru"],
-        "DynamoDB writes (GSIs)": (rec.gsi_wru + stream_gsi) * PRICES["dynamodb_wru"],
-        "DynamoDB reads": rec.rru * PRICES["dynamodb_rru"],
-        "Lambda": sum(n * (PRICES["lambda_request"] + LAMBDA_GB * LAMBDA_SECONDS[k] * PRICES["lambda_gb_second"])
-                      for k, n in lambda_invocations.items()),
-        # each message: its send (counted) + the Lambda poller's receive and delete
-        "SQS": (rec.sqs_requests + 2 * rec.sqs_messages
-                + (share_rec.sqs_requests + 2 * share_rec.sqs_messages) / share.lives) * PRICES["sqs_request"],
-        "API Gateway": (1 + FETCHES_PER_TASK) * PRICES["apigw_request"],
-    }
-    total = sum(per_task.values())
+    # polling at a stated concurrency (measured in its own world, see rows): lives in flight on 2 channels
+    n = flight.lives
+    flight_sends = flight_rec.sqs_ops["SendMessage"] + flight_rec.sqs_ops["SendMessageBatch"]
+    if flight.messages != flight_rec.sqs_messages:
+        raise AssertionError(f"{flight_rec.sqs_messages} poll messages sent but {flight.messages} handled")
+
+    def price(rru: float, invocations: float, messages: float, sqs_requests: float) -> dict[str, float]:
+        """Per task; invocations and messages are the poll worker's per life (the stream share is added)."""
+        seconds = LAMBDA_SECONDS["api"] + LAMBDA_SECONDS["worker"] * (messages + stream_batches)
+        return {
+            "DynamoDB writes (table)": (rec.wru + stream_wru) * PRICES["dynamodb_wru"],
+            "DynamoDB writes (GSIs)": (rec.gsi_wru + stream_gsi) * PRICES["dynamodb_wru"],
+            "DynamoDB reads": (rru + share_rec.rru / share.lives) * PRICES["dynamodb_rru"],
+            "Lambda": (1 + invocations + stream_batches) * PRICES["lambda_request"]
+                      + LAMBDA_GB * seconds * PRICES["lambda_gb_second"],
+            "SQS": (sqs_requests + stream_sqs) * PRICES["sqs_request"],
+            "API Gateway": (1 + FETCHES_PER_TASK) * PRICES["apigw_request"],
+        }
+
+    # each message: its send (counted) + the Lambda poller's receive and delete
+    lone = price(rec.rru, life_polls, life_polls, rec.sqs_requests + 2 * rec.sqs_messages)
+    per_task = price(flight_rec.rru / n, flight.batches / n, flight.messages / n,
+                     (flight_sends + 2 * flight.messages) / n)
+    total, lone_total = sum(per_task.values()), sum(lone.values())
+    where = f"{n} lives in flight on {len(flight.per_channel)} channels"
+    split = "/".join(str(k) for k in flight.per_channel.values())
+    receives = flight.sqs_ops["ReceiveMessage"]
+    deletes = flight.sqs_ops["DeleteMessage"] + flight.sqs_ops["DeleteMessageBatch"]
     out: list[dict[str, Any]] = [
         {"metric": "write units per task life (table / GSIs)",
          "value": f"{rec.wru + stream_wru:.1f} / {rec.gsi_wru + stream_gsi:.1f}", "unit": "WRU",
-         "note": f"{rec.write_requests} write requests ({rec.wru} / {rec.gsi_wru} WRU) + the stream consumer's "
-                 f"counter writes, {share_rec.wru} WRU per batch of {share.records} records / {share.lives} lives; "
-                 f"task item {item_size(_raw(final))} B"},
-        {"metric": "read units per task life", "value": f"{rec.rru + share_rec.rru / share.lives:.1f}", "unit": "RRU",
-         "note": f"{life_polls} polls; client fetches not included"},
-        {"metric": "SQS messages / requests per task life", "value": f"{rec.sqs_messages} / {rec.sqs_requests}",
-         "unit": "count"},
+         "note": f"lone life: {rec.write_requests} write requests ({rec.wru} / {rec.gsi_wru} WRU) + the stream "
+                 f"consumer's counter writes, {share_rec.wru} WRU per batch of {share.records} records / "
+                 f"{share.lives} lives; task item {item_size(_raw(final))} B"},
+        {"metric": f"... check: writes per life, {where}",
+         "value": f"{flight_rec.wru / n:.2f} / {flight_rec.gsi_wru / n:.2f}", "unit": "WRU",
+         "note": f"{flight_rec.write_requests / n:.2f} write requests per life (lone: {rec.write_requests}): "
+                 f"{flight_rec.write_requests - n * rec.write_requests} more in {n} lives, the numeric-id blocks "
+                 f"(1 UpdateItem per {settings.get().id_block_size} tasks; the lone life's was taken before it)"},
+        {"metric": "read units per task life, lone task", "value": f"{rec.rru + share_rec.rru / share.lives:.1f}",
+         "unit": "RRU", "note": f"{life_polls} polls, one message each; client fetches not included"},
+        {"metric": f"read units per task life, {where}",
+         "value": f"{flight_rec.rru / n + share_rec.rru / share.lives:.1f}", "unit": "RRU",
+         "note": f"submit {flight.submit_rru / n:.2f} + polls {(flight_rec.rru - flight.submit_rru) / n:.2f}; by "
+                 "operation: " + ", ".join(f"{op} {units / n:.2f}" for op, units in sorted(flight_rec.rru_ops.items()))
+                 + " (a message reads its tasks, 1 unit per task item, and its channel once); priced"},
+        {"metric": "SQS messages / requests per task life, lone task",
+         "value": f"{rec.sqs_messages} / {rec.sqs_requests + 2 * rec.sqs_messages}", "unit": "count",
+         "note": "requests: each message's send + the Lambda poller's receive and delete"},
+        {"metric": f"SQS messages / requests per task life, {where}",
+         "value": f"{flight.messages / n:.2f} / {(flight_sends + 2 * flight.messages) / n:.2f}", "unit": "count",
+         "note": f"priced the same way (an upper bound); the bench's own poller made {receives / n:.2f} receives "
+                 f"(up to {min(poll_concurrency.SQS_MAX_BATCH, flight.batch_size)} messages each) and "
+                 f"{deletes / n:.2f} DeleteMessageBatch per life"},
+        {"metric": "poll-worker invocations per task life, lone task / in flight",
+         "value": f"{life_polls} / {flight.batches / n:.2f}", "unit": "count",
+         "note": f"{where} ({split}), Lambda batches of {flight.batch_size} (app.py's poll BatchSize): "
+                 + ", ".join(f"link {i + 1}: {link.messages} msgs in {link.batches} batches, "
+                             f"{link.upstream_calls} upstream calls" for i, link in enumerate(flight.links))},
     ]
     for name, usd in per_task.items():
+        note = f"{usd / total:.0%} of total"
+        if name in ("DynamoDB reads", "Lambda", "SQS"):
+            note += f"; {where} (lone task: {lone[name] * 1e6:,.2f})"
         out.append({"metric": f"cost per 1M tasks: {name}", "value": f"{usd * 1e6:,.2f}", "unit": "USD",
-                    "note": f"{usd / total:.0%} of total"})
+                    "note": note})
     out.append({"metric": "cost per 1M tasks: total", "value": f"{total * 1e6:,.2f}", "unit": "USD",
-                "note": f"assumes {FETCHES_PER_TASK} client fetches per task, Lambda {LAMBDA_GB} GB arm64"})
+                "note": f"polling priced at {where} (every task alone: {lone_total * 1e6:,.2f}); assumes "
+                        f"{FETCHES_PER_TASK} client fetches per task, Lambda {LAMBDA_GB} GB arm64"})
     return out
 
 
