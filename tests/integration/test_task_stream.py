@@ -94,6 +94,19 @@ def test_a_replayed_bisected_or_partly_retried_batch_counts_each_record_once(wor
     assert _user_total(world) == 6 and _user_total(world, states.SUCCESS) == 1
 
 
+def _throttle(monkeypatch: pytest.MonkeyPatch, failing: str) -> Any:
+    """Every write of the counter item `failing` is throttled (the others go through); returns the real writer."""
+    real = counter_stream._apply_item
+
+    def throttled(name: str, shard: str, moves: list) -> bool:
+        if name == failing:
+            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "UpdateItem")
+        return real(name, shard, moves)
+
+    monkeypatch.setattr(counter_stream, "_apply_item", throttled)
+    return real
+
+
 def test_a_failed_counter_write_is_reported_and_the_retry_completes_it(
         world: Any, task_stream: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     task_stream.paused = True
@@ -103,14 +116,7 @@ def test_a_failed_counter_write_is_reported_and_the_retry_completes_it(
     event = _pending_event(task_stream)
     # the user scope's item: ALL and every status of the user's tasks (store/counters.py)
     failing, _ = counters.location(listing.counter_name("lu", f"u#{world.user.user_id}#task", states.SUBMITTED, 0))
-    real = counter_stream._apply_item
-
-    def throttled(name: str, shard: str, moves: list) -> bool:
-        if name == failing:
-            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "UpdateItem")
-        return real(name, shard, moves)
-
-    monkeypatch.setattr(counter_stream, "_apply_item", throttled)
+    real = _throttle(monkeypatch, failing)
     reply = consumer.handle(event)
     # the user's item failed from its first record on, the first creation
     first = event["Records"][0]
@@ -135,14 +141,7 @@ def test_a_retry_never_starts_inside_records_that_cancel_out(world: Any, monkeyp
     change = counter_stream.StreamChange
     batch = [change("100", "INSERT", None, a), change("200", "INSERT", None, b), change("300", "REMOVE", a, None)]
     failing, _ = counters.location(listing.counter_name("lup", f"u#{world.user.user_id}#task#p#tikmatrix", "ALL", 0))
-    real = counter_stream._apply_item
-
-    def throttled(name: str, shard: str, moves: list) -> bool:
-        if name == failing:
-            raise ClientError({"Error": {"Code": "ThrottlingException"}}, "UpdateItem")
-        return real(name, shard, moves)
-
-    monkeypatch.setattr(counter_stream, "_apply_item", throttled)
+    _throttle(monkeypatch, failing)
     result = counter_stream.apply_changes("shardId-test", batch)
     assert result.failed_at == "100"
     suno, _ = counters.location(listing.counter_name("lup", f"u#{world.user.user_id}#task#p#suno", "ALL", 0))
