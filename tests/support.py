@@ -327,11 +327,12 @@ def use_provider(monkeypatch: Any, channel_type: str, provider: Any) -> None:
 def add_listing_counts(deltas: dict[str, int]) -> None:
     """Add listing counter deltas (logical names, domain/listing_plan.py) where the stream consumer keeps them
     (store/counters.py: one item per scope), without its shard marks: test and benchmark seeding only."""
+    from taskcenter.domain import listing_plan as listing
     from taskcenter.store import counters
 
     items: dict[str, dict[str, int]] = {}
     for name, delta in deltas.items():
-        item, status = counters.location(name)
+        item, status = listing.counter_location(name)
         moves = items.setdefault(item, {})
         for attr, n in ((counters.value_attribute(status), delta), (counters.changes_attribute(status), abs(delta))):
             moves[attr] = moves.get(attr, 0) + n

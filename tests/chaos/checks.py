@@ -171,8 +171,10 @@ def counter_checks() -> tuple[list[Check], dict[str, Any]]:
         expected.update(listing.counter_deltas_for_create(task_store.listing_facts(task)))
     stored: dict[str, int] = {}
     for item in counters.ScopeCounts.scan():  # every stored item, read back as its logical counters
-        attributes = {k: int(v) for k, v in item.attribute_values.items() if isinstance(v, (int, float))}
-        stored.update({n: v for n, v in counters.names_of(item.name, attributes).items()})
+        values: dict[str | None, int] = {status: int(getattr(item, counters.value_attribute(status)))
+                                         for status in (None, *listing.COUNTED)
+                                         if getattr(item, counters.value_attribute(status)) is not None}
+        stored.update(listing.counters_in_item(item.name, values))
     wrong = sorted(n for n in set(expected) | set(stored) if stored.get(n, 0) != expected.get(n, 0))
     figures = {"listing counters recounted": len(stored), "listing counters wrong": len(wrong)}
     detail = ", ".join(f"{n}: {stored.get(n, 0)} stored, {expected.get(n, 0)} counted" for n in wrong[:10])

@@ -115,7 +115,8 @@ def test_a_failed_counter_write_is_reported_and_the_retry_completes_it(
         assert task_store.transition(t, states.SUBMITTED)
     event = _pending_event(task_stream)
     # the user scope's item: ALL and every status of the user's tasks (store/counters.py)
-    failing, _ = counters.location(listing.counter_name("lu", f"u#{world.user.user_id}#task", states.SUBMITTED, 0))
+    user = f"u#{world.user.user_id}#task"
+    failing, _ = listing.counter_location(listing.counter_name("lu", user, states.SUBMITTED, 0))
     real = _throttle(monkeypatch, failing)
     reply = consumer.handle(event)
     # the user's item failed from its first record on, the first creation
@@ -140,11 +141,12 @@ def test_a_retry_never_starts_inside_records_that_cancel_out(world: Any, monkeyp
     a, b = task("task_a", 701, "suno"), task("task_b", 702, "tikmatrix")
     change = counter_stream.StreamChange
     batch = [change("100", "INSERT", None, a), change("200", "INSERT", None, b), change("300", "REMOVE", a, None)]
-    failing, _ = counters.location(listing.counter_name("lup", f"u#{world.user.user_id}#task#p#tikmatrix", "ALL", 0))
+    platform = f"u#{world.user.user_id}#task#p#tikmatrix"
+    failing, _ = listing.counter_location(listing.counter_name("lup", platform, "ALL", 0))
     _throttle(monkeypatch, failing)
     result = counter_stream.apply_changes("shardId-test", batch)
     assert result.failed_at == "100"
-    suno, _ = counters.location(listing.counter_name("lup", f"u#{world.user.user_id}#task#p#suno", "ALL", 0))
+    suno, _ = listing.counter_location(listing.counter_name("lup", f"u#{world.user.user_id}#task#p#suno", "ALL", 0))
     assert any(c.sequence == "100" for group in result.left_alone for c, _ in group)
     assert counters.read_many([listing.counter_name("lup", f"u#{world.user.user_id}#task#p#suno", "ALL", 0)]) == {}
     assert suno != failing
@@ -152,7 +154,7 @@ def test_a_retry_never_starts_inside_records_that_cancel_out(world: Any, monkeyp
 
 def test_marks_of_shards_older_than_the_stream_retention_are_dropped(world: Any, task_stream: Any) -> None:
     _charged(world, 1)
-    name, _ = counters.location(listing.counter_name("lu", f"u#{world.user.user_id}#task", "ALL", 0))
+    name, _ = listing.counter_location(listing.counter_name("lu", f"u#{world.user.user_id}#task", "ALL", 0))
     old = counter_stream.mark_attribute("shardId-00000001400000000000-0000aaaa")  # created in 2014
     fresh = counter_stream.mark_attribute(f"shardId-{counter_stream.clock.now_ms():020d}-0000bbbb")
     counter_stream.db.aws_client("dynamodb").update_item(
@@ -211,7 +213,7 @@ def test_a_stale_mark_remembered_from_another_shard_never_removes_the_current_on
     (DynamoDB refuses it, and the counter's records were lost after the retries): seen in the suite, where an
     earlier test had left moto's shard mark in the memo."""
     current = counter_stream.mark_attribute(task_stream._reader().shard_id)
-    name, _ = counters.location(listing.counter_name("lu", f"u#{world.user.user_id}#task", "ALL", 0))
+    name, _ = listing.counter_location(listing.counter_name("lu", f"u#{world.user.user_id}#task", "ALL", 0))
     monkeypatch.setattr(counter_stream, "_stale_marks", {name: {current}})
     _charged(world, 2)
     assert _user_total(world) == 2 and _recount_ok()

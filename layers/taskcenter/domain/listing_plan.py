@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 
 from taskcenter.domain.errors import BadInput
 from taskcenter.domain.listing_indexes import OPEN_STATUS_PARENT, STATUS_INDEXES, TIME_INDEXES, final_key
-from taskcenter.domain.states import TERMINAL
+from taskcenter.domain.states import ALL_STATUSES, MJ_STATUSES, TERMINAL
 from taskcenter.domain.window_buckets import (  # noqa: F401 (re-exported: the listing's bucket rule)
     BUCKET_MS,
     MAX_BUCKET_ITEMS,
@@ -148,6 +148,38 @@ def counter_names_for_read(scope_attr: str, scope_value: str, status: str) -> li
     if scope_attr in ADMIN_SCOPES:
         return [f"n#{scope_value}#{status}#s{k}" for k in range(ADMIN_COUNTER_SHARDS)]
     return [f"n#{scope_value}#{status}"]
+
+
+# Where a counter is stored (store/counters.py): one item per scope (and admin shard) holds ALL and every status,
+# so a status move writes one item per scope instead of two; an hour bucket has an item of its own.
+LISTING_PREFIX = "n#"
+SCOPE_ITEM_PREFIX = "ns#"
+COUNTED = ("ALL", *dict.fromkeys((*ALL_STATUSES, *MJ_STATUSES)))
+
+
+def counter_location(name: str) -> tuple[str, str | None]:
+    """(item name, status) of the counter `name`, or (name, None) for a counter with an item of its own."""
+    if not name.startswith(LISTING_PREFIX):
+        return name, None
+    parts = name.split("#")
+    admin = parts[1] == "g"  # admin names always end with their shard (counter_name), user names never
+    shard = parts.pop() if admin and len(parts) > 3 else None
+    if parts[-1] not in COUNTED:
+        return name, None
+    return SCOPE_ITEM_PREFIX + "#".join(parts[1:-1]) + (f"#{shard}" if shard else ""), parts[-1]
+
+
+def counters_in_item(item_name: str, values: dict[str | None, int]) -> dict[str, int]:
+    """The counters an item holds, by name (the inverse of counter_location); `values` by status (None: the
+    item's own value)."""
+    if not item_name.startswith(SCOPE_ITEM_PREFIX):
+        own = values.get(None)
+        return {item_name: own} if item_name.startswith(LISTING_PREFIX) and own is not None else {}
+    scope, shard = item_name[len(SCOPE_ITEM_PREFIX):], ""
+    if scope.startswith("g#"):
+        scope, shard = scope.rsplit("#", 1)
+        shard = "#" + shard
+    return {f"{LISTING_PREFIX}{scope}#{status}{shard}": values[status] for status in COUNTED if status in values}
 
 
 # Time-bucketed counters (docs/listing.md, "A time window's total"): the scopes the dashboards' default

@@ -130,7 +130,7 @@ def apply_changes(shard: str, changes: list[StreamChange]) -> ApplyResult:
     moves: dict[str, ItemMoves] = {}
     for change in sorted(changes, key=lambda c: c.order):
         for name, delta in counter_deltas(change).items():
-            item, status = counters.location(name)
+            item, status = listing.counter_location(name)
             moves.setdefault(item, []).append((change, status, delta))
     result = ApplyResult()
     failed: list[str] = []

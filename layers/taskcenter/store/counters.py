@@ -1,10 +1,9 @@
 """Atomic counters: numeric id sequences, uniqueness guards and listing totals.
 
-A listing counter has a logical name (`n#<scope>#<STATUS>`, admin scopes `n#<scope>#<STATUS>#s<shard>`:
-domain/listing_plan.py) but is stored in one item per scope (and admin shard) that holds ALL and every
-status as attributes (`v_<STATUS>` tasks, `c_<STATUS>` changes; item `ns#<scope>[#s<shard>]`), so a status
-move writes one item per scope instead of two (docs/listing.md, "total"). Hour buckets (`...#ALL#h<hour>`)
-keep an item each (`value`, `changes`): there is one per hour, without end.
+A listing counter has a logical name and is stored in one item per scope (and admin shard) that holds ALL and
+every status (domain/listing_plan.counter_location: names and items); here are the item's attributes,
+`v_<STATUS>` tasks and `c_<STATUS>` changes, or `value` and `changes` for a counter with an item of its own
+(hour buckets). docs/listing.md, "total".
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from typing import Any
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
 from taskcenter import settings
-from taskcenter.domain.states import ALL_STATUSES, MJ_STATUSES
+from taskcenter.domain.listing_plan import COUNTED, counter_location
 from taskcenter.store.models import Counter, EnvModel, _LazyMeta
 
 
@@ -61,10 +60,6 @@ def next_id(sequence: str) -> int:
     return reserve_ids(sequence, 1)[0]
 
 
-LISTING_PREFIX = "n#"
-SCOPE_ITEM_PREFIX = "ns#"
-COUNTED = ("ALL", *dict.fromkeys((*ALL_STATUSES, *MJ_STATUSES)))
-
 # The counters table's items are schemaless; PynamoDB needs each attribute declared, hence a generated model.
 ScopeCounts: Any = type("ScopeCounts", (EnvModel,), {
     "__module__": __name__,
@@ -77,19 +72,6 @@ ScopeCounts: Any = type("ScopeCounts", (EnvModel,), {
 })
 
 
-def location(name: str) -> tuple[str, str | None]:
-    """Where the listing counter `name` is stored: (item name, status attribute suffix), or (name, None) for
-    a counter with an item of its own (hour buckets, anything not named by a status)."""
-    if not name.startswith(LISTING_PREFIX):
-        return name, None
-    parts = name.split("#")
-    admin = parts[1] == "g"  # admin names always end with their shard, user names never (listing_plan)
-    shard = parts.pop() if admin and len(parts) > 3 else None
-    if parts[-1] not in COUNTED:
-        return name, None
-    return SCOPE_ITEM_PREFIX + "#".join(parts[1:-1]) + (f"#{shard}" if shard else ""), parts[-1]
-
-
 def value_attribute(status: str | None) -> str:
     return f"v_{status}" if status else "value"
 
@@ -98,21 +80,9 @@ def changes_attribute(status: str | None) -> str:
     return f"c_{status}" if status else "changes"
 
 
-def names_of(item_name: str, attributes: dict[str, int]) -> dict[str, int]:
-    """The logical counters one stored item holds, by name -> value (the inverse of `location`)."""
-    if not item_name.startswith(SCOPE_ITEM_PREFIX):
-        return {item_name: attributes.get("value", 0)} if item_name.startswith(LISTING_PREFIX) else {}
-    scope, shard = item_name[len(SCOPE_ITEM_PREFIX):], ""
-    if scope.startswith("g#"):
-        scope, shard = scope.rsplit("#", 1)
-        shard = "#" + shard
-    return {f"{LISTING_PREFIX}{scope}#{status}{shard}": attributes[value_attribute(status)]
-            for status in COUNTED if value_attribute(status) in attributes}
-
-
 def _read(names: list[str]) -> dict[str, ScopeCount]:
     """The listing counters among `names` that exist (one BatchGetItem of their items, 100 keys a request)."""
-    where = {name: location(name) for name in dict.fromkeys(names)}
+    where = {name: counter_location(name) for name in dict.fromkeys(names)}
     items = {item.name: item for item in ScopeCounts.batch_get(list({i for i, _ in where.values()}))} if where else {}
     out: dict[str, ScopeCount] = {}
     for name, (item_name, status) in where.items():

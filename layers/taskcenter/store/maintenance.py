@@ -68,9 +68,9 @@ def _old_listing_counters() -> Iterator[dict[str, Any]]:
     for page in aws_client("dynamodb").get_paginator("scan").paginate(
             TableName=Counter.Meta.table_name, ConsistentRead=True,
             FilterExpression="begins_with(#n, :p)", ExpressionAttributeNames={"#n": "name"},
-            ExpressionAttributeValues={":p": {"S": counters.LISTING_PREFIX}}):
+            ExpressionAttributeValues={":p": {"S": listing.LISTING_PREFIX}}):
         for item in page.get("Items", []):
-            if counters.location(item["name"]["S"])[1] is not None:
+            if listing.counter_location(item["name"]["S"])[1] is not None:
                 yield item
 
 
@@ -83,7 +83,7 @@ def merge_listing_counters() -> int:
     old = list(_old_listing_counters())
     marks: dict[str, dict[str, str]] = {}  # scope item -> shard mark -> the highest sequence applied
     for item in old:
-        scope_item = counters.location(item["name"]["S"])[0]
+        scope_item = listing.counter_location(item["name"]["S"])[0]
         for attr, value in item.items():
             if attr.startswith(MARK_PREFIX):
                 known = marks.setdefault(scope_item, {})
@@ -91,7 +91,7 @@ def merge_listing_counters() -> int:
     client = aws_client("dynamodb")
     for item in old:
         name = item["name"]["S"]
-        scope_item, status = counters.location(name)
+        scope_item, status = listing.counter_location(name)
         names = {"#v": counters.value_attribute(status), "#c": counters.changes_attribute(status), "#n": "name"}
         values = {":v": item.get("value", {"N": "0"}), ":c": item.get("changes", {"N": "0"})}
         sets = []
