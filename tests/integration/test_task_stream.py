@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from taskcenter import clock
 from taskcenter.domain import listing_plan as listing
 from taskcenter.domain import states
 from taskcenter.services.jobs import task_stream as consumer
-from taskcenter.store import counter_stream, counters
+from taskcenter.store import counter_stream, counters, db, stream_marks
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Counter, Task
 from taskcenter.store.money import Payer
@@ -156,13 +157,13 @@ def test_marks_of_shards_older_than_the_stream_retention_are_dropped(world: Any,
     _charged(world, 1)
     name, _ = listing.counter_location(listing.counter_name("lu", f"u#{world.user.user_id}#task", "ALL", 0))
     old = counter_stream.mark_attribute("shardId-00000001400000000000-0000aaaa")  # created in 2014
-    fresh = counter_stream.mark_attribute(f"shardId-{counter_stream.clock.now_ms():020d}-0000bbbb")
-    counter_stream.db.aws_client("dynamodb").update_item(
+    fresh = counter_stream.mark_attribute(f"shardId-{clock.now_ms():020d}-0000bbbb")
+    db.aws_client("dynamodb").update_item(
         TableName=Counter.Meta.table_name, Key={"name": {"S": name}}, UpdateExpression="SET #o = :s, #f = :s",
         ExpressionAttributeNames={"#o": old, "#f": fresh}, ExpressionAttributeValues={":s": {"S": "0"}})
     _charged(world, 1, first=1)  # a write that sees the old mark
     _charged(world, 1, first=2)  # the next one removes it
-    item = counter_stream.db.aws_client("dynamodb").get_item(TableName=Counter.Meta.table_name,
+    item = db.aws_client("dynamodb").get_item(TableName=Counter.Meta.table_name,
                                                              Key={"name": {"S": name}})["Item"]
     assert old not in item and fresh in item and int(item["v_ALL"]["N"]) == 3
 
@@ -208,12 +209,12 @@ def test_a_failed_enqueue_is_retried_from_its_record_not_lost(world: Any, task_s
 
 def test_a_stale_mark_remembered_from_another_shard_never_removes_the_current_one(
         world: Any, task_stream: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A container keeps the marks it saw stale for the next write (counter_stream._stale_marks). If it saw this
+    """A container keeps the marks it saw stale for the next write (stream_marks._stale_marks). If it saw this
     shard's mark stale while handling another shard's batch, the next write must not SET and REMOVE that one path
     (DynamoDB refuses it, and the counter's records were lost after the retries): seen in the suite, where an
     earlier test had left moto's shard mark in the memo."""
     current = counter_stream.mark_attribute(task_stream._reader().shard_id)
     name, _ = listing.counter_location(listing.counter_name("lu", f"u#{world.user.user_id}#task", "ALL", 0))
-    monkeypatch.setattr(counter_stream, "_stale_marks", {name: {current}})
+    monkeypatch.setattr(stream_marks, "_stale_marks", {name: {current}})
     _charged(world, 2)
     assert _user_total(world) == 2 and _recount_ok()
