@@ -1,9 +1,10 @@
-"""The tasks table's stream and its one consumer, for infra/template.py (docs/listing.md "total",
-docs/webhooks.md "Emission").
+"""The tables' streams and their consumers, for infra/template.py (docs/listing.md "total",
+docs/webhooks.md "Emission", docs/usage-log.md "total").
 
-- the tasks table gets a StreamSpecification (NEW_AND_OLD_IMAGES, from the model's Meta.stream_view_type);
-- the consumer (functions/streams.py, `@on_dynamodb_record(stream_arn="tasks")`) gets a `DynamoDB` event on
-  the table's StreamArn: a batch of up to BATCH records gathered for at most the batching window, a bisected
+- a table whose model's Meta has a stream_view_type (tasks, ledger: NEW_AND_OLD_IMAGES) gets a
+  StreamSpecification;
+- each consumer (functions/streams.py, `@on_dynamodb_record(stream_arn="tasks" | "ledger")`) gets a `DynamoDB`
+  event on its table's StreamArn: a batch of up to BATCH records gathered for at most the batching window, a bisected
   batch on a function error, partial batch failures (Lambda retries from the first failed record), bounded
   retries, then the batch's description goes to the on-failure queue, which is alarmed (counters and events
   of those records are missing until they are replayed: docs/listing.md). A tumbling window makes Lambda's
@@ -47,8 +48,9 @@ def resources(alarm: Any) -> dict[str, dict[str, Any]]:
         FAILURES_QUEUE: {"Type": "AWS::SQS::Queue", "Properties": {
             "MessageRetentionPeriod": FAILURES_RETENTION_S, "SqsManagedSseEnabled": True}},
         f"{FAILURES_QUEUE}Alarm": alarm(
-            "task stream records were given up after their retries (listing counters and task events of those "
-            "records are missing: the queue's messages name the shard and sequence range; docs/listing.md)",
+            "stream records were given up after their retries (tasks stream: listing counters and task events of "
+            "those records are missing; ledger stream: usage-log hour buckets; the queue's messages name the "
+            "stream, shard and sequence range; docs/listing.md, docs/usage-log.md)",
             "AWS/SQS", "ApproximateNumberOfMessagesVisible",
             ("QueueName", {"Fn::GetAtt": [FAILURES_QUEUE, "QueueName"]}), "Maximum", 60),
     }

@@ -150,58 +150,74 @@ def _tables_written(params: dict[str, Any]) -> set[str]:
     return tables
 
 
+def _stream_reader(model: Any, function_id: str, handler: str, table_id: str, handle: Any) -> Any:
+    from botocore.config import Config
+
+    from infra.local.streams import ShardReader, StreamSource
+
+    arn = boto3.client("dynamodb").describe_table(TableName=model.Meta.table_name)["Table"]["LatestStreamArn"]
+    source = StreamSource(function_id, handler, table_id, batch_size=100, bisect=True, report_failures=True,
+                          max_retries=0, window_seconds=60)
+
+    def invoke(event: dict[str, Any]) -> tuple[bool, Any]:
+        return True, handle(event)  # a handler error is the test's failure: raise it
+
+    # botocore >= 1.37 sends stream ARNs to account-id endpoints (<account>.streams-ddb...), which
+    # in-process moto does not route yet: the regional endpoint, as the local stack's runner uses
+    streams = boto3.client("dynamodbstreams", config=Config(account_id_endpoint_mode="disabled"))
+    return ShardReader(source, streams, arn, invoke)
+
+
 class drain_task_stream:  # noqa: N801 - used as a context manager
-    """The tasks table's stream consumer (functions/streams.py), run in-process right after every write to
-    the tasks table, as a Lambda that keeps up: listing totals and task events are what a reader sees once
-    the write settled (docs/listing.md "total"). The records are moto's GetRecords, read as the local
-    stack's event runner reads them (infra/local/streams.py: Lambda's event shape, checkpoint, partial
-    failures). Its own requests are not counted by record_dynamodb_calls. `paused` holds it (a test that
-    drives the stream itself)."""
+    """The stream consumers (functions/streams.py), run in-process right after every write to the tasks or
+    the ledger table, as Lambdas that keep up: listing totals, task events and the usage log's hour buckets
+    are what a reader sees once the write settled (docs/listing.md "total", docs/usage-log.md "total"). The
+    records are moto's GetRecords, read as the local stack's event runner reads them (infra/local/streams.py:
+    Lambda's event shape, checkpoint, partial failures). Their own requests are not counted by
+    record_dynamodb_calls. `paused` holds both (a test that drives a stream itself)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._orig = None
         self.reader: Any = None
+        self.ledger_reader: Any = None
         self.paused = False
         self.errors: list[BaseException] = []
 
     def _reader(self) -> Any:
+        """The tasks stream's reader."""
         if self.reader is None:
-            from botocore.config import Config
             from taskcenter.services.jobs import task_stream
             from taskcenter.store.models import Task
 
-            from infra.local.streams import ShardReader, StreamSource
-
-            arn = boto3.client("dynamodb").describe_table(TableName=Task.Meta.table_name)["Table"]["LatestStreamArn"]
-            source = StreamSource("StreamsTaskStreamFunction", "functions.streams.task_stream", "TasksTable",
-                                  batch_size=100, bisect=True, report_failures=True, max_retries=0,
-                                  window_seconds=60)
-
-            def invoke(event: dict[str, Any]) -> tuple[bool, Any]:
-                return True, task_stream.handle(event)  # a handler error is the test's failure: raise it
-
-            # botocore >= 1.37 sends stream ARNs to account-id endpoints (<account>.streams-ddb...), which
-            # in-process moto does not route yet: the regional endpoint, as the local stack's runner uses
-            streams = boto3.client("dynamodbstreams", config=Config(account_id_endpoint_mode="disabled"))
-            self.reader = ShardReader(source, streams, arn, invoke)
+            self.reader = _stream_reader(Task, "StreamsTaskStreamFunction", "functions.streams.task_stream",
+                                         "TasksTable", task_stream.handle)
         return self.reader
+
+    def _ledger_reader(self) -> Any:
+        if self.ledger_reader is None:
+            from taskcenter.services.usage_log import ledger_stream
+            from taskcenter.store.models import LedgerEntry
+
+            self.ledger_reader = _stream_reader(LedgerEntry, "StreamsLedgerStreamFunction",
+                                                "functions.streams.ledger_stream", "LedgerTable", ledger_stream.handle)
+        return self.ledger_reader
 
     def drain(self) -> int:
         with self._lock:
             _draining.active = True
             try:
-                return self._reader().drain()
+                return self._reader().drain() + self._ledger_reader().drain()
             finally:
                 _draining.active = False
 
     def __enter__(self) -> drain_task_stream:
         global active_stream
         from botocore.client import BaseClient
-        from taskcenter.store.models import Task
+        from taskcenter.store.models import LedgerEntry, Task
 
         self._orig = orig = BaseClient._make_api_call
-        tasks_table = Task.Meta.table_name
+        streamed = {Task.Meta.table_name, LedgerEntry.Meta.table_name}
 
         def after_write(client, operation_name, api_params):  # type: ignore[no-untyped-def]
             result = orig(client, operation_name, api_params)
@@ -210,7 +226,7 @@ class drain_task_stream:  # noqa: N801 - used as a context manager
             if (operation_name in STREAM_WRITES and not self.paused and not getattr(_draining, "active", False)
                     and active_stream is self
                     and client.meta.service_model.service_name == "dynamodb"
-                    and tasks_table in _tables_written(api_params)):
+                    and streamed & _tables_written(api_params)):
                 self.drain()
             return result
 

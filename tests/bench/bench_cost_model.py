@@ -38,10 +38,11 @@ PRICES = {  # USD, us-east-1 list prices
     "apigw_request": 3.50 / 1e6,  # REST API, first 333 M
 }
 LAMBDA_GB = 0.5  # MemorySize 512 in template.yaml Globals
-# Assumed billed durations: per API invocation; per poll message handled (its reads, one upstream call and
-# its writes are sequential round trips: a Lambda batch of k messages bills about k times this), and per
+# Assumed billed durations: per API invocation (the submit); per client fetch (its reads are two or three
+# GetItems of a few ms each, see its row); per poll message handled (its reads, one upstream call and its
+# writes are sequential round trips: a Lambda batch of k messages bills about k times this), and per
 # stream-consumer batch. Lambda's request charge is per invocation (counted).
-LAMBDA_SECONDS = {"api": 0.15, "worker": 0.3}
+LAMBDA_SECONDS = {"api": 0.15, "fetch": 0.05, "worker": 0.3}
 FETCHES_PER_TASK = 5  # client status fetches per task (the relay's GET /suno/fetch/{id})
 
 _local = threading.local()
@@ -275,6 +276,17 @@ def _measure(world: Any, monkeypatch: Any, flight: Any, flight_rec: CapacityReco
     final = task_store.get(task.task_id)
     assert final.status == states.SUCCESS
     life_polls = polls
+    # the client's fetches, through the route (auth included): their reads and Lambda invocations are priced too
+    from chalice.test import Client
+
+    from app import app
+
+    with Client(app) as http, CapacityRecorder() as fetch_rec:
+        for _ in range(FETCHES_PER_TASK):
+            reply = http.http.get(f"/suno/fetch/{task.task_id}",
+                                  headers={"Authorization": f"Bearer {world.user.api_key}"})
+            assert reply.status_code == 200, reply.body
+    fetch_rru = fetch_rec.rru / FETCHES_PER_TASK
     # the stream consumer (listing counters, events): one Lambda batch shared by the lives that wrote it
     from tests.bench import poll_concurrency, stream_batch
 
@@ -293,12 +305,13 @@ def _measure(world: Any, monkeypatch: Any, flight: Any, flight_rec: CapacityReco
 
     def price(rru: float, invocations: float, messages: float, sqs_requests: float) -> dict[str, float]:
         """Per task; invocations and messages are the poll worker's per life (the stream share is added)."""
-        seconds = LAMBDA_SECONDS["api"] + LAMBDA_SECONDS["worker"] * (messages + stream_batches)
+        seconds = (LAMBDA_SECONDS["api"] + LAMBDA_SECONDS["fetch"] * FETCHES_PER_TASK
+                   + LAMBDA_SECONDS["worker"] * (messages + stream_batches))
         return {
             "DynamoDB writes (table)": (rec.wru + stream_wru) * PRICES["dynamodb_wru"],
             "DynamoDB writes (GSIs)": (rec.gsi_wru + stream_gsi) * PRICES["dynamodb_wru"],
-            "DynamoDB reads": (rru + share_rec.rru / share.lives) * PRICES["dynamodb_rru"],
-            "Lambda": (1 + invocations + stream_batches) * PRICES["lambda_request"]
+            "DynamoDB reads": (rru + share_rec.rru / share.lives + fetch_rec.rru) * PRICES["dynamodb_rru"],
+            "Lambda": (1 + FETCHES_PER_TASK + invocations + stream_batches) * PRICES["lambda_request"]
                       + LAMBDA_GB * seconds * PRICES["lambda_gb_second"],
             "SQS": (sqs_requests + stream_sqs) * PRICES["sqs_request"],
             "API Gateway": (1 + FETCHES_PER_TASK) * PRICES["apigw_request"],
@@ -326,6 +339,11 @@ def _measure(world: Any, monkeypatch: Any, flight: Any, flight_rec: CapacityReco
                  f"(1 UpdateItem per {settings.get().id_block_size} tasks; the lone life's was taken before it)"},
         {"metric": "read units per task life, lone task", "value": f"{rec.rru + share_rec.rru / share.lives:.1f}",
          "unit": "RRU", "note": f"{life_polls} polls, one message each; client fetches not included"},
+        {"metric": "read units per client fetch (GET /suno/fetch/{id}, its auth included)",
+         "value": f"{fetch_rru:.1f}", "unit": "RRU",
+         "note": f"{FETCHES_PER_TASK} fetches per task priced: {fetch_rec.rru} RRU, {FETCHES_PER_TASK} Lambda "
+                 f"invocations of {LAMBDA_SECONDS['fetch']} s; by operation: "
+                 + ", ".join(f"{op} {units / FETCHES_PER_TASK:.2f}" for op, units in sorted(fetch_rec.rru_ops.items()))},
         {"metric": f"read units per task life, {where}",
          "value": f"{flight_rec.rru / n + share_rec.rru / share.lives:.1f}", "unit": "RRU",
          "note": f"submit {flight.submit_rru / n:.2f} + polls {(flight_rec.rru - flight.submit_rru) / n:.2f}; by "

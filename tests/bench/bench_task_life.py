@@ -138,17 +138,19 @@ def _measure(world: Any, monkeypatch: Any) -> list[dict[str, Any]]:
                         "tasks for the numeric-id block (0.02 per task)"})
     out.append({"metric": "... of which the engine's (SUBMITTED -> IN_PROGRESS -> SUCCESS)", "value": 2,
                 "unit": "requests", "note": "one conditional UpdateItem per observed status change"})
-    # ---- the listing counters: the stream consumer's writes, shared by the lives of one Lambda batch
+    # ---- the counters: the stream consumers' writes, shared by the lives of one Lambda batch
     from tests.bench import stream_batch
 
     consumer = _Recorder()
     share = stream_batch.measure(stream_batch.stream_reader(), consumer, poll, upstream, spec)
     counter_requests, counter_items, _ = consumer.writes()
-    out.append({"metric": "listing counter items written per task life (stream consumer, amortised)",
+    out.append({"metric": "counter items written per task life (stream consumers, amortised)",
                 "value": f"{counter_items / share.lives:.1f}", "unit": "items",
-                "note": f"{share.records} stream records of {share.lives} lives ({stream_batch.USERS} users) in "
-                        f"{share.batches} batch(es) of up to {stream_batch.BATCH}: {counter_requests} counter "
-                        "UpdateItems (docs/listing.md \"total\"); were ~16 items per status move, in its transaction"})
+                "note": f"{share.records} stream records (tasks and ledger) of {share.lives} lives "
+                        f"({stream_batch.USERS} users) in {share.batches} batch(es) of up to {stream_batch.BATCH}: "
+                        f"{counter_requests} UpdateItems of listing counters (docs/listing.md \"total\") and "
+                        "usage-log day items (docs/usage-log.md \"total\"); were ~16 items per status move and 2 "
+                        "per charge, in their transactions"})
 
     # ---- an upstream that reports new progress at every poll (chain link every 8 s, 64 s in progress)
     for interval in ("0", "10"):

@@ -1,4 +1,4 @@
-"""The tasks stream consumer's cost per task life at a realistic batch (shared by bench_task_life and
+"""The stream consumers' cost per task life at a realistic batch (shared by bench_task_life and
 bench_cost_model). LIVES Suno tasks of as many users (no two records of a batch share a user's counters)
 live as the measured life does (submit -> SUBMITTED -> IN_PROGRESS -> SUCCESS), stage by stage, and the
 consumer (services/jobs/task_stream.py) reads the stream after each stage in Lambda batches of BATCH records
@@ -26,20 +26,41 @@ class StreamShare:
     counter_writes: int  # UpdateItem requests (one counter item each)
 
 
+class _Streams:
+    """The tasks and the ledger streams' readers, drained together; their stats summed."""
+
+    def __init__(self, readers: list[Any]) -> None:
+        self.readers = readers
+
+    def drain(self) -> int:
+        return sum(reader.drain() for reader in self.readers)
+
+    @property
+    def stats(self) -> dict[str, int]:
+        return {key: sum(int(r.stats[key]) for r in self.readers) for key in ("records", "batches")}
+
+
 def stream_reader() -> Any:
-    """A reader of the bench world's tasks stream that invokes the consumer in-process."""
+    """Readers of the bench world's tasks and ledger streams that invoke their consumers in-process (the
+    listing counters and task events; the usage log's hour buckets: docs/usage-log.md "total")."""
     import boto3
     from botocore.config import Config
     from taskcenter.services.jobs import task_stream
-    from taskcenter.store.models import Task
+    from taskcenter.services.usage_log import ledger_stream
+    from taskcenter.store.models import LedgerEntry, Task
 
     from infra.local.streams import ShardReader, StreamSource
 
-    arn = boto3.client("dynamodb").describe_table(TableName=Task.Meta.table_name)["Table"]["LatestStreamArn"]
-    source = StreamSource("StreamsTaskStreamFunction", "functions.streams.task_stream", "TasksTable", BATCH,
-                          True, True, 0, 60)
     streams = boto3.client("dynamodbstreams", config=Config(account_id_endpoint_mode="disabled"))
-    return ShardReader(source, streams, arn, lambda event: (True, task_stream.handle(event)))
+    readers = []
+    for model, function_id, handler, table_id, handle in (
+            (Task, "StreamsTaskStreamFunction", "functions.streams.task_stream", "TasksTable", task_stream.handle),
+            (LedgerEntry, "StreamsLedgerStreamFunction", "functions.streams.ledger_stream", "LedgerTable",
+             ledger_stream.handle)):
+        arn = boto3.client("dynamodb").describe_table(TableName=model.Meta.table_name)["Table"]["LatestStreamArn"]
+        source = StreamSource(function_id, handler, table_id, BATCH, True, True, 0, 60)
+        readers.append(ShardReader(source, streams, arn, lambda event, handle=handle: (True, handle(event))))
+    return _Streams(readers)
 
 
 def principals() -> list[Any]:

@@ -180,3 +180,24 @@ def counter_checks() -> tuple[list[Check], dict[str, Any]]:
     detail = ", ".join(f"{n}: {stored.get(n, 0)} stored, {expected.get(n, 0)} counted" for n in wrong[:10])
     return [Check("every listing total equals a full recount (all scopes, statuses, hour buckets)", not wrong,
                   detail or f"{len(stored)} counters")], figures
+
+
+def usage_log_checks() -> tuple[list[Check], dict[str, Any]]:
+    """Every usage-log hour bucket (per user and admin shard, per kind and hour, and the charges' amounts)
+    equals a recount of the ledger's entries: the ledger stream's consumer counted each entry once, through the
+    runner's duplicate batches and crashes (a Scan of the ledger and the counters: a test tool's read)."""
+    from taskcenter.store.models import LedgerEntry
+    from taskcenter.store.usage_log_counts import LogDayCounts, deltas
+
+    expected = {name: {a: n for a, n in attrs.items() if n} for name, attrs in deltas(LedgerEntry.scan()).items()}
+    attributes = [a for a in LogDayCounts.get_attributes() if a != "name"]
+    stored = {}
+    for item in LogDayCounts.scan(LogDayCounts.name.startswith("ul#")):
+        values = {a: int(getattr(item, a)) for a in attributes if getattr(item, a)}
+        if values:
+            stored[str(item.name)] = values
+    wrong = sorted(n for n in set(expected) | set(stored) if stored.get(n, {}) != expected.get(n, {}))
+    detail = ", ".join(f"{n}: {stored.get(n)} stored, {expected.get(n)} counted" for n in wrong[:5])
+    figures = {"usage-log day items recounted": len(stored), "usage-log day items wrong": len(wrong)}
+    return [Check("every usage-log hour bucket equals a recount of the ledger", not wrong,
+                  detail or f"{len(stored)} day items")], figures

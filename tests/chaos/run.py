@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.chaos import webhook_checks
-from tests.chaos.checks import Check, counter_checks, dead_letter_checks, money_checks
+from tests.chaos.checks import Check, counter_checks, dead_letter_checks, money_checks, usage_log_checks
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -85,7 +85,8 @@ VIDEO_PRODUCED = {"video_sora": "sim:seconds=8 ", "video_kling": "sim:seconds=10
 SECOND_SUNO = "suno-sim-2"
 
 
-STREAM_CONSUMER = "StreamsTaskStreamFunction"  # template.yaml: functions.streams.task_stream
+# template.yaml: functions.streams.task_stream (listing counters) and .ledger_stream (usage-log buckets)
+STREAM_CONSUMERS = ("StreamsTaskStreamFunction", "StreamsLedgerStreamFunction")
 
 
 def say(text: str) -> None:
@@ -343,13 +344,17 @@ def report(options: Options, doc: dict[str, Any], submissions: list[Submission],
     # the counters follow the tasks table's stream: read it to its end first (as a reader after the write settled)
     # (a long backlog on a loaded machine outlasts one request's timeout: ask again until the stream is read)
     records = 0
-    for _ in range(5):
-        _, drained = call("POST", f"{components['event-runner']}/drain/{STREAM_CONSUMER}", timeout=600.0)
-        if isinstance(drained, dict):
-            records += int(drained.get("records") or 0)
-            break
-        print(f"[chaos] draining the tasks stream: {drained}; again", flush=True)
+    for consumer in STREAM_CONSUMERS:
+        for _ in range(5):
+            _, drained = call("POST", f"{components['event-runner']}/drain/{consumer}", timeout=600.0)
+            if isinstance(drained, dict):
+                records += int(drained.get("records") or 0)
+                break
+            print(f"[chaos] draining {consumer}: {drained}; again", flush=True)
     totals, total_figures = counter_checks()
+    log_totals, log_figures = usage_log_checks()
+    totals += log_totals
+    total_figures.update(log_figures)
     total_figures["stream records drained before the recount"] = records
     hook_checks, hook_figures = webhook_checks.checks(tasks, hooks or {}, components)
     checks += money + dlq + totals + hook_checks

@@ -71,12 +71,17 @@ class RunningStack:
         return status, reply
 
     def settle(self) -> dict[str, Any]:
-        """Let the writes so far settle: the event runner reads the tasks table's stream to its end (the
-        listing totals and task events follow it: docs/listing.md "total"), as a reader who looks later."""
-        req = urllib.request.Request(f"{self.components['event-runner']}/drain/StreamsTaskStreamFunction",
-                                     data=b"", method="POST")
-        with urllib.request.urlopen(req, timeout=60) as reply:
-            return json.loads(reply.read())
+        """Let the writes so far settle: the event runner reads the tasks and the ledger tables' streams to
+        their ends (the listing totals and task events follow the first, the usage log's hour buckets the
+        second: docs/listing.md "total", docs/usage-log.md "total"), as a reader who looks later. The tasks
+        stream's figures."""
+        drained = {}
+        for consumer in ("StreamsLedgerStreamFunction", "StreamsTaskStreamFunction"):
+            req = urllib.request.Request(f"{self.components['event-runner']}/drain/{consumer}", data=b"",
+                                         method="POST")
+            with urllib.request.urlopen(req, timeout=60) as reply:
+                drained = json.loads(reply.read())
+        return drained
 
     def use_env(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Point this test process (boto3, taskcenter models) at the stack's moto server and tables."""

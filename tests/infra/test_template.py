@@ -175,24 +175,28 @@ def test_every_event_handler_has_exactly_one_function_with_its_trigger(app, temp
     assert found == expected
 
 
-def test_the_tasks_stream_feeds_one_consumer_with_bounded_retries_and_an_alarmed_failure_queue(template):
-    """docs/listing.md "total": the stream (old and new images), and a mapping that bisects, reports partial
-    failures, gives up after bounded retries into an alarmed queue, and names the shard (tumbling window)."""
+def test_each_stream_feeds_one_consumer_with_bounded_retries_and_an_alarmed_failure_queue(template):
+    """docs/listing.md "total", docs/usage-log.md "total": the tasks and the ledger streams (old and new
+    images), each read by one mapping that bisects, reports partial failures, gives up after bounded retries
+    into an alarmed queue, and names the shard (tumbling window)."""
     resources = template["Resources"]
-    assert resources["TasksTable"]["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
-    streams = [(lid, event["Properties"]) for lid, props in functions_of(template).items()
-               for event in (props.get("Events") or {}).values() if event["Type"] == "DynamoDB"]
-    assert len(streams) == 1, "one consumer of the tasks stream (counters and events)"
-    _, props = streams[0]
-    assert props["Stream"] == {"Fn::GetAtt": ["TasksTable", "StreamArn"]}
-    assert props["BisectBatchOnFunctionError"] is True
-    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert 0 < props["MaximumRetryAttempts"] < 10_000 and props["BatchSize"] >= 100
-    assert props["TumblingWindowInSeconds"] > 0
-    failures = props["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
-    assert resources[failures]["Type"] == "AWS::SQS::Queue"
-    assert any(r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"]["Dimensions"][0]["Value"]
-               == {"Fn::GetAtt": [failures, "QueueName"]} for r in resources.values())
+    streams = {event["Properties"]["Stream"]["Fn::GetAtt"][0]: event["Properties"]
+               for props in functions_of(template).values()
+               for event in (props.get("Events") or {}).values() if event["Type"] == "DynamoDB"}
+    consumers = sum(1 for props in functions_of(template).values()
+                    for event in (props.get("Events") or {}).values() if event["Type"] == "DynamoDB")
+    assert sorted(streams) == ["LedgerTable", "TasksTable"] and consumers == 2, "one consumer per stream"
+    for table, props in streams.items():
+        assert resources[table]["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+        assert props["Stream"] == {"Fn::GetAtt": [table, "StreamArn"]}
+        assert props["BisectBatchOnFunctionError"] is True
+        assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert 0 < props["MaximumRetryAttempts"] < 10_000 and props["BatchSize"] >= 100
+        assert props["TumblingWindowInSeconds"] > 0
+        failures = props["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+        assert resources[failures]["Type"] == "AWS::SQS::Queue"
+        assert any(r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"]["Dimensions"][0]["Value"]
+                   == {"Fn::GetAtt": [failures, "QueueName"]} for r in resources.values())
 
 
 def test_handler_strings_resolve_to_callables(template):

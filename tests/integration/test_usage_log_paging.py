@@ -28,19 +28,17 @@ def _get(client: Any, account: Any, path: str, **params: Any) -> dict[str, Any]:
 
 
 def _refund(payer: money.Payer, charges: list[money.Charge], _removal: Any) -> bool:
-    """A refund row of each charge, as the refund transactions write it (the entry, condition new; its hour
-    bucket counted; the balance back): the history's refunds without a task to fail first."""
+    """A refund row of each charge, as the refund transactions write it (the entry, condition new, counted by
+    the ledger stream; the balance back): the history's refunds without a task to fail first."""
     from pynamodb.transactions import TransactWrite
     from taskcenter.store.db import conditional_transaction
     from taskcenter.store.models import LedgerEntry, User
-    from taskcenter.store.usage_log_counts import add_counts
 
     def build(tx: TransactWrite) -> None:
         entries = [money._ledger(payer.user_id, f"refund#{c.task_id}#{c.attempt}", "refund", c.amount,
                                  task_id=c.task_id, attempt=c.attempt) for c in charges]
         for entry in entries:
             tx.save(entry, condition=LedgerEntry.entry.does_not_exist())
-        add_counts(tx, entries)
         total = sum(c.amount for c in charges)
         tx.update(User(id=payer.user_id), actions=[User.quota.add(total), User.used_quota.add(-total)])
 

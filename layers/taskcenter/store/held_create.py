@@ -184,7 +184,7 @@ def withdraw_submit(task: Task) -> bool:
     sweeper failed it past the hold's expiry; its refund is the usual exactly-once one), nothing written."""
     amount, attempt = int(task.quota), int(task.attempt)
     user_id, key_hash = int(task.user_id), str(task.key_hash or "")
-    # the entry's own time names the usage-log bucket it was counted in (one read, on the refusal path only)
+    # the entry must still exist; one its transaction counted is uncounted here (one read, refusal path only)
     charge = _charge_entry(user_id, f"charge#{task.task_id}#{attempt}") if amount > 0 else None
     if amount > 0 and charge is None:
         return False  # no charge to mirror: nothing is given back (the sweeper settles the task as any other)
@@ -193,7 +193,7 @@ def withdraw_submit(task: Task) -> bool:
         tx.delete(Task(task_id=task.task_id), condition=_held_by(SUBMIT_HOLD) & (Task.attempt == attempt))
         if charge is not None:
             tx.delete(LedgerEntry(user_id=user_id, entry=str(charge.entry)), condition=LedgerEntry.entry.exists())
-            remove_log_counts(tx, [charge])  # docs/usage-log.md, "total"
+            remove_log_counts(tx, [charge])  # only if its transaction counted it (docs/usage-log.md, "total")
         tx.update(User(id=user_id), actions=[User.quota.add(amount), User.used_quota.add(-amount),
                                              User.request_count.add(-1)], condition=User.id.exists())
         if key_hash and amount > 0:

@@ -28,9 +28,9 @@ from taskcenter.domain import listing_plan as listing
 from taskcenter.domain.listing_indexes import final_key
 from taskcenter.domain.states import TERMINAL
 from taskcenter.store import counters
-from taskcenter.store.counter_stream import MARK_PREFIX
 from taskcenter.store.db import aws_client, conditional_update
 from taskcenter.store.models import Counter, LedgerEntry, Task
+from taskcenter.store.stream_marks import MARK_PREFIX
 from taskcenter.store.usage_log_counts import DAY_MS, HOURS_PER_DAY, LETTERS, LogDayCounts, deltas
 
 

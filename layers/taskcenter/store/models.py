@@ -321,7 +321,7 @@ class LedgerEntry(EnvModel):
     so each charge and refund happens at most once. amount is positive; kind gives the sign.
     """
 
-    Meta = _LazyMeta("ledger")
+    Meta = _LazyMeta("ledger", stream_view_type="NEW_AND_OLD_IMAGES")  # the usage log's buckets' source
 
     user_id = NumberAttribute(hash_key=True)
     entry = UnicodeAttribute(range_key=True)
@@ -333,6 +333,8 @@ class LedgerEntry(EnvModel):
     note = UnicodeAttribute(default="")
     at_ms = NumberAttribute()
     day = UnicodeAttribute()
+    # "stream": the ledger stream counts it in the usage log (store/usage_log_stream.py); absent: its own
+    counted_by = UnicodeAttribute(null=True)  # transaction did (written before the stream counted; docs/deploy.md)
 
     by_day = LedgerByDay()
     by_user_time = LedgerByUserTime()

@@ -2,8 +2,8 @@
 
 - charge: user quota down (condition: enabled and enough), key remaining down (condition: enabled and,
   unless unlimited, enough), tasks written (condition: new), ledger `charge#<task>#<attempt>` (condition: new),
-  listing counters moved, the usage log's hour buckets counted (store/usage_log_counts.py; every
-  primitive below that writes a ledger entry counts it in the same transaction).
+  listing counters moved by the tasks stream (store/counter_stream.py), the usage log's hour buckets by the
+  ledger stream (store/usage_log_stream.py: every entry written below is `counted_by` it).
 - refund: ledger `refund#<task>#<attempt>` (condition: new), user quota up, used_quota down, key
   remaining up, task marked refunded (condition: refund pending for that attempt). A second refund of
   the same attempt fails the ledger condition and is a no-op, by construction.
@@ -36,7 +36,7 @@ from taskcenter.store.db import (
     with_conflict_retry,
 )
 from taskcenter.store.models import Credential, LedgerEntry, Task, User
-from taskcenter.store.usage_log_counts import add_counts as add_log_counts
+from taskcenter.store.usage_log_counts import STREAM_COUNTED
 from taskcenter.store.usage_log_counts import remove_counts as remove_log_counts
 
 TxHook = Callable[[TransactWrite], None]
@@ -48,7 +48,8 @@ def day_of(ms: int) -> str:
 
 def _ledger(user_id: int, entry: str, kind: str, amount: int, **fields: object) -> LedgerEntry:
     at = clock.now_ms()
-    return LedgerEntry(user_id=user_id, entry=entry, kind=kind, amount=amount, at_ms=at, day=day_of(at), **fields)
+    return LedgerEntry(user_id=user_id, entry=entry, kind=kind, amount=amount, at_ms=at, day=day_of(at),
+                       counted_by=STREAM_COUNTED, **fields)
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,6 @@ def _fill_charge(tx: TransactWrite, payer: Payer, charges: list[Charge], write_t
                        task_id=c.task_id, attempt=c.attempt, key_hash=payer.key_hash) for c in charges if c.amount > 0]
     for entry in entries:
         tx.save(entry, condition=LedgerEntry.entry.does_not_exist())
-    add_log_counts(tx, entries)  # the usage log's hour buckets (docs/usage-log.md, "total")
     write_tasks(tx)
 
 
@@ -182,7 +182,6 @@ def refund_task(task_id: str, attempt: int | None = None) -> bool:
         entry = _ledger(task.user_id, f"refund#{task_id}#{attempt}", "refund", amount,
                         task_id=task_id, attempt=attempt, key_hash=task.key_hash)
         tx.save(entry, condition=LedgerEntry.entry.does_not_exist())
-        add_log_counts(tx, [entry])  # docs/usage-log.md, "total"
         tx.update(
             Task(task_id=task_id),
             actions=[Task.billing.set(states.BILLING_REFUNDED), Task.refund_due_ms.remove(),
@@ -212,7 +211,7 @@ def withdraw_charges(payer: Payer, charges: list[Charge], write_removal: TxHook)
     the charge did. False if a condition failed (a task moved, or a charge is gone): nothing written."""
     total = sum(c.amount for c in charges)
     keys = [(payer.user_id, f"charge#{c.task_id}#{c.attempt}") for c in charges if c.amount > 0]
-    # the entries' own times name the usage-log buckets they were counted in (one read, refusal path only)
+    # the entries must still exist; an entry its transaction counted is uncounted here (one read, refusal path)
     found = list(LedgerEntry.batch_get(keys, consistent_read=True)) if keys else []
     if len(found) != len(keys):
         return False
@@ -220,7 +219,7 @@ def withdraw_charges(payer: Payer, charges: list[Charge], write_removal: TxHook)
     def build(tx: TransactWrite) -> None:
         for entry in found:
             tx.delete(LedgerEntry(user_id=payer.user_id, entry=str(entry.entry)), condition=LedgerEntry.entry.exists())
-        remove_log_counts(tx, found)  # docs/usage-log.md, "total"
+        remove_log_counts(tx, found)  # entries counted by their transaction only (the stream uncounts the rest)
         if total > 0:
             tx.update(User(id=payer.user_id), actions=[User.quota.add(total), User.used_quota.add(-total)],
                       condition=User.id.exists())
@@ -244,11 +243,10 @@ def credit_user(user_id: int, amount: int, note: str = "") -> int:
         with TransactWrite(connection=connection()) as tx:
             row = _ledger(user_id, entry, "credit", amount, note=note[:200])
             tx.save(row, condition=LedgerEntry.entry.does_not_exist())
-            add_log_counts(tx, [row])  # docs/usage-log.md, "total"
             tx.update(User(id=user_id), actions=[User.quota.add(amount)], condition=User.id.exists())
 
     try:
-        # the admin shard's bucket item is shared with other users' transactions: a conflict is re-sent
+        # the user's item is shared with that user's own charges and refunds: a conflict is re-sent
         with_conflict_retry(run)
     except TransactWriteError as error:
         if "ConditionalCheckFailed" in cancellation_codes(error):

@@ -1,13 +1,13 @@
 """The usage log's hour buckets (docs/usage-log.md, "total"): how many ledger entries of each kind a user, and
-every user (sharded), wrote in each hour, kept in the counters table by the money transactions that write the
-entries (store/money.py, store/videos.py), so a window's total and the hour holding row N are read from
-counters, not by walking rows.
+every user (sharded), wrote in each hour, kept in the counters table, so a window's total and the hour holding
+row N are read from counters, not by walking rows. The ledger table's stream moves them
+(store/usage_log_stream.py): a money transaction writes its entry and nothing else for the log.
 
 One item per scope and UTC day (`ul#u<user>#d<day>`, `ul#a<shard>#d<day>`) holds 24 hours x 3 kinds as
 attributes (`c07`: charges in hour 07, `r` refunds, `t` top-ups), and beside them the hour's sum of the charges'
 amounts (`q07`: new-api's consume `quota`, which /api/log/self/stat and /api/log/stat sum; docs/usage-log.md
-"Stat"): a transaction moves one item per scope (two in all), and the dashboards' default window (today 00:00
-to now + 1 h) is one or two items per scope.
+"Stat"): a batch of the stream moves one item per scope it touched, and the dashboards' default window
+(today 00:00 to now + 1 h) is one or two items per scope.
 """
 
 from __future__ import annotations
@@ -80,21 +80,22 @@ def deltas(entries: Iterable[LedgerEntry]) -> dict[str, dict[str, int]]:
     return out
 
 
+STREAM_COUNTED = "stream"  # LedgerEntry.counted_by: the ledger stream's consumer counts the entry
+
+
+def counted_by_stream(entry: LedgerEntry) -> bool:
+    return entry.counted_by == STREAM_COUNTED
+
+
 def _actions(moves: dict[str, int]) -> list[Any]:
     return [getattr(LogDayCounts, attr).add(n) for attr, n in sorted(moves.items())]
 
 
-def add_counts(tx: TransactWrite, entries: Iterable[LedgerEntry]) -> None:
-    """Count these entries in the transaction that writes them (docs/usage-log.md): two items at most when
-    they fall in one UTC day, whatever their number."""
-    for name, moves in sorted(deltas(entries).items()):
-        tx.update(LogDayCounts(name=name), actions=_actions(moves))
-
-
 def remove_counts(tx: TransactWrite, entries: Iterable[LedgerEntry]) -> None:
-    """Uncount entries the transaction deletes (a withdrawn relay submit's charge, store/held_create.py), so
-    the buckets keep matching the rows that exist."""
-    for name, moves in sorted(deltas(entries).items()):
+    """Uncount, in the transaction that deletes them (a withdrawn charge: store/held_create.py, money.py),
+    the entries their own transaction counted: those written before the ledger stream counted entries
+    (no `counted_by`). The stream uncounts the others when it reads their delete."""
+    for name, moves in sorted(deltas(e for e in entries if not counted_by_stream(e)).items()):
         tx.update(LogDayCounts(name=name), actions=_actions({attr: -n for attr, n in moves.items()}))
 
 

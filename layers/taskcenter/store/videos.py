@@ -17,7 +17,6 @@ from taskcenter.store import tasks as task_store
 from taskcenter.store.db import require_fits
 from taskcenter.store.models import Credential, LedgerEntry, Task, User
 from taskcenter.store.money import TxHook, _ledger
-from taskcenter.store.usage_log_counts import add_counts as add_log_counts
 
 
 def settle_entry(task_id: str, attempt: int) -> str:
@@ -35,7 +34,6 @@ def settlement_parts(task: Task, actual: int, now_ms: int) -> tuple[list, TxHook
         entry = _ledger(user_id, settle_entry(task.task_id, attempt), "charge" if delta > 0 else "refund",
                         abs(delta), task_id=task.task_id, attempt=attempt, key_hash=task.key_hash)
         tx.save(entry, condition=LedgerEntry.entry.does_not_exist())
-        add_log_counts(tx, [entry])  # the usage log's hour buckets (docs/usage-log.md, "total")
         user_condition = User.id.exists() & (User.quota >= delta) if delta > 0 else User.id.exists()
         tx.update(User(id=user_id), actions=[User.quota.add(-delta), User.used_quota.add(delta)],
                   condition=user_condition)

@@ -1,6 +1,6 @@
 """A usage-log window's exact total and the hour holding row N (docs/usage-log.md, "total" and "Any page").
 
-The ledger's hour buckets (store/usage_log_counts.py, moved by the money transactions) count each scope's
+The ledger's hour buckets (store/usage_log_counts.py, moved by the ledger's stream) count each scope's
 entries per kind and hour. A window [start, end] is split as the task listings split theirs
 (domain/listing_plan.window_buckets, docs/listing.md "total"): whole hours summed from the buckets, a
 partial edge hour from its bucket less its rows outside the window or by its rows inside it, whichever
