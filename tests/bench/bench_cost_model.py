@@ -343,7 +343,8 @@ def _measure(world: Any, monkeypatch: Any, flight: Any, flight_rec: CapacityReco
          "value": f"{fetch_rru:.1f}", "unit": "RRU",
          "note": f"{FETCHES_PER_TASK} fetches per task priced: {fetch_rec.rru} RRU, {FETCHES_PER_TASK} Lambda "
                  f"invocations of {LAMBDA_SECONDS['fetch']} s; by operation: "
-                 + ", ".join(f"{op} {units / FETCHES_PER_TASK:.2f}" for op, units in sorted(fetch_rec.rru_ops.items()))},
+                 + ", ".join(f"{op} {units / FETCHES_PER_TASK:.2f}"
+                             for op, units in sorted(fetch_rec.rru_ops.items()))},
         {"metric": f"read units per task life, {where}",
          "value": f"{flight_rec.rru / n + share_rec.rru / share.lives:.1f}", "unit": "RRU",
          "note": f"submit {flight.submit_rru / n:.2f} + polls {(flight_rec.rru - flight.submit_rru) / n:.2f}; by "
