@@ -77,8 +77,8 @@ def measure(reader: Any, recorder: Any, poll: Any, upstream: Any, spec: Any) -> 
     from taskcenter.domain import states
     from taskcenter.services.core import submission
 
-    reader.drain()  # what the measured life wrote: not this figure's
     users = principals()
+    reader.drain()  # what the measured life and the accounts' top-ups wrote: not this figure's
     before = dict(reader.stats)
 
     def consume() -> None:
