@@ -65,11 +65,17 @@ def owed_refunds(now_ms: int) -> list[str]:
 
 
 def requeue_owed_refunds(now_ms: int) -> list[str]:
-    """Re-enqueue every refund owed past the grace period. The refund worker reads the attempt itself."""
+    """Re-enqueue every refund owed past the grace period, at most once per grace period: its refund-lane
+    entry moves to now (one conditional write) before its message goes out. A refund still owed is more often
+    waiting in a backed-up refund queue than lost, and a message per reconciler run would grow that backlog
+    faster than the worker drains it (found by the chaos run: 10,145 requeues of 483 refunds in 30 minutes).
+    The refund worker reads the attempt itself."""
     keys = owed_refunds(now_ms)
     bodies = []
     for task in repositories().tasks.get_many(keys):
-        if task.billing == states.BILLING_REFUND_PENDING:
+        if task.billing != states.BILLING_REFUND_PENDING:
+            continue
+        if repositories().tasks.update(task, {"due_at": now_ms}):  # False: refunded or moved meanwhile
             bodies.append({"task_id": task.task_id, "attempt": int(task.attempt)})
             logger.warning("refund owed past the grace period; enqueued again",
                            extra={"task_id": task.task_id, "attempt": int(task.attempt),
