@@ -256,10 +256,11 @@ def due_tasks(now_ms: int) -> Iterable[Task]:
     for shard in range(settings.get().poll_shards):
         try:
             due = repositories().tasks.due_for_poll(f"s{shard}", now_ms, settings.get().poll_dispatch_limit)
-        except Unavailable:
+        except Unavailable as error:
             # The staged index migration (docs/deploy.md): nothing is due until the index is built, and nothing
             # is lost (every item keeps its next_poll_at); chains keep polling meanwhile. Not an error: no alarm.
-            logger.warning("poll index not readable yet: nothing dispatched this minute")
+            logger.warning("poll index not readable yet: nothing dispatched this minute",
+                           extra={"cause": str(error.__cause__ or error)})
             return
         yield from due
 
