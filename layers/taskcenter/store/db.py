@@ -173,8 +173,8 @@ def conditional_update(item: Any, actions: list[Any], condition: Any) -> bool:
 
 def index_not_ready(error: Exception) -> bool:
     """A Query refused because its GSI does not exist (yet) or is still backfilling: the staged index
-    migrations (docs/deploy.md). PynamoDB finds no such index in the table's cached description (ValueError);
-    DynamoDB answers ValidationException (no such index, or backfilling), moto ResourceNotFoundException."""
+    migrations (docs/deploy.md). PynamoDB refuses an index its model does not declare (ValueError); DynamoDB
+    answers ValidationException (no such index, or backfilling), moto ResourceNotFoundException."""
     if isinstance(error, ValueError):
         return "has no index" in str(error)
     if isinstance(error, PynamoDBException):
