@@ -706,7 +706,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stdout", action="store_true", help="print the template instead of writing it")
     parser.add_argument("--output", type=Path, default=TEMPLATE_PATH)
     parser.add_argument("--migration-step", type=int, default=None, metavar="N",
-                        help="print the template of step N of the listing-index migration (docs/deploy.md)")
+                        help="print the template of step N of the staged index migration (docs/deploy.md)")
     args = parser.parse_args(argv)
     try:
         template = build_template()

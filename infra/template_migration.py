@@ -1,10 +1,14 @@
-"""The staged migration of the tasks table's listing indexes (docs/deploy.md, "Migrating the listing indexes").
+"""The staged migration of the tasks table's indexes (docs/deploy.md, "Migrating the listing indexes" and
+"Replacing the poll index").
 
 DynamoDB cannot change an index's projection in place, and CloudFormation adds or deletes one GSI per
 stack update; the table is at the 20-GSI quota. So the ALL-projection listing indexes
 (`listing_indexes.PREVIOUS_INDEX_NAMES`) are replaced one at a time: step 2k-1 deletes the k-th old
 index, step 2k adds the k-th new one (`MIGRATION_ORDER`: the indexes the engine reads first, then the
-dashboards' most used). Step 0 is the stack before; the last step is `make template`'s template.
+dashboards' most used). Then the ALL-projection poll index (`poll_reads.PREVIOUS_INDEX_NAME`) the same way:
+the second last step deletes it, the last adds its keys-only successor; a stack whose listing indexes were
+already migrated (its table is step `2 * len(LISTING_INDEXES)`) runs only those two. Step 0 is the stack
+before; the last step is `make template`'s template.
 
     python -m infra.template --migration-step N   # the template of step N (1..steps()), on stdout
 """
@@ -40,6 +44,17 @@ def _previous_listing_indexes() -> list[dict[str, Any]]:
     return out
 
 
+def _replaced_others(final: dict[str, dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(the index before, its successor) of the tasks table's other indexes replaced since step 0: the poll
+    index, ALL-projection before, keys only now (same keys; docs/decisions.md)."""
+    from taskcenter.store.models import Task
+    from taskcenter.store.poll_reads import PREVIOUS_INDEX_NAME
+
+    successor = final[Task.poll_due.Meta.index_name]  # type: ignore[attr-defined]
+    before = {**successor, "IndexName": PREVIOUS_INDEX_NAME, "Projection": {"ProjectionType": "ALL"}}
+    return [(before, successor)]
+
+
 def _plan(final_gsis: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     """The tasks table's GSI list at every step, step 0 (before) to the last (final_gsis)."""
     from taskcenter.domain.listing_indexes import LISTING_INDEXES
@@ -49,9 +64,11 @@ def _plan(final_gsis: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
         raise ValueError("MIGRATION_ORDER must name every listing index once")
     new_names = {spec.name for spec in LISTING_INDEXES}
     final = {g["IndexName"]: g for g in final_gsis}
-    others = [g for name, g in final.items() if name not in new_names]  # poll_due, due: unchanged
+    replaced = _replaced_others(final)
+    successors = {new["IndexName"] for _, new in replaced}
+    others = [g for name, g in final.items() if name not in new_names | successors]  # due: unchanged
     old = _previous_listing_indexes()
-    current = others + old
+    current = others + [before for before, _ in replaced] + old
     steps = [list(current)]
     old_order = [g["IndexName"] for g in old]
     # delete the old indexes in the order their replacements are built (an old status index with its new one)
@@ -60,6 +77,11 @@ def _plan(final_gsis: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
         current = [g for g in current if g["IndexName"] != old_name]
         steps.append(list(current))
         current = current + [final[by_attr[new_attr]]]
+        steps.append(list(current))
+    for before, successor in replaced:  # last: a stack past the listing migration runs only these steps
+        current = [g for g in current if g["IndexName"] != before["IndexName"]]
+        steps.append(list(current))
+        current = current + [successor]
         steps.append(list(current))
     return steps
 

@@ -218,6 +218,8 @@ class RepositoryContract:
         mine = sorted((int(t.next_poll_at), t.task_id) for t in tasks if t.poll_shard == shard)
         due = funded.repos.tasks.due_for_poll(shard, 600, 10)
         assert [t.task_id for t in due] == [task_id for at, task_id in mine if at <= 600]
+        # the tasks as stored (the index projects keys only: the items are read after it)
+        assert [t.serialize() for t in due] == [funded.repos.tasks.get(t.task_id).serialize() for t in due]
         assert [t.task_id for t in funded.repos.tasks.due_for_poll(shard, 600, 1)] == [mine[0][1]]
         assert funded.repos.tasks.transition(funded.repos.tasks.get(mine[0][1]), states.SUCCESS)
         assert mine[0][1] not in [t.task_id for t in funded.repos.tasks.due_for_poll(shard, 10**13, 10)]

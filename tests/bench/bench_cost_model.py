@@ -94,6 +94,7 @@ class CapacityRecorder:
                 self.indexes.setdefault(table, []).append((schema["index_name"], attrs, projection, included))
         self.wru = 0
         self.gsi_wru = 0
+        self.index_wru: Counter = Counter()  # GSI write units by index name (the same units, split)
         self.rru = 0
         self.write_requests = 0
         self.sqs_requests = 0
@@ -109,9 +110,10 @@ class CapacityRecorder:
             _local.inside = False
 
     def _gsi_units(self, table: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> int:
-        units = 0
+        total = 0
         base_keys = self.keys.get(table, [])
-        for _, keys, projection, included in self.indexes.get(table, []):
+        for name, keys, projection, included in self.indexes.get(table, []):
+            units = 0
             was = old is not None and all(k in old for k in keys)
             now = new is not None and all(k in new for k in keys)
 
@@ -130,7 +132,9 @@ class CapacityRecorder:
                     units += _wu(item_size(projected(old))) + _wu(item_size(projected(new)))  # type: ignore[arg-type]
                 elif projected(old) != projected(new):  # type: ignore[arg-type]
                     units += _wu(item_size(projected(new)))  # type: ignore[arg-type]
-        return units
+            self.index_wru[name] += units
+            total += units
+        return total
 
     def __enter__(self) -> CapacityRecorder:
         from botocore.client import BaseClient

@@ -291,9 +291,12 @@ def test_dispatcher_groups_by_channel_starts_not_started_and_backs_off(engine_wo
     # all fresh (just submitted): the chains cover them; only the NOT_START task gets a retry message
     dynamodb_calls.clear()
     report = jobs().poll_dispatcher(SCHEDULE_EVENT, None)
-    # the sparse index, no scan; the one write holds the NOT_START task for its start message
-    assert sorted({op for op, _ in dynamodb_calls}) == ["Query", "UpdateItem"]
-    assert [op for op, _ in dynamodb_calls].count("UpdateItem") == 1
+    # the sparse keys-only index (one Query per shard, no scan), then each shard's due items (one BatchGetItem
+    # for a shard with any); the one write holds the NOT_START task for its start message
+    ops = [op for op, _ in dynamodb_calls]
+    assert sorted(set(ops)) == ["BatchGetItem", "Query", "UpdateItem"]
+    assert ops.count("Query") == settings.get().poll_shards and ops.count("UpdateItem") == 1
+    assert ops.count("BatchGetItem") <= settings.get().poll_shards
     assert (report["due"], report["polled"], report["retries"], report["skipped_fresh"]) == (10, 0, 1, 9)
     hold_until = clock.now_ms() + settings.get().retry_claim_seconds * 1000
     start_message = {"task_id": waiting.task_id, "attempt": 1, "reason": "start", "hold_until": hold_until}

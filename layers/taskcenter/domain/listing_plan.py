@@ -26,7 +26,7 @@ scope above, filtered on their own key (docs/listing.md lists those combinations
 
 The one combination not covered by a scope (Task API v1's serial + script_name) uses the device scope with
 a post-filter on the action; the benchmark reports its reads. The tasks table holds 20 GSIs, DynamoDB's
-default quota per table: the 18 listing indexes, `poll_due` and `due`.
+default quota per table: the 18 listing indexes, the poll index (`poll_due_v2`) and `due`.
 
 `total` comes from counters (counters table), moved by the tasks table's stream consumer from each
 record's old and new images (store/counter_stream.py; the deltas below are the one rule): one counter per

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import botocore.session
 import pynamodb.connection.base as _pynamodb_connection
 from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.exceptions import PynamoDBException, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from taskcenter import config
@@ -169,3 +169,16 @@ def conditional_update(item: Any, actions: list[Any], condition: Any) -> bool:
             return False
         raise
     return True
+
+
+def index_not_ready(error: Exception) -> bool:
+    """A Query refused because its GSI does not exist (yet) or is still backfilling: the staged index
+    migrations (docs/deploy.md). PynamoDB refuses an index its model does not declare (ValueError); DynamoDB
+    answers ValidationException (no such index, or backfilling), moto ResourceNotFoundException."""
+    if isinstance(error, ValueError):
+        return "has no index" in str(error)
+    if isinstance(error, PynamoDBException):
+        cause = str(getattr(error, "cause", "") or error)
+        code = getattr(error, "cause_response_code", None)
+        return code in ("ValidationException", "ResourceNotFoundException") and "index" in cause.lower()
+    return False

@@ -17,6 +17,7 @@ from pynamodb.exceptions import PynamoDBException
 
 from taskcenter.domain.errors import Unavailable
 from taskcenter.domain.listing_plan import SCOPE_INDEXES, ListingPlan
+from taskcenter.store.db import index_not_ready
 from taskcenter.store.models import Task
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -24,25 +25,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def _index_built(read: F) -> F:
     """While the staged index migration has not built an index yet (docs/deploy.md), a listing that needs it
-    answers 503 in its surface's envelope, not a 500: PynamoDB finds no such index in the table's description
-    (ValueError), or DynamoDB refuses the Query (ValidationException: no such index, or still backfilling;
-    moto answers ResourceNotFoundException)."""
+    answers 503 in its surface's envelope, not a 500 (`db.index_not_ready`)."""
 
     @functools.wraps(read)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         try:
             return read(*args, **kwargs)
-        except ValueError as error:
-            if "has no index" in str(error):
+        except (ValueError, PynamoDBException) as error:
+            if not index_not_ready(error):
+                raise
+            if isinstance(error, ValueError):
                 Task._connection = None  # the cached table description predates the index: describe it again
-                raise Unavailable("this listing's index is being built; retry in a few minutes") from error
-            raise
-        except PynamoDBException as error:
-            cause = str(getattr(error, "cause", "") or error)
-            code = getattr(error, "cause_response_code", None)
-            if code in ("ValidationException", "ResourceNotFoundException") and "index" in cause.lower():
-                raise Unavailable("this listing's index is being built; retry in a few minutes") from error
-            raise
+            raise Unavailable("this listing's index is being built; retry in a few minutes") from error
 
     return guarded  # type: ignore[return-value]
 

@@ -169,9 +169,10 @@ class Channel(EnvModel):
 
 # ---------------------------------------------------------------- tasks
 class PollIndex(GlobalSecondaryIndex):
-    """Sparse: tasks with a due poll/start/retry time. The dispatcher queries next_poll_at <= now per shard."""
+    """Sparse, keys only: tasks with a due poll/start/retry time. The dispatcher queries next_poll_at <= now per
+    shard, then reads the items (store/poll_reads.py), so a write that changes neither key writes no entry."""
 
-    Meta = _index_meta("poll_due")
+    Meta = _index_meta("poll_due_v2", KeysOnlyProjection())  # "poll_due" was ALL: docs/deploy.md
     poll_shard = UnicodeAttribute(hash_key=True)
     next_poll_at = NumberAttribute(range_key=True)
 

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from pynamodb.exceptions import DoesNotExist, PutError
 
 from taskcenter.domain import channel_status
-from taskcenter.store import counters, held_create, money, videos
+from taskcenter.store import counters, held_create, money, poll_reads, videos
 from taskcenter.store import tasks as task_store
 from taskcenter.store.counters import ScopeCount
 from taskcenter.store.db import conditional_update
@@ -65,7 +65,7 @@ class PynamoTasks:
 
     # -- the poll path
     def due_for_poll(self, shard: str, now_ms: int, limit: int) -> list[Task]:
-        return list(Task.poll_due.query(shard, Task.next_poll_at <= now_ms, limit=limit))
+        return poll_reads.due_for_poll(shard, now_ms, limit)  # the index's keys, then the items
 
     # video platform (store/videos.py)
     def succeed_and_settle(self, task: Task, changes: Changes | None, charge: int) -> bool:
