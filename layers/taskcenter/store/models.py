@@ -334,8 +334,7 @@ class LedgerEntry(EnvModel):
     note = UnicodeAttribute(default="")
     at_ms = NumberAttribute()
     day = UnicodeAttribute()
-    # "stream": the ledger stream counts it in the usage log (store/usage_log_stream.py); absent: its own
-    counted_by = UnicodeAttribute(null=True)  # transaction did (written before the stream counted; docs/deploy.md)
+    counted_by = UnicodeAttribute(null=True)  # "stream" or absent: who counts it in the usage log (docs/deploy.md)
 
     by_day = LedgerByDay()
     by_user_time = LedgerByUserTime()
