@@ -10,6 +10,7 @@ the shard). The service is imported inside the handler (as functions/jobs.py: no
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from chalice import Blueprint
@@ -28,15 +29,19 @@ PERMISSIONS = {
 }
 
 
+def _consume(handle: Callable[[dict[str, Any]], dict[str, Any]], event: Any) -> dict[str, Any]:
+    try:
+        return handle(event.to_dict())
+    finally:
+        flush_metrics()
+
+
 @bp.on_dynamodb_record(stream_arn=TASKS_STREAM, batch_size=BATCH_SIZE, starting_position="TRIM_HORIZON",
                        name="task_stream", maximum_batching_window_in_seconds=BATCHING_WINDOW_SECONDS)
 def task_stream(event: Any) -> dict[str, Any]:
     from taskcenter.services.jobs import task_stream as consumer
 
-    try:
-        return consumer.handle(event.to_dict())
-    finally:
-        flush_metrics()
+    return _consume(consumer.handle, event)
 
 
 @bp.on_dynamodb_record(stream_arn=LEDGER_STREAM, batch_size=BATCH_SIZE, starting_position="TRIM_HORIZON",
@@ -44,7 +49,4 @@ def task_stream(event: Any) -> dict[str, Any]:
 def ledger_stream(event: Any) -> dict[str, Any]:
     from taskcenter.services.usage_log import ledger_stream as consumer
 
-    try:
-        return consumer.handle(event.to_dict())
-    finally:
-        flush_metrics()
+    return _consume(consumer.handle, event)
