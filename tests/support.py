@@ -203,11 +203,20 @@ class drain_task_stream:  # noqa: N801 - used as a context manager
                                                 "functions.streams.ledger_stream", "LedgerTable", ledger_stream.handle)
         return self.ledger_reader
 
-    def drain(self) -> int:
+    def drain(self, tables: set[str] | None = None) -> int:
+        """Read the streams of `tables` (both when None) to their ends. The consumers write neither streamed
+        table, so a write to one table leaves the other stream as it was."""
+        from taskcenter.store.models import LedgerEntry, Task
+
         with self._lock:
             _draining.active = True
             try:
-                return self._reader().drain() + self._ledger_reader().drain()
+                read = 0
+                if tables is None or Task.Meta.table_name in tables:
+                    read += self._reader().drain()
+                if tables is None or LedgerEntry.Meta.table_name in tables:
+                    read += self._ledger_reader().drain()
+                return read
             finally:
                 _draining.active = False
 
@@ -227,7 +236,7 @@ class drain_task_stream:  # noqa: N801 - used as a context manager
                     and active_stream is self
                     and client.meta.service_model.service_name == "dynamodb"
                     and streamed & _tables_written(api_params)):
-                self.drain()
+                self.drain(streamed & _tables_written(api_params))
             return result
 
         BaseClient._make_api_call = after_write

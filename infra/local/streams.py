@@ -137,7 +137,7 @@ class ShardReader:
         for _ in range(max_batches):
             got = self.poll_once()
             total += got
-            if not got:
+            if got < self.source.batch_size:  # moto's GetRecords returns every record up to the limit
                 break
         return total
 

@@ -356,7 +356,7 @@ def report(options: Options, doc: dict[str, Any], submissions: list[Submission],
     totals += log_totals
     total_figures.update(log_figures)
     total_figures["stream records drained before the recount"] = records
-    hook_checks, hook_figures = webhook_checks.checks(tasks, hooks or {}, components)
+    hook_checks, hook_figures = webhook_checks.checks(tasks, hooks or {}, components, env)
     checks += money + dlq + totals + hook_checks
     money_figures.update(total_figures)
     money_figures.update(hook_figures)

@@ -77,8 +77,11 @@ def history(world: Any) -> Any:
     clock.set_now(None)
 
 
-def _oracle(user_id: int | None, start_ms: int | None, end_ms: int | None, log_type: int) -> list[LedgerEntry]:
-    rows = [e for e in LedgerEntry.scan() if user_id is None or int(e.user_id) == user_id]  # a test may scan
+def _oracle(user_id: int | None, start_ms: int | None, end_ms: int | None, log_type: int,
+            ledger: list[LedgerEntry] | None = None) -> list[LedgerEntry]:
+    """The expected rows, from `ledger` (the table's rows read once by a test that writes none meanwhile)."""
+    every = ledger if ledger is not None else list(LedgerEntry.scan())  # a test may scan
+    rows = [e for e in every if user_id is None or int(e.user_id) == user_id]
     rows = [e for e in rows if (start_ms is None or e.at_ms >= start_ms) and (end_ms is None or e.at_ms <= end_ms)
             and (not log_type or TYPE_OF_KIND[e.kind] == log_type)]
     return sorted(rows, key=lambda e: -int(e.at_ms))
@@ -118,9 +121,10 @@ def _params(start_ms: int | None, end_ms: int | None, log_type: int) -> dict[str
 def test_own_total_is_the_exact_count_of_the_window_and_type_on_every_page(client: Any, history: Any) -> None:
     world, day, now = history
     rng = random.Random(7)
+    ledger = list(LedgerEntry.scan())  # nothing is written below
     for start_ms, end_ms in _windows(day, now, rng):
         for log_type in (0, 1, 2, 6):
-            expected = _oracle(world.user.user_id, start_ms, end_ms, log_type)
+            expected = _oracle(world.user.user_id, start_ms, end_ms, log_type, ledger)
             size = rng.choice((3, 7, 20))
             totals, items = _every_page(client, world.user, "/api/log/self", size,
                                         **_params(start_ms, end_ms, log_type))
@@ -138,12 +142,14 @@ def test_own_total_is_the_exact_count_of_the_window_and_type_on_every_page(clien
 def test_admin_total_is_the_exact_count_for_every_user_or_one_username(client: Any, history: Any) -> None:
     world, day, now = history
     rng = random.Random(8)
+    ledger = list(LedgerEntry.scan())  # nothing is written below
     for start_ms, end_ms in _windows(day, now, rng)[1:]:  # the admin window has a start (30 days by default)
         for log_type in (0, 2, 6):
             for who in (None, world.other):
                 params = _params(start_ms, end_ms, log_type) | ({"username": who.username} if who else {})
-                expected = _oracle(who.user_id if who else None, start_ms, end_ms, log_type)
-                totals, items = _every_page(client, world.admin, "/api/log/", 9, **params)
+                expected = _oracle(who.user_id if who else None, start_ms, end_ms, log_type, ledger)
+                # pages of 25: small pages and their offsets are the own listing's test; here the scopes
+                totals, items = _every_page(client, world.admin, "/api/log/", 25, **params)
                 assert totals == {len(expected)}, (params, len(expected))
                 assert [(i["id"], i["user_id"], i["quota"]) for i in items] == [
                     (int(e.at_ms), int(e.user_id), int(e.amount)) for e in expected], params
@@ -155,10 +161,15 @@ def test_a_page_past_the_end_is_empty_with_the_real_total(client: Any, history: 
     assert data["items"] == [] and data["total"] == len(_oracle(world.user.user_id, None, None, 0))
 
 
-def test_the_last_page_of_a_log_over_ten_thousand_rows_deep_is_served(client: Any, world: Any) -> None:
+def test_the_last_page_of_a_log_over_ten_thousand_rows_deep_is_served(client: Any, world: Any,
+                                                                       task_stream: Any) -> None:
     """10,120 entries (bench-style BatchWrite, counted as the money transactions count them): p=102 of 100 rows
     starts at row 10,101, which main refused with a 400."""
     from taskcenter.store import usage_log_counts
+
+    # entries without counted_by are the ledger stream consumer's to skip (store/usage_log_counts.py): reading
+    # 10,120 stream records through moto would be most of this test's time and prove nothing about the paging
+    task_stream.paused = True
 
     base = (int(time.time() * 1000) // DAY_MS + 2) * DAY_MS
     entries = [LedgerEntry(user_id=world.user.user_id, entry=f"charge#task_deep{i}#0", kind="charge", amount=1 + i % 9,

@@ -4,7 +4,7 @@ transactions, held until all of them committed, then released, or withdrawn. doc
 - `split`: consecutive runs of the tasks, each the largest that fits one charge transaction, measured on
   the items `create_charged` would send (built, not sent) against DynamoDB's limits (store.db). Tasks that
   share admin counter shards, channel and device are put next to each other first: fewer counter items.
-- `hold`: while held, a task is in no dispatch path: not in the sparse `poll_due` index (no next_poll_at:
+- `hold`: while held, a task is in no dispatch path: not in the sparse poll index (`poll_due_v2`) (no next_poll_at:
   the dispatcher), skipped
   by the retry worker (`create_hold` set), and out of reach of admission wake-ups (they are conditioned on
   `next_poll_at`). Its deadline is the hold's expiry, so the timeout sweeper fails and refunds the tasks
@@ -92,7 +92,7 @@ def hold(tasks: list[Task], hold_id: str, until_ms: int) -> None:
     """Mark unsaved tasks held by `hold_id` (see the module doc); their deadline is the hold's expiry."""
     for task in tasks:
         task.create_hold = hold_id
-        task.poll_shard = task_store.shard_for(task.task_id)  # the poll_due index needs next_poll_at too
+        task.poll_shard = task_store.shard_for(task.task_id)  # the poll index needs next_poll_at too
         task.next_poll_at = None
         task.scheduled_ms = 0  # set on release: the sweeper defers the deadline of a scheduled task
         task.due_lane = task_store.shard_for(task.task_id)

@@ -11,7 +11,7 @@ Two steps, because some tasks wait before they reach an upstream (a v1 start_tim
   (never retried elsewhere). Success moves the task to SUBMITTED (or the upstream's state) with its
   upstream id and channel, and schedules its first poll. When every channel failed transiently:
   a waiting client sees the failure (and a relay submit's held task is withdrawn, below); a background
-  dispatch (retry worker) leaves the task NOT_START with a backoff time in the poll_due index, and
+  dispatch (retry worker) leaves the task NOT_START with a backoff time in the poll index (`poll_due_v2`), and
   fails and refunds it after SUBMIT_MAX_RETRIES. A 401/403 (the channel's credential) and a URL the
   upstream gives that cannot be used (unparseable, another origin) are the channel's fault: fail over.
   What a user is shown (fail_reason, the error) is our own words, never the upstream's reply or the

@@ -23,7 +23,9 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
     if result.failed_at is not None:
         logger.warning("ledger stream batch partly failed; Lambda retries from the record named",
                        extra={"failed_at": result.failed_at, "shard": shard})
+    # entries counted against items written: how well a batch shares its day items (docs/cost-model.md)
     metrics.add_metric(name="LedgerStreamWrites", unit="Count", value=result.items_written)
+    metrics.add_metric(name="LedgerStreamEntriesCounted", unit="Count", value=result.entries_counted)
     reply: dict[str, Any] = {"batchItemFailures": [{"itemIdentifier": result.failed_at}] if result.failed_at
                              else []}
     if "shardId" in event or "window" in event:
