@@ -18,7 +18,7 @@ local: venv  ## run the whole stack locally (moto server, chalice local, event r
 	$(BIN)/python -m infra.local
 
 test: lint  ## lint, then the full suite (unit, integration, infra, e2e)
-	$(BIN)/python -m pytest -n 2 tests
+	$(BIN)/python -m pytest -n 2 --dist worksteal tests
 
 lint: venv  ## ruff, and the import rules of pyproject.toml [tool.importlinter] (docs/architecture.md)
 	$(BIN)/ruff check .

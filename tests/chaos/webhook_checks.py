@@ -59,11 +59,13 @@ def _backlog(env: dict[str, str]) -> int:
 
 
 def checks(tasks: list[Any], paths: dict[int, str], components: dict[str, Any], env: dict[str, str], *,
-           wait_s: float = 900.0, stalled_s: float = 60.0) -> tuple[list[Any], dict[str, Any]]:
-    """Waits while deliveries are still on their way: the local stack's runner handles the webhook queue one
-    batch at a time (Lambda would scale out), so the run's last events can be minutes behind. It stops when
-    every event arrived, when the queue is empty and nothing arrived for `stalled_s` (an event that is not
-    on its way is lost: the check fails), or after `wait_s`; the detail says how many messages were left."""
+           wait_s: float = 3600.0, stalled_s: float = 120.0) -> tuple[list[Any], dict[str, Any]]:
+    """Waits while deliveries are still arriving: the local stack's runner handles the webhook queue one batch
+    at a time against a CPU-bound moto (Lambda would scale out), so a run's last events can be many minutes
+    behind its tasks (600 tasks, 2 Dec 2026: 414 messages still queued 900 s after the streams were read, none
+    lost). It stops when every event arrived, when nothing arrived for `stalled_s` (an event not on its way
+    is lost, or the pipeline is stuck: the check fails), or after `wait_s`; the detail says how many messages
+    were left in the queue."""
     from tests.chaos.checks import Check
 
     receiver = str(components["webhook-receiver"])
@@ -75,7 +77,7 @@ def checks(tasks: list[Any], paths: dict[int, str], components: dict[str, Any], 
         backlog = _backlog(env)
         if len(rows) != seen:
             seen, moved_at = len(rows), time.monotonic()
-        stalled = not backlog and time.monotonic() - moved_at > stalled_s
+        stalled = time.monotonic() - moved_at > stalled_s
         if not missing or stalled or time.monotonic() > deadline:
             break
         time.sleep(2)  # deliveries go on in the stack; the driver only watches
