@@ -62,8 +62,8 @@ def checks(tasks: list[Any], paths: dict[int, str], components: dict[str, Any], 
            wait_s: float = 3600.0, stalled_s: float = 120.0) -> tuple[list[Any], dict[str, Any]]:
     """Waits while deliveries are still arriving: the local stack's runner handles the webhook queue one batch
     at a time against a CPU-bound moto (Lambda would scale out), so a run's last events can be many minutes
-    behind its tasks (600 tasks, 2 Dec 2026: 414 messages still queued 900 s after the streams were read, none
-    lost). It stops when every event arrived, when nothing arrived for `stalled_s` (an event not on its way
+    behind its tasks (600 tasks, 2 Dec 2026: 414 messages still queued 900 s after the streams were read, 0
+    in the DLQ). It stops when every event arrived, when nothing arrived for `stalled_s` (an event not on its way
     is lost, or the pipeline is stuck: the check fails), or after `wait_s`; the detail says how many messages
     were left in the queue."""
     from tests.chaos.checks import Check
