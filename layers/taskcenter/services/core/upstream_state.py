@@ -62,9 +62,10 @@ def field_changes(task: Task, state: UpstreamState, new_status: str, now_ms: int
 
 
 def reschedule_changes(task: Task, now_ms: int) -> dict[str, Any]:
-    """Keep a changed task in the poll index (`poll_due_v2`). A task already in it keeps its entry: re-keying it at every
-    move and progress write would cost 2 write units each (docs/engine.md, "Polling"); the dispatcher reads
-    it meanwhile and skips it while it is fresh (its chain has it), reads cost a fraction of that."""
+    """Keep a changed task in the poll index (`poll_due_v2`). A task already in it keeps its entry:
+    re-keying it at every move and progress write would cost 2 write units each (docs/engine.md, "Polling");
+    the dispatcher reads it meanwhile and skips it while it is fresh (its chain has it), reads cost a
+    fraction of that."""
     if task.next_poll_at is not None:
         return {}
     return task_store.hold_changes(task.task_id, now_ms + settings.get().poll_fast_window_seconds * 1000)
