@@ -74,13 +74,13 @@ def checks(tasks: list[Any], paths: dict[int, str], components: dict[str, Any], 
     while True:
         rows = [r for r in _http("GET", f"{receiver}/control/received") if r["path"] in set(paths.values())]
         missing = _missing(tasks, paths, rows)
-        backlog = _backlog(env)
         if len(rows) != seen:
             seen, moved_at = len(rows), time.monotonic()
         stalled = time.monotonic() - moved_at > stalled_s
         if not missing or stalled or time.monotonic() > deadline:
             break
         time.sleep(2)  # deliveries go on in the stack; the driver only watches
+    backlog = _backlog(env)  # what was still on its way when the check stopped
     delivered = Counter(r["headers"].get("webhook-id") for r in rows if 200 <= r["status"] <= 299)
     figures = {"webhook requests": len(rows), "webhook requests verified": sum(r["verified"] for r in rows),
                "webhook events delivered": len(delivered),
