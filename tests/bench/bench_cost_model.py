@@ -44,6 +44,7 @@ LAMBDA_GB = 0.5  # MemorySize 512 in template.yaml Globals
 # stream-consumer batch. Lambda's request charge is per invocation (counted).
 LAMBDA_SECONDS = {"api": 0.15, "fetch": 0.05, "worker": 0.3}
 FETCHES_PER_TASK = 5  # client status fetches per task (the relay's GET /suno/fetch/{id})
+QUIET_LIVES = 20  # lives measured one task per stream batch (every batch alike: 20 show the mean)
 
 _local = threading.local()
 
@@ -294,12 +295,16 @@ def _measure(world: Any, monkeypatch: Any, flight: Any, flight_rec: CapacityReco
     # the stream consumer (listing counters, events): one Lambda batch shared by the lives that wrote it
     from tests.bench import poll_concurrency, stream_batch
 
-    share_rec = CapacityRecorder()
-    share = stream_batch.measure(stream_batch.stream_reader(), share_rec, poll, upstream, spec)
-    stream_wru = share_rec.wru / share.lives
-    stream_gsi = share_rec.gsi_wru / share.lives
-    stream_sqs = (share_rec.sqs_requests + 2 * share_rec.sqs_messages) / share.lives
-    stream_batches = share.batches / share.lives
+    def stream_share(**how: Any) -> tuple[Any, CapacityRecorder, dict[str, float]]:
+        recorder = CapacityRecorder()
+        got = stream_batch.measure(stream_batch.stream_reader(), recorder, poll, upstream, spec, **how)
+        return got, recorder, {"wru": recorder.wru / got.lives, "gsi": recorder.gsi_wru / got.lives,
+                               "rru": recorder.rru / got.lives, "batches": got.batches / got.lives,
+                               "sqs": (recorder.sqs_requests + 2 * recorder.sqs_messages) / got.lives}
+
+    share, share_rec, busy = stream_share()
+    quiet_share, _, quiet = stream_share(lives=QUIET_LIVES, tasks_per_batch=1)
+    _, _, four = stream_share(lives=QUIET_LIVES, tasks_per_batch=4)
 
     # polling at a stated concurrency (measured in its own world, see rows): lives in flight on 2 channels
     n = flight.lives
@@ -307,35 +312,43 @@ def _measure(world: Any, monkeypatch: Any, flight: Any, flight_rec: CapacityReco
     if flight.messages != flight_rec.sqs_messages:
         raise AssertionError(f"{flight_rec.sqs_messages} poll messages sent but {flight.messages} handled")
 
-    def price(rru: float, invocations: float, messages: float, sqs_requests: float) -> dict[str, float]:
+    def price(rru: float, invocations: float, messages: float, sqs_requests: float,
+              stream: dict[str, float] = busy) -> dict[str, float]:
         """Per task; invocations and messages are the poll worker's per life (the stream share is added)."""
         seconds = (LAMBDA_SECONDS["api"] + LAMBDA_SECONDS["fetch"] * FETCHES_PER_TASK
-                   + LAMBDA_SECONDS["worker"] * (messages + stream_batches))
+                   + LAMBDA_SECONDS["worker"] * (messages + stream["batches"]))
         return {
-            "DynamoDB writes (table)": (rec.wru + stream_wru) * PRICES["dynamodb_wru"],
-            "DynamoDB writes (GSIs)": (rec.gsi_wru + stream_gsi) * PRICES["dynamodb_wru"],
-            "DynamoDB reads": (rru + share_rec.rru / share.lives + fetch_rec.rru) * PRICES["dynamodb_rru"],
-            "Lambda": (1 + FETCHES_PER_TASK + invocations + stream_batches) * PRICES["lambda_request"]
+            "DynamoDB writes (table)": (rec.wru + stream["wru"]) * PRICES["dynamodb_wru"],
+            "DynamoDB writes (GSIs)": (rec.gsi_wru + stream["gsi"]) * PRICES["dynamodb_wru"],
+            "DynamoDB reads": (rru + stream["rru"] + fetch_rec.rru) * PRICES["dynamodb_rru"],
+            "Lambda": (1 + FETCHES_PER_TASK + invocations + stream["batches"]) * PRICES["lambda_request"]
                       + LAMBDA_GB * seconds * PRICES["lambda_gb_second"],
-            "SQS": (sqs_requests + stream_sqs) * PRICES["sqs_request"],
+            "SQS": (sqs_requests + stream["sqs"]) * PRICES["sqs_request"],
             "API Gateway": (1 + FETCHES_PER_TASK) * PRICES["apigw_request"],
         }
 
     # each message: its send (counted) + the Lambda poller's receive and delete
     lone = price(rec.rru, life_polls, life_polls, rec.sqs_requests + 2 * rec.sqs_messages)
-    per_task = price(flight_rec.rru / n, flight.batches / n, flight.messages / n,
-                     (flight_sends + 2 * flight.messages) / n)
+    in_flight = (flight_rec.rru / n, flight.batches / n, flight.messages / n, (flight_sends + 2 * flight.messages) / n)
+    per_task = price(*in_flight)
     total, lone_total = sum(per_task.values()), sum(lone.values())
+    quiet_total = sum(price(*in_flight, stream=quiet).values())
     where = f"{n} lives in flight on {len(flight.per_channel)} channels"
     split = "/".join(str(k) for k in flight.per_channel.values())
     receives = flight.sqs_ops["ReceiveMessage"]
     deletes = flight.sqs_ops["DeleteMessage"] + flight.sqs_ops["DeleteMessageBatch"]
     out: list[dict[str, Any]] = [
         {"metric": "write units per task life (table / GSIs)",
-         "value": f"{rec.wru + stream_wru:.1f} / {rec.gsi_wru + stream_gsi:.1f}", "unit": "WRU",
+         "value": f"{rec.wru + busy['wru']:.1f} / {rec.gsi_wru + busy['gsi']:.1f}", "unit": "WRU",
          "note": f"lone life: {rec.write_requests} write requests ({rec.wru} / {rec.gsi_wru} WRU) + the stream "
                  f"consumer's counter writes, {share_rec.wru} WRU per batch of {share.records} records / "
                  f"{share.lives} lives; task item {item_size(_raw(final))} B"},
+        {"metric": "... the same, one task per stream batch (a quiet stack)",
+         "value": f"{rec.wru + quiet['wru']:.1f} / {rec.gsi_wru + quiet['gsi']:.1f}", "unit": "WRU",
+         "note": f"{quiet_share.records} records of {quiet_share.lives} lives in {quiet_share.batches} batches: "
+                 f"{quiet['wru']:.1f} consumer units per life, against {busy['wru']:.1f} at {share.records} "
+                 f"records per {share.batches} batches (stream_batch.py); 4 tasks per batch: {four['wru']:.1f}, "
+                 f"total {sum(price(*in_flight, stream=four).values()) * 1e6:,.2f} USD per 1M tasks"},
         {"metric": f"... check: writes per life, {where}",
          "value": f"{flight_rec.wru / n:.2f} / {flight_rec.gsi_wru / n:.2f}", "unit": "WRU",
          "note": f"{flight_rec.write_requests / n:.2f} write requests per life (lone: {rec.write_requests}): "
@@ -375,7 +388,8 @@ def _measure(world: Any, monkeypatch: Any, flight: Any, flight_rec: CapacityReco
         out.append({"metric": f"cost per 1M tasks: {name}", "value": f"{usd * 1e6:,.2f}", "unit": "USD",
                     "note": note})
     out.append({"metric": "cost per 1M tasks: total", "value": f"{total * 1e6:,.2f}", "unit": "USD",
-                "note": f"polling priced at {where} (every task alone: {lone_total * 1e6:,.2f}); assumes "
+                "note": f"polling priced at {where} (every task alone: {lone_total * 1e6:,.2f}; with one task "
+                        f"per stream batch, a quiet stack: {quiet_total * 1e6:,.2f}); assumes "
                         f"{FETCHES_PER_TASK} client fetches per task, Lambda {LAMBDA_GB} GB arm64"})
     return out
 

@@ -6,6 +6,11 @@ consumer (services/jobs/task_stream.py) reads the stream after each stage in Lam
 a batch, as they do within the 1 s batching window; the later moves of a task come minutes apart, so each
 lands in another batch. Its counter writes are divided by the lives. Lambda's GetRecords on a DynamoDB
 stream trigger are free.
+
+`tasks_per_batch` measures a quieter stack instead: the consumer reads after every that many tasks' submits
+and polls. 1 is a batch per task and stage (a submit's two records, or one move), as at about 0.4 submits a
+second (a million tasks a month) within the mapping's 1 s batching window: nothing is shared between tasks;
+k is a window holding k tasks' records (e.g. a 10 s window at that rate holds about 4).
 """
 
 from __future__ import annotations
@@ -63,21 +68,22 @@ def stream_reader() -> Any:
     return _Streams(readers)
 
 
-def principals() -> list[Any]:
+def principals(users: int = USERS, prefix: str = "stream") -> list[Any]:
     from taskcenter.services.core.auth import authenticate_relay
 
     from tests.support import make_account
 
-    return [authenticate_relay(f"Bearer {make_account(f'stream{i}').api_key}") for i in range(USERS)]
+    return [authenticate_relay(f"Bearer {make_account(f'{prefix}{i}').api_key}") for i in range(users)]
 
 
-def measure(reader: Any, recorder: Any, poll: Any, upstream: Any, spec: Any) -> StreamShare:
+def measure(reader: Any, recorder: Any, poll: Any, upstream: Any, spec: Any, *, lives: int = LIVES,
+            tasks_per_batch: int = LIVES) -> StreamShare:
     """`recorder` (entered around the consumer only) counts its writes; the lives' own writes are not here."""
     from taskcenter import clock
     from taskcenter.domain import states
     from taskcenter.services.core import submission
 
-    users = principals()
+    users = principals(lives, f"stream{tasks_per_batch}x")
     reader.drain()  # what the measured life and the accounts' top-ups wrote: not this figure's
     before = dict(reader.stats)
 
@@ -85,13 +91,19 @@ def measure(reader: Any, recorder: Any, poll: Any, upstream: Any, spec: Any) -> 
         with recorder:
             reader.drain()
 
-    tasks = [submission.submit_now(users[n % len(users)], spec) for n in range(LIVES)]
+    tasks = []
+    for n, user in enumerate(users, 1):
+        tasks.append(submission.submit_now(user, spec))
+        if n % tasks_per_batch == 0:
+            consume()
     consume()
     for status, data in ((states.IN_PROGRESS, None), (states.SUCCESS, {"clips": [{"status": "complete"}]})):
         clock.advance(10)
-        for task in tasks:
+        for n, task in enumerate(tasks, 1):
             upstream.set(task.upstream_id, status, **({"data": data} if data else {}))
             poll(task)
+            if n % tasks_per_batch == 0:
+                consume()
         consume()
-    return StreamShare(LIVES, reader.stats["records"] - before["records"], reader.stats["batches"] - before["batches"],
+    return StreamShare(lives, reader.stats["records"] - before["records"], reader.stats["batches"] - before["batches"],
                        0)
