@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from dataclasses import dataclass, field
@@ -28,9 +29,8 @@ def create_tables() -> dict[str, str]:
     # A fresh account has no tables. Each model keeps its connection (and so its botocore client) across
     # tests: moto answers any client made after moto's import, and a new client per model per test was
     # a third of this fixture's time (EnvModel rebuilds it when the table name, endpoint or region change).
+    # A test that patches a model's indexes puts the model's connection back too (test_listing_index_reads).
     for model in ALL_MODELS:
-        if model._connection is not None and not _connection_fits_schema(model):
-            model._connection = None  # built while a test had patched the model's indexes
         model.create_table(billing_mode="PAY_PER_REQUEST", wait=False)
     client = boto3.client("dynamodb")
     client.create_table(
@@ -40,17 +40,6 @@ def create_tables() -> dict[str, str]:
         BillingMode="PAY_PER_REQUEST",
     )
     return env
-
-
-def _connection_fits_schema(model: Any) -> bool:
-    """Whether the model's cached connection describes the model's indexes as they are now (PynamoDB builds the
-    connection's table description from the model's schema once, when it creates the connection)."""
-    meta = model._connection.get_meta_table().data
-    cached = {(i["IndexName"], json.dumps(i["KeySchema"], sort_keys=True))
-              for i in meta.get("GlobalSecondaryIndexes", [])}
-    schema = {(i["index_name"], json.dumps(i["key_schema"], sort_keys=True))
-              for i in model._get_schema()["global_secondary_indexes"]}
-    return cached == schema
 
 
 def create_queues() -> dict[str, str]:
@@ -174,21 +163,18 @@ def _stream_reader(model: Any, function_id: str, handler: str, table_id: str, ha
     def invoke(event: dict[str, Any]) -> tuple[bool, Any]:
         return True, handle(event)  # a handler error is the test's failure: raise it
 
-    return ShardReader(source, _streams_client(), arn, invoke)
+    return ShardReader(source, streams_client(), arn, invoke)
 
 
-_streams_clients: list[Any] = []
-
-
-def _streams_client() -> Any:
-    """One DynamoDB Streams client for every test (moto answers it in each fresh account, as the models' own)."""
+@functools.cache
+def streams_client() -> Any:
+    """One DynamoDB Streams client for every test and bench (moto answers it in each fresh account, as the
+    models' own clients)."""
     from botocore.config import Config
 
-    if not _streams_clients:
-        # botocore >= 1.37 sends stream ARNs to account-id endpoints (<account>.streams-ddb...), which
-        # in-process moto does not route yet: the regional endpoint, as the local stack's runner uses
-        _streams_clients.append(boto3.client("dynamodbstreams", config=Config(account_id_endpoint_mode="disabled")))
-    return _streams_clients[0]
+    # botocore >= 1.37 sends stream ARNs to account-id endpoints (<account>.streams-ddb...), which
+    # in-process moto does not route yet: the regional endpoint, as the local stack's runner uses
+    return boto3.client("dynamodbstreams", config=Config(account_id_endpoint_mode="disabled"))
 
 
 class drain_task_stream:  # noqa: N801 - used as a context manager

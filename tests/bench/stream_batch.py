@@ -49,14 +49,14 @@ def stream_reader() -> Any:
     """Readers of the bench world's tasks and ledger streams that invoke their consumers in-process (the
     listing counters and task events; the usage log's hour buckets: docs/usage-log.md "total")."""
     import boto3
-    from botocore.config import Config
     from taskcenter.services.jobs import task_stream
     from taskcenter.services.usage_log import ledger_stream
     from taskcenter.store.models import LedgerEntry, Task
 
     from infra.local.streams import ShardReader, StreamSource
+    from tests.support import streams_client
 
-    streams = boto3.client("dynamodbstreams", config=Config(account_id_endpoint_mode="disabled"))
+    streams = streams_client()
     readers = []
     for model, function_id, handler, table_id, handle in (
             (Task, "StreamsTaskStreamFunction", "functions.streams.task_stream", "TasksTable", task_stream.handle),
