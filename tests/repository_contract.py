@@ -15,7 +15,7 @@ from taskcenter import clock
 from taskcenter.domain import listing_plan as listing
 from taskcenter.domain import states
 from taskcenter.domain.errors import Conflict, Forbidden, InsufficientQuota, NotFound, TooLarge
-from taskcenter.store import item_size
+from taskcenter.store import held_create, item_size
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import REFUND_LANE, Channel, Credential, Task, User
 from taskcenter.store.money import Payer, day_of
@@ -161,8 +161,10 @@ class RepositoryContract:
         assert self.balance(funded) == (900, 100, 400)
 
     def test_success_leaves_the_poll_and_deadline_indexes(self, funded: Subject) -> None:
-        task = self.charged(funded, new_task("s1", 1))[0]
-        assert task.due_lane is not None
+        task = new_task("s1", 1)
+        held_create.hold([task], "h1", clock.now_ms() + 60_000)  # held: in a deadline lane
+        task = self.charged(funded, task)[0]
+        assert task.due_lane == task_store.shard_for("s1")
         assert funded.repos.tasks.transition(task, states.SUCCESS)
         stored = funded.repos.tasks.get("s1")
         assert (stored.progress, stored.next_poll_at, stored.due_at, stored.billing) == \

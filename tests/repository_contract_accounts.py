@@ -10,6 +10,7 @@ from typing import Any
 
 from taskcenter import clock
 from taskcenter.domain import states
+from taskcenter.store import held_create
 from taskcenter.store import tasks as task_store
 from taskcenter.store.models import Channel, Credential
 from taskcenter.store.repositories import REMOVE
@@ -85,10 +86,15 @@ class AccountsContract:
 
     # -------------------------------------------------------------- tasks, counters
     def test_past_deadline_reads_one_shard_lane_up_to_a_time(self, funded: Subject) -> None:
+        loose = new_task("t0", 20, quota=10)  # an open task that is not held: its deadline, in no lane
         tasks = [new_task(f"t{i}", i, quota=10) for i in range(1, 7)]
-        funded.repos.ledger.charge(_payer(), tasks)
+        for i, task in enumerate(tasks):  # held ones are the lanes' (services/jobs/sweeper.py)
+            held_create.hold([task], f"h{i}", clock.now_ms() + 60_000 * (i + 1))
+        funded.repos.ledger.charge(_payer(), [loose, *tasks])
+        assert (loose.due_lane, int(loose.due_at)) == (None, task_store.deadline_after(int(loose.submit_ms)))
         deadlines = {t.task_id: (t.due_lane, int(t.due_at)) for t in tasks}
         shard = deadlines["t1"][0]
+        assert "t0" not in funded.repos.tasks.past_deadline(task_store.shard_for("t0"), 2 * int(loose.due_at), 100)
         mine = [t for t, (lane, _) in deadlines.items() if lane == shard]
         latest = max(at for _, at in deadlines.values())
         assert sorted(funded.repos.tasks.past_deadline(shard, latest, 100)) == sorted(mine)

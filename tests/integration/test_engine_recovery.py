@@ -103,26 +103,31 @@ def test_reconciler_audit_reports_a_balance_that_does_not_add_up(engine_world, c
     metrics.clear_metrics()
 
 
-def test_timeout_sweep_fails_settles_and_refunds_every_platform_alike(engine_world, monkeypatch):
+def test_timeouts_fail_settle_and_refund_every_platform_alike(engine_world, monkeypatch):
+    """Tasks in flight are timed out by the poll dispatcher (their deadline on the item, in no index lane); a
+    task that waits for a scheduled start has its limit from that start."""
     monkeypatch.setenv("TASK_TIMEOUT_SECONDS", str(24 * 3600))
     up, ch, user = engine_world.extra["upstream"], engine_world.channels["suno"], engine_world.user
-    stuck = new_charged_task(user, ch, status=states.IN_PROGRESS,
+    now = clock.now_ms()
+    stuck = new_charged_task(user, ch, status=states.IN_PROGRESS, next_poll_at=now,
                              data={"status": "IN_PROGRESS", "progress": "40%",
                                    "clips": [{"id": "c1", "status": "streaming"}, {"id": "c2", "status": "complete"}]})
-    mj_like = new_charged_task(user, ch, status=states.SUBMITTED)
-    finished = new_charged_task(user, ch, status=states.IN_PROGRESS)
+    mj_like = new_charged_task(user, ch, status=states.SUBMITTED, next_poll_at=now)
+    finished = new_charged_task(user, ch, status=states.IN_PROGRESS, next_poll_at=now)
     up.set(finished.upstream_id, states.SUCCESS)
     jobs().poll_worker(sqs_event([{"channel_id": ch, "task_ids": [finished.task_id]}]), None)
-    later = clock.now_ms() + 48 * 3600 * 1000
+    later = now + 48 * 3600 * 1000
     scheduled = new_charged_task(user, 0, status=states.NOT_START, upstream_id="", scheduled_ms=later,
                                  next_poll_at=later)
+    assert {t.due_lane for t in (stuck, mj_like, scheduled)} == {None}  # no lane: 2 index write units less
+    assert int(scheduled.due_at) == later + 24 * 3600 * 1000
 
     clock.advance(24 * 3600 - 1)
-    assert jobs().timeout_sweeper(SCHEDULE_EVENT, None)["timed_out"] == []
+    assert jobs().poll_dispatcher(SCHEDULE_EVENT, None)["timed_out"] == 0
     clock.advance(2)
-    report = jobs().timeout_sweeper(SCHEDULE_EVENT, None)
-    assert sorted(report["timed_out"]) == sorted([stuck.task_id, mj_like.task_id])
-    assert report["deferred"] == [scheduled.task_id]
+    report = jobs().poll_dispatcher(SCHEDULE_EVENT, None)
+    assert (report["timed_out"], report["polled"]) == (2, 0)
+    assert jobs().timeout_sweeper(SCHEDULE_EVENT, None) == {"timed_out": [], "deferred": []}
     stored = task_store.get(stuck.task_id)
     assert stored.status == states.FAILURE and stored.fail_reason == "timeout: the task did not finish within 24 h"
     assert (stored.progress, stored.finish_ms) == ("100%", clock.now_ms())
@@ -131,10 +136,13 @@ def test_timeout_sweep_fails_settles_and_refunds_every_platform_alike(engine_wor
     assert stored.data["fail_reason"] == stored.fail_reason
     assert task_store.get(mj_like.task_id).data["status"] == states.FAILURE
     assert task_store.get(finished.task_id).status == states.SUCCESS
-    assert task_store.get(scheduled.task_id).due_at == later + 24 * 3600 * 1000
+    assert task_store.get(scheduled.task_id).status == states.NOT_START
     assert run_queue("refund", jobs().refund_worker) == 2
     assert sorted(e.task_id for e in refunds_of(user)) == sorted([stuck.task_id, mj_like.task_id])
-    assert jobs().timeout_sweeper(SCHEDULE_EVENT, None)["timed_out"] == []  # they left the open index
+    assert jobs().poll_dispatcher(SCHEDULE_EVENT, None)["timed_out"] == 0  # they left the poll index
+    clock.set_now(later + 24 * 3600 * 1000)  # never started (no device slot): a limit after its start
+    assert jobs().poll_dispatcher(SCHEDULE_EVENT, None)["timed_out"] == 1
+    assert task_store.get(scheduled.task_id).status == states.FAILURE
     assert money.audit_user(user.user_id).ok
 
 

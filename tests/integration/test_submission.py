@@ -187,7 +187,7 @@ def test_a_charged_task_whose_request_died_before_the_upstream_call_is_submitted
     monkeypatch.setattr(queues, "send_many", lambda queue, bodies, **kw: sent.append((queue, bodies)) or len(bodies))
     engine.dispatch_due_polls()
     assert sent == []  # not due yet: a live request is still submitting it
-    frozen_clock.advance(121_000)
+    frozen_clock.advance(121)  # seconds (it read 121_000 until the dispatcher checked deadlines: 33 h, overdue)
     engine.dispatch_due_polls()
     assert [(q, [b["task_id"] for b in bodies]) for q, bodies in sent] == [("retry", [task.task_id])]
 

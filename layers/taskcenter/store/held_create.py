@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 from pynamodb.transactions import TransactWrite
 
-from taskcenter import clock, settings
+from taskcenter import clock
 from taskcenter.domain import listing_plan as listing
 from taskcenter.domain import states
 from taskcenter.store import money
@@ -115,11 +115,11 @@ def fits_unheld(payer: Payer, tasks: list[Task], *, due_ms: int, scheduled_ms: i
 
 
 def _release_actions(task: Task, due_ms: int, scheduled_ms: int) -> list:
-    """poll_shard and due_lane were written with the task; the hold lives in next_poll_at (absent), due_at
-    (the hold's expiry) and scheduled_ms (0)."""
-    actions = [Task.create_hold.remove(), Task.next_poll_at.set(due_ms),
-               Task.due_at.set(int(task.submit_ms) + settings.get().task_timeout_seconds * 1000),
-               Task.version.add(1), Task.updated_at.set(clock.now_s())]
+    """poll_shard was written with the task; the hold lives in next_poll_at (absent), the deadline lane (due_at:
+    the hold's expiry; a released task leaves the lane, the dispatcher checks its deadline) and scheduled_ms (0)."""
+    deadline = task_store.deadline_after(max(int(task.submit_ms), scheduled_ms))
+    actions = [Task.create_hold.remove(), Task.next_poll_at.set(due_ms), Task.due_at.set(deadline),
+               Task.due_lane.remove(), Task.version.add(1), Task.updated_at.set(clock.now_s())]
     return actions + ([Task.scheduled_ms.set(scheduled_ms)] if scheduled_ms else [])
 
 
@@ -152,6 +152,7 @@ def release(tasks: list[Task], hold_id: str, *, due_ms: int, scheduled_ms: int) 
 def _released(task: Task, due_ms: int, scheduled_ms: int) -> Task:
     """The in-memory task as release wrote it (no read back: 1,000 GetItems for nothing)."""
     task.create_hold, task.next_poll_at, task.scheduled_ms = None, due_ms, scheduled_ms
+    task_store.set_deadline(task)
     task.version = int(task.version) + 1
     return task
 

@@ -180,7 +180,7 @@ class PollIndex(GlobalSecondaryIndex):
 class DueIndex(GlobalSecondaryIndex):
     """Sparse, keys only: what a scheduled job must look at by a time, in lanes.
 
-    - lanes `s0`..`sN` (shards): unfinished tasks by deadline; the timeout sweeper queries due_at <= now.
+    - lanes `s0`..`sN` (shards): held tasks by the hold's expiry (services/jobs/sweeper.py); the sweeper's.
     - lane `refund` (REFUND_LANE): failed charged attempts whose refund is owed (billing=refund_pending),
       by the time it became owed; the reconciler queries due_at <= now - grace (refunds whose message was
       lost). A task is in at most one lane: a refund becomes owed only when the task fails, which takes

@@ -76,10 +76,16 @@ def schedule_poll(task: Task, at_ms: int) -> None:
     task.next_poll_at = at_ms
 
 
+def deadline_after(start_ms: int) -> int:
+    return start_ms + settings.get().task_timeout_seconds * 1000
+
+
 def set_deadline(task: Task) -> None:
-    """Put an unsaved task into its deadline lane of the `due` index (the timeout sweeper's)."""
-    task.due_lane = shard_for(task.task_id)
-    task.due_at = int(task.submit_ms) + settings.get().task_timeout_seconds * 1000
+    """Give an unsaved open task its deadline (`due_at`: the limit counts from when it may start), out of the
+    `due` index's lanes: a task that is not held is in the poll index, whose dispatcher reads it every minute
+    and checks the deadline there (docs/engine.md, "Timeouts"); a hold puts it in a lane (store/held_create.py)."""
+    task.due_lane = None
+    task.due_at = deadline_after(max(int(task.submit_ms), int(task.scheduled_ms or 0)))
 
 
 def build_task(
@@ -99,7 +105,7 @@ def build_task(
     properties: dict[str, Any] | None = None,
     **fields: Any,
 ) -> Task:
-    """A new, unsaved task with its listing keys and open deadline set."""
+    """A new, unsaved task with its listing keys and, if open, its deadline set (`set_deadline`)."""
     now = clock.now_ms()
     task = Task(
         task_id=task_id,

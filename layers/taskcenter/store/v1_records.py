@@ -13,7 +13,7 @@ from typing import Any
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from taskcenter import clock, settings
+from taskcenter import clock
 from taskcenter.domain import listing_plan as listing
 from taskcenter.domain import states
 from taskcenter.domain.errors import Conflict
@@ -174,8 +174,8 @@ def restart_attempt(task: Task, payer: Payer, *, price: int, group: str, max_ret
         Task.lf.remove(),  # no longer terminal: out of the terminal-status indexes (domain/listing_indexes.py)
         Task.poll_shard.set(task_store.shard_for(task.task_id)),
         Task.next_poll_at.set(now),
-        Task.due_lane.set(task_store.shard_for(task.task_id)),
-        Task.due_at.set(now + settings.get().task_timeout_seconds * 1000),
+        Task.due_lane.remove(),  # back in the poll index: the dispatcher checks its new deadline (docs/engine.md)
+        Task.due_at.set(task_store.deadline_after(now)),
     ]
     condition = ((Task.status == states.FAILURE) & (Task.version == old_version) & (Task.attempt == old_attempt)
                  & (Task.retry_count < max_retries)

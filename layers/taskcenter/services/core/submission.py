@@ -330,8 +330,9 @@ def _mark_submitted(task: Task, channel: ChannelInfo, upstream_id: str, upstream
         changes["start_ms"] = now
     if extra:
         changes["extra"] = {**extra_of(task), **extra}
-    if task.create_hold == held_create.SUBMIT_HOLD:  # released in this same write (module doc): its real deadline
-        changes.update(create_hold=REMOVE, due_at=int(task.submit_ms) + settings.get().task_timeout_seconds * 1000)
+    if task.create_hold == held_create.SUBMIT_HOLD:  # released in this same write (module doc): its real deadline,
+        changes.update(create_hold=REMOVE, due_lane=REMOVE,  # checked by the dispatcher (out of the hold's lane)
+                       due_at=task_store.deadline_after(int(task.submit_ms)))
     if not move(task, status, changes, channel_id=channel.id):
         logger.warning("task moved while submitting; upstream task may be orphaned",
                        extra={"task_id": task.task_id, "upstream_id": upstream_id, "channel_id": channel.id})

@@ -46,6 +46,7 @@ from taskcenter.services.core.upstream_state import (  # noqa: F401 - part of th
     normalise_status,
     reschedule_changes,
 )
+from taskcenter.services.jobs import sweeper
 from taskcenter.store.repositories import current as repositories
 
 if TYPE_CHECKING:
@@ -248,6 +249,7 @@ class DispatchReport:
     messages: int = 0
     skipped_fresh: int = 0
     skipped_backoff: int = 0
+    timed_out: int = 0
 
 
 def due_tasks(now_ms: int) -> Iterable[Task]:
@@ -316,14 +318,19 @@ def dispatch_due_polls() -> DispatchReport:
     """The every-minute job: due tasks -> one poll message per channel batch, one retry message per NOT_START."""
     now = clock.now_ms()
     due = list(due_tasks(now))
+    # Deadlines are checked here, on the items read anyway (services/jobs/sweeper.py): no index lane per task.
+    timed_out = sweeper.time_out_overdue(due, now)
+    read, due = len(due), [t for t in due if not sweeper.overdue(t, now)]  # (one that lost the race: moved)
     messages, retries, report = plan_dispatch(due, now)
+    report.due, report.timed_out = read, len(timed_out)
     if messages:
         queues.send_many("poll", [m.body() for m in messages])
     retries = hold_for_start(retries, {t.task_id: t for t in due}, now)
     if retries:
         queues.send_many("retry", retries)
     logger.info("poll dispatch", extra={"due": report.due, "polled": report.polled, "messages": report.messages,
-                                        "retries": report.retries, "skipped_fresh": report.skipped_fresh,
+                                        "retries": report.retries, "timed_out": report.timed_out,
+                                        "skipped_fresh": report.skipped_fresh,
                                         "skipped_backoff": report.skipped_backoff})
     return report
 

@@ -1,11 +1,14 @@
-"""Timeout sweeper (docs/engine.md): unfinished tasks past TASK_TIMEOUT_SECONDS (default 24 h, every
+"""Timeouts (docs/engine.md, "Timeouts"): unfinished tasks past TASK_TIMEOUT_SECONDS (default 24 h, every
 platform alike) become FAILURE and are refunded.
 
-Candidates come from the deadline lanes of the sparse `due` index (due_at <= now, per shard; keys only; no
-scan). The FAILURE move is the usual conditional transition (progress "100%", finish time, listing
-counters) and also rewrites `data`, so nothing in the task still says "in progress": every nested
-status that was an in-progress word becomes a failure, every progress becomes "100%", and the reason
-is recorded beside them.
+Every open task carries its deadline (`due_at`). Where it is checked: a task in the poll index (every open
+task that is not held) by the poll dispatcher, on the items it reads every minute anyway (`overdue`); a held
+task (store/held_create.py: the hold's expiry is its deadline) by the sweeper, from the deadline lanes of the
+sparse `due` index (due_at <= now, per shard; keys only; no scan), which hold nothing else: keeping every task
+in flight in a lane cost 2 index write units per task life (docs/cost-model.md). The FAILURE move is the usual
+conditional transition (progress "100%", finish time, listing counters) and also rewrites `data`, so nothing
+in the task still says "in progress": every nested status that was an in-progress word becomes a failure,
+every progress becomes "100%", and the reason is recorded beside them.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from taskcenter import clock, settings
 from taskcenter.domain import states
 from taskcenter.observability import logger, task_log_context
 from taskcenter.services.core.lifecycle import fail_task
+from taskcenter.store.repositories import REMOVE
 from taskcenter.store.repositories import current as repositories
 
 if TYPE_CHECKING:
@@ -81,23 +85,48 @@ def due_deadlines(now_ms: int) -> list[str]:
     return ids
 
 
+def deadline_ms(task: Task) -> int | None:
+    """When an open task times out: its `due_at`, or for a NOT_START task with a later scheduled start,
+    start + limit (the limit counts from when it may start). None: no deadline (a finished task)."""
+    if task.due_at is None or task.status in states.TERMINAL:
+        return None
+    scheduled = int(task.scheduled_ms or 0)
+    if task.status == states.NOT_START and scheduled:
+        return max(int(task.due_at), scheduled + settings.get().task_timeout_seconds * 1000)
+    return int(task.due_at)
+
+
+def overdue(task: Task, now_ms: int) -> bool:
+    deadline = deadline_ms(task)
+    return deadline is not None and deadline <= now_ms
+
+
+def time_out_overdue(tasks: list[Task], now_ms: int) -> list[str]:
+    """Time out those of `tasks` past their deadline; the ids of those this call failed."""
+    failed: list[str] = []
+    for task in tasks:
+        if overdue(task, now_ms):
+            with task_log_context(task.task_id):
+                if time_out(task):
+                    failed.append(task.task_id)
+    return failed
+
+
 def sweep_timeouts() -> SweepReport:
-    """The scheduled sweeper. A NOT_START task with a later scheduled start gets its deadline moved
-    to start + limit instead (the limit counts from when it may start)."""
+    """The scheduled sweeper: the deadline lanes (held tasks). A task still open and not overdue there is an
+    entry written before the dispatcher checked deadlines (every task in flight had one) or a scheduled
+    start: it leaves the lane with its deadline kept (`deferred`), the dispatcher has it."""
     now = clock.now_ms()
     report = SweepReport()
     for task in repositories().tasks.get_many(due_deadlines(now)):
-        if task.status in states.TERMINAL:
+        deadline = deadline_ms(task)
+        if deadline is None:
             continue
-        scheduled = int(task.scheduled_ms or 0)
-        timeout_ms = settings.get().task_timeout_seconds * 1000
-        if task.status == states.NOT_START and scheduled and scheduled + timeout_ms > now:
-            if repositories().tasks.update(task, {"due_at": scheduled + timeout_ms}):
+        if deadline > now and task.create_hold is None:
+            if repositories().tasks.update(task, {"due_at": deadline, "due_lane": REMOVE}):
                 report.deferred.append(task.task_id)
             continue
-        with task_log_context(task.task_id):
-            if time_out(task):
-                report.timed_out.append(task.task_id)
+        report.timed_out += time_out_overdue([task], now)
     if report.timed_out:
         logger.info("timeout sweep", extra={"timed_out": len(report.timed_out)})
     return report
