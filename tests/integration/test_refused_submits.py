@@ -1,6 +1,6 @@
 """What a relay reply says was refused is never charged (issue 14; docs/decisions.md, "Money"): a refused MJ or
 Suno submit leaves no ledger entry and no task, every balance as it was; a request that dies after its held
-charge is failed and refunded by the sweeper, once; a withdrawal racing the sweeper refunds once.
+charge is failed and refunded by the poll dispatcher at the hold's expiry, once; a withdrawal racing it refunds once.
 
 Each test fails on 9fc717d, where a refusal was a charge and a refund in the same request and a crashed
 request's task was resubmitted by the retry worker (or, with no channel answering, charged and refunded).
@@ -16,7 +16,7 @@ from taskcenter.domain import states
 from taskcenter.providers.base import PermanentUpstreamError
 from taskcenter.services.admin import operations as admin
 from taskcenter.services.core import channels, platform_registry, submission
-from taskcenter.services.jobs import refunds, sweeper
+from taskcenter.services.jobs import polling, refunds, sweeper
 from taskcenter.services.jobs import retry_worker as retries
 from taskcenter.store import held_create, money
 from taskcenter.store.models import Credential, LedgerEntry, Task, User
@@ -97,11 +97,13 @@ def test_an_accepted_submit_is_released_in_the_write_that_records_the_upstream_i
     status, reply = post(client, "/mj/submit/imagine", {"prompt": "a fox"}, mj.user.relay_headers())
     assert (status, reply["code"]) == (200, 1), reply
     task = Task.get(reply["result"])
-    # written (version 1) by the charge, then one write: upstream id, poll time and the hold taken off together
+    # written (version 1) by the charge, then one write: upstream id, deadline and the hold taken off together
     assert (task.status, task.create_hold, task.version) == (states.SUBMITTED, None, 2)
     assert task.ls is not None and task.ls.startswith(states.SUBMITTED)  # added by that write (never re-keyed)
     assert int(task.due_at) == int(task.submit_ms) + settings.get().task_timeout_seconds * 1000
-    assert task.next_poll_at is not None and entries(mj.user) == [f"charge#{task.task_id}#1"]
+    assert task.due_lane is None  # no deadline lane: its poll index entry, written with the charge, kept as it was
+    assert int(task.next_poll_at) == int(task.submit_ms) + settings.get().first_poll_seconds * 1000
+    assert entries(mj.user) == [f"charge#{task.task_id}#1"]
 
 
 # ---------------------------------------------------------------- a request that dies after the charge
@@ -117,17 +119,23 @@ def test_a_crash_between_the_held_charge_and_the_upstream_is_failed_and_refunded
     monkeypatch.undo()
     assert status == 500
     (task,) = tasks_of(mj.user)
-    assert (task.status, task.create_hold, task.next_poll_at) == (states.NOT_START, held_create.SUBMIT_HOLD, None)
+    rescue_at = int(task.submit_ms) + settings.get().submit_rescue_seconds * 1000
+    assert (task.status, task.create_hold) == (states.NOT_START, held_create.SUBMIT_HOLD)
+    assert (task.due_lane, int(task.due_at)) == (None, rescue_at)  # in the poll index, the hold's expiry its deadline
     # while held: in the time-sorted listings and the ALL counts, in no status index or status count
     assert task.ls is None and task.lt is not None
     assert counter_checks()[0][0].ok
     assert retries.retry_from_message({"task_id": task.task_id, "attempt": 1}) == retries.IGNORED  # held
     assert Task.get(task.task_id).status == states.NOT_START and not mj.extra["sim"].submitted
 
-    assert sweeper.sweep_timeouts().timed_out == []  # not before the hold expires
-    clock.advance(settings.get().submit_rescue_seconds + 1)
-    assert sweeper.sweep_timeouts().timed_out == [task.task_id]
-    assert sweeper.sweep_timeouts().timed_out == []
+    clock.advance(settings.get().submit_rescue_seconds - 1)
+    report = polling.dispatch_due_polls()  # read (due since its first poll time), left alone while held
+    assert (report.due, report.timed_out, report.retries, report.polled) == (1, 0, 0, 0)
+    assert Task.get(task.task_id).status == states.NOT_START
+    clock.advance(1)
+    report = polling.dispatch_due_polls()
+    assert (report.timed_out, report.retries, report.polled) == (1, 0, 0)  # failed, never started
+    assert polling.dispatch_due_polls().due == 0 and sweeper.sweep_timeouts().timed_out == []
     assert refunds.refund_from_message({"task_id": task.task_id, "attempt": 1})
     assert not refunds.refund_from_message({"task_id": task.task_id, "attempt": 1})  # duplicate message
     refunds.reconcile()
@@ -139,16 +147,16 @@ def test_a_crash_between_the_held_charge_and_the_upstream_is_failed_and_refunded
 
 
 class _SweptThenRefused:
-    """An upstream so slow that the hold expires and the sweeper fails the task before it refuses."""
+    """An upstream so slow that the hold expires and the dispatcher fails the task before it refuses."""
 
     def submit(self, request: Any) -> Any:
         clock.advance(settings.get().submit_rescue_seconds + 1)
-        assert sweeper.sweep_timeouts().timed_out == [request.task_id]
+        assert polling.dispatch_due_polls().timed_out == 1
         raise PermanentUpstreamError("[24] banned", status=200, public="[24] banned prompt",
                                      body={"code": 24, "description": "banned", "result": None, "properties": {}})
 
 
-def test_a_withdrawal_that_loses_to_the_sweeper_refunds_once(client: Any, mj: Any,
+def test_a_withdrawal_that_loses_to_the_dispatchers_timeout_refunds_once(client: Any, mj: Any,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     before = balances(mj.user)
     monkeypatch.setattr(platform_registry, "provider_for", lambda channel: _SweptThenRefused())
@@ -157,13 +165,14 @@ def test_a_withdrawal_that_loses_to_the_sweeper_refunds_once(client: Any, mj: An
     assert (status, reply["code"]) == (200, 24), reply
     (task,) = tasks_of(mj.user)  # the withdrawal's condition failed: the task stays, failed, refunded now
     assert (task.status, task.billing) == (states.FAILURE, states.BILLING_REFUNDED)
-    assert not refunds.refund_from_message({"task_id": task.task_id, "attempt": 1})  # the sweeper's message
+    assert not refunds.refund_from_message({"task_id": task.task_id, "attempt": 1})  # the timeout's message
     assert sorted(entries(mj.user)) == [f"charge#{task.task_id}#1", f"refund#{task.task_id}#1"]
     assert balances(mj.user)[:2] == before[:2] and money.audit_user(mj.user.user_id).ok
 
 
-def test_a_withdrawn_task_is_gone_before_the_sweeper_looks(client: Any, mj: Any) -> None:
+def test_a_withdrawn_task_is_gone_before_the_timeouts_look(client: Any, mj: Any) -> None:
     post(client, "/mj/submit/imagine", {"prompt": "sim:banned"}, mj.user.relay_headers())
     clock.advance(settings.get().task_timeout_seconds + 1)
     assert sweeper.sweep_timeouts().timed_out == [] and refunds.reconcile() is not None
+    assert polling.dispatch_due_polls().due == 0
     assert entries(mj.user) == [] and tasks_of(mj.user) == []

@@ -55,11 +55,11 @@ def test_an_accepted_relay_submit_leaves_the_holds_lane_with_its_deadline(mem: W
     assert mem.repos.tasks.get(task.task_id).status == states.FAILURE
 
 
-def test_a_held_task_past_the_holds_expiry_is_the_sweepers(mem: World) -> None:
-    """A request that died between its charge and the upstream call (relay submit, v1 create chunk)."""
+def test_a_held_chunk_past_the_holds_expiry_is_the_sweepers(mem: World) -> None:
+    """A chunked Task API v1 create that died between its chunks: its tasks are in no dispatch path."""
     mem.add_channel(1)
     task = submission.build_tasks(mem.principal, [spec()])[0]
-    held_create.hold([task], held_create.SUBMIT_HOLD, NOW + 60_000)
+    held_create.hold([task], "create-1", NOW + 60_000)
     mem.repos.ledger.charge(Payer(mem.principal.user_id, mem.principal.token_hash), [task])
     clock.set_now(NOW + 59_999)
     assert sweeper.sweep_timeouts().timed_out == []
@@ -68,6 +68,24 @@ def test_a_held_task_past_the_holds_expiry_is_the_sweepers(mem: World) -> None:
     assert sweeper.sweep_timeouts().timed_out == [task.task_id]
     assert sweeper.sweep_timeouts().timed_out == []
     assert mem.messages("refund") == [{"task_id": task.task_id, "attempt": 1}]
+
+
+def test_a_held_relay_submit_past_the_holds_expiry_is_the_dispatchers(mem: World) -> None:
+    """A relay submit whose request died between its charge and the upstream's answer."""
+    mem.add_channel(1)
+    task = submission.build_tasks(mem.principal, [spec()])[0]
+    held_create.hold_submit(task, NOW + 60_000, due_ms=NOW + 5_000)
+    mem.repos.ledger.charge(Payer(mem.principal.user_id, mem.principal.token_hash), [task])
+    assert (task.due_lane, int(task.due_at), int(task.next_poll_at)) == (None, NOW + 60_000, NOW + 5_000)
+    clock.set_now(NOW + 59_999)
+    report = polling.dispatch_due_polls()
+    assert (report.due, report.timed_out, report.retries, mem.messages("retry")) == (1, 0, 0, [])  # left alone
+    clock.set_now(NOW + 60_000)
+    report = polling.dispatch_due_polls()
+    assert (report.due, report.timed_out, report.retries) == (1, 1, 0)
+    assert mem.repos.tasks.get(task.task_id).status == states.FAILURE
+    assert mem.messages("refund") == [{"task_id": task.task_id, "attempt": 1}] and mem.messages("retry") == []
+    assert sweeper.sweep_timeouts().timed_out == [] and polling.dispatch_due_polls().due == 0
 
 
 def test_a_scheduled_task_times_out_a_limit_after_its_start(mem: World) -> None:

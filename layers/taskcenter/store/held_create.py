@@ -5,19 +5,18 @@ transactions, held until all of them committed, then released, or withdrawn. doc
   the items `create_charged` would send (built, not sent) against DynamoDB's limits (store.db). Tasks that
   share admin counter shards, channel and device are put next to each other first: fewer counter items.
 - `hold`: while held, a task is in no dispatch path: not in the sparse poll index (`poll_due_v2`) (no next_poll_at:
-  the dispatcher), skipped
-  by the retry worker (`create_hold` set), and out of reach of admission wake-ups (they are conditioned on
-  `next_poll_at`). Its deadline is the hold's expiry, so the timeout sweeper fails and refunds the tasks
-  of a create that died between chunks.
+  the dispatcher), skipped by the retry worker (`create_hold` set), and out of reach of admission wake-ups
+  (they are conditioned on `next_poll_at`). Its deadline is the hold's expiry, in a deadline lane of the
+  `due` index, so the timeout sweeper fails and refunds the tasks of a create that died between chunks.
 - `release`: the hold taken off and the task made due, in transactions of up to 100 updates.
 - `withdraw`: a written chunk undone in one transaction, the mirror of its charge (money.withdraw_charges):
   refund entries, quota back, tasks deleted, counters back; conditioned on every task still held.
 
 A relay submit (services/core/submission.submit_now) holds its one task the same way while the client waits
-(`SUBMIT_HOLD`, the hold's expiry SUBMIT_RESCUE_SECONDS): the write that records the upstream id takes the
-hold off (no extra write), and a refusal takes the charge back with `withdraw_submit`, which leaves the ledger
-as if the request had never been charged (docs/decisions.md, "Money": what a reply says was refused is never
-charged).
+(`SUBMIT_HOLD`, the hold's expiry SUBMIT_RESCUE_SECONDS; `hold_submit`: in the poll index, that expiry its deadline,
+not in a deadline lane): the write that records the upstream id takes the hold off (no extra write), and a
+refusal takes the charge back with `withdraw_submit`, which leaves the ledger as if the request had never been
+charged (docs/decisions.md, "Money": what a reply says was refused is never charged).
 """
 
 from __future__ import annotations
@@ -98,6 +97,18 @@ def hold(tasks: list[Task], hold_id: str, until_ms: int) -> None:
         task.due_lane = task_store.shard_for(task.task_id)
         task.due_at = until_ms
         task_store.set_listing_attributes(task)  # a submit hold keeps the task out of the status indexes
+
+
+def hold_submit(task: Task, until_ms: int, *, due_ms: int) -> None:
+    """Mark an unsaved relay submit's task held while its client waits (SUBMIT_HOLD). Unlike a chunked create's
+    hold it is in the poll index from the start, due at `due_ms` (the first poll time its acceptance would
+    give it), its deadline the hold's expiry: the dispatcher leaves it alone while held, times it out after
+    (a request that died), and the write recording the upstream id leaves the entry as it is: one index
+    entry for the whole life instead of a deadline lane's entry replaced by a poll index entry
+    (docs/decisions.md, "A relay submit's hold in the poll index")."""
+    hold([task], SUBMIT_HOLD, until_ms)
+    task_store.schedule_poll(task, due_ms)
+    task.due_lane = None
 
 
 def fits_unheld(payer: Payer, tasks: list[Task], *, due_ms: int, scheduled_ms: int) -> bool:
@@ -182,7 +193,7 @@ def withdraw_submit(task: Task) -> bool:
     charge's ledger entry deleted (none is left, not a charge/refund pair), user quota, used_quota and
     request_count back, the key's remaining and used quota back, the task deleted (condition: still held by
     SUBMIT_HOLD, NOT_START, this attempt), counters back. False if a condition failed: the task moved (the
-    sweeper failed it past the hold's expiry; its refund is the usual exactly-once one), nothing written."""
+    dispatcher failed it past the hold's expiry; its refund is the usual exactly-once one), nothing written."""
     amount, attempt = int(task.quota), int(task.attempt)
     user_id, key_hash = int(task.user_id), str(task.key_hash or "")
     # the entry must still exist; one its transaction counted is uncounted here (one read, refusal path only)

@@ -19,12 +19,12 @@ Two steps, because some tasks wait before they reach an upstream (a v1 start_tim
   errors").
 
 A relay submit (`submit_now`, the client waiting) writes its task *held* in the charge transaction
-(store/held_create.py: `create_hold`, no next_poll_at, its deadline the hold's expiry, SUBMIT_RESCUE_SECONDS):
-nothing dispatches it meanwhile. Accepted: the write recording the upstream id also takes the hold off (the
-same one write as before). Refused (a 4xx, a refusal code, or every channel failed): the task is withdrawn in
-one transaction that mirrors its charge, so the ledger holds no entry for it and no balance moved. If the
-request dies in between, the timeout sweeper fails and refunds the task when its hold expires
-(docs/decisions.md, "Money").
+(store/held_create.hold_submit: `create_hold`, in the poll index, its deadline the hold's expiry,
+SUBMIT_RESCUE_SECONDS): nothing dispatches it meanwhile. Accepted: the write recording
+the upstream id also takes the hold off (the same one write as before). Refused (a 4xx, a refusal code, or every
+channel failed): the task is withdrawn in one transaction that mirrors its charge, so the ledger holds no entry
+for it and no balance moved. If the request dies in between, the poll dispatcher fails and refunds the task when
+its hold expires (docs/decisions.md, "Money").
 
 What the engine needs to resubmit later is kept on the task in `properties["_submit"]`
 (payload, channel model filter, pinned channel, upstream parent id). Surfaces never show it.
@@ -195,7 +195,9 @@ def submit_now(principal: Principal, spec: TaskSpec, *, payload: dict[str, Any] 
     task exist (FAILURE, refunded once) and the error carry its `task_id`.
     """
     task = build_tasks(principal, [channel_pin.apply(principal, spec)])[0]  # sk-KEY-<channel id>
-    held_create.hold([task], held_create.SUBMIT_HOLD, clock.now_ms() + settings.get().submit_rescue_seconds * 1000)
+    now = clock.now_ms()
+    held_create.hold_submit(task, now + settings.get().submit_rescue_seconds * 1000,
+                            due_ms=now + settings.get().first_poll_seconds * 1000)
     repositories().ledger.charge(Payer(principal.user_id, principal.token_hash), [task])
     created([task])
     return dispatch_to_upstream(task, client_waiting=True, payload=payload)
@@ -326,13 +328,14 @@ def _mark_submitted(task: Task, channel: ChannelInfo, upstream_id: str, upstream
     status = upstream_status if upstream_status in SUBMITTED_STATES else states.SUBMITTED
     changes: dict[str, Any] = {"upstream_id": upstream_id, "poll_shard": task_store.shard_for(task.task_id),
                                "next_poll_at": now + settings.get().first_poll_seconds * 1000, "poll_misses": 0}
+    if task.create_hold == held_create.SUBMIT_HOLD and task.next_poll_at is not None:
+        del changes["next_poll_at"]  # due since the charge already: its index entry stays as it is (module doc)
     if status == states.IN_PROGRESS:
         changes["start_ms"] = now
     if extra:
         changes["extra"] = {**extra_of(task), **extra}
     if task.create_hold == held_create.SUBMIT_HOLD:  # released in this same write (module doc): its real deadline,
-        changes.update(create_hold=REMOVE, due_lane=REMOVE,  # checked by the dispatcher (out of the hold's lane)
-                       due_at=task_store.deadline_after(int(task.submit_ms)))
+        changes.update(create_hold=REMOVE, due_at=task_store.deadline_after(int(task.submit_ms)))  # the dispatcher's
     if not move(task, status, changes, channel_id=channel.id):
         logger.warning("task moved while submitting; upstream task may be orphaned",
                        extra={"task_id": task.task_id, "upstream_id": upstream_id, "channel_id": channel.id})

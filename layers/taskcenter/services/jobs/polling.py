@@ -274,6 +274,8 @@ def plan_dispatch(tasks: Iterable[Task], now_ms: int) -> tuple[list[PollMessage]
     retries: list[dict[str, Any]] = []
     for task in tasks:
         report.due += 1
+        if task.create_hold:
+            continue  # held: its request (or the hold's expiry, a timeout) decides, nothing dispatches it
         if task.status == states.NOT_START:
             retries.append({"task_id": task.task_id, "attempt": int(task.attempt), "reason": "start"})
             continue

@@ -2,13 +2,15 @@
 platform alike) become FAILURE and are refunded.
 
 Every open task carries its deadline (`due_at`). Where it is checked: a task in the poll index (every open
-task that is not held) by the poll dispatcher, on the items it reads every minute anyway (`overdue`); a held
-task (store/held_create.py: the hold's expiry is its deadline) by the sweeper, from the deadline lanes of the
-sparse `due` index (due_at <= now, per shard; keys only; no scan), which hold nothing else: keeping every task
-in flight in a lane cost 2 index write units per task life (docs/cost-model.md). The FAILURE move is the usual
-conditional transition (progress "100%", finish time, listing counters) and also rewrites `data`, so nothing
-in the task still says "in progress": every nested status that was an in-progress word becomes a failure,
-every progress becomes "100%", and the reason is recorded beside them.
+task but the tasks of a chunked create still being written; a relay submit's held task is in it, its deadline
+the hold's expiry) by the poll dispatcher, on the items it reads every minute anyway (`overdue`); a held task
+of a chunked create (store/held_create.py: the hold's expiry is its deadline) by the sweeper, from the
+deadline lanes of the sparse `due` index (due_at <= now, per shard; keys only; no scan), which hold nothing
+else: keeping every task in flight in a lane cost 2 index write units per task life, and the relay submit's
+lane entry 2 more (docs/cost-model.md). The FAILURE move is the usual conditional transition (progress "100%",
+finish time, listing counters) and also rewrites `data`, so nothing in the task still says "in progress":
+every nested status that was an in-progress word becomes a failure, every progress becomes "100%", and the
+reason is recorded beside them.
 """
 
 from __future__ import annotations
