@@ -328,14 +328,14 @@ def _mark_submitted(task: Task, channel: ChannelInfo, upstream_id: str, upstream
     status = upstream_status if upstream_status in SUBMITTED_STATES else states.SUBMITTED
     changes: dict[str, Any] = {"upstream_id": upstream_id, "poll_shard": task_store.shard_for(task.task_id),
                                "next_poll_at": now + settings.get().first_poll_seconds * 1000, "poll_misses": 0}
-    if task.create_hold == held_create.SUBMIT_HOLD and task.next_poll_at is not None:
-        del changes["next_poll_at"]  # due since the charge already: its index entry stays as it is (module doc)
+    if task.create_hold == held_create.SUBMIT_HOLD:  # released in this same write (module doc): its real deadline,
+        changes.update(create_hold=REMOVE, due_at=task_store.deadline_after(int(task.submit_ms)))  # the dispatcher's
+        if task.next_poll_at is not None:  # (a hold written before hold_submit has none: it gets one here)
+            del changes["next_poll_at"]  # due since the charge already: its index entry stays as it is
     if status == states.IN_PROGRESS:
         changes["start_ms"] = now
     if extra:
         changes["extra"] = {**extra_of(task), **extra}
-    if task.create_hold == held_create.SUBMIT_HOLD:  # released in this same write (module doc): its real deadline,
-        changes.update(create_hold=REMOVE, due_at=task_store.deadline_after(int(task.submit_ms)))  # the dispatcher's
     if not move(task, status, changes, channel_id=channel.id):
         logger.warning("task moved while submitting; upstream task may be orphaned",
                        extra={"task_id": task.task_id, "upstream_id": upstream_id, "channel_id": channel.id})

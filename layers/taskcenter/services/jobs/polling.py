@@ -321,10 +321,11 @@ def dispatch_due_polls() -> DispatchReport:
     now = clock.now_ms()
     due = list(due_tasks(now))
     # Deadlines are checked here, on the items read anyway (services/jobs/sweeper.py): no index lane per task.
-    timed_out = sweeper.time_out_overdue(due, now)
-    read, due = len(due), [t for t in due if not sweeper.overdue(t, now)]  # (one that lost the race: moved)
+    overdue = [t for t in due if sweeper.overdue(t, now)]
+    due = [t for t in due if not sweeper.overdue(t, now)]
     messages, retries, report = plan_dispatch(due, now)
-    report.due, report.timed_out = read, len(timed_out)
+    report.due += len(overdue)
+    report.timed_out = len(sweeper.time_out_all(overdue))  # one that lost the race moved: left for the next run
     if messages:
         queues.send_many("poll", [m.body() for m in messages])
     retries = hold_for_start(retries, {t.task_id: t for t in due}, now)

@@ -3,14 +3,14 @@ platform alike) become FAILURE and are refunded.
 
 Every open task carries its deadline (`due_at`). Where it is checked: a task in the poll index (every open
 task but the tasks of a chunked create still being written; a relay submit's held task is in it, its deadline
-the hold's expiry) by the poll dispatcher, on the items it reads every minute anyway (`overdue`); a held task
-of a chunked create (store/held_create.py: the hold's expiry is its deadline) by the sweeper, from the
-deadline lanes of the sparse `due` index (due_at <= now, per shard; keys only; no scan), which hold nothing
-else: keeping every task in flight in a lane cost 2 index write units per task life, and the relay submit's
-lane entry 2 more (docs/cost-model.md). The FAILURE move is the usual conditional transition (progress "100%",
-finish time, listing counters) and also rewrites `data`, so nothing in the task still says "in progress":
-every nested status that was an in-progress word becomes a failure, every progress becomes "100%", and the
-reason is recorded beside them.
+the hold's expiry) by the poll dispatcher, on the items it reads every minute anyway (`overdue`,
+`time_out_all`); a held task of a chunked create (store/held_create.py: the hold's expiry is its deadline) by
+the sweeper, from the deadline lanes of the sparse `due` index (due_at <= now, per shard; keys only; no scan),
+which hold nothing else: keeping every task in flight in a lane cost 2 index write units per task life, and
+the relay submit's lane entry 2 more (docs/cost-model.md). The FAILURE move is the usual conditional
+transition (progress "100%", finish time, listing counters) and also rewrites `data`, so nothing in the task
+still says "in progress": every nested status that was an in-progress word becomes a failure, every progress
+becomes "100%", and the reason is recorded beside them.
 """
 
 from __future__ import annotations
@@ -103,14 +103,13 @@ def overdue(task: Task, now_ms: int) -> bool:
     return deadline is not None and deadline <= now_ms
 
 
-def time_out_overdue(tasks: list[Task], now_ms: int) -> list[str]:
-    """Time out those of `tasks` past their deadline; the ids of those this call failed."""
+def time_out_all(tasks: list[Task]) -> list[str]:
+    """Time out `tasks` (found overdue); the ids of those this call failed."""
     failed: list[str] = []
     for task in tasks:
-        if overdue(task, now_ms):
-            with task_log_context(task.task_id):
-                if time_out(task):
-                    failed.append(task.task_id)
+        with task_log_context(task.task_id):
+            if time_out(task):
+                failed.append(task.task_id)
     return failed
 
 
@@ -128,7 +127,8 @@ def sweep_timeouts() -> SweepReport:
             if repositories().tasks.update(task, {"due_at": deadline, "due_lane": REMOVE}):
                 report.deferred.append(task.task_id)
             continue
-        report.timed_out += time_out_overdue([task], now)
+        if deadline <= now:
+            report.timed_out += time_out_all([task])
     if report.timed_out:
         logger.info("timeout sweep", extra={"timed_out": len(report.timed_out)})
     return report
