@@ -370,6 +370,7 @@ def add_listing_counts(deltas: dict[str, int]) -> None:
         moves = items.setdefault(item, {})
         for attr, n in ((counters.value_attribute(status), delta), (counters.changes_attribute(status), abs(delta))):
             moves[attr] = moves.get(attr, 0) + n
-    for item, moves in items.items():
-        counters.ScopeCounts(name=item).update(
-            actions=[getattr(counters.ScopeCounts, attr).add(n) for attr, n in sorted(moves.items())])
+    from pynamodb.expressions.operand import Path
+
+    for item, moves in items.items():  # a user scope's item holds undeclared fields (store/counters.py): by path
+        counters.ScopeCounts(name=item).update(actions=[Path([attr]).add(n) for attr, n in sorted(moves.items())])

@@ -47,3 +47,40 @@ def test_old_counters_move_into_their_scope_items_once(aws: Any) -> None:
 
     assert maintenance.merge_listing_counters() == 0
     assert counters.read_many([all_name])[all_name].total == 6
+
+
+def test_a_users_platform_scope_items_move_into_the_users_item_once(aws: Any) -> None:
+    """Before a user's platform scopes were kept in the user scope's item they had items of their own
+    (`ns#u#7#task#p#suno`): the move adds their fields to the user's item with the highest shard mark of both,
+    deletes them, and leaves every other scope's item alone."""
+    table = Counter.Meta.table_name
+    put = aws_client("dynamodb").put_item
+    put(TableName=table, Item={"name": {"S": "ns#u#7#task"}, "v_ALL": {"N": "7"}, "c_ALL": {"N": "9"},
+                               "v_SUCCESS": {"N": "4"}, "c_SUCCESS": {"N": "4"}, "hw_shardA": {"S": "0300"}})
+    put(TableName=table, Item={"name": {"S": "ns#u#7#task#p#suno"}, "v_ALL": {"N": "5"}, "c_ALL": {"N": "6"},
+                               "v_SUCCESS": {"N": "3"}, "c_SUCCESS": {"N": "3"},
+                               "hw_shardA": {"S": "0400"}, "hw_shardB": {"S": "0050"}})
+    put(TableName=table, Item={"name": {"S": "ns#u#7#task#p#tikmatrix"}, "v_ALL": {"N": "2"}, "c_ALL": {"N": "2"}})
+    put(TableName=table, Item={"name": {"S": "ns#u#7#task#a#MUSIC"}, "v_ALL": {"N": "5"}, "c_ALL": {"N": "5"}})
+    put(TableName=table, Item={"name": {"S": "ns#g#task#p#suno#s0"}, "v_ALL": {"N": "50"}, "c_ALL": {"N": "50"}})
+    suno_all = listing.counter_name("lup", f"{USER}#p#suno", "ALL", 0)
+    suno_done = listing.counter_name("lup", f"{USER}#p#suno", "SUCCESS", 0)
+    device_all = listing.counter_name("lup", f"{USER}#p#tikmatrix", "ALL", 0)
+    user_all = listing.counter_name("lu", USER, "ALL", 0)
+    music = listing.counter_name("lua", f"{USER}#a#MUSIC", "ALL", 0)
+    admin = listing.counter_name("lgp", "g#task#p#suno", "ALL", 0)
+    assert counters.read_many([suno_all]) == {}  # the new layout reads the user's item: not there yet
+
+    assert maintenance.merge_listing_counters() == 2
+    read = counters.read_many([suno_all, suno_done, device_all, user_all, music, admin])
+    assert (read[suno_all].total, read[suno_all].changes) == (5, 6)
+    assert (read[suno_done].total, read[device_all].total) == (3, 2)
+    assert (read[user_all].total, read[user_all].changes) == (7, 9)  # the user's own counters untouched
+    assert read[music].total == 5 and read[admin].total == 50  # other scopes keep their items
+    user_item = aws_client("dynamodb").get_item(TableName=table, Key={"name": {"S": "ns#u#7#task"}})["Item"]
+    assert user_item["hw_shardA"]["S"] == "0400" and user_item["hw_shardB"]["S"] == "0050"
+    for gone in ("ns#u#7#task#p#suno", "ns#u#7#task#p#tikmatrix"):
+        assert "Item" not in aws_client("dynamodb").get_item(TableName=table, Key={"name": {"S": gone}})
+
+    assert maintenance.merge_listing_counters() == 0
+    assert counters.read_many([suno_all])[suno_all].total == 5

@@ -63,6 +63,30 @@ def test_a_status_move_is_one_update_item_and_the_counters_follow_from_the_strea
     assert _recount_ok()
 
 
+def test_a_users_platform_scope_moves_in_the_users_item(world: Any, task_stream: Any,
+                                                         dynamodb_calls: list[tuple[str, str]]) -> None:
+    """The user scope and its platform scope always move together, so they share one item: a batch writes
+    it once for both (docs/listing.md "total"), and each scope's total reads back exact."""
+    task_stream.paused = True
+    (task,) = _charged(world, 1)
+    assert task_store.transition(task, states.SUBMITTED)
+    event = _pending_event(task_stream)
+    dynamodb_calls.clear()
+    consumer.handle(event)
+    user = f"u#{world.user.user_id}#task"
+    written = [key for op, key in dynamodb_calls if op == "UpdateItem"]
+    homes = {listing.counter_location(name)[0]
+             for name in listing.counter_deltas_for_create(task_store.listing_facts(task))}
+    assert f"ns#{user}" in homes and f"ns#{user}#p#suno" not in homes
+    assert len(written) == len(homes)  # one write per item: scopes but the user's platform, hour buckets
+    platform = listing.counter_names_for_read("lup", f"{user}#p#suno", states.SUBMITTED)
+    assert counters.read_scope(platform) == counters.ScopeCount(1, 1)
+    assert _user_total(world, states.SUBMITTED) == 1
+    item = db.aws_client("dynamodb").get_item(TableName=Counter.Meta.table_name, Key={"name": {"S": f"ns#{user}"}})
+    assert {"v_SUBMITTED", "v_p#suno#SUBMITTED", "c_p#suno#ALL"} <= set(item["Item"])
+    assert _recount_ok()
+
+
 def test_extra_items_make_the_move_one_transaction(world: Any, dynamodb_calls: list[tuple[str, str]]) -> None:
     (task,) = _charged(world, 1)
     other = Counter(name="settlement-probe")
@@ -131,8 +155,8 @@ def test_a_failed_counter_write_is_reported_and_the_retry_completes_it(
 
 
 def test_a_retry_never_starts_inside_records_that_cancel_out(world: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Task A (Suno) is created and withdrawn within the batch, B (another platform) created between: A's
-    platform item nets nothing and is left alone. When B's platform item fails at B's record, a retry from there
+    """Task A (Suno music) is created and withdrawn within the batch, B (a device post) created between: A's
+    action item nets nothing and is left alone. When B's action item fails at B's record, a retry from there
     would apply A's withdrawal without its creation: the retry point moves back to A's creation."""
     def task(task_id: str, numeric_id: int, platform: str) -> Task:
         return task_store.build_task(task_id=task_id, numeric_id=numeric_id, kind="task", platform=platform,
@@ -142,15 +166,15 @@ def test_a_retry_never_starts_inside_records_that_cancel_out(world: Any, monkeyp
     a, b = task("task_a", 701, "suno"), task("task_b", 702, "tikmatrix")
     change = counter_stream.StreamChange
     batch = [change("100", "INSERT", None, a), change("200", "INSERT", None, b), change("300", "REMOVE", a, None)]
-    platform = f"u#{world.user.user_id}#task#p#tikmatrix"
-    failing, _ = listing.counter_location(listing.counter_name("lup", platform, "ALL", 0))
+    post = f"u#{world.user.user_id}#task#a#post"
+    failing, _ = listing.counter_location(listing.counter_name("lua", post, "ALL", 0))
     _throttle(monkeypatch, failing)
     result = counter_stream.apply_changes("shardId-test", batch)
     assert result.failed_at == "100"
-    suno, _ = listing.counter_location(listing.counter_name("lup", f"u#{world.user.user_id}#task#p#suno", "ALL", 0))
+    music = listing.counter_name("lua", f"u#{world.user.user_id}#task#a#MUSIC", "ALL", 0)
     assert any(c.sequence == "100" for group in result.left_alone for c, _ in group)
-    assert counters.read_many([listing.counter_name("lup", f"u#{world.user.user_id}#task#p#suno", "ALL", 0)]) == {}
-    assert suno != failing
+    assert counters.read_many([music]) == {}
+    assert listing.counter_location(music)[0] != failing
 
 
 def test_marks_of_shards_older_than_the_stream_retention_are_dropped(world: Any, task_stream: Any) -> None:

@@ -148,6 +148,29 @@ def test_admin_counters_are_sharded_and_stable_per_task() -> None:
     assert listing.counter_names_for_read("lu", "u#7#task", "ALL") == ["n#u#7#task#ALL"]
 
 
+def test_every_counter_has_one_home_and_comes_back_from_it() -> None:
+    """A user's platform scope lives in the user scope's item (they move together: one write for both); the
+    other scopes keep an item each, admin shards theirs, hour buckets their own; counters_in_item inverts it."""
+    from dataclasses import replace
+
+    created = listing.counter_deltas_for_create(replace(FACTS, serial="dev1"))
+    homes: dict[str, dict[str | None, int]] = {}
+    for name in created:
+        home, field = listing.counter_location(name)
+        homes.setdefault(home, {})[field] = 1
+    assert listing.counter_location("n#u#7#task#p#suno#SUCCESS") == ("ns#u#7#task", "p#suno#SUCCESS")
+    assert listing.counter_location("n#u#7#task#SUCCESS") == ("ns#u#7#task", "SUCCESS")
+    assert listing.counter_location("n#u#7#task#a#MUSIC#ALL") == ("ns#u#7#task#a#MUSIC", "ALL")
+    assert listing.counter_location("n#u#7#task#d#dev1#ALL") == ("ns#u#7#task#d#dev1", "ALL")
+    assert listing.counter_location("n#g#task#p#suno#ALL#s0") == ("ns#g#task#p#suno#s0", "ALL")
+    assert not any("#p#" in home for home in homes if home.startswith("ns#u#"))
+    # every scope but the user's platform has its item; the bucketed scopes one more each, their hour
+    assert len(homes) == len(listing.scope_values(replace(FACTS, serial="dev1"))) - 1 + len(listing.BUCKETED_SCOPES)
+    back = {name: n for home, fields in homes.items() for name, n in listing.counters_in_item(
+        home, {None: 1} if None in fields else fields).items()}
+    assert back == created
+
+
 H = 3_600_000
 
 

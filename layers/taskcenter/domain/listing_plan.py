@@ -151,14 +151,17 @@ def counter_names_for_read(scope_attr: str, scope_value: str, status: str) -> li
 
 
 # Where a counter is stored (store/counters.py): one item per scope (and admin shard) holds ALL and every status,
-# so a status move writes one item per scope instead of two; an hour bucket has an item of its own.
+# so a status move writes one item per scope instead of two; a user's platform scopes (lup) are kept in the
+# user scope's item (lu), as fields `p#<platform>#<STATUS>`: the two always move together, so a move writes
+# one item for both (docs/listing.md "total"); an hour bucket has an item of its own.
 LISTING_PREFIX = "n#"
 SCOPE_ITEM_PREFIX = "ns#"
 COUNTED = ("ALL", *dict.fromkeys((*ALL_STATUSES, *MJ_STATUSES)))
 
 
 def counter_location(name: str) -> tuple[str, str | None]:
-    """(item name, status) of the counter `name`, or (name, None) for a counter with an item of its own."""
+    """(item name, field) of the counter `name` (the field is its status, or `p#<platform>#<STATUS>` in a user
+    scope's item), or (name, None) for a counter with an item of its own."""
     if not name.startswith(LISTING_PREFIX):
         return name, None
     parts = name.split("#")
@@ -166,11 +169,14 @@ def counter_location(name: str) -> tuple[str, str | None]:
     shard = parts.pop() if admin and len(parts) > 3 else None
     if parts[-1] not in COUNTED:
         return name, None
-    return SCOPE_ITEM_PREFIX + "#".join(parts[1:-1]) + (f"#{shard}" if shard else ""), parts[-1]
+    scope, field = parts[1:-1], parts[-1]
+    if scope[0] == "u" and len(scope) == 5 and scope[3] == "p":  # u#<uid>#<kind>#p#<platform>
+        scope, field = scope[:3], f"p#{scope[4]}#{field}"
+    return SCOPE_ITEM_PREFIX + "#".join(scope) + (f"#{shard}" if shard else ""), field
 
 
 def counters_in_item(item_name: str, values: dict[str | None, int]) -> dict[str, int]:
-    """The counters an item holds, by name (the inverse of counter_location); `values` by status (None: the
+    """The counters an item holds, by name (the inverse of counter_location); `values` by field (None: the
     item's own value)."""
     if not item_name.startswith(SCOPE_ITEM_PREFIX):
         own = values.get(None)
@@ -179,7 +185,8 @@ def counters_in_item(item_name: str, values: dict[str | None, int]) -> dict[str,
     if scope.startswith("g#"):
         scope, shard = scope.rsplit("#", 1)
         shard = "#" + shard
-    return {f"{LISTING_PREFIX}{scope}#{status}{shard}": values[status] for status in COUNTED if status in values}
+    return {f"{LISTING_PREFIX}{scope}#{field}{shard}": value for field, value in values.items()
+            if field is not None and field.rsplit("#", 1)[-1] in COUNTED}
 
 
 # Time-bucketed counters (docs/listing.md, "A time window's total"): the scopes the dashboards' default

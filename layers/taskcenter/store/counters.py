@@ -60,8 +60,22 @@ def next_id(sequence: str) -> int:
     return reserve_ids(sequence, 1)[0]
 
 
+class _ScopeItem(EnvModel):
+    """Keeps every number an item holds (`numbers`), declared or not: a user scope's item also holds its
+    platform scopes' fields (`v_p#<platform>#<STATUS>`, domain/listing_plan.counter_location), one per
+    platform the user has used, which no model can declare."""
+
+    numbers: dict[str, int]
+
+    @classmethod
+    def from_raw_data(cls, data: dict[str, Any]) -> Any:
+        item = super().from_raw_data(data)
+        item.numbers = {name: int(value["N"]) for name, value in data.items() if "N" in value}
+        return item
+
+
 # The counters table's items are schemaless; PynamoDB needs each attribute declared, hence a generated model.
-ScopeCounts: Any = type("ScopeCounts", (EnvModel,), {
+ScopeCounts: Any = type("ScopeCounts", (_ScopeItem,), {
     "__module__": __name__,
     "__doc__": "A listing scope's counters (an item of the counters table): per status, tasks and changes.",
     "Meta": _LazyMeta(Counter.Meta.logical),
@@ -72,12 +86,13 @@ ScopeCounts: Any = type("ScopeCounts", (EnvModel,), {
 })
 
 
-def value_attribute(status: str | None) -> str:
-    return f"v_{status}" if status else "value"
+def value_attribute(field: str | None) -> str:
+    """The attribute of a counter's tasks: `v_<field>` in a scope's item, `value` in an item of its own."""
+    return f"v_{field}" if field else "value"
 
 
-def changes_attribute(status: str | None) -> str:
-    return f"c_{status}" if status else "changes"
+def changes_attribute(field: str | None) -> str:
+    return f"c_{field}" if field else "changes"
 
 
 def _read(names: list[str]) -> dict[str, ScopeCount]:
@@ -87,8 +102,8 @@ def _read(names: list[str]) -> dict[str, ScopeCount]:
     out: dict[str, ScopeCount] = {}
     for name, (item_name, status) in where.items():
         item = items.get(item_name)
-        value = getattr(item, value_attribute(status)) if item is not None else None
-        changes = getattr(item, changes_attribute(status)) if item is not None else None
+        value = item.numbers.get(value_attribute(status)) if item is not None else None
+        changes = item.numbers.get(changes_attribute(status)) if item is not None else None
         if value is not None or changes is not None:
             out[name] = ScopeCount(int(value or 0), int(changes or 0))
     return out

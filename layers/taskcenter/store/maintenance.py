@@ -6,7 +6,8 @@ request path or a scheduled job; tests/infra/test_no_scan.py keeps every other m
 - `recount_days_before`: the usage log's hour buckets for entries written before they existed
   (docs/usage-log.md, "Deploying").
 - `merge_listing_counters`: listing counters written one item per scope and status, before one item per
-  scope held every status (docs/deploy.md, "One counter item per scope").
+  scope held every status, or a user's platform scope in an item of its own, before the user scope's item
+  held it (docs/deploy.md, "One counter item per scope", "A user's platforms in the user's counter item").
 
 Tasks written before the terminal-status indexes existed have no `lf` key, so those indexes would not list
 them. This writes `lf` on every finished task that lacks it (a parallel Scan of the tasks table: an
@@ -63,50 +64,81 @@ def recount_days_before(day: int) -> int:
     return len(counted)
 
 
-def _old_listing_counters() -> Iterator[dict[str, Any]]:
-    # a Scan: allowed here only, an admin maintenance tool (module doc); raw items, for their shard marks
+def _listing_counter_items() -> Iterator[dict[str, Any]]:
+    # a Scan: allowed here only, an admin maintenance tool (module doc); raw items, for their shard marks and
+    # the fields no model declares
     for page in aws_client("dynamodb").get_paginator("scan").paginate(
             TableName=Counter.Meta.table_name, ConsistentRead=True,
-            FilterExpression="begins_with(#n, :p)", ExpressionAttributeNames={"#n": "name"},
-            ExpressionAttributeValues={":p": {"S": listing.LISTING_PREFIX}}):
-        for item in page.get("Items", []):
-            if listing.counter_location(item["name"]["S"])[1] is not None:
-                yield item
+            FilterExpression="begins_with(#n, :p) OR begins_with(#n, :s)", ExpressionAttributeNames={"#n": "name"},
+            ExpressionAttributeValues={":p": {"S": listing.LISTING_PREFIX}, ":s": {"S": listing.SCOPE_ITEM_PREFIX}}):
+        yield from page.get("Items", [])
+
+
+def _relocation(item: dict[str, Any]) -> tuple[str, dict[str, int]] | None:
+    """(home item, {attribute there: delta}) of an item whose counters are kept elsewhere now, or None."""
+    name = item["name"]["S"]
+    numbers = {attr: int(value["N"]) for attr, value in item.items() if "N" in value}
+
+    def by_field(letter: str, own: str) -> dict[str | None, int]:
+        return {None if attr == own else attr[2:]: n for attr, n in numbers.items()
+                if attr == own or attr.startswith(f"{letter}_")}
+
+    moves: dict[str, int] = {}
+    homes = set()
+    for kind, attribute in (("value", counters.value_attribute), ("changes", counters.changes_attribute)):
+        for counter, n in listing.counters_in_item(name, by_field(kind[0], kind)).items():
+            home, field = listing.counter_location(counter)
+            homes.add(home)
+            moves[attribute(field)] = moves.get(attribute(field), 0) + n
+    if not moves or homes == {name}:
+        return None
+    home, = homes  # an item holds one scope's counters, so they have one home
+    return home, moves
 
 
 def merge_listing_counters() -> int:
-    """Move every listing counter kept in an item of its own (`n#<scope>#<STATUS>`) into its scope's item
-    (`ns#<scope>`, store/counters.py), each in one transaction: ADD its value and changes there, delete it.
+    """Move every listing counter item whose counters are kept elsewhere now into their home
+    (domain/listing_plan.counter_location), each in one transaction: ADD its values and changes there, delete
+    it. Two layouts are moved: one item per scope and status (`n#<scope>#<STATUS>`, before one item per scope
+    held every status), and a user's platform scope's own item (`ns#u#<uid>#<kind>#p#<platform>`, before the
+    user scope's item held it, as fields `p#<platform>#<STATUS>`).
     Run with the tasks stream's event source mapping disabled and the consumer caught up (docs/deploy.md):
-    the scope item then starts from the highest shard mark of its old items, and no record is counted
-    twice. Repeatable: a moved counter is gone, a second run finds nothing. Returns how many were moved."""
-    old = list(_old_listing_counters())
-    marks: dict[str, dict[str, str]] = {}  # scope item -> shard mark -> the highest sequence applied
-    for item in old:
-        scope_item = listing.counter_location(item["name"]["S"])[0]
+    every home item then carries the highest shard mark of the items moved into it and its own, and no record
+    is counted twice. Repeatable: a moved item is gone, a second run finds nothing. Returns how many were
+    moved."""
+    items = list(_listing_counter_items())
+    moving = {item["name"]["S"]: where for item in items if (where := _relocation(item)) is not None}
+    marks: dict[str, dict[str, str]] = {}  # home item -> shard mark -> the highest sequence applied
+    homes = {home for home, _ in moving.values()}
+    for item in items:
+        name = item["name"]["S"]
+        home = moving[name][0] if name in moving else name
+        if home not in homes:
+            continue
         for attr, value in item.items():
             if attr.startswith(MARK_PREFIX):
-                known = marks.setdefault(scope_item, {})
+                known = marks.setdefault(home, {})
                 known[attr] = max(known.get(attr, ""), value["S"])
     client = aws_client("dynamodb")
-    for item in old:
-        name = item["name"]["S"]
-        scope_item, status = listing.counter_location(name)
-        names = {"#v": counters.value_attribute(status), "#c": counters.changes_attribute(status), "#n": "name"}
-        values = {":v": item.get("value", {"N": "0"}), ":c": item.get("changes", {"N": "0"})}
+    table = Counter.Meta.table_name
+    for name, (home, moves) in sorted(moving.items()):
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        adds = []
+        for i, (attr, n) in enumerate(sorted(moves.items())):
+            names[f"#a{i}"], values[f":a{i}"] = attr, {"N": str(n)}
+            adds.append(f"#a{i} :a{i}")
         sets = []
-        for i, (attr, sequence) in enumerate(sorted(marks.get(scope_item, {}).items())):
+        for i, (attr, sequence) in enumerate(sorted(marks.get(home, {}).items())):
             names[f"#h{i}"], values[f":h{i}"] = attr, {"S": sequence}
-            sets.append(f"#h{i} = if_not_exists(#h{i}, :h{i})")  # never lowers a mark a rerun finds
-        update = "ADD #v :v, #c :c" + (" SET " + ", ".join(sets) if sets else "")
-        table = Counter.Meta.table_name
+            sets.append(f"#h{i} = :h{i}")  # the highest of every item moved in and the home's own
+        update = "ADD " + ", ".join(adds) + (" SET " + ", ".join(sets) if sets else "")
         client.transact_write_items(TransactItems=[
-            {"Update": {"TableName": table, "Key": {"name": {"S": scope_item}}, "UpdateExpression": update,
-                        "ExpressionAttributeNames": {k: v for k, v in names.items() if k != "#n"},
-                        "ExpressionAttributeValues": values}},
+            {"Update": {"TableName": table, "Key": {"name": {"S": home}}, "UpdateExpression": update,
+                        "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}},
             {"Delete": {"TableName": table, "Key": {"name": {"S": name}}, "ConditionExpression": "attribute_exists(#n)",
                         "ExpressionAttributeNames": {"#n": "name"}}}])
-    return len(old)
+    return len(moving)
 
 
 def main(argv: list[str] | None = None) -> int:
