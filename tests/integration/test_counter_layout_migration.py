@@ -63,6 +63,7 @@ def test_a_users_platform_scope_items_move_into_the_users_item_once(aws: Any) ->
     put(TableName=table, Item={"name": {"S": "ns#u#7#task#p#tikmatrix"}, "v_ALL": {"N": "2"}, "c_ALL": {"N": "2"}})
     put(TableName=table, Item={"name": {"S": "ns#u#7#task#a#MUSIC"}, "v_ALL": {"N": "5"}, "c_ALL": {"N": "5"}})
     put(TableName=table, Item={"name": {"S": "ns#g#task#p#suno#s0"}, "v_ALL": {"N": "50"}, "c_ALL": {"N": "50"}})
+    _old(f"n#{USER}#p#suno#FAILURE", 1, 2)  # the oldest layout, one item per scope and status: moved there too
     suno_all = listing.counter_name("lup", f"{USER}#p#suno", "ALL", 0)
     suno_done = listing.counter_name("lup", f"{USER}#p#suno", "SUCCESS", 0)
     device_all = listing.counter_name("lup", f"{USER}#p#tikmatrix", "ALL", 0)
@@ -71,15 +72,17 @@ def test_a_users_platform_scope_items_move_into_the_users_item_once(aws: Any) ->
     admin = listing.counter_name("lgp", "g#task#p#suno", "ALL", 0)
     assert counters.read_many([suno_all]) == {}  # the new layout reads the user's item: not there yet
 
-    assert maintenance.merge_listing_counters() == 2
-    read = counters.read_many([suno_all, suno_done, device_all, user_all, music, admin])
+    assert maintenance.merge_listing_counters() == 3
+    suno_failed = f"n#{USER}#p#suno#FAILURE"
+    read = counters.read_many([suno_all, suno_done, device_all, user_all, music, admin, suno_failed])
+    assert (read[suno_failed].total, read[suno_failed].changes) == (1, 2)
     assert (read[suno_all].total, read[suno_all].changes) == (5, 6)
     assert (read[suno_done].total, read[device_all].total) == (3, 2)
     assert (read[user_all].total, read[user_all].changes) == (7, 9)  # the user's own counters untouched
     assert read[music].total == 5 and read[admin].total == 50  # other scopes keep their items
     user_item = aws_client("dynamodb").get_item(TableName=table, Key={"name": {"S": "ns#u#7#task"}})["Item"]
     assert user_item["hw_shardA"]["S"] == "0400" and user_item["hw_shardB"]["S"] == "0050"
-    for gone in ("ns#u#7#task#p#suno", "ns#u#7#task#p#tikmatrix"):
+    for gone in ("ns#u#7#task#p#suno", "ns#u#7#task#p#tikmatrix", suno_failed):
         assert "Item" not in aws_client("dynamodb").get_item(TableName=table, Key={"name": {"S": gone}})
 
     assert maintenance.merge_listing_counters() == 0
