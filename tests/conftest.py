@@ -108,28 +108,3 @@ def dynamodb_calls() -> Iterator[list[tuple[str, str]]]:
 
     with record_dynamodb_calls() as calls:
         yield calls
-
-
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Spread the e2e modules evenly through the collection, each module kept whole. pytest-xdist's worksteal
-    hands each worker a contiguous share of the collection and steals from the tail of a queue, so with e2e
-    first (alphabetical) one worker ran nearly every local-stack test one after another: the suite's critical
-    path. Spread, each worker starts with a third of them."""
-    modules: dict[str, list[pytest.Item]] = {}
-    for item in items:
-        modules.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
-    e2e = [group for name, group in modules.items() if name.startswith("tests/e2e/")]
-    rest = [group for name, group in modules.items() if not name.startswith("tests/e2e/")]
-    if not e2e or not rest:
-        return
-    every = len(rest) / len(e2e)  # one e2e module after about this many others
-    ordered: list[pytest.Item] = []
-    placed = 0
-    for i, group in enumerate(rest):
-        while placed < len(e2e) and placed * every <= i:
-            ordered.extend(e2e[placed])
-            placed += 1
-        ordered.extend(group)
-    for group in e2e[placed:]:
-        ordered.extend(group)
-    items[:] = ordered
