@@ -32,8 +32,8 @@ def test_chaos_run_keeps_every_invariant(tmp_path: Path, monkeypatch: pytest.Mon
     # deadline: a bound on the wait (it ends when every task has), not a target; v1 tasks queue for devices and
     # the sweeper, which take minutes when the machine is shared (docs/chaos.md)
     try:
-        result = run(Options(tasks=60, users=2, deadline_s=420.0, workers=6, state_dir=tmp_path / "stack",
-                             report=tmp_path / "chaos-report.md", fanout=60, refused_size=40), log=lambda line: None)
+        result = run(Options(tasks=36, users=2, deadline_s=420.0, workers=6, state_dir=tmp_path / "stack",
+                             report=tmp_path / "chaos-report.md", fanout=45, refused_size=40), log=lambda line: None)
     finally:  # the driver points this process at its stack and sets the chaos knobs: put the environment back
         os.environ.clear()
         os.environ.update(saved)

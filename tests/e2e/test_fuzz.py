@@ -26,7 +26,8 @@ from hypothesis import strategies as st
 
 from tests.e2e.conftest import RunningStack
 
-FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5000"))
+# 1,500 in the suite (its time budget); `FUZZ_EXAMPLES=5000` for the deep run of the README
+FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1500"))
 
 JSON_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
                          st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=40))
