@@ -87,15 +87,21 @@ def _largest_fit(tasks: list[Task], start: int, guess: int, fits: Callable[[list
     return low
 
 
-def hold(tasks: list[Task], hold_id: str, until_ms: int) -> None:
-    """Mark unsaved tasks held by `hold_id` (see the module doc); their deadline is the hold's expiry."""
+def hold(tasks: list[Task], hold_id: str, until_ms: int, *, due_ms: int | None = None) -> None:
+    """Mark unsaved tasks held by `hold_id` (see the module doc); their deadline is the hold's expiry. Without
+    `due_ms` they wait in a deadline lane of the `due` index (the sweeper's); with it in the poll index, due
+    then (the dispatcher's: `hold_submit`)."""
     for task in tasks:
         task.create_hold = hold_id
-        task.poll_shard = task_store.shard_for(task.task_id)  # the poll index needs next_poll_at too
-        task.next_poll_at = None
         task.scheduled_ms = 0  # set on release: the sweeper defers the deadline of a scheduled task
-        task.due_lane = task_store.shard_for(task.task_id)
         task.due_at = until_ms
+        if due_ms is None:
+            task.poll_shard = task_store.shard_for(task.task_id)  # the poll index needs next_poll_at too
+            task.next_poll_at = None
+            task.due_lane = task_store.shard_for(task.task_id)
+        else:
+            task_store.schedule_poll(task, due_ms)
+            task.due_lane = None
         task_store.set_listing_attributes(task)  # a submit hold keeps the task out of the status indexes
 
 
@@ -106,9 +112,7 @@ def hold_submit(task: Task, until_ms: int, *, due_ms: int) -> None:
     (a request that died), and the write recording the upstream id leaves the entry as it is: one index
     entry for the whole life instead of a deadline lane's entry replaced by a poll index entry
     (docs/decisions.md, "A relay submit's hold in the poll index")."""
-    hold([task], SUBMIT_HOLD, until_ms)
-    task_store.schedule_poll(task, due_ms)
-    task.due_lane = None
+    hold([task], SUBMIT_HOLD, until_ms, due_ms=due_ms)
 
 
 def fits_unheld(payer: Payer, tasks: list[Task], *, due_ms: int, scheduled_ms: int) -> bool:
