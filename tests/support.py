@@ -153,6 +153,17 @@ def _tables_written(params: dict[str, Any]) -> set[str]:
     return tables
 
 
+def _observes_consumers(service: str, operation: str, params: dict[str, Any]) -> bool:
+    """Whether a request could see what the stream consumers write (the counters table, the webhook queue): the
+    consumers run before it. Writes to the streamed tables, and every other request, do not wait for them, so
+    a run of writes reaches the consumers as one batch, as Lambda's batching window gives it them."""
+    from taskcenter.store.models import Counter
+
+    if service == "sqs":
+        return operation not in ("SendMessage", "SendMessageBatch")
+    return service == "dynamodb" and Counter.Meta.table_name in _tables_written(params)
+
+
 def _stream_reader(model: Any, function_id: str, handler: str, table_id: str, handle: Any) -> Any:
     from infra.local.streams import ShardReader, StreamSource
 
@@ -178,9 +189,10 @@ def streams_client() -> Any:
 
 
 class drain_task_stream:  # noqa: N801 - used as a context manager
-    """The stream consumers (functions/streams.py), run in-process right after every write to the tasks or
-    the ledger table, as Lambdas that keep up: listing totals, task events and the usage log's hour buckets
-    are what a reader sees once the write settled (docs/listing.md "total", docs/usage-log.md "total"). The
+    """The stream consumers (functions/streams.py), run in-process over the records of the tasks and the ledger
+    tables written since they last ran, before any request that could see what they write (`_observes_consumers`),
+    as Lambdas that keep up: listing totals, task events and the usage log's hour buckets are what a reader sees
+    once the write settled (docs/listing.md "total", docs/usage-log.md "total"). The
     records are moto's GetRecords, read as the local stack's event runner reads them (infra/local/streams.py:
     Lambda's event shape, checkpoint, partial failures). Their own requests are not counted by
     record_dynamodb_calls. `paused` holds both (a test that drives a stream itself)."""
@@ -190,8 +202,20 @@ class drain_task_stream:  # noqa: N801 - used as a context manager
         self._orig = None
         self.reader: Any = None
         self.ledger_reader: Any = None
-        self.paused = False
+        self._paused = False
         self.errors: list[BaseException] = []
+        self.pending: set[str] = set()  # streamed tables written since the last drain
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    @paused.setter
+    def paused(self, value: bool) -> None:
+        """Pausing keeps what was written before it consumed, as a Lambda that kept up until then."""
+        if value and not self._paused and self.pending:
+            self.drain(set(self.pending))
+        self._paused = value
 
     def _reader(self) -> Any:
         """The tasks stream's reader."""
@@ -219,6 +243,7 @@ class drain_task_stream:  # noqa: N801 - used as a context manager
 
         with self._lock:
             _draining.active = True
+            self.pending = self.pending - tables if tables is not None else set()
             try:
                 read = 0
                 if tables is None or Task.Meta.table_name in tables:
@@ -237,18 +262,19 @@ class drain_task_stream:  # noqa: N801 - used as a context manager
         self._orig = orig = BaseClient._make_api_call
         streamed = {Task.Meta.table_name, LedgerEntry.Meta.table_name}
 
-        def after_write(client, operation_name, api_params):  # type: ignore[no-untyped-def]
-            result = orig(client, operation_name, api_params)
+        def drain_when_read(client, operation_name, api_params):  # type: ignore[no-untyped-def]
             # only the live consumer drains: a wrapper left in botocore's chain by an earlier test (a spy restored
             # out of order) must not read this test's stream with its old checkpoint (it would skip records)
-            if (operation_name in STREAM_WRITES and not self.paused and not getattr(_draining, "active", False)
-                    and active_stream is self
-                    and client.meta.service_model.service_name == "dynamodb"
-                    and streamed & _tables_written(api_params)):
-                self.drain(streamed & _tables_written(api_params))
+            live = not self.paused and not getattr(_draining, "active", False) and active_stream is self
+            service = client.meta.service_model.service_name
+            if live and self.pending and _observes_consumers(service, operation_name, api_params):
+                self.drain(set(self.pending))
+            result = orig(client, operation_name, api_params)
+            if live and operation_name in STREAM_WRITES and service == "dynamodb":
+                self.pending |= streamed & _tables_written(api_params)
             return result
 
-        BaseClient._make_api_call = after_write
+        BaseClient._make_api_call = drain_when_read
         active_stream = self
         return self
 

@@ -185,8 +185,10 @@ def test_marks_of_shards_older_than_the_stream_retention_are_dropped(world: Any,
     db.aws_client("dynamodb").update_item(
         TableName=Counter.Meta.table_name, Key={"name": {"S": name}}, UpdateExpression="SET #o = :s, #f = :s",
         ExpressionAttributeNames={"#o": old, "#f": fresh}, ExpressionAttributeValues={":s": {"S": "0"}})
-    _charged(world, 1, first=1)  # a write that sees the old mark
-    _charged(world, 1, first=2)  # the next one removes it
+    _charged(world, 1, first=1)  # a batch whose write sees the old mark
+    task_stream.drain()
+    _charged(world, 1, first=2)  # the next batch's write removes it
+    task_stream.drain()
     item = db.aws_client("dynamodb").get_item(TableName=Counter.Meta.table_name,
                                                              Key={"name": {"S": name}})["Item"]
     assert old not in item and fresh in item and int(item["v_ALL"]["N"]) == 3

@@ -125,10 +125,10 @@ def test_a_limited_key_that_runs_out_part_way_leaves_no_task_and_no_charge(
         fan_out: V1World, monkeypatch: pytest.MonkeyPatch) -> None:
     v1, price = fan_out, pricing.quota_for("v1_follow", "default")
     small = {"serials": ["dev1"], "script_name": "follow", "script_config": {"target_usernames": ["x"]}}
-    poor = make_account("limited", quota=price * 10_000, key_quota=price * 300)
+    poor = make_account("limited", quota=price * 10_000, key_quota=price * 200)
     user_before, key_before = quota(poor), _key_remaining(poor)
 
-    status, reply = v1.call("POST", "/api/v1/task", _body(100, 4), account=poor)  # 400 tasks, the key pays 300
+    status, reply = v1.call("POST", "/api/v1/task", _body(60, 4), account=poor)  # 240 tasks, the key pays 200
     assert (status, reply["code"]) == (403, 40300) and "token quota" in reply["message"]
     assert _ledger(poor) == []  # refused up front: the precheck covers the key, nothing was written
 
@@ -141,8 +141,8 @@ def test_a_limited_key_that_runs_out_part_way_leaves_no_task_and_no_charge(
                                  account=poor)
 
     written = _spend_between_chunks(monkeypatch, spend)
-    status, reply = v1.call("POST", "/api/v1/task", _body(100, 3), account=poor)  # 300: passes the precheck
-    assert (status, reply["code"]) == (403, 40300), reply
+    status, reply = v1.call("POST", "/api/v1/task", _body(50, 4), account=poor)  # 200: passes the precheck
+    assert (status, reply["code"]) == (403, 40300), (reply, written)
     assert len(written) >= 3 and spent  # refused part-way, after chunks were written
     cost = len(spent) * price
     assert quota(poor) == user_before - cost and _key_remaining(poor) == key_before - cost
@@ -166,7 +166,7 @@ def test_nothing_can_start_a_task_of_a_create_still_being_written(
     from taskcenter.services.task_api_v1 import admission as v1_admission
 
     v1, price = fan_out, pricing.quota_for("v1_follow", "default")
-    poor = make_account("raced", quota=price * 10_000, key_quota=price * 400)
+    poor = make_account("raced", quota=price * 10_000, key_quota=price * 150)
     seen: list[dict[str, Any]] = []
 
     def interfere(chunk: int) -> None:
@@ -188,7 +188,7 @@ def test_nothing_can_start_a_task_of_a_create_still_being_written(
             Credential(token_hash=poor.key_hash).update(actions=[Credential.remaining_quota.set(0)])
 
     chunks = _spend_between_chunks(monkeypatch, interfere)
-    status, reply = v1.call("POST", "/api/v1/task", _body(80, 4), account=poor)  # 320 tasks, several chunks
+    status, reply = v1.call("POST", "/api/v1/task", _body(50, 3), account=poor)  # 150 tasks: 4 chunks (49 fill one)
     assert len(chunks) == 3, chunks  # the fourth was refused (the key ran out)
     assert (status, reply["code"]) == (403, 40300), reply
     assert seen and all(s["status"] == states.NOT_START and s["hold"] and s["poll"] is None and not s["upstream"]
@@ -215,7 +215,7 @@ def test_a_refusal_that_cannot_be_withdrawn_is_not_answered_as_refused_and_is_re
     from taskcenter.store import held_create
 
     v1, price = fan_out, pricing.quota_for("v1_follow", "default")
-    poor = make_account("stuck", quota=price * 10_000, key_quota=price * 240)
+    poor = make_account("stuck", quota=price * 10_000, key_quota=price * 100)
 
     def key_spent(chunk: int) -> None:
         if chunk == 2:  # another request spends the key: chunk 3 is refused
@@ -226,7 +226,7 @@ def test_a_refusal_that_cannot_be_withdrawn_is_not_answered_as_refused_and_is_re
 
     _spend_between_chunks(monkeypatch, key_spent)
     monkeypatch.setattr(held_create, "withdraw", store_down)
-    status, reply = v1.call("POST", "/api/v1/task", _body(60, 4), account=poor)  # 240 tasks, 3 chunks or more
+    status, reply = v1.call("POST", "/api/v1/task", _body(25, 4), account=poor)  # 100 tasks: 3 chunks (49 fill one)
     assert (status, reply["code"]) == (500, 50001), reply  # not a refusal: some of it is still there
     assert "held" in reply["message"] and "refunded automatically" in reply["message"]
     left = _tasks_of(poor)
