@@ -153,15 +153,13 @@ def _tables_written(params: dict[str, Any]) -> set[str]:
     return tables
 
 
-def _observes_consumers(service: str, operation: str, params: dict[str, Any]) -> bool:
+def _observes_consumers(service: str, operation: str, params: dict[str, Any], counters_table: str) -> bool:
     """Whether a request could see what the stream consumers write (the counters table, the webhook queue): the
     consumers run before it. Writes to the streamed tables, and every other request, do not wait for them, so
     a run of writes reaches the consumers as one batch, as Lambda's batching window gives it them."""
-    from taskcenter.store.models import Counter
-
     if service == "sqs":
         return operation not in ("SendMessage", "SendMessageBatch")
-    return service == "dynamodb" and Counter.Meta.table_name in _tables_written(params)
+    return service == "dynamodb" and counters_table in _tables_written(params)
 
 
 def _stream_reader(model: Any, function_id: str, handler: str, table_id: str, handle: Any) -> Any:
@@ -213,9 +211,14 @@ class drain_task_stream:  # noqa: N801 - used as a context manager
     @paused.setter
     def paused(self, value: bool) -> None:
         """Pausing keeps what was written before it consumed, as a Lambda that kept up until then."""
-        if value and not self._paused and self.pending:
-            self.drain(set(self.pending))
+        if value and not self._paused:
+            self.catch_up()
         self._paused = value
+
+    def catch_up(self) -> None:
+        """Run the consumers over the records of the tables written since they last ran."""
+        if self.pending:
+            self.drain(set(self.pending))
 
     def _reader(self) -> Any:
         """The tasks stream's reader."""
@@ -257,18 +260,19 @@ class drain_task_stream:  # noqa: N801 - used as a context manager
     def __enter__(self) -> drain_task_stream:
         global active_stream
         from botocore.client import BaseClient
-        from taskcenter.store.models import LedgerEntry, Task
+        from taskcenter.store.models import Counter, LedgerEntry, Task
 
         self._orig = orig = BaseClient._make_api_call
         streamed = {Task.Meta.table_name, LedgerEntry.Meta.table_name}
+        counters_table = Counter.Meta.table_name
 
         def drain_when_read(client, operation_name, api_params):  # type: ignore[no-untyped-def]
             # only the live consumer drains: a wrapper left in botocore's chain by an earlier test (a spy restored
             # out of order) must not read this test's stream with its old checkpoint (it would skip records)
             live = not self.paused and not getattr(_draining, "active", False) and active_stream is self
             service = client.meta.service_model.service_name
-            if live and self.pending and _observes_consumers(service, operation_name, api_params):
-                self.drain(set(self.pending))
+            if live and self.pending and _observes_consumers(service, operation_name, api_params, counters_table):
+                self.catch_up()
             result = orig(client, operation_name, api_params)
             if live and operation_name in STREAM_WRITES and service == "dynamodb":
                 self.pending |= streamed & _tables_written(api_params)
