@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Iterator
@@ -35,6 +36,19 @@ settings.follow_environment(True)
 import functions  # noqa: E402,F401 - the composition root: installs the platform table (functions/_composition.py)
 
 
+def _private_key_for(key_spec: str) -> object:
+    from moto.kms.utils import generate_private_key
+
+    return _one_private_key() if key_spec == "SYMMETRIC_DEFAULT" else generate_private_key(key_spec)
+
+
+@functools.cache
+def _one_private_key() -> object:
+    from moto.kms.utils import generate_private_key
+
+    return generate_private_key("SYMMETRIC_DEFAULT")
+
+
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """A fresh moto account: tables (from the PynamoDB models) and queues (with DLQs), env vars set."""
@@ -50,6 +64,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         serialize_aws_requests,
     )
 
+    # moto makes an RSA-2048 private key for every KMS key, a symmetric one too (moto/kms/models.py, Key):
+    # 0.06 s a test for a key no symmetric operation reads; one is made per process instead
+    monkeypatch.setattr("moto.kms.models.generate_private_key", _private_key_for)
     channel_secrets.clear_cache()  # channel ids (and so secret names) start over in every fresh account
     # boto3's default session (and the service models it loaded) outlives the account: moto would make a
     # new one per test, loading botocore's JSON again (~0.1 s a test); the credentials above never change
