@@ -28,3 +28,29 @@ def test_invalid_utf8_is_not_relayed_and_json_objects_only_are_parsed() -> None:
     assert relayable.json_object(b'{"code": 4}') == {"code": 4}
     assert relayable.json_object(b"[1]") is None and relayable.json_object(b"<html>") is None
     assert relayable.json_object(b'{"n": NaN}') is None
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("Banned prompt detected", "Banned prompt detected"),
+    ("refused Authorization: Bearer s3cr3t-key", "refused Authorization: Bearer [secret]"),
+    ("POST http://10.0.4.17:3000/api/generate failed", "POST [url] failed"),
+    ("mj-proxy.example.net said no", "[upstream] said no"),
+    ("gpu-7.cluster.local timed out from 172.16.0.4", "[host] timed out from [address]"),
+    ("redis at localhost:6379 refused", "redis at [host]:6379 refused"),
+])
+def test_a_polled_text_keeps_its_words_and_loses_the_key_and_addresses(text: str, shown: str) -> None:
+    assert relayable.public_text(text, CHANNEL) == shown
+
+
+def test_a_polled_state_is_stored_without_the_channel_secret_anywhere() -> None:
+    from taskcenter.providers.base import UpstreamState
+
+    state = UpstreamState(upstream_id="u1", status="FAILURE", progress="50% on 10.0.0.9",
+                          fail_reason="key s3cr3t-key rejected by https://internal.example/x",
+                          data=[{"audio_url": "https://cdn.example.com/a.mp3?k=s3cr3t-key", "n": 3}],
+                          extra={"buttons": [{"label": "s3cr3t-key"}]})
+    shown = relayable.public_state(state, CHANNEL)
+    assert shown.fail_reason == "key [secret] rejected by [url]" and shown.progress == "50% on [address]"
+    assert shown.data == [{"audio_url": "https://cdn.example.com/a.mp3?k=[secret]", "n": 3}]  # result URLs kept
+    assert shown.extra == {"buttons": [{"label": "[secret]"}]}
+    assert (shown.upstream_id, shown.status) == ("u1", "FAILURE")

@@ -6,17 +6,22 @@ A body is relayable when it is small (RELAY_MAX_BYTES), valid UTF-8, and names n
 secret, the channel's host, a URL (`scheme://`), an IP address (v4, or v6 with four or more groups or `::`),
 or a host name under a private-use suffix (RFC 6762 .local, RFC 8375 .home.arpa, .internal, ...). A false
 positive only costs the client our own words instead of the upstream's.
+
+A polled task's texts (its failure reason, progress) are kept and shown to the task's owner, so they are
+cleaned the same way, part by part instead of all or nothing (`public_state`): a failure reason is the one
+thing a user has to go on.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 from urllib.parse import urlsplit
 
 from taskcenter.domain import json_body as strict_json
 from taskcenter.domain.errors import BadInput
-from taskcenter.providers.base import ChannelInfo
+from taskcenter.providers.base import ChannelInfo, UpstreamState
 
 RELAY_MAX_BYTES = 4096  # an error body is a line or two; an HTML error page or a stack trace is not relayed
 _URL = re.compile(r"[a-z][a-z0-9+.-]*://", re.IGNORECASE)
@@ -25,6 +30,8 @@ _IPV6 = re.compile(r"(?<![0-9a-f:])(?:[0-9a-f]{0,4}:){4,7}[0-9a-f]{0,4}|[0-9a-f]
                    re.IGNORECASE)
 _PRIVATE_NAME = re.compile(r"\blocalhost\b|[a-z0-9-]\.(?:local|localdomain|internal|intranet|lan|corp|home\.arpa"
                            r"|svc|cluster\.local|consul)\b", re.IGNORECASE)
+_URL_TOKEN = re.compile(r"[a-z][a-z0-9+.-]*://\S*", re.IGNORECASE)  # the URL with what follows it to a space
+_NAMED_HOST = re.compile(r"[a-z0-9.-]*(?:" + _PRIVATE_NAME.pattern + ")", re.IGNORECASE)
 
 
 def _safe(text: str, channel: ChannelInfo) -> bool:
@@ -53,3 +60,37 @@ def json_object(body: bytes) -> dict[str, Any] | None:
     except BadInput:
         return None
     return value if isinstance(value, dict) else None
+
+
+def public_text(text: str, channel: ChannelInfo) -> str:
+    """`text` with the channel's secret and host, URLs, IP addresses and private host names each replaced by a
+    placeholder (the module doc)."""
+    if channel.secret:
+        text = text.replace(channel.secret, "[secret]")
+    host = urlsplit(channel.base_url).hostname or ""
+    if host:
+        text = re.sub(re.escape(host), "[upstream]", text, flags=re.IGNORECASE)
+    text = _URL_TOKEN.sub("[url]", text)
+    text = _NAMED_HOST.sub("[host]", text)
+    return _IPV6.sub("[address]", _IPV4.sub("[address]", text))
+
+
+def _without_secret(value: Any, secret: str) -> Any:
+    if isinstance(value, str):
+        return value.replace(secret, "[secret]")
+    if isinstance(value, list):
+        return [_without_secret(v, secret) for v in value]
+    if isinstance(value, dict):
+        return {k: _without_secret(v, secret) for k, v in value.items()}
+    return value
+
+
+def public_state(state: UpstreamState, channel: ChannelInfo) -> UpstreamState:
+    """A polled state as it may be stored and shown: its texts cleaned (`public_text`); its result (`data`,
+    `extra`: the files' URLs a user asked for) only without the channel's secret, should the upstream echo it."""
+    changes: dict[str, Any] = {"fail_reason": public_text(state.fail_reason, channel),
+                               "progress": public_text(state.progress, channel)}
+    if channel.secret:
+        changes |= {"data": _without_secret(state.data, channel.secret),
+                    "extra": _without_secret(state.extra, channel.secret)}
+    return dataclasses.replace(state, **changes)

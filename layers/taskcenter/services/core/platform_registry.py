@@ -14,7 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from taskcenter.providers.base import ChannelInfo, PermanentUpstreamError, Provider
+from taskcenter.providers.base import ChannelInfo, PermanentUpstreamError, Provider, UpstreamState
+from taskcenter.providers.relayable import public_state
 from taskcenter.services.core import platform_loader
 
 if TYPE_CHECKING:
@@ -81,6 +82,13 @@ def provider_for(channel: ChannelInfo) -> Provider:
         raise PermanentUpstreamError(f"no provider for channel type {channel.type!r}",
                                      public="no adapter serves this kind of task")
     return row.provider(channel)
+
+
+def fetch_states(channel: ChannelInfo, upstream_ids: list[str]) -> dict[str, UpstreamState]:
+    """The upstream's states of these tasks (one batch fetch), as they may be stored and shown: no channel
+    secret, upstream address or URL in their texts (providers/relayable.py, `public_state`)."""
+    reply = provider_for(channel).fetch(upstream_ids)
+    return {upstream_id: public_state(state, channel) for upstream_id, state in reply.items()}
 
 
 def result_urls(task: Task) -> Mapping[str, str]:

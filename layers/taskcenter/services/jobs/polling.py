@@ -170,8 +170,7 @@ def poll_batch(message: PollMessage) -> PollResult:
             pollable.append(task)
     if not pollable:
         return result
-    provider = platform_registry.provider_for(channel_service.info(channel))
-    reply = provider.fetch([t.upstream_id for t in pollable])
+    reply = platform_registry.fetch_states(channel_service.info(channel), [t.upstream_id for t in pollable])
     result.upstream_calls += 1
     for task in pollable:
         state = reply.get(task.upstream_id)

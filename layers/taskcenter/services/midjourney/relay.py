@@ -32,7 +32,7 @@ from taskcenter.providers.base import UpstreamError
 from taskcenter.services.core import channels as channel_service
 from taskcenter.services.core import idempotency, submission, task_events
 from taskcenter.services.core.auth import Principal, owns
-from taskcenter.services.core.platform_registry import provider_for
+from taskcenter.services.core.platform_registry import fetch_states, provider_for
 from taskcenter.services.core.upstream_state import apply_upstream_state
 from taskcenter.services.midjourney import notify
 from taskcenter.services.midjourney.requests import (  # noqa: F401 - re-exported: the relay's public names
@@ -88,7 +88,7 @@ def refresh_from_upstream(task: Task) -> Task:
     if not channel_status.follows_its_tasks(channel):  # a disabled channel still answers for its tasks
         return task
     try:
-        reply = provider_for(channel_service.info(channel)).fetch([task.upstream_id])
+        reply = fetch_states(channel_service.info(channel), [task.upstream_id])
     except UpstreamError as error:
         logger.warning("parent refresh failed", extra={"task_id": task.task_id, "reason": error.message})
         return task
