@@ -12,7 +12,7 @@ from taskcenter.services.core.auth import authenticate_relay
 from taskcenter.services.core.idempotency import HEADER as IDEMPOTENCY_HEADER
 
 from functions import video as video_routes  # one set of video permissions
-from functions._http import CONTENT_TYPES, guarded, header, json_object, json_response, lazy_module, suno_ok
+from functions._http import CONTENT_TYPES, base_url, guarded, header, json_object, json_response, lazy_module, suno_ok
 
 if TYPE_CHECKING:  # loaded by the first call (cold start: see lazy_module)
     from taskcenter.services.video import newapi_videos
@@ -51,7 +51,7 @@ def submit_video_generation() -> Response:
 @guarded("newapi")
 def fetch_video_generation(task_id: str) -> Response:
     principal = authenticate_relay(header(bp.current_request, "Authorization"))
-    return suno_ok(newapi_videos.fetch(principal, task_id))
+    return suno_ok(newapi_videos.fetch(principal, task_id, base_url(bp.current_request)))
 
 
 @bp.route("/kling/v1/videos/{action}", methods=["POST"], content_types=CONTENT_TYPES)
@@ -69,4 +69,4 @@ def fetch_kling_video(action: str, task_id: str) -> Response:
     principal = authenticate_relay(header(bp.current_request, "Authorization"))
     if action not in ("text2video", "image2video"):
         raise newapi_videos.TaskNotExist("task_not_exist")
-    return suno_ok(newapi_videos.fetch(principal, task_id))
+    return suno_ok(newapi_videos.fetch(principal, task_id, base_url(bp.current_request)))

@@ -50,8 +50,8 @@ def video_world(aws: dict[str, str], sims: Any, monkeypatch: pytest.MonkeyPatch)
 
 
 def call(client: Any, method: str, path: str, account: Any, body: Any = None) -> tuple[int, Any]:
-    reply = client.http.request(method, path, headers={**account.relay_headers(), "Content-Type": "application/json"},
-                                body=json.dumps(body).encode() if body is not None else b"")
+    headers = {**account.relay_headers(), "Content-Type": "application/json", "Host": "api.example.com"}
+    reply = client.http.request(method, path, headers=headers, body=json.dumps(body).encode() if body is not None else b"")
     return reply.status_code, json.loads(reply.body) if reply.body else None
 
 
@@ -108,7 +108,7 @@ def test_kling_native_and_generations_routes_to_success_with_settlement(video_wo
     dto = body["data"]
     assert (dto["task_id"], dto["platform"], dto["status"], dto["progress"]) == \
         (native["task_id"], "50", "SUCCESS", "100%")
-    assert dto["result_url"].endswith(f"/v1/videos/{native['task_id']}/content")
+    assert dto["result_url"] == f"http://api.example.com/v1/videos/{native['task_id']}/content"  # absolute, as new-api
     assert dto["quota"] == 10 * KLING_STD  # produced 10 s for 5 requested: settled once
     settles = [e for e in LedgerEntry.query(user.user_id) if e.entry.startswith("settle#")]
     assert [(e.task_id, int(e.amount)) for e in settles] == [(native["task_id"], 5 * KLING_STD)]

@@ -142,17 +142,24 @@ def test_create_poll_settle_list_content_remix_delete(sora_world, sora_sim, clie
     assert status == 404  # someone else's video
 
 
-def test_dashboard_shows_new_api_platform_and_result_url(sora_world, sora_sim, client, frozen_clock) -> None:
+def test_dashboard_shows_new_api_platform_and_result_url(sora_world, sora_sim, client, frozen_clock,
+                                                         monkeypatch) -> None:
     user = sora_world.user
     status, video, _ = call(client, "POST", "/v1/videos", user, {"prompt": "a kite", "model": "sora-2-pro",
                                                                 "size": "1792x1024", "seconds": "8"})
     assert status == 200 and video["size"] == "1792x1024"
     assert int(task_store.get(video["id"]).quota) == 8 * 250_000  # sora-2-pro 1024p: 0.50 USD a second
     run_engine(sora_sim, [video["id"]])
-    reply = client.http.get("/api/task/self?p=1&page_size=10&platform=55", headers=user.dashboard_headers())
+    headers = {**user.dashboard_headers(), "Host": "api.example.com", "X-Forwarded-Proto": "https"}
+    reply = client.http.get("/api/task/self?p=1&page_size=10&platform=55", headers=headers)
     items = json.loads(reply.body)["data"]["items"]
     assert [(i["task_id"], i["platform"], i["status"]) for i in items] == [(video["id"], "55", "SUCCESS")]
-    assert items[0]["result_url"].endswith(f"/v1/videos/{video['id']}/content")
+    # absolute, on the URL the request came in on: the classic dashboard previews only an http(s) URL
+    assert items[0]["result_url"] == f"https://api.example.com/v1/videos/{video['id']}/content"
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://tasks.example.org")  # a custom domain wins
+    reply = client.http.get("/api/task/self?p=1&page_size=10&platform=55", headers=headers)
+    assert json.loads(reply.body)["data"]["items"][0]["result_url"] == \
+        f"https://tasks.example.org/v1/videos/{video['id']}/content"
     assert "_submit" not in items[0]["properties"] and items[0]["properties"]["model"] == "sora-2-pro"
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from taskcenter import script_secrets, settings
+from taskcenter import script_secrets
 from taskcenter.domain import states
 from taskcenter.services.core import platform_registry
 
@@ -71,7 +71,8 @@ def task_dto(task: Task, *, show_channel: bool, show_username: bool, base_url: s
     }
     result_path = _shown(task).get("result_path")
     if result_path and task.status == states.SUCCESS:  # video: our content route (docs/video.md)
-        item["result_url"] = settings.get().public_base_url + str(result_path)
+        # absolute, as new-api's (the classic dashboard previews only an http(s) URL: newapi-relay-wire.md 4.4)
+        item["result_url"] = base_url + str(result_path)
     elif item["fail_reason"]:  # new-api's fallback: the failure text (UIs read either)
         item["result_url"] = item["fail_reason"]
     if show_username and task.username:

@@ -12,7 +12,6 @@ is done the route answers 409, and the OpenAI video object says `in_progress` (`
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from taskcenter import clock, settings
 from taskcenter.domain import states
@@ -88,7 +87,3 @@ def result_urls(task: Any) -> dict[str, str]:
 
 public_result_urls = result_urls  # the name the Kling and Seedance rows use
 
-
-def proxy_url(task_id: str) -> str:
-    """new-api's `result_url` for a video without a public upstream URL: our own content route."""
-    return f"{settings.get().public_base_url}/v1/videos/{quote(task_id, safe='')}/content"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from taskcenter import settings
 from taskcenter.domain import states
 from taskcenter.domain.errors import BadInput, NotFound
 from taskcenter.services.core import idempotency, submission
@@ -71,8 +70,9 @@ def kling_native(principal: Principal, action: str, body: dict[str, Any],
     return submit(principal, converted, idempotency_key)
 
 
-def task_dto(task: Any) -> dict[str, Any]:
-    """new-api's TaskDto (times in seconds; `result_url` once SUCCESS: our content route)."""
+def task_dto(task: Any, base_url: str) -> dict[str, Any]:
+    """new-api's TaskDto (times in seconds; `result_url` once SUCCESS: our content route, absolute under
+    `base_url`, the request's or PUBLIC_BASE_URL: functions/_http.base_url)."""
     extra = submission.extra_of(task)
     shown = extra.get("shown") if isinstance(extra.get("shown"), dict) else {}
     dto: dict[str, Any] = {
@@ -87,12 +87,12 @@ def task_dto(task: Any) -> dict[str, Any]:
         "data": task.data if task.data not in (None, {}) else None,
     }
     if task.status == states.SUCCESS and shown.get("result_path"):
-        dto["result_url"] = settings.get().public_base_url + str(shown["result_path"])
+        dto["result_url"] = base_url + str(shown["result_path"])
     return dto
 
 
-def fetch(principal: Principal, task_id: str) -> dict[str, Any]:
+def fetch(principal: Principal, task_id: str, base_url: str) -> dict[str, Any]:
     task = repositories().tasks.get(task_id) if task_id and len(task_id) <= 128 else None
     if not owns(principal, task) or task.platform not in openai_videos.VIDEO_PLATFORMS:
         raise TaskNotExist("task_not_exist")
-    return task_dto(task)
+    return task_dto(task, base_url)
