@@ -212,3 +212,27 @@ def test_failures_are_refunded_once(sora_world, sora_sim, client, frozen_clock) 
     assert quota_of(user.user_id) == before and money.audit_user(user.user_id).ok
     status, body, _ = call(client, "GET", f"/v1/videos/{failed['id']}/content", user)
     assert status == 400  # a failed video has no content
+
+
+def test_a_list_page_that_runs_out_on_deleted_videos_says_where_to_go_on(sora_world, sora_sim, client, frozen_clock,
+                                                                          monkeypatch) -> None:
+    """Found by hostile testing: after LIST_READS reads of deleted videos the page said has_more false, and the
+    SDK's auto-paging (last_id) stopped before the user's newest video. The read budget is patched small here:
+    what is tested is the cursor a page that runs out gives, not the budget."""
+    from taskcenter.services.video import openai_videos
+
+    monkeypatch.setattr(openai_videos, "LIST_READS", 2)  # 2 reads x (limit 1 + 1) rows: 4 deleted rows a page
+    user = sora_world.user
+    ids = []
+    for i in range(7):
+        status, video, _ = call(client, "POST", "/v1/videos", user, {"prompt": f"sim:fail storm {i}"})
+        assert status == 200, video
+        ids.append(video["id"])
+        clock.advance(1)
+    run_engine(sora_sim, ids)
+    for video_id in ids[:-1]:  # the user deletes each video once done with it; the newest is kept
+        assert call(client, "DELETE", f"/v1/videos/{video_id}", user)[0] == 200
+    status, page, _ = call(client, "GET", "/v1/videos?order=asc&limit=1", user)
+    assert (status, page["data"], page["has_more"], page["last_id"]) == (200, [], True, ids[3])
+    status, page, _ = call(client, "GET", f"/v1/videos?order=asc&limit=1&after={page['last_id']}", user)
+    assert ([v["id"] for v in page["data"]], page["has_more"], page["last_id"]) == ([ids[-1]], False, ids[-1])

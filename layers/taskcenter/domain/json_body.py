@@ -7,6 +7,8 @@ Python's `json.loads` accepts what no JSON client sends and what later code cann
   DynamoDB's number precision, 38 digits, so any integer a body carries can be stored as a number.
 - nesting as deep as the interpreter's recursion limit (`[` x 100,000 raises RecursionError): bounded at
   MAX_DEPTH, far beyond any surface's real bodies (three levels), so no later code can recurse on it.
+- a lone surrogate escape (`"\ud800"`, no low half after it): valid JSON text but no Unicode character, so
+  no UTF-8 reply, upstream request or log line can carry it (UnicodeEncodeError wherever it goes next).
 Every refusal is BadInput, which each surface answers with its own 400 envelope.
 """
 
@@ -39,11 +41,13 @@ def _int(text: str) -> int:
     return int(text)
 
 
-def depth_of(value: Any, limit: int = MAX_DEPTH) -> int:
+def depth_of(value: Any, limit: int = MAX_DEPTH, *, on_strings: Any = None) -> int:
     """How deeply arrays and objects nest in `value` (a scalar: 0), level by level without recursion,
-    stopping once past `limit`."""
+    stopping once past `limit`; `on_strings`, if given, is called with each level's strings (keys too)."""
     depth, level = 0, [value]
     while True:
+        if on_strings is not None:
+            on_strings([node for node in level if isinstance(node, str)])
         containers = [node for node in level if isinstance(node, dict | list)]
         if not containers:
             return depth
@@ -52,7 +56,21 @@ def depth_of(value: Any, limit: int = MAX_DEPTH) -> int:
             return depth
         level = []
         for node in containers:
-            level.extend(node.values() if isinstance(node, dict) else node)
+            if isinstance(node, dict):
+                level.extend(node)  # the keys: strings
+                level.extend(node.values())
+            else:
+                level.extend(node)
+
+
+def _refuse_lone_surrogates(strings: list[str]) -> None:
+    for text in strings:
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as error:
+                raise BadInput("request body is not valid JSON: a string holds a lone surrogate "
+                               "(\\ud800-\\udfff without its pair)") from error
 
 
 def loads(raw: bytes | str) -> Any:
@@ -63,6 +81,6 @@ def loads(raw: bytes | str) -> Any:
         raise BadInput(f"request body nests arrays or objects deeper than {MAX_DEPTH} levels") from error
     except (ValueError, UnicodeDecodeError) as error:
         raise BadInput("request body is not valid JSON") from error
-    if depth_of(value) > MAX_DEPTH:
+    if depth_of(value, on_strings=_refuse_lone_surrogates) > MAX_DEPTH:
         raise BadInput(f"request body nests arrays or objects deeper than {MAX_DEPTH} levels")
     return value

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from taskcenter.domain import json_body
 from taskcenter.domain.errors import BadInput
 
 CODE_BAD_PARAMETER = 40001
@@ -49,7 +50,8 @@ def number(cfg: dict[str, Any], name: str, *, low: float, high: float, default: 
     if isinstance(value, bool):
         raise bad(f"{where} must be a number", where)
     if isinstance(value, str):
-        if not _NUMBER.match(value.strip()):
+        # bounded as a body's numbers are (domain/json_body.py: 38 digits); int() refuses 4,300 with ValueError
+        if len(value.strip()) > json_body.MAX_INT_DIGITS + 2 or not _NUMBER.match(value.strip()):
             raise bad(f"{where} must be a number", where)
         value = float(value) if "." in value else int(value)
     if not isinstance(value, (int, float)) or value != value:  # NaN

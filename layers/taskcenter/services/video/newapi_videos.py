@@ -29,7 +29,7 @@ class TaskNotExist(NotFound):
 
 def _sora_request(body: dict[str, Any], model: str) -> requests.CreateRequest:
     seconds = platform_specs.seconds_of(body)
-    reference = body.get("input_reference") or body.get("image") or (body.get("images") or [None])[0]
+    reference = body.get("input_reference") or body.get("image") or platform_specs.first_image(body)
     return requests.parse_json({"prompt": body.get("prompt"), "model": model, "size": body.get("size"),
                                 "seconds": seconds, **({"input_reference": reference} if reference else {})})
 

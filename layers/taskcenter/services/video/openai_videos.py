@@ -35,7 +35,8 @@ ACTION_REMIX = "remix"
 DELETED = "video_deleted_at"  # task.extra: when DELETE /v1/videos/{id} hid it (seconds)
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
-LIST_READS = 10  # queries one list page may take to skip deleted videos before it answers with fewer
+LIST_READS = 10  # queries one list page may take to skip deleted videos before it answers with fewer (and
+# has_more, last_id: the last deleted one read, so the next page goes on from there; docs/video.md)
 _STATUS = {
     states.NOT_START: "queued", states.SUBMITTED: "queued", states.QUEUED: "queued",
     states.IN_PROGRESS: "in_progress", states.UNKNOWN: "in_progress", states.MODAL: "in_progress",
@@ -187,6 +188,7 @@ def list_videos(principal: Principal, params: dict[str, str | None]) -> dict[str
         if not owns(principal, after) or after.platform not in VIDEO_PLATFORMS:
             raise BadInput("after must be the id of one of your videos", field="after")
     rows: list[Any] = []
+    more = False
     for _ in range(LIST_READS):
         batch, more = _merged_page(principal.user_id, after, limit + 1, newest_first=order == "desc")
         rows += [t for t in batch if DELETED not in submission.extra_of(t)]
@@ -194,8 +196,14 @@ def list_videos(principal: Principal, params: dict[str, str | None]) -> dict[str
             break
         after = batch[-1]
     page = [video_object(t) for t in rows[:limit]]
+    if len(rows) > limit:  # a full page: the next one starts after its last video
+        last_id, has_more = page[-1]["id"], True
+    elif more:  # the reads ran out on deleted videos: the next page starts after the last one read
+        last_id, has_more = after.task_id, True
+    else:
+        last_id, has_more = (page[-1]["id"] if page else None), False
     return {"object": "list", "data": page, "first_id": page[0]["id"] if page else None,
-            "last_id": page[-1]["id"] if page else None, "has_more": len(rows) > limit}
+            "last_id": last_id, "has_more": has_more}
 
 
 def _merged_page(user_id: int, after: Any, size: int, *, newest_first: bool) -> tuple[list[Any], bool]:

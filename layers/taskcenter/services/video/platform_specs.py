@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from taskcenter.domain import numbers, video_pricing
+from taskcenter.domain import json_body, numbers, video_pricing
 from taskcenter.domain.errors import BadInput
 from taskcenter.services.core import submission
 from taskcenter.services.core.auth import Principal
@@ -38,10 +38,11 @@ def metadata_of(body: dict[str, Any]) -> dict[str, Any]:
     if value is None:
         return {}
     if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError as error:
-            raise BadInput("metadata must be an object or a JSON string of one", field="metadata") from error
+        try:  # the request body's strict parser: no NaN, huge numbers, deep nesting or lone surrogates
+            value = json_body.loads(value)
+        except BadInput as error:
+            raise BadInput(f"metadata must be an object or a JSON string of one ({error})",
+                           field="metadata") from error
     if not isinstance(value, dict) or len(json.dumps(value)) > MAX_METADATA_BYTES:
         raise BadInput(f"metadata must be an object of at most {MAX_METADATA_BYTES} bytes", field="metadata")
     return {k: v for k, v in value.items() if k not in ("model", "model_name")}
@@ -59,8 +60,18 @@ def seconds_of(body: dict[str, Any]) -> str | None:
     return None
 
 
+def first_image(body: dict[str, Any]) -> Any:
+    """The first of `images` (video-apis.md: `string[]`; absent, null or [] for none); anything else is a 400."""
+    images = body.get("images")
+    if images is None:
+        return None
+    if not isinstance(images, list):
+        raise BadInput("images must be an array of image URLs or base64 strings", field="images")
+    return images[0] if images else None
+
+
 def _image(body: dict[str, Any]) -> str | None:
-    image = body.get("image") or (body.get("images") or [None])[0] or body.get("input_reference")
+    image = body.get("image") or first_image(body) or body.get("input_reference")
     if image is not None and (not isinstance(image, str) or len(image) > MAX_IMAGE):
         raise BadInput("image must be a URL or base64 string", field="image")
     return image
