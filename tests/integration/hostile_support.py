@@ -61,3 +61,8 @@ def assert_v1_refusal(status: int, body: Any, expected: int = 400) -> None:
     assert status == expected, body
     assert set(body) == {"code", "message", "data"} and body["data"] is None, body
     assert 40000 <= body["code"] < 50000, body
+
+
+def assert_openai_refusal(status: int, body: Any, expected: int = 400) -> None:
+    assert status == expected, body
+    assert set(body) == {"error"} and body["error"]["type"] == "invalid_request_error" and body["error"]["message"]

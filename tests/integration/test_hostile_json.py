@@ -12,6 +12,7 @@ from taskcenter.domain.json_body import MAX_DEPTH
 
 from tests.integration.hostile_support import (
     assert_mj_refusal,
+    assert_openai_refusal,
     assert_suno_refusal,
     assert_v1_refusal,
     request,
@@ -35,6 +36,8 @@ ROUTES: list[tuple[str, str, str, Callable[..., None], dict[str, Any]]] = [
      {"script_name": "follow", "serials": ["dev1"], "script_config": {"target_usernames": ["someone"]}}),
     ("POST", "/api/v1/task/retry-all", "key", assert_v1_refusal, {}),
     ("DELETE", "/api/v1/task/batch", "key", assert_v1_refusal, {"task_ids": [1]}),
+    ("POST", "/v1/videos", "key", assert_openai_refusal, {"prompt": "a kite", "model": "sora-2"}),
+    ("POST", "/v1/video/generations", "key", assert_suno_refusal, {"prompt": "a kite", "model": "kling-v1"}),
 ]
 
 
@@ -62,6 +65,11 @@ def _with_raw_value(body: dict[str, Any], raw_value: str) -> bytes:
     return ("{" + json.dumps(first) + ": " + raw_value + (", " + inner if inner else "") + "}").encode()
 
 
+def _message(reply: dict[str, Any]) -> str:
+    """The refusal's text in each surface's envelope (Suno and v1: message; MJ: description; OpenAI: error)."""
+    return str(reply.get("message") or reply.get("description") or reply["error"]["message"])
+
+
 def _headers(world: Any) -> dict[str, str]:
     return world.user.relay_headers()
 
@@ -74,7 +82,7 @@ def test_deep_nesting_is_a_400_on_every_json_route(client: Any, world: Any, meth
         assert len(raw) < 256 * 1024, name  # under the body cap: the nesting is what is refused
         status, reply = request(client, method, path, _headers(world), raw=raw)
         check(status, reply)
-        message = reply.get("message") or reply.get("description")
+        message = _message(reply)
         assert "deeper than" in message or "not valid JSON" in message, (name, reply)
     assert snapshot() == before
 
@@ -87,7 +95,7 @@ def test_non_finite_numbers_and_huge_integers_are_a_400_on_every_json_route(
     for name, raw_value in NON_FINITE.items():
         status, reply = request(client, method, path, _headers(world), raw=_with_raw_value(body, raw_value))
         check(status, reply)
-        message = reply.get("message") or reply.get("description")
+        message = _message(reply)
         assert "JSON" in message or "digits" in message, (name, reply)
     assert snapshot() == before
 
@@ -99,3 +107,18 @@ def test_nesting_up_to_the_limit_is_still_accepted(client: Any, world: Any) -> N
     raw = b'{"ids": [], "big": 1e308, "long": ' + b"9" * 38 + b"}"
     status, reply = request(client, "POST", "/suno/fetch", _headers(world), raw=raw)
     assert status == 200, reply
+
+
+@pytest.mark.parametrize(("method", "path", "who", "check", "body"), ROUTES, ids=[f"{m} {p}" for m, p, *_ in ROUTES])
+def test_a_lone_surrogate_is_a_400_on_every_json_route(client: Any, world: Any, method: str, path: str, who: str,
+                                                        check: Callable[..., None], body: dict[str, Any]) -> None:
+    """Found by hostile testing (4 Dec 2026): `"\\ud800"` is valid JSON text but no character; it was charged,
+    then every reply carrying it failed to encode (a 500, a connection cut under chalice local)."""
+    before = snapshot()
+    for raw in (_with_raw_value(body, '"a fox \\ud800"'), _with_raw_value(body, '"\\udfff"'),
+                b'{"\\ud800": 1, ' + _with_raw_value(body, '"x"')[1:]):
+        status, reply = request(client, method, path, _headers(world), raw=raw)
+        check(status, reply)
+        message = _message(reply)
+        assert "surrogate" in message, (raw, reply)
+    assert snapshot() == before

@@ -51,7 +51,8 @@ def video_world(aws: dict[str, str], sims: Any, monkeypatch: pytest.MonkeyPatch)
 
 def call(client: Any, method: str, path: str, account: Any, body: Any = None) -> tuple[int, Any]:
     headers = {**account.relay_headers(), "Content-Type": "application/json", "Host": "api.example.com"}
-    reply = client.http.request(method, path, headers=headers, body=json.dumps(body).encode() if body is not None else b"")
+    payload = json.dumps(body).encode() if body is not None else b""
+    reply = client.http.request(method, path, headers=headers, body=payload)
     return reply.status_code, json.loads(reply.body) if reply.body else None
 
 

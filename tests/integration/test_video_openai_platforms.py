@@ -123,6 +123,14 @@ def test_a_multipart_image_reaches_veo_inline_and_kling_as_bare_base64(world, si
     ({"model": "kling-v1", "prompt": ""}, "prompt"),
     ({"model": "dall-e-3", "prompt": "x"}, "model"),
     ({"model": "kling-v1", "prompt": "x", "input_reference": {"file_id": "file_1"}}, "input_reference"),
+    # found by hostile testing (4 Dec 2026): a 500 (KeyError, TypeError), or a string cut to its first letter
+    ({"model": "kling-v1", "prompt": "x", "images": {"a": 1}}, "images"),
+    ({"model": "kling-v1", "prompt": "x", "images": 5}, "images"),
+    ({"model": "kling-v1", "prompt": "x", "images": "https://img.example/a.png"}, "images"),
+    # metadata as a JSON string is read by the body's strict parser: no RecursionError (500), no NaN charged
+    ({"model": "kling-v1", "prompt": "x", "metadata": "[" * 50_000 + "]" * 50_000}, "metadata"),
+    ({"model": "kling-v1", "prompt": "x", "metadata": '{"cfg_scale": NaN}'}, "metadata"),
+    ({"model": "kling-v1", "prompt": "x", "metadata": '{"cfg_scale": 1e400}'}, "metadata"),
 ])
 def test_bad_input_is_a_400_in_openais_envelope_and_charges_nothing(world, client, body, param) -> None:
     before = int(User.get(world.user.user_id).quota)

@@ -57,3 +57,13 @@ def test_depth_of_counts_levels_without_recursion() -> None:
     for _ in range(50_000):  # built by hand: deeper than the interpreter's recursion limit
         deep = [deep]
     assert json_body.depth_of(deep) == json_body.MAX_DEPTH + 1  # stops counting once past the limit
+
+
+@pytest.mark.parametrize("text", ['{"a": "x\\ud800"}', '{"\\udc00": 1}', '[["ok", "\\udbff"]]', '"\\ud800\\ud800"'])
+def test_a_lone_surrogate_is_refused(text: str) -> None:
+    with pytest.raises(BadInput, match="surrogate"):
+        json_body.loads(text)
+
+
+def test_a_surrogate_pair_is_the_character_it_encodes() -> None:
+    assert json_body.loads('{"a": "\\ud83d\\ude00 \\u4e2d"}') == {"a": "\U0001f600 \u4e2d"}

@@ -67,6 +67,10 @@ def test_validation_names_the_field_and_picks_the_code() -> None:
         40001, "script_config.material_list")
     assert code_and_field({**base, "script_config": {**POST_CFG, "upload_wait_time": 99999}}) == (
         40001, "script_config.upload_wait_time")
+    # a numeric string past int()'s 4,300 digits was a 500 (found by hostile testing); "60" as a string is fine
+    assert code_and_field({**base, "script_config": {**POST_CFG, "upload_wait_time": "0" * 5000 + "1"}}) == (
+        40001, "script_config.upload_wait_time")
+    assert code_and_field({**base, "min_interval": "9" * 5000}) == (40001, "min_interval")
     assert code_and_field({"serials": ["d1"], "script_name": "login", "script_config": {"password": 5}}) == (
         40001, "script_config.password")
     assert code_and_field({"serials": ["d1"], "script_name": "profile", "script_config": {"bios": ["x"]}}) == (
