@@ -35,6 +35,8 @@ def test_every_key_form_new_api_takes_is_accepted_on_both_relays(client: Any, su
         {"mj-api-secret": key}, {"mj-api-secret": bare},
         {"Authorization": "midjourney-proxy", "mj-api-secret": key},  # midjourney-proxy clients
         {"Authorization": "midjourney-proxy", "mj-api-secret": f"Bearer {bare}"},
+        # new-api strips `Bearer ` before it compares (one-api forks send this pair to their MJ upstream)
+        {"Authorization": "Bearer midjourney-proxy", "mj-api-secret": key},
         {"Authorization": f"Bearer {key}", "mj-api-secret": "sk-wrong"},  # Authorization wins
     ]
     for headers in forms:

@@ -133,12 +133,11 @@ def authenticate_dashboard(authorization: str | None, new_api_user: str | None, 
 
 def relay_key(authorization: str | None, mj_api_secret: str | None = None) -> tuple[str, str | None]:
     """(key, pinned channel text or None) as new-api's TokenAuth reads them: `Authorization` (optional
-    `Bearer `), or `mj-api-secret` when there is none or it says `midjourney-proxy`; the `sk-` prefix is
+    `Bearer `), or `mj-api-secret` when there is none or it says (`Bearer `) `midjourney-proxy`; the `sk-` prefix is
     optional; `KEY-<channel id>` names a channel (newapi-relay-wire.md §1.1)."""
-    value = (authorization or "").strip()
-    if not value or value.lower() == MJ_PROXY_SCHEME:
-        value = (mj_api_secret or "").strip()
-    value = bearer_value(value)
+    value = bearer_value((authorization or "").strip())  # `Bearer ` comes off first: `Bearer midjourney-proxy`
+    if not value or value.lower() == MJ_PROXY_SCHEME:   # defers to mj-api-secret too (middleware/auth.go)
+        value = bearer_value((mj_api_secret or "").strip())
     if value.startswith(API_KEY_PREFIX):
         value = value[len(API_KEY_PREFIX):]
     key, *rest = value.split("-")
