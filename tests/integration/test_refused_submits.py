@@ -176,3 +176,28 @@ def test_a_withdrawn_task_is_gone_before_the_timeouts_look(client: Any, mj: Any)
     assert sweeper.sweep_timeouts().timed_out == [] and refunds.reconcile() is not None
     assert polling.dispatch_due_polls().due == 0
     assert entries(mj.user) == [] and tasks_of(mj.user) == []
+
+
+@pytest.mark.parametrize(("failure", "answer"), [("submit_error_rate", (503, None)), ("queue_full_rate", (200, 23))])
+def test_a_refused_mj_submit_is_not_replayed_under_its_idempotency_key(client: Any, mj: Any, failure: str,
+                                                                       answer: tuple[int, int | None]) -> None:
+    """Found by hostile testing (4 Dec 2026): a relayed 503 or code 23 was kept as the key's answer and replayed
+    for 24 h, so a client retrying with the same key after the upstream recovered never got its task."""
+    import json
+
+    sim = mj.extra["sim"]
+    headers = {**mj.user.relay_headers(), "Idempotency-Key": f"retry-{failure}"}
+    setattr(sim.config, failure, 1.0)  # every channel refuses
+    refused_at = balances(mj.user)
+    first = client.http.post("/mj/submit/imagine", headers=headers, body=json.dumps({"prompt": "a red fox"}))
+    status, code = answer
+    assert first.status_code == status and (code is None or json.loads(first.body)["code"] == code), first.body
+    assert balances(mj.user) == refused_at  # nothing charged
+    setattr(sim.config, failure, 0.0)  # the upstream is back: the same key makes the task now
+    before = balances(mj.user)
+    again = client.http.post("/mj/submit/imagine", headers=headers, body=json.dumps({"prompt": "a red fox"}))
+    assert again.headers.get("Idempotent-Replayed") != "true" and json.loads(again.body)["code"] == 1, again.body
+    assert balances(mj.user)[0] == before[0] - 50_000  # charged once, for the task it made
+    replay = client.http.post("/mj/submit/imagine", headers=headers, body=json.dumps({"prompt": "a red fox"}))
+    assert replay.headers.get("Idempotent-Replayed") == "true"
+    assert json.loads(replay.body)["result"] == json.loads(again.body)["result"]  # the task the key made

@@ -46,6 +46,15 @@ def check_key(key: str | None) -> str | None:
     return key
 
 
+class NotKept(Exception):  # noqa: N818 - not an error: a reply that must not be replayed
+    """Raised by `produce` with the reply to a request that created and charged nothing (a relayed upstream
+    refusal or failure answered as a value): the client gets it, and the key stays free for a retry."""
+
+    def __init__(self, value: dict[str, Any]) -> None:
+        super().__init__("a reply not kept for the Idempotency-Key")
+        self.value = value
+
+
 class _Remaining:
     """Stands in for the Lambda context so Powertools sets an in-progress expiry."""
 
@@ -60,6 +69,14 @@ def run_once(scope: str, *, user_id: int, key: str | None, request: Any,
              produce: Callable[[], dict[str, Any]]) -> Outcome:
     """Run `produce` once per (scope, user, key); later calls with the same key get its first result."""
     key = check_key(key)
+    try:
+        return _run_once(scope, user_id, key, request, produce)
+    except NotKept as unkept:  # Powertools deleted its in-progress record: nothing is kept for the key
+        return Outcome(unkept.value, replayed=False)
+
+
+def _run_once(scope: str, user_id: int, key: str | None, request: Any,
+              produce: Callable[[], dict[str, Any]]) -> Outcome:
     if key is None:
         return Outcome(produce(), replayed=False)
 

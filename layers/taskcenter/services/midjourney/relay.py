@@ -154,12 +154,13 @@ def _submit_parsed(principal: Principal, request: MjSubmission) -> dict[str, Any
     try:
         task = submission.submit_now(principal, spec, payload=full)
     except (UpstreamRejected, UpstreamUnavailable) as error:
+        # relayed as the upstream answered, but never replayed for an Idempotency-Key: nothing was made or charged
         relayed = _relayed_non_2xx(error)
         if relayed is not None:
-            return relayed
+            raise idempotency.NotKept(relayed) from error
         refusal = _upstream_refusal(error)
         if refusal is not None:  # new-api relays the upstream's own answer: HTTP 200, its code (docs/compatibility.md)
-            return refusal
+            raise idempotency.NotKept(refusal) from error
         if isinstance(error, UpstreamRejected):
             raise MjRefused(error.message, _upstream_code(error.message)) from error
         raise
