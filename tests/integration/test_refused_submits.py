@@ -201,3 +201,17 @@ def test_a_refused_mj_submit_is_not_replayed_under_its_idempotency_key(client: A
     replay = client.http.post("/mj/submit/imagine", headers=headers, body=json.dumps({"prompt": "a red fox"}))
     assert replay.headers.get("Idempotent-Replayed") == "true"
     assert json.loads(replay.body)["result"] == json.loads(again.body)["result"]  # the task the key made
+
+
+def test_a_2xx_mj_refusal_is_relayed_without_where_the_channel_lives(client: Any, mj: Any,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """midjourney-proxy refuses with HTTP 200 and a code (9 carries its exception's text). Found by hostile
+    testing (4 Dec 2026): the text reached the client with only the channel's secret taken out."""
+    sim = mj.extra["sim"]
+    leak = f"submit failed: connect to {sim.url}/mj via proxy http://10.20.30.40:7890 refused, key sim-secret"
+    monkeypatch.setattr(sim, "submit", lambda kind, body: (200, {"code": 9, "description": leak, "result": None,
+                                                                  "properties": {"proxy": "10.20.30.40:7890"}}))
+    status, reply = post(client, "/mj/submit/imagine", {"prompt": "a fox"}, mj.user.relay_headers())
+    assert (status, reply["code"]) == (200, 9), reply  # the upstream's answer, as new-api relays it
+    assert reply["description"] == "submit failed: connect to [url] via proxy [url] refused, key [secret]"
+    assert reply["properties"] == {"proxy": "[address]:7890"}

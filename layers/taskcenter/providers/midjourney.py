@@ -166,9 +166,9 @@ class MidjourneyProvider:
             raise TransientUpstreamError("midjourney submit: reply is not a JSON object")
         code = answer.get("code")
         description = http.redact(str(answer.get("description") or ""), self.channel.secret)
-        if code == QUEUE_FULL:  # the body is relayed to the client if no other channel takes it: no secret in it
+        if code == QUEUE_FULL:  # relayed to the client if no other channel takes it: no secret or address in it
             raise TransientUpstreamError(f"[23] queue full: {description}", status=reply.status,
-                                         body=self._redacted(answer))
+                                         body=relayable.public_object(answer, self.channel))
         if isinstance(code, bool) or not isinstance(code, int):
             # a 200 without a numeric code is garbage, not a refusal: another channel may answer properly
             raise TransientUpstreamError(f"midjourney submit: reply code {code!r} is not a number",
@@ -176,7 +176,7 @@ class MidjourneyProvider:
         if code not in ACCEPTED_CODES:
             # users see the protocol's code in our words (mj_relay reads "[code]"), never the upstream's text
             raise PermanentUpstreamError(f"[{code}] {description[:300] or 'refused'}", status=reply.status,
-                                         body=self._redacted(answer),
+                                         body=relayable.public_object(answer, self.channel),
                                          public=f"[{code}] {REFUSAL_WORDS.get(code, 'refused')}")
         upstream_id = answer.get("result")
         if not isinstance(upstream_id, (str, int)) or not str(upstream_id):

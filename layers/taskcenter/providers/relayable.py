@@ -75,14 +75,20 @@ def public_text(text: str, channel: ChannelInfo) -> str:
     return _IPV6.sub("[address]", _IPV4.sub("[address]", text))
 
 
-def _without_secret(value: Any, secret: str) -> Any:
+def _each_string(value: Any, change: Any) -> Any:
+    """`value` (parsed JSON: nesting bounded by the strict parser) with `change` applied to every string in it."""
     if isinstance(value, str):
-        return value.replace(secret, "[secret]")
+        return change(value)
     if isinstance(value, list):
-        return [_without_secret(v, secret) for v in value]
+        return [_each_string(v, change) for v in value]
     if isinstance(value, dict):
-        return {k: _without_secret(v, secret) for k, v in value.items()}
+        return {k: _each_string(v, change) for k, v in value.items()}
     return value
+
+
+def public_object(value: Any, channel: ChannelInfo) -> Any:
+    """An upstream's refusal object with every text in it cleaned (`public_text`): what a 2xx refusal relays."""
+    return _each_string(value, lambda text: public_text(text, channel))
 
 
 def public_state(state: UpstreamState, channel: ChannelInfo) -> UpstreamState:
@@ -91,6 +97,9 @@ def public_state(state: UpstreamState, channel: ChannelInfo) -> UpstreamState:
     changes: dict[str, Any] = {"fail_reason": public_text(state.fail_reason, channel),
                                "progress": public_text(state.progress, channel)}
     if channel.secret:
-        changes |= {"data": _without_secret(state.data, channel.secret),
-                    "extra": _without_secret(state.extra, channel.secret)}
+        def without_secret(text: str) -> str:
+            return text.replace(channel.secret, "[secret]")
+
+        changes |= {"data": _each_string(state.data, without_secret),
+                    "extra": _each_string(state.extra, without_secret)}
     return dataclasses.replace(state, **changes)
