@@ -140,12 +140,23 @@ def _internal(surface: str, request_id: str) -> Response:
     return json_response({"error": "internal_error", "message": message}, 500)
 
 
+def _fitting(response: Response) -> Response:
+    """The reply, if Lambda can return it (6 MB as the runtime encodes it: taskcenter.domain.lambda_limits); else
+    a 413 in the surface's envelope, where API Gateway would answer a bare 502."""
+    from taskcenter.domain import lambda_limits
+
+    if isinstance(response.body, str) and not lambda_limits.response_fits(response.to_dict()):
+        raise TooLarge("the reply would be larger than one Lambda response carries (6 MB); "
+                       "ask for fewer tasks at once (fewer ids, a smaller page_size)")
+    return response
+
+
 def guarded(surface: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
     def wrap(view: Callable[..., Response]) -> Callable[..., Response]:
         @functools.wraps(view)
         def run(*args: Any, **kwargs: Any) -> Response:
             try:
-                return _cors(surface, view(*args, **kwargs))
+                return _fitting(_cors(surface, view(*args, **kwargs)))
             except DomainError as err:
                 logger.info("request refused", extra={"surface": surface, "reason": err.code, "detail": err.message})
                 return _cors(surface, _error_for(surface, err))
