@@ -55,10 +55,21 @@ def test_secrets_are_whsec_with_at_least_24_bytes() -> None:
     assert len(base64.b64decode(secret[6:])) >= 24
 
 
-@pytest.mark.parametrize("value", [None, "", "ftp://x/", "http://", "http://u:p@h/", "x" * 3000, "http://h:99999/", 5])
+@pytest.mark.parametrize("value", [None, "", "ftp://x/", "http://", "http://u:p@h/", "x" * 3000, "http://h:99999/", 5,
+                                   # no delivery could use these (found by hostile testing, 4 Dec 2026)
+                                   "https://exa mple.com/hook", "https://example.com/\r\nX-Injected: 1",
+                                   "https://example.com/\x00x", "https://xn--/hook", "https://a..b/", "https://-a.com/",
+                                   "https://example.com/a\tb", f"https://{'a' * 64}.com/"])
 def test_bad_urls(value: object) -> None:
     with pytest.raises(BadInput):
         rules.check_url(value)
+
+
+@pytest.mark.parametrize("value", ["https://example.com/hook?x=1%20y", "http://10.0.0.1:8080/h", "https://[::1]/h",
+                                   "https://bücher.de/h", "https://xn--bcher-kva.de/h", "https://my_host.example.com/",
+                                   "  https://example.com/padded  "])
+def test_good_urls_keep_their_form(value: str) -> None:
+    assert rules.check_url(value) == value.strip()  # private addresses are refused at delivery (docs/webhooks.md)
 
 
 def test_event_filters() -> None:

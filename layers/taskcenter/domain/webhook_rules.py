@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import random
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -78,7 +80,34 @@ def check_url(value: object, *, name: str = "url", require_https: bool = False) 
     schemes = ("https",) if require_https else ("http", "https")
     if parts.scheme not in schemes or not parts.hostname or parts.username or parts.password:
         raise BadInput(f"{name} must be an {'/'.join(schemes)} URL without credentials", field=name)
+    # urlsplit drops tabs and line breaks and takes any host text: a URL no delivery could ever use (a space
+    # in the host, CR LF, NUL, `xn--`) would be kept and retried for two days, so it is refused here
+    if any(c.isspace() or not c.isprintable() for c in url):
+        raise BadInput(f"{name} must not contain spaces or control characters (percent-encode them)", field=name)
+    if not _is_host(parts.hostname):
+        raise BadInput(f"{name} has no valid host name", field=name)
     return url
+
+
+_LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)\Z")
+
+
+def _is_host(host: str) -> bool:
+    """An IP literal, or a DNS name (IDNA: `bücher.de` and its `xn--` form) of valid labels."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.encode("idna").decode("ascii").lower().rstrip(".")
+        labels = ascii_host.split(".")
+        for label in labels:
+            if label.startswith("xn--"):
+                label.encode("ascii").decode("idna")  # a punycode label must decode
+    except UnicodeError:
+        return False
+    return len(ascii_host) <= 253 and all(_LABEL.match(label) for label in labels)
 
 
 def parse_schedule(text: str) -> tuple[int, ...]:
