@@ -110,6 +110,8 @@ def test_list_by_condition_takes_numbers_and_more_than_100_ids(client: Any, mj: 
     ids: list[Any] = [int(i) for i in mine] + [str(10**15 + n) for n in range(300)]  # as the Dooy gallery sends
     status, items = post(client, "/mj/task/list-by-condition", {"ids": ids}, h)
     assert status == 200 and [i["id"] for i in items] == mine
+    for empty in ({}, {"ids": None}, {"ids": []}):  # new-api answers [] (newapi-relay-wire.md 3.6)
+        assert post(client, "/mj/task/list-by-condition", empty, h) == (200, [])
     from taskcenter.services.midjourney import views
 
     too_many = [str(n) for n in range(views.most_ids() + 1)]

@@ -88,6 +88,8 @@ def task_view(task: Task, base_url: str) -> dict[str, Any]:
 
 def _ids(body: dict[str, Any]) -> list[str]:
     ids = body.get("ids")
+    if ids is None:  # `{}` or `"ids": null`: new-api answers [] (newapi-relay-wire.md 3.6)
+        return []
     if isinstance(ids, list):  # the Dooy client sends numeric ids as JSON numbers
         ids = [str(i) if isinstance(i, int) and not isinstance(i, bool) else i for i in ids]
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from taskcenter.domain import json_body, numbers, video_pricing
-from taskcenter.domain.errors import BadInput
+from taskcenter.domain.errors import BadInput, TooLarge
 from taskcenter.services.core import submission
 from taskcenter.services.core.auth import Principal
 from taskcenter.services.video import openai_videos, requests
@@ -72,8 +72,11 @@ def first_image(body: dict[str, Any]) -> Any:
 
 def _image(body: dict[str, Any]) -> str | None:
     image = body.get("image") or first_image(body) or body.get("input_reference")
-    if image is not None and (not isinstance(image, str) or len(image) > MAX_IMAGE):
+    if image is not None and not isinstance(image, str):
         raise BadInput("image must be a URL or base64 string", field="image")
+    if image is not None and len(image) > MAX_IMAGE:
+        raise TooLarge(f"image is {len(image)} characters; at most {MAX_IMAGE} (a URL, or base64 of an image of "
+                       f"about {MAX_IMAGE * 3 // 4 // 1024} KB)", field="image")
     return image
 
 
