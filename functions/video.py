@@ -14,11 +14,11 @@ from taskcenter.services.core.idempotency import HEADER as IDEMPOTENCY_HEADER
 
 from functions._http import (
     CONTENT_TYPES,
-    MAX_BODY_BYTES,
     guarded,
     header,
     json_object,
     json_response,
+    lambda_body_limit,
     lazy_module,
     query,
 )
@@ -72,11 +72,13 @@ def create_video() -> Response:
     # Every configured video model, not only Sora's (services/video/openai_platforms.py)
     if content_type.lower().startswith("multipart/form-data"):
         raw = request.raw_body or b""
-        if len(raw) > MAX_BODY_BYTES:
-            raise TooLarge(f"request body larger than {MAX_BODY_BYTES} bytes")
+        limit = lambda_body_limit(request)  # images ride in the body: as large as one Lambda event carries
+        if len(raw) > limit:
+            raise TooLarge(f"request body larger than {limit} bytes (one Lambda event, 6 MB, base64-encoded)")
         outcome = openai_platforms.create_multipart(principal, raw, content_type, key)
     else:
-        outcome = openai_platforms.create_json(principal, json_object(request), key)
+        outcome = openai_platforms.create_json(principal, json_object(request, max_bytes=lambda_body_limit(request)),
+                                               key)
     return _ok(outcome.value, outcome)
 
 

@@ -12,7 +12,17 @@ from taskcenter.services.core.auth import authenticate_relay
 from taskcenter.services.core.idempotency import HEADER as IDEMPOTENCY_HEADER
 
 from functions import video as video_routes  # one set of video permissions
-from functions._http import CONTENT_TYPES, base_url, guarded, header, json_object, json_response, lazy_module, suno_ok
+from functions._http import (
+    CONTENT_TYPES,
+    base_url,
+    guarded,
+    header,
+    json_object,
+    json_response,
+    lambda_body_limit,
+    lazy_module,
+    suno_ok,
+)
 
 if TYPE_CHECKING:  # loaded by the first call (cold start: see lazy_module)
     from taskcenter.services.video import newapi_videos
@@ -44,7 +54,8 @@ def _submitted(outcome: Any) -> Response:
 def submit_video_generation() -> Response:
     request = bp.current_request
     principal = authenticate_relay(header(request, "Authorization"))
-    return _submitted(newapi_videos.submit(principal, json_object(request), header(request, IDEMPOTENCY_HEADER)))
+    body = json_object(request, max_bytes=lambda_body_limit(request))  # images in the body (docs/video.md)
+    return _submitted(newapi_videos.submit(principal, body, header(request, IDEMPOTENCY_HEADER)))
 
 
 @bp.route("/v1/video/generations/{task_id}", methods=["GET"])
@@ -59,8 +70,8 @@ def fetch_video_generation(task_id: str) -> Response:
 def submit_kling_video(action: str) -> Response:
     request = bp.current_request
     principal = authenticate_relay(header(request, "Authorization"))
-    return _submitted(newapi_videos.kling_native(principal, action, json_object(request),
-                                                 header(request, IDEMPOTENCY_HEADER)))
+    body = json_object(request, max_bytes=lambda_body_limit(request))
+    return _submitted(newapi_videos.kling_native(principal, action, body, header(request, IDEMPOTENCY_HEADER)))
 
 
 @bp.route("/kling/v1/videos/{action}/{task_id}", methods=["GET"])

@@ -142,10 +142,6 @@ class MidjourneyProvider:
         if kind not in SUBMIT_KINDS:
             raise PermanentUpstreamError(f"unsupported Midjourney submission {kind!r}",
                                          public=f"unsupported Midjourney submission {kind[:20]!r}")
-        if request.payload.get("images_not_kept"):
-            # A resubmission from the stored task: its images lived only in the request (docs/midjourney.md).
-            raise PermanentUpstreamError("the request's images were not kept for a resubmission",
-                                         public="the request's images were not kept; submit it again")
         body = dict(request.payload.get("body") or {})
         if kind == "video" and request.upstream_parent_id:
             body["taskId"] = request.upstream_parent_id

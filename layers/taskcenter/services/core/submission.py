@@ -60,6 +60,9 @@ if TYPE_CHECKING:
     from taskcenter.store.models import Task
 
 SUBMIT_KEY = "_submit"
+# A stored payload's list of the request fields it did not keep (images: sent from the request only, never
+# stored; docs/midjourney.md "Large images", docs/video.md "Images"): the task cannot be submitted again.
+IMAGES_NOT_KEPT = "images_not_kept"
 SUBMITTED_STATES = frozenset({states.SUBMITTED, states.QUEUED, states.IN_PROGRESS, states.MODAL})
 DRAINING_RECHECK_SECONDS = 300  # a task pinned to a disabled channel looks again this often
 
@@ -259,6 +262,12 @@ def dispatch_to_upstream(task: Task, *, client_waiting: bool, payload: dict[str,
                             payload=payload if payload is not None else upstream_payload(task),
                             upstream_parent_id=str(facts.get("upstream_parent_id") or ""),
                             user_id=int(task.user_id or 0))
+    if request.payload.get(IMAGES_NOT_KEPT):  # a resubmission from the stored task: its images are gone
+        reason = "upstream refused the task: the request's images were not kept; submit it again"
+        if client_waiting:
+            raise _refused(task, reason, UpstreamRejected(reason))
+        fail_task(task, reason)
+        return task
     channels = candidate_channels(task)
     if not channels and not client_waiting and pinned_channel_disabled(task):
         # Its channel (a device's host) is drained: the task waits for it to be enabled again, without using

@@ -145,7 +145,7 @@ def _submit_parsed(principal: Principal, request: MjSubmission) -> dict[str, Any
         spec_fields["extra"] = {task_events.HOOK_FIELD: request.notify_hook}
     full = {"kind": request.kind, "body": request.body}
     kept, taken = without_images(request.body)
-    stored = {"kind": request.kind, "body": kept, **({"images_not_kept": taken} if taken else {})}
+    stored = {"kind": request.kind, "body": kept, **({submission.IMAGES_NOT_KEPT: taken} if taken else {})}
     spec = submission.TaskSpec(
         platform=PLATFORM, kind=KIND, action=request.action, model_name=request.model_name,
         payload=stored, properties=properties,

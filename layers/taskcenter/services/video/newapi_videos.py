@@ -18,7 +18,7 @@ from taskcenter.domain import states
 from taskcenter.domain.errors import BadInput, NotFound
 from taskcenter.services.core import idempotency, submission
 from taskcenter.services.core.auth import Principal, owns
-from taskcenter.services.video import openai_videos, platform_specs, requests
+from taskcenter.services.video import openai_videos, platform_specs, requests, sent_images
 from taskcenter.store.repositories import current as repositories
 
 
@@ -48,7 +48,7 @@ def submit(principal: Principal, body: dict[str, Any], idempotency_key: str | No
     key = idempotency.check_key(idempotency_key)
 
     def produce() -> dict[str, Any]:
-        task = submission.submit_now(principal, spec)
+        task = sent_images.submit_now(principal, spec)
         return {"id": task.task_id, "task_id": task.task_id, "object": "video", "model": model,
                 "status": "queued", "progress": 0, "created_at": int(task.submit_ms) // 1000}
 

@@ -24,6 +24,7 @@ from taskcenter.domain.errors import BadInput, NotFound, UpstreamRejected, Upstr
 from taskcenter.services.core import idempotency, submission
 from taskcenter.services.core.auth import Principal, owns
 from taskcenter.services.video import content as video_content
+from taskcenter.services.video import sent_images
 from taskcenter.services.video.requests import CreateRequest, prompt_of
 from taskcenter.store.repositories import current as repositories
 
@@ -128,7 +129,7 @@ def submit_spec(principal: Principal, spec: submission.TaskSpec, idempotency_key
 
     def produce() -> dict[str, Any]:
         try:
-            task = submission.submit_now(principal, spec)
+            task = sent_images.submit_now(principal, spec)
         except (UpstreamUnavailable, UpstreamRejected) as error:
             if getattr(error, "task_id", ""):
                 error.message = f"{error.message} (video {error.task_id} failed and was refunded)"

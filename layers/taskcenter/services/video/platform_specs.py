@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from taskcenter.domain import json_body, numbers, video_pricing
-from taskcenter.domain.errors import BadInput, TooLarge
+from taskcenter.domain.errors import BadInput
 from taskcenter.services.core import submission
 from taskcenter.services.core.auth import Principal
 from taskcenter.services.video import openai_videos, requests
@@ -27,7 +27,6 @@ KLING_DURATIONS = ("5", "10")
 SEEDANCE_RESOLUTIONS = ("480p", "720p", "1080p")
 _ASPECT = {"1280x720": "16:9", "1920x1080": "16:9", "720x1280": "9:16", "1080x1920": "9:16"}
 MAX_METADATA_BYTES = 16 * 1024
-MAX_IMAGE = 256 * 1024
 
 Builder = Callable[[Principal, dict[str, Any], str], submission.TaskSpec]
 
@@ -74,9 +73,10 @@ def _image(body: dict[str, Any]) -> str | None:
     image = body.get("image") or first_image(body) or body.get("input_reference")
     if image is not None and not isinstance(image, str):
         raise BadInput("image must be a URL or base64 string", field="image")
-    if image is not None and len(image) > MAX_IMAGE:
-        raise TooLarge(f"image is {len(image)} characters; at most {MAX_IMAGE} (a URL, or base64 of an image of "
-                       f"about {MAX_IMAGE * 3 // 4 // 1024} KB)", field="image")
+    # base64 is bounded by the body (one Lambda event: functions/_http.lambda_body_limit) and never stored
+    # (services/video/sent_images.py); a URL is stored, and as long as a URL gets
+    if image is not None and image.startswith(("http://", "https://")) and len(image) > requests.MAX_URL:
+        raise BadInput(f"image URL is longer than {requests.MAX_URL} characters", field="image")
     return image
 
 
