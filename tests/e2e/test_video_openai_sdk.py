@@ -58,8 +58,8 @@ def test_the_openai_sdk_drives_the_videos_api(local_stack: RunningStack, monkeyp
     assert (video.object, video.status, video.model, video.seconds, video.size) == \
         ("video", "queued", "sora-2", "4", "1280x720")
     assert _quota(stack) == before - 4 * 50_000  # 0.10 USD a second, charged at submission
-    with_image = client.videos.create(prompt="a fox in the snow", input_reference=("fox.png", b"\x89PNG" + b"\0" * 64,
-                                                                                   "image/png"))
+    photo = b"\x89PNG" + bytes(range(256)) * 8_000  # a 2 MB phone photo, over HTTP (once refused: 256 KB cap)
+    with_image = client.videos.create(prompt="a fox in the snow", input_reference=("fox.png", photo, "image/png"))
     assert with_image.status == "queued"
 
     done = _until_done(client, video.id)
