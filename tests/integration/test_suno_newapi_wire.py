@@ -28,6 +28,10 @@ def test_continuation_task_id_reaches_the_upstream_verbatim_and_the_reply_relays
     assert suno_sim.submits[-1].body == {**body, "mv": "chirp-v3-0"}  # our public id, untranslated (as new-api)
     assert call(client, "POST", "/suno/submit/music", world.user.relay_headers(),
                 {"task_id": 5})[0] == 400  # wrong JSON type: invalid_request
+    # new-api forwards a string only when non-empty, continue_at when non-zero (newapi-relay-wire.md 2.1)
+    status, reply, _ = submit(client, world.user, body={"prompt": "a calm sea", "title": "", "tags": "",
+                                                         "continue_at": 0, "continue_clip_id": ""})
+    assert status == 200 and suno_sim.submits[-1].body == {"prompt": "a calm sea", "mv": "chirp-v3-0"}, reply
 
 
 def test_fetch_items_are_the_full_task_dto(client: Any, suno_world: Any, suno_sim: Any) -> None:

@@ -156,6 +156,8 @@ def validate_body(action: str, body: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(value, types) or (bool in types) != isinstance(value, bool):
             kind = "a boolean" if bool in types else "a number" if int in types else "a string"
             raise BadInput(f"{name} must be {kind}", field=name)
+        if value == "" or (name == "continue_at" and value == 0):
+            continue  # new-api forwards a string only when non-empty, continue_at when non-zero (wire 2.1)
         payload[name] = value
     if action == "LYRICS" and not str(payload.get("prompt") or "").strip():
         raise BadInput("prompt_empty: lyrics requires a prompt", field="prompt")
