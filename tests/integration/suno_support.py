@@ -79,3 +79,24 @@ def write_tasks(rows: list[dict[str, Any]]) -> list[Any]:
         return built
     support.add_listing_counts(deltas)
     return built
+
+
+def run_engine(sim: SunoSimulator, task_ids: list[str], rounds: int) -> None:
+    """The jobs as the event runner runs them (dispatcher, then the queues), both clocks moved 3 s a round,
+    until every task in `task_ids` is finished or `rounds` have run."""
+    from taskcenter import clock
+    from taskcenter.domain import states
+    from taskcenter.store import tasks as task_store
+
+    from functions import jobs
+    from tests.engine_support import SCHEDULE_EVENT, run_queue
+
+    for _ in range(rounds):
+        clock.advance(3)
+        sim.advance(3)
+        jobs.poll_dispatcher(SCHEDULE_EVENT, None)
+        for queue, handler in (("poll", jobs.poll_worker), ("retry", jobs.retry_worker),
+                               ("refund", jobs.refund_worker)):
+            run_queue(queue, handler)
+        if all(task_store.get(t).status in states.TERMINAL for t in task_ids):
+            return

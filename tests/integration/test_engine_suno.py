@@ -43,15 +43,7 @@ def test_mixed_suno_tasks_all_end_and_failed_ones_are_refunded_once(suno_world, 
     refused = client.http.post("/suno/submit/music", headers=headers, body=json.dumps({"prompt": "unlucky"}))
     assert refused.status_code >= 500
 
-    for _ in range(60):
-        clock.advance(3)
-        suno_sim.advance(3)
-        jobs.poll_dispatcher(SCHEDULE_EVENT, None)
-        for queue, handler in (("poll", jobs.poll_worker), ("retry", jobs.retry_worker),
-                               ("refund", jobs.refund_worker)):
-            run_queue(queue, handler)
-        if all(task_store.get(t).status in states.TERMINAL for t in submitted):
-            break
+    suno_support.run_engine(suno_sim, submitted, rounds=60)
     tasks = {t: task_store.get(t) for t in submitted}
     assert all(t.status in states.TERMINAL for t in tasks.values()), {t: x.status for t, x in tasks.items()}
     for task_id, prompt in zip(submitted, PROMPTS, strict=True):

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import json
 
-from taskcenter import clock
 from taskcenter.domain import states
 from taskcenter.store import tasks as task_store
 
-from tests.engine_support import SCHEDULE_EVENT, run_queue
 from tests.integration import suno_support
 
 suno_sim = suno_support.suno_sim  # fixtures
@@ -20,8 +18,6 @@ CHANNEL_SECRET = "sim-secret"  # tests/support.seed_world's channel secret (the 
 
 def test_polled_fail_reason_never_shows_the_channel_secret(suno_world, suno_sim, client, frozen_clock,
                                                            monkeypatch) -> None:
-    from functions import jobs
-
     for name, value in {"POLL_CHAIN_DELAY_SECONDS": "0", "FIRST_POLL_SECONDS": "0",
                         "POLL_FAST_WINDOW_SECONDS": "10", "REFUND_GRACE_SECONDS": "30"}.items():
         monkeypatch.setenv(name, value)
@@ -39,15 +35,7 @@ def test_polled_fail_reason_never_shows_the_channel_secret(suno_world, suno_sim,
                              body=json.dumps({"prompt": "sim:fail please"}))
     assert reply.status_code == 200, reply.body
     task_id = json.loads(reply.body)["data"]
-    for _ in range(40):
-        clock.advance(3)
-        suno_sim.advance(3)
-        jobs.poll_dispatcher(SCHEDULE_EVENT, None)
-        for queue, handler in (("poll", jobs.poll_worker), ("retry", jobs.retry_worker),
-                               ("refund", jobs.refund_worker)):
-            run_queue(queue, handler)
-        if task_store.get(task_id).status in states.TERMINAL:
-            break
+    suno_support.run_engine(suno_sim, [task_id], rounds=40)
     assert task_store.get(task_id).status == states.FAILURE
 
     listing = client.http.get("/api/task/self", headers=suno_world.user.dashboard_headers())
