@@ -13,7 +13,7 @@ from taskcenter.store.models import Task
 from tests.integration import test_video_newapi_kling as kling_routes
 from tests.integration import test_video_openai as openai_routes
 from tests.integration.test_video_newapi_kling import call as newapi_call
-from tests.integration.test_video_openai import call
+from tests.integration.test_video_openai import call, multipart
 
 sims, video_world = kling_routes.sims, kling_routes.video_world  # fixtures
 sora_sim, sora_world = openai_routes.sora_sim, openai_routes.sora_world
@@ -28,14 +28,11 @@ def _stored(task_id: str) -> tuple[dict[str, Any], str]:
 
 def test_an_sdk_file_part_of_megabytes_reaches_sora_and_is_not_stored(sora_world: Any, sora_sim: Any,
                                                                       client: Any) -> None:
-    boundary = "xyzBOUNDARY"
     parts = [(b'Content-Disposition: form-data; name="prompt"\r\n\r\n', b"a fox"),
              (b'Content-Disposition: form-data; name="input_reference"; filename="fox.png"\r\n'
               b"Content-Type: image/png\r\n\r\n", PHOTO)]
-    raw = b"".join(b"--" + boundary.encode() + b"\r\n" + head + body + b"\r\n" for head, body in parts)
-    raw += b"--" + boundary.encode() + b"--\r\n"
-    status, video, _ = call(client, "POST", "/v1/videos", sora_world.user, raw=raw,
-                            content_type=f"multipart/form-data; boundary={boundary}")
+    raw, content_type = multipart(parts)
+    status, video, _ = call(client, "POST", "/v1/videos", sora_world.user, raw=raw, content_type=content_type)
     assert status == 200, video
     assert sora_sim.creates[-1]["input_reference_bytes"] == len(PHOTO)
     stored, item = _stored(video["id"])

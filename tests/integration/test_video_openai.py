@@ -52,6 +52,12 @@ def call(client: Any, method: str, path: str, account: Any, body: Any = None, *,
     return reply.status_code, json.loads(reply.body) if reply.body else None, dict(reply.headers)
 
 
+def multipart(parts: list[tuple[bytes, bytes]], boundary: str = "xyzBOUNDARY") -> tuple[bytes, str]:
+    """A multipart/form-data body of (part headers, part body) pairs, and its Content-Type."""
+    raw = b"".join(b"--" + boundary.encode() + b"\r\n" + head + body + b"\r\n" for head, body in parts)
+    return raw + b"--" + boundary.encode() + b"--\r\n", f"multipart/form-data; boundary={boundary}"
+
+
 def quota_of(user_id: int) -> int:
     return int(User.get(user_id, consistent_read=True).quota)
 
@@ -164,15 +170,12 @@ def test_dashboard_shows_new_api_platform_and_result_url(sora_world, sora_sim, c
 
 
 def test_multipart_with_an_image_reaches_the_upstream_as_a_file(sora_world, sora_sim, client) -> None:
-    boundary = "xyzBOUNDARY"
     parts = [(b'Content-Disposition: form-data; name="prompt"\r\n\r\n', b"a fox"),
              (b'Content-Disposition: form-data; name="seconds"\r\n\r\n', b"8"),
              (b'Content-Disposition: form-data; name="input_reference"; filename="fox.png"\r\n'
               b"Content-Type: image/png\r\n\r\n", b"\x89PNG" + b"\x00" * 1000)]
-    raw = b"".join(b"--" + boundary.encode() + b"\r\n" + head + body + b"\r\n" for head, body in parts)
-    raw += b"--" + boundary.encode() + b"--\r\n"
-    status, video, _ = call(client, "POST", "/v1/videos", sora_world.user, raw=raw,
-                            content_type=f"multipart/form-data; boundary={boundary}")
+    raw, content_type = multipart(parts)
+    status, video, _ = call(client, "POST", "/v1/videos", sora_world.user, raw=raw, content_type=content_type)
     assert status == 200 and video["seconds"] == "8", video
     assert sora_sim.creates[-1]["input_reference_bytes"] == 1004 and sora_sim.creates[-1]["seconds"] == "8"
 

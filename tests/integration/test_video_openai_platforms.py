@@ -17,7 +17,7 @@ from infra.simulators.kling import KlingSimConfig, KlingSimulator
 from infra.simulators.lro_video import ArkSimulator, VeoSimulator, VideoSimConfig
 from infra.simulators.sora import asset_bytes
 from tests.integration.test_video_newapi_kling import run_engine
-from tests.integration.test_video_openai import call, kept_bytes
+from tests.integration.test_video_openai import call, kept_bytes, multipart
 
 
 @pytest.fixture
@@ -98,16 +98,13 @@ def test_a_multipart_image_reaches_veo_inline_and_kling_as_bare_base64(world, si
     kling, ark, veo = sims
     image = b"\x89PNG" + b"\x01" * 300
     for model in ("veo-3.0-generate-001", "kling-v1"):
-        boundary = "xyzBOUNDARY"
         parts = [(b'Content-Disposition: form-data; name="prompt"\r\n\r\n', b"a fox"),
                  (b'Content-Disposition: form-data; name="model"\r\n\r\n', model.encode()),
                  (b'Content-Disposition: form-data; name="cfg_scale"\r\n\r\n', b"0.7"),  # -> metadata, a number
                  (b'Content-Disposition: form-data; name="input_reference"; filename="fox.png"\r\n'
                   b"Content-Type: image/png\r\n\r\n", image)]
-        raw = b"".join(b"--" + boundary.encode() + b"\r\n" + head + body + b"\r\n" for head, body in parts)
-        raw += b"--" + boundary.encode() + b"--\r\n"
-        status, video, _ = call(client, "POST", "/v1/videos", world.user, raw=raw,
-                                content_type=f"multipart/form-data; boundary={boundary}")
+        raw, content_type = multipart(parts)
+        status, video, _ = call(client, "POST", "/v1/videos", world.user, raw=raw, content_type=content_type)
         assert status == 200, video
     instance = veo.creates[-1]["instances"][0]
     assert instance["image"] == {"bytesBase64Encoded": base64.b64encode(image).decode(), "mimeType": "image/png"}
