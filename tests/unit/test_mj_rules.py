@@ -149,3 +149,13 @@ def test_adapter_reply_codes_and_batch_fetch(sim: MidjourneySimulator, monkeypat
     assert states_by_id[accepted.upstream_id].extra["image_url"].endswith(f"/images/{accepted.upstream_id}.png")
     assert sim.requests.count(("POST", "/mj/task/list-by-condition")) == 3  # batches of MJ_LIST_BATCH_SIZE
     assert provider.cancel(accepted.upstream_id) is False
+
+
+def test_upstream_times_and_button_codes_past_any_real_value_are_zero() -> None:
+    """`1e200` is a finite float: as an int, a 201-digit number every DynamoDB write of the task refused, so
+    the poll message failed on every delivery (found by hostile testing, 4 Dec 2026)."""
+    state = state_of({"id": "1", "status": "IN_PROGRESS", "startTime": 1e200, "finishTime": -5,
+                      "buttons": [{"customId": "MJ::JOB::upsample::1", "type": 1e200, "style": 2}]})
+    assert (state.start_ms, state.finish_ms) == (0, 0)
+    assert state.extra["buttons"][0]["type"] == 0 and state.extra["buttons"][0]["style"] == 2
+    assert state_of({"id": "1", "status": "SUCCESS", "startTime": 1_764_000_000_000}).start_ms == 1_764_000_000_000

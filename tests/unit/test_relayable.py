@@ -54,3 +54,15 @@ def test_a_polled_state_is_stored_without_the_channel_secret_anywhere() -> None:
     assert shown.data == [{"audio_url": "https://cdn.example.com/a.mp3?k=[secret]", "n": 3}]  # result URLs kept
     assert shown.extra == {"buttons": [{"label": "[secret]"}]}
     assert (shown.upstream_id, shown.status) == ("u1", "FAILURE")
+
+
+
+def test_a_polled_result_keeps_only_numbers_dynamodb_can_store() -> None:
+    """A midjourney-proxy item with `1e200` (a finite float the reply's parser lets through) was stored as it
+    came and every write of it refused by DynamoDB (found by hostile testing, 4 Dec 2026)."""
+    from taskcenter.providers.base import UpstreamState
+
+    state = UpstreamState(upstream_id="u1", status="SUCCESS", data={"startTime": 1e200, "n": [2.5, -1e-200, 7]},
+                          extra={"buttons": [{"type": 1e130}]})
+    shown = relayable.public_state(state, CHANNEL)
+    assert shown.data == {"startTime": None, "n": [2.5, None, 7]} and shown.extra == {"buttons": [{"type": None}]}

@@ -170,7 +170,7 @@ class HttpReply:
         # The same strict parser as request bodies: an upstream's NaN, 1e309, 400-digit integer or
         # 100,000-deep nesting is garbage (fail over), never a value we store or forward.
         try:
-            return strict_json.loads(self.body)
+            return strict_json.loads(self.body, storable_floats=False)
         except BadInput as error:
             raise TransientUpstreamError(f"upstream answered non-JSON (HTTP {self.status})", status=self.status,
                                          public="the upstream's reply is not JSON") from error

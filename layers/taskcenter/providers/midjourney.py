@@ -66,10 +66,13 @@ def _progress(value: Any, status: str) -> str:
 
 
 def _ms(value: Any) -> int:
+    """A time in ms or a small code (button type, style); nonsense is 0 (1e100 would be a 101-digit number
+    DynamoDB refuses, as in providers/suno.py)."""
     try:
-        return max(0, int(value or 0))
+        number = int(value or 0)
     except (TypeError, ValueError, OverflowError):  # 1e999 parses as infinity
         return 0
+    return number if 0 < number < 10**14 else 0
 
 
 def state_of(item: dict[str, Any]) -> UpstreamState:

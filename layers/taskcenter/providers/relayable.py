@@ -93,13 +93,25 @@ def public_object(value: Any, channel: ChannelInfo) -> Any:
 
 def public_state(state: UpstreamState, channel: ChannelInfo) -> UpstreamState:
     """A polled state as it may be stored and shown: its texts cleaned (`public_text`); its result (`data`,
-    `extra`: the files' URLs a user asked for) only without the channel's secret, should the upstream echo it."""
+    `extra`: the files' URLs a user asked for) only without the channel's secret, should the upstream echo it,
+    and without numbers DynamoDB cannot store."""
     changes: dict[str, Any] = {"fail_reason": public_text(state.fail_reason, channel),
                                "progress": public_text(state.progress, channel)}
+    data, extra = _storable(state.data), _storable(state.extra)
     if channel.secret:
         def without_secret(text: str) -> str:
             return text.replace(channel.secret, "[secret]")
 
-        changes |= {"data": _each_string(state.data, without_secret),
-                    "extra": _each_string(state.extra, without_secret)}
-    return dataclasses.replace(state, **changes)
+        data, extra = _each_string(data, without_secret), _each_string(extra, without_secret)
+    return dataclasses.replace(state, **changes, data=data, extra=extra)
+
+
+def _storable(value: Any) -> Any:
+    """`value` with every float DynamoDB cannot hold (1e200: the reply's parser lets it through) as null."""
+    if isinstance(value, float):
+        return value if strict_json.storable_number(value) else None
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _storable(v) for k, v in value.items()}
+    return value

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from taskcenter import clock, settings
 from taskcenter.domain import states
-from taskcenter.observability import logger, task_log_context
+from taskcenter.observability import logger, metrics, task_log_context
 from taskcenter.services.core.lifecycle import fail_task
+from taskcenter.store import item_size
 from taskcenter.store.repositories import REMOVE
 from taskcenter.store.repositories import current as repositories
 
@@ -108,8 +109,12 @@ def time_out_all(tasks: list[Task]) -> list[str]:
     failed: list[str] = []
     for task in tasks:
         with task_log_context(task.task_id):
-            if time_out(task):
-                failed.append(task.task_id)
+            try:
+                if time_out(task):
+                    failed.append(task.task_id)
+            except Exception:  # one task's failure never holds up the others (or the dispatch after them)
+                logger.exception("timing out a task failed: left for the next run")
+                metrics.add_metric(name="TimeoutsFailed", unit="Count", value=1)
     return failed
 
 
@@ -137,5 +142,7 @@ def sweep_timeouts() -> SweepReport:
 def time_out(task: Task) -> bool:
     """FAILURE by timeout, data settled, refund enqueued (by the winner only). True if this call won."""
     reason = timeout_reason()
-    return fail_task(task, reason, changes={"data": settle_data(task.data, reason)})
+    # settling can grow the result (every progress "100%"): kept only as far as the item holds it (docs/engine.md)
+    data, _ = item_size.storable_result(task, settle_data(task.data, reason), None)
+    return fail_task(task, reason, changes={"data": data})
 
