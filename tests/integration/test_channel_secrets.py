@@ -7,6 +7,7 @@ Against moto (DynamoDB, Secrets Manager) and the in-process Suno simulator, thro
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from datetime import datetime, timedelta
@@ -22,6 +23,7 @@ from taskcenter.store.models import Channel
 
 from tests.integration import suno_support
 from tests.integration.suno_support import submit
+from tests.stub_upstream import Answer, StubUpstream
 
 suno_sim = suno_support.suno_sim  # fixtures
 suno_world = suno_support.suno_world
@@ -49,17 +51,25 @@ def stored_value(ref: str) -> str:
 
 @pytest.fixture
 def all_logs(caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> Any:
-    """Everything logged meanwhile, at DEBUG: Powertools' JSON lines (stdout) and every other logger."""
+    """Everything logged meanwhile, at DEBUG, as CloudWatch would get it: Powertools' JSON lines with their extra
+    keys (`reason`, ...: a handler with Powertools' formatter, since caplog keeps only the message and capsys
+    does not see the handler bound to stdout at import; found by hostile testing, 4 Dec 2026), and every other
+    logger."""
     from taskcenter.observability import logger
 
     caplog.set_level(logging.DEBUG)
     previous = logger.log_level
     logger.setLevel("DEBUG")
+    sink = io.StringIO()
+    handler = logging.StreamHandler(sink)
+    handler.setFormatter(logger.registered_formatter)
+    logger._logger.addHandler(handler)
 
     def text() -> str:
-        return caplog.text + capsys.readouterr().out
+        return sink.getvalue() + caplog.text + capsys.readouterr().out
 
     yield text
+    logger._logger.removeHandler(handler)
     logger.setLevel(previous)
 
 
@@ -191,3 +201,30 @@ def test_ssm_references_and_oversized_values_are_refused_and_write_nothing(aws):
         assert reply["ok"] is False and reply["error"] == "invalid_request" and reply["field"] == field
     assert boto3.client("secretsmanager").list_secrets()["SecretList"] == []
     assert ok({"op": "list_channels"}) == []
+
+
+def test_a_refused_cross_origin_redirect_echoing_the_key_is_logged_without_it(world: Any, client: Any,
+                                                                                monkeypatch: pytest.MonkeyPatch,
+                                                                                all_logs: Any) -> None:
+    """An upstream answers the submit with a redirect elsewhere carrying the key it was sent (`?api_key=...`):
+    refused, and the other origin never called; the refusal's log line quoted the Location whole, key
+    included (found by hostile testing, 4 Dec 2026). Now it is redacted as upstream bodies are."""
+    from taskcenter.services.admin import operations as admin
+    from taskcenter.services.core import channels
+
+    with StubUpstream() as upstream, StubUpstream() as elsewhere:
+        monkeypatch.setenv("PRIVATE_HOST_ALLOWLIST", f"{upstream.host_port},{elsewhere.host_port}")
+        admin.create_channel("suno", upstream.url, name="suno-stub", secret=REDIRECT_SECRET)
+        channels.clear_cache()
+        upstream.routes["/suno/submit/MUSIC"] = Answer(
+            302, headers={"Location": f"{elsewhere.url}/login?api_key={REDIRECT_SECRET}"}, body=b"")
+        reply = client.http.post("/suno/submit/music", headers=world.user.relay_headers(),
+                                 body=json.dumps({"prompt": "a song"}))
+        assert upstream.seen[-1].headers.get("authorization") == f"Bearer {REDIRECT_SECRET}"
+        assert not elsewhere.seen and REDIRECT_SECRET not in reply.body.decode()
+        logs = all_logs()
+        assert "redirect to another origin refused" in logs and "[secret]" in logs
+        assert REDIRECT_SECRET not in logs
+
+
+REDIRECT_SECRET = "sk-upstream-Qw7ErTy9UiOp"

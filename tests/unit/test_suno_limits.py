@@ -43,9 +43,14 @@ def test_continue_at_must_be_finite_seconds_in_range(value: object) -> None:
     assert caught.value.field == "continue_at"
 
 
-@pytest.mark.parametrize("value", [0, 0.0, 12.5, 3600])
+@pytest.mark.parametrize("value", [0.5, 12.5, 3600])
 def test_continue_at_in_range_is_kept(value: float) -> None:
     assert suno_relay.validate_body("MUSIC", {"continue_at": value})["continue_at"] == value
+
+
+@pytest.mark.parametrize("value", [0, 0.0])
+def test_continue_at_zero_is_not_forwarded_as_new_api(value: float) -> None:
+    assert "continue_at" not in suno_relay.validate_body("MUSIC", {"continue_at": value})  # wire 2.1: non-zero
 
 
 def test_the_spec_stores_shared_fields_in_properties_only() -> None:

@@ -18,6 +18,8 @@ def integer(value: Any, field: str, *, minimum: int | None = None) -> int:
             value = int(value.strip())
         else:
             raise BadInput(f"{field} must be an integer", field=field)
+    if abs(value) >= 10**numbers.MAX_DIGITS:  # as written in digits: a JSON 10**40 is no more a number we take
+        raise BadInput(f"{field} must have at most {numbers.MAX_DIGITS} digits", field=field)
     if minimum is not None and value < minimum:
         raise BadInput(f"{field} must be >= {minimum}", field=field)
     return value

@@ -80,7 +80,8 @@ def depth_of(value: Any, limit: int = MAX_DEPTH, *, on_strings: Any = None) -> i
                 level.extend(node)
 
 
-def _refuse_lone_surrogates(strings: list[str]) -> None:
+def refuse_lone_surrogates(strings: list[str]) -> None:
+    """BadInput if any of `strings` holds a lone surrogate (the module doc); `depth_of`'s `on_strings`."""
     for text in strings:
         if not text.isascii():
             try:
@@ -101,6 +102,6 @@ def loads(raw: bytes | str, *, storable_floats: bool = True) -> Any:
         raise BadInput(f"request body nests arrays or objects deeper than {MAX_DEPTH} levels") from error
     except (ValueError, UnicodeDecodeError) as error:
         raise BadInput("request body is not valid JSON") from error
-    if depth_of(value, on_strings=_refuse_lone_surrogates) > MAX_DEPTH:
+    if depth_of(value, on_strings=refuse_lone_surrogates) > MAX_DEPTH:
         raise BadInput(f"request body nests arrays or objects deeper than {MAX_DEPTH} levels")
     return value

@@ -87,7 +87,7 @@ def follow_targets(cfg: dict[str, Any]) -> list[str]:
                   "script_config.target_users")
     seen: dict[str, str] = {}
     for entry in found:
-        if not _USERNAME.match(entry):
+        if not _USERNAME.fullmatch(entry):  # match's `$` takes a final newline
             raise bad(f"script_config.{used} holds an invalid username: {entry[:64]!r}", f"script_config.{used}")
         seen.setdefault(entry.lstrip("@").lower(), entry)
     return list(seen.values())

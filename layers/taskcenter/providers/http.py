@@ -34,7 +34,7 @@ from taskcenter.domain import json_body as strict_json
 from taskcenter.domain import numbers
 from taskcenter.domain.errors import BadInput
 from taskcenter.providers.addresses import refuse_reason
-from taskcenter.providers.base import ChannelInfo, PermanentUpstreamError, TransientUpstreamError
+from taskcenter.providers.base import ChannelInfo, PermanentUpstreamError, TransientUpstreamError, UpstreamError
 from taskcenter.providers.watchdog import Watchdog
 
 
@@ -66,6 +66,25 @@ class ChannelAuthFailed(TransientUpstreamError):
 # Always removed from a request that leaves its origin (urllib3's own list, plus midjourney-proxy's key).
 CREDENTIAL_HEADERS = Retry.DEFAULT_REMOVE_HEADERS_ON_REDIRECT | {"mj-api-secret"}
 _METADATA_HOSTS = {"metadata.google.internal", "metadata", "instance-data", "instance-data.ec2.internal"}
+
+
+def refuse_reason_without_dns(host: str) -> str | None:
+    """Why a host would be refused whatever DNS says, or None: a cloud metadata name, `localhost`, or an IP
+    literal the deny list refuses, written canonically or in a legacy IPv4 form getaddrinfo also reads
+    (`127.1`, `2130706433`, `0x7f000001`). The admin refuses such a channel URL when it is set."""
+    name = host.lower().rstrip(".")
+    if name in _METADATA_HOSTS:
+        return "cloud metadata host"
+    if name == "localhost" or name.endswith(".localhost"):
+        return "loopback address"
+    try:
+        literal = ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        try:
+            literal = ipaddress.ip_address(socket.inet_aton(name))
+        except (OSError, ValueError):
+            return None
+    return refuse_reason(literal)
 
 
 def allowlisted(host: str, port: int) -> bool:
@@ -374,8 +393,13 @@ def channel_request(channel: ChannelInfo, method: str, path: str, *, headers: di
     """A call to `channel`'s upstream at `base_url + path`: `headers` carry its credential; redirects stay
     on its origin. A 401/403 is counted (metric ChannelAuthFailed, alarmed; docs/deploy.md "Operating"),
     logged with the channel's id, and raised as ChannelAuthFailed (transient: the next channel is tried)."""
-    reply = request(method, channel.base_url.rstrip("/") + path, headers=headers, json_body=json_body,
-                    same_origin_only=True, credential_headers=tuple(headers))
+    try:
+        reply = request(method, channel.base_url.rstrip("/") + path, headers=headers, json_body=json_body,
+                        same_origin_only=True, credential_headers=tuple(headers))
+    except UpstreamError as error:  # a refused redirect's URL (logged) may echo the key: `?api_key=...`
+        error.message = redact(error.message, channel.secret)
+        error.args = (error.message,)
+        raise
     if reply.status in (401, 403):
         from taskcenter.observability import logger, metrics
 

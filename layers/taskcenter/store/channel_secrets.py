@@ -90,6 +90,10 @@ def create_or_update(ref: str, value: str, *, channel_id: int, exists: bool) -> 
         sm.create_secret(Name=ref, SecretString=value, Description=f"Task Center channel {int(channel_id)}",
                          Tags=[{"Key": "taskcenter:channel", "Value": str(int(channel_id))}])
 
+    if not exists:
+        # the row names no secret: its name may still be scheduled for deletion (a secret removed with
+        # `"secret": ""`), where AWS refuses every write until it is restored
+        restore(ref)
     if exists:
         try:
             sm.put_secret_value(SecretId=ref, SecretString=value)

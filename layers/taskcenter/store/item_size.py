@@ -86,9 +86,10 @@ def fits(size: int) -> bool:
     return size + UPDATE_ROOM_BYTES <= MAX_ITEM_BYTES
 
 
-def require_fits(item: Any, what: str = "task") -> None:
-    """TooLarge (413) when `item` would not fit DynamoDB's item limit with room for its updates."""
-    size = model_size(item)
+def require_fits(item: Any, what: str = "task", changes: dict[str, Any] | None = None) -> None:
+    """TooLarge (413) when `item` (with `changes` set, if given) would not fit DynamoDB's item limit with room
+    for its updates."""
+    size = model_size(item) if changes is None else projected_size(item, changes)
     if not fits(size):
         raise TooLarge(f"the {what} is too large to store ({size:,} bytes as stored; DynamoDB's item limit "
                        f"is {MAX_ITEM_BYTES:,}, {UPDATE_ROOM_BYTES:,} of them kept for its updates): send "

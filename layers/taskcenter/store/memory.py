@@ -366,6 +366,7 @@ class MemoryChannels:
 
     def add(self, fields: Mapping[str, Any]) -> Channel | None:
         channel = Channel(**fields)
+        item_size.require_fits(channel, "channel")
         with self.store.lock:
             if int(channel.id) in self.store.channels:
                 return None

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from pynamodb.exceptions import DoesNotExist, PutError
 
 from taskcenter.domain import channel_status
-from taskcenter.store import counters, held_create, money, poll_reads, videos
+from taskcenter.store import counters, held_create, item_size, money, poll_reads, videos
 from taskcenter.store import tasks as task_store
 from taskcenter.store.counters import ScopeCount
 from taskcenter.store.db import conditional_update
@@ -123,7 +123,9 @@ class PynamoChannels:
         return [ch for ch in self.of_type(channel_type) if channel_status.takes_new_tasks(ch)]
 
     def add(self, fields: Mapping[str, Any]) -> Channel | None:
-        return _save_new(Channel(**fields), Channel.id.does_not_exist())
+        channel = Channel(**fields)
+        item_size.require_fits(channel, "channel")  # a 413, not DynamoDB's ValidationException (a 500)
+        return _save_new(channel, Channel.id.does_not_exist())
 
     def update(self, channel: Channel, changes: Changes) -> bool:
         return conditional_update(channel, model_actions(Channel, changes), Channel.id.exists())

@@ -6,7 +6,6 @@ so bad input changes nothing.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -17,7 +16,9 @@ from taskcenter.domain import credentials as cred_rules
 from taskcenter.domain.errors import BadInput, Conflict, NotFound
 from taskcenter.domain.fields import integer as _int
 from taskcenter.domain.fields import string_list as _str_list
+from taskcenter.domain.fields import text as _text
 from taskcenter.services.admin import secrets as admin_secrets
+from taskcenter.store import item_size
 from taskcenter.store.money import day_of
 from taskcenter.store.repositories import current as repositories
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # the rows the repositories hand back (store/models.py), for 
 ROLES = {1, 10, 100}
 PLANS = {"Starter": 5, "Pro": 20, "Team": 50, "Business": 100}  # plan -> device_limit
 CHANNEL_TYPES = {"suno", "midjourney", "tikmatrix", "sora", "kling", "doubao", "gemini"}
+MAX_BASE_URL = 2048  # as long as a URL gets (browsers, proxies)
 _USERNAME = re.compile(r"^[A-Za-z0-9_.\-]{3,40}$")
 
 
@@ -49,7 +51,7 @@ def user_view(user: User) -> dict[str, Any]:
 
 def create_user(username: str, *, role: Any = 1, group: str = "default", plan: str = "Pro",
                 timezone: str = "UTC", quota: Any = 0, display_name: str = "") -> dict[str, Any]:
-    if not isinstance(username, str) or not _USERNAME.match(username):
+    if not isinstance(username, str) or not _USERNAME.fullmatch(username):  # `$` alone takes "alice\n"
         raise BadInput("username must be 3-40 characters of letters, digits, '_', '.', '-'", field="username")
     role = _int(role, "role")
     if role not in ROLES:
@@ -59,6 +61,7 @@ def create_user(username: str, *, role: Any = 1, group: str = "default", plan: s
     quota = _int(quota, "quota", minimum=0)
     if not isinstance(group, str) or not group or len(group) > 64:
         raise BadInput("group must be a non-empty string", field="group")
+    display_name = _text(display_name, "display_name", limit=64)
     # Refuse a taken name before reserving an id, so a duplicate writes nothing (the guard in the
     # transaction below still settles a race between two creates).
     if repositories().users.id_of(username) is not None:
@@ -167,9 +170,7 @@ def update_user(user_id: Any, **changes: Any) -> dict[str, Any]:
         if fields["status"] not in {1, 2}:
             raise BadInput("status must be 1 (enabled) or 2 (disabled)", field="status")
     if "group" in changes:
-        if not isinstance(changes["group"], str) or not changes["group"]:
-            raise BadInput("group must be a non-empty string", field="group")
-        fields["group"] = changes["group"]
+        fields["group"] = _text(changes["group"], "group", required=True, limit=64)
     if "plan" in changes:
         _check_plan(changes["plan"])
         fields["plan"] = changes["plan"]
@@ -177,7 +178,7 @@ def update_user(user_id: Any, **changes: Any) -> dict[str, Any]:
         _check_timezone(changes["timezone"])
         fields["timezone"] = changes["timezone"]
     if "display_name" in changes:
-        fields["display_name"] = str(changes["display_name"])[:64]
+        fields["display_name"] = _text(changes["display_name"], "display_name", limit=64)
     if not fields:
         raise BadInput("nothing to change")
     if not repositories().users.update(user, {**fields, "updated_at": clock.now_s()}):
@@ -195,6 +196,9 @@ def _check_base_url(url: Any, *, allow_private: bool) -> str:
 
     if not isinstance(url, str) or not url:
         raise BadInput("base_url is required", field="base_url")
+    if len(url) > MAX_BASE_URL or any(c.isspace() or not c.isprintable() for c in url.strip()):
+        raise BadInput(f"base_url must be a URL of at most {MAX_BASE_URL} characters, without spaces or control "
+                       "characters", field="base_url")
     try:
         target = http.parse_url(url.strip())
     except http.BadUpstreamUrl as error:  # port 99999, "[::1", ":abc"
@@ -205,11 +209,7 @@ def _check_base_url(url: Any, *, allow_private: bool) -> str:
     if parts.query or parts.fragment:
         raise BadInput("base_url must not carry a query, fragment or credentials", field="base_url")
     if not allow_private and not http.allowlisted(target.host, target.port):
-        try:
-            ip = ipaddress.ip_address(target.host)
-        except ValueError:
-            ip = None
-        reason = http.refuse_reason(ip) if ip is not None else None
+        reason = http.refuse_reason_without_dns(target.host)  # a name is vetted again at every call
         if reason:
             raise BadInput(f"base_url points to a {reason}", field="base_url")
     return url.strip().rstrip("/")
@@ -228,6 +228,7 @@ def create_channel(type: str, base_url: str, *, name: str = "", secret: str = ""
     if type not in CHANNEL_TYPES:
         raise BadInput(f"type must be one of {sorted(CHANNEL_TYPES)}", field="type")
     url = _check_base_url(base_url, allow_private=settings.get().allow_private_upstreams)
+    name = _text(name, "name", limit=64)
     priority = _int(priority, "priority")
     weight = _int(weight, "weight", minimum=0)
     status = _int(status, "status")
@@ -270,7 +271,7 @@ def update_channel(channel_id: Any, **changes: Any) -> dict[str, Any]:
     if "base_url" in changes:
         fields["base_url"] = _check_base_url(changes["base_url"], allow_private=settings.get().allow_private_upstreams)
     if "name" in changes:
-        fields["name"] = str(changes["name"])[:64]
+        fields["name"] = _text(changes["name"], "name", limit=64)
     secret = admin_secrets.check_secret(changes["secret"]) if "secret" in changes else None
     if "priority" in changes:
         fields["priority"] = _int(changes["priority"], "priority")
@@ -287,7 +288,9 @@ def update_channel(channel_id: Any, **changes: Any) -> dict[str, Any]:
         fields["status"] = status
     if not fields and secret is None:
         raise BadInput("nothing to change")
-    # Every field is valid: now Secrets Manager, then the row (docs/admin.md "Channel secrets").
+    # Every field is valid and the row will hold them: now Secrets Manager, then the row (docs/admin.md
+    # "Channel secrets"), so a refused update changes no secret
+    item_size.require_fits(ch, "channel", fields)
     previous = int(ch.status)
     if status is not None:
         admin_secrets.before_status_change(ch, status)
