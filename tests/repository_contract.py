@@ -226,6 +226,18 @@ class RepositoryContract:
         assert funded.repos.tasks.transition(funded.repos.tasks.get(mine[0][1]), states.SUCCESS)
         assert mine[0][1] not in [t.task_id for t in funded.repos.tasks.due_for_poll(shard, 10**13, 10)]
 
+    def test_due_for_poll_goes_on_after_a_position(self, funded: Subject) -> None:
+        tasks = self.charged(funded, *(new_task(f"q{i}", i, quota=10) for i in range(1, 7)))
+        for at, task in zip((500, 100, 300, 900, 200, 700), tasks, strict=True):
+            assert funded.repos.tasks.hold_until(task, at)
+        shard = tasks[0].poll_shard
+        mine = sorted((int(t.next_poll_at), t.task_id) for t in tasks if t.poll_shard == shard)
+        due = [(at, task_id) for at, task_id in mine if at <= 800]
+        first = funded.repos.tasks.due_for_poll(shard, 800, 1)
+        rest = funded.repos.tasks.due_for_poll(shard, 800, 10, after=(int(first[0].next_poll_at), first[0].task_id))
+        assert [t.task_id for t in first + rest] == [task_id for _, task_id in due]
+        assert funded.repos.tasks.due_for_poll(shard, 800, 10, after=due[-1]) == []
+
     def test_a_charge_counts_its_tasks_in_their_submit_hour(self, funded: Subject) -> None:
         tasks = self.charged(funded, new_task("b1", 1), new_task("b2", 2))
         hour = listing.bucket_of(int(tasks[0].submit_ms))

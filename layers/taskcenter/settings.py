@@ -60,7 +60,7 @@ class Settings:
     poll_max_misses: int = _setting(
         "POLL_MAX_MISSES", 3, "Polls in a row the upstream may not know a task before it fails.", minimum=1)
     poll_dispatch_limit: int = _setting(
-        "POLL_DISPATCH_LIMIT", 5000, "Due items read per shard per dispatcher run (the rest waits a minute).",
+        "POLL_DISPATCH_LIMIT", 5000, "Due items read per shard per dispatcher run (the next run goes on after them).",
         minimum=1)
     first_poll_seconds: int = _setting("FIRST_POLL_SECONDS", 5, "Delay of a submitted task's first poll.")
     sweep_limit: int = _setting("SWEEP_LIMIT", 1000, "Due deadlines read per shard per sweep.", minimum=1)

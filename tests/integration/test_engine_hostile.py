@@ -60,3 +60,36 @@ def test_a_timed_out_task_whose_result_nearly_fills_its_item_fails_without_stopp
     assert "omitted" in task_store.get(big.task_id).data  # the settled result did not fit: a marker instead
     run_queue("refund", jobs.refund_worker)
     assert money.audit_user(user.user_id).ok and money.refund_task(big.task_id, 1) is False  # refunded once
+
+
+def test_stale_tasks_past_the_dispatch_limit_are_polled_within_a_few_runs(engine_world: Any,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """More open stale tasks in a shard than POLL_DISPATCH_LIMIT (5,000 by default): an unchanged poll writes
+    nothing, so the oldest stay the oldest, and the dispatcher read the same ones every minute; a task behind
+    them was never polled (found by hostile testing). A run that read the limit is followed by one that goes on
+    after it. The limit is patched small here: what is tested is where the next run starts."""
+    from taskcenter import settings
+    from taskcenter.services.jobs import polling
+
+    from functions import jobs
+
+    monkeypatch.setattr(polling, "_resume_after", {})  # a fresh dispatcher instance
+    monkeypatch.setenv("POLL_SHARDS", "1")
+    monkeypatch.setenv("POLL_DISPATCH_LIMIT", "2")
+    up, ch, user = engine_world.extra["upstream"], engine_world.channels["suno"], engine_world.user
+    tasks = []
+    for _ in range(3):
+        tasks.append(new_charged_task(user, ch, status=states.IN_PROGRESS, next_poll_at=clock.now_ms()))
+        clock.advance(1)
+    for task in tasks:
+        up.set(task.upstream_id, states.IN_PROGRESS)
+    clock.advance(settings.get().poll_fast_window_seconds + 1)  # all stale: the slow lane has them
+    late = tasks[-1]
+    up.set(late.upstream_id, states.SUCCESS)
+    for _ in range(3):
+        jobs.poll_dispatcher(SCHEDULE_EVENT, None)
+        run_queue("poll", jobs.poll_worker)
+        drain("poll")
+        clock.advance(60)
+    assert task_store.get(late.task_id).status == states.SUCCESS  # reached by the second run
+    assert {i for call in up.fetch_calls for i in call} >= {t.upstream_id for t in tasks[:2]}

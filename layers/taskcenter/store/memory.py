@@ -189,12 +189,13 @@ class MemoryTasks:
         return True
 
     # -- the poll path
-    def due_for_poll(self, shard: str, now_ms: int, limit: int) -> list[Task]:
+    def due_for_poll(self, shard: str, now_ms: int, limit: int, *, after: tuple[int, str] | None = None) -> list[Task]:
         # As store/poll_reads.py: the index's keys (this twin's index never lags), then the items themselves.
         with self.store.lock:
             rows = [Task.from_raw_data(raw) for raw in self.store.tasks.values()]
         keys = sorted((int(t.next_poll_at), t.task_id) for t in rows if t.poll_shard == shard
-                      and t.next_poll_at is not None and int(t.next_poll_at) <= now_ms)
+                      and t.next_poll_at is not None and int(t.next_poll_at) <= now_ms
+                      and (after is None or (int(t.next_poll_at), t.task_id) > after))
         return self.get_many(task_id for _, task_id in keys[:limit])
 
     # video platform (store/memory_videos.py)

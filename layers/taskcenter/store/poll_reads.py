@@ -47,9 +47,10 @@ class _TaskKeys(EnvModel):
     poll_due = _PreviousPollIndex()
 
 
-def due_for_poll(shard: str, now_ms: int, limit: int) -> list[Task]:
-    """The tasks of `shard` whose next poll is due by `now_ms`, as stored, soonest first, at most `limit`."""
-    task_ids = due_keys(shard, now_ms, limit)
+def due_for_poll(shard: str, now_ms: int, limit: int, *, after: tuple[int, str] | None = None) -> list[Task]:
+    """The tasks of `shard` whose next poll is due by `now_ms`, as stored, soonest first, at most `limit`, past
+    the index position `after` (next_poll_at, task_id) when given."""
+    task_ids = due_keys(shard, now_ms, limit, after=after)
     if not task_ids:
         return []
     items = Task.batch_get(task_ids, consistent_read=False)
@@ -58,12 +59,16 @@ def due_for_poll(shard: str, now_ms: int, limit: int) -> list[Task]:
     return sorted(due, key=lambda t: (int(t.next_poll_at or 0), t.task_id))
 
 
-def due_keys(shard: str, now_ms: int, limit: int) -> list[str]:
-    """Ids of the index's entries of `shard` due by `now_ms`, soonest first, at most `limit` (one Query)."""
+def due_keys(shard: str, now_ms: int, limit: int, *, after: tuple[int, str] | None = None) -> list[str]:
+    """Ids of the index's entries of `shard` due by `now_ms`, soonest first, at most `limit` (one Query), past
+    the position `after` when given (the Query's ExclusiveStartKey: the index's keys and the table's)."""
+    start = None if after is None else {"poll_shard": {"S": shard}, "next_poll_at": {"N": str(int(after[0]))},
+                                        "task_id": {"S": after[1]}}
     refused: Exception | None = None
     for model in (Task, _TaskKeys):
         try:
-            return [t.task_id for t in model.poll_due.query(shard, model.next_poll_at <= now_ms, limit=limit)]
+            return [t.task_id for t in model.poll_due.query(shard, model.next_poll_at <= now_ms, limit=limit,
+                                                            last_evaluated_key=start)]
         except (ValueError, PynamoDBException) as error:
             if not index_not_ready(error):
                 raise

@@ -64,8 +64,8 @@ class PynamoTasks:
         return True
 
     # -- the poll path
-    def due_for_poll(self, shard: str, now_ms: int, limit: int) -> list[Task]:
-        return poll_reads.due_for_poll(shard, now_ms, limit)  # the index's keys, then the items
+    def due_for_poll(self, shard: str, now_ms: int, limit: int, *, after: tuple[int, str] | None = None) -> list[Task]:
+        return poll_reads.due_for_poll(shard, now_ms, limit, after=after)  # the index's keys, then the items
 
     # video platform (store/videos.py)
     def succeed_and_settle(self, task: Task, changes: Changes | None, charge: int) -> bool:

@@ -59,11 +59,12 @@ class TaskRepository(Protocol):
         (the shard's deadline lane of the `due` index: keys only, no scan; read the task after)."""
 
     # -- the poll path (services/jobs/polling.py)
-    def due_for_poll(self, shard: str, now_ms: int, limit: int) -> list[Task]:
-        """Tasks of one poll shard whose next poll is due by `now_ms`, soonest first, at most `limit`: the keys
-        from the sparse keys-only poll index (no scan), then the items as stored (eventually consistent); a
-        key whose item is gone or no longer due is left out. Raises Unavailable while the index is not built
-        (the staged migration, docs/deploy.md)."""
+    def due_for_poll(self, shard: str, now_ms: int, limit: int, *, after: tuple[int, str] | None = None) -> list[Task]:
+        """Tasks of one poll shard whose next poll is due by `now_ms`, soonest first, at most `limit`, past the
+        index position `after` (next_poll_at, task_id; exclusive) when given: the keys from the sparse
+        keys-only poll index (no scan), then the items as stored (eventually consistent); a key whose item is
+        gone or no longer due is left out. Raises Unavailable while the index is not built (the staged
+        migration, docs/deploy.md)."""
 
     # video platform (store/videos.py)
     def succeed_and_settle(self, task: Task, changes: Changes | None, charge: int) -> bool:

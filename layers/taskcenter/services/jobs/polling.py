@@ -251,18 +251,31 @@ class DispatchReport:
     timed_out: int = 0
 
 
+# Where the last run stopped in each shard when it read POLL_DISPATCH_LIMIT entries: an unchanged poll writes
+# nothing, so the oldest due entries stay the oldest, and a run that always began at them would never reach the
+# rest (found by hostile testing, 4 Dec 2026). The next run goes on after it, the one after that starts over:
+# every due task is read within a few runs. Kept in the warm instance (the dispatcher runs every minute); a cold
+# start begins at the oldest again, which only delays the rest by a run.
+_resume_after: dict[str, tuple[int, str]] = {}
+
+
 def due_tasks(now_ms: int) -> Iterable[Task]:
     """Tasks whose next poll is due, as stored: per shard, the keys-only poll index's keys (one Query, no scan)
     and the items (one BatchGetItem per 100 keys)."""
+    limit = settings.get().poll_dispatch_limit
     for shard in range(settings.get().poll_shards):
+        name = f"s{shard}"
+        after = _resume_after.pop(name, None)
         try:
-            due = repositories().tasks.due_for_poll(f"s{shard}", now_ms, settings.get().poll_dispatch_limit)
+            due = repositories().tasks.due_for_poll(name, now_ms, limit, after=after)
         except Unavailable as error:
             # The staged index migration (docs/deploy.md): nothing is due until the index is built, and nothing
             # is lost (every item keeps its next_poll_at); chains keep polling meanwhile. Not an error: no alarm.
             logger.warning("poll index not readable yet: nothing dispatched this minute",
                            extra={"cause": str(error.__cause__ or error)})
             return
+        if due and len(due) >= limit:
+            _resume_after[name] = (int(due[-1].next_poll_at or 0), due[-1].task_id)
         yield from due
 
 
