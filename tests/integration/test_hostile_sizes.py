@@ -85,7 +85,8 @@ def test_continue_at_out_of_range_or_of_the_wrong_type_is_a_400(client: Any, sun
     raw = ('{"prompt": "extend it", "continue_clip_id": "c1", "continue_at": ' + raw_value + "}").encode()
     status, reply = request(client, "POST", "/suno/submit/music", suno_world.user.relay_headers(), raw=raw)
     assert_suno_refusal(status, reply)
-    assert "continue_at" in reply["message"], reply
+    # 1e300: refused by the body's parser already (DynamoDB could not store it), the others by the field's rule
+    assert "continue_at" in reply["message"] or (raw_value == "1e300" and "out of range" in reply["message"]), reply
     assert snapshot() == before and len(suno_sim.submits) == sent
 
 
@@ -95,7 +96,8 @@ def test_continue_at_in_range_is_forwarded_as_a_number(client: Any, suno_world: 
     body = {"prompt": "extend it", "continue_clip_id": "c1", "continue_at": value}
     status, reply = request(client, "POST", "/suno/submit/music", suno_world.user.relay_headers(), body)
     assert status == 200, reply
-    assert suno_sim.submits[-1].body["continue_at"] == value
+    # 0 is not forwarded, as new-api forwards continue_at only when non-zero (newapi-relay-wire.md 2.1)
+    assert suno_sim.submits[-1].body.get("continue_at") == (value or None)
 
 
 # ---------------------------------------------------------------- the item size guard (every platform)

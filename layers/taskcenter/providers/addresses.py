@@ -11,6 +11,7 @@ the lists, IPv6 must be global unicast (`2000::/3`); the IANA special-purpose re
 from __future__ import annotations
 
 import ipaddress
+import socket
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _net = ipaddress.ip_network
@@ -101,3 +102,25 @@ def refuse_reason(ip: IPAddress) -> str | None:
     if ip not in GLOBAL_UNICAST:
         return "address outside IPv6 global unicast (2000::/3)"
     return None
+
+
+METADATA_HOSTS = {"metadata.google.internal", "metadata", "instance-data", "instance-data.ec2.internal"}
+
+
+def refuse_reason_without_dns(host: str) -> str | None:
+    """Why a host would be refused whatever DNS says, or None: a cloud metadata name, `localhost`, or an IP
+    literal the deny list refuses, written canonically or in a legacy IPv4 form getaddrinfo also reads
+    (`127.1`, `2130706433`, `0x7f000001`). The admin refuses such a channel URL when it is set."""
+    name = host.lower().rstrip(".")
+    if name in METADATA_HOSTS:
+        return "cloud metadata host"
+    if name == "localhost" or name.endswith(".localhost"):
+        return "loopback address"
+    try:
+        literal = ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        try:
+            literal = ipaddress.ip_address(socket.inet_aton(name))
+        except (OSError, ValueError):
+            return None
+    return refuse_reason(literal)

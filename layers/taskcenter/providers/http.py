@@ -33,7 +33,7 @@ from taskcenter import settings
 from taskcenter.domain import json_body as strict_json
 from taskcenter.domain import numbers
 from taskcenter.domain.errors import BadInput
-from taskcenter.providers.addresses import refuse_reason
+from taskcenter.providers.addresses import METADATA_HOSTS, refuse_reason
 from taskcenter.providers.base import ChannelInfo, PermanentUpstreamError, TransientUpstreamError, UpstreamError
 from taskcenter.providers.watchdog import Watchdog
 
@@ -65,26 +65,6 @@ class ChannelAuthFailed(TransientUpstreamError):
 
 # Always removed from a request that leaves its origin (urllib3's own list, plus midjourney-proxy's key).
 CREDENTIAL_HEADERS = Retry.DEFAULT_REMOVE_HEADERS_ON_REDIRECT | {"mj-api-secret"}
-_METADATA_HOSTS = {"metadata.google.internal", "metadata", "instance-data", "instance-data.ec2.internal"}
-
-
-def refuse_reason_without_dns(host: str) -> str | None:
-    """Why a host would be refused whatever DNS says, or None: a cloud metadata name, `localhost`, or an IP
-    literal the deny list refuses, written canonically or in a legacy IPv4 form getaddrinfo also reads
-    (`127.1`, `2130706433`, `0x7f000001`). The admin refuses such a channel URL when it is set."""
-    name = host.lower().rstrip(".")
-    if name in _METADATA_HOSTS:
-        return "cloud metadata host"
-    if name == "localhost" or name.endswith(".localhost"):
-        return "loopback address"
-    try:
-        literal = ipaddress.ip_address(name.strip("[]"))
-    except ValueError:
-        try:
-            literal = ipaddress.ip_address(socket.inet_aton(name))
-        except (OSError, ValueError):
-            return None
-    return refuse_reason(literal)
 
 
 def allowlisted(host: str, port: int) -> bool:
@@ -148,7 +128,7 @@ def redirect_target(current_url: str, origin: tuple[str, str, int], current: Tar
 
 def resolve_public(host: str, port: int) -> str:
     """Resolve `host` and return an address we may contact, or raise UnsafeAddress saying why."""
-    if host.lower().rstrip(".") in _METADATA_HOSTS:
+    if host.lower().rstrip(".") in METADATA_HOSTS:
         raise UnsafeAddress(f"refusing to contact {host}: cloud metadata host",
                             public="the destination is a cloud metadata host")
     try:

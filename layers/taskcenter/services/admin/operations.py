@@ -193,6 +193,7 @@ def _check_base_url(url: Any, *, allow_private: bool) -> str:
     """The URL outbound HTTP will use (parsed as providers.http parses it); an address it would refuse
     (the deny list, providers/addresses.py) is refused here already, unless private upstreams are allowed."""
     from taskcenter.providers import http
+    from taskcenter.providers.addresses import refuse_reason_without_dns
 
     if not isinstance(url, str) or not url:
         raise BadInput("base_url is required", field="base_url")
@@ -209,7 +210,7 @@ def _check_base_url(url: Any, *, allow_private: bool) -> str:
     if parts.query or parts.fragment:
         raise BadInput("base_url must not carry a query, fragment or credentials", field="base_url")
     if not allow_private and not http.allowlisted(target.host, target.port):
-        reason = http.refuse_reason_without_dns(target.host)  # a name is vetted again at every call
+        reason = refuse_reason_without_dns(target.host)  # a name is vetted again at every call
         if reason:
             raise BadInput(f"base_url points to a {reason}", field="base_url")
     return url.strip().rstrip("/")

@@ -243,6 +243,14 @@ def candidate_channels(task: Task) -> list[ChannelInfo]:
     return order[:settings.get().submit_channel_attempts]
 
 
+def _cannot_submit(task: Task, reason: str, *, client_waiting: bool) -> Task:
+    """The task cannot be submitted: the waiting client is refused (withdrawn, nothing charged), else it fails."""
+    if client_waiting:
+        raise _refused(task, reason, UpstreamRejected(reason))
+    fail_task(task, reason)
+    return task
+
+
 def dispatch_to_upstream(task: Task, *, client_waiting: bool, payload: dict[str, Any] | None = None) -> Task:
     """Submit a NOT_START task to an upstream (see the module doc). Returns the task as it now is.
 
@@ -263,11 +271,8 @@ def dispatch_to_upstream(task: Task, *, client_waiting: bool, payload: dict[str,
                             upstream_parent_id=str(facts.get("upstream_parent_id") or ""),
                             user_id=int(task.user_id or 0))
     if request.payload.get(IMAGES_NOT_KEPT):  # a resubmission from the stored task: its images are gone
-        reason = "upstream refused the task: the request's images were not kept; submit it again"
-        if client_waiting:
-            raise _refused(task, reason, UpstreamRejected(reason))
-        fail_task(task, reason)
-        return task
+        return _cannot_submit(task, "upstream refused the task: the request's images were not kept; submit it "
+                              "again", client_waiting=client_waiting)
     channels = candidate_channels(task)
     if not channels and not client_waiting and pinned_channel_disabled(task):
         # Its channel (a device's host) is drained: the task waits for it to be enabled again, without using
