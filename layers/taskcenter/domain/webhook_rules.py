@@ -86,6 +86,8 @@ def check_url(value: object, *, name: str = "url", require_https: bool = False) 
         raise BadInput(f"{name} must not contain spaces or control characters (percent-encode them)", field=name)
     if not _is_host(parts.hostname):
         raise BadInput(f"{name} has no valid host name", field=name)
+    if parts.port == 0:
+        raise BadInput(f"{name} has port 0, which no delivery can use", field=name)
     return url
 
 

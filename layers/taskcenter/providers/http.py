@@ -105,7 +105,16 @@ def parse_url(url: str) -> Target:
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
-    return Target(parts.scheme, host, port or (443 if parts.scheme == "https" else 80), parts.netloc, path)
+    netloc = parts.netloc
+    if not host.isascii():  # an internationalised name: resolved and sent (Host) in its IDNA form, xn--...
+        try:
+            ascii_host = host.encode("idna").decode("ascii")
+        except UnicodeError as error:
+            raise BadUpstreamUrl(f"cannot encode host {host[:100]!r}", public="the URL's host name is not valid") \
+                from error
+        netloc = ascii_host + (f":{port}" if port else "")
+        host = ascii_host
+    return Target(parts.scheme, host, port or (443 if parts.scheme == "https" else 80), netloc, path)
 
 
 def redirect_target(current_url: str, origin: tuple[str, str, int], current: Target, location: str, *,

@@ -20,7 +20,7 @@ from taskcenter.services.core.platform_registry import Platform
 from taskcenter.services.midjourney import image_proxy
 from taskcenter.services.midjourney import relay as mj_relay
 from taskcenter.services.suno import relay as suno_relay
-from taskcenter.services.task_api_v1 import admission, manual_retry
+from taskcenter.services.task_api_v1 import admission, manual_retry, task_endpoints
 from taskcenter.services.video import content as video_content
 from taskcenter.services.video import settlement as video_settlement
 
@@ -41,6 +41,7 @@ TABLE: dict[str, Platform] = {
         admission=admission.admission_check,  # device and plan slots (docs/task-api-v1.md)
         on_terminal=admission.on_terminal,  # frees the task's slots at once
         message_kinds={"v1_retry_all_page": manual_retry.handle_retry_message},
+        event_data=task_endpoints.event_data,  # webhook events name the id the Task API takes
     ),
     "sora": Platform(
         name="sora", provider=SoraProvider, models=("video:sora-2", "video:sora-2-pro"),

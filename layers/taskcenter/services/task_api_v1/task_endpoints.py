@@ -89,6 +89,13 @@ def start_now(tasks: list[Task]) -> None:
 
 
 # ---------------------------------------------------------------- views
+def event_data(task: Task) -> dict[str, Any]:
+    """A task event's `data` fields as the Task API names them (services/platforms.py): `task_id` is the numeric
+    id `GET /api/v1/task/{id}` takes (the stored `v1_<id>` is refused there; found by hostile testing), and the
+    device and account it ran on."""
+    return {"task_id": int(task.id), "serial": task.serial or "", "username": task.account or ""}
+
+
 def view(task: Task, tz: str) -> dict[str, Any]:
     """A task object with every field the desktop UI reads (tikmatrix-scripts.md §6; docs/task-api-v1.md,
     "Task objects"): `start_time` is the actual start once running (the scheduled one before), `end_time`

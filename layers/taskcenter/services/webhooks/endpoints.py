@@ -53,8 +53,15 @@ def _description(body: dict[str, Any]) -> str:
     return value
 
 
+MAX_ID_LENGTH = 128  # ours are ~40 characters; DynamoDB refuses a key over 1,024 bytes, reads included (a 500)
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH
+
+
 def _own(user_id: int, endpoint_id: str) -> Endpoint:
-    found = webhooks().endpoint(user_id, endpoint_id) if isinstance(endpoint_id, str) else None
+    found = webhooks().endpoint(user_id, endpoint_id) if _is_id(endpoint_id) else None
     if found is None:
         raise NotFound("no such webhook endpoint")
     return found
@@ -149,7 +156,7 @@ def redeliver(user_id: int, endpoint_id: str, webhook_id: str) -> dict[str, Any]
     if endpoint.status != ENABLED:
         raise Conflict("the endpoint is disabled: enable it first")
     repo = webhooks()
-    message = repo.message(endpoint_id, webhook_id) if isinstance(webhook_id, str) else None
+    message = repo.message(endpoint_id, webhook_id) if _is_id(webhook_id) else None
     if message is None or message.user_id != user_id:
         raise NotFound("no such message for this endpoint (messages are kept "
                        f"{settings.get().webhook_log_ttl_seconds // 86400} days)")

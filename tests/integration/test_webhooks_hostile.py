@@ -1,0 +1,100 @@
+"""Webhooks against hostile or unusual input (docs/webhooks.md), found by hostile testing on 4 Dec 2026: each
+test failed before its fix."""
+
+from __future__ import annotations
+
+import json
+import socket
+from typing import Any
+
+import pytest
+from taskcenter.domain import states
+
+from tests.integration import conftest as integration
+from tests.integration import test_webhooks as webhook_routes
+from tests.integration.test_webhooks import add_endpoint, call, imagine
+from tests.webhook_support import drain, webhook_queue_bodies
+
+hooks, v1 = webhook_routes.hooks, integration.v1  # fixtures
+
+
+@pytest.fixture
+def dynamodb_key_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DynamoDB refuses a read whose sort key is over 1,024 bytes (a ValidationException); moto checks key sizes
+    on writes only, so its GetItem is made to check them too."""
+    from moto.dynamodb.exceptions import HashKeyTooLong, RangeKeyTooLong
+    from moto.dynamodb.models.table import Table
+
+    real = Table.get_item
+
+    def get_item(self: Any, hash_key: Any, range_key: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if hash_key is not None and hash_key.size() > 2048:
+            raise HashKeyTooLong
+        if range_key is not None and range_key.size() > 1024:
+            raise RangeKeyTooLong
+        return real(self, hash_key, range_key, *args, **kwargs)
+
+    monkeypatch.setattr(Table, "get_item", get_item)
+
+
+def test_a_long_endpoint_or_webhook_id_is_a_404_not_a_500(client: Any, hooks: Any, dynamodb_key_limits: None) -> None:
+    endpoint = add_endpoint(client, hooks.user, "https://example.com/hook")
+    long_id, headers = "ep_" + "a" * 1100, hooks.user.dashboard_headers()
+    for method, path, body in (("put", f"/api/webhook/self/{long_id}", {"status": "disabled"}),
+                               ("post", f"/api/webhook/self/{long_id}/rotate", None),
+                               ("get", f"/api/webhook/self/{long_id}/deliveries", None),
+                               ("delete", f"/api/webhook/self/{long_id}", None),
+                               ("post", f"/api/webhook/self/{endpoint['id']}/deliveries/msg_{'a' * 1100}/redeliver",
+                                None)):
+        status, reply = call(client, method, path, headers, body)
+        assert status == 404 and reply["success"] is False, (method, path[:40], status, reply)
+
+
+def test_a_url_with_port_0_is_refused_at_creation(client: Any, hooks: Any) -> None:
+    status, reply = call(client, "post", "/api/webhook/self", hooks.user.dashboard_headers(),
+                         {"url": "https://hooks.example.com:0/in"})
+    assert status == 400 and "port 0" in reply["message"], reply
+
+
+@pytest.mark.parametrize("host", ["例え.jp", "пример.рф"])
+def test_an_internationalised_host_is_called_by_its_idna_name(client: Any, hooks: Any,
+                                                              monkeypatch: pytest.MonkeyPatch, host: str) -> None:
+    """Accepted at creation, then every delivery failed ("cannot be parsed"): the name was never IDNA-encoded.
+    Resolution is pinned to 127.0.0.1 (the receiver); the Host header is the xn-- form."""
+    receiver = hooks.extra["receiver"]
+    ascii_host = host.encode("idna").decode()
+    real = socket.getaddrinfo
+
+    def resolve(name: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        text = name.decode() if isinstance(name, bytes) else name
+        return real("127.0.0.1" if text in (host, ascii_host) else name, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    sim = hooks.extra["sim"]
+    monkeypatch.setenv("PRIVATE_HOST_ALLOWLIST",
+                       f"{sim.host}:{sim.port},{receiver.host_port},{ascii_host}:{receiver.port}")
+    add_endpoint(client, hooks.user, f"http://{host}:{receiver.port}/idn", events=["task.submitted"])
+    imagine(client, hooks.user)
+    drain()
+    (delivered,) = receiver.delivered("/idn")
+    assert delivered.headers["host"] == f"{ascii_host}:{receiver.port}"
+
+
+def test_a_v1_tasks_event_names_the_id_the_v1_api_takes(client: Any, v1: Any) -> None:
+    """`data.task_id` is what the client's fetch takes: for a Task API v1 task its numeric id (the event said
+    `v1_1`, which GET /api/v1/task/{id} refuses)."""
+    from taskcenter.services.core.lifecycle import move
+    from taskcenter.services.task_api_v1 import task_endpoints
+    from taskcenter.store import tasks as task_store
+
+    r = client.http.post("/api/webhook/self", headers=v1.user.dashboard_headers(),
+                         body=json.dumps({"url": "https://example.com/hook"}))
+    assert r.status_code == 200
+    (numeric,) = v1.create({"script_name": "follow", "serials": ["dev1"],
+                            "script_config": {"target_usernames": ["someone"]}})
+    assert move(task_store.get(task_endpoints.v1_task_key(numeric)), states.IN_PROGRESS, {}) is True
+    (event,) = [b for b in webhook_queue_bodies() if b["kind"] == "event"]
+    data = json.loads(event["body"])["data"]
+    assert data["task_id"] == numeric and data["serial"] == "dev1" and data["username"] == ""
+    status, reply = v1.call("GET", f"/api/v1/task/{data['task_id']}")
+    assert status == 200 and reply["data"]["id"] == numeric, reply
