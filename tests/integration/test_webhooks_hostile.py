@@ -98,3 +98,18 @@ def test_a_v1_tasks_event_names_the_id_the_v1_api_takes(client: Any, v1: Any) ->
     assert data["task_id"] == numeric and data["serial"] == "dev1" and data["username"] == ""
     status, reply = v1.call("GET", f"/api/v1/task/{data['task_id']}")
     assert status == 200 and reply["data"]["id"] == numeric, reply
+
+
+def test_a_notify_hook_that_answers_410_gets_nothing_more_for_its_task(client: Any, hooks: Any) -> None:
+    """"A 410 stops that task's hook": a hook has no endpoint to disable, so every later change was POSTed to it
+    again (each answered 410, each abandoned)."""
+    from tests.integration.test_webhooks import run_to_end
+
+    receiver = hooks.extra["receiver"]
+    receiver.then = 410
+    task_id = imagine(client, hooks.user, notifyHook=f"{receiver.url}/notify")
+    drain()
+    assert [json.loads(r.body)["status"] for r in receiver.received] == ["SUBMITTED"]  # answered 410 Gone
+    run_to_end(task_id)
+    drain()
+    assert [json.loads(r.body)["status"] for r in receiver.received] == ["SUBMITTED"]

@@ -44,6 +44,9 @@ from taskcenter.store.webhook_repository import (
 )
 
 HOOK_PREFIX = "hook_"  # the pseudo endpoint of a task's own hook (notifyHook): hook_<task_id>
+# In a hook's pending set: the hook answered 410, so it gets nothing more (docs/webhooks.md); below every real
+# seq (they are >= 0), and never removed
+HOOK_GONE = -1
 MAX_SQS_DELAY = 900
 
 
@@ -76,7 +79,7 @@ def fan_out(event: dict[str, Any]) -> int:
     user_id, task_id, seq = int(event["user_id"]), str(event["task_id"]), int(event["seq"])
     targets = [(e.endpoint_id, "", str(event["body"])) for e in repo.endpoints_of(user_id)
                if e.status == ENABLED and rules.wants(e.events, str(event["type"]))]
-    if isinstance(event.get("hook"), dict):
+    if isinstance(event.get("hook"), dict) and HOOK_GONE not in repo.pending(HOOK_PREFIX + task_id, task_id):
         targets.append((HOOK_PREFIX + task_id, str(event["hook"]["url"]), str(event["hook"]["body"])))
     deliveries = []
     for endpoint_id, url, body in targets:
@@ -157,7 +160,10 @@ def deliver(body: dict[str, Any]) -> str:
     if not endpoint_id.startswith(HOOK_PREFIX) and (endpoint is None or endpoint.status != ENABLED):
         reason = "the endpoint was deleted" if endpoint is None else "the endpoint is disabled"
         return _abandon(repo, message, attempt, None, 0, reason)
-    earlier = [seq for seq in repo.pending(endpoint_id, message.task_id) if seq < message.seq]
+    pending = repo.pending(endpoint_id, message.task_id)
+    if HOOK_GONE in pending:
+        return _abandon(repo, message, attempt, None, 0, "the task's hook answered 410 Gone")
+    earlier = [seq for seq in pending if seq < message.seq]
     if earlier:
         _requeue(body, _order_wait(repo, message, min(earlier), now))
         return "after an earlier event"
@@ -203,6 +209,8 @@ def _settle(repo: WebhookRepository, message: Message, endpoint: Endpoint | None
         return DELIVERED
     if outcome.verdict == rules.DISABLE:
         _disable(repo, endpoint, outcome.reason)
+        if message.endpoint_id.startswith(HOOK_PREFIX):  # a hook has no endpoint: it stops for its task
+            repo.add_pending(message.endpoint_id, message.task_id, HOOK_GONE)
         return _abandon(repo, message, attempt, reply, reply.latency_ms, outcome.reason)
     now = clock.now_ms()
     if endpoint is not None and endpoint.failing_since_ms is None:
