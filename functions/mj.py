@@ -112,7 +112,7 @@ def _submit(kind: str, mode: str | None) -> Response:
     request = bp.current_request
     # Images make MJ bodies megabytes: the cap is what API Gateway + Lambda can carry (functions._http).
     body = json_object(request, max_bytes=lambda_body_limit(request))
-    outcome = mj_relay.submit(principal, kind, body, header(request, IDEMPOTENCY_HEADER))
+    outcome = mj_relay.submit(principal, kind, body, header(request, IDEMPOTENCY_HEADER), public_base_url())
     value = dict(outcome.value)
     status = int(value.pop(mj_relay.REPLY_STATUS, 200))  # an upstream's non-2xx, relayed as new-api does
     return json_response(value, status, headers={"Idempotent-Replayed": "true"} if outcome.replayed else None)

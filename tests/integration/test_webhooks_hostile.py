@@ -113,3 +113,22 @@ def test_a_notify_hook_that_answers_410_gets_nothing_more_for_its_task(client: A
     run_to_end(task_id)
     drain()
     assert [json.loads(r.body)["status"] for r in receiver.received] == ["SUBMITTED"]
+
+
+def test_a_notify_hook_shows_the_image_url_fetch_shows_without_public_base_url(client: Any, hooks: Any) -> None:
+    """The hook gets the task "exactly as fetch shows it": with PUBLIC_BASE_URL unset (the default) fetch links
+    `{the request's host}/mj/image/{id}`, and the hook got the upstream's own image URL (its address revealed).
+    The submit's base URL is kept beside the hook."""
+    from tests.integration.test_webhooks import run_to_end
+
+    receiver = hooks.extra["receiver"]
+    headers = {**hooks.user.relay_headers(), "Host": "api.example.com"}
+    status, reply = call(client, "post", "/mj/submit/imagine", headers,
+                         {"prompt": "a cat", "notifyHook": f"{receiver.url}/notify"})
+    assert status == 200 and reply["code"] == 1, reply
+    task_id = reply["result"]
+    run_to_end(task_id)
+    drain()
+    hook = json.loads(receiver.delivered("/notify")[-1].body)
+    status, fetched = call(client, "get", f"/mj/task/{task_id}/fetch", headers)
+    assert fetched["imageUrl"] == f"http://api.example.com/mj/image/{task_id}" == hook["imageUrl"], hook

@@ -20,3 +20,8 @@ def notify_hook(body: dict[str, Any]) -> str:
         raise BadInput("notifyHook must be a string", field="notifyHook")
     return webhook_rules.check_url(value, name="notifyHook")
 
+
+
+# Task.extra key beside the hook's URL: the base URL the submit came in on, so the hook shows the task's links
+# (`imageUrl`: /mj/image/{id}) as fetch shows them when PUBLIC_BASE_URL is unset (found by hostile testing)
+BASE_FIELD = "notify_base"

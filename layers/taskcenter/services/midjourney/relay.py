@@ -120,7 +120,7 @@ def require_parent(principal: Principal, request: MjSubmission) -> Task:
 
 # ---------------------------------------------------------------- submission
 def submit(principal: Principal, kind: str, body: dict[str, Any],
-           idempotency_key: str | None = None) -> idempotency.Outcome:
+           idempotency_key: str | None = None, base_url: str = "") -> idempotency.Outcome:
     """Validate, charge, create and hand to the upstream; `.value` is midjourney-proxy's submit reply.
 
     With an Idempotency-Key, a repeated request gets the first reply (one task, one charge).
@@ -128,10 +128,10 @@ def submit(principal: Principal, kind: str, body: dict[str, Any],
     request = replace(parse_submission(kind, body), notify_hook=notify.notify_hook(body))
     return idempotency.run_once("mj-submit", user_id=principal.user_id, key=idempotency_key,
                                 request={"kind": kind, "body": body},
-                                produce=lambda: _submit_parsed(principal, request))
+                                produce=lambda: _submit_parsed(principal, request, base_url))
 
 
-def _submit_parsed(principal: Principal, request: MjSubmission) -> dict[str, Any]:
+def _submit_parsed(principal: Principal, request: MjSubmission, base_url: str = "") -> dict[str, Any]:
     spec_fields: dict[str, Any] = {}
     channel_id, upstream_parent = 0, ""
     properties = dict(request.properties)
@@ -142,7 +142,7 @@ def _submit_parsed(principal: Principal, request: MjSubmission) -> dict[str, Any
         if not properties.get("prompt"):  # an action shows the prompt it works on, as midjourney-proxy does
             properties["prompt"] = str((parent.properties or {}).get("prompt") or "")
     if request.notify_hook:
-        spec_fields["extra"] = {task_events.HOOK_FIELD: request.notify_hook}
+        spec_fields["extra"] = {task_events.HOOK_FIELD: request.notify_hook, notify.BASE_FIELD: base_url}
     full = {"kind": request.kind, "body": request.body}
     kept, taken = without_images(request.body)
     stored = {"kind": request.kind, "body": kept, **({submission.IMAGES_NOT_KEPT: taken} if taken else {})}
@@ -271,7 +271,8 @@ def upload(principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
 
 def hook_payload(task: Task) -> dict[str, Any]:
     """What a notifyHook receives (services/midjourney/notify.py): the task object, as fetch shows it."""
-    return task_view(task, settings.get().public_base_url.rstrip("/"))
+    base = settings.get().public_base_url.rstrip("/") or str(submission.extra_of(task).get(notify.BASE_FIELD) or "")
+    return task_view(task, base)  # the links as the submit's fetch shows them
 
 
 def fetch(principal: Principal, task_id: str, base_url: str) -> dict[str, Any]:
