@@ -151,7 +151,10 @@ def _names(body: dict[str, Any], name: str) -> list[str] | None:
         raise bad(f"{name} accepts at most {MAX_TARGETS} items", name)
     if any(len(v) > 128 for v in value):
         raise bad(f"{name} items must be at most 128 characters", name)
-    return list(dict.fromkeys(v.strip() for v in value))
+    first: dict[str, str] = {}  # duplicates collapse; "@alice" and "alice" are one account (create.place)
+    for entry in (v.strip() for v in value):
+        first.setdefault(entry.lstrip("@") if name == "usernames" else entry, entry)
+    return list(first.values())
 
 
 def _intervals(body: dict[str, Any]) -> dict[str, int]:

@@ -7,8 +7,9 @@
   `enable_multi_account`, and `min_interval` / `max_interval` when the client gave them; the host answers
   `data.task_ids[0]`, our upstream id.
 - fetch: `GET /api/v1/task?task_ids=1,2,3&page_size=100` (a filter our simulator honours; a host that
-  ignores it returns its latest tasks, and ids not among them are read one by one with
-  `GET /api/v1/task/{id}`, at most FETCH_SINGLE_LIMIT per batch; the rest count as a poll miss).
+  ignores it (the documented list API has no such filter) returns its latest tasks, and ids not among them
+  are read one by one with `GET /api/v1/task/{id}`: only an id the host says it does not know is a poll miss;
+  a poll message holds at most POLL_BATCH_SIZE ids).
 - cancel: `POST /api/v1/task/{id}/stop`.
 
 Host statuses 0 pending and 1 running (and any status the host may add) map to IN_PROGRESS (the host
@@ -23,7 +24,7 @@ from typing import Any
 from urllib.parse import quote
 
 from taskcenter import script_secrets
-from taskcenter.domain import states
+from taskcenter.domain import numbers, states
 from taskcenter.providers import http
 from taskcenter.providers.base import (
     ChannelInfo,
@@ -34,7 +35,6 @@ from taskcenter.providers.base import (
     UpstreamState,
 )
 
-FETCH_SINGLE_LIMIT = 20
 HOST_STATUS = {0: states.IN_PROGRESS, 1: states.IN_PROGRESS, 2: states.SUCCESS, 3: states.FAILURE}
 
 
@@ -82,10 +82,11 @@ class TikMatrixProvider:
             body["usernames"] = [payload.get("account")]
         data = self._call("POST", "/api/v1/task", body, "submit")
         ids = (data or {}).get("task_ids") if isinstance(data, dict) else None
-        if not isinstance(ids, list) or not ids:
-            raise TransientUpstreamError("submit: host answered without task_ids")
-        return SubmitResult(upstream_id=str(ids[0]), status=states.IN_PROGRESS, raw=data,
-                            extra={"host_task_id": ids[0]})
+        host_id = _host_id(ids[0]) if isinstance(ids, list) and ids else None
+        if host_id is None:  # garbage ([null], [true], a 300 KB string): transient, as any garbage
+            raise TransientUpstreamError("submit: host answered without a usable task id")
+        return SubmitResult(upstream_id=host_id, status=states.IN_PROGRESS, raw={"task_ids": [host_id]},
+                            extra={"host_task_id": int(host_id)})
 
     def fetch(self, upstream_ids: list[str]) -> dict[str, UpstreamState]:
         wanted = list(dict.fromkeys(str(u) for u in upstream_ids))
@@ -98,7 +99,7 @@ class TikMatrixProvider:
             state = _state(item)
             if state is not None and state.upstream_id in wanted:
                 found[state.upstream_id] = state
-        for upstream_id in [u for u in wanted if u not in found][:FETCH_SINGLE_LIMIT]:
+        for upstream_id in [u for u in wanted if u not in found]:  # a host that ignores the filter: each alone
             single = self._call("GET", f"/api/v1/task/{quote(upstream_id)}", what="fetch one")
             state = _state(single) if isinstance(single, dict) else None
             if state is not None:
@@ -135,9 +136,19 @@ def _items(data: Any) -> list[dict[str, Any]]:
     return []
 
 
+def _host_id(value: Any) -> str | None:
+    """A host's task id: a positive integer, or its ASCII digits (at most 18); anything else is garbage."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    text = str(value).strip()
+    return text if numbers.is_ascii_int(text) and int(text) > 0 else None
+
+
 def _state(item: dict[str, Any]) -> UpstreamState | None:
     upstream_id = item.get("id", item.get("task_id"))
     status = item.get("status")
+    if isinstance(status, str) and status.strip() in ("0", "1", "2", "3"):  # "compared loosely" (scripts ref.)
+        status = int(status)
     if upstream_id is None or not isinstance(status, int) or isinstance(status, bool):
         return None
     mapped = HOST_STATUS.get(status, states.IN_PROGRESS)  # an unknown host status is not an end: still running

@@ -25,10 +25,11 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from taskcenter import clock, queues, settings
-from taskcenter.domain import pricing, states
+from taskcenter.domain import channel_status, pricing, states
 from taskcenter.domain import v1_scripts as rules
 from taskcenter.domain.errors import Forbidden, InsufficientQuota
 from taskcenter.observability import logger
+from taskcenter.services.core import channels as channel_service
 from taskcenter.services.core.auth import Principal
 from taskcenter.services.task_api_v1 import task_endpoints as v1_tasks
 from taskcenter.store import money, repositories
@@ -71,6 +72,9 @@ def retry(principal: Principal, numeric_id: int) -> dict[str, Any]:
     if int(task.retry_count or 0) >= limit:
         raise rules.bad(f"task {numeric_id} has been retried {int(task.retry_count)} times; the limit is {limit}",
                         "task_id")
+    channel_id = int(task.channel_id or 0)  # its host deleted: the retry could never run, refused before a charge
+    if channel_id and not channel_status.follows_its_tasks(channel_service.get_channel(channel_id)):
+        raise rules.bad(f"task {numeric_id}'s TikMatrix host was removed; create the task again", "task_id")
     if not restart_attempt(task, Payer(principal.user_id, principal.token_hash), principal.group):
         raise rules.bad(f"task {numeric_id} changed while retrying; look at it again", "task_id")
     v1_tasks.start_now([task])

@@ -22,7 +22,8 @@ from taskcenter.services.core import channels as channel_service
 from taskcenter.services.core import listing_executor as listings
 from taskcenter.services.core.auth import Principal, owns
 from taskcenter.services.core.lifecycle import fail_task
-from taskcenter.services.core.platform_registry import provider_for
+from taskcenter.services.core.platform_registry import fetch_states, provider_for
+from taskcenter.services.core.upstream_state import apply_upstream_state
 from taskcenter.store import money, repositories, v1_records
 from taskcenter.store import tasks as task_store
 
@@ -211,6 +212,9 @@ def stop(principal: Principal, numeric_id: int) -> dict[str, Any]:
         stop_task(task)
     except v1_records.TaskGone as error:  # deleted while we stopped it: as if the stop came after the delete
         raise not_found(numeric_id) from error
+    if task.status == states.SUCCESS:  # the host had finished it before the stop (its charge stands)
+        raise rules.bad(f"task {numeric_id} has already finished (status {rules.v1_status(task.status)})",
+                        "task_id")
     return view(task, principal.timezone)
 
 
@@ -235,9 +239,14 @@ def _cancel_at_host(task: Task) -> None:
     channel = channel_service.get_channel(int(task.channel_id))
     if channel is None:
         return
+    info = channel_service.info(channel)
     try:
-        stopped = provider_for(channel_service.info(channel)).cancel(task.upstream_id)
+        stopped = provider_for(info).cancel(task.upstream_id)
         logger.info("v1 stop at host", extra={"task_id": task.task_id, "stopped": stopped})
+        if not stopped:  # finished (or unknown) there: what the host says of it wins over our stop
+            state = fetch_states(info, [task.upstream_id]).get(task.upstream_id)
+            if state is not None:
+                apply_upstream_state(task, state)  # SUCCESS keeps the charge; FAILURE is refunded as any
     except UpstreamError as error:  # unreachable host: we stop on our side; the host may finish its run
         logger.warning("v1 stop at host failed", extra={"task_id": task.task_id, "reason": error.message})
 
