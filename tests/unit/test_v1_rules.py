@@ -173,3 +173,14 @@ def test_start_time_at_the_edges_of_the_calendar_is_a_clear_refusal() -> None:
         with pytest.raises(DomainError) as caught:
             resolve_start_time(raw, "America/New_York" if "-12" not in raw else "Pacific/Kiritimati", now)
         assert caught.value.field == "start_time"
+
+
+def test_a_host_reply_is_read_loosely_where_the_reference_says_so_and_garbage_is_refused() -> None:
+    """Found by hostile testing (4 Dec 2026): a `"2"` status counted as a miss (failed and refunded), and a
+    submit reply of `[null]`, `[true]` or a 300 KB id made a running task with that id."""
+    from taskcenter.providers import tikmatrix
+
+    assert tikmatrix._state({"id": 7, "status": "2"}).status == states.SUCCESS  # "int or string both work"
+    assert tikmatrix._state({"id": 7, "status": "x"}) is None
+    assert [tikmatrix._host_id(v) for v in (7, "8", " 9 ")] == ["7", "8", "9"]
+    assert [tikmatrix._host_id(v) for v in (None, True, {"id": 1}, [1], "", 1.5, 0, "7" * 300_000)] == [None] * 8

@@ -1,0 +1,100 @@
+"""The Task API v1 against a hostile host and client (docs/task-api-v1.md), found by hostile testing on 4 Dec
+2026: each test failed before its fix (a finished task refunded on stop or delete, running tasks failed and
+refunded on a host without the task_ids filter, one account charged twice, a retry charged that could never
+run)."""
+
+from __future__ import annotations
+
+from taskcenter.domain import states
+from taskcenter.services.admin import operations as admin
+from taskcenter.services.core import channels
+from taskcenter.services.jobs import polling
+from taskcenter.store import money
+from taskcenter.store.models import LedgerEntry, Task
+
+from tests.integration.v1_support import V1World, poll_host, quota, retry_messages, run_retry_worker
+
+POST = {"serials": ["dev1"], "script_name": "post",
+        "script_config": {"content_type": 0, "captions": "hi", "material_list": ["C:/v.mp4"]}}
+FAIL = {"script_name": "post", "script_config": {"material_list": ["C:/v.mp4"], "captions": "sim:fail"}}
+
+
+def task_of(i: int) -> Task:
+    return Task.get(f"v1_{i}", consistent_read=True)
+
+
+def kinds(v1: V1World, i: int) -> list[str]:
+    return sorted(e.kind for e in LedgerEntry.query(v1.user.user_id) if e.task_id == f"v1_{i}")
+
+
+def test_a_stop_after_the_host_finished_the_task_keeps_its_charge_and_says_so(v1: V1World) -> None:
+    start = quota(v1.user)
+    tid = v1.create(POST)[0]
+    run_retry_worker()
+    price = int(task_of(tid).quota)
+    v1.sim.finish_all()  # the host ran it to the end (status 2 there); our poller has not looked yet
+    status, reply = v1.call("POST", f"/api/v1/task/{tid}/stop")
+    assert (status, reply["code"]) == (400, 40001) and "already finished" in reply["message"], reply
+    assert task_of(tid).status == states.SUCCESS and kinds(v1, tid) == ["charge"]
+    assert quota(v1.user) == start - price
+
+
+def test_a_delete_after_the_host_finished_the_task_keeps_its_charge(v1: V1World) -> None:
+    start = quota(v1.user)
+    tid = v1.create(POST)[0]
+    run_retry_worker()
+    price = int(task_of(tid).quota)
+    v1.sim.finish_all()
+    status, reply = v1.call("DELETE", f"/api/v1/task/{tid}")
+    assert reply["code"] == 0 and quota(v1.user) == start - price, reply
+
+
+def test_one_account_named_with_and_without_at_is_one_task(v1: V1World) -> None:
+    start = quota(v1.user)
+    status, reply = v1.call("POST", "/api/v1/task", {"usernames": ["@alice_tt", "alice_tt"], "script_name": "post",
+                                                      "script_config": {"material_list": ["C:/v.mp4"]}})
+    assert reply["code"] == 0 and reply["data"]["created_count"] == 1, (reply, start - quota(v1.user))
+
+
+def test_a_retry_of_a_task_whose_host_was_deleted_is_refused_before_a_charge(v1: V1World) -> None:
+    tid = v1.create({**FAIL, "serials": ["dev1"]})[0]
+    run_retry_worker()
+    v1.sim.finish_all()
+    poll_host(v1, v1.user.user_id)
+    retry_messages()
+    money.refund_task(f"v1_{tid}")
+    assert task_of(tid).status == states.FAILURE
+    admin.update_channel(v1.channel_id, status=3)  # the host is gone
+    channels.clear_cache()
+    start = quota(v1.user)
+    status, reply = v1.call("POST", f"/api/v1/task/{tid}/retry")
+    assert reply["code"] == 40001 and "removed" in reply["message"], reply
+    assert quota(v1.user) == start and kinds(v1, tid) == ["charge", "refund"]
+
+
+def test_running_tasks_on_a_host_without_the_task_ids_filter_are_read_one_by_one_not_failed(v1: V1World) -> None:
+    """The documented list API has no task_ids filter: a host that ignores it answers its newest tasks. Only 20
+    of the missing ids were read alone, always the same 20: the other 5 counted a miss each poll and were
+    failed and refunded while the host ran them."""
+    long, quick = [f"dev{i}" for i in range(1, 26)], [f"dev{i}" for i in range(26, 46)]
+    admin.update_user(v1.user.user_id, plan="Team")  # 50 running at once
+    admin.update_channel(v1.channel_id, devices=long + quick)
+    channels.clear_cache()
+    ids = v1.create({"serials": long, "script_name": "post",
+                     "script_config": {"material_list": ["C:/v.mp4"], "captions": "sim:hold"}})  # long runs
+    run_retry_worker()
+    for _ in range(2):  # meanwhile, quick tasks on the other devices come and go
+        v1.create({"serials": quick, "script_name": "post",
+                   "script_config": {"material_list": ["C:/v.mp4"], "captions": "quick"}})
+        run_retry_worker()
+        for held in v1.sim.tasks.values():
+            if not held.hold:
+                held.created -= 10_000  # done on the host
+        poll_host(v1, v1.user.user_id)
+    message = [f"v1_{i}" for i in ids]  # one poll message (POLL_BATCH_SIZE is 50)
+    assert all(Task.get(t).status == states.IN_PROGRESS for t in message)
+    v1.sim.configure(ignore_task_ids=True)
+    for _ in range(3):  # POLL_MAX_MISSES
+        polling.poll_batch(polling.PollMessage(v1.channel_id, message))
+    assert [Task.get(t, consistent_read=True).status for t in message] == [states.IN_PROGRESS] * 25
+    assert money.audit_user(v1.user.user_id).ok
