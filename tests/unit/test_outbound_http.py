@@ -170,3 +170,37 @@ def test_a_content_length_in_other_digits_is_not_read_as_a_number(monkeypatch: p
     finally:
         server.join(5)
         listener.close()
+
+
+def test_a_channel_call_to_a_host_that_trickles_its_reply_is_cut_at_connect_plus_read_timeout(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each byte within the read timeout, the whole reply never: a stop or a poll was held for as long as the
+    host liked, past the function's own timeout (found by hostile testing, 4 Dec 2026)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+    done = threading.Event()
+
+    def trickle() -> None:
+        conn, _ = server.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n")
+        while not done.wait(0.1):
+            try:
+                conn.sendall(b" ")
+            except OSError:
+                break
+        conn.close()
+
+    threading.Thread(target=trickle, daemon=True).start()
+    monkeypatch.setenv("PRIVATE_HOST_ALLOWLIST", f"127.0.0.1:{port}")
+    monkeypatch.setenv("UPSTREAM_CONNECT_TIMEOUT", "0.5")
+    monkeypatch.setenv("UPSTREAM_READ_TIMEOUT", "0.5")
+    channel = ChannelInfo(id=1, type="tikmatrix", base_url=f"http://127.0.0.1:{port}", secret="k")
+    try:  # without the bound the 100 bytes arrive in 10 s and the call answers 200
+        with pytest.raises(http.UpstreamTimeout):
+            http.channel_request(channel, "GET", "/api/v1/task", headers={})
+    finally:
+        done.set()
+        server.close()

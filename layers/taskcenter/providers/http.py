@@ -379,15 +379,15 @@ def classify_status(reply: HttpReply, what: str, *, secret: str = "") -> None:
 
 def channel_request(channel: ChannelInfo, method: str, path: str, *, headers: dict[str, str],
                     json_body: Any = None) -> HttpReply:
-    """A call to `channel`'s upstream at `base_url + path`: `headers` carry its credential; redirects stay
-    on its origin. A 401/403 is counted (metric ChannelAuthFailed, alarmed; docs/deploy.md "Operating"),
-    logged with the channel's id, and raised as ChannelAuthFailed (transient: the next channel is tried)."""
+    """A call to `channel`'s upstream at `base_url + path`: `headers` carry its credential; redirects stay on its
+    origin; a host trickling its reply is cut at connect + read timeout. A 401/403 is counted (ChannelAuthFailed,
+    alarmed; docs/deploy.md "Operating"), logged, and raised as ChannelAuthFailed (the next channel is tried)."""
     try:
         reply = request(method, channel.base_url.rstrip("/") + path, headers=headers, json_body=json_body,
-                        same_origin_only=True, credential_headers=tuple(headers))
+                        same_origin_only=True, credential_headers=tuple(headers),  # whole call bounded too:
+                        total_timeout=settings.get().upstream_connect_timeout + settings.get().upstream_read_timeout)
     except UpstreamError as error:  # a refused redirect's URL (logged) may echo the key: `?api_key=...`
         error.message = redact(error.message, channel.secret)
-        error.args = (error.message,)
         raise
     if reply.status in (401, 403):
         from taskcenter.observability import logger, metrics
