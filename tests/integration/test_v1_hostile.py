@@ -98,3 +98,28 @@ def test_running_tasks_on_a_host_without_the_task_ids_filter_are_read_one_by_one
         polling.poll_batch(polling.PollMessage(v1.channel_id, message))
     assert [Task.get(t, consistent_read=True).status for t in message] == [states.IN_PROGRESS] * 25
     assert money.audit_user(v1.user.user_id).ok
+
+
+def test_a_task_queued_behind_its_device_times_out_from_its_start_not_its_creation(v1: V1World) -> None:
+    """It waited NOT_START 23 h 50 min behind a long task on its device, then ran: the dispatcher failed and
+    refunded it 15 minutes in (24 h after its creation) while its host ran it."""
+    from taskcenter import clock
+
+    hour = 3_600_000
+    t0 = clock.now_ms()
+    first = v1.create({**POST, "script_config": {"material_list": ["C:/v.mp4"], "captions": "sim:hold"}})[0]
+    queued = v1.create(POST)[0]
+    run_retry_worker()
+    assert task_of(first).status == states.IN_PROGRESS and task_of(queued).status == states.NOT_START
+    try:
+        clock.set_now(t0 + 23 * hour + 50 * 60_000)  # the first ends; the queued one gets the device
+        v1.sim.finish_all()
+        poll_host(v1, v1.user.user_id)
+        run_retry_worker()
+        assert task_of(queued).status == states.IN_PROGRESS
+        clock.set_now(t0 + 24 * hour + 5 * 60_000)  # 15 minutes into its run
+        polling.dispatch_due_polls()
+        retry_messages()
+    finally:
+        clock.set_now(None)
+    assert task_of(queued).status == states.IN_PROGRESS and kinds(v1, queued) == ["charge"]

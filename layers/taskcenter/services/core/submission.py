@@ -346,6 +346,11 @@ def _mark_submitted(task: Task, channel: ChannelInfo, upstream_id: str, upstream
         changes.update(create_hold=REMOVE, due_at=task_store.deadline_after(int(task.submit_ms)))  # the dispatcher's
         if task.next_poll_at is not None:  # (a hold written before hold_submit has none: it gets one here)
             del changes["next_poll_at"]  # due since the charge already: its index entry stays as it is
+    elif task.due_at is not None and not task.due_lane and task_store.deadline_after(now) > int(task.due_at):
+        # it waited (behind its device, a scheduled start, retries): its time limit counts from now, when the
+        # upstream gets it (found by hostile testing: a v1 task started at +23 h 50 min timed out at +24 h while
+        # its host ran it); not in a `due` lane, so no index entry is re-keyed
+        changes["due_at"] = task_store.deadline_after(now)
     if status == states.IN_PROGRESS:
         changes["start_ms"] = now
     if extra:
