@@ -132,3 +132,19 @@ def test_a_notify_hook_shows_the_image_url_fetch_shows_without_public_base_url(c
     hook = json.loads(receiver.delivered("/notify")[-1].body)
     status, fetched = call(client, "get", f"/mj/task/{task_id}/fetch", headers)
     assert fetched["imageUrl"] == f"http://api.example.com/mj/image/{task_id}" == hook["imageUrl"], hook
+
+
+def test_a_second_rotation_within_the_overlap_keeps_the_original_secret_signing(client: Any, hooks: Any) -> None:
+    """A double click on rotate dropped the original secret at once: a receiver still on it failed every
+    delivery, although its overlap had not ended."""
+    receiver = hooks.extra["receiver"]
+    endpoint = add_endpoint(client, hooks.user, f"{receiver.url}/rot", events=["task.submitted"])
+    headers = hooks.user.dashboard_headers()
+    rotated = [call(client, "post", f"/api/webhook/self/{endpoint['id']}/rotate", headers)[1]["data"]["secret"]
+               for _ in range(2)]
+    imagine(client, hooks.user)
+    drain()
+    (got,) = receiver.received
+    for secret, signs in ((endpoint["secret"], True), (rotated[1], True), (rotated[0], False)):
+        receiver.secrets[:] = [secret]
+        assert receiver.verify(got.body, got.headers) is signs, secret[:12]
