@@ -4,6 +4,7 @@ webhook queue that runs the consumer in-process. Not production code."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ class Receiver:
     def __init__(self, script: list[int] | None = None, then: int = 200) -> None:
         self.script = list(script or [])
         self.then = then
+        self.payload = b"ok"  # the body of every answer
         self.secrets: list[str] = []
         self.received: list[Received] = []
         self.lock = threading.Lock()
@@ -52,9 +54,10 @@ class Receiver:
                     status = receiver.script.pop(0) if receiver.script else receiver.then
                     receiver.received.append(Received(self.path, headers, body, status, receiver.verify(body, headers)))
                 self.send_response(status)
-                self.send_header("Content-Length", "2")
+                self.send_header("Content-Length", str(len(receiver.payload)))
                 self.end_headers()
-                self.wfile.write(b"ok")
+                with contextlib.suppress(OSError):  # a large body the client stopped reading
+                    self.wfile.write(receiver.payload)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True

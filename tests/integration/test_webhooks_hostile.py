@@ -148,3 +148,18 @@ def test_a_second_rotation_within_the_overlap_keeps_the_original_secret_signing(
     for secret, signs in ((endpoint["secret"], True), (rotated[1], True), (rotated[0], False)):
         receiver.secrets[:] = [secret]
         assert receiver.verify(got.body, got.headers) is signs, secret[:12]
+
+
+def test_a_410_with_a_body_past_the_cap_still_disables_the_endpoint(client: Any, hooks: Any) -> None:
+    """A hosting platform's "gone" page over WEBHOOK_MAX_RESPONSE_BYTES lost its status: logged without one and
+    retried for the whole schedule, the endpoint left enabled."""
+    from taskcenter import settings
+
+    receiver = hooks.extra["receiver"]
+    receiver.then, receiver.payload = 410, b"<html>" + b"x" * (settings.get().webhook_max_response_bytes + 1)
+    endpoint = add_endpoint(client, hooks.user, f"{receiver.url}/gone", events=["task.submitted"])
+    imagine(client, hooks.user)
+    drain()
+    _, listing = call(client, "get", "/api/webhook/self", hooks.user.dashboard_headers())
+    row = next(e for e in listing["data"] if e["id"] == endpoint["id"])
+    assert len(receiver.received) == 1 and row["status"] == "disabled", (len(receiver.received), row)

@@ -132,7 +132,7 @@ def send(url: str, webhook_id: str, body: str, keys: list[str] | None) -> Reply:
                              max_bytes=settings.get().webhook_max_response_bytes)
     except UpstreamError as error:
         latency = int((time.monotonic() - started) * 1000)
-        if 200 <= int(error.status or 0) <= 299:  # answered 2xx; only its body was over the cap
+        if int(error.status or 0):  # it answered (2xx, a 410, a 5xx); only its body was over the cap
             return Reply(int(error.status), latency)
         return Reply(None, latency, error=error.public)
     latency = int((time.monotonic() - started) * 1000)
