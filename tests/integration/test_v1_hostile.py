@@ -123,3 +123,20 @@ def test_a_task_queued_behind_its_device_times_out_from_its_start_not_its_creati
     finally:
         clock.set_now(None)
     assert task_of(queued).status == states.IN_PROGRESS and kinds(v1, queued) == ["charge"]
+
+
+def test_tasks_waiting_for_a_disabled_host_hold_no_running_slot(v1: V1World, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Admission ran before the channel check: two tasks waiting for a disabled host took the user's 2 running
+    slots, deferred again and again while keeping them, and a task on the user's working host never started."""
+    from taskcenter.domain import v1_scripts as rules
+
+    monkeypatch.setitem(rules.PLANS, "Pro", rules.Plan("Pro", True, 2))  # 2 running at once
+    admin.create_channel("tikmatrix", v1.sim.url, name="host-b", secret="", devices=["b1"], accounts=[])
+    channels.clear_cache()
+    on_a = v1.create({**POST, "serials": ["dev1", "dev2"]})
+    admin.update_channel(v1.channel_id, status=2)  # host A disabled before they started
+    channels.clear_cache()
+    on_b = v1.create({**POST, "serials": ["b1"]})[0]
+    run_retry_worker()
+    assert [task_of(i).status for i in on_a] == [states.NOT_START] * 2  # waiting for host A
+    assert task_of(on_b).status == states.IN_PROGRESS

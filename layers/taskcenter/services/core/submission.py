@@ -258,6 +258,12 @@ def dispatch_to_upstream(task: Task, *, client_waiting: bool, payload: dict[str,
     """
     if task.status != states.NOT_START:
         return task
+    channels = candidate_channels(task)
+    if not channels and not client_waiting and pinned_channel_disabled(task):
+        # Its channel (a device's host) is drained: it waits, keeping its submission retries and taking no
+        # admission slot (found by hostile testing); deleting the channel or the sweeper fails it (docs/admin.md)
+        _defer(task, DRAINING_RECHECK_SECONDS * 1000)
+        return task
     row = platform_registry.platform(task.platform)
     admission = row.admission if row is not None else None
     if admission is not None:
@@ -273,12 +279,6 @@ def dispatch_to_upstream(task: Task, *, client_waiting: bool, payload: dict[str,
     if request.payload.get(IMAGES_NOT_KEPT):  # a resubmission from the stored task: its images are gone
         return _cannot_submit(task, "upstream refused the task: the request's images were not kept; submit it "
                               "again", client_waiting=client_waiting)
-    channels = candidate_channels(task)
-    if not channels and not client_waiting and pinned_channel_disabled(task):
-        # Its channel (a device's host) is drained: the task waits for it to be enabled again, without using
-        # up its submission retries; deleting the channel, or the timeout sweeper, fails it (docs/admin.md).
-        _defer(task, DRAINING_RECHECK_SECONDS * 1000)
-        return task
     last_error: UpstreamError | None = None  # the refusing caller may relay its reply (the MJ relay's 23)
     for channel in channels:
         try:
