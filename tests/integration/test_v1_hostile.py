@@ -140,3 +140,17 @@ def test_tasks_waiting_for_a_disabled_host_hold_no_running_slot(v1: V1World, mon
     run_retry_worker()
     assert [task_of(i).status for i in on_a] == [states.NOT_START] * 2  # waiting for host A
     assert task_of(on_b).status == states.IN_PROGRESS
+
+
+def test_a_stopped_tasks_refund_row_in_the_usage_log_gives_the_stop_as_its_reason(v1: V1World) -> None:
+    """new-api's refund row carries the task's fail reason (newapi-relay-wire.md 4.6); ours always said "task
+    failed" (found by hostile testing)."""
+    import json
+
+    task_id = v1.create({**POST, "script_config": {"material_list": ["C:/v.mp4"], "captions": "sim:hold"}})[0]
+    run_retry_worker()
+    status, reply = v1.call("POST", f"/api/v1/task/{task_id}/stop")
+    assert (status, reply["code"], reply["data"]["error"]) == (200, 0, "stopped")
+    reply = v1.client.http.get("/api/log/self?type=6", headers=v1.user.dashboard_headers())
+    (row,) = json.loads(reply.body)["data"]["items"]
+    assert json.loads(row["other"]) == {"task_id": f"v1_{task_id}", "is_task": True, "reason": "stopped"}

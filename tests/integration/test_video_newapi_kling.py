@@ -208,3 +208,14 @@ def test_a_kling_video_is_kept_in_the_results_bucket_and_served_from_it_after_th
     assert reply.status_code == 302
     location = reply.headers["Location"]
     assert "X-Amz-Signature=" in location and k.url not in location
+
+
+def test_a_video_made_on_new_apis_route_shows_its_requested_size_on_the_openai_surface(video_world, sims,
+                                                                                       client) -> None:
+    """`size` is the requested WxH (video-apis.md): a Kling video made through /v1/video/generations showed its
+    price tier ("std") on /v1/videos (found by hostile testing)."""
+    status, made = call(client, "POST", "/v1/video/generations", video_world.user,
+                        {"model": "kling-v1", "prompt": "a kite", "size": "1280x720"})
+    assert status == 200, made
+    status, video = call(client, "GET", f"/v1/videos/{made['task_id']}", video_world.user)
+    assert (status, video["size"]) == (200, "1280x720"), video

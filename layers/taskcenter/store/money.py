@@ -179,8 +179,8 @@ def refund_task(task_id: str, attempt: int | None = None) -> bool:
     now = clock.now_ms()
 
     def write_refund(tx: TransactWrite) -> None:
-        entry = _ledger(task.user_id, f"refund#{task_id}#{attempt}", "refund", amount,
-                        task_id=task_id, attempt=attempt, key_hash=task.key_hash)
+        entry = _ledger(task.user_id, f"refund#{task_id}#{attempt}", "refund", amount,  # note: the usage log's reason
+                        task_id=task_id, attempt=attempt, key_hash=task.key_hash, note=(task.fail_reason or "")[:300])
         tx.save(entry, condition=LedgerEntry.entry.does_not_exist())
         tx.update(
             Task(task_id=task_id),

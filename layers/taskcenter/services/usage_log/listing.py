@@ -62,8 +62,8 @@ def _other(row: usage_log.LedgerRow) -> str:
         other["is_task"] = True
     if row.entry.startswith("settle#"):
         other["settlement"] = True
-    if row.kind == "refund" and not row.entry.startswith("settle#"):
-        other["reason"] = "task failed"
+    if row.kind == "refund" and not row.entry.startswith("settle#"):  # the task's fail reason (wire 4.5)
+        other["reason"] = row.note or "task failed"
     return json.dumps(other, separators=(",", ":"), ensure_ascii=False)  # v1.0 UI JSON.parses it
 
 

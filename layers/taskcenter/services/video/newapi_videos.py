@@ -44,7 +44,7 @@ def submit(principal: Principal, body: dict[str, Any], idempotency_key: str | No
     builder = platform_specs.builder_for(model)
     if builder is None:
         raise BadInput(f"no video platform serves model {model[:64]}", code="model_not_found", field="model")
-    spec = builder(principal, body, model)
+    spec = platform_specs.build(builder, principal, body, model)
     key = idempotency.check_key(idempotency_key)
 
     def produce() -> dict[str, Any]:

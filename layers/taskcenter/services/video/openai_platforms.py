@@ -16,7 +16,6 @@ new-api: `prompt, model, mode, image, size, seconds` read, every other field int
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from taskcenter.domain import numbers
@@ -83,10 +82,6 @@ def _create(principal: Principal, builder: platform_specs.Builder, body: dict[st
     image = body.get("image")
     if isinstance(image, str) and image.startswith("data:") and model.startswith("kling-"):
         body["image"] = image.split(",", 1)[-1]  # Kling takes bare base64, without the data: prefix
-    spec = builder(principal, body, model)
-    extra = dict(spec.fields.get("extra") or {})
-    # The OpenAI object's `size` is the requested WxH (the task's own "size" is the platform's price tier)
-    extra["shown"] = {**(extra.get("shown") or {}), "size": str(body.get("size") or "")}
-    spec = dataclasses.replace(spec, fields={**spec.fields, "extra": extra})
+    spec = platform_specs.build(builder, principal, body, model)
     facts = {k: v for k, v in spec.payload.items() if k not in ("image", "images", "image_base64")}
     return openai_videos.submit_spec(principal, spec, idempotency_key, facts)

@@ -11,6 +11,7 @@ domain/video_pricing.py. `metadata` keys override the derived fields (never `mod
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from typing import Any
@@ -148,6 +149,15 @@ def veo_spec(principal: Principal, body: dict[str, Any], model: str) -> submissi
         payload.update(image_base64=data, image_mime=head.removeprefix("data:").removesuffix(";base64"))
     return _spec(principal, platform="gemini", listing="24", model=model, prompt=prompt, seconds=duration,
                  size=resolution, payload=payload, action="textGenerate")
+
+
+def build(builder: Builder, principal: Principal, body: dict[str, Any], model: str) -> submission.TaskSpec:
+    """`builder`'s spec, with the requested WxH kept for the OpenAI object's `size` (the task's own "size" is the
+    platform's price tier), whichever route made it: /v1/videos or new-api's /v1/video/generations."""
+    spec = builder(principal, body, model)
+    extra = dict(spec.fields.get("extra") or {})
+    extra["shown"] = {**(extra.get("shown") or {}), "size": str(body.get("size") or "")}
+    return dataclasses.replace(spec, fields={**spec.fields, "extra": extra})
 
 
 def builder_for(model: str) -> Builder | None:
