@@ -154,3 +154,18 @@ def test_a_stopped_tasks_refund_row_in_the_usage_log_gives_the_stop_as_its_reaso
     reply = v1.client.http.get("/api/log/self?type=6", headers=v1.user.dashboard_headers())
     (row,) = json.loads(reply.body)["data"]["items"]
     assert json.loads(row["other"]) == {"task_id": f"v1_{task_id}", "is_task": True, "reason": "stopped"}
+
+
+def test_the_admin_usage_log_gives_each_row_its_own_id(v1: V1World) -> None:
+    """The id was the entry's time in ms: the three charges of one create (one transaction) shared it (found by
+    hostile testing); new-api's id is the row's primary key and its UI keys rows by it."""
+    import json
+
+    ids = v1.create({**POST, "serials": ["dev1", "dev2", "dev3"]})
+    reply = v1.client.http.get("/api/log/?p=1&page_size=100&type=2", headers=v1.world.admin.dashboard_headers())
+    items = json.loads(reply.body)["data"]["items"]
+    charges = [i for i in items if json.loads(i["other"]).get("task_id") in {f"v1_{n}" for n in ids}]
+    assert len(charges) == 3 and len({i["id"] for i in charges}) == 3, [i["id"] for i in charges]
+    again = json.loads(v1.client.http.get("/api/log/?p=1&page_size=100&type=2",
+                                          headers=v1.world.admin.dashboard_headers()).body)["data"]["items"]
+    assert [i["id"] for i in again] == [i["id"] for i in items]  # stable across requests
