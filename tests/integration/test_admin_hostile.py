@@ -7,25 +7,11 @@ docs/admin.md "Replies": "Failure (bad input never raises and never writes anyth
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from taskcenter.services.admin import operation_specs as admin_ops
 from taskcenter.store import channel_secrets
 
+from tests.integration.test_admin_lambda import invoke, ok
 from tests.support import snapshot_tables
-
-
-def invoke(event: object) -> dict:
-    reply = admin_ops.run(json.loads(json.dumps(event)))
-    json.dumps(reply)
-    return reply
-
-
-def ok(event: dict) -> dict:
-    reply = invoke(event)
-    assert reply["ok"] is True, reply
-    return reply["result"]
 
 
 def _without_seq(snapshot: dict) -> dict:
