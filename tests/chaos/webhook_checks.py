@@ -44,7 +44,12 @@ def _missing(tasks: list[Any], paths: dict[int, str], rows: list[dict[str, Any]]
             event = json.loads(row["body"])
             got.add((event["data"]["task_id"], event["type"]))
     return [t.task_id for t in tasks if int(t.user_id) in paths and t.status in TERMINAL_EVENT
-            and (t.task_id, TERMINAL_EVENT[t.status]) not in got]
+            and (_public_id(t), TERMINAL_EVENT[t.status]) not in got]
+
+
+def _public_id(task: Any) -> Any:
+    """The event's `data.task_id`: what the task's own fetch takes (a Task API v1 task's numeric id)."""
+    return int(task.id) if task.platform == "tikmatrix" else task.task_id
 
 
 def _backlog(env: dict[str, str]) -> int:

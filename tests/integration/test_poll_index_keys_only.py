@@ -87,7 +87,7 @@ def test_the_dispatcher_finds_due_tasks_through_the_keys_and_skips_keys_no_longe
     assert task_store.transition(task_store.get(stale[1].task_id), states.SUCCESS)
     assert task_store.update_in_place(task_store.get(stale[2].task_id),
                                       [Task.next_poll_at.set(clock.now_ms() + 600_000)])
-    monkeypatch.setattr(poll_reads, "due_keys", lambda shard, now_ms, limit: lagging.get(shard, [])[:limit])
+    monkeypatch.setattr(poll_reads, "due_keys", lambda shard, now_ms, limit, after=None: lagging.get(shard, [])[:limit])
     clock.advance(60)
     report = dispatch()
     assert (report["due"], report["polled"], report["retries"]) == (2, 2, 0)
