@@ -163,3 +163,36 @@ def test_a_410_with_a_body_past_the_cap_still_disables_the_endpoint(client: Any,
     _, listing = call(client, "get", "/api/webhook/self", hooks.user.dashboard_headers())
     row = next(e for e in listing["data"] if e["id"] == endpoint["id"])
     assert len(receiver.received) == 1 and row["status"] == "disabled", (len(receiver.received), row)
+
+
+def test_a_kms_outage_is_retried_on_the_schedule_and_holds_no_later_event_for_good(
+        client: Any, hooks: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """KMS down raised to SQS: after its 5 receives the message sat in the DLQ, `pending` for good, with no row
+    in the delivery log, and every later event of its task to that endpoint waited behind it (found by hostile
+    testing). Now the attempt is logged and retried on the delivery schedule; once KMS is back all arrive."""
+    from taskcenter.sealing import SecretNotReadable
+    from taskcenter.services.webhooks import delivery, signing_secrets
+
+    from tests.integration.test_webhooks import run_to_end
+
+    receiver = hooks.extra["receiver"]
+    endpoint = add_endpoint(client, hooks.user, f"{receiver.url}/k")
+    receiver.secrets[:] = [endpoint["secret"]]
+    task_id = imagine(client, hooks.user)
+    (event,) = [b for b in webhook_queue_bodies() if b["kind"] == "event"]
+    delivery.handle(event)
+    (first,) = webhook_queue_bodies()
+    real_keys = signing_secrets.signing_keys
+
+    def kms_down(endpoint: Any) -> list[str]:
+        raise SecretNotReadable("KMS ThrottlingException", permanent=False)
+
+    monkeypatch.setattr(signing_secrets, "signing_keys", kms_down)
+    assert delivery.handle(first) == "retry"  # not raised to SQS: no receive used up
+    _, log = call(client, "get", f"/api/webhook/self/{endpoint['id']}/deliveries", hooks.user.dashboard_headers())
+    assert [(a["webhook_id"], a["outcome"]) for a in log["data"]] == [(first["webhook_id"], "retry")]
+    monkeypatch.setattr(signing_secrets, "signing_keys", real_keys)  # KMS is back
+    run_to_end(task_id)
+    drain()
+    types = [json.loads(r.body)["type"] for r in receiver.delivered("/k")]
+    assert types[0] == "task.submitted" and types[-1] == "task.succeeded" and all(r.verified for r in receiver.received)

@@ -167,20 +167,24 @@ def deliver(body: dict[str, Any]) -> str:
     if earlier:
         _requeue(body, _order_wait(repo, message, min(earlier), now))
         return "after an earlier event"
-    keys = None
     if endpoint is not None:
         endpoint = signing_secrets.migrate(repo, endpoint)
-        try:
-            keys = signing_secrets.signing_keys(endpoint)
-        except SecretNotReadable as error:
-            if not error.permanent:
-                raise  # KMS unreachable or throttled: SQS delivers this attempt again
-            reason = "its signing secret cannot be decrypted: rotate the secret, then enable the endpoint"
-            _disable(repo, endpoint, reason)
-            return _abandon(repo, message, attempt, None, 0, reason)
     if not repo.claim_attempt(endpoint_id, webhook_id, attempt, int(settings.get().webhook_timeout_seconds
                                                                     * 1000) + 60_000):
         return "duplicate"
+    keys = None
+    if endpoint is not None:
+        try:
+            keys = signing_secrets.signing_keys(endpoint)
+        except SecretNotReadable as error:
+            if not error.permanent:  # KMS unreachable or throttled: retried on the delivery schedule and logged;
+                # left to SQS (5 receives, then the DLQ) it stayed pending and held the task's later events
+                # (found by hostile testing)
+                return _retry(repo, message, attempt, Reply(None, 0), "its signing secret could not be read "
+                              "(KMS unavailable)", body)
+            reason = "its signing secret cannot be decrypted: rotate the secret, then enable the endpoint"
+            _disable(repo, endpoint, reason)
+            return _abandon(repo, message, attempt, None, 0, reason)
     reply = send(message.url or (endpoint.url if endpoint else ""), webhook_id, message.body, keys)
     return _settle(repo, message, endpoint, attempt, reply, body)
 
@@ -220,13 +224,19 @@ def _settle(repo: WebhookRepository, message: Message, endpoint: Endpoint | None
         since = datetime.fromtimestamp(failing_since / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
         _disable(repo, endpoint, f"every delivery has failed since {since}; the last one: {outcome.reason}")
         return _abandon(repo, message, attempt, reply, reply.latency_ms, outcome.reason)
+    return _retry(repo, message, attempt, reply, outcome.reason, body)
+
+
+def _retry(repo: WebhookRepository, message: Message, attempt: int, reply: Reply, reason: str,
+           body: dict[str, Any]) -> str:
+    """The next attempt on the retry schedule (logged), or abandoned when the schedule is used up."""
     delay = rules.retry_delay(attempt, rules.parse_schedule(settings.get().webhook_retry_schedule),
                               retry_after=reply.retry_after)
     if delay is None:
-        return _abandon(repo, message, attempt, reply, reply.latency_ms, f"retries used up; {outcome.reason}")
-    next_at = now + delay * 1000
+        return _abandon(repo, message, attempt, reply, reply.latency_ms, f"retries used up; {reason}")
+    next_at = clock.now_ms() + delay * 1000
     repo.settle_message(message.endpoint_id, message.webhook_id, PENDING, next_at)
-    _log(repo, message, attempt, reply, f"{rules.RETRY}: {outcome.reason}", next_at)
+    _log(repo, message, attempt, reply, f"{rules.RETRY}: {reason}", next_at)
     _requeue({**body, "attempt": attempt + 1}, delay)
     return rules.RETRY
 
