@@ -212,12 +212,16 @@ class RepositoryContract:
         assert funded.repos.tasks.owed_refunds(due_by, 10) == ["o2"]
 
     # -------------------------------------------------------------- the poll path and the listing buckets
-    def test_due_for_poll_is_one_shard_soonest_first(self, funded: Subject) -> None:
-        tasks = self.charged(funded, *(new_task(f"p{i}", i, quota=10) for i in range(1, 7)))
+    def _due_in_one_shard(self, funded: Subject, prefix: str) -> tuple[str, list[tuple[int, str]]]:
+        """Six charged tasks due at 100 ... 900: the first one's shard, and (next_poll_at, task_id) of its tasks."""
+        tasks = self.charged(funded, *(new_task(f"{prefix}{i}", i, quota=10) for i in range(1, 7)))
         for at, task in zip((500, 100, 300, 900, 200, 700), tasks, strict=True):
             assert funded.repos.tasks.hold_until(task, at)
         shard = tasks[0].poll_shard
-        mine = sorted((int(t.next_poll_at), t.task_id) for t in tasks if t.poll_shard == shard)
+        return shard, sorted((int(t.next_poll_at), t.task_id) for t in tasks if t.poll_shard == shard)
+
+    def test_due_for_poll_is_one_shard_soonest_first(self, funded: Subject) -> None:
+        shard, mine = self._due_in_one_shard(funded, "p")
         due = funded.repos.tasks.due_for_poll(shard, 600, 10)
         assert [t.task_id for t in due] == [task_id for at, task_id in mine if at <= 600]
         # the tasks as stored (the index projects keys only: the items are read after it)
@@ -227,11 +231,7 @@ class RepositoryContract:
         assert mine[0][1] not in [t.task_id for t in funded.repos.tasks.due_for_poll(shard, 10**13, 10)]
 
     def test_due_for_poll_goes_on_after_a_position(self, funded: Subject) -> None:
-        tasks = self.charged(funded, *(new_task(f"q{i}", i, quota=10) for i in range(1, 7)))
-        for at, task in zip((500, 100, 300, 900, 200, 700), tasks, strict=True):
-            assert funded.repos.tasks.hold_until(task, at)
-        shard = tasks[0].poll_shard
-        mine = sorted((int(t.next_poll_at), t.task_id) for t in tasks if t.poll_shard == shard)
+        shard, mine = self._due_in_one_shard(funded, "q")
         due = [(at, task_id) for at, task_id in mine if at <= 800]
         first = funded.repos.tasks.due_for_poll(shard, 800, 1)
         rest = funded.repos.tasks.due_for_poll(shard, 800, 10, after=(int(first[0].next_poll_at), first[0].task_id))
