@@ -75,43 +75,33 @@ def public_text(text: str, channel: ChannelInfo) -> str:
     return _IPV6.sub("[address]", _IPV4.sub("[address]", text))
 
 
-def _each_string(value: Any, change: Any) -> Any:
-    """`value` (parsed JSON: nesting bounded by the strict parser) with `change` applied to every string in it."""
-    if isinstance(value, str):
-        return change(value)
+def _each_leaf(value: Any, change: Any) -> Any:
+    """`value` (parsed JSON: nesting bounded by the strict parser) with `change` applied to every value in it
+    that is not a list or an object."""
     if isinstance(value, list):
-        return [_each_string(v, change) for v in value]
+        return [_each_leaf(v, change) for v in value]
     if isinstance(value, dict):
-        return {k: _each_string(v, change) for k, v in value.items()}
-    return value
+        return {k: _each_leaf(v, change) for k, v in value.items()}
+    return change(value)
 
 
 def public_object(value: Any, channel: ChannelInfo) -> Any:
     """An upstream's refusal object with every text in it cleaned (`public_text`): what a 2xx refusal relays."""
-    return _each_string(value, lambda text: public_text(text, channel))
+    return _each_leaf(value, lambda leaf: public_text(leaf, channel) if isinstance(leaf, str) else leaf)
 
 
 def public_state(state: UpstreamState, channel: ChannelInfo) -> UpstreamState:
     """A polled state as it may be stored and shown: its texts cleaned (`public_text`); its result (`data`,
     `extra`: the files' URLs a user asked for) only without the channel's secret, should the upstream echo it,
-    and without numbers DynamoDB cannot store."""
-    changes: dict[str, Any] = {"fail_reason": public_text(state.fail_reason, channel),
-                               "progress": public_text(state.progress, channel)}
-    data, extra = _storable(state.data), _storable(state.extra)
-    if channel.secret:
-        def without_secret(text: str) -> str:
-            return text.replace(channel.secret, "[secret]")
+    and without numbers DynamoDB cannot store (1e200: the reply's parser lets them through; null instead)."""
 
-        data, extra = _each_string(data, without_secret), _each_string(extra, without_secret)
-    return dataclasses.replace(state, **changes, data=data, extra=extra)
+    def kept(leaf: Any) -> Any:
+        if isinstance(leaf, float) and not strict_json.storable_number(leaf):
+            return None
+        if isinstance(leaf, str) and channel.secret:
+            return leaf.replace(channel.secret, "[secret]")
+        return leaf
 
-
-def _storable(value: Any) -> Any:
-    """`value` with every float DynamoDB cannot hold (1e200: the reply's parser lets it through) as null."""
-    if isinstance(value, float):
-        return value if strict_json.storable_number(value) else None
-    if isinstance(value, list):
-        return [_storable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _storable(v) for k, v in value.items()}
-    return value
+    return dataclasses.replace(state, fail_reason=public_text(state.fail_reason, channel),
+                               progress=public_text(state.progress, channel),
+                               data=_each_leaf(state.data, kept), extra=_each_leaf(state.extra, kept))
